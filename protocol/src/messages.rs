@@ -1,0 +1,311 @@
+//! Messages exchanged between a phone and an access terminal.
+//!
+//! Two layers: [`HandshakeMessage`]s travel in clear CBOR frames until the
+//! session keys exist; [`SessionMessage`]s travel inside the encrypted
+//! channel afterwards.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{from_cbor, to_cbor};
+use crate::error::{ProtocolError, Result};
+use crate::fare::FareContext;
+use crate::money::Currency;
+use crate::receipt::Receipt;
+use crate::tap_in::TapInToken;
+
+/// What kind of access terminal a beacon or certificate describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TerminalKind {
+    /// A point-of-sale terminal: the amount is entered per sale.
+    Pos,
+    /// A tram's on-board reader: flat or distance fares.
+    Tram,
+    /// A station or parking gate.
+    Gate,
+}
+
+impl TerminalKind {
+    /// The lower-case name used in TXT records, JSON and configuration.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TerminalKind::Pos => "pos",
+            TerminalKind::Tram => "tram",
+            TerminalKind::Gate => "gate",
+        }
+    }
+
+    /// Parses the lower-case name.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pos" => Ok(TerminalKind::Pos),
+            "tram" => Ok(TerminalKind::Tram),
+            "gate" => Ok(TerminalKind::Gate),
+            other => Err(ProtocolError::InvalidField {
+                field: "kind",
+                reason: format!("{other:?} is not one of pos, tram, gate"),
+            }),
+        }
+    }
+}
+
+/// What a terminal broadcasts so phones can show it before connecting (P3.1).
+/// Carried in mDNS TXT records, BLE advertisements and NFC select responses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beacon {
+    /// Protocol version.
+    pub version: u16,
+    /// Terminal identifier (matches its certificate).
+    pub terminal_id: String,
+    /// Merchant name shown to the user.
+    pub merchant_name: String,
+    /// Terminal kind.
+    pub kind: TerminalKind,
+}
+
+impl Beacon {
+    /// TXT record properties for DNS-SD advertisement.
+    pub fn to_txt_properties(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("v".to_string(), self.version.to_string()),
+            ("tid".to_string(), self.terminal_id.clone()),
+            ("name".to_string(), self.merchant_name.clone()),
+            ("kind".to_string(), self.kind.as_str().to_string()),
+        ])
+    }
+
+    /// Parses TXT record properties; missing or bad fields are errors.
+    pub fn from_txt_properties(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let field = |name: &'static str| {
+            get(name).ok_or(ProtocolError::InvalidField {
+                field: name,
+                reason: "missing from TXT record".into(),
+            })
+        };
+        let version = field("v")?
+            .parse::<u16>()
+            .map_err(|_| ProtocolError::InvalidField {
+                field: "v",
+                reason: "not a number".into(),
+            })?;
+        Ok(Self {
+            version,
+            terminal_id: field("tid")?,
+            merchant_name: field("name")?,
+            kind: TerminalKind::parse(&field("kind")?)?,
+        })
+    }
+}
+
+/// The phone's opening message: its ephemeral X25519 key and a nonce.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientHello {
+    /// Protocol version.
+    pub version: u16,
+    /// Ephemeral X25519 public key (32 bytes).
+    #[serde(with = "serde_bytes")]
+    pub ephemeral_key: Vec<u8>,
+    /// Fresh random nonce (16 bytes).
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+}
+
+/// The terminal's answer: its ephemeral key, its certificate and its
+/// signature over the transcript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalHello {
+    /// Protocol version.
+    pub version: u16,
+    /// Ephemeral X25519 public key (32 bytes).
+    #[serde(with = "serde_bytes")]
+    pub ephemeral_key: Vec<u8>,
+    /// Fresh random nonce (16 bytes).
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// The operator-issued certificate.
+    pub certificate: crate::certificate::TerminalCertificate,
+    /// Ed25519 signature by the terminal key over the transcript hash.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// Cleartext messages before the session keys exist.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeMessage {
+    /// Phone → terminal.
+    ClientHello(ClientHello),
+    /// Terminal → phone.
+    TerminalHello(TerminalHello),
+    /// Terminal → phone: another phone is being served (P3.7).
+    Busy {
+        /// A hint for when to try again.
+        retry_after_ms: u64,
+    },
+    /// Either side: the handshake cannot go on.
+    Error(ErrorBody),
+}
+
+impl HandshakeMessage {
+    /// CBOR bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        to_cbor(self)
+    }
+    /// Parses CBOR bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        from_cbor(bytes)
+    }
+}
+
+/// What a terminal asks the phone to pay (P3.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    /// Terminal-unique order identifier.
+    pub order_id: String,
+    /// Merchant collecting the payment.
+    pub merchant_id: String,
+    /// Terminal asking.
+    pub terminal_id: String,
+    /// Merchant name, for display.
+    pub merchant_name: String,
+    /// Amount in minor units.
+    pub amount_minor: u64,
+    /// Currency.
+    pub currency: Currency,
+    /// What is being paid for.
+    pub description: String,
+    /// Transit context, for tram and gate terminals.
+    pub fare: Option<FareContext>,
+    /// When the request was made (Unix ms).
+    pub created_at_ms: u64,
+    /// After this time the terminal will not accept the payment (Unix ms).
+    pub expires_at_ms: u64,
+}
+
+/// How a session ended from the terminal's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneOutcome {
+    /// Payment confirmed; the linkage device was switched on.
+    Accepted,
+    /// Payment not confirmed; the linkage device stays off.
+    Refused,
+    /// The user declined; nothing happened.
+    Cancelled,
+}
+
+/// The terminal's closing message (P3.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// The outcome.
+    pub outcome: DoneOutcome,
+    /// A human-readable explanation, e.g. "Gate opened".
+    pub message: String,
+}
+
+/// Stable error codes sent between phone and terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Protocol violation or undecodable message.
+    Protocol,
+    /// Unsupported version.
+    Version,
+    /// The request expired before it was paid.
+    Expired,
+    /// The receipt did not verify or did not match the request.
+    BadReceipt,
+    /// The platform did not confirm the payment.
+    NotConfirmed,
+    /// The terminal is misconfigured or failing.
+    Internal,
+}
+
+/// An error report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// Messages inside the encrypted session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionMessage {
+    /// Phone → terminal (optional, P3.5): a pseudonymous account handle,
+    /// never a phone number (P2).
+    Identity {
+        /// Pseudonymous handle.
+        handle: String,
+    },
+    /// Phone → terminal: a tap-in token held from the entry terminal.
+    TapIn {
+        /// The token, if the phone holds one for this line.
+        token: Option<TapInToken>,
+    },
+    /// Terminal → phone: entry recorded, keep this token for the exit.
+    TapInIssued {
+        /// The signed token.
+        token: TapInToken,
+    },
+    /// Terminal → phone: please pay this.
+    PaymentRequest(PaymentRequest),
+    /// Phone → terminal: the user declined.
+    Decline {
+        /// Why, for the terminal's log.
+        reason: String,
+    },
+    /// Phone → terminal: the payment is complete; here is the receipt.
+    Receipt {
+        /// Server-signed receipt.
+        receipt: Receipt,
+    },
+    /// Terminal → phone: the session is over.
+    Done(Done),
+    /// Either side: something went wrong.
+    Error(ErrorBody),
+}
+
+impl SessionMessage {
+    /// CBOR bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        to_cbor(self)
+    }
+    /// Parses CBOR bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        from_cbor(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beacon_txt_round_trip() {
+        let b = Beacon {
+            version: 1,
+            terminal_id: "term_1".into(),
+            merchant_name: "Tram T1".into(),
+            kind: TerminalKind::Tram,
+        };
+        let props = b.to_txt_properties();
+        let back = Beacon::from_txt_properties(|k| props.get(k).cloned()).unwrap();
+        assert_eq!(back, b);
+        assert!(Beacon::from_txt_properties(|_| None).is_err());
+    }
+
+    #[test]
+    fn session_message_round_trip() {
+        let m = SessionMessage::Done(Done {
+            outcome: DoneOutcome::Accepted,
+            message: "Gate opened".into(),
+        });
+        assert_eq!(SessionMessage::decode(&m.encode().unwrap()).unwrap(), m);
+        assert!(SessionMessage::decode(b"\xff\x00garbage").is_err());
+    }
+}
