@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every Wayfare test on this machine: installs what the tests need,
+# starts a throwaway PostgreSQL, then formatting, lints, and the Rust suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+pgdir=$(mktemp -d /tmp/wayfare-pg.XXXXXX)
+trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+WAYFARE_TEST_DATABASE_URL=$(scripts/postgres.sh start "$pgdir")
+export WAYFARE_TEST_DATABASE_URL
+echo "== PostgreSQL for tests at ${WAYFARE_TEST_DATABASE_URL}"
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace
