@@ -1,5 +1,6 @@
 //! Protocol micro-benchmarks: handshake (both sides), frame seal/open,
 //! receipt and instruction sign/verify.
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
@@ -48,13 +49,16 @@ fn request() -> SessionMessage {
 fn handshake(c: &mut Criterion) {
     let (operator, terminal, cert) = fixture();
     let op_pub = operator.public_key();
-    c.bench_function("handshake/full (phone start + terminal respond + phone finish)", |b| {
-        b.iter(|| {
-            let (phone, hello) = PhoneHandshake::start().unwrap();
-            let (reply, _t) = respond(&hello, &terminal, &cert).unwrap();
-            phone.finish(&reply, &op_pub, None, 10).unwrap()
-        })
-    });
+    c.bench_function(
+        "handshake/full (phone start + terminal respond + phone finish)",
+        |b| {
+            b.iter(|| {
+                let (phone, hello) = PhoneHandshake::start().unwrap();
+                let (reply, _t) = respond(&hello, &terminal, &cert).unwrap();
+                phone.finish(&reply, &op_pub, None, 10).unwrap()
+            })
+        },
+    );
     c.bench_function("handshake/terminal respond", |b| {
         let (_, hello) = PhoneHandshake::start().unwrap();
         b.iter(|| respond(&hello, &terminal, &cert).unwrap())
@@ -97,7 +101,9 @@ fn signatures(c: &mut Criterion) {
     });
     let receipt = Receipt::issue(&server, &body).unwrap();
     let pk = server.public_key();
-    c.bench_function("receipt/verify", |b| b.iter(|| receipt.verify(&pk).unwrap()));
+    c.bench_function("receipt/verify", |b| {
+        b.iter(|| receipt.verify(&pk).unwrap())
+    });
 }
 
 criterion_group!(benches, handshake, frames, signatures);

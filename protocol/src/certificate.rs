@@ -50,15 +50,24 @@ impl TerminalCertificate {
 
     /// Verifies the operator's signature, the version and the validity period.
     pub fn verify(&self, operator: &PublicKey, now_ms: u64) -> Result<CertificateBody> {
-        let body: CertificateBody = signed::verify(&self.0, PURPOSE, operator, "terminal certificate")
-            .map_err(|e| match e {
-                ProtocolError::BadSignature(_) => ProtocolError::UnknownSigner("terminal certificate not issued by the operator"),
-                other => other,
-            })?;
+        let body: CertificateBody =
+            signed::verify(&self.0, PURPOSE, operator, "terminal certificate").map_err(
+                |e| match e {
+                    ProtocolError::BadSignature(_) => ProtocolError::UnknownSigner(
+                        "terminal certificate not issued by the operator",
+                    ),
+                    other => other,
+                },
+            )?;
         if body.version != PROTOCOL_VERSION {
             return Err(ProtocolError::UnsupportedVersion(body.version));
         }
-        check_validity("terminal certificate", body.not_before_ms, body.not_after_ms, now_ms)?;
+        check_validity(
+            "terminal certificate",
+            body.not_before_ms,
+            body.not_after_ms,
+            now_ms,
+        )?;
         Ok(body)
     }
 }
@@ -85,7 +94,10 @@ mod tests {
         let op = SigningKey::generate().unwrap();
         let term = SigningKey::generate().unwrap();
         let cert = TerminalCertificate::issue(&op, &body(term.public_key())).unwrap();
-        assert_eq!(cert.verify(&op.public_key(), 1_500).unwrap().terminal_id, "term_1");
+        assert_eq!(
+            cert.verify(&op.public_key(), 1_500).unwrap().terminal_id,
+            "term_1"
+        );
     }
 
     #[test]
@@ -94,15 +106,26 @@ mod tests {
         let rogue = SigningKey::generate().unwrap();
         let term = SigningKey::generate().unwrap();
         let cert = TerminalCertificate::issue(&rogue, &body(term.public_key())).unwrap();
-        assert!(matches!(cert.verify(&op.public_key(), 1_500), Err(ProtocolError::UnknownSigner(_))));
+        assert!(matches!(
+            cert.verify(&op.public_key(), 1_500),
+            Err(ProtocolError::UnknownSigner(_))
+        ));
 
         let cert = TerminalCertificate::issue(&op, &body(term.public_key())).unwrap();
-        assert!(matches!(cert.verify(&op.public_key(), 2_001), Err(ProtocolError::Expired { .. })));
-        assert!(matches!(cert.verify(&op.public_key(), 999), Err(ProtocolError::NotYetValid { .. })));
+        assert!(matches!(
+            cert.verify(&op.public_key(), 2_001),
+            Err(ProtocolError::Expired { .. })
+        ));
+        assert!(matches!(
+            cert.verify(&op.public_key(), 999),
+            Err(ProtocolError::NotYetValid { .. })
+        ));
 
         let mut bytes = cert.as_bytes().to_vec();
         let pos = bytes.windows(6).position(|w| w == b"Corner").unwrap();
         bytes[pos] = b'K';
-        assert!(TerminalCertificate::from_bytes(bytes).verify(&op.public_key(), 1_500).is_err());
+        assert!(TerminalCertificate::from_bytes(bytes)
+            .verify(&op.public_key(), 1_500)
+            .is_err());
     }
 }

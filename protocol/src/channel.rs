@@ -65,25 +65,49 @@ pub(crate) const TERMINAL_TO_PHONE: u8 = b't';
 
 impl SecureChannel {
     /// Builds a channel from the two derived keys.
-    pub(crate) fn new(role: Role, phone_to_terminal: LessSafeKey, terminal_to_phone: LessSafeKey) -> Self {
-        let p2t = Direction { key: phone_to_terminal, counter: 0, label: PHONE_TO_TERMINAL };
-        let t2p = Direction { key: terminal_to_phone, counter: 0, label: TERMINAL_TO_PHONE };
+    pub(crate) fn new(
+        role: Role,
+        phone_to_terminal: LessSafeKey,
+        terminal_to_phone: LessSafeKey,
+    ) -> Self {
+        let p2t = Direction {
+            key: phone_to_terminal,
+            counter: 0,
+            label: PHONE_TO_TERMINAL,
+        };
+        let t2p = Direction {
+            key: terminal_to_phone,
+            counter: 0,
+            label: TERMINAL_TO_PHONE,
+        };
         match role {
-            Role::Phone => Self { send: p2t, recv: t2p },
-            Role::Terminal => Self { send: t2p, recv: p2t },
+            Role::Phone => Self {
+                send: p2t,
+                recv: t2p,
+            },
+            Role::Terminal => Self {
+                send: t2p,
+                recv: p2t,
+            },
         }
     }
 
     /// Encrypts raw bytes into a sealed frame payload.
     pub fn seal_bytes(&mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
         let counter = self.send.counter;
-        let next = counter.checked_add(1).ok_or(ProtocolError::CounterExhausted)?;
+        let next = counter
+            .checked_add(1)
+            .ok_or(ProtocolError::CounterExhausted)?;
         let mut buf = Vec::with_capacity(COUNTER_LEN + plaintext.len() + 16);
         buf.extend_from_slice(&counter.to_be_bytes());
         let mut body = plaintext.to_vec();
         self.send
             .key
-            .seal_in_place_append_tag(nonce_for(counter), Aad::from(aad_for(self.send.label, counter)), &mut body)
+            .seal_in_place_append_tag(
+                nonce_for(counter),
+                Aad::from(aad_for(self.send.label, counter)),
+                &mut body,
+            )
             .map_err(|_| ProtocolError::Tampered)?;
         buf.extend_from_slice(&body);
         self.send.counter = next;
@@ -93,7 +117,10 @@ impl SecureChannel {
     /// Decrypts a sealed frame payload, enforcing the counter order.
     pub fn open_bytes(&mut self, sealed: &[u8]) -> Result<Vec<u8>> {
         if sealed.len() < COUNTER_LEN + 16 {
-            return Err(ProtocolError::Truncated { have: sealed.len(), need: COUNTER_LEN + 16 });
+            return Err(ProtocolError::Truncated {
+                have: sealed.len(),
+                need: COUNTER_LEN + 16,
+            });
         }
         let mut ctr = [0u8; COUNTER_LEN];
         ctr.copy_from_slice(&sealed[..COUNTER_LEN]);
@@ -109,10 +136,16 @@ impl SecureChannel {
         let plain = self
             .recv
             .key
-            .open_in_place(nonce_for(got), Aad::from(aad_for(self.recv.label, got)), &mut body)
+            .open_in_place(
+                nonce_for(got),
+                Aad::from(aad_for(self.recv.label, got)),
+                &mut body,
+            )
             .map_err(|_| ProtocolError::Tampered)?;
         let out = plain.to_vec();
-        self.recv.counter = expected.checked_add(1).ok_or(ProtocolError::CounterExhausted)?;
+        self.recv.counter = expected
+            .checked_add(1)
+            .ok_or(ProtocolError::CounterExhausted)?;
         Ok(out)
     }
 

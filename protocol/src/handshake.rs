@@ -24,7 +24,8 @@ const TRANSCRIPT_LABEL: &[u8] = b"wayfare/handshake/v1";
 
 fn ephemeral() -> Result<(EphemeralPrivateKey, Vec<u8>)> {
     let rng = SystemRandom::new();
-    let private = EphemeralPrivateKey::generate(&X25519, &rng).map_err(|_| ProtocolError::Random)?;
+    let private =
+        EphemeralPrivateKey::generate(&X25519, &rng).map_err(|_| ProtocolError::Random)?;
     let public = private
         .compute_public_key()
         .map_err(|_| ProtocolError::Random)?
@@ -33,10 +34,20 @@ fn ephemeral() -> Result<(EphemeralPrivateKey, Vec<u8>)> {
     Ok((private, public))
 }
 
-fn transcript_hash(client_hello: &ClientHello, terminal_ephemeral: &[u8], terminal_nonce: &[u8], certificate: &TerminalCertificate) -> Result<[u8; 32]> {
+fn transcript_hash(
+    client_hello: &ClientHello,
+    terminal_ephemeral: &[u8],
+    terminal_nonce: &[u8],
+    certificate: &TerminalCertificate,
+) -> Result<[u8; 32]> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(TRANSCRIPT_LABEL);
-    for part in [&to_cbor(client_hello)?[..], terminal_ephemeral, terminal_nonce, certificate.as_bytes()] {
+    for part in [
+        &to_cbor(client_hello)?[..],
+        terminal_ephemeral,
+        terminal_nonce,
+        certificate.as_bytes(),
+    ] {
         ctx.update(&(part.len() as u32).to_be_bytes());
         ctx.update(part);
     }
@@ -52,7 +63,12 @@ impl hkdf::KeyType for KeyLen {
     }
 }
 
-fn derive_channel(role: Role, private: EphemeralPrivateKey, peer_public: &[u8], transcript: &[u8; 32]) -> Result<SecureChannel> {
+fn derive_channel(
+    role: Role,
+    private: EphemeralPrivateKey,
+    peer_public: &[u8],
+    transcript: &[u8; 32],
+) -> Result<SecureChannel> {
     if peer_public.len() != 32 {
         return Err(ProtocolError::InvalidKey("X25519 key must be 32 bytes"));
     }
@@ -61,13 +77,21 @@ fn derive_channel(role: Role, private: EphemeralPrivateKey, peer_public: &[u8], 
         let prk = hkdf::Salt::new(HKDF_SHA256, transcript).extract(shared);
         let key = |label: u8| -> Result<LessSafeKey> {
             let info = [b"wayfare/session-key/v1".as_slice(), &[label]];
-            let okm = prk.expand(&info, KeyLen).map_err(|_| ProtocolError::InvalidKey("HKDF expand"))?;
+            let okm = prk
+                .expand(&info, KeyLen)
+                .map_err(|_| ProtocolError::InvalidKey("HKDF expand"))?;
             let mut bytes = [0u8; 32];
-            okm.fill(&mut bytes).map_err(|_| ProtocolError::InvalidKey("HKDF fill"))?;
-            let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| ProtocolError::InvalidKey("AES key"))?;
+            okm.fill(&mut bytes)
+                .map_err(|_| ProtocolError::InvalidKey("HKDF fill"))?;
+            let unbound = UnboundKey::new(&AES_256_GCM, &bytes)
+                .map_err(|_| ProtocolError::InvalidKey("AES key"))?;
             Ok(LessSafeKey::new(unbound))
         };
-        Ok(SecureChannel::new(role, key(PHONE_TO_TERMINAL)?, key(TERMINAL_TO_PHONE)?))
+        Ok(SecureChannel::new(
+            role,
+            key(PHONE_TO_TERMINAL)?,
+            key(TERMINAL_TO_PHONE)?,
+        ))
     })
     .map_err(|_| ProtocolError::InvalidKey("X25519 agreement rejected the peer key"))?
 }
@@ -102,14 +126,26 @@ impl PhoneHandshake {
             ephemeral_key: public,
             nonce: random_bytes::<16>()?.to_vec(),
         };
-        Ok((Self { private, hello: hello.clone() }, hello))
+        Ok((
+            Self {
+                private,
+                hello: hello.clone(),
+            },
+            hello,
+        ))
     }
 
     /// Checks the terminal's answer: certificate issued by `operator` and
     /// valid at `now_ms`, naming `expected_terminal_id` when the phone chose a
     /// terminal from a beacon, and a transcript signature by the certified
     /// key. Only then are session keys derived.
-    pub fn finish(self, reply: &TerminalHello, operator: &PublicKey, expected_terminal_id: Option<&str>, now_ms: u64) -> Result<EstablishedSession> {
+    pub fn finish(
+        self,
+        reply: &TerminalHello,
+        operator: &PublicKey,
+        expected_terminal_id: Option<&str>,
+        now_ms: u64,
+    ) -> Result<EstablishedSession> {
         if reply.version != PROTOCOL_VERSION {
             return Err(ProtocolError::UnsupportedVersion(reply.version));
         }
@@ -122,30 +158,56 @@ impl PhoneHandshake {
                 });
             }
         }
-        let transcript = transcript_hash(&self.hello, &reply.ephemeral_key, &reply.nonce, &reply.certificate)?;
+        let transcript = transcript_hash(
+            &self.hello,
+            &reply.ephemeral_key,
+            &reply.nonce,
+            &reply.certificate,
+        )?;
         cert.terminal_key
             .verify(&transcript, &reply.signature)
             .map_err(|_| ProtocolError::BadSignature("handshake transcript"))?;
         let channel = derive_channel(Role::Phone, self.private, &reply.ephemeral_key, &transcript)?;
-        Ok(EstablishedSession { channel, terminal: cert })
+        Ok(EstablishedSession {
+            channel,
+            terminal: cert,
+        })
     }
 }
 
 /// The terminal's side: answers a client hello in one step.
-pub fn respond(client_hello: &ClientHello, terminal_key: &SigningKey, certificate: &TerminalCertificate) -> Result<(TerminalHello, SecureChannel)> {
+pub fn respond(
+    client_hello: &ClientHello,
+    terminal_key: &SigningKey,
+    certificate: &TerminalCertificate,
+) -> Result<(TerminalHello, SecureChannel)> {
     if client_hello.version != PROTOCOL_VERSION {
         return Err(ProtocolError::UnsupportedVersion(client_hello.version));
     }
     if client_hello.nonce.len() != 16 {
-        return Err(ProtocolError::InvalidField { field: "nonce", reason: "must be 16 bytes".into() });
+        return Err(ProtocolError::InvalidField {
+            field: "nonce",
+            reason: "must be 16 bytes".into(),
+        });
     }
     let (private, public) = ephemeral()?;
     let nonce = random_bytes::<16>()?.to_vec();
     let transcript = transcript_hash(client_hello, &public, &nonce, certificate)?;
     let signature = terminal_key.sign(&transcript);
-    let channel = derive_channel(Role::Terminal, private, &client_hello.ephemeral_key, &transcript)?;
+    let channel = derive_channel(
+        Role::Terminal,
+        private,
+        &client_hello.ephemeral_key,
+        &transcript,
+    )?;
     Ok((
-        TerminalHello { version: PROTOCOL_VERSION, ephemeral_key: public, nonce, certificate: certificate.clone(), signature },
+        TerminalHello {
+            version: PROTOCOL_VERSION,
+            ephemeral_key: public,
+            nonce,
+            certificate: certificate.clone(),
+            signature,
+        },
         channel,
     ))
 }
@@ -179,11 +241,18 @@ mod tests {
             },
         )
         .unwrap();
-        Fixture { operator, terminal, cert }
+        Fixture {
+            operator,
+            terminal,
+            cert,
+        }
     }
 
     fn done() -> SessionMessage {
-        SessionMessage::Done(Done { outcome: DoneOutcome::Accepted, message: "ok".into() })
+        SessionMessage::Done(Done {
+            outcome: DoneOutcome::Accepted,
+            message: "ok".into(),
+        })
     }
 
     #[test]
@@ -191,7 +260,9 @@ mod tests {
         let f = fixture();
         let (phone, hello) = PhoneHandshake::start().unwrap();
         let (reply, mut term_ch) = respond(&hello, &f.terminal, &f.cert).unwrap();
-        let est = phone.finish(&reply, &f.operator.public_key(), Some("term_1"), 5).unwrap();
+        let est = phone
+            .finish(&reply, &f.operator.public_key(), Some("term_1"), 5)
+            .unwrap();
         let mut phone_ch = est.channel;
         assert_eq!(est.terminal.merchant_name, "Shop");
         for _ in 0..3 {
@@ -242,7 +313,9 @@ mod tests {
         let f = fixture();
         let (phone, hello) = PhoneHandshake::start().unwrap();
         let (reply, _) = respond(&hello, &f.terminal, &f.cert).unwrap();
-        assert!(phone.finish(&reply, &f.operator.public_key(), Some("term_2"), 5).is_err());
+        assert!(phone
+            .finish(&reply, &f.operator.public_key(), Some("term_2"), 5)
+            .is_err());
     }
 
     #[test]
@@ -263,7 +336,10 @@ mod tests {
         let f = fixture();
         let (phone, hello) = PhoneHandshake::start().unwrap();
         let (reply, mut term_ch) = respond(&hello, &f.terminal, &f.cert).unwrap();
-        let mut phone_ch = phone.finish(&reply, &f.operator.public_key(), None, 5).unwrap().channel;
+        let mut phone_ch = phone
+            .finish(&reply, &f.operator.public_key(), None, 5)
+            .unwrap()
+            .channel;
 
         let first = term_ch.seal(&done()).unwrap();
         let second = term_ch.seal(&done()).unwrap();
@@ -273,9 +349,21 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] ^= 0x80;
         assert_eq!(phone_ch.open(&tampered), Err(ProtocolError::Tampered));
-        assert!(matches!(phone_ch.open(&second), Err(ProtocolError::Reordered { expected: 0, got: 1 })));
+        assert!(matches!(
+            phone_ch.open(&second),
+            Err(ProtocolError::Reordered {
+                expected: 0,
+                got: 1
+            })
+        ));
         phone_ch.open(&first).unwrap();
-        assert!(matches!(phone_ch.open(&first), Err(ProtocolError::Replayed { expected: 1, got: 0 })));
+        assert!(matches!(
+            phone_ch.open(&first),
+            Err(ProtocolError::Replayed {
+                expected: 1,
+                got: 0
+            })
+        ));
         phone_ch.open(&second).unwrap();
         phone_ch.open(&third).unwrap();
         // A frame sealed for the other direction never opens on this one.

@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(ins.peek().unwrap().device_id, "dev_1");
         let b = ins.verify(&dev.public_key()).unwrap();
         b.check_not_expired(100).unwrap();
-        assert!(matches!(b.check_not_expired(101), Err(ProtocolError::Expired { .. })));
+        assert!(matches!(
+            b.check_not_expired(101),
+            Err(ProtocolError::Expired { .. })
+        ));
     }
 
     #[test]
@@ -122,6 +125,8 @@ mod tests {
         let mut bytes = ins.as_bytes().to_vec();
         let pos = bytes.windows(6).position(|w| w == b"coffee").unwrap();
         bytes[pos] = b'C';
-        assert!(PaymentInstruction::from_bytes(bytes).verify(&dev.public_key()).is_err());
+        assert!(PaymentInstruction::from_bytes(bytes)
+            .verify(&dev.public_key())
+            .is_err());
     }
 }

@@ -111,7 +111,9 @@ mod tests {
         let mut bytes = receipt.as_bytes().to_vec();
         let last = bytes.len() - 70;
         bytes[last] ^= 1;
-        assert!(Receipt::from_bytes(bytes).verify(&server.public_key()).is_err());
+        assert!(Receipt::from_bytes(bytes)
+            .verify(&server.public_key())
+            .is_err());
     }
 
     #[test]

@@ -75,7 +75,13 @@ pub fn sign_request(
     now_ms: u64,
 ) -> Result<RequestSignature> {
     let nonce = b64_encode(&random_bytes::<16>()?);
-    let signature = key.sign(&canonical_request(method, path_and_query, now_ms, &nonce, body));
+    let signature = key.sign(&canonical_request(
+        method,
+        path_and_query,
+        now_ms,
+        &nonce,
+        body,
+    ));
     Ok(RequestSignature {
         key_id: key_id.to_string(),
         timestamp_ms: now_ms,
@@ -130,7 +136,15 @@ mod tests {
         assert!(verify_request(&pk, &sig, "POST", "/v1/wallet", b"{}", 1_000_500).is_err());
         assert!(verify_request(&pk, &sig, "GET", "/v1/payments", b"{}", 1_000_500).is_err());
         // stale
-        assert!(verify_request(&pk, &sig, "POST", "/v1/payments", b"{}", 1_000_000 + MAX_CLOCK_SKEW_MS + 1).is_err());
+        assert!(verify_request(
+            &pk,
+            &sig,
+            "POST",
+            "/v1/payments",
+            b"{}",
+            1_000_000 + MAX_CLOCK_SKEW_MS + 1
+        )
+        .is_err());
         // wrong key
         let other = SigningKey::generate().unwrap().public_key();
         assert!(verify_request(&other, &sig, "POST", "/v1/payments", b"{}", 1_000_500).is_err());

@@ -41,7 +41,9 @@ pub(crate) fn verify<T: DeserializeOwned>(
     let sign1 = parse(bytes)?;
     let alg_ok = matches!(
         sign1.protected.header.alg,
-        Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::EdDSA))
+        Some(coset::RegisteredLabelWithPrivate::Assigned(
+            iana::Algorithm::EdDSA
+        ))
     );
     if !alg_ok {
         return Err(ProtocolError::BadSignature(what));

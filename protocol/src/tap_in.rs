@@ -51,14 +51,25 @@ impl TapInToken {
     /// Verifies: the embedded certificate is the operator's, it names the
     /// token's terminal, the token is signed by that terminal's key and is
     /// within its validity.
-    pub fn verify(&self, operator: &PublicKey, now_ms: u64) -> Result<(TapInBody, CertificateBody)> {
+    pub fn verify(
+        &self,
+        operator: &PublicKey,
+        now_ms: u64,
+    ) -> Result<(TapInBody, CertificateBody)> {
         let unverified: TapInBody = signed::peek(&self.0, "tap-in token")?;
         let cert = unverified.certificate.verify(operator, now_ms)?;
         if cert.terminal_id != unverified.terminal_id {
-            return Err(ProtocolError::UnknownSigner("tap-in token terminal differs from its certificate"));
+            return Err(ProtocolError::UnknownSigner(
+                "tap-in token terminal differs from its certificate",
+            ));
         }
         let body: TapInBody = signed::verify(&self.0, PURPOSE, &cert.terminal_key, "tap-in token")?;
-        check_validity("tap-in token", body.tapped_in_at_ms, body.expires_at_ms, now_ms)?;
+        check_validity(
+            "tap-in token",
+            body.tapped_in_at_ms,
+            body.expires_at_ms,
+            now_ms,
+        )?;
         Ok((body, cert))
     }
 }

@@ -1,1 +1,157 @@
-//! placeholder
+//! The Wayfare control center: accounts, double-entry ledger, payments with
+//! signed receipts, the terminal registry, platform confirmation and the
+//! push to terminals. The HTTP contract is `docs/api.md`.
+//!
+//! Used in-process by the demo and the whole-system tests:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wayfare_server::ServerError> {
+//! let config = wayfare_server::ServerConfig::new("/tmp/wayfare", "127.0.0.1:0".parse().unwrap());
+//! let server = wayfare_server::start(config).await?;
+//! println!("{}", server.base_url());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use wayfare_protocol::keys::PublicKey;
+
+mod auth;
+mod config;
+mod db;
+mod error;
+mod events;
+mod extract;
+mod keys;
+mod ledger;
+mod openapi;
+mod routes;
+mod state;
+
+pub use config::ServerConfig;
+pub use error::{ApiError, ServerError};
+
+/// How often expired request nonces are deleted.
+const NONCE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A server started by [`start`]. Call [`RunningServer::shutdown`] to stop
+/// it cleanly; dropping it also asks it to stop, without waiting.
+pub struct RunningServer {
+    addr: SocketAddr,
+    admin_token: String,
+    operator_key: PublicKey,
+    receipt_key: PublicKey,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    db: db::Db,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (the listen address as a URL).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The operator's bearer token.
+    pub fn admin_token(&self) -> String {
+        self.admin_token.clone()
+    }
+
+    /// The key that signs terminal certificates.
+    pub fn operator_key(&self) -> PublicKey {
+        self.operator_key
+    }
+
+    /// The key that signs receipts.
+    pub fn receipt_key(&self) -> PublicKey {
+        self.receipt_key
+    }
+
+    /// Stops accepting connections, ends event streams, waits for requests
+    /// in flight and closes the database. Afterwards the same data directory
+    /// (and port) can be used by a new [`start`].
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "server task ended abnormally");
+            }
+        }
+        self.db.close().await;
+        tracing::info!("server stopped");
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Starts a server: creates or loads the keys and admin token in the data
+/// directory, opens and migrates the database, binds the listen address and
+/// serves in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let keys = keys::ServerKeys::load_or_create(&config.data_dir).await?;
+    let admin_token = keys.admin_token.clone();
+    let operator_key = keys.operator.public_key();
+    let receipt_key = keys.receipt.public_key();
+    let db = db::Db::connect(&config.effective_database_url()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = state::AppState::new(db.clone(), keys, shutdown_rx.clone());
+    let app = routes::router(state.clone());
+
+    let mut stop = shutdown_rx.clone();
+    let server = tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    let mut stop = shutdown_rx;
+    let pruner = tokio::spawn(async move {
+        loop {
+            if let Err(e) = auth::prune_nonces(&state).await {
+                tracing::warn!(error = %e, "pruning request nonces failed");
+            }
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => break,
+                _ = tokio::time::sleep(NONCE_PRUNE_INTERVAL) => {}
+            }
+        }
+    });
+    tracing::info!(%addr, "wayfare control center listening");
+    Ok(RunningServer {
+        addr,
+        admin_token,
+        operator_key,
+        receipt_key,
+        shutdown,
+        tasks: vec![server, pruner],
+        db,
+    })
+}

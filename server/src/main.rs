@@ -1,1 +1,72 @@
-fn main() {}
+//! `wayfare-server`: runs the control center until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wayfare_server::{start, ServerConfig};
+
+/// Wayfare control center, payment server and platform API.
+#[derive(Parser, Debug)]
+#[command(name = "wayfare-server", version)]
+struct Args {
+    /// Directory for keys, the admin token and the default SQLite database.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL (sqlite://... or postgres://...); default DATA_DIR/wayfare.db.
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = ServerConfig {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        database_url: args.database_url,
+    };
+    let server = match start(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("wayfare-server: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!("wayfare-server listening on {}", server.base_url());
+    wait_for_stop_signal().await;
+    server.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,40 @@
+//! How a server instance is configured.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Configuration of one control-center instance.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Directory holding the signing keys, the admin token and (by default)
+    /// the SQLite database. Created if missing.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port (see
+    /// [`crate::RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// Database URL (`sqlite://...` or `postgres://...`). `None` uses the
+    /// SQLite file `DATA_DIR/wayfare.db`.
+    pub database_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// A configuration with the default SQLite database in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen,
+            database_url: None,
+        }
+    }
+
+    /// The database URL actually used.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wayfare.db").display()
+            ),
+        }
+    }
+}

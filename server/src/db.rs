@@ -1,0 +1,183 @@
+//! The database: an sqlx `AnyPool` over SQLite or PostgreSQL, the embedded
+//! migrations, and the one way to run a write transaction.
+//!
+//! SQLite allows one writer at a time; a deferred transaction that reads and
+//! then writes can fail with `SQLITE_BUSY` no matter how long the busy
+//! timeout is. So on SQLite every write goes through one async mutex, and on
+//! both backends a transaction that still meets contention (busy, deadlock,
+//! serialization failure) is rolled back and run again from the start.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyConnection;
+use sqlx::{Any, AnyPool, Transaction};
+use tokio::sync::Mutex;
+
+use crate::error::{ApiError, ServerError};
+
+/// How many times a write transaction is attempted before giving up.
+const MAX_ATTEMPTS: u32 = 20;
+
+/// Which database engine is behind the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// The connection pool plus the write discipline of its backend.
+#[derive(Clone)]
+pub struct Db {
+    /// The pool; use it directly for reads.
+    pub pool: AnyPool,
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl Db {
+    /// Connects, configures SQLite (WAL, busy timeout, foreign keys) and
+    /// applies the embedded migrations.
+    pub async fn connect(url: &str) -> Result<Self, ServerError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
+            .acquire_timeout(Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        if backend == Backend::Sqlite {
+            // Persistent for the file: readers never block the writer.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .fetch_optional(&pool)
+                .await?;
+        }
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        tracing::debug!(?backend, "database ready");
+        Ok(Self {
+            pool,
+            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+        })
+    }
+
+    /// Runs `work` in one write transaction and commits it. On contention
+    /// the transaction is rolled back and `work` runs again, so it must do
+    /// all its reads inside the transaction. Any error from `work` rolls the
+    /// transaction back and is returned.
+    pub async fn write_tx<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    where
+        T: Send,
+        F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _guard = match &self.write_lock {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            let result = async {
+                let mut tx: Transaction<'static, Any> = self.pool.begin().await?;
+                match work(&mut tx).await {
+                    Ok(value) => {
+                        tx.commit().await?;
+                        Ok::<T, ApiError>(value)
+                    }
+                    Err(e) => {
+                        if let Err(rollback) = tx.rollback().await {
+                            tracing::debug!(error = %rollback, "rollback failed");
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            .await;
+            match result {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    drop(_guard);
+                    tracing::debug!(attempt, "write transaction met contention; retrying");
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(attempt, "write transaction gave up after contention");
+                    return Err(ApiError::ServerBusy(
+                        "the server is busy; retry the request in a moment".into(),
+                    ));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Closes every connection (used on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True for transient contention errors.
+pub fn is_contention(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let msg = db.message().to_ascii_lowercase();
+            // SQLite: SQLITE_BUSY (5, 261, 517), SQLITE_LOCKED (6, 262).
+            // PostgreSQL: serialization_failure, deadlock_detected.
+            matches!(
+                code.as_str(),
+                "5" | "6" | "261" | "262" | "517" | "40001" | "40P01"
+            ) || msg.contains("database is locked")
+                || msg.contains("database table is locked")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// True when the error is a unique-constraint violation.
+pub fn is_unique_violation(err: &ApiError) -> bool {
+    match err {
+        ApiError::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A `u64` that fits a BIGINT column (amounts and times always do).
+pub fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A BIGINT read back as `u64` (negative values clamp to 0).
+pub fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}

@@ -1,0 +1,210 @@
+//! The server's errors: [`ApiError`] for HTTP answers (one JSON shape, one
+//! status per code, see `docs/api.md`) and [`ServerError`] for start-up.
+//!
+//! The mapping from internal failures to what a client sees, and what gets
+//! logged, lives here and nowhere else.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use thiserror::Error;
+use wayfare_protocol::ProtocolError;
+
+/// An error answered to an HTTP client as
+/// `{"error":{"code":"...","message":"..."}}`.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not JSON, or not the JSON shape expected.
+    #[error("{0}")]
+    MalformedJson(String),
+    /// A field has a value the API does not accept.
+    #[error("{0}")]
+    InvalidField(String),
+    /// An amount is zero, negative, fractional or too large.
+    #[error("{0}")]
+    InvalidAmount(String),
+    /// A currency code is not supported.
+    #[error("{0}")]
+    UnsupportedCurrency(String),
+    /// Credentials are missing or wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A request or instruction signature does not verify.
+    #[error("{0}")]
+    BadSignature(String),
+    /// A signed request's timestamp is outside the allowed clock skew.
+    #[error("{0}")]
+    StaleRequest(String),
+    /// A signed request's nonce was seen before.
+    #[error("{0}")]
+    ReplayedRequest(String),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing at this path or with this id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The signing device is not registered.
+    #[error("{0}")]
+    UnknownDevice(String),
+    /// The terminal does not exist.
+    #[error("{0}")]
+    UnknownTerminal(String),
+    /// The merchant does not exist.
+    #[error("{0}")]
+    UnknownMerchant(String),
+    /// The payer's balance does not cover the amount.
+    #[error("{0}")]
+    InsufficientFunds(String),
+    /// The payment request expired before the server received it.
+    #[error("{0}")]
+    RequestExpired(String),
+    /// The idempotency key was used for a different request.
+    #[error("{0}")]
+    IdempotencyConflict(String),
+    /// The order was already paid (under another idempotency key).
+    #[error("{0}")]
+    OrderAlreadyPaid(String),
+    /// Currencies of the instruction and the accounts differ.
+    #[error("{0}")]
+    CurrencyMismatch(String),
+    /// The body is larger than the server accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The path exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The database stayed too busy to commit after several retries.
+    #[error("{0}")]
+    ServerBusy(String),
+    /// A database failure (logged; never shown to the client).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Any other unexpected failure (logged; never shown to the client).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable snake_case code and the HTTP status.
+    pub fn code_and_status(&self) -> (&'static str, StatusCode) {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => ("malformed_json", StatusCode::BAD_REQUEST),
+            InvalidField(_) => ("invalid_field", StatusCode::UNPROCESSABLE_ENTITY),
+            InvalidAmount(_) => ("invalid_amount", StatusCode::UNPROCESSABLE_ENTITY),
+            UnsupportedCurrency(_) => ("unsupported_currency", StatusCode::UNPROCESSABLE_ENTITY),
+            Unauthorized(_) => ("unauthorized", StatusCode::UNAUTHORIZED),
+            BadSignature(_) => ("bad_signature", StatusCode::UNAUTHORIZED),
+            StaleRequest(_) => ("stale_request", StatusCode::UNAUTHORIZED),
+            ReplayedRequest(_) => ("replayed_request", StatusCode::UNAUTHORIZED),
+            Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
+            NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
+            UnknownDevice(_) => ("unknown_device", StatusCode::UNAUTHORIZED),
+            UnknownTerminal(_) => ("unknown_terminal", StatusCode::NOT_FOUND),
+            UnknownMerchant(_) => ("unknown_merchant", StatusCode::NOT_FOUND),
+            InsufficientFunds(_) => ("insufficient_funds", StatusCode::PAYMENT_REQUIRED),
+            RequestExpired(_) => ("request_expired", StatusCode::GONE),
+            IdempotencyConflict(_) => ("idempotency_conflict", StatusCode::CONFLICT),
+            OrderAlreadyPaid(_) => ("order_already_paid", StatusCode::CONFLICT),
+            CurrencyMismatch(_) => ("currency_mismatch", StatusCode::UNPROCESSABLE_ENTITY),
+            PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ServerBusy(_) => ("server_busy", StatusCode::SERVICE_UNAVAILABLE),
+            Database(_) | Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    /// Shorthand for an `invalid_field` error on `field`.
+    pub fn field(field: &str, reason: impl std::fmt::Display) -> Self {
+        ApiError::InvalidField(format!("{field}: {reason}"))
+    }
+
+    /// Maps a protocol error met while reading client data (an instruction,
+    /// a key) to a client error; `what` names the field.
+    pub fn from_protocol(what: &str, err: ProtocolError) -> Self {
+        match err {
+            ProtocolError::InvalidAmount(m) => ApiError::InvalidAmount(format!("{what}: {m}")),
+            e @ ProtocolError::InvalidCurrency(_) => {
+                ApiError::UnsupportedCurrency(format!("{what}: {e}"))
+            }
+            e @ (ProtocolError::BadSignature(_) | ProtocolError::UnknownSigner(_)) => {
+                ApiError::BadSignature(format!("{what}: {e}"))
+            }
+            e @ ProtocolError::Expired { .. } => ApiError::RequestExpired(format!("{what}: {e}")),
+            ProtocolError::Random => ApiError::Internal("random generator failure".into()),
+            e => ApiError::InvalidField(format!("{what}: {e}")),
+        }
+    }
+
+    /// True for transient database contention worth retrying the whole
+    /// transaction for (SQLite busy/locked, PostgreSQL serialization
+    /// failure or deadlock).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Database(e) => crate::db::is_contention(e),
+            _ => false,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_and_status();
+        let message = match &self {
+            ApiError::Database(e) => {
+                tracing::error!(error = %e, "database failure");
+                "internal error; the request may be retried".to_string()
+            }
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "internal failure");
+                "internal error; the request may be retried".to_string()
+            }
+            other => {
+                tracing::debug!(code, "request refused");
+                other.to_string()
+            }
+        };
+        let body = json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// Reading or writing the data directory failed.
+    #[error("data directory {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key or token file exists but cannot be used.
+    #[error("key file {path}: {reason}")]
+    BadKeyFile {
+        /// The file involved.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Connecting to the database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The system random generator failed.
+    #[error("random generator: {0}")]
+    Random(#[from] ProtocolError),
+}

@@ -1,0 +1,184 @@
+//! The double-entry ledger. Money moves only through [`post`]: a movement is
+//! two or more legs summing to zero; each leg updates its account's balance
+//! and adds one ledger entry, inside the caller's transaction.
+
+use sqlx::AnyConnection;
+use sqlx::AnyPool;
+use wayfare_protocol::ids::new_id;
+use wayfare_protocol::money::Currency;
+
+use crate::error::ApiError;
+
+/// One side of a movement.
+#[derive(Clone, Debug)]
+pub struct Leg {
+    /// Account debited (negative amount) or credited (positive).
+    pub account_id: String,
+    /// Signed amount in minor units.
+    pub amount_minor: i64,
+    /// Refuse the movement if a debit would take the balance below zero.
+    pub require_cover: bool,
+    /// Loyalty points added to the account with this leg.
+    pub points: i64,
+}
+
+/// A set of legs that moves money between accounts.
+#[derive(Clone, Debug)]
+pub struct Movement {
+    /// `payment`, `top_up` or `refund`.
+    pub kind: &'static str,
+    /// The payment or top-up this movement belongs to.
+    pub movement_id: String,
+    /// Set for payments: links the entries to the payment row.
+    pub payment_id: Option<String>,
+    /// Shown in wallet history.
+    pub description: String,
+    /// Currency of every leg.
+    pub currency: Currency,
+    /// Time of the movement (Unix ms).
+    pub at_ms: i64,
+    /// Two or more legs summing to zero.
+    pub legs: Vec<Leg>,
+}
+
+/// Posts a movement; returns each leg's balance after it, in leg order.
+/// A covered debit the balance cannot pay fails with `insufficient_funds`
+/// (the caller's transaction must then be rolled back).
+pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i64>, ApiError> {
+    let sum: i128 = movement
+        .legs
+        .iter()
+        .map(|l| i128::from(l.amount_minor))
+        .sum();
+    if movement.legs.len() < 2 || sum != 0 {
+        return Err(ApiError::Internal(format!(
+            "unbalanced {} movement: {} legs summing to {sum}",
+            movement.kind,
+            movement.legs.len()
+        )));
+    }
+    let mut balances = Vec::with_capacity(movement.legs.len());
+    for leg in &movement.legs {
+        let updated = if leg.require_cover && leg.amount_minor < 0 {
+            // One conditional statement: correct under concurrency on both
+            // backends (PostgreSQL re-checks the condition after a row lock).
+            sqlx::query(
+                "UPDATE accounts SET balance_minor = balance_minor + $1, points = points + $2, \
+                 entry_seq = entry_seq + 1 WHERE id = $3 AND balance_minor + $1 >= 0",
+            )
+        } else {
+            sqlx::query(
+                "UPDATE accounts SET balance_minor = balance_minor + $1, points = points + $2, \
+                 entry_seq = entry_seq + 1 WHERE id = $3",
+            )
+        }
+        .bind(leg.amount_minor)
+        .bind(leg.points)
+        .bind(leg.account_id.clone())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(refusal(conn, leg, &movement.currency).await);
+        }
+        let (balance, seq): (i64, i64) =
+            sqlx::query_as("SELECT balance_minor, entry_seq FROM accounts WHERE id = $1")
+                .bind(leg.account_id.clone())
+                .fetch_one(&mut *conn)
+                .await?;
+        sqlx::query(
+            "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
+             amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(new_id("led").map_err(|e| ApiError::Internal(e.to_string()))?)
+        .bind(movement.movement_id.clone())
+        .bind(movement.kind)
+        .bind(leg.account_id.clone())
+        .bind(seq)
+        .bind(leg.amount_minor)
+        .bind(movement.currency.code().to_string())
+        .bind(balance)
+        .bind(movement.payment_id.clone())
+        .bind(movement.description.clone())
+        .bind(movement.at_ms)
+        .execute(&mut *conn)
+        .await?;
+        balances.push(balance);
+    }
+    Ok(balances)
+}
+
+/// Explains why a leg's account update changed no row.
+async fn refusal(conn: &mut AnyConnection, leg: &Leg, currency: &Currency) -> ApiError {
+    let balance: Result<Option<(i64,)>, sqlx::Error> =
+        sqlx::query_as("SELECT balance_minor FROM accounts WHERE id = $1")
+            .bind(leg.account_id.clone())
+            .fetch_optional(&mut *conn)
+            .await;
+    match balance {
+        Ok(Some((balance,))) => ApiError::InsufficientFunds(format!(
+            "the balance of {} does not cover the amount of {}; top up the wallet and retry",
+            currency.format(balance),
+            currency.format(-leg.amount_minor)
+        )),
+        Ok(None) => ApiError::NotFound("account not found".into()),
+        Err(e) => ApiError::Database(e),
+    }
+}
+
+/// The id of the sandbox funding account of a currency, created on first
+/// use. Its balance goes negative by exactly the sum of all top-ups.
+pub async fn funding_account(
+    conn: &mut AnyConnection,
+    currency: &Currency,
+    now_ms: i64,
+) -> Result<String, ApiError> {
+    let id = format!(
+        "acc_sandbox_funding_{}",
+        currency.code().to_ascii_lowercase()
+    );
+    sqlx::query(
+        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
+         VALUES ($1, 'funding', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.clone())
+    .bind(format!("Sandbox funding ({})", currency.code()))
+    .bind(currency.code().to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// The result of the ledger invariant check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerCheck {
+    /// Sum of all entries; zero when money is conserved.
+    pub sum_minor: i64,
+    /// Number of entries.
+    pub entries: i64,
+    /// Accounts whose balance differs from the sum of their entries.
+    pub balance_mismatches: i64,
+}
+
+/// Checks the double-entry invariants.
+pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
+    let (sum_minor, entries): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM ledger_entries",
+    )
+    .fetch_one(pool)
+    .await?;
+    let (balance_mismatches,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM accounts a WHERE a.balance_minor <> \
+         (SELECT CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT) \
+          FROM ledger_entries e WHERE e.account_id = a.id)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(LedgerCheck {
+        sum_minor,
+        entries,
+        balance_mismatches,
+    })
+}

@@ -1,0 +1,272 @@
+//! The OpenAPI 3.1 document served at `GET /v1/openapi.json`, written by
+//! hand to mirror `docs/api.md`.
+
+use serde_json::{json, Map, Value};
+
+/// Who may call an operation.
+#[derive(Clone, Copy)]
+enum Auth {
+    None,
+    Device,
+    Register,
+    Terminal,
+    Admin,
+}
+
+impl Auth {
+    fn security(self) -> Value {
+        match self {
+            Auth::None => json!([]),
+            Auth::Device | Auth::Register => json!([{ "deviceSignature": [] }]),
+            Auth::Terminal => json!([{ "terminalSignature": [] }]),
+            Auth::Admin => json!([{ "adminToken": [] }]),
+        }
+    }
+}
+
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    auth: Auth,
+    request: Option<Value>,
+    success: (&'static str, Value),
+    errors: &'static [&'static str],
+}
+
+fn obj(required: &[&str], props: Value) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": props })
+}
+
+fn s() -> Value {
+    json!({ "type": "string" })
+}
+
+fn int() -> Value {
+    json!({ "type": "integer", "format": "int64" })
+}
+
+fn ops() -> Vec<Op> {
+    let payment_result = json!({ "$ref": "#/components/schemas/PaymentResult" });
+    let account = obj(
+        &[
+            "account_id",
+            "kind",
+            "display_name",
+            "balance_minor",
+            "currency",
+            "points",
+        ],
+        json!({ "account_id": s(), "kind": { "enum": ["user", "merchant", "funding"] },
+                "display_name": s(), "balance_minor": int(), "currency": s(), "points": int() }),
+    );
+    vec![
+        Op { method: "get", path: "/v1/health", id: "health", summary: "Liveness check.",
+             auth: Auth::None, request: None,
+             success: ("200", obj(&["status"], json!({ "status": { "const": "ok" } }))), errors: &[] },
+        Op { method: "get", path: "/v1/keys", id: "keys",
+             summary: "The operator and receipt Ed25519 public keys (base64url) that apps and terminals pin.",
+             auth: Auth::None, request: None,
+             success: ("200", obj(&["operator_key", "receipt_key"], json!({ "operator_key": s(), "receipt_key": s() }))),
+             errors: &[] },
+        Op { method: "get", path: "/v1/openapi.json", id: "openapi", summary: "This document.",
+             auth: Auth::None, request: None, success: ("200", json!({ "type": "object" })), errors: &[] },
+        Op { method: "post", path: "/v1/devices", id: "registerDevice",
+             summary: "Registers a phone key and creates its wallet. Signed with x-wayfare-key-id: register by the key in the body (proof of possession). Re-registering the same key answers 200 with the same account. Currency defaults to CNY; the phone number stays server-side.",
+             auth: Auth::Register,
+             request: Some(obj(&["display_name", "device_key"], json!({ "display_name": s(), "device_key": s(),
+                 "phone_number": { "type": "string", "pattern": "^\\+?[0-9]{6,15}$" }, "currency": s() }))),
+             success: ("201", obj(&["account_id", "device_id", "handle", "currency"], json!({ "account_id": s(), "device_id": s(), "handle": s(), "currency": s() }))),
+             errors: &["400", "401", "422"] },
+        Op { method: "get", path: "/v1/wallet", id: "wallet", summary: "The device's wallet.",
+             auth: Auth::Device, request: None,
+             success: ("200", obj(&["account_id", "handle", "display_name", "balance_minor", "currency", "points"],
+                 json!({ "account_id": s(), "handle": s(), "display_name": s(), "balance_minor": int(), "currency": s(), "points": int() }))),
+             errors: &["401"] },
+        Op { method: "get", path: "/v1/wallet/history", id: "walletHistory",
+             summary: "Ledger entries of the wallet, newest first. Query limit=1..500 (default 50).",
+             auth: Auth::Device, request: None,
+             success: ("200", obj(&["entries"], json!({ "entries": { "type": "array", "items": { "$ref": "#/components/schemas/HistoryEntry" } } }))),
+             errors: &["401", "422"] },
+        Op { method: "post", path: "/v1/sandbox/top-ups", id: "sandboxTopUp",
+             summary: "SANDBOX funding: credits an account from the per-currency sandbox funding account. The same reference twice is one top-up.",
+             auth: Auth::Admin,
+             request: Some(obj(&["account_id", "amount_minor", "currency"], json!({ "account_id": s(), "amount_minor": int(), "currency": s(), "reference": s() }))),
+             success: ("201", obj(&["top_up_id", "account_id", "balance_minor", "currency"], json!({ "top_up_id": s(), "account_id": s(), "balance_minor": int(), "currency": s() }))),
+             errors: &["400", "401", "404", "409", "422"] },
+        Op { method: "post", path: "/v1/payments", id: "createPayment",
+             summary: "Pays with a device-signed PaymentInstruction. Header idempotency-key must equal the instruction's. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
+             auth: Auth::Device,
+             request: Some(obj(&["instruction"], json!({ "instruction": { "type": "string", "description": "COSE_Sign1 PaymentInstruction, base64url" } }))),
+             success: ("201", payment_result.clone()),
+             errors: &["400", "401", "402", "403", "404", "409", "410", "422"] },
+        Op { method: "get", path: "/v1/payments/{idempotency_key}", id: "getPayment",
+             summary: "The payer's payment with this idempotency key.",
+             auth: Auth::Device, request: None, success: ("200", payment_result),
+             errors: &["401", "404"] },
+        Op { method: "post", path: "/v1/merchants", id: "createMerchant", summary: "Creates a merchant and its settlement account.",
+             auth: Auth::Admin,
+             request: Some(obj(&["name", "currency"], json!({ "name": s(), "currency": s() }))),
+             success: ("201", obj(&["merchant_id", "account_id", "name", "currency"], json!({ "merchant_id": s(), "account_id": s(), "name": s(), "currency": s() }))),
+             errors: &["400", "401", "422"] },
+        Op { method: "get", path: "/v1/accounts/{account_id}", id: "getAccount", summary: "Any account.",
+             auth: Auth::Admin, request: None, success: ("200", account), errors: &["401", "404"] },
+        Op { method: "post", path: "/v1/terminals", id: "registerTerminal",
+             summary: "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365).",
+             auth: Auth::Admin,
+             request: Some(obj(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": s(),
+                 "kind": { "enum": ["pos", "tram", "gate"] }, "terminal_key": s(), "label": s(),
+                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "direction_from": s(), "direction_towards": s() })),
+                 "valid_for_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }))),
+             success: ("201", obj(&["terminal_id", "certificate", "operator_key", "receipt_key"], json!({ "terminal_id": s(), "certificate": s(), "operator_key": s(), "receipt_key": s() }))),
+             errors: &["400", "401", "404", "422"] },
+        Op { method: "post", path: "/v1/platform/confirmations", id: "confirmPayment",
+             summary: "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404.",
+             auth: Auth::Terminal,
+             request: Some(obj(&["payment_id", "order_id"], json!({ "payment_id": s(), "order_id": s() }))),
+             success: ("200", obj(&["confirmed", "status", "amount_minor", "currency"], json!({ "confirmed": { "type": "boolean" },
+                 "status": { "enum": ["completed", "order_mismatch"] }, "amount_minor": int(), "currency": s() }))),
+             errors: &["400", "401", "404", "422"] },
+        Op { method: "get", path: "/v1/terminals/me/events", id: "terminalEvents",
+             summary: "Server-sent events `payment.completed` (id = per-terminal sequence, data = {payment_id, order_id, amount_minor, currency, completed_at_ms}). With Last-Event-ID: every event after it; without: events from the moment of connection.",
+             auth: Auth::Terminal, request: None,
+             success: ("200", json!({ "type": "string", "contentMediaType": "text/event-stream" })),
+             errors: &["401", "422"] },
+        Op { method: "post", path: "/v1/terminals/me/reports", id: "submitReport",
+             summary: "Stores a terminal report once per report_id.",
+             auth: Auth::Terminal,
+             request: Some(obj(&["report_id", "kind", "order_id", "at_ms", "detail"], json!({ "report_id": s(), "kind": s(), "order_id": s(),
+                 "payment_id": s(), "amount_minor": int(), "currency": s(), "fare": { "type": "object" }, "at_ms": int(), "detail": s() }))),
+             success: ("200", obj(&["accepted"], json!({ "accepted": { "const": true } }))),
+             errors: &["400", "401", "422"] },
+        Op { method: "get", path: "/v1/terminals/{terminal_id}/reports", id: "listReports",
+             summary: "A terminal's reports, oldest first.",
+             auth: Auth::Admin, request: None,
+             success: ("200", obj(&["reports"], json!({ "reports": { "type": "array", "items": { "type": "object" } } }))),
+             errors: &["401", "404"] },
+        Op { method: "get", path: "/v1/ledger/check", id: "ledgerCheck",
+             summary: "The double-entry invariant: sum_minor is 0, balance_mismatches is 0.",
+             auth: Auth::Admin, request: None,
+             success: ("200", obj(&["sum_minor", "entries", "balance_mismatches"], json!({ "sum_minor": int(), "entries": int(), "balance_mismatches": int() }))),
+             errors: &["401"] },
+    ]
+}
+
+fn operation(op: &Op) -> Value {
+    let mut responses = Map::new();
+    let content = if op.path.ends_with("/events") {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    responses.insert(
+        op.success.0.to_string(),
+        json!({ "description": "success", "content": { content: { "schema": op.success.1 } } }),
+    );
+    if op.path == "/v1/payments" {
+        responses.insert("200".into(), json!({ "description": "replay of a completed payment",
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PaymentResult" } } } }));
+    }
+    let mut errors: Vec<&str> = op.errors.to_vec();
+    errors.extend(["405", "413", "500", "503"]);
+    for status in errors {
+        responses.insert(
+            status.to_string(),
+            json!({ "$ref": "#/components/responses/Error" }),
+        );
+    }
+    let mut value = json!({ "operationId": op.id, "summary": op.summary,
+        "security": op.auth.security(), "responses": responses });
+    if let Some(schema) = &op.request {
+        value["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": schema } } });
+    }
+    let mut params = Vec::new();
+    for name in ["idempotency_key", "account_id", "terminal_id"] {
+        if op.path.contains(&format!("{{{name}}}")) {
+            params.push(json!({ "name": name, "in": "path", "required": true, "schema": s() }));
+        }
+    }
+    if op.id == "createPayment" {
+        params.push(
+            json!({ "name": "idempotency-key", "in": "header", "required": true, "schema": s() }),
+        );
+    }
+    if op.id == "walletHistory" {
+        params.push(json!({ "name": "limit", "in": "query", "required": false,
+            "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
+    }
+    if op.id == "terminalEvents" {
+        params.push(json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer" } }));
+    }
+    if !params.is_empty() {
+        value["parameters"] = Value::Array(params);
+    }
+    value
+}
+
+/// Builds the document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in ops() {
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[op.method] = operation(&op);
+    }
+    let signature_doc = "Headers x-wayfare-key-id, x-wayfare-timestamp (Unix ms, within ±5 min), x-wayfare-nonce (fresh) and x-wayfare-signature, made by wayfare_protocol::request_auth::sign_request over method, path with query, timestamp, nonce and SHA-256 of the body.";
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Wayfare control center",
+            "version": "1",
+            "description": "JSON over HTTPS. Binary values are unpadded base64url; amounts are integers of minor units; times are Unix milliseconds."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "deviceSignature": { "type": "apiKey", "in": "header", "name": "x-wayfare-signature",
+                    "description": format!("{signature_doc} Key id: the device id (or `register` for POST /v1/devices).") },
+                "terminalSignature": { "type": "apiKey", "in": "header", "name": "x-wayfare-signature",
+                    "description": format!("{signature_doc} Key id: the terminal id.") },
+                "adminToken": { "type": "http", "scheme": "bearer",
+                    "description": "The operator token from DATA_DIR/admin-token." }
+            },
+            "responses": {
+                "Error": { "description": "An error", "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Error" } } } }
+            },
+            "schemas": {
+                "Error": obj(&["error"], json!({ "error": obj(&["code", "message"], json!({
+                    "code": { "enum": ["malformed_json", "invalid_field", "invalid_amount", "unsupported_currency",
+                        "unauthorized", "bad_signature", "stale_request", "replayed_request", "forbidden",
+                        "not_found", "unknown_device", "unknown_terminal", "unknown_merchant",
+                        "insufficient_funds", "request_expired", "idempotency_conflict", "order_already_paid",
+                        "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy", "internal"] },
+                    "message": s() })) })),
+                "PaymentResult": obj(&["payment_id", "status", "receipt", "amount_minor", "currency",
+                    "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms"],
+                    json!({ "payment_id": s(), "status": { "const": "completed" },
+                        "receipt": { "type": "string", "description": "COSE_Sign1 Receipt, base64url" },
+                        "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
+                        "merchant_id": s(), "terminal_id": s(), "order_id": s(), "completed_at_ms": int() })),
+                "HistoryEntry": obj(&["entry_id", "kind", "amount_minor", "currency", "balance_after_minor", "description", "at_ms"],
+                    json!({ "entry_id": s(), "kind": { "enum": ["payment", "top_up", "refund"] },
+                        "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
+                        "payment_id": s(), "merchant_name": s(), "description": s(), "at_ms": int() }))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_documented() {
+        let doc = super::document();
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 17);
+        assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
+    }
+}

@@ -1,0 +1,209 @@
+//! Operator endpoints: account lookup, the ledger invariant check and the
+//! SANDBOX top-up. A top-up is funded from the per-currency sandbox funding
+//! account (it goes negative by the total ever topped up); a production
+//! deployment replaces it with a real payment-in.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::money::Currency;
+
+use crate::auth::Admin;
+use crate::db::{is_unique_violation, now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_id, parse_amount, parse_currency, ApiJson, ApiPath};
+use crate::ledger::{self, Leg, Movement};
+use crate::state::AppState;
+
+/// `GET /v1/accounts/{account_id}`.
+pub(crate) async fn account(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(account_id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let row: Option<(String, String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, kind, display_name, balance_minor, currency, points FROM accounts WHERE id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(&state.db().pool)
+    .await?;
+    let (account_id, kind, display_name, balance_minor, currency, points) =
+        row.ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
+    Ok(Json(json!({
+        "account_id": account_id,
+        "kind": kind,
+        "display_name": display_name,
+        "balance_minor": balance_minor,
+        "currency": currency,
+        "points": points,
+    })))
+}
+
+/// `GET /v1/ledger/check`: `sum_minor` is 0 and `balance_mismatches` is 0
+/// when every movement balanced and every balance equals its entries.
+pub(crate) async fn ledger_check(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    let check = ledger::check(&state.db().pool).await?;
+    Ok(Json(json!({
+        "sum_minor": check.sum_minor,
+        "entries": check.entries,
+        "balance_mismatches": check.balance_mismatches,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopUpRequest {
+    account_id: String,
+    amount_minor: serde_json::Number,
+    currency: String,
+    reference: Option<String>,
+}
+
+/// `POST /v1/sandbox/top-ups`.
+pub(crate) async fn top_up(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<TopUpRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_id("account_id", &req.account_id)?;
+    let amount = parse_amount("amount_minor", &req.amount_minor)?;
+    let currency = parse_currency("currency", &req.currency)?;
+    if let Some(reference) = &req.reference {
+        check_id("reference", reference)?;
+        if let Some(answer) = replay(&state, reference, &req.account_id, amount, &currency).await? {
+            return Ok((StatusCode::CREATED, Json(answer)));
+        }
+    }
+    let account: Option<(String, String)> =
+        sqlx::query_as("SELECT kind, currency FROM accounts WHERE id = $1")
+            .bind(req.account_id.clone())
+            .fetch_optional(&state.db().pool)
+            .await?;
+    let (kind, account_currency) =
+        account.ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
+    if kind == "funding" {
+        return Err(ApiError::field(
+            "account_id",
+            "a funding account cannot be topped up",
+        ));
+    }
+    if account_currency != currency.code() {
+        return Err(ApiError::CurrencyMismatch(format!(
+            "the account holds {account_currency}, not {currency}"
+        )));
+    }
+    let top_up_id = new_id("top").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = to_i64(now_ms());
+    let plan = (
+        top_up_id.clone(),
+        req.reference.clone(),
+        req.account_id.clone(),
+        currency.clone(),
+    );
+    let result = state
+        .db()
+        .write_tx(move |conn| {
+            let (id, reference, account_id, currency) = plan.clone();
+            Box::pin(async move {
+                let funding = ledger::funding_account(conn, &currency, now).await?;
+                sqlx::query(
+                    "INSERT INTO top_ups (id, reference, account_id, amount_minor, currency, \
+                     created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id.clone())
+                .bind(reference)
+                .bind(account_id.clone())
+                .bind(to_i64(amount))
+                .bind(currency.code().to_string())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                let movement = Movement {
+                    kind: "top_up",
+                    movement_id: id,
+                    payment_id: None,
+                    description: "Sandbox top-up".into(),
+                    currency,
+                    at_ms: now,
+                    legs: vec![
+                        Leg {
+                            account_id: funding,
+                            amount_minor: -to_i64(amount),
+                            require_cover: false,
+                            points: 0,
+                        },
+                        Leg {
+                            account_id,
+                            amount_minor: to_i64(amount),
+                            require_cover: false,
+                            points: 0,
+                        },
+                    ],
+                };
+                let balances = ledger::post(conn, &movement).await?;
+                Ok(balances.get(1).copied().unwrap_or_default())
+            })
+        })
+        .await;
+    match result {
+        Ok(balance) => {
+            tracing::info!(account = %redact(&req.account_id), amount_minor = amount, "sandbox top-up");
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({
+                    "top_up_id": top_up_id,
+                    "account_id": req.account_id,
+                    "balance_minor": balance,
+                    "currency": currency.code(),
+                })),
+            ))
+        }
+        Err(e) if is_unique_violation(&e) => {
+            let reference = req.reference.as_deref().unwrap_or_default();
+            match replay(&state, reference, &req.account_id, amount, &currency).await? {
+                Some(answer) => Ok((StatusCode::CREATED, Json(answer))),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The answer for a top-up reference seen before, or a conflict when it
+/// was used with other terms.
+async fn replay(
+    state: &AppState,
+    reference: &str,
+    account_id: &str,
+    amount: u64,
+    currency: &Currency,
+) -> Result<Option<Value>, ApiError> {
+    let row: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT t.id, t.account_id, t.amount_minor, t.currency, a.balance_minor \
+         FROM top_ups t JOIN accounts a ON a.id = t.account_id WHERE t.reference = $1",
+    )
+    .bind(reference.to_string())
+    .fetch_optional(&state.db().pool)
+    .await?;
+    let Some((id, acc, amt, cur, balance)) = row else {
+        return Ok(None);
+    };
+    if acc != account_id || amt != to_i64(amount) || cur != currency.code() {
+        return Err(ApiError::IdempotencyConflict(
+            "this top-up reference was already used with another account, amount or currency"
+                .into(),
+        ));
+    }
+    Ok(Some(json!({
+        "top_up_id": id,
+        "account_id": acc,
+        "balance_minor": balance,
+        "currency": cur,
+    })))
+}

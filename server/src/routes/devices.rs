@@ -1,0 +1,186 @@
+//! `POST /v1/devices`: a phone registers its key (proof of possession: the
+//! request is signed by the key it registers) and gets a wallet account
+//! with a pseudonymous handle. Registering the same key again returns the
+//! same account, so a registration whose answer was lost can be retried.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use wayfare_protocol::ids::{hex_lower, new_id, redact};
+use wayfare_protocol::keys::{random_bytes, PublicKey};
+
+use crate::auth::UnverifiedRequest;
+use crate::db::{is_unique_violation, now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_text, parse_currency};
+use crate::state::AppState;
+
+/// The key-id header value of a registration request.
+pub const REGISTER_KEY_ID: &str = "register";
+/// Currency of a wallet registered without one.
+pub const DEFAULT_CURRENCY: &str = "CNY";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterDevice {
+    display_name: String,
+    device_key: String,
+    phone_number: Option<String>,
+    currency: Option<String>,
+}
+
+/// The answer to a registration.
+#[derive(Serialize)]
+pub(crate) struct Registered {
+    account_id: String,
+    device_id: String,
+    handle: String,
+    currency: String,
+}
+
+/// Checks a phone number: digits only, 6 to 15 of them, optional leading +.
+fn check_phone(phone: &str) -> Result<String, ApiError> {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if !(6..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::field(
+            "phone_number",
+            "must be 6 to 15 digits with an optional leading +",
+        ));
+    }
+    Ok(phone.to_string())
+}
+
+/// `POST /v1/devices`.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    request: UnverifiedRequest,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    if request.signature.key_id != REGISTER_KEY_ID {
+        return Err(ApiError::Unauthorized(format!(
+            "a registration is signed with x-wayfare-key-id: {REGISTER_KEY_ID}"
+        )));
+    }
+    let req: RegisterDevice = request.json()?;
+    let key = PublicKey::from_base64(&req.device_key)
+        .map_err(|e| ApiError::from_protocol("device_key", e))?;
+    request
+        .verify_with(
+            &state,
+            &key,
+            &format!("{REGISTER_KEY_ID}:{}", key.to_base64()),
+        )
+        .await?;
+    check_text("display_name", &req.display_name, 64)?;
+    let phone = req.phone_number.as_deref().map(check_phone).transpose()?;
+    let currency = parse_currency(
+        "currency",
+        req.currency.as_deref().unwrap_or(DEFAULT_CURRENCY),
+    )?;
+
+    if let Some(existing) = find_by_key(&state, &key).await? {
+        return Ok((StatusCode::OK, Json(existing)));
+    }
+    let now = to_i64(now_ms());
+    for _ in 0..8 {
+        let new_id_or = |p: &str| new_id(p).map_err(|e| ApiError::Internal(e.to_string()));
+        let answer = Registered {
+            account_id: new_id_or("acc")?,
+            device_id: new_id_or("dev")?,
+            handle: format!(
+                "rider-{}",
+                hex_lower(&random_bytes::<3>().map_err(|e| ApiError::Internal(e.to_string()))?)
+            ),
+            currency: currency.code().to_string(),
+        };
+        let row = (
+            answer.account_id.clone(),
+            answer.device_id.clone(),
+            answer.handle.clone(),
+            answer.currency.clone(),
+            req.display_name.clone(),
+            phone.clone(),
+            key.to_base64(),
+        );
+        let result = state
+            .db()
+            .write_tx(move |conn| {
+                let r = row.clone();
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO accounts (id, kind, display_name, handle, phone_number, \
+                         currency, created_at_ms) VALUES ($1, 'user', $2, $3, $4, $5, $6)",
+                    )
+                    .bind(r.0.clone())
+                    .bind(r.4)
+                    .bind(r.2)
+                    .bind(r.5)
+                    .bind(r.3)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO devices (id, account_id, public_key, created_at_ms) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(r.1)
+                    .bind(r.0)
+                    .bind(r.6)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!(device = %redact(&answer.device_id), "device registered");
+                return Ok((StatusCode::CREATED, Json(answer)));
+            }
+            Err(e) if is_unique_violation(&e) => {
+                // Either the handle collided (try another) or the same key
+                // registered concurrently (answer with that account).
+                if let Some(existing) = find_by_key(&state, &key).await? {
+                    return Ok((StatusCode::OK, Json(existing)));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a unique handle".into(),
+    ))
+}
+
+async fn find_by_key(state: &AppState, key: &PublicKey) -> Result<Option<Registered>, ApiError> {
+    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT a.id, d.id, a.handle, a.currency FROM devices d \
+         JOIN accounts a ON a.id = d.account_id WHERE d.public_key = $1",
+    )
+    .bind(key.to_base64())
+    .fetch_optional(&state.db().pool)
+    .await?;
+    Ok(
+        row.map(|(account_id, device_id, handle, currency)| Registered {
+            account_id,
+            device_id,
+            handle: handle.unwrap_or_default(),
+            currency,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_validated() {
+        assert!(check_phone("+8613800138000").is_ok());
+        assert!(check_phone("123456").is_ok());
+        for bad in ["12345", "+1234567890123456", "12-3456", "", "+", "abcdefg"] {
+            assert!(check_phone(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `POST /v1/merchants` (admin): a merchant and its settlement account.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use wayfare_protocol::ids::{new_id, redact};
+
+use crate::auth::Admin;
+use crate::db::{now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_text, parse_currency, ApiJson};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewMerchant {
+    name: String,
+    currency: String,
+}
+
+/// `POST /v1/merchants`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<NewMerchant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_text("name", &req.name, 100)?;
+    let currency = parse_currency("currency", &req.currency)?;
+    let internal = |e: wayfare_protocol::ProtocolError| ApiError::Internal(e.to_string());
+    let merchant_id = new_id("mer").map_err(internal)?;
+    let account_id = new_id("acc").map_err(internal)?;
+    let now = to_i64(now_ms());
+    let row = (
+        merchant_id.clone(),
+        account_id.clone(),
+        req.name.clone(),
+        currency.code().to_string(),
+    );
+    state
+        .db()
+        .write_tx(move |conn| {
+            let r = row.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
+                     VALUES ($1, 'merchant', $2, $3, $4)",
+                )
+                .bind(r.1.clone())
+                .bind(r.2.clone())
+                .bind(r.3.clone())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO merchants (id, account_id, name, currency, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(r.0)
+                .bind(r.1)
+                .bind(r.2)
+                .bind(r.3)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(merchant = %redact(&merchant_id), "merchant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "merchant_id": merchant_id,
+            "account_id": account_id,
+            "name": req.name,
+            "currency": currency.code(),
+        })),
+    ))
+}

@@ -1,0 +1,43 @@
+//! The HTTP routes of `/v1` (see `docs/api.md`).
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::extract::MAX_BODY_BYTES;
+use crate::state::AppState;
+
+mod admin;
+mod devices;
+mod merchants;
+mod meta;
+pub mod payments;
+mod reports;
+mod terminals;
+mod wallet;
+
+/// Builds the router with every endpoint, JSON fallbacks and the body limit.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(meta::health))
+        .route("/v1/keys", get(meta::keys))
+        .route("/v1/openapi.json", get(meta::openapi))
+        .route("/v1/devices", post(devices::register))
+        .route("/v1/wallet", get(wallet::wallet))
+        .route("/v1/wallet/history", get(wallet::history))
+        .route("/v1/sandbox/top-ups", post(admin::top_up))
+        .route("/v1/payments", post(payments::create))
+        .route("/v1/payments/{idempotency_key}", get(payments::get))
+        .route("/v1/merchants", post(merchants::create))
+        .route("/v1/accounts/{account_id}", get(admin::account))
+        .route("/v1/terminals", post(terminals::register))
+        .route("/v1/platform/confirmations", post(terminals::confirm))
+        .route("/v1/terminals/me/events", get(terminals::events))
+        .route("/v1/terminals/me/reports", post(reports::submit))
+        .route("/v1/terminals/{terminal_id}/reports", get(reports::list))
+        .route("/v1/ledger/check", get(admin::ledger_check))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,457 @@
+//! `POST /v1/payments` and `GET /v1/payments/{idempotency_key}`: a device's
+//! signed instruction becomes, in one transaction, a payment row, a covered
+//! debit of the payer, a credit of the merchant, their ledger entries, the
+//! payer's points, a terminal event, and a signed receipt.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
+use sqlx::AnyPool;
+use wayfare_protocol::codec::to_cbor;
+use wayfare_protocol::ids::{hex_lower, new_id, redact, sha256};
+use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
+use wayfare_protocol::money::{validate_amount, Currency};
+use wayfare_protocol::receipt::{Receipt, ReceiptBody};
+use wayfare_protocol::PROTOCOL_VERSION;
+
+use crate::auth::{Device, Signed};
+use crate::db::{is_unique_violation, now_ms, to_i64, to_u64};
+use crate::error::ApiError;
+use crate::extract::{check_id, check_text, ApiPath};
+use crate::ledger::{self, Leg, Movement};
+use crate::state::AppState;
+
+/// Header carrying the payment's idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayRequest {
+    instruction: String,
+}
+
+/// The answer to a payment, new or replayed.
+#[derive(Serialize, Clone, Debug)]
+pub struct PaymentResult {
+    /// Server-assigned id.
+    pub payment_id: String,
+    /// Always `completed` (failed payments leave no row).
+    pub status: String,
+    /// The signed receipt (COSE, base64url).
+    pub receipt: String,
+    /// Amount in minor units.
+    pub amount_minor: u64,
+    /// Currency code.
+    pub currency: String,
+    /// Payer's balance right after this payment.
+    pub balance_after_minor: i64,
+    /// Merchant credited.
+    pub merchant_id: String,
+    /// Terminal the payment was made at.
+    pub terminal_id: String,
+    /// The terminal's order id.
+    pub order_id: String,
+    /// Commit time (Unix ms).
+    pub completed_at_ms: u64,
+}
+
+/// A stored payment with what is needed to judge a replay.
+struct Stored {
+    result: PaymentResult,
+    digest: String,
+    account_id: String,
+}
+
+const SELECT_PAYMENT: &str = "SELECT id, status, receipt, amount_minor, currency, \
+    balance_after_minor, merchant_id, terminal_id, order_id, completed_at_ms, \
+    instruction_digest, account_id FROM payments WHERE idempotency_key = $1";
+
+type PaymentRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+);
+
+async fn find_by_key(pool: &AnyPool, key: &str) -> Result<Option<Stored>, ApiError> {
+    let row: Option<PaymentRow> = sqlx::query_as(SELECT_PAYMENT)
+        .bind(key.to_string())
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| Stored {
+        result: PaymentResult {
+            payment_id: r.0,
+            status: r.1,
+            receipt: r.2,
+            amount_minor: to_u64(r.3),
+            currency: r.4,
+            balance_after_minor: r.5,
+            merchant_id: r.6,
+            terminal_id: r.7,
+            order_id: r.8,
+            completed_at_ms: to_u64(r.9),
+        },
+        digest: r.10,
+        account_id: r.11,
+    }))
+}
+
+/// The digest that decides whether a retry is "the same payment": the
+/// instruction's terms without its signing time, so a device that re-signs
+/// the same order after a crash gets its original result.
+fn terms_digest(body: &InstructionBody) -> Result<String, ApiError> {
+    let mut terms = body.clone();
+    terms.signed_at_ms = 0;
+    let bytes = to_cbor(&terms).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(hex_lower(&sha256(&bytes)))
+}
+
+/// A stored payment answered to a retry, or a conflict.
+fn replay(stored: Stored, digest: &str, account_id: &str) -> Result<PaymentResult, ApiError> {
+    if stored.digest == digest && stored.account_id == account_id {
+        Ok(stored.result)
+    } else {
+        Err(ApiError::IdempotencyConflict(
+            "this idempotency key was already used for a different payment instruction".into(),
+        ))
+    }
+}
+
+/// Points earned: one per whole major unit.
+fn points_for(amount_minor: u64, currency: &Currency) -> i64 {
+    let minor_per_major: u64 = if currency.code() == "JPY" { 1 } else { 100 };
+    to_i64(amount_minor / minor_per_major)
+}
+
+/// `POST /v1/payments`.
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<PaymentResult>), ApiError> {
+    let device = &request.signer;
+    let req: PayRequest = request.json()?;
+    let instruction = PaymentInstruction::from_base64(&req.instruction)
+        .map_err(|e| ApiError::from_protocol("instruction", e))?;
+    let peeked = instruction
+        .peek()
+        .map_err(|e| ApiError::from_protocol("instruction", e))?;
+    if peeked.device_id != device.device_id {
+        return Err(ApiError::Forbidden(
+            "the instruction names another device than the one signing the request".into(),
+        ));
+    }
+    let body = instruction
+        .verify(&device.public_key)
+        .map_err(|e| ApiError::from_protocol("instruction", e))?;
+    if body.account_id != device.account_id {
+        return Err(ApiError::Forbidden(
+            "the instruction's account is not this device's account".into(),
+        ));
+    }
+    let header_key = headers
+        .get(IDEMPOTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::field(IDEMPOTENCY_HEADER, "header is required"))?;
+    if header_key != body.idempotency_key {
+        return Err(ApiError::field(
+            IDEMPOTENCY_HEADER,
+            "must equal the instruction's idempotency_key",
+        ));
+    }
+    let digest = terms_digest(&body)?;
+    let pool = &state.db().pool;
+
+    // A retry resolves to the original result, even after expiry.
+    if let Some(stored) = find_by_key(pool, &body.idempotency_key).await? {
+        let result = replay(stored, &digest, &device.account_id)?;
+        return Ok((StatusCode::OK, Json(result)));
+    }
+
+    let now = now_ms();
+    body.check_not_expired(now).map_err(|e| {
+        ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
+    })?;
+    validate(&body)?;
+    let outcome = match load_context(pool, &body).await {
+        Ok(ctx) => commit(&state, &body, &digest, &ctx, now).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(result) => {
+            state.notify_terminal(&body.terminal_id);
+            tracing::info!(
+                payment = %redact(&result.payment_id),
+                terminal = %redact(&body.terminal_id),
+                amount_minor = body.amount_minor,
+                "payment completed"
+            );
+            Ok((StatusCode::CREATED, Json(result)))
+        }
+        Err(e) if is_unique_violation(&e) || matches!(e, ApiError::OrderAlreadyPaid(_)) => {
+            // A concurrent request may have won the race for this key (then
+            // this is a retry of it) or for this order (then it is a conflict).
+            match find_by_key(pool, &body.idempotency_key).await? {
+                Some(stored) => {
+                    let result = replay(stored, &digest, &device.account_id)?;
+                    Ok((StatusCode::OK, Json(result)))
+                }
+                None => Err(order_paid()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn order_paid() -> ApiError {
+    ApiError::OrderAlreadyPaid(
+        "this order was already paid at this terminal; the terminal must issue a new order".into(),
+    )
+}
+
+fn validate(body: &InstructionBody) -> Result<(), ApiError> {
+    if body.version != PROTOCOL_VERSION {
+        return Err(ApiError::field(
+            "instruction.version",
+            format!(
+                "{} is not supported (expected {PROTOCOL_VERSION})",
+                body.version
+            ),
+        ));
+    }
+    validate_amount(i128::from(body.amount_minor))
+        .map_err(|e| ApiError::InvalidAmount(format!("instruction.amount_minor: {e}")))?;
+    check_id("instruction.order_id", &body.order_id)?;
+    check_id("instruction.idempotency_key", &body.idempotency_key)?;
+    if !body.description.is_empty() {
+        check_text("instruction.description", &body.description, 200)?;
+    }
+    Ok(())
+}
+
+/// Accounts and handles a payment needs, read before the transaction.
+struct Context {
+    payer_handle: String,
+    merchant_account: String,
+}
+
+async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context, ApiError> {
+    let payer: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT currency, handle FROM accounts WHERE id = $1")
+            .bind(body.account_id.clone())
+            .fetch_optional(pool)
+            .await?;
+    let (payer_currency, payer_handle) =
+        payer.ok_or_else(|| ApiError::NotFound("the paying account does not exist".into()))?;
+    let merchant: Option<(String, String)> =
+        sqlx::query_as("SELECT account_id, currency FROM merchants WHERE id = $1")
+            .bind(body.merchant_id.clone())
+            .fetch_optional(pool)
+            .await?;
+    let (merchant_account, merchant_currency) = merchant.ok_or_else(|| {
+        ApiError::UnknownMerchant(format!(
+            "merchant {} does not exist",
+            redact(&body.merchant_id)
+        ))
+    })?;
+    let terminal: Option<(String,)> =
+        sqlx::query_as("SELECT merchant_id FROM terminals WHERE id = $1")
+            .bind(body.terminal_id.clone())
+            .fetch_optional(pool)
+            .await?;
+    let (terminal_merchant,) = terminal.ok_or_else(|| {
+        ApiError::UnknownTerminal(format!(
+            "terminal {} does not exist",
+            redact(&body.terminal_id)
+        ))
+    })?;
+    if terminal_merchant != body.merchant_id {
+        return Err(ApiError::field(
+            "instruction.terminal_id",
+            "the terminal does not collect for this merchant",
+        ));
+    }
+    let currency = body.currency.code();
+    if currency != payer_currency || currency != merchant_currency {
+        return Err(ApiError::CurrencyMismatch(format!(
+            "the instruction is in {currency} but the wallet holds {payer_currency} and the \
+             merchant settles in {merchant_currency}"
+        )));
+    }
+    let already: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM payments WHERE terminal_id = $1 AND order_id = $2")
+            .bind(body.terminal_id.clone())
+            .bind(body.order_id.clone())
+            .fetch_optional(pool)
+            .await?;
+    if already.is_some() {
+        return Err(order_paid());
+    }
+    Ok(Context {
+        payer_handle: payer_handle.unwrap_or_else(|| "rider".into()),
+        merchant_account,
+    })
+}
+
+/// Everything the transaction writes, owned so that it can be retried.
+#[derive(Clone)]
+struct Plan {
+    body: InstructionBody,
+    digest: String,
+    payment_id: String,
+    receipt: String,
+    completed_at_ms: u64,
+    movement: Movement,
+    event_data: String,
+}
+
+async fn commit(
+    state: &AppState,
+    body: &InstructionBody,
+    digest: &str,
+    ctx: &Context,
+    now: u64,
+) -> Result<PaymentResult, ApiError> {
+    let payment_id = new_id("pay").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let receipt = Receipt::issue(
+        &state.keys().receipt,
+        &ReceiptBody {
+            version: PROTOCOL_VERSION,
+            payment_id: payment_id.clone(),
+            order_id: body.order_id.clone(),
+            payer: ctx.payer_handle.clone(),
+            merchant_id: body.merchant_id.clone(),
+            terminal_id: body.terminal_id.clone(),
+            amount_minor: body.amount_minor,
+            currency: body.currency.clone(),
+            completed_at_ms: now,
+            fare: body.fare.clone(),
+        },
+    )
+    .map_err(|e| ApiError::Internal(format!("receipt signing: {e}")))?;
+    let amount = to_i64(body.amount_minor);
+    let plan = Plan {
+        body: body.clone(),
+        digest: digest.to_string(),
+        payment_id: payment_id.clone(),
+        receipt: receipt.to_base64(),
+        completed_at_ms: now,
+        movement: Movement {
+            kind: "payment",
+            movement_id: payment_id.clone(),
+            payment_id: Some(payment_id.clone()),
+            description: body.description.clone(),
+            currency: body.currency.clone(),
+            at_ms: to_i64(now),
+            legs: vec![
+                Leg {
+                    account_id: body.account_id.clone(),
+                    amount_minor: -amount,
+                    require_cover: true,
+                    points: points_for(body.amount_minor, &body.currency),
+                },
+                Leg {
+                    account_id: ctx.merchant_account.clone(),
+                    amount_minor: amount,
+                    require_cover: false,
+                    points: 0,
+                },
+            ],
+        },
+        event_data: serde_json::json!({
+            "payment_id": payment_id,
+            "order_id": body.order_id,
+            "amount_minor": body.amount_minor,
+            "currency": body.currency.code(),
+            "completed_at_ms": now,
+        })
+        .to_string(),
+    };
+    state
+        .db()
+        .write_tx(move |conn| {
+            let plan = plan.clone();
+            Box::pin(async move { write_payment(conn, plan).await })
+        })
+        .await
+}
+
+async fn write_payment(conn: &mut AnyConnection, plan: Plan) -> Result<PaymentResult, ApiError> {
+    let b = &plan.body;
+    let at = to_i64(plan.completed_at_ms);
+    sqlx::query(
+        "INSERT INTO payments (id, idempotency_key, instruction_digest, account_id, device_id, \
+         merchant_id, terminal_id, order_id, amount_minor, currency, description, status, \
+         receipt, balance_after_minor, points_awarded, completed_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'completed', $12, 0, $13, $14)",
+    )
+    .bind(plan.payment_id.clone())
+    .bind(b.idempotency_key.clone())
+    .bind(plan.digest.clone())
+    .bind(b.account_id.clone())
+    .bind(b.device_id.clone())
+    .bind(b.merchant_id.clone())
+    .bind(b.terminal_id.clone())
+    .bind(b.order_id.clone())
+    .bind(to_i64(b.amount_minor))
+    .bind(b.currency.code().to_string())
+    .bind(b.description.clone())
+    .bind(plan.receipt.clone())
+    .bind(plan.movement.legs[0].points)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    let balances = ledger::post(conn, &plan.movement).await?;
+    let balance_after = balances.first().copied().unwrap_or_default();
+    sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
+        .bind(balance_after)
+        .bind(plan.payment_id.clone())
+        .execute(&mut *conn)
+        .await?;
+    crate::events::append(
+        conn,
+        &b.terminal_id,
+        "payment.completed",
+        &plan.payment_id,
+        &plan.event_data,
+        at,
+    )
+    .await?;
+    Ok(PaymentResult {
+        payment_id: plan.payment_id.clone(),
+        status: "completed".into(),
+        receipt: plan.receipt.clone(),
+        amount_minor: b.amount_minor,
+        currency: b.currency.code().to_string(),
+        balance_after_minor: balance_after,
+        merchant_id: b.merchant_id.clone(),
+        terminal_id: b.terminal_id.clone(),
+        order_id: b.order_id.clone(),
+        completed_at_ms: plan.completed_at_ms,
+    })
+}
+
+/// `GET /v1/payments/{idempotency_key}`: the payer looks up a payment, e.g.
+/// to resolve one whose response was lost.
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<PaymentResult>, ApiError> {
+    match find_by_key(&state.db().pool, &key).await? {
+        Some(stored) if stored.account_id == request.signer.account_id => Ok(Json(stored.result)),
+        _ => Err(ApiError::NotFound(
+            "no payment of this wallet has this idempotency key".into(),
+        )),
+    }
+}

@@ -1,0 +1,205 @@
+//! Terminal reports: what a terminal did (gate opened, payment verified...),
+//! uploaded once or re-sent after an outage, stored once per `report_id`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wayfare_protocol::fare::FareContext;
+use wayfare_protocol::ids::redact;
+
+use crate::auth::{Admin, Signed, Terminal};
+use crate::db::{now_ms, to_i64, to_u64};
+use crate::error::ApiError;
+use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportRequest {
+    report_id: String,
+    kind: String,
+    order_id: String,
+    payment_id: Option<String>,
+    amount_minor: Option<serde_json::Number>,
+    currency: Option<String>,
+    fare: Option<FareContext>,
+    at_ms: u64,
+    detail: String,
+}
+
+/// A validated report row.
+#[derive(Clone)]
+struct Row {
+    terminal_id: String,
+    report_id: String,
+    kind: String,
+    order_id: String,
+    payment_id: Option<String>,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    fare_json: Option<String>,
+    at_ms: i64,
+    detail: String,
+}
+
+/// `POST /v1/terminals/me/reports` (terminal).
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    request: Signed<Terminal>,
+) -> Result<Json<Value>, ApiError> {
+    let req: ReportRequest = request.json()?;
+    check_id("report_id", &req.report_id)?;
+    check_text("kind", &req.kind, 64)?;
+    check_id("order_id", &req.order_id)?;
+    if let Some(p) = &req.payment_id {
+        check_id("payment_id", p)?;
+    }
+    let amount_minor = match &req.amount_minor {
+        Some(n) => Some(to_i64(parse_amount("amount_minor", n)?)),
+        None => None,
+    };
+    let currency = match &req.currency {
+        Some(c) => Some(parse_currency("currency", c)?.code().to_string()),
+        None => None,
+    };
+    if req.detail.chars().count() > 2000 {
+        return Err(ApiError::field("detail", "must be at most 2000 characters"));
+    }
+    let fare_json = match &req.fare {
+        Some(f) => Some(serde_json::to_string(f).map_err(|e| ApiError::Internal(e.to_string()))?),
+        None => None,
+    };
+    let row = Row {
+        terminal_id: request.signer.terminal_id.clone(),
+        report_id: req.report_id,
+        kind: req.kind,
+        order_id: req.order_id,
+        payment_id: req.payment_id,
+        amount_minor,
+        currency,
+        fare_json,
+        at_ms: to_i64(req.at_ms),
+        detail: req.detail,
+    };
+    let received = to_i64(now_ms());
+    let stored = state
+        .db()
+        .write_tx(move |conn| {
+            let row = row.clone();
+            Box::pin(async move {
+                let exists: Option<(String,)> = sqlx::query_as(
+                    "SELECT report_id FROM terminal_reports WHERE terminal_id = $1 AND report_id = $2",
+                )
+                .bind(row.terminal_id.clone())
+                .bind(row.report_id.clone())
+                .fetch_optional(&mut *conn)
+                .await?;
+                if exists.is_some() {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE terminals SET report_seq = report_seq + 1 WHERE id = $1")
+                    .bind(row.terminal_id.clone())
+                    .execute(&mut *conn)
+                    .await?;
+                let (seq,): (i64,) =
+                    sqlx::query_as("SELECT report_seq FROM terminals WHERE id = $1")
+                        .bind(row.terminal_id.clone())
+                        .fetch_one(&mut *conn)
+                        .await?;
+                sqlx::query(
+                    "INSERT INTO terminal_reports (terminal_id, report_id, seq, kind, order_id, \
+                     payment_id, amount_minor, currency, fare_json, at_ms, detail, received_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(row.terminal_id)
+                .bind(row.report_id)
+                .bind(seq)
+                .bind(row.kind)
+                .bind(row.order_id)
+                .bind(row.payment_id)
+                .bind(row.amount_minor)
+                .bind(row.currency)
+                .bind(row.fare_json)
+                .bind(row.at_ms)
+                .bind(row.detail)
+                .bind(received)
+                .execute(&mut *conn)
+                .await?;
+                Ok(true)
+            })
+        })
+        .await?;
+    tracing::debug!(terminal = %redact(&request.signer.terminal_id), stored, "report received");
+    Ok(Json(json!({ "accepted": true })))
+}
+
+/// One stored report.
+#[derive(Serialize)]
+struct ReportView {
+    report_id: String,
+    kind: String,
+    order_id: String,
+    payment_id: Option<String>,
+    amount_minor: Option<u64>,
+    currency: Option<String>,
+    fare: Option<Value>,
+    at_ms: u64,
+    detail: String,
+    received_at_ms: u64,
+}
+
+type ReportRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    i64,
+);
+
+/// `GET /v1/terminals/{terminal_id}/reports` (admin), oldest first.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(terminal_id): ApiPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    let pool = &state.db().pool;
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM terminals WHERE id = $1")
+        .bind(terminal_id.clone())
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::UnknownTerminal(format!(
+            "terminal {} does not exist",
+            redact(&terminal_id)
+        )));
+    }
+    let rows: Vec<ReportRow> = sqlx::query_as(
+        "SELECT report_id, kind, order_id, payment_id, amount_minor, currency, fare_json, at_ms, \
+         detail, received_at_ms FROM terminal_reports WHERE terminal_id = $1 ORDER BY seq",
+    )
+    .bind(terminal_id)
+    .fetch_all(pool)
+    .await?;
+    let reports: Vec<ReportView> = rows
+        .into_iter()
+        .map(|r| ReportView {
+            report_id: r.0,
+            kind: r.1,
+            order_id: r.2,
+            payment_id: r.3,
+            amount_minor: r.4.map(to_u64),
+            currency: r.5,
+            fare: r.6.and_then(|f| serde_json::from_str(&f).ok()),
+            at_ms: to_u64(r.7),
+            detail: r.8,
+            received_at_ms: to_u64(r.9),
+        })
+        .collect();
+    Ok(Json(json!({ "reports": reports })))
+}

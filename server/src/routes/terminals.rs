@@ -1,0 +1,252 @@
+//! Access terminals: registration with an operator-signed certificate, the
+//! platform confirmation (P3.3) and the payment push over SSE (P2).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::keys::PublicKey;
+use wayfare_protocol::messages::TerminalKind;
+use wayfare_protocol::PROTOCOL_VERSION;
+
+use crate::auth::{Admin, Signed, Terminal};
+use crate::db::{now_ms, to_i64, to_u64};
+use crate::error::ApiError;
+use crate::extract::{check_id, check_text, ApiJson};
+use crate::state::AppState;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterTerminal {
+    merchant_id: String,
+    kind: String,
+    terminal_key: String,
+    label: Option<String>,
+    location: Option<Location>,
+    valid_for_days: Option<i64>,
+}
+
+/// Where a terminal is installed (transit terminals).
+#[derive(Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Location {
+    line: Option<String>,
+    vehicle: Option<String>,
+    station: Option<String>,
+    direction_from: Option<String>,
+    direction_towards: Option<String>,
+}
+
+impl Location {
+    fn validate(&self) -> Result<(), ApiError> {
+        for (name, value) in [
+            ("location.line", &self.line),
+            ("location.vehicle", &self.vehicle),
+            ("location.station", &self.station),
+            ("location.direction_from", &self.direction_from),
+            ("location.direction_towards", &self.direction_towards),
+        ] {
+            if let Some(v) = value {
+                check_text(name, v, 100)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RegisteredTerminal {
+    terminal_id: String,
+    certificate: String,
+    operator_key: String,
+    receipt_key: String,
+}
+
+/// `POST /v1/terminals` (admin): registers a terminal and issues its
+/// certificate.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<RegisterTerminal>,
+) -> Result<(StatusCode, Json<RegisteredTerminal>), ApiError> {
+    let kind = TerminalKind::parse(&req.kind).map_err(|e| ApiError::from_protocol("kind", e))?;
+    let terminal_key = PublicKey::from_base64(&req.terminal_key)
+        .map_err(|e| ApiError::from_protocol("terminal_key", e))?;
+    if let Some(label) = &req.label {
+        check_text("label", label, 100)?;
+    }
+    if let Some(location) = &req.location {
+        location.validate()?;
+    }
+    let days = req.valid_for_days.unwrap_or(365);
+    if !(1..=3650).contains(&days) {
+        return Err(ApiError::field(
+            "valid_for_days",
+            "must be between 1 and 3650",
+        ));
+    }
+    check_id("merchant_id", &req.merchant_id)?;
+    let pool = &state.db().pool;
+    let merchant: Option<(String,)> = sqlx::query_as("SELECT name FROM merchants WHERE id = $1")
+        .bind(req.merchant_id.clone())
+        .fetch_optional(pool)
+        .await?;
+    let (merchant_name,) = merchant.ok_or_else(|| {
+        ApiError::UnknownMerchant(format!(
+            "merchant {} does not exist",
+            redact(&req.merchant_id)
+        ))
+    })?;
+
+    let now = now_ms();
+    let not_before = now.saturating_sub(60_000);
+    let not_after = now + days.unsigned_abs() * DAY_MS;
+    let terminal_id = new_id("term").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let certificate = TerminalCertificate::issue(
+        &state.keys().operator,
+        &CertificateBody {
+            version: PROTOCOL_VERSION,
+            terminal_id: terminal_id.clone(),
+            merchant_id: req.merchant_id.clone(),
+            merchant_name,
+            kind,
+            terminal_key,
+            not_before_ms: not_before,
+            not_after_ms: not_after,
+        },
+    )
+    .map_err(|e| ApiError::Internal(format!("certificate signing: {e}")))?;
+    let location_json = match &req.location {
+        Some(l) => Some(serde_json::to_string(l).map_err(|e| ApiError::Internal(e.to_string()))?),
+        None => None,
+    };
+    let row = (
+        terminal_id.clone(),
+        req.merchant_id.clone(),
+        kind.as_str().to_string(),
+        terminal_key.to_base64(),
+        req.label.clone(),
+        location_json,
+    );
+    state
+        .db()
+        .write_tx(move |conn| {
+            let row = row.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO terminals (id, merchant_id, kind, public_key, label, location_json, \
+                     not_before_ms, not_after_ms, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(row.0)
+                .bind(row.1)
+                .bind(row.2)
+                .bind(row.3)
+                .bind(row.4)
+                .bind(row.5)
+                .bind(to_i64(not_before))
+                .bind(to_i64(not_after))
+                .bind(to_i64(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(terminal = %redact(&terminal_id), kind = kind.as_str(), "terminal registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisteredTerminal {
+            terminal_id,
+            certificate: certificate.to_base64(),
+            operator_key: state.keys().operator.public_key().to_base64(),
+            receipt_key: state.keys().receipt.public_key().to_base64(),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmationRequest {
+    payment_id: String,
+    order_id: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Confirmation {
+    confirmed: bool,
+    status: String,
+    amount_minor: u64,
+    currency: String,
+}
+
+/// `POST /v1/platform/confirmations` (terminal): did this payment complete
+/// at this terminal for this order? A payment of another terminal is
+/// answered as not found, so terminals learn nothing about each other.
+pub(crate) async fn confirm(
+    State(state): State<AppState>,
+    request: Signed<Terminal>,
+) -> Result<Json<Confirmation>, ApiError> {
+    let req: ConfirmationRequest = request.json()?;
+    check_id("payment_id", &req.payment_id)?;
+    check_id("order_id", &req.order_id)?;
+    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT terminal_id, order_id, status, amount_minor, currency FROM payments WHERE id = $1",
+    )
+    .bind(req.payment_id.clone())
+    .fetch_optional(&state.db().pool)
+    .await?;
+    let terminal = &request.signer.terminal_id;
+    match row {
+        Some((t, order, status, amount, currency)) if &t == terminal => {
+            let confirmed = order == req.order_id && status == "completed";
+            let status = if order == req.order_id {
+                status
+            } else {
+                "order_mismatch".into()
+            };
+            Ok(Json(Confirmation {
+                confirmed,
+                status,
+                amount_minor: to_u64(amount),
+                currency,
+            }))
+        }
+        _ => Err(ApiError::NotFound(
+            "no payment with this id was made at this terminal".into(),
+        )),
+    }
+}
+
+/// `GET /v1/terminals/me/events` (terminal): `payment.completed` events
+/// after `Last-Event-ID` (or, without it, from the moment of connection).
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Signed<Terminal>,
+) -> Result<impl IntoResponse, ApiError> {
+    let terminal_id = request.signer.terminal_id;
+    // Subscribe before reading the start point: nothing committed in between
+    // can be missed.
+    let wake = state.subscribe_terminal_events();
+    let after = match headers.get("last-event-id") {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|v| *v >= 0)
+            .ok_or_else(|| ApiError::field("last-event-id", "must be a non-negative integer"))?,
+        None => crate::events::latest_seq(&state, &terminal_id).await?,
+    };
+    tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
+    let stream = crate::events::stream(state, terminal_id, after, wake);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

@@ -1,0 +1,62 @@
+//! The state shared by every request handler.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::db::Db;
+use crate::keys::ServerKeys;
+
+/// Cheap to clone: everything lives behind one `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    keys: ServerKeys,
+    terminal_events: broadcast::Sender<String>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Bundles the database, the keys and the shutdown signal.
+    pub fn new(db: Db, keys: ServerKeys, shutdown: watch::Receiver<bool>) -> Self {
+        let (terminal_events, _) = broadcast::channel(1024);
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                keys,
+                terminal_events,
+                shutdown,
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The server's keys and admin token.
+    pub fn keys(&self) -> &ServerKeys {
+        &self.inner.keys
+    }
+
+    /// Wakes the event streams of `terminal_id` after a commit that added
+    /// events for it. Nobody listening is fine: the rows are the outbox.
+    pub fn notify_terminal(&self, terminal_id: &str) {
+        let _ = self.inner.terminal_events.send(terminal_id.to_string());
+    }
+
+    /// Subscribes to terminal wake-ups (the payload is a terminal id).
+    pub fn subscribe_terminal_events(&self) -> broadcast::Receiver<String> {
+        self.inner.terminal_events.subscribe()
+    }
+
+    /// A receiver that flips to `true` when the server shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.clone()
+    }
+}

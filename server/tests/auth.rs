@@ -1,0 +1,178 @@
+//! Request authentication: signatures, freshness, replay, admin token.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{now_ms, read, shop, TestServer};
+use reqwest::{Method, StatusCode};
+use wayfare_protocol::keys::SigningKey;
+use wayfare_protocol::request_auth::sign_request;
+
+async fn send(
+    s: &TestServer,
+    sig: &wayfare_protocol::request_auth::RequestSignature,
+    path: &str,
+) -> (StatusCode, serde_json::Value) {
+    let mut req = s.http.get(s.url(path));
+    for (name, value) in sig.headers() {
+        req = req.header(name, value);
+    }
+    read(req.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn replayed_stale_and_wrongly_signed_requests_are_401() {
+    let s = TestServer::start().await;
+    let (_m, terminal, phone) = shop(&s, 0).await;
+
+    // A fresh request works once; the identical bytes again are a replay.
+    let sig = sign_request(
+        &phone.key,
+        &phone.device_id,
+        "GET",
+        "/v1/wallet",
+        b"",
+        now_ms(),
+    )
+    .unwrap();
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "replayed_request");
+
+    // Ten minutes old.
+    let sig = sign_request(
+        &phone.key,
+        &phone.device_id,
+        "GET",
+        "/v1/wallet",
+        b"",
+        now_ms() - 600_000,
+    )
+    .unwrap();
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "stale_request");
+
+    // Signed by another key.
+    let rogue = SigningKey::generate().unwrap();
+    let sig = sign_request(&rogue, &phone.device_id, "GET", "/v1/wallet", b"", now_ms()).unwrap();
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "bad_signature");
+
+    // Signed for another path.
+    let sig = sign_request(
+        &phone.key,
+        &phone.device_id,
+        "GET",
+        "/v1/wallet/history",
+        b"",
+        now_ms(),
+    )
+    .unwrap();
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "bad_signature");
+
+    // Unknown device; missing headers.
+    let sig = sign_request(
+        &rogue,
+        "dev_000000000000000000000000",
+        "GET",
+        "/v1/wallet",
+        b"",
+        now_ms(),
+    )
+    .unwrap();
+    let (status, body) = send(&s, &sig, "/v1/wallet").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unknown_device"))
+    );
+    let (status, body) = read(s.http.get(s.url("/v1/wallet")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+
+    // A device key is not a terminal key, and vice versa.
+    let (status, _) = s
+        .signed(
+            &phone.key,
+            &terminal.terminal_id,
+            Method::GET,
+            "/v1/terminals/me/events",
+            b"",
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::GET,
+            "/v1/wallet",
+            b"",
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Registration must be signed by the key it registers.
+    let body = serde_json::json!({"display_name": "Eve", "device_key": phone.key.public_key().to_base64()}).to_string();
+    let (status, answer) = s
+        .signed(
+            &rogue,
+            "register",
+            Method::POST,
+            "/v1/devices",
+            body.as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_signature");
+
+    // Admin endpoints: no token, wrong token.
+    let (status, body) = read(s.http.get(s.url("/v1/ledger/check")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (status, _) = read(
+        s.http
+            .get(s.url("/v1/ledger/check"))
+            .bearer_auth("not-the-token")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn registering_the_same_key_twice_returns_the_same_account() {
+    let s = TestServer::start().await;
+    let phone = s.phone("CNY").await;
+    let body = serde_json::json!({"display_name": "Ada", "device_key": phone.key.public_key().to_base64()}).to_string();
+    let (status, again) = s
+        .signed(
+            &phone.key,
+            "register",
+            Method::POST,
+            "/v1/devices",
+            body.as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["account_id"], phone.account_id.as_str());
+    assert_eq!(again["device_id"], phone.device_id.as_str());
+    assert!(again.get("phone_number").is_none());
+    s.server.shutdown().await;
+}

@@ -1,0 +1,307 @@
+//! Shared helpers: a real server on 127.0.0.1:0 with a temp data dir, and
+//! clients that sign requests like phones and terminals do.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use wayfare_protocol::ids::payment_idempotency_key;
+use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
+use wayfare_protocol::keys::SigningKey;
+use wayfare_protocol::money::Currency;
+use wayfare_protocol::request_auth::sign_request;
+use wayfare_server::{start, RunningServer, ServerConfig};
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+pub fn client() -> reqwest::Client {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// The databases to run a test on: the default SQLite file, plus the
+/// PostgreSQL database named by WAYFARE_TEST_DATABASE_URL when set.
+pub fn database_urls() -> Vec<Option<String>> {
+    let mut urls = vec![None];
+    if let Ok(url) = std::env::var("WAYFARE_TEST_DATABASE_URL") {
+        if !url.is_empty() {
+            urls.push(Some(url));
+        }
+    }
+    urls
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub admin: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(database_url: Option<String>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url,
+        })
+        .await
+        .unwrap();
+        let base = server.base_url();
+        let admin = server.admin_token();
+        Self {
+            server,
+            dir,
+            http: client(),
+            base,
+            admin,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.admin);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    /// Sends a request signed by `key` as `key_id`.
+    pub async fn signed(
+        &self,
+        key: &SigningKey,
+        key_id: &str,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let sig = sign_request(key, key_id, method.as_str(), path, body, now_ms()).unwrap();
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .body(body.to_vec());
+        for (name, value) in sig.headers() {
+            req = req.header(name, value);
+        }
+        for (name, value) in extra {
+            req = req.header(*name, *value);
+        }
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    pub async fn merchant(&self, currency: &str) -> Merchant {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/merchants",
+                Some(json!({"name": "Corner Café", "currency": currency})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Merchant {
+            merchant_id: body["merchant_id"].as_str().unwrap().into(),
+            account_id: body["account_id"].as_str().unwrap().into(),
+        }
+    }
+
+    pub async fn terminal(&self, merchant: &Merchant) -> Terminal {
+        let key = SigningKey::generate().unwrap();
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/terminals",
+                Some(json!({"merchant_id": merchant.merchant_id, "kind": "pos",
+                    "terminal_key": key.public_key().to_base64(), "label": "till 1"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Terminal {
+            terminal_id: body["terminal_id"].as_str().unwrap().into(),
+            merchant_id: merchant.merchant_id.clone(),
+            certificate: body["certificate"].as_str().unwrap().into(),
+            key,
+        }
+    }
+
+    pub async fn phone(&self, currency: &str) -> Phone {
+        let key = SigningKey::generate().unwrap();
+        let body = json!({"display_name": "Ada", "device_key": key.public_key().to_base64(),
+            "phone_number": "+8613800138000", "currency": currency})
+        .to_string();
+        let (status, answer) = self
+            .signed(
+                &key,
+                "register",
+                Method::POST,
+                "/v1/devices",
+                body.as_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        Phone {
+            key,
+            device_id: answer["device_id"].as_str().unwrap().into(),
+            account_id: answer["account_id"].as_str().unwrap().into(),
+            handle: answer["handle"].as_str().unwrap().into(),
+            currency: currency.into(),
+        }
+    }
+
+    pub async fn top_up(&self, account_id: &str, amount: u64, currency: &str) -> Value {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/v1/sandbox/top-ups",
+                Some(
+                    json!({"account_id": account_id, "amount_minor": amount, "currency": currency}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Pays: returns (status, body, idempotency key).
+    pub async fn pay(
+        &self,
+        phone: &Phone,
+        instruction: &PaymentInstruction,
+        idem: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({"instruction": instruction.to_base64()}).to_string();
+        self.signed(
+            &phone.key,
+            &phone.device_id,
+            Method::POST,
+            "/v1/payments",
+            body.as_bytes(),
+            &[("idempotency-key", idem)],
+        )
+        .await
+    }
+
+    pub async fn ledger_check(&self) -> Value {
+        let (status, body) = self.admin(Method::GET, "/v1/ledger/check", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn balance(&self, account_id: &str) -> i64 {
+        let (status, body) = self
+            .admin(Method::GET, &format!("/v1/accounts/{account_id}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance_minor"].as_i64().unwrap()
+    }
+}
+
+pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
+    (status, value)
+}
+
+pub struct Merchant {
+    pub merchant_id: String,
+    pub account_id: String,
+}
+
+pub struct Terminal {
+    pub terminal_id: String,
+    pub merchant_id: String,
+    pub certificate: String,
+    pub key: SigningKey,
+}
+
+pub struct Phone {
+    pub key: SigningKey,
+    pub device_id: String,
+    pub account_id: String,
+    pub handle: String,
+    pub currency: String,
+}
+
+impl Phone {
+    /// An instruction for `order_id` at `terminal`, with its idempotency key.
+    pub fn instruction(
+        &self,
+        terminal: &Terminal,
+        order_id: &str,
+        amount: u64,
+    ) -> (PaymentInstruction, String) {
+        self.instruction_expiring(terminal, order_id, amount, now_ms() + 60_000)
+    }
+
+    pub fn instruction_expiring(
+        &self,
+        terminal: &Terminal,
+        order_id: &str,
+        amount: u64,
+        expires_at_ms: u64,
+    ) -> (PaymentInstruction, String) {
+        let idem = payment_idempotency_key(&self.account_id, &terminal.terminal_id, order_id);
+        let body = InstructionBody {
+            version: 1,
+            account_id: self.account_id.clone(),
+            device_id: self.device_id.clone(),
+            idempotency_key: idem.clone(),
+            order_id: order_id.into(),
+            merchant_id: terminal.merchant_id.clone(),
+            terminal_id: terminal.terminal_id.clone(),
+            amount_minor: amount,
+            currency: Currency::parse(&self.currency).unwrap(),
+            description: "coffee".into(),
+            fare: None,
+            expires_at_ms,
+            signed_at_ms: now_ms(),
+        };
+        (PaymentInstruction::sign(&self.key, &body).unwrap(), idem)
+    }
+}
+
+/// A merchant, one terminal and a phone holding `balance`.
+pub async fn shop(server: &TestServer, balance: u64) -> (Merchant, Terminal, Phone) {
+    let merchant = server.merchant("CNY").await;
+    let terminal = server.terminal(&merchant).await;
+    let phone = server.phone("CNY").await;
+    if balance > 0 {
+        server.top_up(&phone.account_id, balance, "CNY").await;
+    }
+    (merchant, terminal, phone)
+}

@@ -1,0 +1,294 @@
+//! Terminals: certificate, SSE push after a payment (live and replayed with
+//! Last-Event-ID), platform confirmation, reports; restart keeps state.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{now_ms, read, shop, TestServer};
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use wayfare_protocol::certificate::TerminalCertificate;
+use wayfare_protocol::request_auth::sign_request;
+use wayfare_server::{start, ServerConfig};
+
+/// A minimal SSE reader over a reqwest response.
+struct Sse {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+#[derive(Debug)]
+struct SseEvent {
+    id: String,
+    event: String,
+    data: Value,
+}
+
+impl Sse {
+    async fn open(s: &TestServer, terminal: &common::Terminal, last_id: Option<&str>) -> Sse {
+        let path = "/v1/terminals/me/events";
+        let sig = sign_request(
+            &terminal.key,
+            &terminal.terminal_id,
+            "GET",
+            path,
+            b"",
+            now_ms(),
+        )
+        .unwrap();
+        let mut req = s.http.get(s.url(path));
+        for (name, value) in sig.headers() {
+            req = req.header(name, value);
+        }
+        if let Some(id) = last_id {
+            req = req.header("last-event-id", id);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        Sse {
+            stream: resp.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments and keep-alives skipped). Generous timeout
+    /// only so that a bug fails the test instead of hanging it.
+    async fn next(&mut self) -> SseEvent {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let block: String = self.buffer.drain(..end + 2).collect();
+                    let (mut id, mut event, mut data) =
+                        (String::new(), String::new(), String::new());
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("id:") {
+                            id = v.trim().into();
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().into();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim());
+                        }
+                    }
+                    if !data.is_empty() {
+                        return SseEvent {
+                            id,
+                            event,
+                            data: serde_json::from_str(&data).unwrap(),
+                        };
+                    }
+                    continue;
+                }
+                let chunk = self.stream.next().await.expect("stream ended").unwrap();
+                self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .expect("no event within 60 s")
+    }
+}
+
+#[tokio::test]
+async fn terminal_receives_payment_push_and_can_confirm() {
+    for url in common::database_urls() {
+        push_and_confirm(TestServer::start_with(url).await).await;
+    }
+}
+
+async fn push_and_confirm(s: TestServer) {
+    let (_m, terminal, phone) = shop(&s, 1_000).await;
+
+    let cert = TerminalCertificate::from_base64(&terminal.certificate).unwrap();
+    let body = cert.verify(&s.server.operator_key(), now_ms()).unwrap();
+    assert_eq!(body.terminal_id, terminal.terminal_id);
+    assert_eq!(body.terminal_key, terminal.key.public_key());
+
+    let mut sse = Sse::open(&s, &terminal, None).await;
+    let (ins, idem) = phone.instruction(&terminal, "ord-1", 120);
+    let (status, paid) = s.pay(&phone, &ins, &idem).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    let event = sse.next().await;
+    assert_eq!(event.event, "payment.completed");
+    assert_eq!(event.id, "1");
+    assert_eq!(event.data["payment_id"], paid["payment_id"]);
+    assert_eq!(event.data["order_id"], "ord-1");
+    assert_eq!(event.data["amount_minor"], 120);
+    assert_eq!(event.data["currency"], "CNY");
+
+    let (ins, idem) = phone.instruction(&terminal, "ord-2", 80);
+    let (status, second) = s.pay(&phone, &ins, &idem).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(sse.next().await.data["payment_id"], second["payment_id"]);
+    drop(sse);
+
+    // A reconnecting terminal replays what it missed after Last-Event-ID.
+    let mut replay = Sse::open(&s, &terminal, Some("1")).await;
+    let event = replay.next().await;
+    assert_eq!(event.id, "2");
+    assert_eq!(event.data["payment_id"], second["payment_id"]);
+
+    // Platform confirmation (P3.3).
+    let confirm = |payment: &Value, order: &str| {
+        json!({"payment_id": payment["payment_id"], "order_id": order}).to_string()
+    };
+    let (status, answer) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            confirm(&paid, "ord-1").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"confirmed": true, "status": "completed", "amount_minor": 120, "currency": "CNY"})
+    );
+    let (status, answer) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            confirm(&paid, "ord-2").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["confirmed"], false);
+
+    // Another terminal of the same merchant learns nothing about it.
+    let other = s
+        .terminal(&common::Merchant {
+            merchant_id: terminal.merchant_id.clone(),
+            account_id: String::new(),
+        })
+        .await;
+    let (status, answer) = s
+        .signed(
+            &other.key,
+            &other.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            confirm(&paid, "ord-1").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn reports_are_stored_once_per_report_id() {
+    let s = TestServer::start().await;
+    let (_m, terminal, _phone) = shop(&s, 0).await;
+    let report = |id: &str| {
+        json!({"report_id": id, "kind": "gate_opened", "order_id": "ord-1", "payment_id": "pay_x",
+            "amount_minor": 200, "currency": "CNY", "at_ms": 1_700_000_000_000_u64, "detail": "ok"})
+        .to_string()
+    };
+    for id in ["r-1", "r-2", "r-1"] {
+        let (status, body) = s
+            .signed(
+                &terminal.key,
+                &terminal.terminal_id,
+                Method::POST,
+                "/v1/terminals/me/reports",
+                report(id).as_bytes(),
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"accepted": true}));
+    }
+    let (status, body) = s
+        .admin(
+            Method::GET,
+            &format!("/v1/terminals/{}/reports", terminal.terminal_id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reports = body["reports"].as_array().unwrap();
+    let ids: Vec<&str> = reports
+        .iter()
+        .map(|r| r["report_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["r-1", "r-2"]);
+    assert_eq!(reports[0]["amount_minor"], 200);
+    assert!(reports[0]["received_at_ms"].as_u64().unwrap() > 0);
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
+    let s = TestServer::start().await;
+    let (merchant, terminal, phone) = shop(&s, 500).await;
+    let (ins, idem) = phone.instruction(&terminal, "ord-1", 200);
+    let (status, paid) = s.pay(&phone, &ins, &idem).await;
+    assert_eq!(status, StatusCode::CREATED, "{paid}");
+    // Keep an event stream open: shutdown must still complete.
+    let _sse = Sse::open(&s, &terminal, None).await;
+
+    let (addr, admin, operator, receipt) = (
+        s.server.addr(),
+        s.server.admin_token(),
+        s.server.operator_key(),
+        s.server.receipt_key(),
+    );
+    let common::TestServer {
+        server, dir, http, ..
+    } = s;
+    server.shutdown().await;
+
+    let again = start(ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: addr,
+        database_url: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(again.addr(), addr);
+    assert_eq!(again.admin_token(), admin);
+    assert_eq!(again.operator_key(), operator);
+    assert_eq!(again.receipt_key(), receipt);
+    let (status, keys) = read(
+        http.get(format!("{}/v1/keys", again.base_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys["receipt_key"], receipt.to_base64());
+
+    let s = TestServer {
+        base: again.base_url(),
+        admin: again.admin_token(),
+        server: again,
+        dir,
+        http,
+    };
+    assert_eq!(s.balance(&phone.account_id).await, 300);
+    assert_eq!(s.balance(&merchant.account_id).await, 200);
+    // The replayed instruction still resolves to the same payment.
+    let (status, replay) = s.pay(&phone, &ins, &idem).await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["payment_id"], paid["payment_id"]);
+    // The stream resumes with Last-Event-ID after a restart.
+    let mut sse = Sse::open(&s, &terminal, Some("0")).await;
+    assert_eq!(sse.next().await.data["payment_id"], paid["payment_id"]);
+    let (status, doc) = s.admin(Method::GET, "/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/payments"]["post"].is_object());
+    s.server.shutdown().await;
+}
