@@ -1,1 +1,353 @@
-//! placeholder
+//! The Wayfare access-terminal daemon (P2, P3): it advertises a beacon,
+//! serves one phone at a time over an encrypted session, asks for payment,
+//! verifies the receipt, has the platform confirm it, switches the linkage
+//! device on or keeps it off, and reports every session to the control
+//! center through a durable queue.
+//!
+//! Use [`start`] to run a terminal in-process (the demo and whole-system
+//! tests do) or the `wayfare-terminal` binary with a TOML file (see
+//! [`config`]).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use wayfare_protocol::messages::Beacon;
+use wayfare_protocol::PROTOCOL_VERSION;
+
+pub mod advertise;
+pub mod config;
+pub mod confirm;
+mod control;
+pub mod error;
+pub mod events;
+pub mod keys;
+pub mod linkage;
+mod listener;
+pub mod platform;
+pub mod provision;
+pub mod reports;
+pub mod sale;
+mod session;
+pub mod tram;
+
+pub use config::TerminalConfig;
+pub use error::TerminalError;
+pub use linkage::{LinkageDevice, LinkageEvent};
+pub use provision::{enroll, EnrollRequest, Enrollment, TerminalLocation};
+pub use sale::{SaleOutcome, SaleState};
+
+use crate::advertise::Advertiser;
+use crate::events::PushBook;
+use crate::keys::TerminalIdentity;
+use crate::linkage::Linkage;
+use crate::platform::PlatformClient;
+use crate::reports::ReportQueue;
+use crate::sale::SaleBook;
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What `GET /status` and [`RunningTerminal::status`] report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TerminalStatus {
+    /// The terminal id.
+    pub terminal_id: String,
+    /// `pos`, `tram` or `gate`.
+    pub kind: String,
+    /// Whether a phone is being served right now.
+    pub busy: bool,
+    /// Sessions that completed the handshake since start.
+    pub sessions_served: u64,
+    /// Times the linkage device was switched on since start.
+    pub linkage_activations: u64,
+    /// Reports waiting for upload.
+    pub queued_reports: u64,
+    /// The outcome of the last session that reached a verdict.
+    pub last_outcome: Option<SaleOutcome>,
+}
+
+/// State shared by the listener, the sessions and the control interface.
+pub(crate) struct Shared {
+    pub(crate) config: TerminalConfig,
+    pub(crate) identity: TerminalIdentity,
+    pub(crate) sales: SaleBook,
+    pub(crate) linkage: Linkage,
+    pub(crate) reports: ReportQueue,
+    pub(crate) platform: PlatformClient,
+    pub(crate) pushes: Arc<PushBook>,
+    /// One permit: the phone being served (P3.7).
+    pub(crate) slot: Arc<Semaphore>,
+    pub(crate) sessions_served: AtomicU64,
+    pub(crate) last_outcome: Mutex<Option<SaleOutcome>>,
+}
+
+impl Shared {
+    pub(crate) fn status(&self) -> TerminalStatus {
+        TerminalStatus {
+            terminal_id: self.identity.body.terminal_id.clone(),
+            kind: self.identity.body.kind.as_str().to_string(),
+            busy: self.slot.available_permits() == 0,
+            sessions_served: self.sessions_served.load(Ordering::SeqCst),
+            linkage_activations: self.linkage.activations(),
+            queued_reports: self.reports.len() as u64,
+            last_outcome: self
+                .last_outcome
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+}
+
+/// A terminal running in this process. Call [`RunningTerminal::shutdown`]
+/// to stop it cleanly; dropping it signals the background tasks to stop
+/// without waiting for them.
+pub struct RunningTerminal {
+    shared: Arc<Shared>,
+    phone_addr: SocketAddr,
+    control_addr: SocketAddr,
+    beacon: Beacon,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    advertiser: Option<Advertiser>,
+}
+
+impl std::fmt::Debug for RunningTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningTerminal")
+            .field("terminal_id", &self.terminal_id())
+            .field("phone_addr", &self.phone_addr)
+            .field("control_addr", &self.control_addr)
+            .finish()
+    }
+}
+
+/// Starts a terminal with the linkage device named by its configuration.
+pub async fn start(config: TerminalConfig) -> Result<RunningTerminal, TerminalError> {
+    start_inner(config, None).await
+}
+
+/// Starts a terminal driving a caller-supplied linkage device.
+pub async fn start_with_linkage(
+    config: TerminalConfig,
+    device: Arc<dyn LinkageDevice>,
+) -> Result<RunningTerminal, TerminalError> {
+    start_inner(config, Some(device)).await
+}
+
+async fn start_inner(
+    config: TerminalConfig,
+    device: Option<Arc<dyn LinkageDevice>>,
+) -> Result<RunningTerminal, TerminalError> {
+    config.validate()?;
+    platform::install_crypto_provider();
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .map_err(|source| TerminalError::File {
+            what: "cannot create data directory",
+            path: config.data_dir.clone(),
+            source,
+        })?;
+    let identity = keys::load_identity(&config, now_ms()).await?;
+    let reports = ReportQueue::open(&config.data_dir.join("terminal.sled")).await?;
+    let meta = reports.meta()?;
+    let platform_key = Arc::new(wayfare_protocol::keys::SigningKey::from_seed(
+        identity.key.seed(),
+    )?);
+    let platform = PlatformClient::new(&config.server_url, &config.terminal_id, platform_key)?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let device = device.unwrap_or_else(|| linkage::device_from_config(&config.linkage));
+    let linkage = Linkage::new(
+        device,
+        linkage::hold_from_config(&config.linkage),
+        shutdown_rx.clone(),
+    );
+
+    let listener =
+        TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| TerminalError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+    let phone_addr = listener
+        .local_addr()
+        .map_err(|source| TerminalError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let control_listener = TcpListener::bind(config.control_listen)
+        .await
+        .map_err(|source| TerminalError::Bind {
+            addr: config.control_listen,
+            source,
+        })?;
+    let control_addr = control_listener
+        .local_addr()
+        .map_err(|source| TerminalError::Bind {
+            addr: config.control_listen,
+            source,
+        })?;
+
+    let beacon = Beacon {
+        version: PROTOCOL_VERSION,
+        terminal_id: identity.body.terminal_id.clone(),
+        merchant_name: identity.body.merchant_name.clone(),
+        kind: identity.body.kind,
+    };
+    let advertiser = advertise::advertise(&config.mdns, &beacon, phone_addr)?;
+
+    let pos = matches!(config.mode, config::ModeConfig::Pos(_));
+    let sales = SaleBook::new(config.mode.currency().clone(), pos);
+    let pushes = Arc::new(PushBook::default());
+    let shared = Arc::new(Shared {
+        config,
+        identity,
+        sales,
+        linkage,
+        reports: reports.clone(),
+        platform: platform.clone(),
+        pushes: pushes.clone(),
+        slot: Arc::new(Semaphore::new(1)),
+        sessions_served: AtomicU64::new(0),
+        last_outcome: Mutex::new(None),
+    });
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(listener::run_listener(
+        shared.clone(),
+        listener,
+        shutdown_rx.clone(),
+    )));
+    let mut control_shutdown = shutdown_rx.clone();
+    let app = control::router(shared.clone());
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(control_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = control_shutdown.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "control interface stopped");
+        }
+    }));
+    tasks.push(tokio::spawn(
+        reports.run_uploader(platform.clone(), shutdown_rx.clone()),
+    ));
+    tasks.push(tokio::spawn(events::run_subscription(
+        platform,
+        pushes,
+        meta,
+        shutdown_rx,
+    )));
+
+    tracing::info!(
+        terminal = %wayfare_protocol::ids::redact(&shared.identity.body.terminal_id),
+        kind = shared.identity.body.kind.as_str(),
+        %phone_addr,
+        %control_addr,
+        "access terminal started"
+    );
+    Ok(RunningTerminal {
+        shared,
+        phone_addr,
+        control_addr,
+        beacon,
+        shutdown,
+        tasks,
+        advertiser,
+    })
+}
+
+impl RunningTerminal {
+    /// The terminal id from the certificate.
+    pub fn terminal_id(&self) -> &str {
+        &self.shared.identity.body.terminal_id
+    }
+
+    /// Where phones connect (TCP).
+    pub fn phone_addr(&self) -> SocketAddr {
+        self.phone_addr
+    }
+
+    /// Where the local control interface listens (HTTP).
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control_addr
+    }
+
+    /// The beacon being advertised.
+    pub fn beacon(&self) -> &Beacon {
+        &self.beacon
+    }
+
+    /// The DNS-SD instance name, when mDNS is enabled.
+    pub fn mdns_fullname(&self) -> Option<&str> {
+        self.advertiser.as_ref().map(|a| a.fullname())
+    }
+
+    /// A snapshot of the terminal's state.
+    pub fn status(&self) -> TerminalStatus {
+        self.shared.status()
+    }
+
+    /// POS: enters a sale for the next phone; returns its order id.
+    pub async fn new_sale(
+        &self,
+        amount_minor: u64,
+        description: &str,
+    ) -> Result<String, TerminalError> {
+        Ok(self
+            .shared
+            .sales
+            .new_sale(amount_minor, description, now_ms())?)
+    }
+
+    /// What is known about an order (pending, in session, or its outcome).
+    pub async fn sale_outcome(&self, order_id: &str) -> Option<SaleOutcome> {
+        self.shared.sales.outcome(order_id)
+    }
+
+    /// Stops accepting phones, lets a running session finish (up to a few
+    /// seconds), stops the control interface and background tasks,
+    /// withdraws the mDNS advertisement and flushes the report queue.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(advertiser) = self.advertiser.take() {
+            advertiser.stop().await;
+        }
+        for task in std::mem::take(&mut self.tasks) {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+        if let Err(e) = self.shared.reports.flush().await {
+            tracing::warn!(error = %e, "cannot flush the report queue");
+        }
+        tracing::info!("access terminal stopped");
+    }
+}
+
+impl Drop for RunningTerminal {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(advertiser) = self.advertiser.take() {
+            advertiser.stop_now();
+        }
+    }
+}

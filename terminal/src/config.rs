@@ -1,0 +1,545 @@
+//! The terminal's configuration: a TOML file (`wayfare-terminal --config
+//! FILE`) or a [`TerminalConfig`] built in code.
+//!
+//! ```toml
+//! server_url = "http://127.0.0.1:8080"
+//! data_dir = "/var/lib/wayfare-terminal"
+//! listen = "127.0.0.1:0"
+//! control_listen = "127.0.0.1:0"
+//! operator_key = "base64url Ed25519 public key"
+//! receipt_key = "base64url Ed25519 public key"
+//! terminal_id = "term_..."
+//! # key_file = "terminal.key"          (default: DATA_DIR/terminal.key)
+//! # certificate_file = "terminal.cert" (default: DATA_DIR/terminal.cert)
+//!
+//! [mode]
+//! kind = "tram"
+//! fare_minor = 200
+//! currency = "CNY"
+//! line = "T1"
+//! vehicle = "tram 1207"
+//! direction_from = "Airport"
+//! direction_towards = "Harbour"
+//! station = "Central"
+//! station_index = 4
+//! request_ttl_ms = 60000
+//!
+//! [linkage]
+//! kind = "command"
+//! open = ["/usr/local/bin/gate", "open"]
+//! close = ["/usr/local/bin/gate", "close"]
+//!
+//! [mdns]
+//! enabled = true
+//! interfaces = "loopback"   # or "all", or ["eth0"]
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use wayfare_protocol::keys::PublicKey;
+use wayfare_protocol::messages::TerminalKind;
+use wayfare_protocol::money::{validate_amount, Currency};
+
+use crate::error::{Result, TerminalError};
+
+/// Everything the terminal daemon needs to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TerminalConfig {
+    /// Base URL of the control center, e.g. `http://127.0.0.1:8080`.
+    pub server_url: String,
+    /// Directory for the durable report queue and, by default, the key and
+    /// certificate files.
+    pub data_dir: PathBuf,
+    /// Where phones connect (TCP). Port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the local control interface (POS sales, status) listens. Must
+    /// be a loopback address: the interface has no authentication.
+    #[serde(default = "default_listen")]
+    pub control_listen: SocketAddr,
+    /// The operator's public key (pinned), which issued our certificate.
+    pub operator_key: PublicKey,
+    /// The payment server's receipt key (pinned).
+    pub receipt_key: PublicKey,
+    /// The terminal id named by the certificate.
+    pub terminal_id: String,
+    /// The Ed25519 seed of the terminal key; created (mode 0600) on first
+    /// start. Default: `DATA_DIR/terminal.key`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The operator-issued certificate (base64url COSE). Default:
+    /// `DATA_DIR/terminal.cert`.
+    #[serde(default)]
+    pub certificate_file: Option<PathBuf>,
+    /// What this terminal sells: POS sales or tram fares.
+    pub mode: ModeConfig,
+    /// The linkage device switched on when a payment is confirmed.
+    #[serde(default)]
+    pub linkage: LinkageConfig,
+    /// mDNS/DNS-SD advertisement.
+    #[serde(default)]
+    pub mdns: MdnsConfig,
+    /// Session timeouts.
+    #[serde(default)]
+    pub timeouts: TimeoutConfig,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// The terminal's mode of operation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModeConfig {
+    /// A point of sale: amounts are entered per sale through the control
+    /// interface.
+    Pos(PosConfig),
+    /// A tram's on-board reader charging a flat fare on boarding (P1).
+    Tram(TramConfig),
+}
+
+impl ModeConfig {
+    /// The currency of every request this terminal makes.
+    pub fn currency(&self) -> &Currency {
+        match self {
+            ModeConfig::Pos(p) => &p.currency,
+            ModeConfig::Tram(t) => &t.currency,
+        }
+    }
+
+    /// How long a payment request stays payable.
+    pub fn request_ttl_ms(&self) -> u64 {
+        match self {
+            ModeConfig::Pos(p) => p.request_ttl_ms,
+            ModeConfig::Tram(t) => t.request_ttl_ms,
+        }
+    }
+
+    /// Whether a certificate of `kind` may run in this mode.
+    pub fn accepts_kind(&self, kind: TerminalKind) -> bool {
+        match self {
+            ModeConfig::Pos(_) => kind == TerminalKind::Pos,
+            ModeConfig::Tram(_) => matches!(kind, TerminalKind::Tram | TerminalKind::Gate),
+        }
+    }
+}
+
+fn default_ttl() -> u64 {
+    60_000
+}
+
+/// Point-of-sale settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosConfig {
+    /// Currency of the sales.
+    pub currency: Currency,
+    /// How long a payment request stays payable (ms).
+    #[serde(default = "default_ttl")]
+    pub request_ttl_ms: u64,
+}
+
+/// Tram flat-fare settings: where the vehicle is (P1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TramConfig {
+    /// The flat fare, in minor units.
+    pub fare_minor: u64,
+    /// Currency of the fare.
+    pub currency: Currency,
+    /// Line name, e.g. "T1".
+    pub line: String,
+    /// Vehicle identifier, e.g. "tram 1207".
+    pub vehicle: String,
+    /// Terminus the vehicle comes from.
+    pub direction_from: String,
+    /// Terminus the vehicle heads to.
+    pub direction_towards: String,
+    /// The station the vehicle is at.
+    pub station: String,
+    /// Position of that station on the line.
+    pub station_index: u32,
+    /// How long a payment request stays payable (ms).
+    #[serde(default = "default_ttl")]
+    pub request_ttl_ms: u64,
+}
+
+/// The linkage device (P3.4): what happens when a payment is confirmed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LinkageConfig {
+    /// Only log the switch (demo, tests).
+    #[default]
+    Log,
+    /// Run a command to switch on and another to switch off. The order id,
+    /// payment id, amount and currency are passed in `WAYFARE_*` variables.
+    Command(CommandLinkageConfig),
+}
+
+/// Commands driving a real device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandLinkageConfig {
+    /// Program and arguments run to switch the device on.
+    pub open: Vec<String>,
+    /// Program and arguments run to switch it off again (may be empty).
+    #[serde(default)]
+    pub close: Vec<String>,
+    /// How long the device stays on before `close` runs (ms).
+    #[serde(default = "default_hold")]
+    pub hold_ms: u64,
+    /// Longest time a command may run (ms) before it is killed.
+    #[serde(default = "default_command_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_hold() -> u64 {
+    3_000
+}
+
+fn default_command_timeout() -> u64 {
+    10_000
+}
+
+/// mDNS advertisement settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MdnsConfig {
+    /// Whether to advertise at all.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Which interfaces carry the advertisement. Default: loopback only, so
+    /// that tests and the demo never send multicast off the machine.
+    #[serde(default)]
+    pub interfaces: MdnsInterfaces,
+}
+
+impl Default for MdnsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interfaces: MdnsInterfaces::Loopback,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The interfaces mDNS runs on: `"loopback"`, `"all"` or a list of names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum MdnsInterfaces {
+    /// IPv4 loopback only (the default).
+    #[default]
+    Loopback,
+    /// Every interface of the machine.
+    All,
+    /// The named interfaces, e.g. `["eth0"]`.
+    Named(Vec<String>),
+}
+
+impl Serialize for MdnsInterfaces {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            MdnsInterfaces::Loopback => s.serialize_str("loopback"),
+            MdnsInterfaces::All => s.serialize_str("all"),
+            MdnsInterfaces::Named(names) => names.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MdnsInterfaces {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                r#"interfaces must be "loopback", "all" or a list of names such as ["eth0"]"#,
+            )
+        })? {
+            Raw::Word(w) if w == "loopback" => Ok(MdnsInterfaces::Loopback),
+            Raw::Word(w) if w == "all" => Ok(MdnsInterfaces::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                r#"interfaces = {w:?} is not "loopback" or "all"; name interfaces as a list: ["{w}"]"#
+            ))),
+            Raw::List(names) if names.is_empty() => Err(serde::de::Error::custom(
+                "interfaces list is empty; disable mDNS with enabled = false instead",
+            )),
+            Raw::List(names) => Ok(MdnsInterfaces::Named(names)),
+        }
+    }
+}
+
+/// Timeouts of a phone session, all in milliseconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutConfig {
+    /// Longest wait for the phone's hello after it connects.
+    pub handshake_ms: u64,
+    /// Longest wait for any other phone message or socket write (the wait
+    /// for a receipt is bounded by the request's expiry instead).
+    pub step_ms: u64,
+    /// POS: longest time a connected phone waits for a sale to be entered.
+    pub sale_wait_ms: u64,
+    /// Longest time spent getting the platform's confirmation of a receipt.
+    pub confirm_ms: u64,
+    /// The retry hint sent with `Busy`.
+    pub busy_retry_after_ms: u64,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            handshake_ms: 10_000,
+            step_ms: 30_000,
+            sale_wait_ms: 300_000,
+            confirm_ms: 15_000,
+            busy_retry_after_ms: 2_000,
+        }
+    }
+}
+
+impl TerminalConfig {
+    /// Parses TOML text. Relative paths stay relative to the working
+    /// directory; use [`TerminalConfig::from_file`] to resolve them against
+    /// the file's directory.
+    pub fn from_toml_str(text: &str) -> Result<Self> {
+        let config: TerminalConfig =
+            toml::from_str(text).map_err(|e| TerminalError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads and validates a TOML file; relative paths in it are resolved
+    /// against the file's directory.
+    pub async fn from_file(path: &Path) -> Result<Self> {
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|source| TerminalError::File {
+                what: "cannot read configuration file",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut config = Self::from_toml_str(&text).map_err(|e| match e {
+            TerminalError::Config(m) => TerminalError::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.key_file = config.key_file.map(|p| base.join(p));
+        config.certificate_file = config.certificate_file.map(|p| base.join(p));
+        Ok(config)
+    }
+
+    /// The key file path (configured or `DATA_DIR/terminal.key`).
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("terminal.key"))
+    }
+
+    /// The certificate file path (configured or `DATA_DIR/terminal.cert`).
+    pub fn certificate_path(&self) -> PathBuf {
+        self.certificate_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("terminal.cert"))
+    }
+
+    /// Checks the values that serde cannot: URL, loopback control address,
+    /// amounts, non-empty names, linkage commands.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(TerminalError::Config(m));
+        match reqwest::Url::parse(&self.server_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return bad(format!(
+                    "server_url {:?} is not an http(s) URL",
+                    self.server_url
+                ))
+            }
+        }
+        if self.terminal_id.trim().is_empty() {
+            return bad("terminal_id is empty".into());
+        }
+        if !self.control_listen.ip().is_loopback() {
+            return bad(format!(
+                "control_listen {} is not a loopback address; the control interface has no authentication",
+                self.control_listen
+            ));
+        }
+        let ttl = self.mode.request_ttl_ms();
+        if !(1_000..=3_600_000).contains(&ttl) {
+            return bad(format!(
+                "request_ttl_ms = {ttl} must be between 1000 and 3600000"
+            ));
+        }
+        if let ModeConfig::Tram(t) = &self.mode {
+            validate_amount(i128::from(t.fare_minor))
+                .map_err(|e| TerminalError::Config(format!("fare_minor: {e}")))?;
+            for (name, value) in [
+                ("line", &t.line),
+                ("vehicle", &t.vehicle),
+                ("direction_from", &t.direction_from),
+                ("direction_towards", &t.direction_towards),
+                ("station", &t.station),
+            ] {
+                if value.trim().is_empty() {
+                    return bad(format!("mode.{name} is empty"));
+                }
+            }
+        }
+        if let LinkageConfig::Command(c) = &self.linkage {
+            if c.open.is_empty() || c.open[0].trim().is_empty() {
+                return bad("linkage.open must name a program to run".into());
+            }
+        }
+        let t = &self.timeouts;
+        for (name, v) in [
+            ("handshake_ms", t.handshake_ms),
+            ("step_ms", t.step_ms),
+            ("sale_wait_ms", t.sale_wait_ms),
+            ("confirm_ms", t.confirm_ms),
+        ] {
+            if v == 0 {
+                return bad(format!("timeouts.{name} must be positive"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wayfare_protocol::keys::SigningKey;
+
+    fn keys() -> (String, String) {
+        (
+            SigningKey::generate().unwrap().public_key().to_base64(),
+            SigningKey::generate().unwrap().public_key().to_base64(),
+        )
+    }
+
+    fn tram_toml(extra: &str) -> String {
+        let (op, rc) = keys();
+        format!(
+            r#"
+server_url = "http://127.0.0.1:8080"
+data_dir = "data"
+operator_key = "{op}"
+receipt_key = "{rc}"
+terminal_id = "term_1"
+{extra}
+[mode]
+kind = "tram"
+fare_minor = 200
+currency = "CNY"
+line = "T1"
+vehicle = "tram 1207"
+direction_from = "Airport"
+direction_towards = "Harbour"
+station = "Central"
+station_index = 4
+"#
+        )
+    }
+
+    #[test]
+    fn parses_tram_config_with_defaults() {
+        let c = TerminalConfig::from_toml_str(&tram_toml("")).unwrap();
+        assert!(
+            matches!(c.mode, ModeConfig::Tram(ref t) if t.fare_minor == 200 && t.request_ttl_ms == 60_000)
+        );
+        assert!(matches!(c.linkage, LinkageConfig::Log));
+        assert!(c.mdns.enabled);
+        assert_eq!(c.mdns.interfaces, MdnsInterfaces::Loopback);
+        assert_eq!(c.key_path(), PathBuf::from("data/terminal.key"));
+        assert!(c.listen.ip().is_loopback());
+    }
+
+    #[tokio::test]
+    async fn relative_paths_are_resolved_against_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("terminal.toml");
+        std::fs::write(&path, tram_toml("certificate_file = \"certs/t.cert\"\n")).unwrap();
+        let c = TerminalConfig::from_file(&path).await.unwrap();
+        assert_eq!(c.data_dir, dir.path().join("data"));
+        assert_eq!(c.key_path(), dir.path().join("data/terminal.key"));
+        assert_eq!(c.certificate_path(), dir.path().join("certs/t.cert"));
+        let err = TerminalConfig::from_file(&dir.path().join("missing.toml"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    #[test]
+    fn parses_pos_linkage_and_interfaces() {
+        let (op, rc) = keys();
+        let text = format!(
+            r#"
+server_url = "https://cc.example"
+data_dir = "/tmp/x"
+operator_key = "{op}"
+receipt_key = "{rc}"
+terminal_id = "term_1"
+mode = {{ kind = "pos", currency = "EUR" }}
+linkage = {{ kind = "command", open = ["gate", "open"], close = ["gate", "close"] }}
+mdns = {{ enabled = true, interfaces = ["eth0"] }}
+"#
+        );
+        let c = TerminalConfig::from_toml_str(&text).unwrap();
+        assert!(matches!(c.mode, ModeConfig::Pos(ref p) if p.currency.code() == "EUR"));
+        assert!(matches!(c.linkage, LinkageConfig::Command(ref l) if l.open == ["gate", "open"]));
+        assert_eq!(
+            c.mdns.interfaces,
+            MdnsInterfaces::Named(vec!["eth0".into()])
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_clear_errors() {
+        let err = TerminalConfig::from_toml_str(&tram_toml("colour = \"red\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+
+        let err = TerminalConfig::from_toml_str(
+            &tram_toml("").replace("fare_minor = 200", "fare_minor = 200\nfare = 1"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("fare"), "{err}");
+
+        let err = TerminalConfig::from_toml_str(&tram_toml("").replace("\"CNY\"", "\"XYZ\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("XYZ"), "{err}");
+
+        let err = TerminalConfig::from_toml_str(&tram_toml("control_listen = \"0.0.0.0:9000\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loopback"), "{err}");
+
+        let err = TerminalConfig::from_toml_str(&tram_toml("mdns = { interfaces = \"eth0\" }\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("interfaces"), "{err}");
+
+        let err = TerminalConfig::from_toml_str(
+            &tram_toml("").replace("fare_minor = 200", "fare_minor = 0"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("fare_minor"), "{err}");
+    }
+}

@@ -1,0 +1,70 @@
+//! The terminal's error type: one enum whose messages tell an operator what
+//! to fix.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+use wayfare_protocol::ProtocolError;
+
+/// Everything that can stop the terminal from starting or from completing an
+/// operation requested through its library API.
+#[derive(Debug, Error)]
+pub enum TerminalError {
+    /// The configuration file or values are wrong.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    File {
+        /// What was being done, e.g. "cannot read key file".
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The terminal key, certificate or pinned keys are unusable.
+    #[error("identity error: {0}")]
+    Identity(String),
+    /// A protocol-level check failed.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The durable store (sled) failed.
+    #[error("storage error: {0}")]
+    Store(String),
+    /// A network socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// mDNS advertisement failed.
+    #[error("mDNS advertisement failed: {0}")]
+    Mdns(String),
+    /// The control center answered with an error or could not be reached.
+    #[error("control center: {message}")]
+    Platform {
+        /// HTTP status, if an answer arrived.
+        status: Option<u16>,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+        /// What went wrong.
+        message: String,
+    },
+    /// A sale could not be entered.
+    #[error("{0}")]
+    Sale(#[from] crate::sale::SaleError),
+}
+
+impl From<sled::Error> for TerminalError {
+    fn from(e: sled::Error) -> Self {
+        TerminalError::Store(e.to_string())
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = TerminalError> = std::result::Result<T, E>;

@@ -1,0 +1,263 @@
+//! The terminal's HTTP client for the control center (docs/api.md): signed
+//! platform confirmations (P3.3), report uploads (P1) and the server-sent
+//! event stream of completed payments (P2).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use wayfare_protocol::keys::SigningKey;
+use wayfare_protocol::request_auth::sign_request;
+
+use crate::error::{Result, TerminalError};
+use crate::reports::Report;
+
+/// Longest time one ordinary request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence on the event stream before it is reopened.
+const EVENTS_READ_TIMEOUT: Duration = Duration::from_secs(90);
+/// Longest time to establish a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Installs rustls' ring provider once per process (reqwest is built
+/// without a default provider). Safe to call many times.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The platform's answer to a confirmation request.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Confirmation {
+    /// True only for a completed payment made at this terminal for that order.
+    pub confirmed: bool,
+    /// The payment's status, e.g. "completed".
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Amount of the payment.
+    #[serde(default)]
+    pub amount_minor: Option<u64>,
+    /// Currency of the payment.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+/// A `payment.completed` event pushed by the server (P2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedPayment {
+    /// Payment id.
+    pub payment_id: String,
+    /// The order paid.
+    pub order_id: String,
+    /// Amount paid.
+    pub amount_minor: u64,
+    /// Currency code.
+    pub currency: String,
+    /// When it completed (Unix ms).
+    pub completed_at_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// A client signing every request with the terminal key.
+#[derive(Clone)]
+pub struct PlatformClient {
+    http: reqwest::Client,
+    events_http: reqwest::Client,
+    base: reqwest::Url,
+    terminal_id: String,
+    key: Arc<SigningKey>,
+}
+
+impl std::fmt::Debug for PlatformClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformClient")
+            .field("base", &self.base.as_str())
+            .finish()
+    }
+}
+
+/// Builds a plain HTTP client with the terminal's connect timeout.
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    install_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| TerminalError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Joins an API path (starting with `/v1/`) to the server URL, keeping any
+/// base path the URL has.
+pub(crate) fn endpoint(base: &reqwest::Url, path: &str) -> Result<reqwest::Url> {
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+    reqwest::Url::parse(&joined)
+        .map_err(|e| TerminalError::Config(format!("bad server URL {joined}: {e}")))
+}
+
+/// Turns a transport error into a retryable platform error.
+pub(crate) fn transport_error(e: reqwest::Error) -> TerminalError {
+    TerminalError::Platform {
+        status: e.status().map(|s| s.as_u16()),
+        retryable: true,
+        message: format!("cannot reach the control center: {e}"),
+    }
+}
+
+/// Turns a non-2xx answer into a platform error, keeping the server's
+/// error code and message.
+pub(crate) async fn status_error(response: reqwest::Response) -> TerminalError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let message = match serde_json::from_str::<ErrorEnvelope>(&text) {
+        Ok(env) => format!(
+            "{} ({}): {}",
+            status.as_u16(),
+            env.error.code,
+            env.error.message
+        ),
+        Err(_) => format!(
+            "{}: {}",
+            status.as_u16(),
+            text.chars().take(200).collect::<String>()
+        ),
+    };
+    let retryable = status.is_server_error() || matches!(status.as_u16(), 401 | 408 | 425 | 429);
+    TerminalError::Platform {
+        status: Some(status.as_u16()),
+        retryable,
+        message,
+    }
+}
+
+impl PlatformClient {
+    /// A client for `server_url` acting as `terminal_id`.
+    pub fn new(server_url: &str, terminal_id: &str, key: Arc<SigningKey>) -> Result<Self> {
+        let base = reqwest::Url::parse(server_url)
+            .map_err(|e| TerminalError::Config(format!("server_url {server_url:?}: {e}")))?;
+        install_crypto_provider();
+        let events_http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(EVENTS_READ_TIMEOUT)
+            .build()
+            .map_err(|e| TerminalError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            http: http_client()?,
+            events_http,
+            base,
+            terminal_id: terminal_id.to_string(),
+            key,
+        })
+    }
+
+    fn signed(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::RequestBuilder> {
+        let url = endpoint(&self.base, path)?;
+        let mut path_and_query = url.path().to_string();
+        if let Some(q) = url.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        let sig = sign_request(
+            &self.key,
+            &self.terminal_id,
+            method.as_str(),
+            &path_and_query,
+            &body,
+            crate::now_ms(),
+        )?;
+        let mut builder = client.request(method, url);
+        for (name, value) in sig.headers() {
+            builder = builder.header(name, value);
+        }
+        if !body.is_empty() {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        Ok(builder)
+    }
+
+    async fn post_json<T: Serialize>(&self, path: &str, value: &T) -> Result<reqwest::Response> {
+        let body = serde_json::to_vec(value)
+            .map_err(|e| TerminalError::Store(format!("cannot encode request: {e}")))?;
+        let response = self
+            .signed(&self.http, reqwest::Method::POST, path, body)?
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(status_error(response).await)
+        }
+    }
+
+    /// Asks the platform whether a payment really completed at this
+    /// terminal for this order (P3.3).
+    pub async fn confirm(&self, payment_id: &str, order_id: &str) -> Result<Confirmation> {
+        let body = serde_json::json!({ "payment_id": payment_id, "order_id": order_id });
+        let response = self.post_json("/v1/platform/confirmations", &body).await?;
+        response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable confirmation answer: {e}"),
+        })
+    }
+
+    /// Uploads one report; the server is idempotent on `report_id`.
+    pub async fn upload_report(&self, report: &Report) -> Result<()> {
+        self.post_json("/v1/terminals/me/reports", report).await?;
+        Ok(())
+    }
+
+    /// Opens the event stream, resuming after `last_event_id`.
+    pub async fn open_events(&self, last_event_id: Option<&str>) -> Result<reqwest::Response> {
+        let mut builder = self
+            .signed(
+                &self.events_http,
+                reqwest::Method::GET,
+                "/v1/terminals/me/events",
+                Vec::new(),
+            )?
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            builder = builder.header("last-event-id", id);
+        }
+        let response = builder.send().await.map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(status_error(response).await)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_the_base_path() {
+        let base = reqwest::Url::parse("http://h:1/api/").unwrap();
+        assert_eq!(
+            endpoint(&base, "/v1/health").unwrap().as_str(),
+            "http://h:1/api/v1/health"
+        );
+        let base = reqwest::Url::parse("http://h:1").unwrap();
+        assert_eq!(endpoint(&base, "/v1/health").unwrap().path(), "/v1/health");
+    }
+}

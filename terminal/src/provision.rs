@@ -1,0 +1,130 @@
+//! Provisioning: enrolling a new terminal with the control center
+//! (`POST /v1/terminals`, admin credentials) to get its certificate and the
+//! keys to pin.
+
+use serde::{Deserialize, Serialize};
+use wayfare_protocol::certificate::TerminalCertificate;
+use wayfare_protocol::keys::{PublicKey, SigningKey};
+use wayfare_protocol::messages::TerminalKind;
+
+use crate::error::{Result, TerminalError};
+use crate::platform::{endpoint, http_client, status_error, transport_error};
+
+/// Where a transit terminal is installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalLocation {
+    /// Line name.
+    pub line: String,
+    /// Vehicle identifier.
+    pub vehicle: String,
+    /// Station.
+    pub station: String,
+    /// Terminus the vehicle comes from.
+    pub direction_from: String,
+    /// Terminus the vehicle heads to.
+    pub direction_towards: String,
+}
+
+/// What to enroll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrollRequest {
+    /// The merchant (or transit operator) the terminal collects for.
+    pub merchant_id: String,
+    /// The terminal kind.
+    pub kind: TerminalKind,
+    /// A label for operators.
+    pub label: Option<String>,
+    /// Where a transit terminal is.
+    pub location: Option<TerminalLocation>,
+    /// Certificate validity in days (server default if `None`).
+    pub valid_for_days: Option<u32>,
+}
+
+/// What enrollment returns.
+#[derive(Clone, Debug)]
+pub struct Enrollment {
+    /// The new terminal id.
+    pub terminal_id: String,
+    /// The operator-issued certificate for our key.
+    pub certificate: TerminalCertificate,
+    /// The operator key to pin.
+    pub operator_key: PublicKey,
+    /// The receipt key to pin.
+    pub receipt_key: PublicKey,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    merchant_id: &'a str,
+    kind: TerminalKind,
+    terminal_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<&'a TerminalLocation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    valid_for_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    terminal_id: String,
+    certificate: String,
+    operator_key: PublicKey,
+    receipt_key: PublicKey,
+}
+
+/// Enrolls a terminal whose key is `key`: calls `POST /v1/terminals` with
+/// the admin token and checks that the returned certificate verifies with
+/// the returned operator key and names `key`.
+pub async fn enroll(
+    server_url: &str,
+    admin_token: &str,
+    request: EnrollRequest,
+    key: &SigningKey,
+) -> Result<Enrollment> {
+    let base = reqwest::Url::parse(server_url)
+        .map_err(|e| TerminalError::Config(format!("server URL {server_url:?}: {e}")))?;
+    let body = Body {
+        merchant_id: &request.merchant_id,
+        kind: request.kind,
+        terminal_key: key.public_key().to_base64(),
+        label: request.label.as_deref(),
+        location: request.location.as_ref(),
+        valid_for_days: request.valid_for_days,
+    };
+    let response = http_client()?
+        .post(endpoint(&base, "/v1/terminals")?)
+        .bearer_auth(admin_token)
+        .json(&body)
+        .timeout(std::time::Duration::from_secs(15))
+        .send()
+        .await
+        .map_err(transport_error)?;
+    if !response.status().is_success() {
+        return Err(status_error(response).await);
+    }
+    let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
+        status: None,
+        retryable: false,
+        message: format!("unreadable enrollment answer: {e}"),
+    })?;
+    let certificate = TerminalCertificate::from_base64(&answer.certificate)?;
+    let cert_body = certificate
+        .verify(&answer.operator_key, crate::now_ms())
+        .map_err(|e| {
+            TerminalError::Identity(format!("the issued certificate does not verify: {e}"))
+        })?;
+    if cert_body.terminal_key != key.public_key() || cert_body.terminal_id != answer.terminal_id {
+        return Err(TerminalError::Identity(
+            "the issued certificate names another key or terminal".into(),
+        ));
+    }
+    tracing::info!(terminal = %wayfare_protocol::ids::redact(&answer.terminal_id), "terminal enrolled");
+    Ok(Enrollment {
+        terminal_id: answer.terminal_id,
+        certificate,
+        operator_key: answer.operator_key,
+        receipt_key: answer.receipt_key,
+    })
+}

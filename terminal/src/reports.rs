@@ -1,0 +1,220 @@
+//! Session reports (P1, P3.3): a durable queue in sled and a background
+//! uploader that sends them to the control center whenever it is reachable.
+//!
+//! A report is written and flushed before anything tries to upload it, and
+//! removed only after a 2xx answer. A report the server refuses for good
+//! (a 4xx other than auth/rate limits) moves to a `rejected_reports` tree
+//! so it neither blocks the queue nor gets lost.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+use wayfare_protocol::fare::FareContext;
+use wayfare_protocol::ids::redact;
+
+use crate::error::{Result, TerminalError};
+use crate::platform::PlatformClient;
+
+/// What happened in a session, as sent to `POST /v1/terminals/me/reports`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Unique id; the server stores a report once per id.
+    pub report_id: String,
+    /// `payment_accepted`, `payment_refused`, `payment_declined`,
+    /// `request_expired`, `session_abandoned` or `linkage_failed`.
+    pub kind: String,
+    /// The order of the session.
+    pub order_id: String,
+    /// The payment, when a receipt arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    /// Amount requested, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_minor: Option<u64>,
+    /// Currency code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Where the vehicle was (tram terminals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fare: Option<FareContext>,
+    /// When the session ended (Unix ms).
+    pub at_ms: u64,
+    /// A human-readable explanation.
+    pub detail: String,
+}
+
+/// The durable queue of reports not yet accepted by the server.
+#[derive(Clone)]
+pub struct ReportQueue {
+    db: sled::Db,
+    pending: sled::Tree,
+    rejected: sled::Tree,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for ReportQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportQueue")
+            .field("pending", &self.len())
+            .finish()
+    }
+}
+
+impl ReportQueue {
+    /// Opens (or creates) the queue inside an already open sled database.
+    pub fn new(db: sled::Db) -> Result<Self> {
+        Ok(Self {
+            pending: db.open_tree("reports")?,
+            rejected: db.open_tree("rejected_reports")?,
+            db,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Opens the sled database at `path` and the queue in it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        Self::new(open_db(path).await?)
+    }
+
+    /// Appends a report and flushes it to disk before returning.
+    pub async fn push(&self, report: &Report) -> Result<()> {
+        let value = serde_json::to_vec(report)
+            .map_err(|e| TerminalError::Store(format!("cannot encode report: {e}")))?;
+        let key = self.db.generate_id()?.to_be_bytes();
+        self.pending.insert(key, value)?;
+        self.db.flush_async().await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Number of reports waiting for upload.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no report is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Number of reports the server refused for good.
+    pub fn rejected_len(&self) -> usize {
+        self.rejected.len()
+    }
+
+    /// The oldest waiting report and its key. An undecodable entry is moved
+    /// to the rejected tree.
+    fn oldest(&self) -> Result<Option<(sled::IVec, Report)>> {
+        while let Some((key, value)) = self.pending.first()? {
+            match serde_json::from_slice::<Report>(&value) {
+                Ok(report) => return Ok(Some((key, report))),
+                Err(e) => {
+                    tracing::error!(error = %e, "undecodable report in the queue; setting it aside");
+                    self.rejected.insert(&key, value)?;
+                    self.pending.remove(&key)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn remove(&self, key: &sled::IVec) -> Result<()> {
+        self.pending.remove(key)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    async fn reject(&self, key: &sled::IVec, report: &Report) -> Result<()> {
+        let value = serde_json::to_vec(report)
+            .map_err(|e| TerminalError::Store(format!("cannot encode report: {e}")))?;
+        self.rejected.insert(key, value)?;
+        self.pending.remove(key)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Uploads waiting reports, oldest first, until the queue is empty or
+    /// `shutdown` turns true; waits with exponential backoff (0.5 s to
+    /// 30 s) while the server is unreachable and sleeps until the next push
+    /// when the queue is empty. Cancel-safe: a report is removed only after
+    /// the server accepted it.
+    pub async fn run_uploader(self, client: PlatformClient, mut shutdown: watch::Receiver<bool>) {
+        const MIN_BACKOFF: Duration = Duration::from_millis(500);
+        const MAX_BACKOFF: Duration = Duration::from_secs(30);
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let notified = self.wake.notified();
+            let next = match self.oldest() {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the report queue");
+                    None
+                }
+            };
+            let Some((key, report)) = next else {
+                tokio::select! {
+                    _ = notified => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            };
+            let outcome = tokio::select! {
+                r = client.upload_report(&report) => r,
+                _ = shutdown.changed() => return,
+            };
+            let result = match outcome {
+                Ok(()) => {
+                    tracing::info!(report = %redact(&report.report_id), kind = %report.kind, order = %redact(&report.order_id), "report uploaded");
+                    backoff = MIN_BACKOFF;
+                    self.remove(&key).await
+                }
+                Err(TerminalError::Platform {
+                    retryable: false,
+                    message,
+                    ..
+                }) => {
+                    tracing::error!(report = %redact(&report.report_id), %message, "the control center refused a report; setting it aside");
+                    self.reject(&key, &report).await
+                }
+                Err(e) => {
+                    tracing::warn!(report = %redact(&report.report_id), error = %e, retry_in_ms = backoff.as_millis() as u64, "report upload failed; will retry");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot update the report queue");
+            }
+        }
+    }
+
+    /// The meta tree (e.g. the last event id of the push stream).
+    pub(crate) fn meta(&self) -> Result<sled::Tree> {
+        Ok(self.db.open_tree("meta")?)
+    }
+
+    /// Flushes everything to disk.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+}
+
+/// Opens a sled database without blocking the async runtime.
+pub async fn open_db(path: &Path) -> Result<sled::Db> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || sled::open(&path))
+        .await
+        .map_err(|e| TerminalError::Store(format!("sled open task failed: {e}")))?
+        .map_err(|e| TerminalError::Store(format!("cannot open the report queue: {e}")))
+}

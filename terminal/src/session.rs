@@ -1,0 +1,551 @@
+//! Phone sessions over TCP: one phone at a time (P3.7), the handshake, the
+//! payment request, and the verdict on the phone's answer (P3.2–P3.4).
+//!
+//! Every wait is a cancel-safe `recv` on the frame channel of
+//! [`crate::listener`], bounded by a timeout, so a misbehaving phone can
+//! only end its own session.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::time::Instant;
+use wayfare_protocol::channel::SecureChannel;
+use wayfare_protocol::fare::FareContext;
+use wayfare_protocol::framing::encode_frame;
+use wayfare_protocol::handshake::respond;
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::messages::{
+    Done, DoneOutcome, ErrorBody, ErrorCode, HandshakeMessage, PaymentRequest, SessionMessage,
+    TerminalKind,
+};
+use wayfare_protocol::receipt::Receipt;
+use wayfare_protocol::ProtocolError;
+
+use crate::config::ModeConfig;
+use crate::linkage::LinkageEvent;
+use crate::listener::{frame_of, spawn_reader, Incoming};
+use crate::reports::Report;
+use crate::sale::{Sale, SaleState};
+use crate::{confirm, now_ms, tram, Shared};
+
+/// Longest identity handle accepted.
+const MAX_HANDLE_LEN: usize = 64;
+
+/// Why a session ended without a verdict.
+#[derive(Debug)]
+pub(crate) enum End {
+    /// The phone closed the connection.
+    Closed,
+    /// The phone was silent too long.
+    Timeout(&'static str),
+    /// The phone broke the protocol (bad, tampered, replayed or oversized frame).
+    Protocol(String),
+    /// The phone reported an error and gave up.
+    Phone(String),
+    /// The socket failed.
+    Io(String),
+    /// The terminal is stopping.
+    Shutdown,
+    /// Something on our side failed.
+    Internal(String),
+}
+
+impl From<ProtocolError> for End {
+    fn from(e: ProtocolError) -> Self {
+        End::Protocol(e.to_string())
+    }
+}
+
+/// The result of a session that reached the phone's answer.
+struct Verdict {
+    /// What to tell the phone: `Done` with this outcome, or `None` for the
+    /// `Expired` error.
+    reply: Option<DoneOutcome>,
+    state: SaleState,
+    report_kind: &'static str,
+    payment_id: Option<String>,
+    /// For the phone and the sale outcome.
+    message: String,
+    /// For the log and the report.
+    detail: String,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    rx: mpsc::Receiver<Incoming>,
+    writer: OwnedWriteHalf,
+    channel: Option<SecureChannel>,
+    handle: Option<String>,
+    step: Duration,
+}
+
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (read, writer) = stream.into_split();
+    let (rx, reader) = spawn_reader(read);
+    let step = Duration::from_millis(shared.config.timeouts.step_ms);
+    let mut session = Session {
+        shared,
+        peer,
+        rx,
+        writer,
+        channel: None,
+        handle: None,
+        step,
+    };
+    tracing::info!(%peer, "phone connected");
+    match session.run(&mut shutdown).await {
+        Ok(()) => tracing::info!(%peer, "session finished"),
+        Err(End::Closed) => tracing::info!(%peer, "session ended: the phone disconnected"),
+        Err(End::Timeout(what)) => tracing::warn!(%peer, "session ended: timed out {what}"),
+        Err(End::Protocol(e)) => {
+            tracing::warn!(%peer, error = %e, "session ended: protocol error");
+            session
+                .tell_error(ErrorCode::Protocol, "protocol error")
+                .await;
+        }
+        Err(End::Phone(e)) => {
+            tracing::info!(%peer, message = %e, "session ended: the phone reported an error")
+        }
+        Err(End::Io(e)) => tracing::warn!(%peer, error = %e, "session ended: connection failed"),
+        Err(End::Shutdown) => tracing::info!(%peer, "session ended: terminal shutting down"),
+        Err(End::Internal(e)) => {
+            tracing::error!(%peer, error = %e, "session ended: internal error");
+            session
+                .tell_error(ErrorCode::Internal, "the terminal failed; try again")
+                .await;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), session.writer.shutdown()).await;
+    reader.abort();
+}
+
+impl Session {
+    async fn write_frame(&mut self, payload: &[u8]) -> Result<(), End> {
+        let frame = encode_frame(payload)?;
+        match tokio::time::timeout(self.step, self.writer.write_all(&frame)).await {
+            Err(_) => Err(End::Timeout("writing to the phone")),
+            Ok(Err(e)) => Err(End::Io(e.to_string())),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    async fn send(&mut self, message: &SessionMessage) -> Result<(), End> {
+        let channel = self
+            .channel
+            .as_mut()
+            .ok_or_else(|| End::Internal("no session channel".into()))?;
+        let sealed = channel.seal(message)?;
+        self.write_frame(&sealed).await
+    }
+
+    /// Best-effort error message to the phone before closing.
+    async fn tell_error(&mut self, code: ErrorCode, message: &str) {
+        let body = ErrorBody {
+            code,
+            message: message.to_string(),
+        };
+        let _ = if self.channel.is_some() {
+            self.send(&SessionMessage::Error(body)).await
+        } else {
+            match HandshakeMessage::Error(body).encode() {
+                Ok(bytes) => self.write_frame(&bytes).await,
+                Err(e) => Err(e.into()),
+            }
+        };
+    }
+
+    async fn next_frame(&mut self, deadline: Instant, what: &'static str) -> Result<Vec<u8>, End> {
+        match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            Err(_) => Err(End::Timeout(what)),
+            Ok(incoming) => frame_of(incoming),
+        }
+    }
+
+    fn open(&mut self, frame: &[u8]) -> Result<SessionMessage, End> {
+        let channel = self
+            .channel
+            .as_mut()
+            .ok_or_else(|| End::Internal("no session channel".into()))?;
+        channel
+            .open(frame)
+            .map_err(|e| End::Protocol(format!("bad frame from the phone: {e}")))
+    }
+
+    fn note_identity(&mut self, handle: String) {
+        if handle.is_empty() || handle.chars().count() > MAX_HANDLE_LEN {
+            tracing::warn!(peer = %self.peer, "ignoring an empty or overlong identity handle");
+            return;
+        }
+        tracing::info!(peer = %self.peer, handle = %redact(&handle), "phone identified its account (P3.5)");
+        self.handle = Some(handle);
+    }
+
+    /// Handles a message that may arrive at any time before the verdict;
+    /// anything else is returned.
+    fn side_message(&mut self, message: SessionMessage) -> Result<Option<SessionMessage>, End> {
+        match message {
+            SessionMessage::Identity { handle } => {
+                self.note_identity(handle);
+                Ok(None)
+            }
+            SessionMessage::TapIn { .. } => {
+                tracing::debug!(peer = %self.peer, "ignoring a tap-in token: this terminal charges flat fares");
+                Ok(None)
+            }
+            SessionMessage::Error(body) => Err(End::Phone(body.message)),
+            other => Ok(Some(other)),
+        }
+    }
+
+    async fn run(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<(), End> {
+        let shared = self.shared.clone();
+        let timeouts = &shared.config.timeouts;
+
+        // 1. Handshake.
+        let deadline = Instant::now() + Duration::from_millis(timeouts.handshake_ms);
+        let frame = self
+            .next_frame(deadline, "waiting for the phone's hello")
+            .await?;
+        let hello = match HandshakeMessage::decode(&frame)? {
+            HandshakeMessage::ClientHello(hello) => hello,
+            _ => return Err(End::Protocol("expected a ClientHello".into())),
+        };
+        let identity = &shared.identity;
+        let (reply, channel) = match respond(&hello, &identity.key, &identity.certificate) {
+            Ok(ok) => ok,
+            Err(e @ ProtocolError::UnsupportedVersion(_)) => {
+                self.tell_error(ErrorCode::Version, &e.to_string()).await;
+                return Err(End::Protocol(e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.write_frame(&HandshakeMessage::TerminalHello(reply).encode()?)
+            .await?;
+        self.channel = Some(channel);
+        shared.sessions_served.fetch_add(1, Ordering::SeqCst);
+        tracing::debug!(peer = %self.peer, "session keys established");
+
+        // 2. The order: a flat fare now, or the next POS sale.
+        let (sale, fare) = match &shared.config.mode {
+            ModeConfig::Tram(t) => (
+                tram::fare_sale(t).map_err(|e| End::Internal(e.to_string()))?,
+                Some(tram::fare_context(t)),
+            ),
+            ModeConfig::Pos(_) => (self.wait_for_sale(shutdown).await?, None),
+        };
+
+        // 3–4. Request and verdict. The outcome is recorded before the
+        // phone hears it, so anyone polling the terminal after `Done` sees it.
+        match self.pay(&sale, fare.clone()).await {
+            Ok(verdict) => {
+                shared.sales.finish(
+                    &sale,
+                    verdict.state,
+                    verdict.payment_id.clone(),
+                    &verdict.message,
+                    now_ms(),
+                );
+                if let Some(outcome) = shared.sales.outcome(&sale.order_id) {
+                    *shared
+                        .last_outcome
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+                }
+                tracing::info!(
+                    peer = %self.peer,
+                    order = %redact(&sale.order_id),
+                    outcome = verdict.report_kind,
+                    detail = %verdict.detail,
+                    "session verdict"
+                );
+                match verdict.reply {
+                    Some(outcome) => self.done(outcome, &verdict.message).await,
+                    None => {
+                        self.tell_error(
+                            ErrorCode::Expired,
+                            "the payment request expired; tap again to retry",
+                        )
+                        .await
+                    }
+                }
+                self.report(
+                    &sale,
+                    fare,
+                    verdict.report_kind,
+                    verdict.payment_id,
+                    &verdict.detail,
+                )
+                .await;
+                Ok(())
+            }
+            Err(end) => {
+                if matches!(shared.config.mode, ModeConfig::Pos(_)) {
+                    shared.sales.release(&sale.order_id, now_ms());
+                }
+                let detail = format!("session ended before an answer: {end:?}");
+                self.report(&sale, fare, "session_abandoned", None, &detail)
+                    .await;
+                Err(end)
+            }
+        }
+    }
+
+    /// POS: waits for a sale while the phone stays connected.
+    async fn wait_for_sale(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<Sale, End> {
+        enum Event {
+            Sale(Sale),
+            Incoming(Option<Incoming>),
+            TimedOut,
+            Shutdown,
+        }
+        let shared = self.shared.clone();
+        let deadline = Instant::now() + Duration::from_millis(shared.config.timeouts.sale_wait_ms);
+        tracing::info!(peer = %self.peer, "waiting for a sale to be entered");
+        loop {
+            let event = tokio::select! {
+                sale = shared.sales.take() => Event::Sale(sale),
+                incoming = self.rx.recv() => Event::Incoming(incoming),
+                _ = tokio::time::sleep_until(deadline) => Event::TimedOut,
+                _ = shutdown.wait_for(|s| *s) => Event::Shutdown,
+            };
+            match event {
+                Event::Sale(sale) => return Ok(sale),
+                Event::Incoming(incoming) => {
+                    let frame = frame_of(incoming)?;
+                    let message = self.open(&frame)?;
+                    if let Some(other) = self.side_message(message)? {
+                        return Err(End::Protocol(format!(
+                            "unexpected {} before the payment request",
+                            message_name(&other)
+                        )));
+                    }
+                }
+                Event::TimedOut => {
+                    self.tell_error(ErrorCode::Expired, "no sale was entered in time")
+                        .await;
+                    return Err(End::Timeout("waiting for a sale"));
+                }
+                Event::Shutdown => {
+                    self.tell_error(ErrorCode::Internal, "the terminal is shutting down")
+                        .await;
+                    return Err(End::Shutdown);
+                }
+            }
+        }
+    }
+
+    async fn pay(&mut self, sale: &Sale, fare: Option<FareContext>) -> Result<Verdict, End> {
+        let shared = self.shared.clone();
+        let cert = &shared.identity.body;
+        let ttl = shared.config.mode.request_ttl_ms();
+        let now = now_ms();
+        let request = PaymentRequest {
+            order_id: sale.order_id.clone(),
+            merchant_id: cert.merchant_id.clone(),
+            terminal_id: cert.terminal_id.clone(),
+            merchant_name: cert.merchant_name.clone(),
+            amount_minor: sale.amount_minor,
+            currency: shared.config.mode.currency().clone(),
+            description: sale.description.clone(),
+            fare,
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(ttl),
+        };
+        self.send(&SessionMessage::PaymentRequest(request.clone()))
+            .await?;
+        tracing::info!(peer = %self.peer, order = %redact(&sale.order_id), amount_minor = sale.amount_minor, "payment request sent");
+        let expires = Instant::now() + Duration::from_millis(ttl);
+        loop {
+            let frame = match self.next_frame(expires, "waiting for the payment").await {
+                Err(End::Timeout(_)) => {
+                    return Ok(Verdict {
+                        reply: None,
+                        state: SaleState::Expired,
+                        report_kind: "request_expired",
+                        payment_id: None,
+                        message: "The payment request expired".into(),
+                        detail: "no receipt before the request expired".into(),
+                    });
+                }
+                other => other?,
+            };
+            let message = self.open(&frame)?;
+            match self.side_message(message)? {
+                None => continue,
+                Some(SessionMessage::Decline { reason }) => {
+                    return Ok(Verdict {
+                        reply: Some(DoneOutcome::Cancelled),
+                        state: SaleState::Declined,
+                        report_kind: "payment_declined",
+                        payment_id: None,
+                        message: "Payment declined".into(),
+                        detail: format!(
+                            "declined on the phone: {}",
+                            reason.chars().take(200).collect::<String>()
+                        ),
+                    });
+                }
+                Some(SessionMessage::Receipt { receipt }) => {
+                    let mut verdict = self.judge_receipt(&request, &receipt).await;
+                    verdict.reply = Some(if verdict.state == SaleState::Accepted {
+                        DoneOutcome::Accepted
+                    } else {
+                        DoneOutcome::Refused
+                    });
+                    return Ok(verdict);
+                }
+                Some(other) => {
+                    return Err(End::Protocol(format!(
+                        "unexpected {} from the phone",
+                        message_name(&other)
+                    )))
+                }
+            }
+        }
+    }
+
+    async fn done(&mut self, outcome: DoneOutcome, message: &str) {
+        let done = SessionMessage::Done(Done {
+            outcome,
+            message: message.to_string(),
+        });
+        if let Err(e) = self.send(&done).await {
+            tracing::warn!(peer = %self.peer, error = ?e, "could not send Done to the phone");
+        }
+    }
+
+    /// Verifies the receipt, asks the platform, and switches the linkage
+    /// device on only if everything holds (P3.3, P3.4).
+    async fn judge_receipt(&mut self, request: &PaymentRequest, receipt: &Receipt) -> Verdict {
+        let shared = self.shared.clone();
+        let refused = |payment_id: Option<String>, message: &str, detail: String| Verdict {
+            reply: None,
+            state: SaleState::Refused,
+            report_kind: "payment_refused",
+            payment_id,
+            message: message.to_string(),
+            detail,
+        };
+        let body = match receipt.verify(&shared.config.receipt_key) {
+            Ok(body) => body,
+            Err(e) => {
+                return refused(
+                    None,
+                    "The receipt is not signed by the payment server",
+                    e.to_string(),
+                )
+            }
+        };
+        let payment_id = Some(body.payment_id.clone());
+        if let Err(e) = body.matches(request) {
+            return refused(
+                payment_id,
+                "The receipt does not match this payment request",
+                e.to_string(),
+            );
+        }
+        let within = Duration::from_millis(shared.config.timeouts.confirm_ms);
+        let by = match confirm::confirm(&shared.platform, &shared.pushes, &body, within).await {
+            Ok(by) => by,
+            Err(reason) => {
+                return refused(
+                    payment_id,
+                    "The platform did not confirm the payment",
+                    reason,
+                )
+            }
+        };
+        let event = LinkageEvent {
+            terminal_id: request.terminal_id.clone(),
+            order_id: request.order_id.clone(),
+            payment_id: body.payment_id.clone(),
+            amount_minor: request.amount_minor,
+            currency: request.currency.code().to_string(),
+        };
+        if let Err(e) = shared.linkage.activate(event).await {
+            return Verdict {
+                reply: None,
+                state: SaleState::Refused,
+                report_kind: "linkage_failed",
+                payment_id,
+                message: "Payment confirmed, but the device did not switch on; please ask staff"
+                    .into(),
+                detail: e.to_string(),
+            };
+        }
+        let message = match shared.identity.body.kind {
+            TerminalKind::Pos => "Payment accepted",
+            TerminalKind::Tram | TerminalKind::Gate => "Gate opened",
+        };
+        Verdict {
+            reply: None,
+            state: SaleState::Accepted,
+            report_kind: "payment_accepted",
+            payment_id,
+            message: message.into(),
+            detail: format!("payment confirmed by the platform ({by:?})"),
+        }
+    }
+
+    async fn report(
+        &self,
+        sale: &Sale,
+        fare: Option<FareContext>,
+        kind: &str,
+        payment_id: Option<String>,
+        detail: &str,
+    ) {
+        let shared = &self.shared;
+        let report_id = match new_id("rep") {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot make a report id");
+                return;
+            }
+        };
+        let mut detail = detail.to_string();
+        if let Some(handle) = &self.handle {
+            detail.push_str(&format!("; payer handle {handle}"));
+        }
+        let report = Report {
+            report_id,
+            kind: kind.to_string(),
+            order_id: sale.order_id.clone(),
+            payment_id,
+            amount_minor: Some(sale.amount_minor),
+            currency: Some(shared.config.mode.currency().code().to_string()),
+            fare,
+            at_ms: now_ms(),
+            detail,
+        };
+        if let Err(e) = shared.reports.push(&report).await {
+            tracing::error!(order = %redact(&sale.order_id), error = %e, "cannot queue the session report");
+        }
+    }
+}
+
+fn message_name(message: &SessionMessage) -> &'static str {
+    match message {
+        SessionMessage::Identity { .. } => "Identity",
+        SessionMessage::TapIn { .. } => "TapIn",
+        SessionMessage::TapInIssued { .. } => "TapInIssued",
+        SessionMessage::PaymentRequest(_) => "PaymentRequest",
+        SessionMessage::Decline { .. } => "Decline",
+        SessionMessage::Receipt { .. } => "Receipt",
+        SessionMessage::Done(_) => "Done",
+        SessionMessage::Error(_) => "Error",
+    }
+}
