@@ -1,1 +1,49 @@
-//! placeholder
+//! The Wayfare wallet core, embedded by the Android and iOS apps through
+//! uniffi (Kotlin `app.wayfare.core`, Swift `WayfareCore`) and used directly
+//! by the desktop CLI.
+//!
+//! Start with [`Wallet`]: `Wallet::new(config, key_store)`, then `open()`,
+//! then the sub-objects `account()`, `terminals()` and `payments()`.
+//!
+//! # Runtime
+//! Every async method is exported with `async_runtime = "tokio"`: called
+//! from Kotlin, Swift or Python it runs inside a tokio context owned by the
+//! core (uniffi's bundled runtime), so timers and sockets work. Called from
+//! Rust inside a tokio runtime (`#[tokio::main]`, `#[tokio::test]`, either
+//! flavour), just `.await` it: it runs on the caller's runtime. The core
+//! spawns no tokio tasks; continuous discovery uses its own thread.
+//! Every future is safe to drop; long waits also offer `cancel()`.
+
+uniffi::setup_scaffolding!();
+
+mod account;
+mod clock;
+mod config;
+mod discovery;
+mod error;
+mod http;
+mod keystore;
+mod listener;
+mod logging;
+mod payments;
+mod session;
+mod store;
+mod wallet;
+
+#[cfg(test)]
+mod testing;
+
+pub use account::{AccountApi, AccountInfo, Balance, HistoryEntry, HistoryKind};
+pub use config::{MdnsScope, WalletConfig};
+pub use discovery::{
+    DiscoveredTerminal, DiscoveryHandle, DiscoverySource, TerminalKind, TerminalsApi,
+};
+pub use error::{wallet_error_message, WalletError};
+pub use keystore::{InMemoryKeyStore, KeyStore, KeyStoreError};
+pub use listener::{DiscoveryListener, ListenerError, WalletListener};
+pub use logging::{init_logging, LogLevel, LogSink, DEFAULT_LOG_FILTER};
+pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
+pub use session::{
+    DoneKind, FareInfo, PaymentRequestInfo, TerminalDone, TerminalInfo, TerminalSession,
+};
+pub use wallet::{OpenReport, Wallet};

@@ -1,0 +1,204 @@
+//! Finding access terminals (`wallet.terminals()`): the core's own mDNS
+//! browser ([`mdns`]), a BLE scan ([`ble`], feature `ble`), and connecting to
+//! a terminal found by any source (LAN, BLE, NFC or typed in).
+
+#[cfg(feature = "ble")]
+pub(crate) mod ble;
+pub(crate) mod mdns;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use wayfare_protocol::ids::redact;
+use wayfare_protocol::messages::{SessionMessage, TerminalKind as WireKind};
+
+use crate::clock::now_ms;
+use crate::error::WalletError;
+use crate::listener::DiscoveryListener;
+use crate::session::terminal_session::HANDSHAKE_TIMEOUT;
+use crate::session::transport::FramedStream;
+use crate::session::{handshake, SessionError, TerminalInfo, TerminalSession};
+use crate::wallet::WalletInner;
+
+pub use mdns::DiscoveryHandle;
+
+/// What can go wrong while discovering terminals.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DiscoveryError {
+    /// The mDNS daemon failed.
+    #[error("mDNS: {0}")]
+    Mdns(#[from] mdns_sd::Error),
+    /// No Bluetooth adapter, Bluetooth off, or no permission.
+    #[error("{0}")]
+    #[cfg_attr(not(feature = "ble"), allow(dead_code))]
+    BluetoothUnavailable(String),
+    /// A BLE scan failed after it started.
+    #[error("Bluetooth scan failed: {0}")]
+    #[cfg_attr(not(feature = "ble"), allow(dead_code))]
+    Ble(String),
+}
+
+/// What kind of access terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum TerminalKind {
+    /// A point-of-sale terminal.
+    Pos,
+    /// A tram's on-board reader.
+    Tram,
+    /// A station or parking gate.
+    Gate,
+}
+
+impl From<WireKind> for TerminalKind {
+    fn from(k: WireKind) -> Self {
+        match k {
+            WireKind::Pos => TerminalKind::Pos,
+            WireKind::Tram => TerminalKind::Tram,
+            WireKind::Gate => TerminalKind::Gate,
+        }
+    }
+}
+
+/// How a terminal was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum DiscoverySource {
+    /// mDNS/DNS-SD on the local network.
+    Lan,
+    /// A Bluetooth LE advertisement.
+    Ble,
+    /// An NFC tap (reported by the app).
+    Nfc,
+    /// Typed in or configured (host and port known).
+    Manual,
+}
+
+/// A terminal that can be connected to. Apps may build one themselves
+/// (source `Manual`, or `Nfc`/`Lan` from the platform's own radios) to
+/// connect by address; an empty `terminal_id` skips the check that the
+/// certificate names the expected terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
+pub struct DiscoveredTerminal {
+    /// The terminal id it advertises (checked against its certificate).
+    pub terminal_id: String,
+    /// Merchant name it advertises (the verified one is in the session).
+    pub merchant_name: String,
+    /// Terminal kind.
+    pub kind: TerminalKind,
+    /// Host name or IP address to connect to.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// How it was found.
+    pub source: DiscoverySource,
+}
+
+/// Terminal discovery and sessions. Get it with `wallet.terminals()`.
+#[derive(uniffi::Object)]
+pub struct TerminalsApi {
+    inner: Arc<WalletInner>,
+}
+
+impl std::fmt::Debug for TerminalsApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TerminalsApi")
+    }
+}
+
+impl TerminalsApi {
+    pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
+        Self { inner }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl TerminalsApi {
+    /// Browses mDNS on the configured scope for `timeout_ms` and returns the
+    /// terminals seen (and not withdrawn), sorted by merchant name.
+    pub async fn discover(&self, timeout_ms: u64) -> Result<Vec<DiscoveredTerminal>, WalletError> {
+        let timeout = Duration::from_millis(timeout_ms.clamp(1, 60_000));
+        Ok(mdns::discover(self.inner.config.mdns_scope, timeout).await?)
+    }
+
+    /// Starts a continuous mDNS browse; terminals are reported to `listener`
+    /// from a background thread until the returned handle is cancelled or
+    /// dropped. If the browser cannot start, the handle reports it in
+    /// `error()` and nothing is reported to the listener.
+    pub fn start_discovery(&self, listener: Arc<dyn DiscoveryListener>) -> Arc<DiscoveryHandle> {
+        Arc::new(mdns::start(self.inner.config.mdns_scope, listener))
+    }
+
+    /// Connects to a terminal and runs the handshake: the terminal must
+    /// present a certificate issued by the pinned operator key, naming the
+    /// advertised terminal id, and sign the transcript with the certified
+    /// key; otherwise `TerminalUntrusted` and nothing else happens. When the
+    /// device is registered, its pseudonymous handle (never a phone number)
+    /// is then sent to the terminal.
+    pub async fn connect(
+        &self,
+        terminal: DiscoveredTerminal,
+    ) -> Result<Arc<TerminalSession>, WalletError> {
+        if terminal.source == DiscoverySource::Ble {
+            return Err(WalletError::invalid(
+                "sessions over Bluetooth are not supported yet: connect over the LAN",
+            ));
+        }
+        if terminal.host.trim().is_empty() || terminal.port == 0 {
+            return Err(WalletError::invalid("the terminal has no host or port"));
+        }
+        let operator = self.inner.operator_key().await?;
+        let expected = Some(terminal.terminal_id.as_str()).filter(|t| !t.is_empty());
+        tracing::info!(target: "wayfare_core::session", terminal = %redact(&terminal.terminal_id), "connecting");
+
+        let connect = TcpStream::connect((terminal.host.trim(), terminal.port));
+        let tcp = tokio::time::timeout(HANDSHAKE_TIMEOUT, connect)
+            .await
+            .map_err(|_| {
+                SessionError::Connect(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connection timed out",
+                ))
+            })?
+            .map_err(SessionError::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let mut stream = FramedStream::new(Box::new(tcp));
+        let established = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            handshake::run(&mut stream, &operator, expected, now_ms()),
+        )
+        .await
+        .map_err(|_| SessionError::Timeout(HANDSHAKE_TIMEOUT.as_secs()))??;
+
+        let info = TerminalInfo::from(&established.terminal);
+        let mut channel = established.channel;
+        if let Ok((_, id)) = self.inner.device() {
+            let identity = SessionMessage::Identity {
+                handle: id.handle.clone(),
+            };
+            let sealed = channel.seal(&identity).map_err(SessionError::from)?;
+            stream.write_frame(&sealed).await?;
+        }
+        tracing::info!(target: "wayfare_core::session", terminal = %redact(&info.terminal_id), "terminal verified");
+        Ok(Arc::new(TerminalSession::new(
+            self.inner.clone(),
+            info,
+            stream,
+            channel,
+        )))
+    }
+}
+
+#[cfg(feature = "ble")]
+#[uniffi::export(async_runtime = "tokio")]
+impl TerminalsApi {
+    /// Scans Bluetooth LE for `timeout_ms` for terminals advertising the
+    /// Wayfare service. Fails with `BluetoothUnavailable` when there is no
+    /// adapter, Bluetooth is off or not permitted. (Feature `ble`.)
+    pub async fn discover_ble(
+        &self,
+        timeout_ms: u64,
+    ) -> Result<Vec<DiscoveredTerminal>, WalletError> {
+        let timeout = Duration::from_millis(timeout_ms.clamp(1, 60_000));
+        Ok(ble::scan(timeout).await?)
+    }
+}

@@ -1,0 +1,376 @@
+//! The public error of the wallet core, and the one place where every
+//! internal error is mapped to it.
+//!
+//! Internal modules keep precise `thiserror` enums ([`StoreError`],
+//! [`HttpError`], [`SessionError`], [`PaymentError`], [`DiscoveryError`],
+//! [`KeyStoreError`]); apps only ever see [`WalletError`], whose variants are
+//! things an app can act on and whose messages a person understands.
+//!
+//! String fields are named `reason`, never `message`: Kotlin exceptions
+//! already have a `message` property and a field of that name would clash.
+
+use wayfare_protocol::ProtocolError;
+
+use crate::discovery::DiscoveryError;
+use crate::http::HttpError;
+use crate::keystore::KeyStoreError;
+use crate::payments::PaymentError;
+use crate::session::SessionError;
+use crate::store::StoreError;
+
+/// Everything that can go wrong in a wallet call, in terms an app can act on.
+/// In Kotlin this is `WalletException`; in Swift `WalletError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum WalletError {
+    /// This device has no Wayfare account yet: call `account().register(...)`.
+    #[error("this device has no Wayfare account yet: register first")]
+    NotRegistered,
+    /// This device already has an account; registering again is refused.
+    #[error("this device is already registered")]
+    AlreadyRegistered,
+    /// The wallet is not open: call `open()` first (or it was closed).
+    #[error("the wallet is not open: call open() first")]
+    NotOpen,
+    /// The terminal is serving another phone (one phone at a time): try
+    /// again in a moment. Nothing was paid.
+    #[error("the terminal is serving another phone; try again in a moment")]
+    TerminalBusy,
+    /// The terminal could not prove it is a genuine terminal of the operator
+    /// (bad or expired certificate, bad signature, wrong terminal). Nothing
+    /// was paid.
+    #[error("this terminal is not trusted and was refused before any payment: {reason}")]
+    TerminalUntrusted {
+        /// What failed the check.
+        reason: String,
+    },
+    /// The terminal could not be reached (wrong address, out of range, down).
+    #[error("the terminal could not be reached: {reason}")]
+    TerminalUnreachable {
+        /// The transport error.
+        reason: String,
+    },
+    /// The terminal refused after the payment was made. The payment may have
+    /// been charged: the receipt is stored in the wallet; show it to staff.
+    #[error(
+        "the terminal refused the payment after it was made; it may have been charged and the receipt is stored in the wallet: {reason}"
+    )]
+    TerminalRefused {
+        /// The terminal's explanation.
+        reason: String,
+    },
+    /// The session with the terminal failed (protocol error, unexpected
+    /// message, terminal timed out or closed the connection).
+    #[error("the session with the terminal failed: {reason}")]
+    SessionFailed {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The wallet's balance does not cover the payment. Nothing was charged.
+    #[error("insufficient funds for a payment of {amount_minor} minor units; top up the wallet")]
+    InsufficientFunds {
+        /// The current balance, when it could be fetched.
+        balance_minor: Option<i64>,
+        /// The amount asked for.
+        amount_minor: u64,
+    },
+    /// The terminal's payment request expired before it was paid. Nothing
+    /// was charged; ask the terminal for a new request.
+    #[error("the payment request expired before it was paid; nothing was charged")]
+    RequestExpired,
+    /// The payment was authorised and recorded on this phone but the server
+    /// could not be reached. It will be settled automatically (on the next
+    /// `open()` or `payments().settle_pending()`); it is never charged twice.
+    #[error("payment pending: {reason}")]
+    PaymentPending {
+        /// What happened and what comes next.
+        reason: String,
+    },
+    /// The server could not be reached or the connection failed.
+    #[error("network error: {reason}")]
+    Network {
+        /// Whether trying again later can succeed.
+        retryable: bool,
+        /// The transport error.
+        reason: String,
+    },
+    /// The server refused the request.
+    #[error("the server refused the request ({code}): {reason}")]
+    Server {
+        /// Stable snake_case code from the server (see docs/api.md).
+        code: String,
+        /// The server's explanation.
+        reason: String,
+    },
+    /// The wallet's local database failed.
+    #[error("local storage error: {reason}")]
+    Storage {
+        /// The storage error.
+        reason: String,
+    },
+    /// The platform key store failed to seal or unseal the device key.
+    #[error("key store error: {reason}")]
+    KeyStore {
+        /// The key store's error.
+        reason: String,
+    },
+    /// Bluetooth is off, missing, or not permitted on this device.
+    #[error("Bluetooth is unavailable: {reason}")]
+    BluetoothUnavailable {
+        /// Why.
+        reason: String,
+    },
+    /// Terminal discovery failed (network interfaces, multicast).
+    #[error("terminal discovery failed: {reason}")]
+    Discovery {
+        /// Why.
+        reason: String,
+    },
+    /// An argument or the configuration is invalid.
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The operation was cancelled by `cancel()`.
+    #[error("the operation was cancelled")]
+    Cancelled,
+}
+
+impl WalletError {
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        WalletError::InvalidInput {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Human-readable text of an error, for apps (the Kotlin exception message
+/// lists fields only).
+#[uniffi::export]
+pub fn wallet_error_message(error: WalletError) -> String {
+    error.to_string()
+}
+
+impl From<StoreError> for WalletError {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(target: "wayfare_core::store", error = %e, "storage error");
+        WalletError::Storage {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<KeyStoreError> for WalletError {
+    fn from(e: KeyStoreError) -> Self {
+        WalletError::KeyStore {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<ProtocolError> for WalletError {
+    fn from(e: ProtocolError) -> Self {
+        WalletError::SessionFailed {
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<HttpError> for WalletError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Network { retryable, reason } => WalletError::Network { retryable, reason },
+            HttpError::Api {
+                status,
+                code,
+                reason,
+            } => match code.as_str() {
+                // Contention or overload: the request did nothing; retry.
+                "server_busy" => WalletError::Network {
+                    retryable: true,
+                    reason: format!("the server is busy ({status}): {reason}"),
+                },
+                "unknown_device" => WalletError::NotRegistered,
+                "request_expired" => WalletError::RequestExpired,
+                "insufficient_funds" => WalletError::InsufficientFunds {
+                    balance_minor: None,
+                    amount_minor: 0,
+                },
+                _ => WalletError::Server { code, reason },
+            },
+            HttpError::Decode(reason) => WalletError::Server {
+                code: "bad_response".into(),
+                reason,
+            },
+            HttpError::InvalidUrl(reason) => WalletError::InvalidInput { reason },
+            HttpError::Signing(e) => WalletError::Server {
+                code: "signing_failed".into(),
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<SessionError> for WalletError {
+    fn from(e: SessionError) -> Self {
+        tracing::info!(target: "wayfare_core::session", error = %e, "session ended with an error");
+        match e {
+            SessionError::Busy { .. } => WalletError::TerminalBusy,
+            SessionError::Untrusted(e) => WalletError::TerminalUntrusted {
+                reason: e.to_string(),
+            },
+            SessionError::Connect(e) => WalletError::TerminalUnreachable {
+                reason: e.to_string(),
+            },
+            SessionError::Cancelled => WalletError::Cancelled,
+            SessionError::Payment(p) => p.into(),
+            SessionError::Refused { reason } => WalletError::TerminalRefused { reason },
+            other @ (SessionError::Io(_)
+            | SessionError::Protocol(_)
+            | SessionError::Closed
+            | SessionError::Timeout(_)
+            | SessionError::Terminal { .. }
+            | SessionError::Unexpected(_)
+            | SessionError::WrongState(_)
+            | SessionError::Mismatch(_)
+            | SessionError::Unacknowledged { .. }) => WalletError::SessionFailed {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<PaymentError> for WalletError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Store(e) => e.into(),
+            PaymentError::Protocol(e) => WalletError::Server {
+                code: "bad_payment_data".into(),
+                reason: e.to_string(),
+            },
+            PaymentError::NotRegistered => WalletError::NotRegistered,
+            PaymentError::Expired => WalletError::RequestExpired,
+            PaymentError::InsufficientFunds {
+                balance_minor,
+                amount_minor,
+            } => WalletError::InsufficientFunds {
+                balance_minor,
+                amount_minor,
+            },
+            PaymentError::Refused { code, reason, .. } => WalletError::Server { code, reason },
+            PaymentError::Pending { reason } => WalletError::PaymentPending { reason },
+            PaymentError::BadReceipt(reason) => WalletError::Server {
+                code: "bad_receipt".into(),
+                reason,
+            },
+            PaymentError::Wallet(e) => e,
+        }
+    }
+}
+
+impl From<DiscoveryError> for WalletError {
+    fn from(e: DiscoveryError) -> Self {
+        match e {
+            DiscoveryError::BluetoothUnavailable(reason) => {
+                WalletError::BluetoothUnavailable { reason }
+            }
+            other => WalletError::Discovery {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_errors_map_to_actionable_variants() {
+        let net: WalletError = HttpError::Network {
+            retryable: true,
+            reason: "connection refused".into(),
+        }
+        .into();
+        assert!(matches!(
+            net,
+            WalletError::Network {
+                retryable: true,
+                ..
+            }
+        ));
+
+        let api = |code: &str| -> WalletError {
+            HttpError::Api {
+                status: 400,
+                code: code.into(),
+                reason: "x".into(),
+            }
+            .into()
+        };
+        assert_eq!(api("unknown_device"), WalletError::NotRegistered);
+        assert_eq!(api("request_expired"), WalletError::RequestExpired);
+        assert!(
+            matches!(api("forbidden"), WalletError::Server { code, .. } if code == "forbidden")
+        );
+    }
+
+    #[test]
+    fn session_errors_map_to_actionable_variants() {
+        let busy: WalletError = SessionError::Busy {
+            retry_after_ms: 500,
+        }
+        .into();
+        assert_eq!(busy, WalletError::TerminalBusy);
+        let untrusted: WalletError =
+            SessionError::Untrusted(ProtocolError::UnknownSigner("terminal certificate")).into();
+        assert!(matches!(untrusted, WalletError::TerminalUntrusted { .. }));
+        let refused: WalletError = SessionError::Refused {
+            reason: "not confirmed".into(),
+        }
+        .into();
+        assert!(refused.to_string().contains("may have been charged"));
+        assert_eq!(
+            WalletError::from(SessionError::Cancelled),
+            WalletError::Cancelled
+        );
+        let closed: WalletError = SessionError::Closed.into();
+        assert!(matches!(closed, WalletError::SessionFailed { .. }));
+    }
+
+    #[test]
+    fn payment_errors_map_to_actionable_variants() {
+        let pending: WalletError = PaymentError::Pending {
+            reason: "offline".into(),
+        }
+        .into();
+        assert!(matches!(pending, WalletError::PaymentPending { .. }));
+        let funds: WalletError = PaymentError::InsufficientFunds {
+            balance_minor: Some(10),
+            amount_minor: 200,
+        }
+        .into();
+        assert_eq!(
+            funds,
+            WalletError::InsufficientFunds {
+                balance_minor: Some(10),
+                amount_minor: 200
+            }
+        );
+        assert_eq!(
+            WalletError::from(PaymentError::Expired),
+            WalletError::RequestExpired
+        );
+        let store: WalletError = PaymentError::Store(StoreError::Corrupt {
+            tree: "outbox",
+            reason: "bad json".into(),
+        })
+        .into();
+        assert!(matches!(store, WalletError::Storage { .. }));
+        let ks: WalletError = KeyStoreError::Unavailable {
+            reason: "locked".into(),
+        }
+        .into();
+        assert!(matches!(ks, WalletError::KeyStore { .. }));
+    }
+}

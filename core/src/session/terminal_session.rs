@@ -1,0 +1,379 @@
+//! The `TerminalSession` object: one encrypted session with one access
+//! terminal, from the handshake to the terminal's `Done`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Mutex};
+use wayfare_protocol::channel::SecureChannel;
+use wayfare_protocol::ids::{payment_idempotency_key, redact};
+use wayfare_protocol::messages::{Done, DoneOutcome, PaymentRequest, SessionMessage};
+use wayfare_protocol::receipt::Receipt;
+
+use super::transport::FramedStream;
+use super::{PaymentRequestInfo, SessionError, TerminalDone, TerminalInfo};
+use crate::clock::now_ms;
+use crate::error::WalletError;
+use crate::listener::notify;
+use crate::payments::execute::pay_request;
+use crate::payments::{PaymentError, PaymentFailure, PaymentOutcome};
+use crate::wallet::WalletInner;
+
+/// How long the handshake may take.
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the terminal's payment request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long to wait for the terminal's `Done`.
+const DONE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for `Done` after a decline sent on an error path.
+const ABORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Phase {
+    AwaitingRequest,
+    Requested(Box<PaymentRequest>),
+    Finished,
+}
+
+struct SessionCore {
+    stream: FramedStream,
+    channel: SecureChannel,
+    phase: Phase,
+}
+
+impl SessionCore {
+    async fn send(&mut self, message: &SessionMessage) -> Result<(), SessionError> {
+        let sealed = self.channel.seal(message)?;
+        self.stream.write_frame(&sealed).await
+    }
+
+    async fn receive(&mut self, within: Duration) -> Result<SessionMessage, SessionError> {
+        let frame = tokio::time::timeout(within, self.stream.read_frame())
+            .await
+            .map_err(|_| SessionError::Timeout(within.as_secs()))??;
+        Ok(self.channel.open(&frame)?)
+    }
+
+    /// Reads until the terminal's `Done`.
+    async fn receive_done(&mut self, within: Duration) -> Result<Done, SessionError> {
+        loop {
+            match self.receive(within).await? {
+                SessionMessage::Done(done) => return Ok(done),
+                SessionMessage::Error(body) => {
+                    return Err(SessionError::Terminal {
+                        code: body.code,
+                        reason: body.message,
+                    })
+                }
+                SessionMessage::TapInIssued { .. } => {
+                    tracing::debug!(target: "wayfare_core::session", "tap-in token ignored");
+                }
+                _ => return Err(SessionError::Unexpected("expected Done")),
+            }
+        }
+    }
+
+    /// Best-effort decline on an error path; the session ends either way.
+    async fn abort(&mut self, reason: &str) {
+        let decline = SessionMessage::Decline {
+            reason: reason.to_string(),
+        };
+        if self.send(&decline).await.is_ok() {
+            let _ = self.receive_done(ABORT_TIMEOUT).await;
+        }
+        self.finish().await;
+    }
+
+    async fn finish(&mut self) {
+        self.phase = Phase::Finished;
+        self.stream.shutdown().await;
+    }
+}
+
+/// An encrypted session with one access terminal. The terminal's identity
+/// was verified during `connect` (certificate issued by the pinned operator
+/// key, transcript signature) before anything else happened.
+///
+/// Flow: `next_payment_request()`, then `confirm()` or `decline(reason)`.
+/// `cancel()` aborts a pending wait from any thread; dropping any future of
+/// this object is safe (a payment in flight stays in the outbox and settles
+/// later). Dropping the session closes the connection.
+#[derive(uniffi::Object)]
+pub struct TerminalSession {
+    inner: Arc<WalletInner>,
+    terminal: TerminalInfo,
+    core: Mutex<SessionCore>,
+    cancel: watch::Sender<bool>,
+    /// The last request received, for failure notifications.
+    last_request: std::sync::Mutex<Option<PaymentRequest>>,
+}
+
+impl std::fmt::Debug for TerminalSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalSession")
+            .field("terminal", &redact(&self.terminal.terminal_id))
+            .finish()
+    }
+}
+
+impl TerminalSession {
+    pub(crate) fn new(
+        inner: Arc<WalletInner>,
+        terminal: TerminalInfo,
+        stream: FramedStream,
+        channel: SecureChannel,
+    ) -> Self {
+        Self {
+            inner,
+            terminal,
+            core: Mutex::new(SessionCore {
+                stream,
+                channel,
+                phase: Phase::AwaitingRequest,
+            }),
+            cancel: watch::channel(false).0,
+            last_request: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Runs `op` unless or until `cancel()` is called.
+    async fn cancellable<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionError> {
+        let mut cancelled = self.cancel.subscribe();
+        if *cancelled.borrow() {
+            return Err(SessionError::Cancelled);
+        }
+        tokio::select! {
+            result = op => result,
+            _ = cancelled.wait_for(|c| *c) => Err(SessionError::Cancelled),
+        }
+    }
+
+    async fn wait_for_request(&self) -> Result<PaymentRequest, SessionError> {
+        let mut core = self.core.lock().await;
+        match &core.phase {
+            Phase::Requested(r) => return Ok(r.as_ref().clone()),
+            Phase::Finished => return Err(SessionError::WrongState("the session is over")),
+            Phase::AwaitingRequest => {}
+        }
+        // If this future is dropped mid-read, the stream is unusable: the
+        // phase is set to Finished first and restored on success.
+        core.phase = Phase::Finished;
+        let result = loop {
+            match core.receive(REQUEST_TIMEOUT).await {
+                Ok(SessionMessage::PaymentRequest(r)) => break self.check_request(r),
+                Ok(SessionMessage::TapInIssued { .. }) => {
+                    tracing::debug!(target: "wayfare_core::session", "tap-in token ignored");
+                }
+                Ok(SessionMessage::Done(done)) => {
+                    break Err(SessionError::Terminal {
+                        code: wayfare_protocol::messages::ErrorCode::Internal,
+                        reason: format!("the terminal ended the session: {}", done.message),
+                    })
+                }
+                Ok(SessionMessage::Error(body)) => {
+                    break Err(SessionError::Terminal {
+                        code: body.code,
+                        reason: body.message,
+                    })
+                }
+                Ok(_) => break Err(SessionError::Unexpected("expected a payment request")),
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(request) => {
+                if let Ok(mut last) = self.last_request.lock() {
+                    *last = Some(request.clone());
+                }
+                core.phase = Phase::Requested(Box::new(request.clone()));
+                Ok(request)
+            }
+            Err(e) => {
+                core.finish().await;
+                Err(e)
+            }
+        }
+    }
+
+    fn check_request(&self, r: PaymentRequest) -> Result<PaymentRequest, SessionError> {
+        if r.terminal_id != self.terminal.terminal_id {
+            return Err(SessionError::Mismatch("it names another terminal"));
+        }
+        if r.merchant_id != self.terminal.merchant_id {
+            return Err(SessionError::Mismatch("it names another merchant"));
+        }
+        if r.amount_minor == 0 {
+            return Err(SessionError::Mismatch("the amount is zero"));
+        }
+        Ok(r)
+    }
+
+    /// The payment part of `confirm`, under the session lock.
+    async fn pay(&self) -> Result<PaymentOutcome, SessionError> {
+        let mut core = self.core.lock().await;
+        let request = match &core.phase {
+            Phase::Requested(r) => r.as_ref().clone(),
+            Phase::AwaitingRequest => {
+                return Err(SessionError::WrongState(
+                    "no payment request yet: call next_payment_request() first",
+                ))
+            }
+            Phase::Finished => return Err(SessionError::WrongState("the session is over")),
+        };
+        if now_ms() > request.expires_at_ms {
+            core.abort("the payment request expired").await;
+            return Err(PaymentError::Expired.into());
+        }
+        let record = match pay_request(&self.inner, &request).await {
+            Ok(record) => record,
+            // Nothing happened yet: the user may register or reopen and
+            // confirm again in the same session.
+            Err(e @ (PaymentError::NotRegistered | PaymentError::Wallet(_))) => {
+                return Err(e.into())
+            }
+            Err(e) => {
+                let reason = format!("payment failed: {e}");
+                core.abort(&reason).await;
+                return Err(e.into());
+            }
+        };
+        let payment_id = record.payment_id.clone();
+        let unacknowledged = |reason: String| SessionError::Unacknowledged {
+            payment_id: redact(&payment_id),
+            reason,
+        };
+        // The payment is complete; from here on the phase is Finished.
+        core.phase = Phase::Finished;
+        let receipt = Receipt::from_base64(&record.receipt)?;
+        let acknowledged = async {
+            core.send(&SessionMessage::Receipt { receipt }).await?;
+            core.receive_done(DONE_TIMEOUT).await
+        };
+        let done = self.cancellable(acknowledged).await;
+        let outcome_record = record.clone();
+        core.finish().await;
+        drop(core);
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                notify(self.inner.listener(), |l| {
+                    l.on_payment_completed(PaymentOutcome::from_record(outcome_record, None))
+                });
+                return Err(match e {
+                    SessionError::Terminal { code, reason } => SessionError::Refused {
+                        reason: format!("{code:?}: {reason}"),
+                    },
+                    other => unacknowledged(other.to_string()),
+                });
+            }
+        };
+        let outcome = PaymentOutcome::from_record(record, Some(done.clone().into()));
+        notify(self.inner.listener(), |l| {
+            l.on_payment_completed(outcome.clone())
+        });
+        match done.outcome {
+            DoneOutcome::Accepted => Ok(outcome),
+            DoneOutcome::Refused | DoneOutcome::Cancelled => Err(SessionError::Refused {
+                reason: done.message,
+            }),
+        }
+    }
+
+    async fn decline_inner(&self, reason: String) -> Result<TerminalDone, SessionError> {
+        let mut core = self.core.lock().await;
+        if matches!(core.phase, Phase::Finished) {
+            return Err(SessionError::WrongState("the session is over"));
+        }
+        core.phase = Phase::Finished;
+        let result = async {
+            core.send(&SessionMessage::Decline { reason }).await?;
+            core.receive_done(DONE_TIMEOUT).await
+        }
+        .await;
+        core.finish().await;
+        Ok(result?.into())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl TerminalSession {
+    /// The terminal, as its verified certificate describes it.
+    pub fn terminal(&self) -> TerminalInfo {
+        self.terminal.clone()
+    }
+
+    /// Waits for the terminal's payment request (up to two minutes) and
+    /// returns it; also calls `WalletListener::on_payment_request`. Calling
+    /// it again returns the same request.
+    pub async fn next_payment_request(&self) -> Result<PaymentRequestInfo, WalletError> {
+        let request = self.cancellable(self.wait_for_request()).await?;
+        let info = PaymentRequestInfo::from(&request);
+        notify(self.inner.listener(), |l| {
+            l.on_payment_request(info.clone())
+        });
+        Ok(info)
+    }
+
+    /// The user confirmed: pays the request (intent recorded on this phone
+    /// first, then the server), sends the receipt to the terminal and waits
+    /// for its `Done`. Errors: `RequestExpired`, `InsufficientFunds`,
+    /// `PaymentPending` (recorded, will settle), `TerminalRefused` (paid, but
+    /// the terminal did not accept: the receipt is stored), `SessionFailed`.
+    /// `cancel()` does not interrupt the server call (the payment completes
+    /// or stays pending), only the wait for the terminal.
+    pub async fn confirm(&self) -> Result<PaymentOutcome, WalletError> {
+        if *self.cancel.borrow() {
+            return Err(WalletError::Cancelled);
+        }
+        match self.pay().await {
+            Ok(outcome) => Ok(outcome),
+            Err(SessionError::Payment(e)) => {
+                let will_retry = matches!(e, PaymentError::Pending { .. });
+                let definitive =
+                    !matches!(e, PaymentError::NotRegistered | PaymentError::Wallet(_));
+                let error: WalletError = e.into();
+                if definitive {
+                    self.notify_failure(&error, will_retry);
+                }
+                Err(error)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user declined: tells the terminal and returns its `Done`.
+    /// Nothing is paid.
+    pub async fn decline(&self, reason: String) -> Result<TerminalDone, WalletError> {
+        Ok(self.cancellable(self.decline_inner(reason)).await?)
+    }
+
+    /// Aborts whatever this session is waiting for (the call returns
+    /// `Cancelled`) and ends the session. Safe to call from any thread, any
+    /// number of times.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+}
+
+impl TerminalSession {
+    fn notify_failure(&self, error: &WalletError, will_retry: bool) {
+        let request = self.last_request.lock().ok().and_then(|r| r.clone());
+        let Some(r) = request else { return };
+        let idempotency_key = self
+            .inner
+            .device()
+            .map(|(_, id)| payment_idempotency_key(&id.account_id, &r.terminal_id, &r.order_id))
+            .unwrap_or_default();
+        let failure = PaymentFailure {
+            idempotency_key,
+            order_id: r.order_id,
+            amount_minor: r.amount_minor,
+            currency: r.currency.code().to_string(),
+            error: error.to_string(),
+            will_retry,
+        };
+        notify(self.inner.listener(), |l| l.on_payment_failed(failure));
+    }
+}

@@ -1,0 +1,174 @@
+//! The wallet's local database (sled): identity, payment outbox, receipts.
+//!
+//! Trees:
+//! - `meta`: the schema version;
+//! - `identity`: the sealed device seed, account and device ids, pinned
+//!   operator and receipt keys;
+//! - `outbox`: payment intents by idempotency key (see [`outbox`]);
+//! - `receipts`: verified receipts, ordered by completion time.
+//!
+//! Values are JSON. Every write that matters for money (intents, receipts,
+//! identity) is followed by `flush_async` before the caller goes on.
+
+pub(crate) mod identity;
+pub(crate) mod outbox;
+pub(crate) mod receipts;
+
+use std::path::PathBuf;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The schema this build writes. Older versions are migrated on open;
+/// newer ones are refused (a downgraded app must not corrupt data).
+pub(crate) const SCHEMA_VERSION: u32 = 1;
+
+const META_SCHEMA: &[u8] = b"schema_version";
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// sled failed (I/O, lock held by another process, corruption).
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    /// A record could not be decoded.
+    #[error("corrupt record in {tree}: {reason}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The data was written by a newer version of the core.
+    #[error("the wallet data was written by a newer app version (schema {found}; this build reads up to {supported})")]
+    NewerSchema {
+        /// Version found on disk.
+        found: u32,
+        /// Version this build supports.
+        supported: u32,
+    },
+    /// The blocking open task failed.
+    #[error("could not open the database: {0}")]
+    Open(String),
+}
+
+/// Result alias of the store.
+pub(crate) type Result<T> = std::result::Result<T, StoreError>;
+
+/// The opened database and its trees. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Store {
+    db: sled::Db,
+    identity: sled::Tree,
+    outbox: sled::Tree,
+    receipts: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` without blocking the async
+    /// executor.
+    pub(crate) async fn open(dir: PathBuf) -> Result<Self> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(dir))
+            .await
+            .map_err(|e| StoreError::Open(e.to_string()))?
+    }
+
+    /// Opens (or creates) the database in `dir`, blocking.
+    pub(crate) fn open_blocking(dir: PathBuf) -> Result<Self> {
+        let db = sled::Config::new().path(dir).open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(META_SCHEMA)? {
+            None => {
+                meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+            Some(raw) => {
+                let bytes: [u8; 4] = raw.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                    tree: "meta",
+                    reason: "schema version is not 4 bytes".into(),
+                })?;
+                let found = u32::from_be_bytes(bytes);
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Version 1 is the first schema: nothing to migrate yet. A
+                // future version migrates here, then rewrites the version.
+            }
+        }
+        Ok(Self {
+            identity: db.open_tree("identity")?,
+            outbox: db.open_tree("outbox")?,
+            receipts: db.open_tree("receipts")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable.
+    pub(crate) async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// The schema version on disk.
+    #[cfg(test)]
+    pub(crate) fn schema_version(&self) -> Result<u32> {
+        let meta = self.db.open_tree("meta")?;
+        let raw = meta.get(META_SCHEMA)?.ok_or(StoreError::Corrupt {
+            tree: "meta",
+            reason: "no schema version".into(),
+        })?;
+        let bytes: [u8; 4] = raw.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+            tree: "meta",
+            reason: "schema version is not 4 bytes".into(),
+        })?;
+        Ok(u32::from_be_bytes(bytes))
+    }
+}
+
+fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree,
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn schema_version_is_written_and_newer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(path.clone()).await.unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            store
+                .db
+                .open_tree("meta")
+                .unwrap()
+                .insert(META_SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            store.flush().await.unwrap();
+        }
+        assert!(matches!(
+            Store::open(path).await,
+            Err(StoreError::NewerSchema { .. })
+        ));
+    }
+}

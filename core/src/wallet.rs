@@ -1,0 +1,284 @@
+//! The `Wallet` object: configuration, lifecycle and the shared state behind
+//! the sub-objects (`account()`, `terminals()`, `payments()`).
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use wayfare_protocol::ids::{b64_decode, redact};
+use wayfare_protocol::keys::{PublicKey, SigningKey};
+
+use crate::account::AccountApi;
+use crate::config::{ValidConfig, WalletConfig};
+use crate::discovery::TerminalsApi;
+use crate::error::WalletError;
+use crate::http::{ApiClient, KeysResponse};
+use crate::keystore::KeyStore;
+use crate::listener::WalletListener;
+use crate::payments::{self, PaymentOutcome, PaymentsApi};
+use crate::store::identity::{PinnedKeys, StoredIdentity};
+use crate::store::Store;
+
+/// What `open()` found and did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OpenReport {
+    /// Payments left pending by an earlier run that the server has now
+    /// settled (completed).
+    pub settled: Vec<PaymentOutcome>,
+    /// Payments still pending (the server could not be reached); they are
+    /// retried on the next `open()` or `payments().settle_pending()`.
+    pub still_pending: u32,
+}
+
+/// The registered device, with its unsealed key, in memory while open.
+pub(crate) struct DeviceIdentity {
+    pub key: SigningKey,
+    pub account_id: String,
+    pub device_id: String,
+    pub handle: String,
+    pub display_name: String,
+    pub currency: String,
+}
+
+/// State that exists while the wallet is open.
+pub(crate) struct OpenState {
+    pub store: Store,
+    pub identity: RwLock<Option<Arc<DeviceIdentity>>>,
+}
+
+/// Shared by the `Wallet` and its sub-objects.
+pub(crate) struct WalletInner {
+    pub config: ValidConfig,
+    pub key_store: Arc<dyn KeyStore>,
+    pub api: ApiClient,
+    state: RwLock<Option<Arc<OpenState>>>,
+    listener: Mutex<Option<Arc<dyn WalletListener>>>,
+    /// Serialises open and close.
+    pub lifecycle: tokio::sync::Mutex<()>,
+    /// Serialises settlement runs and payments (one server call per intent
+    /// at a time).
+    pub settling: tokio::sync::Mutex<()>,
+}
+
+impl WalletInner {
+    /// The open state, or `NotOpen`.
+    pub(crate) fn opened(&self) -> Result<Arc<OpenState>, WalletError> {
+        self.state
+            .read()
+            .map_err(|_| poisoned())?
+            .clone()
+            .ok_or(WalletError::NotOpen)
+    }
+
+    /// The registered device, or `NotRegistered` (`NotOpen` first).
+    pub(crate) fn device(&self) -> Result<(Arc<OpenState>, Arc<DeviceIdentity>), WalletError> {
+        let state = self.opened()?;
+        let identity = state
+            .identity
+            .read()
+            .map_err(|_| poisoned())?
+            .clone()
+            .ok_or(WalletError::NotRegistered)?;
+        Ok((state, identity))
+    }
+
+    /// The current listener (cloned out of the lock, so it can be called
+    /// without holding anything).
+    pub(crate) fn listener(&self) -> Option<Arc<dyn WalletListener>> {
+        self.listener.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// The operator key: configured, else pinned, else fetched and pinned.
+    pub(crate) async fn operator_key(&self) -> Result<PublicKey, WalletError> {
+        if let Some(k) = self.config.operator_key {
+            return Ok(k);
+        }
+        let pinned = self.pinned_keys().await?;
+        key_from(pinned.operator_key, "operator_key")
+    }
+
+    /// The receipt key: configured, else pinned, else fetched and pinned.
+    pub(crate) async fn receipt_key(&self) -> Result<PublicKey, WalletError> {
+        if let Some(k) = self.config.receipt_key {
+            return Ok(k);
+        }
+        let pinned = self.pinned_keys().await?;
+        key_from(pinned.receipt_key, "receipt_key")
+    }
+
+    /// Pinned keys, fetching them from the server on first use.
+    pub(crate) async fn pinned_keys(&self) -> Result<PinnedKeys, WalletError> {
+        let state = self.opened()?;
+        let pinned = state.store.pinned_keys()?;
+        if pinned.operator_key.is_some() && pinned.receipt_key.is_some() {
+            return Ok(pinned);
+        }
+        let keys: KeysResponse = self.api.get("/v1/keys").await?;
+        for (name, k) in [
+            ("operator_key", &keys.operator_key),
+            ("receipt_key", &keys.receipt_key),
+        ] {
+            PublicKey::from_base64(k).map_err(|e| WalletError::Server {
+                code: "bad_response".into(),
+                reason: format!("the server's {name} is invalid: {e}"),
+            })?;
+        }
+        tracing::info!(target: "wayfare_core::wallet", "pinned the operator and receipt keys (trust on first use)");
+        Ok(state
+            .store
+            .pin_keys(&PinnedKeys {
+                operator_key: Some(keys.operator_key),
+                receipt_key: Some(keys.receipt_key),
+            })
+            .await?)
+    }
+
+    /// Unseals the stored device seed through the key store (no lock held).
+    pub(crate) fn unseal_identity(
+        &self,
+        stored: &StoredIdentity,
+    ) -> Result<DeviceIdentity, WalletError> {
+        let sealed = b64_decode(&stored.sealed_seed).map_err(|_| WalletError::Storage {
+            reason: "the sealed device key is not base64url".into(),
+        })?;
+        let seed = self.key_store.unseal(sealed)?;
+        let key = SigningKey::from_seed(&seed).map_err(|e| WalletError::KeyStore {
+            reason: format!("the unsealed device key is invalid: {e}"),
+        })?;
+        Ok(DeviceIdentity {
+            key,
+            account_id: stored.account_id.clone(),
+            device_id: stored.device_id.clone(),
+            handle: stored.handle.clone(),
+            display_name: stored.display_name.clone(),
+            currency: stored.currency.clone(),
+        })
+    }
+}
+
+fn key_from(value: Option<String>, name: &str) -> Result<PublicKey, WalletError> {
+    let text = value.ok_or_else(|| WalletError::Server {
+        code: "missing_key".into(),
+        reason: format!("the server did not provide the {name}"),
+    })?;
+    PublicKey::from_base64(&text).map_err(|e| WalletError::Storage {
+        reason: format!("the pinned {name} is invalid: {e}"),
+    })
+}
+
+pub(crate) fn poisoned() -> WalletError {
+    WalletError::Storage {
+        reason: "internal state lock poisoned by an earlier panic".into(),
+    }
+}
+
+/// A Wayfare wallet on this device. Create it with the constructor, then
+/// call `open()` before anything else; call `close()` when done (it also
+/// drops the listener, breaking any reference cycle through it).
+///
+/// All async methods run on the core's tokio runtime when called from
+/// Kotlin/Swift/Python, and on the caller's runtime when called from Rust.
+#[derive(uniffi::Object)]
+pub struct Wallet {
+    inner: Arc<WalletInner>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wallet")
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Creates a wallet from its configuration and the platform key store.
+    /// Does no I/O; call `open()` next.
+    #[uniffi::constructor]
+    pub fn new(
+        config: WalletConfig,
+        key_store: Arc<dyn KeyStore>,
+    ) -> Result<Arc<Self>, WalletError> {
+        let config = config.validate()?;
+        let api = ApiClient::new(&config.server_url)?;
+        Ok(Arc::new(Self {
+            inner: Arc::new(WalletInner {
+                config,
+                key_store,
+                api,
+                state: RwLock::new(None),
+                listener: Mutex::new(None),
+                lifecycle: tokio::sync::Mutex::new(()),
+                settling: tokio::sync::Mutex::new(()),
+            }),
+        }))
+    }
+
+    /// Opens the database, loads the device identity (unsealing its key
+    /// through the key store) and settles payments an earlier run left
+    /// pending. Calling it again on an open wallet only settles again.
+    pub async fn open(&self) -> Result<OpenReport, WalletError> {
+        {
+            let _guard = self.inner.lifecycle.lock().await;
+            if self.inner.opened().is_err() {
+                std::fs::create_dir_all(&self.inner.config.data_dir).map_err(|e| {
+                    WalletError::Storage {
+                        reason: format!("cannot create the data directory: {e}"),
+                    }
+                })?;
+                let store = Store::open(self.inner.config.data_dir.join("wallet.sled")).await?;
+                let identity = match store.identity()? {
+                    Some(stored) => Some(Arc::new(self.inner.unseal_identity(&stored)?)),
+                    None => None,
+                };
+                if let Some(id) = &identity {
+                    tracing::info!(target: "wayfare_core::wallet", device = %redact(&id.device_id), "wallet opened");
+                } else {
+                    tracing::info!(target: "wayfare_core::wallet", "wallet opened (not registered)");
+                }
+                *self.inner.state.write().map_err(|_| poisoned())? = Some(Arc::new(OpenState {
+                    store,
+                    identity: RwLock::new(identity),
+                }));
+            }
+        }
+        payments::settle::settle_pending(&self.inner).await
+    }
+
+    /// Sets the listener that receives payment events (replacing any
+    /// previous one). Events are nudges for the UI; the receipts and the
+    /// outbox are the source of truth.
+    pub fn set_listener(&self, listener: Arc<dyn WalletListener>) {
+        if let Ok(mut slot) = self.inner.listener.lock() {
+            *slot = Some(listener);
+        }
+    }
+
+    /// Flushes and closes the database and drops the listener. Sessions
+    /// and sub-objects stop working (`NotOpen`) until `open()` is called
+    /// again. Pending payments stay in the outbox.
+    pub async fn close(&self) {
+        let _guard = self.inner.lifecycle.lock().await;
+        let state = self.inner.state.write().ok().and_then(|mut s| s.take());
+        if let Some(state) = state {
+            if let Err(e) = state.store.flush().await {
+                tracing::warn!(target: "wayfare_core::wallet", error = %e, "flush on close failed");
+            }
+        }
+        if let Ok(mut slot) = self.inner.listener.lock() {
+            slot.take();
+        }
+    }
+
+    /// Account registration, balance and history.
+    pub fn account(&self) -> Arc<AccountApi> {
+        Arc::new(AccountApi::new(self.inner.clone()))
+    }
+
+    /// Terminal discovery and sessions.
+    pub fn terminals(&self) -> Arc<TerminalsApi> {
+        Arc::new(TerminalsApi::new(self.inner.clone()))
+    }
+
+    /// Pending payments and stored receipts.
+    pub fn payments(&self) -> Arc<PaymentsApi> {
+        Arc::new(PaymentsApi::new(self.inner.clone()))
+    }
+}
