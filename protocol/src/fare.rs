@@ -32,6 +32,9 @@ pub enum FareMode {
     TapOut,
     /// The maximum fare, charged when the tap-in token was missing or invalid.
     MaximumFare,
+    /// The entry of a tap-in/tap-out trip: a token was issued, nothing was
+    /// charged yet (terminal reports only; never in a payment).
+    TapIn,
 }
 
 /// The direction of travel of a vehicle.
@@ -52,4 +55,9 @@ pub struct TripEntry {
     pub station_index: u32,
     /// Boarding time (Unix ms).
     pub at_ms: u64,
+    /// The id of the tap-in token that proved the entry. The control center
+    /// accepts one payment per token id.
+    pub token_id: String,
 }
+
+pub use crate::fare_table::{FareBand, FareQuote, FareTable, FareTableError};

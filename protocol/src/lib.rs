@@ -21,6 +21,7 @@ pub mod channel;
 pub mod codec;
 pub mod error;
 pub mod fare;
+mod fare_table;
 pub mod framing;
 pub mod handshake;
 pub mod ids;

@@ -73,3 +73,114 @@ impl TapInToken {
         Ok((body, cert))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::TerminalKind;
+
+    struct Setup {
+        operator: SigningKey,
+        terminal: SigningKey,
+        body: TapInBody,
+    }
+
+    fn setup(cert_terminal_id: &str) -> Setup {
+        let operator = SigningKey::generate().unwrap();
+        let terminal = SigningKey::generate().unwrap();
+        let certificate = TerminalCertificate::issue(
+            &operator,
+            &CertificateBody {
+                version: 1,
+                terminal_id: cert_terminal_id.into(),
+                merchant_id: "mer_1".into(),
+                merchant_name: "Tram".into(),
+                kind: TerminalKind::Tram,
+                terminal_key: terminal.public_key(),
+                not_before_ms: 0,
+                not_after_ms: 1_000_000,
+            },
+        )
+        .unwrap();
+        let body = TapInBody {
+            version: 1,
+            token_id: "tap_1".into(),
+            terminal_id: "term_1".into(),
+            line: "T1".into(),
+            station: "Central".into(),
+            station_index: 4,
+            direction_from: "Airport".into(),
+            direction_towards: "Harbour".into(),
+            tapped_in_at_ms: 1_000,
+            expires_at_ms: 5_000,
+            certificate,
+        };
+        Setup {
+            operator,
+            terminal,
+            body,
+        }
+    }
+
+    #[test]
+    fn a_genuine_token_verifies_within_its_validity() {
+        let s = setup("term_1");
+        let token = TapInToken::issue(&s.terminal, &s.body).unwrap();
+        let (body, cert) = token.verify(&s.operator.public_key(), 2_000).unwrap();
+        assert_eq!(body, s.body);
+        assert_eq!(cert.terminal_id, "term_1");
+        let back = TapInToken::from_base64(&token.to_base64()).unwrap();
+        assert_eq!(back, token);
+    }
+
+    #[test]
+    fn expired_and_early_tokens_are_refused() {
+        let s = setup("term_1");
+        let token = TapInToken::issue(&s.terminal, &s.body).unwrap();
+        assert!(matches!(
+            token.verify(&s.operator.public_key(), 5_001),
+            Err(ProtocolError::Expired { .. })
+        ));
+        assert!(matches!(
+            token.verify(&s.operator.public_key(), 999),
+            Err(ProtocolError::NotYetValid { .. })
+        ));
+    }
+
+    #[test]
+    fn forged_tampered_and_foreign_tokens_are_refused() {
+        let s = setup("term_1");
+        // Signed by a key that is not the certified terminal key.
+        let thief = SigningKey::generate().unwrap();
+        let forged = TapInToken::issue(&thief, &s.body).unwrap();
+        assert!(matches!(
+            forged.verify(&s.operator.public_key(), 2_000),
+            Err(ProtocolError::BadSignature(_))
+        ));
+        // Certified by another operator.
+        let other = SigningKey::generate().unwrap();
+        let token = TapInToken::issue(&s.terminal, &s.body).unwrap();
+        assert!(token.verify(&other.public_key(), 2_000).is_err());
+        // A station changed after signing.
+        let mut bytes = token.as_bytes().to_vec();
+        let pos = bytes.windows(7).position(|w| w == b"Central").unwrap();
+        bytes[pos] = b'X';
+        assert!(TapInToken::from_bytes(bytes)
+            .verify(&s.operator.public_key(), 2_000)
+            .is_err());
+        // Garbage.
+        assert!(TapInToken::from_bytes(vec![1, 2, 3])
+            .verify(&s.operator.public_key(), 2_000)
+            .is_err());
+    }
+
+    #[test]
+    fn a_token_naming_another_terminal_than_its_certificate_is_refused() {
+        let s = setup("term_2");
+        let token = TapInToken::issue(&s.terminal, &s.body).unwrap();
+        assert!(matches!(
+            token.verify(&s.operator.public_key(), 2_000),
+            Err(ProtocolError::UnknownSigner(_))
+        ));
+    }
+}

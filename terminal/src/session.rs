@@ -84,13 +84,17 @@ struct Session {
     channel: Option<SecureChannel>,
     handle: Option<String>,
     step: Duration,
+    /// This session's hold on the terminal (one phone at a time). Released
+    /// once the verdict is recorded, so the next phone is not told `Busy`
+    /// while this session says goodbye and files its report.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (read, writer) = stream.into_split();
@@ -104,6 +108,7 @@ pub(crate) async fn serve(
         channel: None,
         handle: None,
         step,
+        slot: Some(permit),
     };
     tracing::info!(%peer, "phone connected");
     match session.run(&mut shutdown).await {
@@ -271,6 +276,9 @@ impl Session {
                     detail = %verdict.detail,
                     "session verdict"
                 );
+                // Free the terminal before the phone hears the verdict: a
+                // phone that reconnects right after `Done` is not `Busy`.
+                self.slot.take();
                 match verdict.reply {
                     Some(outcome) => self.done(outcome, &verdict.message).await,
                     None => {

@@ -177,6 +177,7 @@ impl From<&PaymentRequest> for PaymentRequestInfo {
                     wayfare_protocol::fare::FareMode::Flat => "flat",
                     wayfare_protocol::fare::FareMode::TapOut => "tap_out",
                     wayfare_protocol::fare::FareMode::MaximumFare => "maximum_fare",
+                    wayfare_protocol::fare::FareMode::TapIn => "tap_in",
                 }
                 .to_string(),
                 line: f.line.clone(),

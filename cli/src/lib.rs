@@ -1,0 +1,15 @@
+//! The `wayfare` command: a desktop wallet on the same core the phone apps
+//! embed, operator shortcuts for a sandbox control center, and the demo that
+//! runs the whole system on one machine.
+
+pub mod admin;
+pub mod demo;
+pub mod keystore_file;
+pub mod local;
+pub mod wallet_cmd;
+
+/// Installs rustls' ring crypto provider once per process (reqwest is built
+/// without a default provider so the whole stack uses one crypto library).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
