@@ -319,6 +319,16 @@ impl LocalSystem {
         })
     }
 
+    /// An account's balance in minor units, as the control center has it
+    /// (0 when the account cannot be read).
+    pub async fn balance_of(&self, account_id: &str) -> i64 {
+        self.admin
+            .account(account_id)
+            .await
+            .map(|a| a.balance_minor)
+            .unwrap_or_default()
+    }
+
     /// Funds a wallet's account from the sandbox funding source.
     pub async fn fund(&self, rider: &RiderWallet, amount_minor: u64) -> Result<i64> {
         let info = rider
@@ -357,6 +367,11 @@ impl RiderWallet {
         let report = wallet.open().await?;
         self.wallet = wallet;
         Ok(report)
+    }
+
+    /// The wallet's balance in minor units, fetched from the control center.
+    pub async fn balance(&self) -> Result<i64> {
+        Ok(self.wallet.account().balance().await?.balance_minor)
     }
 
     /// This wallet's account id.

@@ -17,3 +17,66 @@ pub fn init() {
         .with_test_writer()
         .try_init();
 }
+
+use std::sync::Arc;
+
+use wayfare_cli::admin::Merchant;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_core::{PaymentRequestInfo, TerminalSession};
+use wayfare_terminal::RunningTerminal;
+
+/// The common scene: a control center, a café with a POS terminal, and a
+/// registered rider holding `funds` (CNY minor units). Keep `system`
+/// bound while the scene is used: dropping it stops the control center.
+pub struct Shop {
+    /// The control center and operator console.
+    pub system: LocalSystem,
+    /// The café.
+    pub cafe: Merchant,
+    /// Its POS terminal.
+    pub pos: RunningTerminal,
+    /// A registered, funded rider.
+    pub rider: RiderWallet,
+}
+
+/// Builds a [`Shop`].
+pub async fn shop(options: TerminalOptions, funds: u64) -> Shop {
+    init();
+    let system = LocalSystem::start().await.expect("control center");
+    let cafe = system
+        .merchant("Corner Café", "CNY")
+        .await
+        .expect("merchant");
+    let pos = system
+        .pos_terminal(&cafe, "CNY", options)
+        .await
+        .expect("POS terminal");
+    let rider = system.rider("Mei", None).await.expect("rider");
+    if funds > 0 {
+        system.fund(&rider, funds).await.expect("top-up");
+    }
+    Shop {
+        system,
+        cafe,
+        pos,
+        rider,
+    }
+}
+
+/// Rings up a sale at `pos`, connects `rider` and waits for the request.
+pub async fn ring_up(
+    rider: &RiderWallet,
+    pos: &RunningTerminal,
+    amount_minor: u64,
+    description: &str,
+) -> (Arc<TerminalSession>, PaymentRequestInfo) {
+    pos.new_sale(amount_minor, description).await.expect("sale");
+    let session = rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(pos))
+        .await
+        .expect("session");
+    let request = session.next_payment_request().await.expect("request");
+    (session, request)
+}

@@ -152,24 +152,8 @@ async fn fifty_payments_ten_affordable(system: LocalSystem) {
         }
     }
     assert_eq!((ok, refused), (10, 40));
-    assert_eq!(
-        system
-            .admin()
-            .account(&device.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        0
-    );
-    assert_eq!(
-        system
-            .admin()
-            .account(&cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        1_000
-    );
+    assert_eq!(system.balance_of(&device.account_id).await, 0);
+    assert_eq!(system.balance_of(&cafe.account_id).await, 1_000);
     assert_eq!(system.admin().ledger_sum().await.unwrap(), 0);
     pos.shutdown().await;
 }

@@ -2,11 +2,10 @@
 //! happens after the intent is recorded, reopening the wallet settles it,
 //! and the rider is charged exactly once.
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
-
-const CNY: &str = "CNY";
+use wayfare_e2e::{ring_up, shop, Shop};
 
 struct Setup {
     system: LocalSystem,
@@ -18,17 +17,14 @@ struct Setup {
 
 /// A rider whose wallet reaches the control center through a fault proxy.
 async fn setup() -> Setup {
-    wayfare_e2e::init();
-    let system = LocalSystem::start().await.unwrap();
-    let cafe = system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = system
-        .pos_terminal(&cafe, CNY, TerminalOptions::default())
-        .await
-        .unwrap();
+    let Shop {
+        system,
+        cafe,
+        pos,
+        mut rider,
+    } = shop(TerminalOptions::default(), 5_000).await;
     let proxy = FaultProxy::start(system.server_addr()).await.unwrap();
-    let mut rider = system.rider("Mei", None).await.unwrap();
     rider.reopen(Some(&proxy.url())).await.unwrap();
-    system.fund(&rider, 5_000).await.unwrap();
     Setup {
         system,
         cafe,
@@ -39,15 +35,7 @@ async fn setup() -> Setup {
 }
 
 async fn pay_into_fault(s: &Setup, mode: FaultMode) -> WalletError {
-    s.pos.new_sale(1_250, "Lunch").await.unwrap();
-    let session = s
-        .rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&s.pos))
-        .await
-        .unwrap();
-    session.next_payment_request().await.unwrap();
+    let (session, _) = ring_up(&s.rider, &s.pos, 1_250, "Lunch").await;
     s.proxy.set_mode(mode);
     session.confirm().await.unwrap_err()
 }
@@ -74,15 +62,7 @@ async fn server_unreachable_after_the_intent_is_recorded_settles_on_reopen() {
     );
     assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 1);
     // Nothing reached the server.
-    assert_eq!(
-        s.system
-            .admin()
-            .account(&s.cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        0
-    );
+    assert_eq!(s.system.balance_of(&s.cafe.account_id).await, 0);
 
     // The app is killed and restarted while the network is still down: the
     // intent survives and stays pending.
@@ -94,25 +74,8 @@ async fn server_unreachable_after_the_intent_is_recorded_settles_on_reopen() {
     let report = s.rider.reopen(None).await.unwrap();
     assert_eq!((report.settled.len(), report.still_pending), (1, 0));
     assert_eq!(report.settled[0].amount_minor, 1_250);
-    assert_eq!(
-        s.rider
-            .wallet
-            .account()
-            .balance()
-            .await
-            .unwrap()
-            .balance_minor,
-        3_750
-    );
-    assert_eq!(
-        s.system
-            .admin()
-            .account(&s.cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        1_250
-    );
+    assert_eq!(s.rider.balance().await.unwrap(), 3_750);
+    assert_eq!(s.system.balance_of(&s.cafe.account_id).await, 1_250);
 
     // Reopening again settles nothing more: charged exactly once.
     let report = s.rider.reopen(None).await.unwrap();
@@ -134,38 +97,13 @@ async fn server_committed_but_the_response_was_lost_is_charged_once() {
         "the proxy swallowed the server's answer"
     );
     // The server did commit.
-    assert_eq!(
-        s.system
-            .admin()
-            .account(&s.cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        1_250
-    );
+    assert_eq!(s.system.balance_of(&s.cafe.account_id).await, 1_250);
 
     s.proxy.set_mode(FaultMode::Forward);
     let report = s.rider.reopen(None).await.unwrap();
     assert_eq!((report.settled.len(), report.still_pending), (1, 0));
-    assert_eq!(
-        s.rider
-            .wallet
-            .account()
-            .balance()
-            .await
-            .unwrap()
-            .balance_minor,
-        3_750
-    );
-    assert_eq!(
-        s.system
-            .admin()
-            .account(&s.cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        1_250
-    );
+    assert_eq!(s.rider.balance().await.unwrap(), 3_750);
+    assert_eq!(s.system.balance_of(&s.cafe.account_id).await, 1_250);
     assert_eq!(payments_in_history(&s).await, 1);
     assert_eq!(s.rider.wallet.payments().receipts(10).unwrap().len(), 1);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
@@ -183,15 +121,6 @@ async fn the_control_center_restarting_loses_nothing() {
     s.system.restart_server().await.unwrap();
     let settled = s.rider.wallet.payments().settle_pending().await.unwrap();
     assert_eq!(settled.len(), 1);
-    assert_eq!(
-        s.rider
-            .wallet
-            .account()
-            .balance()
-            .await
-            .unwrap()
-            .balance_minor,
-        3_750
-    );
+    assert_eq!(s.rider.balance().await.unwrap(), 3_750);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

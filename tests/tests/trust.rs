@@ -42,16 +42,7 @@ async fn a_rogue_terminal_is_refused_before_any_payment() {
         matches!(err, WalletError::TerminalUntrusted { .. }),
         "got {err:?}"
     );
-    assert_eq!(
-        rider
-            .wallet
-            .account()
-            .balance()
-            .await
-            .unwrap()
-            .balance_minor,
-        5_000
-    );
+    assert_eq!(rider.balance().await.unwrap(), 5_000);
     assert_eq!(rider.wallet.payments().pending_count().unwrap(), 0);
     assert_eq!(rogue.status().linkage_activations, 0);
 }
@@ -151,13 +142,5 @@ async fn forged_tampered_and_replayed_receipts_keep_the_gate_shut() {
         1,
         "only the real payment opened the device"
     );
-    assert_eq!(
-        system
-            .admin()
-            .account(&cafe.account_id)
-            .await
-            .unwrap()
-            .balance_minor,
-        700
-    );
+    assert_eq!(system.balance_of(&cafe.account_id).await, 700);
 }
