@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(t.price_duration(0, 30 * min + 1).amount_minor, 400);
         assert_eq!(t.price_duration(0, 120 * min).amount_minor, 400);
         let long = t.price_duration(0, 121 * min);
-        assert_eq!((long.amount_minor, long.capped, long.measured), (1_000, true, 121));
+        assert_eq!(
+            (long.amount_minor, long.capped, long.measured),
+            (1_000, true, 121)
+        );
         // A clock that went backwards is a zero-length stay, not a panic.
         assert_eq!(t.price_duration(10 * min, 0).amount_minor, 100);
         assert_eq!(t.price(0, 9, 0, 31 * min).amount_minor, 400);
@@ -272,12 +275,18 @@ mod tests {
             bands: vec![band(2, 0)],
             maximum_minor: 500,
         };
-        assert!(matches!(free.validate(), Err(FareTableError::BadFare { .. })));
+        assert!(matches!(
+            free.validate(),
+            Err(FareTableError::BadFare { .. })
+        ));
         let above = FareTable::Stations {
             bands: vec![band(2, 600)],
             maximum_minor: 500,
         };
-        assert!(matches!(above.validate(), Err(FareTableError::BadFare { .. })));
+        assert!(matches!(
+            above.validate(),
+            Err(FareTableError::BadFare { .. })
+        ));
         let unordered = FareTable::Duration {
             bands: vec![band(5, 100), band(5, 200)],
             maximum_minor: 500,
