@@ -223,6 +223,9 @@ pub async fn run() -> Result<()> {
     ));
     n.note(&format!("the wallet holds {} server-signed receipts; linkage device switched on {}× at the POS, {}× on the tram", receipts.len(), pos.status().linkage_activations, tram.status().linkage_activations));
 
+    crate::demo_guardian::demo_guardian_and_tap_ride(&system).await?;
+    crate::demo_merchant::shop_with_owner_and_staff(&system).await?;
+
     rider.wallet.close().await;
     pos.shutdown().await;
     tram.shutdown().await;

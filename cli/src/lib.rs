@@ -4,8 +4,13 @@
 
 pub mod admin;
 pub mod demo;
+pub mod demo_guardian;
+pub mod demo_merchant;
+pub mod guardian_cmd;
 pub mod keystore_file;
 pub mod local;
+pub mod local_transit;
+pub mod merchant_cmd;
 pub mod wallet_cmd;
 
 /// Installs rustls' ring crypto provider once per process (reqwest is built

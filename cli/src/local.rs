@@ -33,6 +33,10 @@ pub struct LocalSystem {
     next_dir: std::sync::atomic::AtomicUsize,
 }
 
+/// The time zone of the demo's and tests' transit network (China, UTC+8),
+/// used for the local times in guardian alerts.
+pub const LOCAL_UTC_OFFSET_MINUTES: i64 = 480;
+
 /// Where a tram is and what it charges.
 #[derive(Clone, Debug)]
 pub struct TramSetup {
@@ -220,6 +224,7 @@ impl LocalSystem {
             station: tram.station.clone(),
             direction_from: tram.direction_from.clone(),
             direction_towards: tram.direction_towards.clone(),
+            utc_offset_minutes: Some(LOCAL_UTC_OFFSET_MINUTES),
         };
         let mode = ModeConfig::Tram(TramConfig {
             fare_minor: tram.fare_minor,

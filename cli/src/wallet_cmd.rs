@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use wayfare_core::{
-    DiscoveredTerminal, DiscoverySource, MdnsScope, TerminalKind, Wallet, WalletConfig,
+    DiscoveredTerminal, DiscoverySource, MdnsScope, TapOutcome, TerminalKind, Wallet, WalletConfig,
 };
 
 use crate::admin::AdminClient;
@@ -64,6 +64,18 @@ pub enum Action {
         /// Browse all interfaces instead of loopback only.
         #[arg(long)]
         all_interfaces: bool,
+    },
+    /// Guardian bindings (rider and guardian side), limits and alerts.
+    Guardian {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::guardian_cmd::GuardianAction,
+    },
+    /// Merchant owner and staff commands (prompts, staff, refunds).
+    Merchant {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::merchant_cmd::MerchantAction,
     },
 }
 
@@ -165,7 +177,15 @@ async fn run_action(wallet: &Arc<Wallet>, server: &str, action: Action) -> Resul
                 info.merchant_name,
                 kind_name(info.kind)
             );
-            let request = session.next_payment_request().await?;
+            // `tap` presents a held tap-in token at tram and gate terminals;
+            // an entry terminal answers with a token instead of a request.
+            let request = match session.tap().await? {
+                TapOutcome::PaymentRequested { request } => request,
+                TapOutcome::Entered { message, .. } => {
+                    println!("{message} (tap-in token kept for the exit)");
+                    return Ok(());
+                }
+            };
             println!(
                 "{} asks {} for {}",
                 request.merchant_name, request.formatted_amount, request.description
@@ -178,6 +198,8 @@ async fn run_action(wallet: &Arc<Wallet>, server: &str, action: Action) -> Resul
             let outcome = session.confirm().await?;
             println!("{}", outcome.summary());
         }
+        Action::Merchant { action } => crate::merchant_cmd::run(wallet, server, action).await?,
+        Action::Guardian { action } => crate::guardian_cmd::run(wallet, action).await?,
     }
     Ok(())
 }

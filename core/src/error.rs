@@ -77,6 +77,13 @@ pub enum WalletError {
     /// was charged; ask the terminal for a new request.
     #[error("the payment request expired before it was paid; nothing was charged")]
     RequestExpired,
+    /// A guardian's daily spending limit would be exceeded. Nothing was
+    /// charged; the guardian can raise the limit.
+    #[error("{reason}")]
+    GuardianLimitReached {
+        /// The server's message: "daily limit set by your guardian reached: …".
+        reason: String,
+    },
     /// The payment was authorised and recorded on this phone but the server
     /// could not be reached. It will be settled automatically (on the next
     /// `open()` or `payments().settle_pending()`); it is never charged twice.
@@ -196,6 +203,7 @@ impl From<HttpError> for WalletError {
                     balance_minor: None,
                     amount_minor: 0,
                 },
+                "guardian_limit_reached" => WalletError::GuardianLimitReached { reason },
                 _ => WalletError::Server { code, reason },
             },
             HttpError::Decode(reason) => WalletError::Server {
@@ -233,7 +241,8 @@ impl From<SessionError> for WalletError {
             | SessionError::Unexpected(_)
             | SessionError::WrongState(_)
             | SessionError::Mismatch(_)
-            | SessionError::Unacknowledged { .. }) => WalletError::SessionFailed {
+            | SessionError::Unacknowledged { .. }
+            | SessionError::TappedIn { .. }) => WalletError::SessionFailed {
                 reason: other.to_string(),
             },
         }
@@ -257,6 +266,9 @@ impl From<PaymentError> for WalletError {
                 balance_minor,
                 amount_minor,
             },
+            PaymentError::Refused { code, reason, .. } if code == "guardian_limit_reached" => {
+                WalletError::GuardianLimitReached { reason }
+            }
             PaymentError::Refused { code, reason, .. } => WalletError::Server { code, reason },
             PaymentError::Pending { reason } => WalletError::PaymentPending { reason },
             PaymentError::BadReceipt(reason) => WalletError::Server {

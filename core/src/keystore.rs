@@ -40,19 +40,19 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
 /// opened; never while holding a lock.
 ///
 /// Exported in both directions so that a Rust-implemented store
-/// ([`InMemoryKeyStore::as_key_store`]) can be handed back to `Wallet`.
+/// (`InMemoryKeyStore.as_key_store()`) can be handed back to `Wallet`.
 #[uniffi::export(rust, foreign)]
 pub trait KeyStore: Send + Sync {
     /// Encrypts and authenticates `plaintext`; returns the sealed bytes.
     fn seal(&self, plaintext: Vec<u8>) -> Result<Vec<u8>, KeyStoreError>;
-    /// Reverses [`KeyStore::seal`]; fails if the bytes were modified or
+    /// Reverses `seal`; fails if the bytes were modified or
     /// sealed under another key.
     fn unseal(&self, sealed: Vec<u8>) -> Result<Vec<u8>, KeyStoreError>;
 }
 
 /// A key store that keeps its AES-256-GCM wrapping key in memory. For tests
 /// and the desktop CLI (which persists the key in a file with
-/// [`InMemoryKeyStore::export_key`] and [`InMemoryKeyStore::with_key`]);
+/// `export_key()` and the `with_key(key)` constructor);
 /// phones use the platform key store.
 #[derive(uniffi::Object)]
 pub struct InMemoryKeyStore {

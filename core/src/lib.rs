@@ -3,7 +3,8 @@
 //! by the desktop CLI.
 //!
 //! Start with [`Wallet`]: `Wallet::new(config, key_store)`, then `open()`,
-//! then the sub-objects `account()`, `terminals()` and `payments()`.
+//! then the sub-objects `account()`, `terminals()`, `payments()` and
+//! `guardians()`.
 //!
 //! # Runtime
 //! Every async method is exported with `async_runtime = "tokio"`: called
@@ -21,10 +22,13 @@ mod clock;
 mod config;
 mod discovery;
 mod error;
+mod events;
+mod guardians;
 mod http;
 mod keystore;
 mod listener;
 mod logging;
+mod merchant;
 mod payments;
 mod session;
 mod store;
@@ -39,10 +43,21 @@ pub use discovery::{
     DiscoveredTerminal, DiscoveryHandle, DiscoverySource, TerminalKind, TerminalsApi,
 };
 pub use error::{wallet_error_message, WalletError};
+pub use events::{EventsApi, WalletEvent, WalletEventBody, WalletEventListener};
+pub use guardians::{
+    AlertTransit, GuardianAlert, GuardianAlertStream, GuardianBinding, GuardianBindings,
+    GuardianInvitation, GuardianScope, GuardiansApi, RiderName,
+};
 pub use keystore::{InMemoryKeyStore, KeyStore, KeyStoreError};
 pub use listener::{DiscoveryListener, ListenerError, WalletListener};
 pub use logging::{init_logging, LogLevel, LogSink, DEFAULT_LOG_FILTER};
+pub use merchant::{
+    ExternalNotice, ForwardOutcome, MerchantApi, MerchantMembership, MerchantOperation,
+    MerchantPayment, MerchantPrompt, MerchantPromptEvent, MerchantRefund, MerchantRole,
+    PromptAttribute, PromptSettings, PromptStream, StaffInvitation,
+};
 pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
+pub use session::tap_in::TapOutcome;
 pub use session::{
     DoneKind, FareInfo, PaymentRequestInfo, TerminalDone, TerminalInfo, TerminalSession,
 };

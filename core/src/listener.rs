@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::discovery::DiscoveredTerminal;
+use crate::guardians::GuardianAlert;
 use crate::payments::{PaymentFailure, PaymentOutcome};
 use crate::session::PaymentRequestInfo;
 
@@ -41,10 +42,14 @@ pub trait WalletListener: Send + Sync {
     /// A payment failed, or could not reach the server and will be retried
     /// (`failure.will_retry`).
     fn on_payment_failed(&self, failure: PaymentFailure) -> Result<(), ListenerError>;
+    /// A guardian alert arrived (this phone is the guardian): a bound rider
+    /// paid. Each alert comes once; it is also kept in
+    /// `guardians().alerts()` and queued in `events()`.
+    fn on_guardian_alert(&self, alert: GuardianAlert) -> Result<(), ListenerError>;
 }
 
 /// Receives terminals as they appear and disappear during
-/// `TerminalsApi::start_discovery`.
+/// `terminals().start_discovery(listener)`.
 #[uniffi::export(foreign)]
 pub trait DiscoveryListener: Send + Sync {
     /// A terminal was found (or its details changed).

@@ -1,6 +1,12 @@
 //! Forwarding the core's `tracing` events to the app's logger (Logcat,
 //! os_log) through a foreign trait, filtered per target before anything
 //! crosses the FFI, so dependencies can't leak secrets into app logs.
+//!
+//! Two safeguards keep secrets and full identifiers out of app logs: the
+//! core logs identifiers only through `ids::redact`, and every line is
+//! scrubbed again before it crosses the FFI ([`scrub`]): full Wayfare ids,
+//! long base64url values (keys, signatures, tokens) and phone-number-like
+//! digit runs are shortened or masked.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,6 +23,67 @@ use crate::listener::ListenerError;
 /// The default filter: the core and protocol at `info`, everything else
 /// (HTTP, TLS, mDNS libraries) at `warn`.
 pub const DEFAULT_LOG_FILTER: &str = "warn,wayfare_core=info,wayfare_protocol=info";
+
+/// The per-target filter for `level`: the core and protocol at `level`,
+/// dependencies (HTTP, TLS, mDNS, sled) at `warn` at most.
+pub(crate) fn filter_for(level: LogLevel) -> String {
+    let (core, deps) = match level {
+        LogLevel::Error => ("error", "error"),
+        LogLevel::Warn => ("warn", "warn"),
+        LogLevel::Info => ("info", "warn"),
+        LogLevel::Debug => ("debug", "warn"),
+        LogLevel::Trace => ("trace", "warn"),
+    };
+    format!("{deps},wayfare_core={core},wayfare_protocol={core}")
+}
+
+/// Shortens full Wayfare ids (`pay_5f1c0e9a…` → `pay_5f1c…`), masks long
+/// base64url values (keys, signatures, tokens) and digit runs of 7 or more
+/// (phone numbers) in a log line.
+pub(crate) fn scrub(line: &str) -> String {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '+';
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(&scrub_word(word));
+        word.clear();
+    };
+    for c in line.chars() {
+        if is_word(c) {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+fn scrub_word(word: &str) -> String {
+    let digits = word.chars().filter(char::is_ascii_digit).count();
+    // A Wayfare id: lower-case prefix, `_`, 16+ hex characters.
+    if let Some((prefix, rest)) = word.split_once('_') {
+        if !prefix.is_empty()
+            && prefix.chars().all(|c| c.is_ascii_lowercase())
+            && rest.len() >= 16
+            && rest.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return wayfare_protocol::ids::redact(word);
+        }
+    }
+    // Keys, signatures, sealed data, tokens: long base64url.
+    let mixed = word.chars().any(|c| c.is_ascii_uppercase()) && digits > 0;
+    if word.len() >= 32 && (mixed || digits >= 8) {
+        return "[redacted]".to_string();
+    }
+    // Phone numbers: 7+ digits (a leading + allowed).
+    let bare = word.strip_prefix('+').unwrap_or(word);
+    if bare.len() >= 7 && bare.chars().all(|c| c.is_ascii_digit()) {
+        return "[number]".to_string();
+    }
+    word.to_string()
+}
 
 /// Severity of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -90,22 +157,26 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
         let _ = self.sink.log(
             meta.level().into(),
             meta.target().to_string(),
-            format!("{}{}", line.message, line.fields),
+            scrub(&format!("{}{}", line.message, line.fields)),
         );
     }
 }
 
-/// Installs the process-wide logger: events that pass `filter` (an
-/// `EnvFilter` directive such as [`DEFAULT_LOG_FILTER`]; empty = default)
-/// go to `sink`. Call once per process, before creating wallets; a second
-/// call fails with `InvalidInput` and leaves the first logger in place.
+/// Installs the process-wide logger: the core's log lines at `level` and
+/// above go to `logger`; dependencies (HTTP, TLS, mDNS, storage libraries)
+/// are filtered to warnings before anything crosses into the app. Lines
+/// never carry keys, secrets, phone numbers or full identifiers.
+///
+/// Call once per process, before creating wallets; a second call fails with
+/// `InvalidInput` and leaves the first logger in place. The logger lives
+/// as long as the process.
 #[uniffi::export]
-pub fn init_logging(sink: Arc<dyn LogSink>, filter: String) -> Result<(), WalletError> {
-    let directive = if filter.trim().is_empty() {
-        DEFAULT_LOG_FILTER
-    } else {
-        filter.trim()
-    };
+pub fn init_logging(level: LogLevel, logger: Arc<dyn LogSink>) -> Result<(), WalletError> {
+    install(&filter_for(level), logger)
+}
+
+/// Installs the subscriber with an `EnvFilter` directive.
+pub(crate) fn install(directive: &str, sink: Arc<dyn LogSink>) -> Result<(), WalletError> {
     let filter = EnvFilter::try_new(directive)
         .map_err(|e| WalletError::invalid(format!("bad log filter {directive:?}: {e}")))?;
     tracing_subscriber::registry()
@@ -154,6 +225,46 @@ mod tests {
         assert_eq!(lines[0].1, "wayfare_core::payments");
         assert_eq!(lines[0].2, "payment completed key=idem_ab…");
         assert_eq!(lines[1].0, LogLevel::Warn);
-        assert!(init_logging(capture.clone(), "[not a filter".into()).is_err());
+        assert!(install("[not a filter", capture.clone()).is_err());
+    }
+
+    #[test]
+    fn level_filters_the_core_and_caps_dependencies_at_warn() {
+        let capture = Arc::new(Capture(Mutex::new(Vec::new())));
+        let filter = EnvFilter::try_new(filter_for(LogLevel::Debug)).unwrap();
+        let subscriber = tracing_subscriber::registry().with(
+            SinkLayer {
+                sink: capture.clone(),
+            }
+            .with_filter(filter),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!(target: "wayfare_core::events", "queued");
+            tracing::trace!(target: "wayfare_core::events", "too verbose");
+            tracing::info!(target: "reqwest::connect", "dependency info");
+            tracing::warn!(target: "sled::pagecache", "dependency warning");
+        });
+        let targets: Vec<String> = capture
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l.1.clone())
+            .collect();
+        assert_eq!(targets, vec!["wayfare_core::events", "sled::pagecache"]);
+        assert!(filter_for(LogLevel::Error).starts_with("error,"));
+    }
+
+    #[test]
+    fn lines_are_scrubbed_of_identifiers_keys_and_numbers() {
+        let line = scrub(
+            "paid pay_5f1c0e9a2b7d4c3e8a6f1b2c for acc_0123456789abcdef0123 key=MCowBQYDK2VwAyEAx1ZbN9q0c3RkY2t5dGVzdGtleQ phone=+8613800138000 code=insufficient_funds at wayfare_core::payments amount 250",
+        );
+        assert_eq!(
+            line,
+            "paid pay_5f1c… for acc_0123… key=[redacted] phone=[number] code=insufficient_funds at wayfare_core::payments amount 250"
+        );
+        // Already redacted ids pass unchanged.
+        assert_eq!(scrub("key=idem_ab12…"), "key=idem_ab12…");
     }
 }

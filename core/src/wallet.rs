@@ -10,6 +10,7 @@ use crate::account::AccountApi;
 use crate::config::{ValidConfig, WalletConfig};
 use crate::discovery::TerminalsApi;
 use crate::error::WalletError;
+use crate::events::{EventHub, EventsApi};
 use crate::http::{ApiClient, KeysResponse};
 use crate::keystore::KeyStore;
 use crate::listener::WalletListener;
@@ -51,6 +52,8 @@ pub(crate) struct WalletInner {
     pub api: ApiClient,
     state: RwLock<Option<Arc<OpenState>>>,
     listener: Mutex<Option<Arc<dyn WalletListener>>>,
+    /// The event queue's listener and notifier thread.
+    pub events: EventHub,
     /// Serialises open and close.
     pub lifecycle: tokio::sync::Mutex<()>,
     /// Serialises settlement runs and payments (one server call per intent
@@ -205,6 +208,7 @@ impl Wallet {
                 api,
                 state: RwLock::new(None),
                 listener: Mutex::new(None),
+                events: EventHub::default(),
                 lifecycle: tokio::sync::Mutex::new(()),
                 settling: tokio::sync::Mutex::new(()),
             }),
@@ -239,7 +243,9 @@ impl Wallet {
                 }));
             }
         }
-        payments::settle::settle_pending(&self.inner).await
+        let report = payments::settle::settle_pending(&self.inner).await;
+        crate::events::nudge_if_pending(&self.inner);
+        report
     }
 
     /// Sets the listener that receives payment events (replacing any
@@ -265,6 +271,7 @@ impl Wallet {
         if let Ok(mut slot) = self.inner.listener.lock() {
             slot.take();
         }
+        self.inner.events.clear_listener();
     }
 
     /// Account registration, balance and history.
@@ -280,5 +287,22 @@ impl Wallet {
     /// Pending payments and stored receipts.
     pub fn payments(&self) -> Arc<PaymentsApi> {
         Arc::new(PaymentsApi::new(self.inner.clone()))
+    }
+
+    /// The persisted event queue (payment completed/failed, …) that the app
+    /// drains and acknowledges; nothing in it is lost across restarts.
+    pub fn events(&self) -> Arc<EventsApi> {
+        Arc::new(EventsApi::new(self.inner.clone()))
+    }
+
+    /// Guardian bindings (rider and guardian side), daily limits and the
+    /// alerts this phone receives as a guardian.
+    pub fn guardians(&self) -> Arc<crate::guardians::GuardiansApi> {
+        Arc::new(crate::guardians::GuardiansApi::new(self.inner.clone()))
+    }
+
+    /// Merchant management and on-site payment prompts (owner and staff).
+    pub fn merchant(&self) -> Arc<crate::merchant::MerchantApi> {
+        Arc::new(crate::merchant::MerchantApi::new(self.inner.clone()))
     }
 }

@@ -29,6 +29,7 @@ pub mod instruction;
 pub mod keys;
 pub mod messages;
 pub mod money;
+pub mod prompt;
 pub mod receipt;
 pub mod request_auth;
 mod signed;

@@ -56,6 +56,26 @@ impl TapInToken {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TapInBody, CertificateBody)> {
+        let (body, cert) = self.verify_authentic(operator, now_ms)?;
+        check_validity(
+            "tap-in token",
+            body.tapped_in_at_ms,
+            body.expires_at_ms,
+            now_ms,
+        )?;
+        Ok((body, cert))
+    }
+
+    /// Verifies that the token is genuine (an operator-certified terminal,
+    /// valid now, signed it) without checking the token's own validity
+    /// window, so an exit terminal can tell an expired token of its line
+    /// (maximum fare) from a forged one. Check
+    /// [`TapInBody::check_fresh`] before honouring the entry.
+    pub fn verify_authentic(
+        &self,
+        operator: &PublicKey,
+        now_ms: u64,
+    ) -> Result<(TapInBody, CertificateBody)> {
         let unverified: TapInBody = signed::peek(&self.0, "tap-in token")?;
         let cert = unverified.certificate.verify(operator, now_ms)?;
         if cert.terminal_id != unverified.terminal_id {
@@ -64,13 +84,24 @@ impl TapInToken {
             ));
         }
         let body: TapInBody = signed::verify(&self.0, PURPOSE, &cert.terminal_key, "tap-in token")?;
+        if body.terminal_id != cert.terminal_id {
+            return Err(ProtocolError::UnknownSigner(
+                "tap-in token terminal differs from its certificate",
+            ));
+        }
+        Ok((body, cert))
+    }
+}
+
+impl TapInBody {
+    /// Checks the token's validity window at `now_ms`.
+    pub fn check_fresh(&self, now_ms: u64) -> Result<()> {
         check_validity(
             "tap-in token",
-            body.tapped_in_at_ms,
-            body.expires_at_ms,
+            self.tapped_in_at_ms,
+            self.expires_at_ms,
             now_ms,
-        )?;
-        Ok((body, cert))
+        )
     }
 }
 
@@ -145,6 +176,12 @@ mod tests {
             token.verify(&s.operator.public_key(), 999),
             Err(ProtocolError::NotYetValid { .. })
         ));
+        // Genuine but expired: authentic, not fresh.
+        let (body, _) = token
+            .verify_authentic(&s.operator.public_key(), 5_001)
+            .unwrap();
+        assert!(body.check_fresh(5_001).is_err());
+        assert!(body.check_fresh(5_000).is_ok());
     }
 
     #[test]
@@ -157,6 +194,9 @@ mod tests {
             forged.verify(&s.operator.public_key(), 2_000),
             Err(ProtocolError::BadSignature(_))
         ));
+        assert!(forged
+            .verify_authentic(&s.operator.public_key(), 2_000)
+            .is_err());
         // Certified by another operator.
         let other = SigningKey::generate().unwrap();
         let token = TapInToken::issue(&s.terminal, &s.body).unwrap();

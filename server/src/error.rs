@@ -78,6 +78,33 @@ pub enum ApiError {
     /// The database stayed too busy to commit after several retries.
     #[error("{0}")]
     ServerBusy(String),
+    /// A guardian's daily spending limit would be exceeded by this payment.
+    #[error("{0}")]
+    GuardianLimitReached(String),
+    /// A guardian invitation is past its expiry.
+    #[error("{0}")]
+    InvitationExpired(String),
+    /// A guardian invitation was already accepted.
+    #[error("{0}")]
+    InvitationUsed(String),
+    /// The two accounts already have an active binding.
+    #[error("{0}")]
+    AlreadyBound(String),
+    /// The binding was revoked or left; it cannot change any more.
+    #[error("{0}")]
+    BindingEnded(String),
+    /// A payment for this tap-in token was already made.
+    #[error("{0}")]
+    TapInTokenUsed(String),
+    /// The device's merchant operation scope does not include this action.
+    #[error("{0}")]
+    MissingScope(String),
+    /// A refund would exceed what is left of the payment.
+    #[error("{0}")]
+    RefundExceedsPayment(String),
+    /// The device already manages this merchant.
+    #[error("{0}")]
+    AlreadyMember(String),
     /// A database failure (logged; never shown to the client).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -112,6 +139,15 @@ impl ApiError {
             PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             ServerBusy(_) => ("server_busy", StatusCode::SERVICE_UNAVAILABLE),
+            GuardianLimitReached(_) => ("guardian_limit_reached", StatusCode::PAYMENT_REQUIRED),
+            InvitationExpired(_) => ("invitation_expired", StatusCode::GONE),
+            InvitationUsed(_) => ("invitation_used", StatusCode::CONFLICT),
+            AlreadyBound(_) => ("already_bound", StatusCode::CONFLICT),
+            BindingEnded(_) => ("binding_ended", StatusCode::CONFLICT),
+            TapInTokenUsed(_) => ("tap_in_token_used", StatusCode::CONFLICT),
+            MissingScope(_) => ("missing_scope", StatusCode::FORBIDDEN),
+            RefundExceedsPayment(_) => ("refund_exceeds_payment", StatusCode::CONFLICT),
+            AlreadyMember(_) => ("already_member", StatusCode::CONFLICT),
             Database(_) | Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

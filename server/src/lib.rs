@@ -1,6 +1,9 @@
 //! The Wayfare control center: accounts, double-entry ledger, payments with
 //! signed receipts, the terminal registry, platform confirmation and the
-//! push to terminals. The HTTP contract is `docs/api.md`.
+//! push to terminals; guardian bindings with daily limits and alerts
+//! (delivered over the device event stream and an outbound gateway), the
+//! one-payment-per-tap-in-token rule, settlements and reconciliation. The
+//! HTTP contract is `docs/api.md`.
 //!
 //! Used in-process by the demo and the whole-system tests:
 //!
@@ -14,6 +17,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -21,19 +25,47 @@ use tokio::task::JoinHandle;
 use wayfare_protocol::keys::PublicKey;
 
 mod auth;
+mod billing;
+mod civil;
 mod config;
 mod db;
+mod device_events;
 mod error;
 mod events;
 mod extract;
+pub mod gateway;
+mod guardians;
 mod keys;
 mod ledger;
+mod merchants;
 mod openapi;
+mod outbox;
 mod routes;
 mod state;
+mod transit;
 
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
+pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
+pub use outbox::RetryPolicy;
+
+/// What a server does besides its configuration: where alerts go out.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// The outbound gateway for SMS/push (default: [`LogGateway`]).
+    pub gateway: Arc<dyn OutboundGateway>,
+    /// Backoff of failed gateway deliveries.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            gateway: Arc::new(LogGateway),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
 
 /// How often expired request nonces are deleted.
 const NONCE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
@@ -99,8 +131,17 @@ impl Drop for RunningServer {
 
 /// Starts a server: creates or loads the keys and admin token in the data
 /// directory, opens and migrates the database, binds the listen address and
-/// serves in the background.
+/// serves in the background. Outbound alerts go to the log; see
+/// [`start_with`] for a webhook.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with(config, ServerOptions::default()).await
+}
+
+/// [`start`] with options (the outbound gateway).
+pub async fn start_with(
+    config: ServerConfig,
+    options: ServerOptions,
+) -> Result<RunningServer, ServerError> {
     let keys = keys::ServerKeys::load_or_create(&config.data_dir).await?;
     let admin_token = keys.admin_token.clone();
     let operator_key = keys.operator.public_key();
@@ -132,6 +173,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
+    let outbound = tokio::spawn(outbox::run(
+        state.clone(),
+        options.gateway.clone(),
+        options.retry,
+    ));
     let mut stop = shutdown_rx;
     let pruner = tokio::spawn(async move {
         loop {
@@ -151,7 +197,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         operator_key,
         receipt_key,
         shutdown,
-        tasks: vec![server, pruner],
+        tasks: vec![server, pruner, outbound],
         db,
     })
 }

@@ -4,8 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use std::sync::Arc;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
-use wayfare_server::{start, ServerConfig};
+
+use wayfare_server::{start_with, ServerConfig, ServerOptions, WebhookGateway};
 
 /// Wayfare control center, payment server and platform API.
 #[derive(Parser, Debug)]
@@ -20,6 +23,10 @@ struct Args {
     /// Database URL (sqlite://... or postgres://...); default DATA_DIR/wayfare.db.
     #[arg(long)]
     database_url: Option<String>,
+    /// Where guardian alerts are POSTed for SMS/push (JSON, retried with
+    /// backoff until a 2xx answer); without it they are only logged.
+    #[arg(long)]
+    alert_webhook_url: Option<String>,
 }
 
 #[tokio::main]
@@ -34,9 +41,19 @@ async fn main() -> std::process::ExitCode {
     let config = ServerConfig {
         data_dir: args.data_dir,
         listen: args.listen,
-        database_url: args.database_url,
+        database_url: args.database_url.clone(),
     };
-    let server = match start(config).await {
+    let mut options = ServerOptions::default();
+    if let Some(url) = &args.alert_webhook_url {
+        match WebhookGateway::new(url, Duration::from_secs(10)) {
+            Ok(gateway) => options.gateway = Arc::new(gateway),
+            Err(e) => {
+                eprintln!("wayfare-server: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    let server = match start_with(config, options).await {
         Ok(server) => server,
         Err(e) => {
             eprintln!("wayfare-server: {e}");

@@ -3,6 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
+mod guardian_ops;
+mod merchant_ops;
+
 /// Who may call an operation.
 #[derive(Clone, Copy)]
 enum Auth {
@@ -107,8 +110,9 @@ fn ops() -> Vec<Op> {
              errors: &["401", "404"] },
         Op { method: "post", path: "/v1/merchants", id: "createMerchant", summary: "Creates a merchant and its settlement account.",
              auth: Auth::Admin,
-             request: Some(obj(&["name", "currency"], json!({ "name": s(), "currency": s() }))),
-             success: ("201", obj(&["merchant_id", "account_id", "name", "currency"], json!({ "merchant_id": s(), "account_id": s(), "name": s(), "currency": s() }))),
+             request: Some(obj(&["name", "currency"], json!({ "name": s(), "currency": s(), "operator": s(),
+                 "fee_bps": { "type": "integer", "minimum": 0, "maximum": 10000 } }))),
+             success: ("201", obj(&["merchant_id", "account_id", "name", "currency", "operator", "fee_bps"], json!({ "merchant_id": s(), "account_id": s(), "name": s(), "currency": s(), "operator": s(), "fee_bps": int() }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/accounts/{account_id}", id: "getAccount", summary: "Any account.",
              auth: Auth::Admin, request: None, success: ("200", account), errors: &["401", "404"] },
@@ -117,7 +121,8 @@ fn ops() -> Vec<Op> {
              auth: Auth::Admin,
              request: Some(obj(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": s(),
                  "kind": { "enum": ["pos", "tram", "gate"] }, "terminal_key": s(), "label": s(),
-                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "direction_from": s(), "direction_towards": s() })),
+                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "direction_from": s(), "direction_towards": s(),
+                     "utc_offset_minutes": { "type": "integer", "minimum": -840, "maximum": 840 } })),
                  "valid_for_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }))),
              success: ("201", obj(&["terminal_id", "certificate", "operator_key", "receipt_key"], json!({ "terminal_id": s(), "certificate": s(), "operator_key": s(), "receipt_key": s() }))),
              errors: &["400", "401", "404", "422"] },
@@ -183,7 +188,7 @@ fn operation(op: &Op) -> Value {
             json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
     let mut params = Vec::new();
-    for name in ["idempotency_key", "account_id", "terminal_id"] {
+    for name in ["idempotency_key", "account_id", "terminal_id", "binding_id"] {
         if op.path.contains(&format!("{{{name}}}")) {
             params.push(json!({ "name": name, "in": "path", "required": true, "schema": s() }));
         }
@@ -197,7 +202,7 @@ fn operation(op: &Op) -> Value {
         params.push(json!({ "name": "limit", "in": "query", "required": false,
             "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
     }
-    if op.id == "terminalEvents" {
+    if op.id == "terminalEvents" || op.id == "deviceEvents" {
         params.push(json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer" } }));
     }
     if !params.is_empty() {
@@ -209,7 +214,11 @@ fn operation(op: &Op) -> Value {
 /// Builds the document.
 pub fn document() -> Value {
     let mut paths = Map::new();
-    for op in ops() {
+    for op in ops()
+        .into_iter()
+        .chain(guardian_ops::ops())
+        .chain(merchant_ops::ops())
+    {
         let entry = paths
             .entry(op.path.to_string())
             .or_insert_with(|| json!({}));
@@ -243,7 +252,10 @@ pub fn document() -> Value {
                         "unauthorized", "bad_signature", "stale_request", "replayed_request", "forbidden",
                         "not_found", "unknown_device", "unknown_terminal", "unknown_merchant",
                         "insufficient_funds", "request_expired", "idempotency_conflict", "order_already_paid",
-                        "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy", "internal"] },
+                        "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
+                        "guardian_limit_reached", "invitation_expired", "invitation_used", "already_bound",
+                        "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
+                        "already_member", "internal"] },
                     "message": s() })) })),
                 "PaymentResult": obj(&["payment_id", "status", "receipt", "amount_minor", "currency",
                     "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms"],
@@ -251,6 +263,8 @@ pub fn document() -> Value {
                         "receipt": { "type": "string", "description": "COSE_Sign1 Receipt, base64url" },
                         "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
                         "merchant_id": s(), "terminal_id": s(), "order_id": s(), "completed_at_ms": int() })),
+                "Binding": guardian_ops::schemas()["Binding"].clone(),
+                "Alert": guardian_ops::schemas()["Alert"].clone(),
                 "HistoryEntry": obj(&["entry_id", "kind", "amount_minor", "currency", "balance_after_minor", "description", "at_ms"],
                     json!({ "entry_id": s(), "kind": { "enum": ["payment", "top_up", "refund"] },
                         "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
@@ -266,7 +280,7 @@ mod tests {
     fn every_route_is_documented() {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 17);
+        assert_eq!(paths.len(), 29 + 9);
         assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::db::Db;
 use crate::keys::ServerKeys;
@@ -17,6 +17,8 @@ struct Inner {
     db: Db,
     keys: ServerKeys,
     terminal_events: broadcast::Sender<String>,
+    account_events: broadcast::Sender<String>,
+    outbound: Notify,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -24,11 +26,14 @@ impl AppState {
     /// Bundles the database, the keys and the shutdown signal.
     pub fn new(db: Db, keys: ServerKeys, shutdown: watch::Receiver<bool>) -> Self {
         let (terminal_events, _) = broadcast::channel(1024);
+        let (account_events, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Inner {
                 db,
                 keys,
                 terminal_events,
+                account_events,
+                outbound: Notify::new(),
                 shutdown,
             }),
         }
@@ -53,6 +58,27 @@ impl AppState {
     /// Subscribes to terminal wake-ups (the payload is a terminal id).
     pub fn subscribe_terminal_events(&self) -> broadcast::Receiver<String> {
         self.inner.terminal_events.subscribe()
+    }
+
+    /// Wakes the device event streams of `account_id` after a commit that
+    /// added events for it.
+    pub fn notify_account(&self, account_id: &str) {
+        let _ = self.inner.account_events.send(account_id.to_string());
+    }
+
+    /// Subscribes to account wake-ups (the payload is an account id).
+    pub fn subscribe_account_events(&self) -> broadcast::Receiver<String> {
+        self.inner.account_events.subscribe()
+    }
+
+    /// Wakes the outbound-gateway worker after a commit that queued messages.
+    pub fn notify_outbound(&self) {
+        self.inner.outbound.notify_one();
+    }
+
+    /// What the outbound-gateway worker waits on.
+    pub fn outbound_wake(&self) -> &Notify {
+        &self.inner.outbound
     }
 
     /// A receiver that flips to `true` when the server shuts down.

@@ -43,6 +43,7 @@ use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::{validate_amount, Currency};
 
 use crate::error::{Result, TerminalError};
+pub use crate::tap_config::{TapConfig, TapRole};
 
 /// Everything the terminal daemon needs to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,6 +101,9 @@ pub enum ModeConfig {
     Pos(PosConfig),
     /// A tram's on-board reader charging a flat fare on boarding (P1).
     Tram(TramConfig),
+    /// A tram reader or station/parking gate doing tap-in/tap-out: a
+    /// signed tap-in token on entry, the fare-table price on exit (P3.6).
+    TapInOut(TapConfig),
 }
 
 impl ModeConfig {
@@ -108,6 +112,7 @@ impl ModeConfig {
         match self {
             ModeConfig::Pos(p) => &p.currency,
             ModeConfig::Tram(t) => &t.currency,
+            ModeConfig::TapInOut(t) => &t.currency,
         }
     }
 
@@ -116,6 +121,7 @@ impl ModeConfig {
         match self {
             ModeConfig::Pos(p) => p.request_ttl_ms,
             ModeConfig::Tram(t) => t.request_ttl_ms,
+            ModeConfig::TapInOut(t) => t.request_ttl_ms,
         }
     }
 
@@ -123,7 +129,9 @@ impl ModeConfig {
     pub fn accepts_kind(&self, kind: TerminalKind) -> bool {
         match self {
             ModeConfig::Pos(_) => kind == TerminalKind::Pos,
-            ModeConfig::Tram(_) => matches!(kind, TerminalKind::Tram | TerminalKind::Gate),
+            ModeConfig::Tram(_) | ModeConfig::TapInOut(_) => {
+                matches!(kind, TerminalKind::Tram | TerminalKind::Gate)
+            }
         }
     }
 }
@@ -396,6 +404,9 @@ impl TerminalConfig {
                     return bad(format!("mode.{name} is empty"));
                 }
             }
+        }
+        if let ModeConfig::TapInOut(t) = &self.mode {
+            t.validate()?;
         }
         if let LinkageConfig::Command(c) = &self.linkage {
             if c.open.is_empty() || c.open[0].trim().is_empty() {

@@ -21,6 +21,7 @@ use wayfare_protocol::messages::Beacon;
 use wayfare_protocol::PROTOCOL_VERSION;
 
 pub mod advertise;
+pub mod announcer;
 pub mod config;
 pub mod confirm;
 mod control;
@@ -34,6 +35,8 @@ pub mod provision;
 pub mod reports;
 pub mod sale;
 mod session;
+mod tap;
+mod tap_config;
 pub mod tram;
 
 pub use config::TerminalConfig;
@@ -86,6 +89,8 @@ pub(crate) struct Shared {
     pub(crate) reports: ReportQueue,
     pub(crate) platform: PlatformClient,
     pub(crate) pushes: Arc<PushBook>,
+    /// Tap-in token ids honoured at this terminal (tap-in/tap-out mode).
+    pub(crate) used_tokens: tap::UsedTokens,
     /// One permit: the phone being served (P3.7).
     pub(crate) slot: Arc<Semaphore>,
     pub(crate) sessions_served: AtomicU64,
@@ -162,6 +167,7 @@ async fn start_inner(
     let identity = keys::load_identity(&config, now_ms()).await?;
     let reports = ReportQueue::open(&config.data_dir.join("terminal.sled")).await?;
     let meta = reports.meta()?;
+    let used_tokens = tap::UsedTokens::new(reports.used_tap_in_tokens()?, now_ms());
     let platform_key = Arc::new(wayfare_protocol::keys::SigningKey::from_seed(
         identity.key.seed(),
     )?);
@@ -220,6 +226,7 @@ async fn start_inner(
         reports: reports.clone(),
         platform: platform.clone(),
         pushes: pushes.clone(),
+        used_tokens,
         slot: Arc::new(Semaphore::new(1)),
         sessions_served: AtomicU64::new(0),
         last_outcome: Mutex::new(None),

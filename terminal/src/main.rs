@@ -92,6 +92,10 @@ struct EnrollArgs {
     /// Tram: terminus the vehicle heads to.
     #[arg(long, default_value = "B")]
     direction_towards: String,
+    /// Tram: local time zone in minutes east of UTC (480 = China), for the
+    /// times in guardian alerts. Default: UTC.
+    #[arg(long, allow_hyphen_values = true)]
+    utc_offset_minutes: Option<i64>,
 }
 
 #[tokio::main]
@@ -122,7 +126,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(path: &Path) -> Result<(), TerminalError> {
-    let config = TerminalConfig::from_file(path).await?;
+    let (config, announcer) = wayfare_terminal::announcer::load_config(path).await?;
+    let (data_dir, server_url) = (config.data_dir.clone(), config.server_url.clone());
     let terminal = wayfare_terminal::start(config).await?;
     println!(
         "terminal {} listening for phones on {}, control interface on http://{}",
@@ -130,7 +135,21 @@ async fn run(path: &Path) -> Result<(), TerminalError> {
         terminal.phone_addr(),
         terminal.control_addr()
     );
+    // The on-site prompt device (P4), when configured.
+    let announcer = match announcer {
+        Some(a) => {
+            let speaker = wayfare_terminal::announcer::speaker_for(&a);
+            let running =
+                wayfare_terminal::announcer::start(&a, &data_dir, &server_url, speaker).await?;
+            println!("announcing the merchant's payment prompts");
+            Some(running)
+        }
+        None => None,
+    };
     wait_for_signal().await;
+    if let Some(a) = announcer {
+        a.shutdown().await;
+    }
     terminal.shutdown().await;
     Ok(())
 }
@@ -209,6 +228,7 @@ async fn enroll_cmd(args: EnrollArgs) -> Result<(), TerminalError> {
         station: args.station.clone(),
         direction_from: args.direction_from.clone(),
         direction_towards: args.direction_towards.clone(),
+        utc_offset_minutes: args.utc_offset_minutes,
     });
     let enrollment = enroll(
         &args.server_url,

@@ -23,6 +23,10 @@ pub struct TerminalLocation {
     pub direction_from: String,
     /// Terminus the vehicle heads to.
     pub direction_towards: String,
+    /// The local time zone as minutes east of UTC (e.g. 480 for China), so
+    /// guardian alerts say "08:12" rather than a UTC time. `None`: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset_minutes: Option<i64>,
 }
 
 /// What to enroll.

@@ -199,6 +199,11 @@ impl ReportQueue {
     }
 
     /// The meta tree (e.g. the last event id of the push stream).
+    /// The tree of tap-in token ids already honoured by this terminal.
+    pub(crate) fn used_tap_in_tokens(&self) -> Result<sled::Tree> {
+        Ok(self.db.open_tree("used_tap_in_tokens")?)
+    }
+
     pub(crate) fn meta(&self) -> Result<sled::Tree> {
         Ok(self.db.open_tree("meta")?)
     }
@@ -211,10 +216,35 @@ impl ReportQueue {
 }
 
 /// Opens a sled database without blocking the async runtime.
+///
+/// sled releases its file lock only when its background threads have let go
+/// of the database, a moment after the last handle is dropped; a terminal
+/// restarting in the same process can get there first. A lock conflict is
+/// therefore retried briefly before it is reported.
 pub async fn open_db(path: &Path) -> Result<sled::Db> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || sled::open(&path))
-        .await
-        .map_err(|e| TerminalError::Store(format!("sled open task failed: {e}")))?
-        .map_err(|e| TerminalError::Store(format!("cannot open the report queue: {e}")))
+    const LOCK_RETRY: Duration = Duration::from_millis(20);
+    const LOCK_PATIENCE: Duration = Duration::from_secs(3);
+    let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        let owned = path.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || sled::open(&owned))
+            .await
+            .map_err(|e| TerminalError::Store(format!("sled open task failed: {e}")))?;
+        match opened {
+            Ok(db) => return Ok(db),
+            // sled reports the conflict as ErrorKind::Other with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(LOCK_RETRY).await;
+            }
+            Err(e) => {
+                return Err(TerminalError::Store(format!(
+                    "cannot open {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+    }
 }

@@ -32,7 +32,7 @@ use crate::linkage::LinkageEvent;
 use crate::listener::{frame_of, spawn_reader, Incoming};
 use crate::reports::Report;
 use crate::sale::{Sale, SaleState};
-use crate::{confirm, now_ms, tram, Shared};
+use crate::{confirm, now_ms, tap, tram, Shared};
 
 /// Longest identity handle accepted.
 const MAX_HANDLE_LEN: usize = 64;
@@ -76,18 +76,18 @@ struct Verdict {
     detail: String,
 }
 
-struct Session {
-    shared: Arc<Shared>,
+pub(crate) struct Session {
+    pub(crate) shared: Arc<Shared>,
     peer: SocketAddr,
     rx: mpsc::Receiver<Incoming>,
     writer: OwnedWriteHalf,
     channel: Option<SecureChannel>,
-    handle: Option<String>,
+    pub(crate) handle: Option<String>,
     step: Duration,
     /// This session's hold on the terminal (one phone at a time). Released
     /// once the verdict is recorded, so the next phone is not told `Busy`
     /// while this session says goodbye and files its report.
-    slot: Option<OwnedSemaphorePermit>,
+    pub(crate) slot: Option<OwnedSemaphorePermit>,
 }
 
 pub(crate) async fn serve(
@@ -147,7 +147,7 @@ impl Session {
         }
     }
 
-    async fn send(&mut self, message: &SessionMessage) -> Result<(), End> {
+    pub(crate) async fn send(&mut self, message: &SessionMessage) -> Result<(), End> {
         let channel = self
             .channel
             .as_mut()
@@ -172,14 +172,18 @@ impl Session {
         };
     }
 
-    async fn next_frame(&mut self, deadline: Instant, what: &'static str) -> Result<Vec<u8>, End> {
+    pub(crate) async fn next_frame(
+        &mut self,
+        deadline: Instant,
+        what: &'static str,
+    ) -> Result<Vec<u8>, End> {
         match tokio::time::timeout_at(deadline, self.rx.recv()).await {
             Err(_) => Err(End::Timeout(what)),
             Ok(incoming) => frame_of(incoming),
         }
     }
 
-    fn open(&mut self, frame: &[u8]) -> Result<SessionMessage, End> {
+    pub(crate) fn open(&mut self, frame: &[u8]) -> Result<SessionMessage, End> {
         let channel = self
             .channel
             .as_mut()
@@ -189,7 +193,7 @@ impl Session {
             .map_err(|e| End::Protocol(format!("bad frame from the phone: {e}")))
     }
 
-    fn note_identity(&mut self, handle: String) {
+    pub(crate) fn note_identity(&mut self, handle: String) {
         if handle.is_empty() || handle.chars().count() > MAX_HANDLE_LEN {
             tracing::warn!(peer = %self.peer, "ignoring an empty or overlong identity handle");
             return;
@@ -243,19 +247,44 @@ impl Session {
         shared.sessions_served.fetch_add(1, Ordering::SeqCst);
         tracing::debug!(peer = %self.peer, "session keys established");
 
-        // 2. The order: a flat fare now, or the next POS sale.
+        // 2. The order: a flat fare now, the next POS sale, or for
+        // tap-in/tap-out an entry (token, no charge) or a priced exit.
+        let mut honoured_token = None;
         let (sale, fare) = match &shared.config.mode {
             ModeConfig::Tram(t) => (
                 tram::fare_sale(t).map_err(|e| End::Internal(e.to_string()))?,
                 Some(tram::fare_context(t)),
             ),
             ModeConfig::Pos(_) => (self.wait_for_sale(shutdown).await?, None),
+            ModeConfig::TapInOut(t) => {
+                let token = self.await_tap_in(t).await?;
+                let check = tap::check_token(
+                    token.as_ref(),
+                    t,
+                    &shared.config.operator_key,
+                    &shared.used_tokens,
+                    now_ms(),
+                );
+                match tap::plan(t, check, now_ms()).map_err(|e| End::Internal(e.to_string()))? {
+                    tap::Plan::Entry => return self.tap_entry(t).await,
+                    tap::Plan::Exit { sale, fare, token } => {
+                        honoured_token = token;
+                        (sale, Some(fare))
+                    }
+                }
+            }
         };
 
         // 3–4. Request and verdict. The outcome is recorded before the
         // phone hears it, so anyone polling the terminal after `Done` sees it.
         match self.pay(&sale, fare.clone()).await {
             Ok(verdict) => {
+                if let (SaleState::Accepted, Some((id, expires))) = (verdict.state, &honoured_token)
+                {
+                    if let Err(e) = shared.used_tokens.remember(id, *expires).await {
+                        tracing::error!(error = %e, "cannot record the used tap-in token");
+                    }
+                }
                 shared.sales.finish(
                     &sale,
                     verdict.state,
@@ -425,7 +454,7 @@ impl Session {
         }
     }
 
-    async fn done(&mut self, outcome: DoneOutcome, message: &str) {
+    pub(crate) async fn done(&mut self, outcome: DoneOutcome, message: &str) {
         let done = SessionMessage::Done(Done {
             outcome,
             message: message.to_string(),
@@ -463,6 +492,13 @@ impl Session {
                 payment_id,
                 "The receipt does not match this payment request",
                 e.to_string(),
+            );
+        }
+        if body.fare != request.fare {
+            return refused(
+                payment_id,
+                "The receipt does not match this payment request",
+                "the receipt's fare context differs from the request's".into(),
             );
         }
         let within = Duration::from_millis(shared.config.timeouts.confirm_ms);
@@ -545,7 +581,7 @@ impl Session {
     }
 }
 
-fn message_name(message: &SessionMessage) -> &'static str {
+pub(crate) fn message_name(message: &SessionMessage) -> &'static str {
     match message {
         SessionMessage::Identity { .. } => "Identity",
         SessionMessage::TapIn { .. } => "TapIn",

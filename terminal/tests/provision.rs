@@ -70,6 +70,7 @@ async fn enroll_returns_a_certificate_for_our_key() {
             station: "Central".into(),
             direction_from: "Airport".into(),
             direction_towards: "Harbour".into(),
+            utc_offset_minutes: Some(480),
         }),
         valid_for_days: None,
     };

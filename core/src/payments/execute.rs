@@ -124,6 +124,9 @@ pub(crate) async fn submit(
                     // Receipt first: if we crash before the intent is marked
                     // completed, the next settlement gets the same receipt.
                     store.put_receipt(&record).await?;
+                    // The app's event, before the intent stops being pending
+                    // (a re-run after a crash queues it once).
+                    crate::events::queue_completed(inner, store, &record).await?;
                     intent.state = IntentState::Completed {
                         payment_id: record.payment_id.clone(),
                     };
@@ -150,6 +153,8 @@ pub(crate) async fn submit(
                 other => (0, "refused".to_string(), other.to_string()),
             };
             tracing::info!(target: "wayfare_core::payments", key = %key_log, %code, "payment refused by the server");
+            let event_error = format!("the server refused the payment ({code}): {reason}");
+            crate::events::queue_failed(inner, store, &intent, event_error).await?;
             intent.state = IntentState::Failed {
                 code: code.clone(),
                 reason: reason.clone(),

@@ -172,7 +172,7 @@ impl PaymentOutcome {
 }
 
 /// A payment that failed or is waiting to be settled, for
-/// `WalletListener::on_payment_failed`.
+/// the wallet listener's `on_payment_failed`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PaymentFailure {
     /// The payment's idempotency key.

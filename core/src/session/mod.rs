@@ -2,6 +2,7 @@
 //! ([`handshake`]) and the `TerminalSession` object ([`terminal_session`]).
 
 pub(crate) mod handshake;
+pub(crate) mod tap_in;
 pub(crate) mod terminal_session;
 pub(crate) mod transport;
 
@@ -79,6 +80,19 @@ pub(crate) enum SessionError {
     /// `cancel()` was called.
     #[error("cancelled")]
     Cancelled,
+    /// The terminal recorded an entry instead of asking for a payment: the
+    /// phone now holds its tap-in token (see `TerminalSession::tap`).
+    #[error("no payment: the terminal recorded a tap-in at {station} ({message}); the token is kept for the exit")]
+    TappedIn {
+        /// Boarding station.
+        station: String,
+        /// Line.
+        line: String,
+        /// When the token stops being honoured (Unix ms).
+        expires_at_ms: u64,
+        /// The terminal's message.
+        message: String,
+    },
 }
 
 /// The verified identity of the terminal a session is connected to (from

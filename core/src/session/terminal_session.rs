@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use wayfare_protocol::channel::SecureChannel;
+use wayfare_protocol::fare::FareMode;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::messages::{Done, DoneOutcome, PaymentRequest, SessionMessage};
 use wayfare_protocol::receipt::Receipt;
+use wayfare_protocol::tap_in::TapInToken;
 
+use super::tap_in::{TapInStore, TapOutcome};
 use super::transport::FramedStream;
 use super::{PaymentRequestInfo, SessionError, TerminalDone, TerminalInfo};
 use crate::clock::now_ms;
+use crate::discovery::TerminalKind;
 use crate::error::WalletError;
 use crate::listener::notify;
 use crate::payments::execute::pay_request;
@@ -38,6 +42,8 @@ struct SessionCore {
     stream: FramedStream,
     channel: SecureChannel,
     phase: Phase,
+    /// Whether the held tap-in token (or its absence) was presented.
+    tap_presented: bool,
 }
 
 impl SessionCore {
@@ -129,6 +135,7 @@ impl TerminalSession {
                 stream,
                 channel,
                 phase: Phase::AwaitingRequest,
+                tap_presented: false,
             }),
             cancel: watch::channel(false).0,
             last_request: std::sync::Mutex::new(None),
@@ -160,11 +167,27 @@ impl TerminalSession {
         // If this future is dropped mid-read, the stream is unusable: the
         // phase is set to Finished first and restored on success.
         core.phase = Phase::Finished;
+        if let Err(e) = self.present_tap_in(&mut core).await {
+            core.finish().await;
+            return Err(e);
+        }
+        let mut entered = None;
         let result = loop {
             match core.receive(REQUEST_TIMEOUT).await {
                 Ok(SessionMessage::PaymentRequest(r)) => break self.check_request(r),
-                Ok(SessionMessage::TapInIssued { .. }) => {
-                    tracing::debug!(target: "wayfare_core::session", "tap-in token ignored");
+                Ok(SessionMessage::TapInIssued { token }) => {
+                    entered = self.keep_tap_in(&token).await;
+                }
+                Ok(SessionMessage::Done(done)) if entered.is_some() => {
+                    let Some(body) = entered.take() else {
+                        break Err(SessionError::Closed);
+                    };
+                    break Err(SessionError::TappedIn {
+                        station: body.station,
+                        line: body.line,
+                        expires_at_ms: body.expires_at_ms,
+                        message: done.message,
+                    });
                 }
                 Ok(SessionMessage::Done(done)) => {
                     break Err(SessionError::Terminal {
@@ -193,6 +216,67 @@ impl TerminalSession {
             Err(e) => {
                 core.finish().await;
                 Err(e)
+            }
+        }
+    }
+
+    /// At tram and gate terminals, presents the held tap-in token (or says
+    /// there is none) once, before the terminal decides entry or exit.
+    async fn present_tap_in(&self, core: &mut SessionCore) -> Result<(), SessionError> {
+        if core.tap_presented
+            || !matches!(self.terminal.kind, TerminalKind::Tram | TerminalKind::Gate)
+        {
+            return Ok(());
+        }
+        core.tap_presented = true;
+        let token = match self.inner.opened() {
+            Ok(state) => TapInStore::new(&state.store)
+                .and_then(|s| s.current(now_ms()))
+                .unwrap_or_else(|e| {
+                    tracing::warn!(target: "wayfare_core::session", error = %e, "cannot read the tap-in token");
+                    None
+                })
+                .and_then(|held| TapInToken::from_base64(&held.token).ok()),
+            Err(_) => None,
+        };
+        tracing::debug!(target: "wayfare_core::session", holds_token = token.is_some(), "presenting tap-in");
+        core.send(&SessionMessage::TapIn { token }).await
+    }
+
+    /// Verifies and keeps a token an entry terminal issued.
+    async fn keep_tap_in(&self, token: &TapInToken) -> Option<wayfare_protocol::tap_in::TapInBody> {
+        let kept = async {
+            let operator = self.inner.operator_key().await.ok()?;
+            let state = self.inner.opened().ok()?;
+            let store = TapInStore::new(&state.store).ok()?;
+            match store.keep(token, &operator, now_ms()).await {
+                Ok(body) => Some(body),
+                Err(e) => {
+                    tracing::warn!(target: "wayfare_core::session", error = %e, "tap-in token not kept");
+                    None
+                }
+            }
+        };
+        let body = kept.await;
+        if let Some(b) = &body {
+            tracing::info!(target: "wayfare_core::session", token = %redact(&b.token_id), "tap-in token kept");
+        }
+        body
+    }
+
+    /// After a trip was charged on exit (or the maximum fare instead), the
+    /// held token is spent.
+    async fn spend_tap_in(&self, request: &PaymentRequest) {
+        let spent = request
+            .fare
+            .as_ref()
+            .is_some_and(|f| matches!(f.mode, FareMode::TapOut | FareMode::MaximumFare));
+        if !spent {
+            return;
+        }
+        if let Ok(state) = self.inner.opened() {
+            if let Err(e) = async { TapInStore::new(&state.store)?.forget().await }.await {
+                tracing::warn!(target: "wayfare_core::session", error = %e, "cannot forget the spent tap-in token");
             }
         }
     }
@@ -239,6 +323,7 @@ impl TerminalSession {
                 return Err(e.into());
             }
         };
+        self.spend_tap_in(&request).await;
         let payment_id = record.payment_id.clone();
         let unacknowledged = |reason: String| SessionError::Unacknowledged {
             payment_id: redact(&payment_id),
@@ -305,7 +390,7 @@ impl TerminalSession {
     }
 
     /// Waits for the terminal's payment request (up to two minutes) and
-    /// returns it; also calls `WalletListener::on_payment_request`. Calling
+    /// returns it; also calls the wallet listener's `on_payment_request`. Calling
     /// it again returns the same request.
     pub async fn next_payment_request(&self) -> Result<PaymentRequestInfo, WalletError> {
         let request = self.cancellable(self.wait_for_request()).await?;
@@ -314,6 +399,36 @@ impl TerminalSession {
             l.on_payment_request(info.clone())
         });
         Ok(info)
+    }
+
+    /// For tram and gate terminals: presents the held tap-in token (if
+    /// any) and returns what the terminal did: an entry recorded (the new
+    /// token is kept; nothing to pay) or a payment request (a flat fare,
+    /// the fare of the trip ending here, or the maximum fare with its
+    /// reason) to `confirm()` or `decline()`. Works at POS terminals too
+    /// (always `PaymentRequested`).
+    pub async fn tap(&self) -> Result<TapOutcome, WalletError> {
+        match self.cancellable(self.wait_for_request()).await {
+            Ok(request) => {
+                let info = PaymentRequestInfo::from(&request);
+                notify(self.inner.listener(), |l| {
+                    l.on_payment_request(info.clone())
+                });
+                Ok(TapOutcome::PaymentRequested { request: info })
+            }
+            Err(SessionError::TappedIn {
+                station,
+                line,
+                expires_at_ms,
+                message,
+            }) => Ok(TapOutcome::Entered {
+                station,
+                line,
+                token_expires_at_ms: expires_at_ms,
+                message,
+            }),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The user confirmed: pays the request (intent recorded on this phone

@@ -222,6 +222,9 @@ impl WalletListener for Recorder {
         self.failures.lock().unwrap().push(failure);
         Ok(())
     }
+    fn on_guardian_alert(&self, _alert: crate::GuardianAlert) -> Result<(), ListenerError> {
+        Ok(())
+    }
 }
 
 #[tokio::test]

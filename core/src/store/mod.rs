@@ -5,7 +5,8 @@
 //! - `identity`: the sealed device seed, account and device ids, pinned
 //!   operator and receipt keys;
 //! - `outbox`: payment intents by idempotency key (see [`outbox`]);
-//! - `receipts`: verified receipts, ordered by completion time.
+//! - `receipts`: verified receipts, ordered by completion time;
+//! - `events`, `event_keys`: the app's event queue (see `crate::events`).
 //!
 //! Values are JSON. Every write that matters for money (intents, receipts,
 //! identity) is followed by `flush_async` before the caller goes on.
@@ -109,6 +110,17 @@ impl Store {
             receipts: db.open_tree("receipts")?,
             db,
         })
+    }
+
+    /// Opens (or creates) another tree in this database, for an area that
+    /// keeps its own records (the event queue: `events`, `event_keys`).
+    pub(crate) fn tree(&self, name: &'static str) -> Result<sled::Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// A fresh id, strictly increasing across restarts (sled's generator).
+    pub(crate) fn generate_id(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
     }
 
     /// Makes every write so far durable.

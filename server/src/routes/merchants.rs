@@ -1,4 +1,5 @@
-//! `POST /v1/merchants` (admin): a merchant and its settlement account.
+//! `POST /v1/merchants` (admin): a merchant and its settlement account, with
+//! the operator it settles under and its settlement fee.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,6 +19,10 @@ use crate::state::AppState;
 pub(crate) struct NewMerchant {
     name: String,
     currency: String,
+    /// The operator the merchant settles under (default `default`).
+    operator: Option<String>,
+    /// Settlement fee in basis points (0 to 10000, default 0).
+    fee_bps: Option<i64>,
 }
 
 /// `POST /v1/merchants`.
@@ -28,6 +33,15 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_text("name", &req.name, 100)?;
     let currency = parse_currency("currency", &req.currency)?;
+    let operator = req.operator.clone().unwrap_or_else(|| "default".into());
+    check_text("operator", &operator, 100)?;
+    let fee_bps = req.fee_bps.unwrap_or(0);
+    if !(0..=10_000).contains(&fee_bps) {
+        return Err(ApiError::field(
+            "fee_bps",
+            "must be between 0 and 10000 basis points",
+        ));
+    }
     let internal = |e: wayfare_protocol::ProtocolError| ApiError::Internal(e.to_string());
     let merchant_id = new_id("mer").map_err(internal)?;
     let account_id = new_id("acc").map_err(internal)?;
@@ -37,6 +51,7 @@ pub(crate) async fn create(
         account_id.clone(),
         req.name.clone(),
         currency.code().to_string(),
+        operator.clone(),
     );
     state
         .db()
@@ -54,14 +69,16 @@ pub(crate) async fn create(
                 .execute(&mut *conn)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO merchants (id, account_id, name, currency, created_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO merchants (id, account_id, name, currency, created_at_ms, \
+                     operator_name, fee_bps) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(r.0)
                 .bind(r.1)
                 .bind(r.2)
                 .bind(r.3)
                 .bind(now)
+                .bind(r.4)
+                .bind(fee_bps)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
@@ -76,6 +93,8 @@ pub(crate) async fn create(
             "account_id": account_id,
             "name": req.name,
             "currency": currency.code(),
+            "operator": operator,
+            "fee_bps": fee_bps,
         })),
     ))
 }

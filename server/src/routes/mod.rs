@@ -1,19 +1,22 @@
 //! The HTTP routes of `/v1` (see `docs/api.md`).
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 mod admin;
+mod device_stream;
 mod devices;
+mod guardians;
 mod merchants;
 mod meta;
 pub mod payments;
 mod reports;
-mod terminals;
+mod settlements;
+pub(crate) mod terminals;
 mod wallet;
 
 /// Builds the router with every endpoint, JSON fallbacks and the body limit.
@@ -36,6 +39,34 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/terminals/me/reports", post(reports::submit))
         .route("/v1/terminals/{terminal_id}/reports", get(reports::list))
         .route("/v1/ledger/check", get(admin::ledger_check))
+        .route("/v1/devices/me/events", get(device_stream::events))
+        .route("/v1/guardians/invitations", post(guardians::invite))
+        .route("/v1/guardians/invitations/accept", post(guardians::accept))
+        .route("/v1/guardians/bindings", get(guardians::list))
+        .route(
+            "/v1/guardians/bindings/{binding_id}",
+            get(guardians::inspect),
+        )
+        .route(
+            "/v1/guardians/bindings/{binding_id}/revoke",
+            post(guardians::revoke),
+        )
+        .route(
+            "/v1/guardians/bindings/{binding_id}/leave",
+            post(guardians::leave),
+        )
+        .route(
+            "/v1/guardians/bindings/{binding_id}/limit",
+            put(guardians::set_limit),
+        )
+        .route("/v1/guardians/alerts", get(guardians::alerts))
+        .route("/v1/settlements", get(settlements::settlements))
+        .route(
+            "/v1/settlements/reconciliations",
+            post(settlements::reconcile),
+        )
+        .route("/v1/outbound/status", get(settlements::outbound_status))
+        .merge(crate::merchants::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

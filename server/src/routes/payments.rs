@@ -1,7 +1,10 @@
 //! `POST /v1/payments` and `GET /v1/payments/{idempotency_key}`: a device's
 //! signed instruction becomes, in one transaction, a payment row, a covered
 //! debit of the payer, a credit of the merchant, their ledger entries, the
-//! payer's points, a terminal event, and a signed receipt.
+//! payer's points, a terminal event, and a signed receipt; the guardians'
+//! daily limits are enforced and their alerts written in the same
+//! transaction (see `guardians::alerts`), and a tap-in token pays one trip
+//! only (see `transit`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -12,6 +15,7 @@ use sqlx::AnyPool;
 use wayfare_protocol::codec::to_cbor;
 use wayfare_protocol::ids::{hex_lower, new_id, redact, sha256};
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
+use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::{validate_amount, Currency};
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::PROTOCOL_VERSION;
@@ -20,6 +24,8 @@ use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiPath};
+use crate::guardians::render::AlertFacts;
+use crate::guardians::{alerts, ShownAs};
 use crate::ledger::{self, Leg, Movement};
 use crate::state::AppState;
 
@@ -184,12 +190,18 @@ pub async fn create(
     })?;
     validate(&body)?;
     let outcome = match load_context(pool, &body).await {
-        Ok(ctx) => commit(&state, &body, &digest, &ctx, now).await,
+        Ok(ctx) => commit(&state, &body, &digest, ctx, now).await,
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(result) => {
+        Ok((result, guardians)) => {
             state.notify_terminal(&body.terminal_id);
+            for guardian in &guardians {
+                state.notify_account(guardian);
+            }
+            if !guardians.is_empty() {
+                state.notify_outbound();
+            }
             tracing::info!(
                 payment = %redact(&result.payment_id),
                 terminal = %redact(&body.terminal_id),
@@ -236,6 +248,9 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
     if !body.description.is_empty() {
         check_text("instruction.description", &body.description, 200)?;
     }
+    if let Some(fare) = &body.fare {
+        crate::transit::validate_fare(fare)?;
+    }
     Ok(())
 }
 
@@ -243,6 +258,8 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
 struct Context {
     payer_handle: String,
     merchant_account: String,
+    /// Alert facts without the rider's name (set per binding).
+    alert: AlertFacts,
 }
 
 async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context, ApiError> {
@@ -253,23 +270,23 @@ async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context,
             .await?;
     let (payer_currency, payer_handle) =
         payer.ok_or_else(|| ApiError::NotFound("the paying account does not exist".into()))?;
-    let merchant: Option<(String, String)> =
-        sqlx::query_as("SELECT account_id, currency FROM merchants WHERE id = $1")
+    let merchant: Option<(String, String, String)> =
+        sqlx::query_as("SELECT account_id, currency, name FROM merchants WHERE id = $1")
             .bind(body.merchant_id.clone())
             .fetch_optional(pool)
             .await?;
-    let (merchant_account, merchant_currency) = merchant.ok_or_else(|| {
+    let (merchant_account, merchant_currency, merchant_name) = merchant.ok_or_else(|| {
         ApiError::UnknownMerchant(format!(
             "merchant {} does not exist",
             redact(&body.merchant_id)
         ))
     })?;
-    let terminal: Option<(String,)> =
-        sqlx::query_as("SELECT merchant_id FROM terminals WHERE id = $1")
+    let terminal: Option<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT merchant_id, kind, location_json FROM terminals WHERE id = $1")
             .bind(body.terminal_id.clone())
             .fetch_optional(pool)
             .await?;
-    let (terminal_merchant,) = terminal.ok_or_else(|| {
+    let (terminal_merchant, terminal_kind, location_json) = terminal.ok_or_else(|| {
         ApiError::UnknownTerminal(format!(
             "terminal {} does not exist",
             redact(&body.terminal_id)
@@ -300,6 +317,17 @@ async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context,
     Ok(Context {
         payer_handle: payer_handle.unwrap_or_else(|| "rider".into()),
         merchant_account,
+        alert: AlertFacts {
+            rider: ShownAs::Nickname(String::new()),
+            payment_id: String::new(),
+            amount_minor: body.amount_minor,
+            currency: body.currency.clone(),
+            merchant_name,
+            terminal_kind: TerminalKind::parse(&terminal_kind).unwrap_or(TerminalKind::Pos),
+            at_ms: 0,
+            utc_offset_minutes: crate::routes::terminals::utc_offset_of(location_json.as_deref()),
+            fare: body.fare.clone(),
+        },
     })
 }
 
@@ -313,15 +341,16 @@ struct Plan {
     completed_at_ms: u64,
     movement: Movement,
     event_data: String,
+    alert: AlertFacts,
 }
 
 async fn commit(
     state: &AppState,
     body: &InstructionBody,
     digest: &str,
-    ctx: &Context,
+    ctx: Context,
     now: u64,
-) -> Result<PaymentResult, ApiError> {
+) -> Result<(PaymentResult, Vec<String>), ApiError> {
     let payment_id = new_id("pay").map_err(|e| ApiError::Internal(e.to_string()))?;
     let receipt = Receipt::issue(
         &state.keys().receipt,
@@ -376,6 +405,11 @@ async fn commit(
             "completed_at_ms": now,
         })
         .to_string(),
+        alert: AlertFacts {
+            payment_id: payment_id.clone(),
+            at_ms: to_i64(now),
+            ..ctx.alert
+        },
     };
     state
         .db()
@@ -386,7 +420,10 @@ async fn commit(
         .await
 }
 
-async fn write_payment(conn: &mut AnyConnection, plan: Plan) -> Result<PaymentResult, ApiError> {
+async fn write_payment(
+    conn: &mut AnyConnection,
+    plan: Plan,
+) -> Result<(PaymentResult, Vec<String>), ApiError> {
     let b = &plan.body;
     let at = to_i64(plan.completed_at_ms);
     sqlx::query(
@@ -413,6 +450,17 @@ async fn write_payment(conn: &mut AnyConnection, plan: Plan) -> Result<PaymentRe
     .await?;
     let balances = ledger::post(conn, &plan.movement).await?;
     let balance_after = balances.first().copied().unwrap_or_default();
+    // The payer's balance row is now locked until commit: concurrent
+    // payments of this rider are counted one after the other.
+    alerts::enforce_daily_limits(conn, &b.account_id, at, &b.currency).await?;
+    crate::transit::claim_tap_in_token(conn, b.fare.as_ref(), &plan.payment_id, at).await?;
+    let guardians = alerts::fan_out(conn, &b.account_id, &plan.alert).await?;
+    // Merchant prompts (P4), one per authorised device; woken like the guardians.
+    let guardians = [
+        guardians,
+        crate::merchants::prompts::on_payment(conn, &plan.payment_id).await?,
+    ]
+    .concat();
     sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
         .bind(balance_after)
         .bind(plan.payment_id.clone())
@@ -427,7 +475,7 @@ async fn write_payment(conn: &mut AnyConnection, plan: Plan) -> Result<PaymentRe
         at,
     )
     .await?;
-    Ok(PaymentResult {
+    let result = PaymentResult {
         payment_id: plan.payment_id.clone(),
         status: "completed".into(),
         receipt: plan.receipt.clone(),
@@ -438,7 +486,8 @@ async fn write_payment(conn: &mut AnyConnection, plan: Plan) -> Result<PaymentRe
         terminal_id: b.terminal_id.clone(),
         order_id: b.order_id.clone(),
         completed_at_ms: plan.completed_at_ms,
-    })
+    };
+    Ok((result, guardians))
 }
 
 /// `GET /v1/payments/{idempotency_key}`: the payer looks up a payment, e.g.

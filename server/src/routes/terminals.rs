@@ -43,6 +43,16 @@ pub(crate) struct Location {
     station: Option<String>,
     direction_from: Option<String>,
     direction_towards: Option<String>,
+    /// The local time zone of the terminal as a UTC offset in minutes
+    /// (e.g. 480 for China Standard Time); alerts show times in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    utc_offset_minutes: Option<i64>,
+}
+
+/// The UTC offset stored with a terminal's location, if any.
+pub(crate) fn utc_offset_of(location_json: Option<&str>) -> Option<i64> {
+    let location: Location = serde_json::from_str(location_json?).ok()?;
+    location.utc_offset_minutes
 }
 
 impl Location {
@@ -57,6 +67,9 @@ impl Location {
             if let Some(v) = value {
                 check_text(name, v, 100)?;
             }
+        }
+        if let Some(offset) = self.utc_offset_minutes {
+            crate::civil::check_offset("location.utc_offset_minutes", offset)?;
         }
         Ok(())
     }

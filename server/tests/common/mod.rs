@@ -13,7 +13,9 @@ use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::money::Currency;
 use wayfare_protocol::request_auth::sign_request;
-use wayfare_server::{start, RunningServer, ServerConfig};
+use wayfare_server::{start_with, RunningServer, ServerConfig, ServerOptions};
+
+pub mod guardians;
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -56,12 +58,19 @@ impl TestServer {
     }
 
     pub async fn start_with(database_url: Option<String>) -> Self {
+        Self::start_with_options(database_url, ServerOptions::default()).await
+    }
+
+    pub async fn start_with_options(database_url: Option<String>, options: ServerOptions) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(ServerConfig {
-            data_dir: dir.path().to_path_buf(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url,
-        })
+        let server = start_with(
+            ServerConfig {
+                data_dir: dir.path().to_path_buf(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                database_url,
+            },
+            options,
+        )
         .await
         .unwrap();
         let base = server.base_url();
@@ -157,9 +166,13 @@ impl TestServer {
     }
 
     pub async fn phone(&self, currency: &str) -> Phone {
+        self.phone_numbered(currency, "+8613800138000").await
+    }
+
+    pub async fn phone_numbered(&self, currency: &str, number: &str) -> Phone {
         let key = SigningKey::generate().unwrap();
         let body = json!({"display_name": "Ada", "device_key": key.public_key().to_base64(),
-            "phone_number": "+8613800138000", "currency": currency})
+            "phone_number": number, "currency": currency})
         .to_string();
         let (status, answer) = self
             .signed(
@@ -275,6 +288,17 @@ impl Phone {
         amount: u64,
         expires_at_ms: u64,
     ) -> (PaymentInstruction, String) {
+        self.instruction_with_fare(terminal, order_id, amount, expires_at_ms, None)
+    }
+
+    pub fn instruction_with_fare(
+        &self,
+        terminal: &Terminal,
+        order_id: &str,
+        amount: u64,
+        expires_at_ms: u64,
+        fare: Option<wayfare_protocol::fare::FareContext>,
+    ) -> (PaymentInstruction, String) {
         let idem = payment_idempotency_key(&self.account_id, &terminal.terminal_id, order_id);
         let body = InstructionBody {
             version: 1,
@@ -287,7 +311,7 @@ impl Phone {
             amount_minor: amount,
             currency: Currency::parse(&self.currency).unwrap(),
             description: "coffee".into(),
-            fare: None,
+            fare,
             expires_at_ms,
             signed_at_ms: now_ms(),
         };

@@ -126,6 +126,47 @@ impl Fixture {
         )
     }
 
+    /// A tap-in/tap-out terminal at `station` (index `index`): stations
+    /// fares 200 up to 2 stations, 300 up to 5, maximum 500.
+    pub fn tap_config(
+        &self,
+        server_url: &str,
+        role: wayfare_terminal::config::TapRole,
+        station: &str,
+        index: u32,
+    ) -> TerminalConfig {
+        use wayfare_protocol::fare::{FareBand, FareTable};
+        self.config(
+            server_url,
+            ModeConfig::TapInOut(wayfare_terminal::config::TapConfig {
+                role,
+                currency: Currency::parse("CNY").unwrap(),
+                line: "T1".into(),
+                vehicle: "gate 3".into(),
+                direction_from: "Airport".into(),
+                direction_towards: "Harbour".into(),
+                station: station.into(),
+                station_index: index,
+                fare_table: FareTable::Stations {
+                    bands: vec![
+                        FareBand {
+                            up_to: 2,
+                            fare_minor: 200,
+                        },
+                        FareBand {
+                            up_to: 5,
+                            fare_minor: 300,
+                        },
+                    ],
+                    maximum_minor: 500,
+                },
+                token_ttl_ms: 3_600_000,
+                token_wait_ms: 300,
+                request_ttl_ms: 60_000,
+            }),
+        )
+    }
+
     pub fn pos_config(&self, server_url: &str) -> TerminalConfig {
         self.config(
             server_url,

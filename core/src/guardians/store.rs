@@ -1,0 +1,148 @@
+//! The guardian area's records in the wallet database (tree
+//! `guardian_alerts`): received alerts by server event id (kept, so
+//! `guardians().alerts()` works offline), the ids of alerts already handed
+//! to the app (so a replayed event is never shown twice, even after a
+//! restart) and the stream cursor (the last server event id handled).
+
+use crate::store::{Store, StoreError};
+
+use super::types::GuardianAlert;
+
+const TREE: &str = "guardian_alerts";
+const CURSOR: &[u8] = b"cursor";
+const ALERT_PREFIX: &[u8] = b"alert/";
+const SEEN_PREFIX: &str = "seen/";
+
+fn corrupt(reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        tree: TREE,
+        reason: reason.to_string(),
+    }
+}
+
+fn alert_key(event_id: u64) -> Vec<u8> {
+    let mut key = ALERT_PREFIX.to_vec();
+    key.extend_from_slice(&event_id.to_be_bytes());
+    key
+}
+
+/// A handle on the tree. Cheap to create.
+#[derive(Clone)]
+pub(crate) struct AlertStore {
+    store: Store,
+    tree: sled::Tree,
+}
+
+impl AlertStore {
+    /// The tree of an open store.
+    pub(crate) fn new(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            store: store.clone(),
+            tree: store.tree(TREE)?,
+        })
+    }
+
+    /// Keeps `alert` and marks its id seen; false (and nothing written)
+    /// when an alert with this id was already kept.
+    pub(crate) fn keep_first(&self, alert: &GuardianAlert) -> Result<bool, StoreError> {
+        let seen = format!("{SEEN_PREFIX}{}", alert.alert_id).into_bytes();
+        let first = self
+            .tree
+            .compare_and_swap(
+                seen,
+                None as Option<&[u8]>,
+                Some(&alert.event_id.to_be_bytes()[..]),
+            )?
+            .is_ok();
+        if first {
+            let raw = serde_json::to_vec(alert).map_err(corrupt)?;
+            self.tree.insert(alert_key(alert.event_id), raw)?;
+        }
+        Ok(first)
+    }
+
+    /// The last server event id handled.
+    pub(crate) fn cursor(&self) -> Result<Option<u64>, StoreError> {
+        match self.tree.get(CURSOR)? {
+            None => Ok(None),
+            Some(raw) => {
+                let bytes: [u8; 8] = raw
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("cursor is not 8 bytes"))?;
+                Ok(Some(u64::from_be_bytes(bytes)))
+            }
+        }
+    }
+
+    /// Moves the cursor forward (never back) and flushes everything.
+    pub(crate) async fn advance(&self, event_id: u64) -> Result<(), StoreError> {
+        if self.cursor()?.is_none_or(|c| event_id > c) {
+            self.tree.insert(CURSOR, &event_id.to_be_bytes())?;
+        }
+        self.store.flush().await
+    }
+
+    /// Kept alerts, oldest first, at most `limit` of the newest.
+    pub(crate) fn alerts(&self, limit: usize) -> Result<Vec<GuardianAlert>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(ALERT_PREFIX).rev().take(limit) {
+            let (_, raw) = item?;
+            out.push(serde_json::from_slice(&raw).map_err(corrupt)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(event_id: u64, alert_id: &str) -> GuardianAlert {
+        GuardianAlert {
+            event_id,
+            alert_id: alert_id.into(),
+            binding_id: "bnd_1".into(),
+            rider_name: "Mia".into(),
+            payment_id: "pay_1".into(),
+            amount_minor: 200,
+            currency: "CNY".into(),
+            amount_text: "¥2.00".into(),
+            merchant_name: "Tram".into(),
+            at_ms: 1,
+            local_time: "08:12".into(),
+            utc_offset: "+08:00".into(),
+            transit: None,
+            text_en: "Mia paid".into(),
+            text_zh: "Mia支付".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn alerts_are_kept_once_and_the_cursor_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(path.clone()).await.unwrap();
+            let alerts = AlertStore::new(&store).unwrap();
+            assert!(alerts.keep_first(&alert(3, "alr_a")).unwrap());
+            assert!(!alerts.keep_first(&alert(9, "alr_a")).unwrap());
+            assert!(alerts.keep_first(&alert(5, "alr_b")).unwrap());
+            alerts.advance(5).await.unwrap();
+            alerts.advance(4).await.unwrap();
+        }
+        let store = Store::open(path).await.unwrap();
+        let alerts = AlertStore::new(&store).unwrap();
+        assert_eq!(alerts.cursor().unwrap(), Some(5));
+        let kept: Vec<_> = alerts
+            .alerts(10)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.event_id)
+            .collect();
+        assert_eq!(kept, [3, 5]);
+        assert_eq!(alerts.alerts(1).unwrap()[0].event_id, 5);
+        assert!(!alerts.keep_first(&alert(3, "alr_a")).unwrap());
+    }
+}

@@ -1,0 +1,120 @@
+//! What a payment does for guardians, inside the payment's transaction:
+//! the daily limits are checked (after the payer's balance row is locked by
+//! the ledger, so concurrent payments of one rider are counted one after the
+//! other on both backends and can never overshoot), and one alert per active
+//! in-scope binding is written to three outboxes at once: `guardian_alerts`
+//! (history), `account_events` (the guardian's device stream) and
+//! `outbound_messages` (SMS/push through the gateway).
+
+use serde_json::Value;
+use sqlx::AnyConnection;
+use wayfare_protocol::ids::new_id;
+use wayfare_protocol::money::Currency;
+
+use super::render::AlertFacts;
+use super::{Scope, ShownAs};
+use crate::civil::local_day_start;
+use crate::error::ApiError;
+
+/// The SSE event kind and outbound message kind of an alert.
+pub const ALERT_KIND: &str = "guardian.alert";
+
+/// Refuses the payment when the rider's spending today (this payment
+/// included, so it must already be inserted) exceeds a daily limit set by
+/// any active guardian. Call after the ledger debited the payer.
+pub async fn enforce_daily_limits(
+    conn: &mut AnyConnection,
+    rider_account_id: &str,
+    now_ms: i64,
+    currency: &Currency,
+) -> Result<(), ApiError> {
+    let limits: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT daily_limit_minor, limit_utc_offset_minutes FROM guardian_bindings \
+         WHERE rider_account_id = $1 AND status = 'active' AND daily_limit_minor IS NOT NULL",
+    )
+    .bind(rider_account_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    for (limit, offset) in limits {
+        let since = local_day_start(now_ms, offset);
+        let (spent,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payments \
+             WHERE account_id = $1 AND completed_at_ms >= $2",
+        )
+        .bind(rider_account_id.to_string())
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?;
+        if spent > limit {
+            return Err(ApiError::GuardianLimitReached(format!(
+                "daily limit set by your guardian reached: {} of {} a day",
+                currency.format(spent),
+                currency.format(limit),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes an alert for every active binding of the payer whose scope
+/// covers this payment. `facts.rider` is replaced per binding. Returns the
+/// guardian accounts to wake after the commit.
+pub async fn fan_out(
+    conn: &mut AnyConnection,
+    rider_account_id: &str,
+    facts: &AlertFacts,
+) -> Result<Vec<String>, ApiError> {
+    let bindings: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, guardian_account_id, scope, shown_as, shown_value FROM guardian_bindings \
+         WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id",
+    )
+    .bind(rider_account_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let transit = facts.is_transit();
+    let mut woken = Vec::new();
+    for (binding_id, guardian, scope, shown_as, shown_value) in bindings {
+        if !Scope::parse(&scope)?.covers(transit) {
+            continue;
+        }
+        let alert_id = new_id("alr").map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut per_binding = facts.clone();
+        per_binding.rider = ShownAs::from_row(&shown_as, &shown_value);
+        let mut data = per_binding.fields();
+        if let Value::Object(map) = &mut data {
+            map.insert("alert_id".into(), Value::String(alert_id.clone()));
+            map.insert("binding_id".into(), Value::String(binding_id.clone()));
+            map.insert("scope".into(), Value::String(scope.clone()));
+        }
+        let data = data.to_string();
+        let seq =
+            crate::device_events::append(conn, &guardian, ALERT_KIND, &data, facts.at_ms).await?;
+        sqlx::query(
+            "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
+             event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(alert_id.clone())
+        .bind(binding_id)
+        .bind(guardian.clone())
+        .bind(facts.payment_id.clone())
+        .bind(seq)
+        .bind(data.clone())
+        .bind(facts.at_ms)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
+             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(alert_id)
+        .bind(ALERT_KIND)
+        .bind(guardian.clone())
+        .bind(data)
+        .bind(facts.at_ms)
+        .bind(facts.at_ms)
+        .execute(&mut *conn)
+        .await?;
+        woken.push(guardian);
+    }
+    Ok(woken)
+}

@@ -1,0 +1,273 @@
+//! Merchants (P4): the owner's device is the main management terminal; it
+//! invites staff devices (sub management terminals) and sets, per device, an
+//! operation scope and a content scope (see [`scopes`]). Every completed
+//! payment, every refund and every notice the owner forwards from an
+//! outside platform becomes one prompt per authorised device, written in the
+//! same transaction to the device event stream (`GET /v1/devices/me/events`,
+//! kind `merchant.prompt`) with only the attributes of the device's content
+//! scope (see [`prompts`]).
+//!
+//! Authorization: a device that is not an active member of the merchant
+//! gets `404 not_found` for everything of that merchant (as for a merchant
+//! that does not exist); a member without the needed operation gets
+//! `403 missing_scope`; owner-only actions answer `403 forbidden` to staff.
+
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::Serialize;
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub mod prompts;
+mod refunds;
+pub mod scopes;
+mod staff;
+
+use scopes::{Operation, Scopes};
+
+/// The routes of the merchant area, merged into the `/v1` router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/merchants/mine", get(staff::mine))
+        .route("/v1/merchants/invitations/accept", post(staff::accept))
+        .route("/v1/merchants/{merchant_id}/owner", post(staff::set_owner))
+        .route(
+            "/v1/merchants/{merchant_id}/invitations",
+            post(staff::invite),
+        )
+        .route("/v1/merchants/{merchant_id}/staff", get(staff::list))
+        .route(
+            "/v1/merchants/{merchant_id}/staff/{member_id}",
+            put(staff::update).delete(staff::revoke),
+        )
+        .route(
+            "/v1/merchants/{merchant_id}/payments",
+            get(refunds::history),
+        )
+        .route("/v1/merchants/{merchant_id}/refunds", post(refunds::refund))
+        .route(
+            "/v1/merchants/{merchant_id}/external-notices",
+            post(prompts::forward_notice),
+        )
+}
+
+/// Role of a member device.
+pub const ROLE_OWNER: &str = "owner";
+/// Role of a staff device.
+pub const ROLE_STAFF: &str = "staff";
+
+/// An active member of a merchant, as loaded for authorization.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// Member id.
+    pub member_id: String,
+    /// The merchant.
+    pub merchant_id: String,
+    /// The member device's account.
+    pub account_id: String,
+    /// `owner` or `staff`.
+    pub role: String,
+    /// Its scopes (every scope for the owner).
+    pub scopes: Scopes,
+}
+
+impl Member {
+    /// True for the owner.
+    pub fn is_owner(&self) -> bool {
+        self.role == ROLE_OWNER
+    }
+}
+
+type MemberRow = (String, String, String, String, String, String);
+
+fn member_from(r: MemberRow) -> Member {
+    let scopes = if r.3 == ROLE_OWNER {
+        Scopes::all()
+    } else {
+        Scopes::from_stored(&r.4, &r.5)
+    };
+    Member {
+        member_id: r.0,
+        merchant_id: r.1,
+        account_id: r.2,
+        role: r.3,
+        scopes,
+    }
+}
+
+const SELECT_MEMBER: &str = "SELECT id, merchant_id, account_id, role, operations, content \
+    FROM merchant_members WHERE status = 'active'";
+
+/// The active member `account_id` of `merchant_id`, or `404 not_found`.
+pub async fn member(
+    state: &AppState,
+    merchant_id: &str,
+    account_id: &str,
+) -> Result<Member, ApiError> {
+    let row: Option<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{SELECT_MEMBER} AND merchant_id = $1 AND account_id = $2"
+    )))
+    .bind(merchant_id.to_string())
+    .bind(account_id.to_string())
+    .fetch_optional(&state.db().pool)
+    .await?;
+    row.map(member_from).ok_or_else(not_a_member)
+}
+
+/// Like [`member`], then requires `op` (`403 missing_scope` without it).
+pub async fn member_with(
+    state: &AppState,
+    merchant_id: &str,
+    account_id: &str,
+    op: Operation,
+) -> Result<Member, ApiError> {
+    let m = member(state, merchant_id, account_id).await?;
+    if !m.scopes.allows(op) {
+        return Err(ApiError::MissingScope(format!(
+            "this device's operation scope does not include {}; ask the merchant's owner to grant it",
+            op.as_str()
+        )));
+    }
+    Ok(m)
+}
+
+/// Like [`member`], and the member must be the owner (`403 forbidden`).
+pub async fn owner(
+    state: &AppState,
+    merchant_id: &str,
+    account_id: &str,
+) -> Result<Member, ApiError> {
+    let m = member(state, merchant_id, account_id).await?;
+    if !m.is_owner() {
+        return Err(ApiError::Forbidden(
+            "only the merchant's owner device can do this".into(),
+        ));
+    }
+    Ok(m)
+}
+
+/// The active members of a merchant, read inside a transaction.
+pub async fn active_members(
+    conn: &mut AnyConnection,
+    merchant_id: &str,
+) -> Result<Vec<Member>, ApiError> {
+    let rows: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "{SELECT_MEMBER} AND merchant_id = $1 ORDER BY created_at_ms, id"
+    )))
+    .bind(merchant_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(member_from).collect())
+}
+
+/// The answer for a merchant the caller does not manage.
+pub fn not_a_member() -> ApiError {
+    ApiError::NotFound("no merchant managed by this device has this id".into())
+}
+
+/// A member as answered to clients.
+#[derive(Serialize, Clone, Debug)]
+pub struct MemberView {
+    /// Member id.
+    pub member_id: String,
+    /// The merchant.
+    pub merchant_id: String,
+    /// The merchant's name.
+    pub merchant_name: String,
+    /// The locale prompts are rendered in (`zh` or `en`).
+    pub locale: String,
+    /// `owner` or `staff`.
+    pub role: String,
+    /// The member device's pseudonymous handle.
+    pub handle: String,
+    /// The owner's label for the device.
+    pub label: String,
+    /// Operation scope.
+    pub operations: Vec<String>,
+    /// Content scope.
+    pub content: Vec<String>,
+    /// `active` or `revoked`.
+    pub status: String,
+    /// When the device joined (Unix ms).
+    pub created_at_ms: i64,
+}
+
+type ViewRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+);
+
+const SELECT_VIEW: &str = "SELECT mm.id, mm.merchant_id, m.name, a.handle, mm.role, mm.label, \
+    mm.operations, mm.content, mm.status, mm.created_at_ms, p.locale \
+    FROM merchant_members mm JOIN merchants m ON m.id = mm.merchant_id \
+    JOIN accounts a ON a.id = mm.account_id \
+    LEFT JOIN merchant_profiles p ON p.merchant_id = mm.merchant_id";
+
+fn view_from(r: ViewRow) -> MemberView {
+    let scopes = if r.4 == ROLE_OWNER {
+        Scopes::all()
+    } else {
+        Scopes::from_stored(&r.6, &r.7)
+    };
+    MemberView {
+        member_id: r.0,
+        merchant_id: r.1,
+        merchant_name: r.2,
+        handle: r.3.unwrap_or_default(),
+        role: r.4,
+        label: r.5,
+        operations: scopes
+            .operation_names()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        content: scopes
+            .content_names()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        status: r.8,
+        created_at_ms: r.9,
+        locale: r.10.unwrap_or_else(|| "zh".into()),
+    }
+}
+
+/// Member views matching `filter` (a constant SQL condition on `mm`, with
+/// `$1`/`$2`; never built from client input).
+pub async fn views(
+    state: &AppState,
+    filter: &'static str,
+    a: &str,
+    b: Option<&str>,
+) -> Result<Vec<MemberView>, ApiError> {
+    let sql = format!("{SELECT_VIEW} WHERE {filter} ORDER BY mm.created_at_ms, mm.id");
+    let mut q = sqlx::query_as::<_, ViewRow>(AssertSqlSafe(sql)).bind(a.to_string());
+    if let Some(b) = b {
+        q = q.bind(b.to_string());
+    }
+    Ok(q.fetch_all(&state.db().pool)
+        .await?
+        .into_iter()
+        .map(view_from)
+        .collect())
+}
+
+/// The view of one member.
+pub async fn view(state: &AppState, member_id: &str) -> Result<MemberView, ApiError> {
+    views(state, "mm.id = $1", member_id, None)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound("no such staff device".into()))
+}

@@ -1,0 +1,377 @@
+//! Refunds and the merchant's payment history. A refund is one transaction:
+//! a conditional update of the payment's refunded amount (so concurrent
+//! refunds can never exceed what was paid), a double-entry movement from
+//! the merchant back to the payer (kind `refund`, linked to the payment, so
+//! the rider's history shows it), the refund row and its prompts.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sqlx::AnyConnection;
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::money::Currency;
+
+use super::prompts::{fan_out, PromptFacts, NATIVE_PLATFORM};
+use super::scopes::{Attribute, Operation};
+use super::{member_with, Member};
+use crate::auth::{Device, Signed};
+use crate::db::{now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_id, check_text, parse_amount, ApiPath, ApiQuery};
+use crate::ledger::{self, Leg, Movement};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundRequest {
+    refund_id: String,
+    payment_id: String,
+    amount_minor: Option<serde_json::Number>,
+    reason: Option<String>,
+}
+
+/// The answer to a refund, new or replayed.
+#[derive(Serialize, Clone, Debug)]
+pub(crate) struct RefundResult {
+    refund_id: String,
+    payment_id: String,
+    amount_minor: i64,
+    currency: String,
+    refunded_total_minor: i64,
+    remaining_minor: i64,
+    created_at_ms: i64,
+}
+
+type PaymentRow = (String, String, i64, i64, String, String, String, String);
+
+async fn write_refund(
+    conn: &mut AnyConnection,
+    member: &Member,
+    req_id: &str,
+    payment_id: &str,
+    amount: Option<i64>,
+    reason: &str,
+    now: i64,
+) -> Result<(RefundResult, Vec<String>, bool), ApiError> {
+    let merchant_id = member.merchant_id.clone();
+    let existing: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, payment_id, amount_minor, currency, created_at_ms FROM merchant_refunds \
+         WHERE merchant_id = $1 AND request_id = $2",
+    )
+    .bind(merchant_id.clone())
+    .bind(req_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let payment: Option<PaymentRow> = sqlx::query_as(
+        "SELECT p.account_id, p.order_id, p.amount_minor, p.refunded_minor, p.currency, \
+         m.account_id, m.name, a.display_name FROM payments p \
+         JOIN merchants m ON m.id = p.merchant_id JOIN accounts a ON a.id = p.account_id \
+         WHERE p.id = $1 AND p.merchant_id = $2",
+    )
+    .bind(payment_id.to_string())
+    .bind(merchant_id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (payer, order_id, paid, refunded, currency, merchant_account, merchant_name, payer_name) =
+        payment.ok_or_else(|| {
+            ApiError::NotFound("this merchant has no payment with this id".into())
+        })?;
+    if let Some((id, pid, amt, cur, at)) = existing {
+        if pid != payment_id || amount.is_some_and(|a| a != amt) {
+            return Err(ApiError::IdempotencyConflict(
+                "this refund_id was already used for a different refund".into(),
+            ));
+        }
+        let result = RefundResult {
+            refund_id: id,
+            payment_id: pid,
+            amount_minor: amt,
+            currency: cur,
+            refunded_total_minor: refunded,
+            remaining_minor: paid - refunded,
+            created_at_ms: at,
+        };
+        return Ok((result, Vec::new(), false));
+    }
+    let amount = amount.unwrap_or(paid - refunded);
+    if amount <= 0 {
+        return Err(ApiError::RefundExceedsPayment(
+            "this payment was already refunded in full".into(),
+        ));
+    }
+    // One conditional statement: under concurrency, PostgreSQL re-checks it
+    // after the row lock and SQLite runs one writer at a time.
+    let updated = sqlx::query(
+        "UPDATE payments SET refunded_minor = refunded_minor + $1 \
+         WHERE id = $2 AND refunded_minor + $1 <= amount_minor",
+    )
+    .bind(amount)
+    .bind(payment_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if updated != 1 {
+        return Err(ApiError::RefundExceedsPayment(format!(
+            "a refund of {amount} minor units exceeds what is left to refund ({} of {paid})",
+            paid - refunded
+        )));
+    }
+    // Read back under the row lock: the current total, and the loyalty
+    // points the payment earned, taken back in proportion to the refund.
+    let (refunded_now, points_awarded): (i64, i64) =
+        sqlx::query_as("SELECT refunded_minor, points_awarded FROM payments WHERE id = $1")
+            .bind(payment_id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    let clawback = points_share(points_awarded, refunded_now, paid)
+        - points_share(points_awarded, refunded_now - amount, paid);
+    let refund_id = new_id("ref").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let code = Currency::parse(&currency).map_err(|e| ApiError::Internal(e.to_string()))?;
+    ledger::post(
+        conn,
+        &Movement {
+            kind: "refund",
+            movement_id: refund_id.clone(),
+            payment_id: Some(payment_id.to_string()),
+            description: format!("Refund from {merchant_name}"),
+            currency: code,
+            at_ms: now,
+            legs: vec![
+                Leg {
+                    account_id: merchant_account,
+                    amount_minor: -amount,
+                    require_cover: true,
+                    points: 0,
+                },
+                Leg {
+                    account_id: payer,
+                    amount_minor: amount,
+                    require_cover: false,
+                    points: -clawback,
+                },
+            ],
+        },
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO merchant_refunds (id, request_id, merchant_id, payment_id, member_id, \
+         amount_minor, currency, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(refund_id.clone())
+    .bind(req_id.to_string())
+    .bind(merchant_id.clone())
+    .bind(payment_id.to_string())
+    .bind(member.member_id.clone())
+    .bind(amount)
+    .bind(currency.clone())
+    .bind(reason.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let (payment_type,): (String,) = sqlx::query_as(
+        "SELECT t.kind FROM payments p JOIN terminals t ON t.id = p.terminal_id WHERE p.id = $1",
+    )
+    .bind(payment_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    let woken = fan_out(
+        conn,
+        &PromptFacts {
+            event: "refund",
+            source_id: refund_id.clone(),
+            merchant_id,
+            order_id,
+            payer_name: Some(payer_name),
+            payee_name: merchant_name,
+            payment_type,
+            amount_minor: amount,
+            currency: currency.clone(),
+            at_ms: now,
+            payment_platform: NATIVE_PLATFORM.into(),
+            payment_id: Some(payment_id.to_string()),
+            refund_id: Some(refund_id.clone()),
+        },
+    )
+    .await?;
+    let result = RefundResult {
+        refund_id,
+        payment_id: payment_id.to_string(),
+        amount_minor: amount,
+        currency,
+        refunded_total_minor: refunded_now,
+        remaining_minor: paid - refunded_now,
+        created_at_ms: now,
+    };
+    Ok((result, woken, true))
+}
+
+/// The points of a payment attributable to `refunded` of its `paid` amount.
+fn points_share(points: i64, refunded: i64, paid: i64) -> i64 {
+    if paid <= 0 {
+        return 0;
+    }
+    let share = i128::from(points) * i128::from(refunded) / i128::from(paid);
+    i64::try_from(share).unwrap_or(0)
+}
+
+/// `POST /v1/merchants/{merchant_id}/refunds` (a member with the refund
+/// scope): refunds `amount_minor` (default: everything left) of a payment.
+pub(crate) async fn refund(
+    State(state): State<AppState>,
+    ApiPath(merchant_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<RefundResult>), ApiError> {
+    let member = member_with(
+        &state,
+        &merchant_id,
+        &request.signer.account_id,
+        Operation::Refund,
+    )
+    .await?;
+    let req: RefundRequest = request.json()?;
+    check_id("refund_id", &req.refund_id)?;
+    check_id("payment_id", &req.payment_id)?;
+    let amount = match &req.amount_minor {
+        Some(n) => Some(to_i64(parse_amount("amount_minor", n)?)),
+        None => None,
+    };
+    let reason = req.reason.clone().unwrap_or_default();
+    if !reason.is_empty() {
+        check_text("reason", &reason, 200)?;
+    }
+    let now = to_i64(now_ms());
+    let (result, woken, created) = state
+        .db()
+        .write_tx(move |conn| {
+            let (member, req_id, pid, reason) = (
+                member.clone(),
+                req.refund_id.clone(),
+                req.payment_id.clone(),
+                reason.clone(),
+            );
+            Box::pin(async move {
+                write_refund(conn, &member, &req_id, &pid, amount, &reason, now).await
+            })
+        })
+        .await?;
+    for account in &woken {
+        state.notify_account(account);
+    }
+    if created {
+        tracing::info!(
+            refund = %redact(&result.refund_id),
+            payment = %redact(&result.payment_id),
+            amount_minor = result.amount_minor,
+            "payment refunded"
+        );
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(result)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryQuery {
+    limit: Option<i64>,
+}
+
+type HistoryRow = (
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+);
+
+/// `GET /v1/merchants/{merchant_id}/payments?limit=N` (a member with the
+/// view_history scope): the merchant's payments, newest first, each with
+/// `payment_id` and only the attributes of the device's
+/// content scope (`refunded_minor` goes with `amount`).
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    ApiPath(merchant_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+    request: Signed<Device>,
+) -> Result<Json<Value>, ApiError> {
+    let member = member_with(
+        &state,
+        &merchant_id,
+        &request.signer.account_id,
+        Operation::ViewHistory,
+    )
+    .await?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT p.id, p.order_id, p.amount_minor, p.refunded_minor, p.currency, \
+         p.completed_at_ms, a.display_name, m.name, t.kind FROM payments p \
+         JOIN accounts a ON a.id = p.account_id JOIN merchants m ON m.id = p.merchant_id \
+         JOIN terminals t ON t.id = p.terminal_id \
+         WHERE p.merchant_id = $1 ORDER BY p.completed_at_ms DESC, p.id DESC LIMIT $2",
+    )
+    .bind(merchant_id)
+    .bind(limit)
+    .fetch_all(&state.db().pool)
+    .await?;
+    let s = &member.scopes;
+    let payments: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("payment_id".into(), json!(r.0));
+            if s.sees(Attribute::OrderId) {
+                m.insert("order_id".into(), json!(r.1));
+            }
+            if s.sees(Attribute::Amount) {
+                m.insert("amount_minor".into(), json!(r.2));
+                m.insert("refunded_minor".into(), json!(r.3));
+                m.insert("currency".into(), json!(r.4));
+            }
+            if s.sees(Attribute::Time) {
+                m.insert("at_ms".into(), json!(r.5));
+            }
+            if s.sees(Attribute::PayerName) {
+                m.insert("payer_name".into(), json!(r.6));
+            }
+            if s.sees(Attribute::PayeeName) {
+                m.insert("payee_name".into(), json!(r.7));
+            }
+            if s.sees(Attribute::PaymentType) {
+                m.insert("payment_type".into(), json!(r.8));
+            }
+            if s.sees(Attribute::PaymentPlatform) {
+                m.insert("payment_platform".into(), json!(NATIVE_PLATFORM));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    Ok(Json(json!({ "payments": payments })))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn points_are_taken_back_in_proportion() {
+        let share = super::points_share;
+        // 10 points for 1000: refunds of 300, 300, 400 take 3, 3, 4 back.
+        assert_eq!(share(10, 300, 1_000) - share(10, 0, 1_000), 3);
+        assert_eq!(share(10, 600, 1_000) - share(10, 300, 1_000), 3);
+        assert_eq!(share(10, 1_000, 1_000) - share(10, 600, 1_000), 4);
+        // 2 points for 250: 1 + 1 across two 125 refunds, never more.
+        assert_eq!(share(2, 125, 250) - share(2, 0, 250), 1);
+        assert_eq!(share(2, 250, 250), 2);
+        assert_eq!(share(5, 10, 0), 0);
+    }
+}

@@ -1,0 +1,532 @@
+//! The owner and the staff devices: the operator attaches the owner
+//! (`POST /v1/merchants/{id}/owner`, admin); the owner invites staff with an
+//! expiring single-use code (optionally for one handle only), lists them,
+//! changes their scopes and revokes them; a device accepts an invitation.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wayfare_protocol::ids::{hex_lower, new_id, redact};
+use wayfare_protocol::keys::random_bytes;
+
+use super::scopes::Scopes;
+use super::{owner, view, views, MemberView, ROLE_OWNER, ROLE_STAFF};
+use crate::auth::{Admin, Device, Signed};
+use crate::db::{is_unique_violation, now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_text, ApiJson, ApiPath};
+use crate::state::AppState;
+
+/// Letters and digits of invitation codes: no I, L, O, 0 or 1.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// Characters in a code (about 40 bits).
+const CODE_LEN: usize = 8;
+/// The prefix of the QR payload; the code follows it.
+pub const QR_PREFIX: &str = "wayfare:merchant-invite:v1:";
+const DEFAULT_EXPIRY_S: i64 = 600;
+const MAX_EXPIRY_S: i64 = 86_400;
+/// Locales prompts can be rendered in.
+pub const LOCALES: [&str; 2] = ["zh", "en"];
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn new_code() -> Result<String, ApiError> {
+    let mut code = String::with_capacity(CODE_LEN);
+    let limit = (256 / CODE_ALPHABET.len() * CODE_ALPHABET.len()) as u8;
+    while code.len() < CODE_LEN {
+        let bytes = random_bytes::<16>().map_err(internal)?;
+        for b in bytes.iter().filter(|b| **b < limit) {
+            if code.len() < CODE_LEN {
+                code.push(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Accepts the code as shown (any case, dashes, spaces) or the QR payload.
+fn normalize_code(input: &str) -> String {
+    let raw = input.trim();
+    let raw = raw.strip_prefix(QR_PREFIX).unwrap_or(raw);
+    raw.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OwnerRequest {
+    account_id: String,
+    locale: Option<String>,
+}
+
+/// `POST /v1/merchants/{merchant_id}/owner` (admin): makes a registered
+/// device's account the merchant's owner (replacing any previous owner) and
+/// sets the prompt locale.
+pub(crate) async fn set_owner(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(merchant_id): ApiPath<String>,
+    ApiJson(req): ApiJson<OwnerRequest>,
+) -> Result<Json<MemberView>, ApiError> {
+    let locale = req.locale.clone().unwrap_or_else(|| "zh".into());
+    if !LOCALES.contains(&locale.as_str()) {
+        return Err(ApiError::field("locale", "must be \"zh\" or \"en\""));
+    }
+    let pool = &state.db().pool;
+    let merchant: Option<(String,)> = sqlx::query_as("SELECT id FROM merchants WHERE id = $1")
+        .bind(merchant_id.clone())
+        .fetch_optional(pool)
+        .await?;
+    if merchant.is_none() {
+        return Err(ApiError::UnknownMerchant("no merchant has this id".into()));
+    }
+    let device: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE account_id = $1")
+        .bind(req.account_id.clone())
+        .fetch_optional(pool)
+        .await?;
+    if device.is_none() {
+        return Err(ApiError::field(
+            "account_id",
+            "no registered device has this account",
+        ));
+    }
+    let member_id = new_id("mem").map_err(internal)?;
+    let salt = hex_lower(&random_bytes::<16>().map_err(internal)?);
+    let now = to_i64(now_ms());
+    let args = (
+        merchant_id.clone(),
+        req.account_id.clone(),
+        member_id.clone(),
+    );
+    state
+        .db()
+        .write_tx(move |conn| {
+            let (merchant, account, member) = args.clone();
+            let (locale, salt) = (locale.clone(), salt.clone());
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO merchant_profiles (merchant_id, locale, dedupe_salt, created_at_ms) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (merchant_id) DO UPDATE SET locale = $2",
+                )
+                .bind(merchant.clone())
+                .bind(locale)
+                .bind(salt)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                // The previous owner, and this account's staff membership,
+                // end here: one active membership per account and merchant.
+                sqlx::query(
+                    "UPDATE merchant_members SET status = 'revoked', ended_at_ms = $1 \
+                     WHERE merchant_id = $2 AND status = 'active' \
+                     AND (role = 'owner' OR account_id = $3)",
+                )
+                .bind(now)
+                .bind(merchant.clone())
+                .bind(account.clone())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO merchant_members (id, merchant_id, account_id, role, label, \
+                     operations, content, status, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, 'owner', '', '', 'active', $5)",
+                )
+                .bind(member)
+                .bind(merchant)
+                .bind(account)
+                .bind(ROLE_OWNER)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(merchant = %redact(&merchant_id), "merchant owner attached");
+    Ok(Json(view(&state, &member_id).await?))
+}
+
+/// `GET /v1/merchants/mine`: the merchants this device manages.
+pub(crate) async fn mine(
+    State(state): State<AppState>,
+    request: Signed<Device>,
+) -> Result<Json<Value>, ApiError> {
+    let list = views(
+        &state,
+        "mm.account_id = $1 AND mm.status = 'active'",
+        &request.signer.account_id,
+        None,
+    )
+    .await?;
+    Ok(Json(json!({ "memberships": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvitationRequest {
+    operations: Vec<String>,
+    content: Vec<String>,
+    label: Option<String>,
+    invitee_handle: Option<String>,
+    expires_in_s: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Invitation {
+    invitation_id: String,
+    merchant_id: String,
+    code: String,
+    qr_payload: String,
+    label: String,
+    operations: Vec<&'static str>,
+    content: Vec<&'static str>,
+    expires_at_ms: i64,
+}
+
+/// `POST /v1/merchants/{merchant_id}/invitations` (owner).
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    ApiPath(merchant_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let owner = owner(&state, &merchant_id, &request.signer.account_id).await?;
+    let req: InvitationRequest = request.json()?;
+    let scopes = Scopes::parse(&req.operations, &req.content)?;
+    let label = req.label.clone().unwrap_or_else(|| "staff".into());
+    check_text("label", &label, 60)?;
+    if let Some(h) = &req.invitee_handle {
+        check_text("invitee_handle", h, 100)?;
+    }
+    let expires_in = req.expires_in_s.unwrap_or(DEFAULT_EXPIRY_S);
+    if !(1..=MAX_EXPIRY_S).contains(&expires_in) {
+        return Err(ApiError::field(
+            "expires_in_s",
+            format!("must be between 1 and {MAX_EXPIRY_S} seconds"),
+        ));
+    }
+    let now = to_i64(now_ms());
+    let expires_at = now + expires_in * 1000;
+    let invitation_id = new_id("minv").map_err(internal)?;
+    for _ in 0..5 {
+        let code = new_code()?;
+        let row = (
+            invitation_id.clone(),
+            code.clone(),
+            merchant_id.clone(),
+            owner.account_id.clone(),
+            label.clone(),
+            scopes.clone(),
+            req.invitee_handle.clone(),
+        );
+        let result = state
+            .db()
+            .write_tx(move |conn| {
+                let r = row.clone();
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO merchant_invitations (id, code, merchant_id, created_by, \
+                         label, operations, content, invitee_handle, created_at_ms, expires_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(r.0)
+                    .bind(r.1)
+                    .bind(r.2)
+                    .bind(r.3)
+                    .bind(r.4)
+                    .bind(r.5.operations_stored())
+                    .bind(r.5.content_stored())
+                    .bind(r.6)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!(merchant = %redact(&merchant_id), invitation = %redact(&invitation_id), "staff invitation created");
+                let body = Invitation {
+                    invitation_id,
+                    merchant_id,
+                    code: format!("{}-{}", &code[..4], &code[4..]),
+                    qr_payload: format!("{QR_PREFIX}{code}"),
+                    label,
+                    operations: scopes.operation_names(),
+                    content: scopes.content_names(),
+                    expires_at_ms: expires_at,
+                };
+                return Ok((StatusCode::CREATED, Json(json!(body))));
+            }
+            Err(e) if is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a unique invitation code".into(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptRequest {
+    code: String,
+}
+
+type InvitationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+/// `POST /v1/merchants/invitations/accept`: the device becomes a staff
+/// device of the inviting merchant with the invitation's scopes.
+pub(crate) async fn accept(
+    State(state): State<AppState>,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<MemberView>), ApiError> {
+    let account = request.signer.account_id.clone();
+    let req: AcceptRequest = request.json()?;
+    let code = normalize_code(&req.code);
+    if code.len() != CODE_LEN {
+        return Err(ApiError::field(
+            "code",
+            "an invitation code has 8 letters and digits",
+        ));
+    }
+    let member_id = new_id("mem").map_err(internal)?;
+    let now = to_i64(now_ms());
+    let args = (code, account.clone(), member_id.clone());
+    let result = state
+        .db()
+        .write_tx(move |conn| {
+            let (code, account, member) = args.clone();
+            Box::pin(async move {
+                let inv: Option<InvitationRow> = sqlx::query_as(
+                    "SELECT id, merchant_id, label, operations, content, invitee_handle, \
+                     expires_at_ms, used_at_ms FROM merchant_invitations WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let (inv_id, merchant, label, ops, content, invitee, expires_at, used_at) = inv
+                    .ok_or_else(|| {
+                        ApiError::NotFound("no invitation has this code; check it and retry".into())
+                    })?;
+                if used_at.is_some() {
+                    return Err(ApiError::InvitationUsed(
+                        "this invitation was already accepted; ask the owner for a new one".into(),
+                    ));
+                }
+                if now > expires_at {
+                    return Err(ApiError::InvitationExpired(
+                        "this invitation has expired; ask the owner for a new one".into(),
+                    ));
+                }
+                if let Some(handle) = invitee {
+                    let (mine,): (Option<String>,) =
+                        sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
+                            .bind(account.clone())
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    if mine.as_deref() != Some(handle.as_str()) {
+                        return Err(ApiError::Forbidden(
+                            "this invitation is for another device".into(),
+                        ));
+                    }
+                }
+                let claimed = sqlx::query(
+                    "UPDATE merchant_invitations SET used_at_ms = $1, member_id = $2 \
+                     WHERE id = $3 AND used_at_ms IS NULL",
+                )
+                .bind(now)
+                .bind(member.clone())
+                .bind(inv_id.clone())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(ApiError::InvitationUsed(
+                        "this invitation was already accepted; ask the owner for a new one".into(),
+                    ));
+                }
+                sqlx::query(
+                    "INSERT INTO merchant_members (id, merchant_id, account_id, role, label, \
+                     operations, content, status, invitation_id, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)",
+                )
+                .bind(member)
+                .bind(merchant)
+                .bind(account)
+                .bind(ROLE_STAFF)
+                .bind(label)
+                .bind(ops)
+                .bind(content)
+                .bind(inv_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await;
+    match result {
+        Err(e) if is_unique_violation(&e) => Err(ApiError::AlreadyMember(
+            "this device already manages this merchant".into(),
+        )),
+        Err(e) => Err(e),
+        Ok(()) => {
+            tracing::info!(member = %redact(&member_id), "staff device joined a merchant");
+            Ok((StatusCode::CREATED, Json(view(&state, &member_id).await?)))
+        }
+    }
+}
+
+/// `GET /v1/merchants/{merchant_id}/staff` (owner): every member, active
+/// and revoked.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiPath(merchant_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<Value>, ApiError> {
+    owner(&state, &merchant_id, &request.signer.account_id).await?;
+    let members = views(&state, "mm.merchant_id = $1", &merchant_id, None).await?;
+    Ok(Json(json!({ "members": members })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeUpdate {
+    operations: Vec<String>,
+    content: Vec<String>,
+    label: Option<String>,
+}
+
+/// A staff member of this merchant (not the owner), or `404`.
+async fn staff_member(
+    state: &AppState,
+    merchant_id: &str,
+    member_id: &str,
+) -> Result<MemberView, ApiError> {
+    views(
+        state,
+        "mm.merchant_id = $1 AND mm.id = $2 AND mm.role = 'staff'",
+        merchant_id,
+        Some(member_id),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .ok_or_else(|| ApiError::NotFound("this merchant has no staff device with this id".into()))
+}
+
+/// `PUT /v1/merchants/{merchant_id}/staff/{member_id}` (owner): replaces
+/// the scopes; the next prompt already follows them.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,
+    request: Signed<Device>,
+) -> Result<Json<MemberView>, ApiError> {
+    owner(&state, &merchant_id, &request.signer.account_id).await?;
+    let req: ScopeUpdate = request.json()?;
+    let scopes = Scopes::parse(&req.operations, &req.content)?;
+    if let Some(label) = &req.label {
+        check_text("label", label, 60)?;
+    }
+    let current = staff_member(&state, &merchant_id, &member_id).await?;
+    if current.status != "active" {
+        return Err(ApiError::Forbidden(
+            "this staff device was revoked; invite it again".into(),
+        ));
+    }
+    let label = req.label.clone().unwrap_or(current.label);
+    let id = member_id.clone();
+    state
+        .db()
+        .write_tx(move |conn| {
+            let (id, scopes, label) = (id.clone(), scopes.clone(), label.clone());
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE merchant_members SET operations = $1, content = $2, label = $3 \
+                     WHERE id = $4 AND status = 'active'",
+                )
+                .bind(scopes.operations_stored())
+                .bind(scopes.content_stored())
+                .bind(label)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(member = %redact(&member_id), "staff scopes changed");
+    Ok(Json(view(&state, &member_id).await?))
+}
+
+/// `DELETE /v1/merchants/{merchant_id}/staff/{member_id}` (owner): the
+/// device stops receiving at once; prompts it has not read yet are
+/// withdrawn from its event stream.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,
+    request: Signed<Device>,
+) -> Result<Json<MemberView>, ApiError> {
+    owner(&state, &merchant_id, &request.signer.account_id).await?;
+    staff_member(&state, &merchant_id, &member_id).await?;
+    let now = to_i64(now_ms());
+    let args = (merchant_id.clone(), member_id.clone());
+    state
+        .db()
+        .write_tx(move |conn| {
+            let (merchant, member) = args.clone();
+            Box::pin(async move {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "SELECT account_id FROM merchant_members WHERE id = $1 AND status = 'active'",
+                )
+                .bind(member.clone())
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some((account,)) = row else {
+                    return Ok(());
+                };
+                sqlx::query(
+                    "UPDATE merchant_members SET status = 'revoked', ended_at_ms = $1 WHERE id = $2",
+                )
+                .bind(now)
+                .bind(member)
+                .execute(&mut *conn)
+                .await?;
+                super::prompts::withdraw(conn, &merchant, &account).await
+            })
+        })
+        .await?;
+    tracing::info!(member = %redact(&member_id), "staff device revoked");
+    Ok(Json(view(&state, &member_id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_normalized_from_any_form() {
+        let code = new_code().unwrap();
+        assert_eq!(code.len(), CODE_LEN);
+        let shown = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
+        assert_eq!(normalize_code(&shown), code);
+        assert_eq!(normalize_code(&format!("{QR_PREFIX}{code}")), code);
+    }
+}

@@ -1,0 +1,234 @@
+//! The outbound worker: delivers `outbound_messages` rows (written in the
+//! transaction of the payment that caused them) through the configured
+//! [`OutboundGateway`], retrying with exponential backoff until the gateway
+//! answers success. Rows survive restarts, so nothing made before a crash
+//! is lost; a row is claimed with a lease before each attempt so that two
+//! server instances on one PostgreSQL database do not both send it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use wayfare_protocol::ids::redact;
+
+use crate::db::{now_ms, to_i64};
+use crate::error::ApiError;
+use crate::gateway::{OutboundGateway, OutboundMessage};
+use crate::state::AppState;
+
+/// How long a claimed row is left alone by other workers.
+const LEASE_MS: i64 = 60_000;
+/// Rows attempted per pass.
+const BATCH: i64 = 50;
+/// Longest sleep between passes (also picks up rows of other instances).
+const MAX_IDLE: Duration = Duration::from_secs(5);
+
+/// Backoff between attempts of one message.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Wait after the first failure.
+    pub initial: Duration,
+    /// The wait doubles per failure up to this.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after `attempts` failed attempts (1 = the first failure).
+    pub fn delay_ms(&self, attempts: i64) -> i64 {
+        let initial = self.initial.as_millis() as i64;
+        let max = self.max.as_millis() as i64;
+        let exp = attempts.clamp(1, 31) - 1;
+        initial.saturating_mul(1_i64 << exp).min(max).max(1)
+    }
+}
+
+/// Runs until the server shuts down.
+pub async fn run(state: AppState, gateway: Arc<dyn OutboundGateway>, policy: RetryPolicy) {
+    let mut shutdown = state.shutdown_signal();
+    loop {
+        let idle = match deliver_due(&state, gateway.as_ref(), policy).await {
+            Ok(Some(next_due)) => {
+                let wait = next_due - to_i64(now_ms());
+                Duration::from_millis(wait.clamp(5, MAX_IDLE.as_millis() as i64) as u64)
+            }
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbound delivery pass failed");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = state.outbound_wake().notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+        }
+    }
+}
+
+type DueRow = (String, String, String, String, i64, i64);
+
+/// Attempts every due message once; returns when the next one is due.
+async fn deliver_due(
+    state: &AppState,
+    gateway: &dyn OutboundGateway,
+    policy: RetryPolicy,
+) -> Result<Option<i64>, ApiError> {
+    let pool = &state.db().pool;
+    let now = to_i64(now_ms());
+    let due: Vec<DueRow> = sqlx::query_as(
+        "SELECT id, kind, account_id, data, attempts, next_attempt_at_ms FROM outbound_messages \
+         WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
+         ORDER BY created_at_ms, id LIMIT $2",
+    )
+    .bind(now)
+    .bind(BATCH)
+    .fetch_all(pool)
+    .await?;
+    for (id, kind, account_id, data, attempts, due_at) in due {
+        if !claim(state, &id, due_at).await? {
+            continue;
+        }
+        let outcome = match message(state, &id, &kind, &account_id, &data).await {
+            Ok(msg) => gateway.deliver(&msg).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        finish(state, &id, attempts + 1, outcome, policy, gateway.name()).await?;
+    }
+    let next: Option<(Option<i64>,)> = sqlx::query_as(
+        "SELECT MIN(next_attempt_at_ms) FROM outbound_messages WHERE delivered_at_ms IS NULL",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(next.and_then(|r| r.0))
+}
+
+/// Takes a lease on a row; false when another worker took it first.
+async fn claim(state: &AppState, id: &str, due_at: i64) -> Result<bool, ApiError> {
+    let id = id.to_string();
+    let until = to_i64(now_ms()) + LEASE_MS;
+    state
+        .db()
+        .write_tx(move |conn| {
+            let id = id.clone();
+            Box::pin(async move {
+                let n = sqlx::query(
+                    "UPDATE outbound_messages SET next_attempt_at_ms = $1 \
+                     WHERE id = $2 AND delivered_at_ms IS NULL AND next_attempt_at_ms = $3",
+                )
+                .bind(until)
+                .bind(id)
+                .bind(due_at)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            })
+        })
+        .await
+}
+
+async fn message(
+    state: &AppState,
+    id: &str,
+    kind: &str,
+    account_id: &str,
+    data: &str,
+) -> Result<OutboundMessage, ApiError> {
+    let (handle, phone): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT handle, phone_number FROM accounts WHERE id = $1")
+            .bind(account_id.to_string())
+            .fetch_one(&state.db().pool)
+            .await?;
+    let data: Value = serde_json::from_str(data).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(OutboundMessage {
+        message_id: id.to_string(),
+        kind: kind.to_string(),
+        to_handle: handle.unwrap_or_default(),
+        to_phone_number: phone,
+        text_en: text("text_en"),
+        text_zh: text("text_zh"),
+        data,
+    })
+}
+
+async fn finish(
+    state: &AppState,
+    id: &str,
+    attempts: i64,
+    outcome: Result<(), String>,
+    policy: RetryPolicy,
+    gateway: &str,
+) -> Result<(), ApiError> {
+    let now = to_i64(now_ms());
+    match &outcome {
+        Ok(()) => {
+            tracing::info!(message = %redact(id), gateway, attempts, "outbound message delivered")
+        }
+        Err(e) => {
+            tracing::warn!(message = %redact(id), gateway, attempts, error = %e, "outbound delivery failed; will retry")
+        }
+    }
+    let id = id.to_string();
+    let next = now + policy.delay_ms(attempts);
+    state
+        .db()
+        .write_tx(move |conn| {
+            let (id, outcome) = (id.clone(), outcome.clone());
+            Box::pin(async move {
+                match outcome {
+                    Ok(()) => sqlx::query(
+                        "UPDATE outbound_messages SET delivered_at_ms = $1, attempts = $2, \
+                         last_error = NULL WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(attempts)
+                    .bind(id),
+                    Err(e) => sqlx::query(
+                        "UPDATE outbound_messages SET next_attempt_at_ms = $1, attempts = $2, \
+                         last_error = $3 WHERE id = $4",
+                    )
+                    .bind(next)
+                    .bind(attempts)
+                    .bind(e.chars().take(300).collect::<String>())
+                    .bind(id),
+                }
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let p = RetryPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(1_000),
+        };
+        assert_eq!(p.delay_ms(1), 100);
+        assert_eq!(p.delay_ms(2), 200);
+        assert_eq!(p.delay_ms(4), 800);
+        assert_eq!(p.delay_ms(5), 1_000);
+        assert_eq!(p.delay_ms(1_000), 1_000);
+    }
+}

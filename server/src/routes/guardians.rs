@@ -1,0 +1,514 @@
+//! Guardian bindings over HTTP (P1). Every endpoint is signed by a device;
+//! a binding is visible only to its rider and its guardian (anybody else
+//! gets `404 not_found`, the same as for an id that does not exist), and
+//! each action is reserved to one side (`403 forbidden` for the other).
+//!
+//! Consent: the rider creates an invitation (a short code and a QR payload
+//! carrying it, expiring, single use) choosing the scope and how they are
+//! shown; a binding exists only once a guardian accepts it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::keys::random_bytes;
+
+use crate::auth::{Device, Signed};
+use crate::civil::check_offset;
+use crate::db::{now_ms, to_i64};
+use crate::error::ApiError;
+use crate::extract::{check_text, parse_amount, ApiPath, ApiQuery};
+use crate::guardians::{self, phone_tail, BindingView, Scope, ShownAs};
+use crate::state::AppState;
+
+/// Letters and digits of invitation codes: no I, L, O, 0 or 1.
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// Characters in a code (about 40 bits).
+const CODE_LEN: usize = 8;
+/// The prefix of the QR payload; the code follows it.
+pub const QR_PREFIX: &str = "wayfare:guardian-invite:v1:";
+/// Default and bounds of an invitation's lifetime, in seconds.
+const DEFAULT_EXPIRY_S: i64 = 600;
+const MAX_EXPIRY_S: i64 = 86_400;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvitationRequest {
+    scope: String,
+    shown_as: String,
+    nickname: Option<String>,
+    expires_in_s: Option<i64>,
+}
+
+/// A fresh invitation, answered to the rider.
+#[derive(Serialize)]
+pub(crate) struct Invitation {
+    invitation_id: String,
+    code: String,
+    qr_payload: String,
+    scope: String,
+    shown_as: String,
+    rider_name: String,
+    expires_at_ms: i64,
+}
+
+fn new_code() -> Result<String, ApiError> {
+    let mut code = String::with_capacity(CODE_LEN);
+    while code.len() < CODE_LEN {
+        let bytes = random_bytes::<16>().map_err(|e| ApiError::Internal(e.to_string()))?;
+        // Rejection sampling keeps every character equally likely.
+        let limit = (256 / CODE_ALPHABET.len() * CODE_ALPHABET.len()) as u8;
+        for b in bytes.iter().filter(|b| **b < limit) {
+            if code.len() < CODE_LEN {
+                code.push(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `ABCD-EFGH` for people to read out.
+fn display_code(code: &str) -> String {
+    format!("{}-{}", &code[..4], &code[4..])
+}
+
+/// Accepts the code as shown (any case, with or without the dash or
+/// spaces) or the whole QR payload.
+fn normalize_code(input: &str) -> String {
+    let raw = input.trim();
+    let raw = raw.strip_prefix(QR_PREFIX).unwrap_or(raw);
+    raw.chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// `POST /v1/guardians/invitations` (rider).
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
+    let rider = request.signer.account_id.clone();
+    let req: InvitationRequest = request.json()?;
+    let scope = Scope::parse(&req.scope)?;
+    let shown_as = match req.shown_as.as_str() {
+        "nickname" => {
+            let nickname = req
+                .nickname
+                .as_deref()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            check_text("nickname", &nickname, 40)?;
+            ShownAs::Nickname(nickname)
+        }
+        "phone_tail" => {
+            let (phone,): (Option<String>,) =
+                sqlx::query_as("SELECT phone_number FROM accounts WHERE id = $1")
+                    .bind(rider.clone())
+                    .fetch_one(&state.db().pool)
+                    .await?;
+            let tail = phone.as_deref().and_then(phone_tail).ok_or_else(|| {
+                ApiError::field(
+                    "shown_as",
+                    "no phone number is registered for this wallet; choose a nickname",
+                )
+            })?;
+            ShownAs::PhoneTail(tail)
+        }
+        _ => {
+            return Err(ApiError::field(
+                "shown_as",
+                "must be \"phone_tail\" or \"nickname\"",
+            ))
+        }
+    };
+    let expires_in = req.expires_in_s.unwrap_or(DEFAULT_EXPIRY_S);
+    if !(1..=MAX_EXPIRY_S).contains(&expires_in) {
+        return Err(ApiError::field(
+            "expires_in_s",
+            format!("must be between 1 and {MAX_EXPIRY_S} seconds"),
+        ));
+    }
+    let now = to_i64(now_ms());
+    let expires_at = now + expires_in * 1000;
+    let invitation_id = new_id("inv").map_err(|e| ApiError::Internal(e.to_string()))?;
+    for _ in 0..5 {
+        let code = new_code()?;
+        let row = (
+            invitation_id.clone(),
+            code.clone(),
+            rider.clone(),
+            shown_as.clone(),
+        );
+        let result = state
+            .db()
+            .write_tx(move |conn| {
+                let (id, code, rider, shown) = row.clone();
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO guardian_invitations (id, code, rider_account_id, scope, \
+                         shown_as, shown_value, created_at_ms, expires_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(id)
+                    .bind(code)
+                    .bind(rider)
+                    .bind(scope.as_str())
+                    .bind(shown.kind())
+                    .bind(shown.value().to_string())
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                tracing::info!(invitation = %redact(&invitation_id), "guardian invitation created");
+                return Ok((
+                    StatusCode::CREATED,
+                    Json(Invitation {
+                        invitation_id,
+                        code: display_code(&code),
+                        qr_payload: format!("{QR_PREFIX}{code}"),
+                        scope: scope.as_str().into(),
+                        shown_as: shown_as.kind().into(),
+                        rider_name: shown_as.english(),
+                        expires_at_ms: expires_at,
+                    }),
+                ));
+            }
+            Err(e) if crate::db::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a unique invitation code".into(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptRequest {
+    code: String,
+}
+
+/// `POST /v1/guardians/invitations/accept` (guardian): consents to the
+/// rider's invitation and creates the binding.
+pub(crate) async fn accept(
+    State(state): State<AppState>,
+    request: Signed<Device>,
+) -> Result<(StatusCode, Json<BindingView>), ApiError> {
+    let guardian = request.signer.account_id.clone();
+    let req: AcceptRequest = request.json()?;
+    let code = normalize_code(&req.code);
+    if code.len() != CODE_LEN || !code.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
+        return Err(ApiError::NotFound("no invitation has this code".into()));
+    }
+    let binding_id = new_id("bnd").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = to_i64(now_ms());
+    let args = (code, guardian.clone(), binding_id.clone());
+    let result = state
+        .db()
+        .write_tx(move |conn| {
+            let (code, guardian, binding_id) = args.clone();
+            Box::pin(async move {
+                type Row = (String, String, String, String, String, i64, Option<i64>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT id, rider_account_id, scope, shown_as, shown_value, expires_at_ms, \
+                     used_at_ms FROM guardian_invitations WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let (inv, rider, scope, shown_as, shown_value, expires_at, used_at) =
+                    row.ok_or_else(|| ApiError::NotFound("no invitation has this code".into()))?;
+                if used_at.is_some() {
+                    return Err(ApiError::InvitationUsed(
+                        "this invitation was already accepted; ask the rider for a new one".into(),
+                    ));
+                }
+                if now > expires_at {
+                    return Err(ApiError::InvitationExpired(
+                        "this invitation has expired; ask the rider for a new one".into(),
+                    ));
+                }
+                if rider == guardian {
+                    return Err(ApiError::field(
+                        "code",
+                        "this is your own invitation; a guardian must use another wallet",
+                    ));
+                }
+                let claimed = sqlx::query(
+                    "UPDATE guardian_invitations SET used_at_ms = $1, binding_id = $2 \
+                     WHERE id = $3 AND used_at_ms IS NULL",
+                )
+                .bind(now)
+                .bind(binding_id.clone())
+                .bind(inv.clone())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(ApiError::InvitationUsed(
+                        "this invitation was already accepted; ask the rider for a new one".into(),
+                    ));
+                }
+                let inserted = sqlx::query(
+                    "INSERT INTO guardian_bindings (id, invitation_id, rider_account_id, \
+                     guardian_account_id, scope, shown_as, shown_value, status, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
+                )
+                .bind(binding_id)
+                .bind(inv)
+                .bind(rider)
+                .bind(guardian)
+                .bind(scope)
+                .bind(shown_as)
+                .bind(shown_value)
+                .bind(now)
+                .execute(&mut *conn)
+                .await;
+                match inserted {
+                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(
+                        ApiError::AlreadyBound("you are already this rider's guardian".into()),
+                    ),
+                    Err(e) => Err(e.into()),
+                    Ok(_) => Ok(()),
+                }
+            })
+        })
+        .await;
+    result?;
+    tracing::info!(binding = %redact(&binding_id), "guardian binding created");
+    let binding = guardians::load_for(&state.db().pool, &binding_id, &guardian).await?;
+    let view = guardians::view(&state.db().pool, &binding, &guardian).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    include_ended: Option<bool>,
+}
+
+/// `GET /v1/guardians/bindings` (either side): the caller's bindings as
+/// rider and as guardian.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+    request: Signed<Device>,
+) -> Result<Json<Value>, ApiError> {
+    let me = &request.signer.account_id;
+    let pool = &state.db().pool;
+    let ended = query.include_ended.unwrap_or(false);
+    let mut as_rider = Vec::new();
+    for b in guardians::list(pool, me, true, ended).await? {
+        as_rider.push(guardians::view(pool, &b, me).await?);
+    }
+    let mut as_guardian = Vec::new();
+    for b in guardians::list(pool, me, false, ended).await? {
+        as_guardian.push(guardians::view(pool, &b, me).await?);
+    }
+    Ok(Json(
+        json!({ "as_rider": as_rider, "as_guardian": as_guardian }),
+    ))
+}
+
+/// `GET /v1/guardians/bindings/{binding_id}` (either side).
+pub(crate) async fn inspect(
+    State(state): State<AppState>,
+    ApiPath(binding_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<BindingView>, ApiError> {
+    let me = &request.signer.account_id;
+    let binding = guardians::load_for(&state.db().pool, &binding_id, me).await?;
+    Ok(Json(guardians::view(&state.db().pool, &binding, me).await?))
+}
+
+/// Ends an active binding as `status`; only `allowed_side` may.
+async fn end(
+    state: &AppState,
+    binding_id: &str,
+    me: &str,
+    as_rider: bool,
+) -> Result<BindingView, ApiError> {
+    let pool = &state.db().pool;
+    let binding = guardians::load_for(pool, binding_id, me).await?;
+    let is_rider = binding.rider_account_id == me;
+    if is_rider != as_rider {
+        return Err(ApiError::Forbidden(if as_rider {
+            "only the rider can revoke a binding; a guardian leaves it instead".into()
+        } else {
+            "only the guardian can leave a binding; a rider revokes it instead".into()
+        }));
+    }
+    let status = if as_rider { "revoked" } else { "left" };
+    let now = to_i64(now_ms());
+    let id = binding.id.clone();
+    let changed = state
+        .db()
+        .write_tx(move |conn| {
+            let id = id.clone();
+            Box::pin(async move {
+                Ok(sqlx::query(
+                    "UPDATE guardian_bindings SET status = $1, ended_at_ms = $2 \
+                     WHERE id = $3 AND status = 'active'",
+                )
+                .bind(status)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+            })
+        })
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::BindingEnded(
+            "this binding has already ended".into(),
+        ));
+    }
+    tracing::info!(binding = %redact(binding_id), status, "guardian binding ended");
+    let binding = guardians::load_for(pool, binding_id, me).await?;
+    guardians::view(pool, &binding, me).await
+}
+
+/// `POST /v1/guardians/bindings/{binding_id}/revoke` (rider): alerts stop
+/// with the commit of this request.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    ApiPath(binding_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<BindingView>, ApiError> {
+    Ok(Json(
+        end(&state, &binding_id, &request.signer.account_id, true).await?,
+    ))
+}
+
+/// `POST /v1/guardians/bindings/{binding_id}/leave` (guardian).
+pub(crate) async fn leave(
+    State(state): State<AppState>,
+    ApiPath(binding_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<BindingView>, ApiError> {
+    Ok(Json(
+        end(&state, &binding_id, &request.signer.account_id, false).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitRequest {
+    daily_limit_minor: Option<serde_json::Number>,
+    utc_offset_minutes: Option<i64>,
+}
+
+/// `PUT /v1/guardians/bindings/{binding_id}/limit` (guardian): sets or
+/// clears (`null`) the rider's daily spending limit.
+pub(crate) async fn set_limit(
+    State(state): State<AppState>,
+    ApiPath(binding_id): ApiPath<String>,
+    request: Signed<Device>,
+) -> Result<Json<BindingView>, ApiError> {
+    let me = request.signer.account_id.clone();
+    let req: LimitRequest = request.json()?;
+    let limit = match &req.daily_limit_minor {
+        Some(n) => Some(to_i64(parse_amount("daily_limit_minor", n)?)),
+        None => None,
+    };
+    let offset = check_offset("utc_offset_minutes", req.utc_offset_minutes.unwrap_or(0))?;
+    let pool = &state.db().pool;
+    let binding = guardians::load_for(pool, &binding_id, &me).await?;
+    if binding.guardian_account_id != me {
+        return Err(ApiError::Forbidden(
+            "only the guardian can set the daily limit".into(),
+        ));
+    }
+    let id = binding.id.clone();
+    let changed = state
+        .db()
+        .write_tx(move |conn| {
+            let id = id.clone();
+            Box::pin(async move {
+                Ok(sqlx::query(
+                    "UPDATE guardian_bindings SET daily_limit_minor = $1, \
+                     limit_utc_offset_minutes = $2 WHERE id = $3 AND status = 'active'",
+                )
+                .bind(limit)
+                .bind(offset)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+            })
+        })
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::BindingEnded(
+            "this binding has ended; its limit no longer applies".into(),
+        ));
+    }
+    let binding = guardians::load_for(pool, &binding_id, &me).await?;
+    Ok(Json(guardians::view(pool, &binding, &me).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertsQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /v1/guardians/alerts` (guardian): the alerts made for the caller,
+/// newest first.
+pub(crate) async fn alerts(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<AlertsQuery>,
+    request: Signed<Device>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 500"));
+    }
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT event_seq, data FROM guardian_alerts WHERE guardian_account_id = $1 \
+         ORDER BY event_seq DESC LIMIT $2",
+    )
+    .bind(request.signer.account_id.clone())
+    .bind(limit)
+    .fetch_all(&state.db().pool)
+    .await?;
+    let mut alerts = Vec::with_capacity(rows.len());
+    for (seq, data) in rows {
+        let mut value: Value =
+            serde_json::from_str(&data).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Value::Object(map) = &mut value {
+            map.insert("event_id".into(), Value::from(seq));
+        }
+        alerts.push(value);
+    }
+    Ok(Json(json!({ "alerts": alerts })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_short_unambiguous_and_normalized() {
+        let a = new_code().unwrap();
+        let b = new_code().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), CODE_LEN);
+        assert!(a.bytes().all(|c| CODE_ALPHABET.contains(&c)));
+        let shown = display_code(&a);
+        assert_eq!(normalize_code(&shown.to_lowercase()), a);
+        assert_eq!(normalize_code(&format!("{QR_PREFIX}{a}")), a);
+        assert_eq!(normalize_code(" abcd efgh "), "ABCDEFGH");
+    }
+}

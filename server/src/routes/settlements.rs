@@ -1,0 +1,134 @@
+//! Operator endpoints for billing (P1): the day's settlement records as
+//! JSON or CSV, the reconciliation of an external statement, and the state
+//! of the outbound-gateway outbox.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Admin;
+use crate::billing::{self, StatementEntry};
+use crate::civil::{check_offset, offset_label, parse_day};
+use crate::error::ApiError;
+use crate::extract::{check_id, parse_currency, ApiJson, ApiQuery};
+use crate::state::AppState;
+
+/// Most lines in one statement.
+const MAX_STATEMENT_LINES: usize = 5_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettlementQuery {
+    date: String,
+    utc_offset_minutes: Option<i64>,
+    format: Option<String>,
+}
+
+/// `GET /v1/settlements?date=YYYY-MM-DD[&utc_offset_minutes=N][&format=csv]`.
+pub(crate) async fn settlements(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(query): ApiQuery<SettlementQuery>,
+) -> Result<Response, ApiError> {
+    let offset = check_offset("utc_offset_minutes", query.utc_offset_minutes.unwrap_or(0))?;
+    let (from, to) = parse_day("date", &query.date, offset)?;
+    let records = billing::settlement(&state.db().pool, &query.date, from, to).await?;
+    match query.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(json!({
+            "date": query.date,
+            "utc_offset": offset_label(offset),
+            "from_ms": from,
+            "to_ms": to,
+            "records": records,
+        }))
+        .into_response()),
+        "csv" => Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"settlement-{}.csv\"", query.date),
+                ),
+            ],
+            billing::to_csv(&records),
+        )
+            .into_response()),
+        _ => Err(ApiError::field("format", "must be \"json\" or \"csv\"")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatementRequest {
+    date: String,
+    utc_offset_minutes: Option<i64>,
+    merchant_id: Option<String>,
+    entries: Vec<StatementEntry>,
+}
+
+/// `POST /v1/settlements/reconciliations`: compares an external statement
+/// of a day with the ledger.
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiJson(req): ApiJson<StatementRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let offset = check_offset("utc_offset_minutes", req.utc_offset_minutes.unwrap_or(0))?;
+    let (from, to) = parse_day("date", &req.date, offset)?;
+    if let Some(m) = &req.merchant_id {
+        check_id("merchant_id", m)?;
+    }
+    if req.entries.len() > MAX_STATEMENT_LINES {
+        return Err(ApiError::field(
+            "entries",
+            format!("at most {MAX_STATEMENT_LINES} lines per statement; split it by merchant"),
+        ));
+    }
+    for (i, e) in req.entries.iter().enumerate() {
+        check_id(&format!("entries[{i}].payment_id"), &e.payment_id)?;
+        parse_currency(&format!("entries[{i}].currency"), &e.currency)?;
+    }
+    let report = billing::reconcile_day(
+        &state.db().pool,
+        from,
+        to,
+        req.merchant_id.as_deref(),
+        &req.entries,
+    )
+    .await?;
+    let clean =
+        report.missing.is_empty() && report.mismatched.is_empty() && report.unknown.is_empty();
+    Ok(Json(json!({
+        "date": req.date,
+        "utc_offset": offset_label(offset),
+        "balanced": clean,
+        "matched": report.matched,
+        "missing": report.missing,
+        "mismatched": report.mismatched,
+        "unknown": report.unknown,
+    })))
+}
+
+/// `GET /v1/outbound/status`: how many gateway messages wait and how many
+/// were delivered.
+pub(crate) async fn outbound_status(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    let (pending, delivered, attempts): (i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+         CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM outbound_messages",
+    )
+    .fetch_one(&state.db().pool)
+    .await?;
+    Ok(Json(json!({
+        "pending": pending,
+        "delivered": delivered,
+        "attempts": attempts,
+    })))
+}

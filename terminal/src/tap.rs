@@ -1,0 +1,521 @@
+//! Tap-in/tap-out (P3.6): on entry the terminal gives the phone a signed
+//! tap-in token and charges nothing; on exit it verifies the token, prices
+//! the trip from the operator's fare table and charges it like any fare.
+//!
+//! A missing, forged, expired, reused or other-line token at an exit gets
+//! the table's maximum fare with the reason in the request's description:
+//! never a free ride. The terminal remembers the token ids it honoured (in
+//! sled, so across restarts); the control center refuses a second payment
+//! naming the same token id, which covers exits at other terminals.
+//!
+//! The entry is recorded with the control center only as a terminal report
+//! (`tap_in`, no amount); the exit payment's fare context carries the entry
+//! station, time and token id, so the guardian's alert says where the ride
+//! began and ended.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+use wayfare_protocol::fare::{FareContext, FareDirection, FareMode, TripEntry};
+use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::keys::PublicKey;
+use wayfare_protocol::messages::{DoneOutcome, SessionMessage};
+use wayfare_protocol::tap_in::{TapInBody, TapInToken};
+use wayfare_protocol::PROTOCOL_VERSION;
+
+use crate::config::{TapConfig, TapRole};
+use crate::error::{Result, TerminalError};
+use crate::keys::TerminalIdentity;
+use crate::linkage::LinkageEvent;
+use crate::now_ms;
+use crate::reports::Report;
+use crate::sale::{Sale, SaleState};
+use crate::session::{End, Session};
+
+/// The token ids this terminal already honoured.
+#[derive(Clone, Debug)]
+pub(crate) struct UsedTokens {
+    tree: sled::Tree,
+}
+
+impl UsedTokens {
+    /// Wraps the sled tree and drops ids whose tokens expired long ago
+    /// (an expired token is refused anyway).
+    pub(crate) fn new(tree: sled::Tree, now_ms: u64) -> Self {
+        for (key, value) in tree.iter().flatten() {
+            let expires = value
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            if expires < now_ms {
+                let _ = tree.remove(key);
+            }
+        }
+        Self { tree }
+    }
+
+    fn contains(&self, token_id: &str) -> bool {
+        self.tree.contains_key(token_id).unwrap_or(true)
+    }
+
+    /// Records an honoured token durably.
+    pub(crate) async fn remember(&self, token_id: &str, expires_at_ms: u64) -> Result<()> {
+        self.tree
+            .insert(token_id, &expires_at_ms.to_be_bytes())
+            .map_err(TerminalError::from)?;
+        self.tree.flush_async().await.map_err(TerminalError::from)?;
+        Ok(())
+    }
+}
+
+/// What the phone's token (or its absence) means here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TokenCheck {
+    /// No token presented.
+    Missing,
+    /// A genuine token of another line.
+    OtherLine(String),
+    /// Not signed by a terminal the operator certified.
+    Forged(String),
+    /// Genuine, of this line, past its validity.
+    Expired,
+    /// Genuine, of this line, already honoured here.
+    Reused,
+    /// Genuine, fresh, of this line, not used before.
+    Valid(TapInBody),
+}
+
+/// Judges a presented token.
+pub(crate) fn check_token(
+    token: Option<&TapInToken>,
+    config: &TapConfig,
+    operator: &PublicKey,
+    used: &UsedTokens,
+    now_ms: u64,
+) -> TokenCheck {
+    let Some(token) = token else {
+        return TokenCheck::Missing;
+    };
+    match token.verify_authentic(operator, now_ms) {
+        Err(e) => TokenCheck::Forged(e.to_string()),
+        Ok((body, _)) if body.line != config.line => TokenCheck::OtherLine(body.line),
+        Ok((body, _)) if body.check_fresh(now_ms).is_err() => TokenCheck::Expired,
+        Ok((body, _)) if used.contains(&body.token_id) => TokenCheck::Reused,
+        Ok((body, _)) => TokenCheck::Valid(body),
+    }
+}
+
+/// What the terminal does for this phone.
+// One per session, consumed at once: boxing the exit would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Record the entry: issue a token.
+    Entry,
+    /// Charge this exit; `token` is the honoured token (id, expiry).
+    Exit {
+        sale: Sale,
+        fare: FareContext,
+        token: Option<(String, u64)>,
+    },
+}
+
+fn context(config: &TapConfig, mode: FareMode, entry: Option<TripEntry>) -> FareContext {
+    FareContext {
+        mode,
+        line: config.line.clone(),
+        vehicle: config.vehicle.clone(),
+        direction: FareDirection {
+            from: config.direction_from.clone(),
+            towards: config.direction_towards.clone(),
+        },
+        station: config.station.clone(),
+        station_index: config.station_index,
+        entry,
+    }
+}
+
+/// Decides entry or exit and prices an exit.
+pub(crate) fn plan(config: &TapConfig, check: TokenCheck, now_ms: u64) -> Result<Plan> {
+    let reason = match (&check, config.role) {
+        (_, TapRole::Entry) => return Ok(Plan::Entry),
+        (TokenCheck::Missing | TokenCheck::OtherLine(_), TapRole::Both) => return Ok(Plan::Entry),
+        (TokenCheck::Valid(body), _) => {
+            let quote = config.fare_table.price(
+                body.station_index,
+                config.station_index,
+                body.tapped_in_at_ms,
+                now_ms,
+            );
+            let entry = TripEntry {
+                station: body.station.clone(),
+                station_index: body.station_index,
+                at_ms: body.tapped_in_at_ms,
+                token_id: body.token_id.clone(),
+            };
+            return Ok(Plan::Exit {
+                sale: Sale {
+                    order_id: new_id("ord")?,
+                    amount_minor: quote.amount_minor,
+                    description: format!(
+                        "Fare {} from {} to {}",
+                        config.line, body.station, config.station
+                    ),
+                },
+                fare: context(config, FareMode::TapOut, Some(entry)),
+                token: Some((body.token_id.clone(), body.expires_at_ms)),
+            });
+        }
+        (TokenCheck::Missing, _) => "no tap-in token was presented".to_string(),
+        (TokenCheck::OtherLine(line), _) => format!("the tap-in token is for line {line}"),
+        (TokenCheck::Forged(_), _) => "the tap-in token is not genuine".to_string(),
+        (TokenCheck::Expired, _) => "the tap-in token has expired".to_string(),
+        (TokenCheck::Reused, _) => "the tap-in token was already used".to_string(),
+    };
+    Ok(Plan::Exit {
+        sale: Sale {
+            order_id: new_id("ord")?,
+            amount_minor: config.fare_table.maximum_minor(),
+            description: format!(
+                "Maximum fare {} at {}: {reason}",
+                config.line, config.station
+            ),
+        },
+        fare: context(config, FareMode::MaximumFare, None),
+        token: None,
+    })
+}
+
+/// A fresh token for a phone entering at this terminal.
+pub(crate) fn issue(
+    config: &TapConfig,
+    identity: &TerminalIdentity,
+    now_ms: u64,
+) -> Result<(TapInToken, TapInBody)> {
+    let body = TapInBody {
+        version: PROTOCOL_VERSION,
+        token_id: new_id("tap")?,
+        terminal_id: identity.body.terminal_id.clone(),
+        line: config.line.clone(),
+        station: config.station.clone(),
+        station_index: config.station_index,
+        direction_from: config.direction_from.clone(),
+        direction_towards: config.direction_towards.clone(),
+        tapped_in_at_ms: now_ms,
+        expires_at_ms: now_ms.saturating_add(config.token_ttl_ms),
+        certificate: identity.certificate.clone(),
+    };
+    let token = TapInToken::issue(&identity.key, &body)?;
+    Ok((token, body))
+}
+
+impl Session {
+    /// Waits briefly for the phone's `TapIn` message (sent right after the
+    /// handshake by phones that hold a token); silence means no token.
+    pub(crate) async fn await_tap_in(
+        &mut self,
+        config: &TapConfig,
+    ) -> Result<Option<TapInToken>, End> {
+        let deadline = Instant::now() + Duration::from_millis(config.token_wait_ms);
+        loop {
+            let frame = match self
+                .next_frame(deadline, "waiting for a tap-in token")
+                .await
+            {
+                Err(End::Timeout(_)) => return Ok(None),
+                other => other?,
+            };
+            match self.open(&frame)? {
+                SessionMessage::TapIn { token } => return Ok(token),
+                SessionMessage::Identity { handle } => self.note_identity(handle),
+                SessionMessage::Error(body) => return Err(End::Phone(body.message)),
+                other => {
+                    return Err(End::Protocol(format!(
+                        "unexpected {} before the tap-in",
+                        crate::session::message_name(&other)
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Records an entry: issues the token, opens the gate, reports.
+    pub(crate) async fn tap_entry(&mut self, config: &TapConfig) -> Result<(), End> {
+        let shared = self.shared.clone();
+        let now = now_ms();
+        let (token, body) =
+            issue(config, &shared.identity, now).map_err(|e| End::Internal(e.to_string()))?;
+        self.send(&SessionMessage::TapInIssued { token }).await?;
+        let sale = Sale {
+            order_id: body.token_id.clone(),
+            amount_minor: 0,
+            description: format!("Tap-in at {}", config.station),
+        };
+        let event = LinkageEvent {
+            terminal_id: body.terminal_id.clone(),
+            order_id: body.token_id.clone(),
+            payment_id: String::new(),
+            amount_minor: 0,
+            currency: config.currency.code().to_string(),
+        };
+        let (state, outcome, message) = match shared.linkage.activate(event).await {
+            Ok(()) => (
+                SaleState::Accepted,
+                DoneOutcome::Accepted,
+                format!(
+                    "Tap-in recorded at {}; tap out when you leave",
+                    config.station
+                ),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "linkage device failed at tap-in");
+                (
+                    SaleState::Refused,
+                    DoneOutcome::Refused,
+                    "Tap-in recorded, but the gate did not open; please ask staff".to_string(),
+                )
+            }
+        };
+        shared.sales.finish(&sale, state, None, &message, now);
+        if let Some(outcome) = shared.sales.outcome(&sale.order_id) {
+            *shared
+                .last_outcome
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        }
+        tracing::info!(token = %redact(&body.token_id), "tap-in token issued");
+        // Free the terminal before the phone hears the outcome.
+        self.slot.take();
+        self.done(outcome, &message).await;
+        let entry = TripEntry {
+            station: body.station.clone(),
+            station_index: body.station_index,
+            at_ms: now,
+            token_id: body.token_id.clone(),
+        };
+        let mut detail = format!("tap-in token issued at {}", config.station);
+        if let Some(handle) = &self.handle {
+            detail.push_str(&format!("; payer handle {handle}"));
+        }
+        let report = Report {
+            report_id: new_id("rep").map_err(|e| End::Internal(e.to_string()))?,
+            kind: "tap_in".into(),
+            order_id: body.token_id.clone(),
+            payment_id: None,
+            amount_minor: None,
+            currency: None,
+            fare: Some(context(config, FareMode::TapIn, Some(entry))),
+            at_ms: now,
+            detail,
+        };
+        if let Err(e) = shared.reports.push(&report).await {
+            tracing::error!(error = %e, "cannot queue the tap-in report");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
+    use wayfare_protocol::fare::{FareBand, FareTable};
+    use wayfare_protocol::keys::SigningKey;
+    use wayfare_protocol::messages::TerminalKind;
+    use wayfare_protocol::money::Currency;
+
+    fn config(role: TapRole, station: &str, index: u32) -> TapConfig {
+        TapConfig {
+            role,
+            currency: Currency::parse("CNY").unwrap(),
+            line: "T1".into(),
+            vehicle: "gate".into(),
+            direction_from: "Airport".into(),
+            direction_towards: "Harbour".into(),
+            station: station.into(),
+            station_index: index,
+            fare_table: FareTable::Stations {
+                bands: vec![
+                    FareBand {
+                        up_to: 2,
+                        fare_minor: 200,
+                    },
+                    FareBand {
+                        up_to: 5,
+                        fare_minor: 300,
+                    },
+                ],
+                maximum_minor: 500,
+            },
+            token_ttl_ms: 3_600_000,
+            token_wait_ms: 1_000,
+            request_ttl_ms: 60_000,
+        }
+    }
+
+    struct Entry {
+        operator: SigningKey,
+        identity: TerminalIdentity,
+    }
+
+    fn entry_terminal() -> Entry {
+        let operator = SigningKey::generate().unwrap();
+        let key = SigningKey::generate().unwrap();
+        let body = CertificateBody {
+            version: 1,
+            terminal_id: "term_entry".into(),
+            merchant_id: "mer_1".into(),
+            merchant_name: "Tram".into(),
+            kind: TerminalKind::Gate,
+            terminal_key: key.public_key(),
+            not_before_ms: 0,
+            not_after_ms: u64::MAX / 2,
+        };
+        let certificate = TerminalCertificate::issue(&operator, &body).unwrap();
+        Entry {
+            operator,
+            identity: TerminalIdentity {
+                key,
+                certificate,
+                body,
+            },
+        }
+    }
+
+    fn used() -> UsedTokens {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        UsedTokens::new(db.open_tree("t").unwrap(), 0)
+    }
+
+    fn charged(p: &Plan) -> (u64, FareMode, String) {
+        match p {
+            Plan::Exit { sale, fare, .. } => {
+                (sale.amount_minor, fare.mode, sale.description.clone())
+            }
+            Plan::Entry => panic!("expected an exit"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tap_in_then_out_is_priced_by_stations_and_used_once() {
+        let e = entry_terminal();
+        let at = config(TapRole::Entry, "Central", 1);
+        let (token, body) = issue(&at, &e.identity, 1_000).unwrap();
+        let used = used();
+        for (exit_index, fare) in [(1, 200), (3, 200), (4, 300), (6, 300), (7, 500)] {
+            let out = config(TapRole::Exit, "Somewhere", exit_index);
+            let check = check_token(Some(&token), &out, &e.operator.public_key(), &used, 2_000);
+            assert_eq!(check, TokenCheck::Valid(body.clone()));
+            let plan = plan(&out, check, 2_000).unwrap();
+            let (amount, mode, _) = charged(&plan);
+            assert_eq!((amount, mode), (fare, FareMode::TapOut));
+            if let Plan::Exit {
+                fare,
+                token: Some((id, _)),
+                ..
+            } = &plan
+            {
+                assert_eq!(fare.entry.as_ref().unwrap().station, "Central");
+                assert_eq!(&fare.entry.as_ref().unwrap().token_id, id);
+            }
+        }
+        used.remember(&body.token_id, body.expires_at_ms)
+            .await
+            .unwrap();
+        let out = config(TapRole::Exit, "Harbour", 4);
+        let check = check_token(Some(&token), &out, &e.operator.public_key(), &used, 2_000);
+        assert_eq!(check, TokenCheck::Reused);
+        let (amount, mode, why) = charged(&plan(&out, check, 2_000).unwrap());
+        assert_eq!((amount, mode), (500, FareMode::MaximumFare));
+        assert!(why.contains("already used"), "{why}");
+    }
+
+    #[test]
+    fn missing_forged_expired_and_foreign_tokens_pay_the_maximum_at_an_exit() {
+        let e = entry_terminal();
+        let out = config(TapRole::Exit, "Harbour", 4);
+        let op = e.operator.public_key();
+        let used = used();
+        let (token, _) = issue(&config(TapRole::Entry, "Central", 1), &e.identity, 1_000).unwrap();
+
+        let check = check_token(None, &out, &op, &used, 2_000);
+        assert_eq!(check, TokenCheck::Missing);
+        let (amount, mode, why) = charged(&plan(&out, check, 2_000).unwrap());
+        assert_eq!((amount, mode), (500, FareMode::MaximumFare));
+        assert!(why.contains("no tap-in token"));
+
+        let impostor = entry_terminal();
+        let check = check_token(
+            Some(&token),
+            &out,
+            &impostor.operator.public_key(),
+            &used,
+            2_000,
+        );
+        assert!(matches!(check, TokenCheck::Forged(_)));
+        assert!(charged(&plan(&out, check, 2_000).unwrap())
+            .2
+            .contains("not genuine"));
+
+        let mut bytes = token.as_bytes().to_vec();
+        let pos = bytes.windows(7).position(|w| w == b"Central").unwrap();
+        bytes[pos] = b'K';
+        let tampered = TapInToken::from_bytes(bytes);
+        assert!(matches!(
+            check_token(Some(&tampered), &out, &op, &used, 2_000),
+            TokenCheck::Forged(_)
+        ));
+
+        let late = 1_000 + 3_600_000 + 1;
+        let check = check_token(Some(&token), &out, &op, &used, late);
+        assert_eq!(check, TokenCheck::Expired);
+        assert!(charged(&plan(&out, check, late).unwrap())
+            .2
+            .contains("expired"));
+
+        let mut other = config(TapRole::Entry, "Zoo", 1);
+        other.line = "T2".into();
+        let (t2, _) = issue(&other, &e.identity, 1_000).unwrap();
+        let check = check_token(Some(&t2), &out, &op, &used, 2_000);
+        assert_eq!(check, TokenCheck::OtherLine("T2".into()));
+        assert_eq!(charged(&plan(&out, check.clone(), 2_000).unwrap()).0, 500);
+        // A two-way gate treats another line's token as a new entry.
+        let both = config(TapRole::Both, "Harbour", 4);
+        assert_eq!(plan(&both, check, 2_000).unwrap(), Plan::Entry);
+        assert_eq!(
+            plan(&both, TokenCheck::Missing, 2_000).unwrap(),
+            Plan::Entry
+        );
+        assert_eq!(
+            plan(&both, TokenCheck::Expired, 2_000)
+                .map(|p| charged(&p).0)
+                .unwrap(),
+            500
+        );
+    }
+
+    #[test]
+    fn durations_price_parking_style_exits() {
+        let e = entry_terminal();
+        let mut gate = config(TapRole::Both, "Car park", 0);
+        gate.fare_table = FareTable::Duration {
+            bands: vec![
+                FareBand {
+                    up_to: 30,
+                    fare_minor: 100,
+                },
+                FareBand {
+                    up_to: 120,
+                    fare_minor: 400,
+                },
+            ],
+            maximum_minor: 2_000,
+        };
+        let (token, _) = issue(&gate, &e.identity, 0).unwrap();
+        let used = used();
+        let at = 45 * 60_000;
+        let check = check_token(Some(&token), &gate, &e.operator.public_key(), &used, at);
+        assert_eq!(charged(&plan(&gate, check, at).unwrap()).0, 400);
+    }
+}
