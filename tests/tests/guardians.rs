@@ -45,8 +45,11 @@ async fn next_alert(stream: &wayfare_core::GuardianAlertStream) -> GuardianAlert
         .unwrap()
 }
 
-fn utc_hhmm(at_ms: i64) -> String {
-    let minutes = at_ms.rem_euclid(86_400_000) / 60_000;
+/// Wall-clock time `HH:MM` at `at_ms` in the transit network's time zone
+/// (the harness enrolls terminals at UTC+8).
+fn local_hhmm(at_ms: i64) -> String {
+    let offset_ms = wayfare_cli::local::LOCAL_UTC_OFFSET_MINUTES * 60_000;
+    let minutes = (at_ms + offset_ms).rem_euclid(86_400_000) / 60_000;
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
@@ -257,21 +260,21 @@ async fn a_ride_alert_has_station_direction_time_and_amount_and_scope_holds() {
         (t.direction_from.as_str(), t.direction_towards.as_str()),
         ("Harbour", "University")
     );
-    // The terminal was enrolled without a UTC offset: the time is UTC and says so.
-    assert_eq!(a.utc_offset, "+00:00");
-    let hhmm = utc_hhmm(a.at_ms);
+    // The terminal was enrolled at UTC+8: the alert speaks local time.
+    assert_eq!(a.utc_offset, "+08:00");
+    let hhmm = local_hhmm(a.at_ms);
     assert_eq!(a.local_time, hhmm);
     assert_eq!(
         a.text_en,
         format!(
-            "The phone ending 1234 paid ¥2.00 at {hhmm} UTC, boarding at Central Square on \
+            "The phone ending 1234 paid ¥2.00 at {hhmm}, boarding at Central Square on \
              the T1 tram from Harbour towards University."
         )
     );
     assert_eq!(
         a.text_zh,
         format!(
-            "尾号1234的手机于{hhmm} UTC支付了¥2.00，在Central Square登上由Harbour开往University的T1有轨电车。"
+            "尾号1234的手机于{hhmm}支付了¥2.00，在Central Square登上由Harbour开往University的T1有轨电车。"
         )
     );
     assert_eq!(recorder.alerts.lock().unwrap().len(), 1);
