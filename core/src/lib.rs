@@ -20,6 +20,7 @@ uniffi::setup_scaffolding!();
 mod account;
 mod clock;
 mod config;
+mod device_events;
 mod discovery;
 mod error;
 mod events;

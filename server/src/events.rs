@@ -2,21 +2,22 @@
 //! per terminal) and the server-sent-event stream that replays missed rows
 //! and then follows new ones as commits announce them.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 
 use axum::response::sse::Event;
 use futures::Stream;
 use sqlx::AnyConnection;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use wayfare_protocol::ids::redact;
 
 use crate::error::ApiError;
+use crate::sse;
 use crate::state::AppState;
 
-/// Most rows read per query while catching up.
-const PAGE: i64 = 100;
+/// The rows after a sequence number (see [`sse::replay_then_follow`]).
+const FETCH_AFTER: &str =
+    "SELECT seq, kind, data FROM terminal_events WHERE terminal_id = $1 AND seq > $2 \
+     ORDER BY seq LIMIT $3";
 
 /// Appends an event for `terminal_id` inside the caller's transaction and
 /// returns its sequence number. Call [`AppState::notify_terminal`] after
@@ -61,15 +62,6 @@ pub async fn latest_seq(state: &AppState, terminal_id: &str) -> Result<i64, ApiE
     Ok(row.map(|r| r.0).unwrap_or(0))
 }
 
-struct Cursor {
-    state: AppState,
-    terminal_id: String,
-    last_seq: i64,
-    wake: broadcast::Receiver<String>,
-    shutdown: watch::Receiver<bool>,
-    pending: VecDeque<Event>,
-}
-
 /// The events of `terminal_id` after `after_seq`, then live ones, until the
 /// client goes away or the server shuts down. `wake` must be subscribed
 /// before `after_seq` was read, so no commit falls between the two.
@@ -79,73 +71,7 @@ pub fn stream(
     after_seq: i64,
     wake: broadcast::Receiver<String>,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
-    let shutdown = state.shutdown_signal();
-    let cursor = Cursor {
-        state,
-        terminal_id,
-        last_seq: after_seq,
-        wake,
-        shutdown,
-        pending: VecDeque::new(),
-    };
-    futures::stream::unfold(cursor, |mut c| async move {
-        loop {
-            if *c.shutdown.borrow() {
-                return None;
-            }
-            if let Some(event) = c.pending.pop_front() {
-                return Some((Ok(event), c));
-            }
-            match fetch_after(&c).await {
-                Ok(rows) if !rows.is_empty() => {
-                    for (seq, kind, data) in rows {
-                        c.last_seq = seq;
-                        c.pending
-                            .push_back(Event::default().id(seq.to_string()).event(kind).data(data));
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(terminal = %redact(&c.terminal_id), error = %e, "event stream ended");
-                    return None;
-                }
-            }
-            if !wait_for_wake(&mut c).await {
-                return None;
-            }
-        }
+    sse::replay_then_follow(state, FETCH_AFTER, terminal_id, after_seq, wake, |id, e| {
+        tracing::warn!(terminal = %redact(id), error = %e, "event stream ended");
     })
-}
-
-async fn fetch_after(c: &Cursor) -> Result<Vec<(i64, String, String)>, ApiError> {
-    Ok(sqlx::query_as(
-        "SELECT seq, kind, data FROM terminal_events WHERE terminal_id = $1 AND seq > $2 \
-         ORDER BY seq LIMIT $3",
-    )
-    .bind(c.terminal_id.clone())
-    .bind(c.last_seq)
-    .bind(PAGE)
-    .fetch_all(&c.state.db().pool)
-    .await?)
-}
-
-/// Waits until a commit concerns this terminal (or wake-ups were lost);
-/// false when the stream should end.
-async fn wait_for_wake(c: &mut Cursor) -> bool {
-    loop {
-        tokio::select! {
-            changed = c.shutdown.changed() => {
-                if changed.is_err() || *c.shutdown.borrow() {
-                    return false;
-                }
-            }
-            msg = c.wake.recv() => match msg {
-                Ok(id) if id == c.terminal_id => return true,
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => return true,
-                Err(RecvError::Closed) => return false,
-            }
-        }
-    }
 }

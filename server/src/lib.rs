@@ -41,6 +41,7 @@ mod merchants;
 mod openapi;
 mod outbox;
 mod routes;
+mod sse;
 mod state;
 mod transit;
 

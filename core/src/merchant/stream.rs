@@ -5,20 +5,14 @@
 //! merchant's locale and queued in the wallet's persisted event queue
 //! before the cursor moves past them.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use eventsource_stream::Eventsource;
-use futures::{Stream, StreamExt};
-use reqwest::Url;
 use wayfare_protocol::ids::redact;
 use wayfare_protocol::prompt::{render, PromptData, PromptEvent};
-use wayfare_protocol::request_auth::sign_request;
 
 use super::store::PromptStore;
 use super::types::{MerchantPrompt, MerchantPromptEvent, PromptSettings};
-use crate::clock::now_ms;
+use crate::device_events::{DeviceEventReader, DeviceEventStream, RefusalCode};
 use crate::error::WalletError;
 use crate::events::{EventKind, EventQueue};
 use crate::wallet::WalletInner;
@@ -27,18 +21,6 @@ use crate::wallet::WalletInner;
 const PROMPT_KIND: &str = "merchant.prompt";
 /// The prefix of prompt keys in the wallet's event queue.
 pub(crate) const QUEUE_KIND: &str = "merchant_prompt";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-type Events = Pin<
-    Box<
-        dyn Stream<
-                Item = Result<
-                    eventsource_stream::Event,
-                    eventsource_stream::EventStreamError<reqwest::Error>,
-                >,
-            > + Send,
-    >,
->;
 
 /// A device's live prompts. Get one with `wallet.merchant().prompts()`;
 /// call `next()` in a loop. Dropping it (or `cancel()`) closes the
@@ -46,8 +28,7 @@ type Events = Pin<
 #[derive(uniffi::Object)]
 pub struct PromptStream {
     inner: Arc<WalletInner>,
-    events: tokio::sync::Mutex<Option<Events>>,
-    cancel: tokio::sync::watch::Sender<bool>,
+    events: DeviceEventStream,
 }
 
 impl std::fmt::Debug for PromptStream {
@@ -56,69 +37,27 @@ impl std::fmt::Debug for PromptStream {
     }
 }
 
-fn network(reason: impl std::fmt::Display) -> WalletError {
-    WalletError::Network {
-        retryable: true,
-        reason: format!("prompt stream: {reason}"),
+impl PromptStream {
+    pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
+        Self {
+            events: DeviceEventStream::new(inner.clone()),
+            inner,
+        }
     }
 }
 
-impl PromptStream {
-    pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
-        let (cancel, _) = tokio::sync::watch::channel(false);
-        Self {
-            inner,
-            events: tokio::sync::Mutex::new(None),
-            cancel,
-        }
+impl DeviceEventReader for PromptStream {
+    type Item = MerchantPrompt;
+    const NAME: &'static str = "prompt stream";
+    const REFUSAL: RefusalCode = RefusalCode::FromBody;
+
+    fn cursor(&self) -> Result<Option<u64>, WalletError> {
+        let state = self.inner.opened()?;
+        Ok(PromptStore::new(&state.store)?.cursor()?)
     }
 
-    async fn connect(&self, after: Option<u64>) -> Result<Events, WalletError> {
-        let (_, id) = self.inner.device()?;
-        let mut base = Url::parse(&self.inner.config.server_url)
-            .map_err(|e| WalletError::invalid(format!("server URL: {e}")))?;
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        let url = base
-            .join("v1/devices/me/events")
-            .map_err(|e| WalletError::invalid(format!("server URL: {e}")))?;
-        let signature = sign_request(&id.key, &id.device_id, "GET", url.path(), b"", now_ms())
-            .map_err(|e| WalletError::Server {
-                code: "signing_failed".into(),
-                reason: e.to_string(),
-            })?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(network)?;
-        let mut request = client.get(url).header("accept", "text/event-stream");
-        for (name, value) in signature.headers() {
-            request = request.header(name, value);
-        }
-        if let Some(after) = after {
-            request = request.header("last-event-id", after.to_string());
-        }
-        let response = request.send().await.map_err(network)?;
-        let status = response.status();
-        if !status.is_success() {
-            let text = response.text().await.unwrap_or_default();
-            let code = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v["error"]["code"].as_str().map(str::to_string))
-                .unwrap_or_else(|| "http_error".into());
-            return Err(if status.is_server_error() {
-                network(format!("the server answered {status}"))
-            } else {
-                WalletError::Server {
-                    code,
-                    reason: format!("the server refused the prompt stream ({status})"),
-                }
-            });
-        }
-        tracing::debug!(target: "wayfare_core::merchant", device = %redact(&id.device_id), ?after, "prompt stream connected");
-        Ok(Box::pin(response.bytes_stream().eventsource()))
+    fn connected(&self, device_id: &str, after: Option<u64>) {
+        tracing::debug!(target: "wayfare_core::merchant", device = %redact(device_id), ?after, "prompt stream connected");
     }
 
     /// Handles one server event; `Some` for a prompt to announce.
@@ -164,37 +103,6 @@ impl PromptStream {
             Ok(None)
         }
     }
-
-    async fn next_inner(&self) -> Result<MerchantPrompt, WalletError> {
-        let mut slot = self.events.lock().await;
-        loop {
-            let events = match slot.as_mut() {
-                Some(events) => events,
-                None => {
-                    let state = self.inner.opened()?;
-                    let after = PromptStore::new(&state.store)?.cursor()?;
-                    slot.insert(self.connect(after).await?)
-                }
-            };
-            match events.next().await {
-                Some(Ok(event)) => {
-                    if let Some(prompt) = self.handle(event).await? {
-                        return Ok(prompt);
-                    }
-                }
-                Some(Err(e)) => {
-                    *slot = None;
-                    return Err(network(e));
-                }
-                None => {
-                    *slot = None;
-                    return Err(network(
-                        "the server closed the stream; call next() again to resume",
-                    ));
-                }
-            }
-        }
-    }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -204,20 +112,13 @@ impl PromptStream {
     /// event handled, as needed. A `Network` error means the connection
     /// ended: call `next()` again (after a pause) to resume.
     pub async fn next(&self) -> Result<MerchantPrompt, WalletError> {
-        let mut cancelled = self.cancel.subscribe();
-        if *cancelled.borrow() {
-            return Err(WalletError::Cancelled);
-        }
-        tokio::select! {
-            result = self.next_inner() => result,
-            _ = cancelled.wait_for(|c| *c) => Err(WalletError::Cancelled),
-        }
+        self.events.next(self).await
     }
 
     /// Ends the stream: a waiting `next()` returns `Cancelled`, and so does
     /// every later call. Get a new stream from `merchant().prompts()`.
     pub fn cancel(&self) {
-        let _ = self.cancel.send(true);
+        self.events.cancel();
     }
 }
 

@@ -5,11 +5,8 @@
 //! made while it was offline (or while the server restarted) is lost. A
 //! client without `Last-Event-ID` gets every retained event from the first.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::IntoResponse;
 use wayfare_protocol::ids::redact;
 
@@ -27,16 +24,8 @@ pub(crate) async fn events(
     // Subscribe before the stream's first read: nothing committed in
     // between can be missed.
     let wake = state.subscribe_account_events();
-    let after = match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|v| *v >= 0)
-            .ok_or_else(|| ApiError::field("last-event-id", "must be a non-negative integer"))?,
-        None => 0,
-    };
+    let after = crate::sse::last_event_id(&headers)?.unwrap_or(0);
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
     let stream = crate::device_events::stream(state, account_id, after, wake);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(crate::sse::response(stream))
 }

@@ -1,11 +1,8 @@
 //! Access terminals: registration with an operator-signed certificate, the
 //! platform confirmation (P3.3) and the payment push over SSE (P2).
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -250,16 +247,11 @@ pub(crate) async fn events(
     // Subscribe before reading the start point: nothing committed in between
     // can be missed.
     let wake = state.subscribe_terminal_events();
-    let after = match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|v| *v >= 0)
-            .ok_or_else(|| ApiError::field("last-event-id", "must be a non-negative integer"))?,
+    let after = match crate::sse::last_event_id(&headers)? {
+        Some(after) => after,
         None => crate::events::latest_seq(&state, &terminal_id).await?,
     };
     tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
     let stream = crate::events::stream(state, terminal_id, after, wake);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(crate::sse::response(stream))
 }
