@@ -79,6 +79,8 @@ class LocalSystem : AutoCloseable {
     private val http = HttpClient.newHttpClient()
     val baseUrl: String
     val terminalId: String
+    /** The tram merchant the terminal is enrolled for. */
+    val merchantId: String
     private val adminToken: String
     private var walletN = 0
 
@@ -87,7 +89,7 @@ class LocalSystem : AutoCloseable {
         val server = spawn(listOf(File(binDir, "wayfare-server").path, "--data-dir", serverDir.path, "--listen", "127.0.0.1:0"))
         baseUrl = server.lineContaining("listening on").substringAfter("listening on").trim()
         adminToken = File(serverDir, "admin-token").readText().trim()
-        val merchantId = field(admin("POST", "/v1/merchants", """{"name":"Tram Line T1","currency":"CNY"}"""), "merchant_id")
+        merchantId = field(admin("POST", "/v1/merchants", """{"name":"Tram Line T1","currency":"CNY"}"""), "merchant_id")
         val terminalDir = File(root, "terminal")
         val enroll = ProcessBuilder(
             File(binDir, "wayfare-terminal").path, "enroll", "--server-url", baseUrl,
