@@ -123,18 +123,9 @@ mod tests {
             p.set_settings(&quiet).unwrap();
             store.flush().await.unwrap();
         }
-        // sled's background flusher may hold the file lock a moment longer.
-        let mut reopened = None;
-        for _ in 0..200 {
-            match Store::open(path.clone()).await {
-                Ok(store) => {
-                    reopened = Some(store);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
-        let store = reopened.expect("the wallet database reopens");
+        let store = Store::open(path.clone())
+            .await
+            .expect("the wallet database reopens");
         let p = PromptStore::new(&store).unwrap();
         assert!(!p.first_sighting("mer_1", "k1", 9).unwrap());
         assert_eq!(p.cursor().unwrap(), Some(5));

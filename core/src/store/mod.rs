@@ -73,10 +73,31 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the database in `dir` without blocking the async
     /// executor.
+    ///
+    /// sled lets go of its file lock only once its background threads have
+    /// released the previous handle, a moment after it is dropped; an app
+    /// that closes and reopens its wallet at once can get there first, so a
+    /// lock conflict is retried briefly before it is reported.
     pub(crate) async fn open(dir: PathBuf) -> Result<Self> {
-        tokio::task::spawn_blocking(move || Self::open_blocking(dir))
-            .await
-            .map_err(|e| StoreError::Open(e.to_string()))?
+        const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+        const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+        let deadline = tokio::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            let path = dir.clone();
+            let opened = tokio::task::spawn_blocking(move || Self::open_blocking(path))
+                .await
+                .map_err(|e| StoreError::Open(e.to_string()))?;
+            match opened {
+                // sled reports the conflict as ErrorKind::Other with this text.
+                Err(StoreError::Db(sled::Error::Io(e)))
+                    if e.to_string().contains("could not acquire lock")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(LOCK_RETRY).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Opens (or creates) the database in `dir`, blocking.
