@@ -130,7 +130,12 @@ async fn run_action(wallet: &Arc<Wallet>, server: &str, action: Action) -> Resul
         }
         Action::History { limit } => {
             for e in wallet.account().history(limit).await? {
-                println!("{}  {:>12}  {}", e.at_ms, e.formatted_amount, e.description);
+                println!(
+                    "{}  {:>12}  {}",
+                    when(e.at_ms),
+                    e.formatted_amount,
+                    e.description
+                );
             }
         }
         Action::TopUp {
@@ -231,6 +236,12 @@ async fn pick_terminal(
         Some(t) => Ok(t),
         None => bail!("no matching terminal found on the network; try `wayfare wallet discover`"),
     }
+}
+
+/// A Unix-ms timestamp as an HTTP date (UTC), e.g. `Sun, 22 Nov 2026 08:12:00 GMT`.
+fn when(at_ms: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at_ms);
+    httpdate::fmt_http_date(at)
 }
 
 fn kind_name(kind: TerminalKind) -> &'static str {
