@@ -31,7 +31,7 @@ pub use types::{
     MerchantPrompt, MerchantPromptEvent, MerchantRefund, MerchantRole, PromptAttribute,
     PromptSettings, StaffInvitation,
 };
-use types::{InvitationJson, MemberJson, PaymentJson, RefundJson};
+use types::{InvitationJson, MemberJson, RefundJson};
 
 /// The merchant area of a wallet. Get it with `wallet.merchant()`.
 #[derive(uniffi::Object)]
@@ -102,7 +102,7 @@ struct Members {
 
 #[derive(serde::Deserialize)]
 struct Payments {
-    payments: Vec<PaymentJson>,
+    payments: Vec<MerchantPayment>,
 }
 
 #[derive(serde::Deserialize)]
@@ -257,7 +257,7 @@ impl MerchantApi {
                 None,
             )
             .await?;
-        Ok(answer.payments.into_iter().map(Into::into).collect())
+        Ok(answer.payments)
     }
 
     /// Refunds `amount_minor` of a payment (everything left when `None`);

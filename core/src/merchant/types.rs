@@ -135,8 +135,9 @@ pub struct StaffInvitation {
 }
 
 /// A payment of the merchant as a device with `view_history` sees it:
-/// attributes outside its content scope are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+/// attributes outside its content scope are `None` (the server leaves them
+/// out of the JSON, which decodes straight into this record).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, uniffi::Record)]
 pub struct MerchantPayment {
     /// The payment (to refund it).
     pub payment_id: String,
@@ -367,37 +368,6 @@ impl From<InvitationJson> for StaffInvitation {
                 .filter_map(|a| PromptAttribute::from_wire(a))
                 .collect(),
             expires_at_ms: i.expires_at_ms,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct PaymentJson {
-    pub payment_id: String,
-    pub order_id: Option<String>,
-    pub payer_name: Option<String>,
-    pub payee_name: Option<String>,
-    pub payment_type: Option<String>,
-    pub amount_minor: Option<i64>,
-    pub refunded_minor: Option<i64>,
-    pub currency: Option<String>,
-    pub at_ms: Option<i64>,
-    pub payment_platform: Option<String>,
-}
-
-impl From<PaymentJson> for MerchantPayment {
-    fn from(p: PaymentJson) -> Self {
-        Self {
-            payment_id: p.payment_id,
-            order_id: p.order_id,
-            payer_name: p.payer_name,
-            payee_name: p.payee_name,
-            payment_type: p.payment_type,
-            amount_minor: p.amount_minor,
-            refunded_minor: p.refunded_minor,
-            currency: p.currency,
-            at_ms: p.at_ms,
-            payment_platform: p.payment_platform,
         }
     }
 }
