@@ -2,10 +2,13 @@
 //! exported as JSON or CSV for the external billing system, and the
 //! reconciliation of the statement that system sends back.
 //!
-//! Settlement records are computed from the payments table, which is
-//! append-only, so the record of a past day never changes and needs no
-//! separate "close" step. A day is the local day at an explicit UTC offset
-//! (default UTC), never the server's zone.
+//! Settlement records are computed from the payments and refunds tables,
+//! which are append-only, so the record of a past day never changes and
+//! needs no separate "close" step. A day settles net: the payments completed
+//! that day minus the refunds made that day (a refund settles on the day it
+//! is made, whichever day its payment was), and the fee is taken on that
+//! net amount. A day is the local day at an explicit UTC offset (default
+//! UTC), never the server's zone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -29,80 +32,151 @@ pub struct SettlementRecord {
     pub merchant_name: Option<String>,
     /// Currency of the amounts.
     pub currency: String,
-    /// Number of payments.
+    /// Number of payments completed that day.
     pub payment_count: i64,
-    /// Sum of the payments.
+    /// Sum of those payments, before refunds.
+    pub gross_minor: i64,
+    /// Number of refunds made that day.
+    pub refund_count: i64,
+    /// Sum of those refunds.
+    pub refund_minor: i64,
+    /// What settles: `gross_minor - refund_minor` (negative when the day's
+    /// refunds exceed its payments).
     pub total_minor: i64,
-    /// Fees at the merchant's `fee_bps` (rounded half up per merchant).
+    /// Fee on `total_minor` at the merchant's `fee_bps`, rounded half away
+    /// from zero per merchant (negative, a fee credit, when the total is).
     pub fee_minor: i64,
-    /// `total_minor - fee_minor`.
+    /// `total_minor - fee_minor`: the payout.
     pub net_minor: i64,
 }
 
-/// The fee on `total` at `bps` basis points, rounded half up.
+/// The fee on `total` at `bps` basis points, rounded half away from zero
+/// (so a negative net total earns back the fee its refunds cancel).
 pub fn fee(total: i64, bps: i64) -> i64 {
     let product = i128::from(total) * i128::from(bps);
-    i64::try_from((product + 5_000) / 10_000).unwrap_or(i64::MAX)
+    let rounded = if product < 0 {
+        -((-product + 5_000) / 10_000)
+    } else {
+        (product + 5_000) / 10_000
+    };
+    i64::try_from(rounded).unwrap_or(if rounded < 0 { i64::MIN } else { i64::MAX })
 }
 
+/// Per merchant and currency: payments or refunds of the day.
 type MerchantDay = (String, String, String, i64, String, i64, i64);
 
-/// The settlement records of the payments completed in `[from_ms, to_ms)`:
-/// one per merchant and currency, then one per operator and currency.
+/// The sums of one settlement line.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    payment_count: i64,
+    gross_minor: i64,
+    refund_count: i64,
+    refund_minor: i64,
+    fee_minor: i64,
+}
+
+impl Sums {
+    fn total(&self) -> i64 {
+        self.gross_minor - self.refund_minor
+    }
+
+    fn record(
+        &self,
+        date: &str,
+        level: &'static str,
+        operator: String,
+        merchant: Option<(String, String)>,
+        currency: String,
+    ) -> SettlementRecord {
+        let (merchant_id, merchant_name) = merchant.unzip();
+        SettlementRecord {
+            date: date.to_string(),
+            level,
+            operator,
+            merchant_id,
+            merchant_name,
+            currency,
+            payment_count: self.payment_count,
+            gross_minor: self.gross_minor,
+            refund_count: self.refund_count,
+            refund_minor: self.refund_minor,
+            total_minor: self.total(),
+            fee_minor: self.fee_minor,
+            net_minor: self.total() - self.fee_minor,
+        }
+    }
+}
+
+/// The settlement records of `[from_ms, to_ms)`: the payments completed
+/// and the refunds made in it, netted, one record per merchant and
+/// currency, then one per operator and currency.
 pub async fn settlement(
     pool: &AnyPool,
     date: &str,
     from_ms: i64,
     to_ms: i64,
 ) -> Result<Vec<SettlementRecord>, ApiError> {
-    let rows: Vec<MerchantDay> = sqlx::query_as(
+    let payments: Vec<MerchantDay> = sqlx::query_as(
         "SELECT p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency, COUNT(*), \
          CAST(SUM(p.amount_minor) AS BIGINT) FROM payments p \
          JOIN merchants m ON m.id = p.merchant_id \
          WHERE p.completed_at_ms >= $1 AND p.completed_at_ms < $2 \
-         GROUP BY p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency \
-         ORDER BY m.operator_name, p.merchant_id, p.currency",
+         GROUP BY p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency",
     )
     .bind(from_ms)
     .bind(to_ms)
     .fetch_all(pool)
     .await?;
-    let mut records = Vec::with_capacity(rows.len() * 2);
-    let mut operators: BTreeMap<(String, String), (i64, i64, i64)> = BTreeMap::new();
-    for (merchant_id, name, operator, bps, currency, count, total) in rows {
-        let fee_minor = fee(total, bps);
-        let sum = operators
+    let refunds: Vec<MerchantDay> = sqlx::query_as(
+        "SELECT r.merchant_id, m.name, m.operator_name, m.fee_bps, r.currency, COUNT(*), \
+         CAST(SUM(r.amount_minor) AS BIGINT) FROM merchant_refunds r \
+         JOIN merchants m ON m.id = r.merchant_id \
+         WHERE r.created_at_ms >= $1 AND r.created_at_ms < $2 \
+         GROUP BY r.merchant_id, m.name, m.operator_name, m.fee_bps, r.currency",
+    )
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await?;
+    // Ordered by operator, merchant, currency (as the records are listed).
+    type MerchantKey = (String, String, String, String);
+    let mut merchants: BTreeMap<MerchantKey, (i64, Sums)> = BTreeMap::new();
+    for (rows, is_refund) in [(payments, false), (refunds, true)] {
+        for (merchant_id, name, operator, bps, currency, count, sum) in rows {
+            let entry = merchants
+                .entry((operator, merchant_id, currency, name))
+                .or_insert((bps, Sums::default()));
+            if is_refund {
+                entry.1.refund_count += count;
+                entry.1.refund_minor += sum;
+            } else {
+                entry.1.payment_count += count;
+                entry.1.gross_minor += sum;
+            }
+        }
+    }
+    let mut records = Vec::with_capacity(merchants.len() * 2);
+    let mut operators: BTreeMap<(String, String), Sums> = BTreeMap::new();
+    for ((operator, merchant_id, currency, name), (bps, mut sums)) in merchants {
+        sums.fee_minor = fee(sums.total(), bps);
+        let op = operators
             .entry((operator.clone(), currency.clone()))
             .or_default();
-        sum.0 += count;
-        sum.1 += total;
-        sum.2 += fee_minor;
-        records.push(SettlementRecord {
-            date: date.to_string(),
-            level: "merchant",
+        op.payment_count += sums.payment_count;
+        op.gross_minor += sums.gross_minor;
+        op.refund_count += sums.refund_count;
+        op.refund_minor += sums.refund_minor;
+        op.fee_minor += sums.fee_minor;
+        records.push(sums.record(
+            date,
+            "merchant",
             operator,
-            merchant_id: Some(merchant_id),
-            merchant_name: Some(name),
+            Some((merchant_id, name)),
             currency,
-            payment_count: count,
-            total_minor: total,
-            fee_minor,
-            net_minor: total - fee_minor,
-        });
+        ));
     }
-    for ((operator, currency), (count, total, fee_minor)) in operators {
-        records.push(SettlementRecord {
-            date: date.to_string(),
-            level: "operator",
-            operator,
-            merchant_id: None,
-            merchant_name: None,
-            currency,
-            payment_count: count,
-            total_minor: total,
-            fee_minor,
-            net_minor: total - fee_minor,
-        });
+    for ((operator, currency), sums) in operators {
+        records.push(sums.record(date, "operator", operator, None, currency));
     }
     Ok(records)
 }
@@ -118,8 +192,8 @@ fn csv_field(text: &str) -> String {
 /// The records as CSV with a header line (RFC 4180 quoting).
 pub fn to_csv(records: &[SettlementRecord]) -> String {
     let mut out = String::from(
-        "date,level,operator,merchant_id,merchant_name,currency,payment_count,total_minor,\
-         fee_minor,net_minor\r\n",
+        "date,level,operator,merchant_id,merchant_name,currency,payment_count,gross_minor,\
+         refund_count,refund_minor,total_minor,fee_minor,net_minor\r\n",
     );
     for r in records {
         let fields = [
@@ -130,6 +204,9 @@ pub fn to_csv(records: &[SettlementRecord]) -> String {
             csv_field(r.merchant_name.as_deref().unwrap_or_default()),
             r.currency.clone(),
             r.payment_count.to_string(),
+            r.gross_minor.to_string(),
+            r.refund_count.to_string(),
+            r.refund_minor.to_string(),
             r.total_minor.to_string(),
             r.fee_minor.to_string(),
             r.net_minor.to_string(),
@@ -318,6 +395,9 @@ mod tests {
         assert_eq!(fee(199, 50), 1);
         assert_eq!(fee(99, 50), 0);
         assert_eq!(fee(0, 10_000), 0);
+        // A net refund day earns the fee back, rounded the same way.
+        assert_eq!(fee(-199, 50), -1);
+        assert_eq!(fee(-99, 50), 0);
     }
 
     #[test]
@@ -356,6 +436,9 @@ mod tests {
             merchant_name: Some("The \"Best\" Café".into()),
             currency: "CNY".into(),
             payment_count: 2,
+            gross_minor: 500,
+            refund_count: 1,
+            refund_minor: 100,
             total_minor: 400,
             fee_minor: 4,
             net_minor: 396,
@@ -365,7 +448,7 @@ mod tests {
         assert!(lines[0].starts_with("date,level,operator"));
         assert_eq!(
             lines[1],
-            "2026-11-21,merchant,\"Tram, Ltd\",mer_1,\"The \"\"Best\"\" Café\",CNY,2,400,4,396"
+            "2026-11-21,merchant,\"Tram, Ltd\",mer_1,\"The \"\"Best\"\" Café\",CNY,2,500,1,100,400,4,396"
         );
     }
 }

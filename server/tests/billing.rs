@@ -67,6 +67,7 @@ async fn the_webhook_gateway_retries_until_the_alert_is_delivered() {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(100),
         },
+        ..ServerOptions::default()
     };
     let s = TestServer::start_with_options(None, options).await;
     let rider = s.phone_numbered("CNY", "+8613800131234").await;
@@ -225,7 +226,7 @@ async fn settlements_export_and_reconciliation_find_injected_faults() {
         let csv = resp.text().await.unwrap();
         assert!(csv.starts_with("date,level,operator,merchant_id"));
         assert!(csv.contains(&format!(
-            "{date},merchant,Metro Co,{},City Tram,CNY,3,900,14,886",
+            "{date},merchant,Metro Co,{},City Tram,CNY,3,900,0,0,900,14,886",
             tram_co.merchant_id
         )));
         assert_eq!(csv.lines().count(), 1 + records.len());
@@ -294,5 +295,125 @@ async fn settlements_export_and_reconciliation_find_injected_faults() {
             .map(|r| (r.status(), ()))
             .unwrap();
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// The local date of `at_ms` at `offset` minutes, and an offset that puts
+/// `at_ms` near local noon (so a test cannot straddle midnight).
+fn noon_offset(at_ms: u64) -> i64 {
+    let utc_minutes = ((at_ms / 60_000) % 1_440) as i64;
+    720 - utc_minutes
+}
+
+/// Issue 8: a day settles net of its refunds, and the fee is taken on the
+/// net. Before, settlements summed the payments gross of refunds (and took
+/// the fee on the gross).
+#[tokio::test]
+async fn settlements_are_net_of_refunds_with_the_fee_on_the_net() {
+    for url in database_urls() {
+        let s = TestServer::start_with(url).await;
+        let operator = format!("Net Co {}", now_ms());
+        let (status, shop) = s
+            .admin(
+                Method::POST,
+                "/v1/merchants",
+                Some(json!({"name": "Kiosk", "currency": "CNY", "operator": operator, "fee_bps": 250})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{shop}");
+        let merchant = common::Merchant {
+            merchant_id: shop["merchant_id"].as_str().unwrap().into(),
+            account_id: shop["account_id"].as_str().unwrap().into(),
+        };
+        let till = s.terminal(&merchant).await;
+        let owner = s.phone("CNY").await;
+        let (status, body) = s
+            .admin(
+                Method::POST,
+                &format!("/v1/merchants/{}/owner", merchant.merchant_id),
+                Some(json!({"account_id": owner.account_id})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let rider = s.phone("CNY").await;
+        s.top_up(&rider.account_id, 10_000, "CNY").await;
+        let (status, first) = s.pay_fare(&rider, &till, "n-1", 1_000, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{first}");
+        let (status, second) = s.pay_fare(&rider, &till, "n-2", 600, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{second}");
+        let (status, refund) = s
+            .device(
+                &owner,
+                Method::POST,
+                &format!("/v1/merchants/{}/refunds", merchant.merchant_id),
+                Some(json!({"refund_id": "r-1", "payment_id": first["payment_id"], "amount_minor": 400})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{refund}");
+
+        let at = first["completed_at_ms"].as_u64().unwrap();
+        let offset = noon_offset(at);
+        let local = |ms: u64| utc_date((ms as i64 + offset * 60_000) as u64);
+        let date = local(at);
+        assert_eq!(local(refund["created_at_ms"].as_u64().unwrap()), date);
+        let (status, day) = s
+            .admin(
+                Method::GET,
+                &format!("/v1/settlements?date={date}&utc_offset_minutes={offset}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{day}");
+        let records = day["records"].as_array().unwrap();
+        let line = records
+            .iter()
+            .find(|r| r["level"] == "merchant" && r["merchant_id"] == merchant.merchant_id.as_str())
+            .unwrap();
+        assert_eq!(line["payment_count"], 2, "{line}");
+        assert_eq!(line["gross_minor"], 1_600, "{line}");
+        assert_eq!(line["refund_count"], 1, "{line}");
+        assert_eq!(line["refund_minor"], 400, "{line}");
+        assert_eq!(line["total_minor"], 1_200, "{line}");
+        assert_eq!(line["fee_minor"], 30, "{line}"); // 2.5 % of the net 1 200
+        assert_eq!(line["net_minor"], 1_170, "{line}");
+        let op = records
+            .iter()
+            .find(|r| r["level"] == "operator" && r["operator"] == operator.as_str())
+            .unwrap();
+        assert_eq!(
+            (
+                &op["total_minor"],
+                &op["refund_minor"],
+                &op["fee_minor"],
+                &op["net_minor"]
+            ),
+            (&json!(1_200), &json!(400), &json!(30), &json!(1_170)),
+            "{op}"
+        );
+        // The payout is what the merchant account actually kept.
+        assert_eq!(s.balance(&merchant.account_id).await, 1_200);
+
+        let resp = s
+            .http
+            .get(s.url(&format!(
+                "/v1/settlements?date={date}&utc_offset_minutes={offset}&format=csv"
+            )))
+            .bearer_auth(&s.admin)
+            .send()
+            .await
+            .unwrap();
+        let csv = resp.text().await.unwrap();
+        assert!(csv.starts_with(
+            "date,level,operator,merchant_id,merchant_name,currency,payment_count,gross_minor,\
+             refund_count,refund_minor,total_minor,fee_minor,net_minor\r\n"
+        ));
+        assert!(
+            csv.contains(&format!(
+                "{date},merchant,{operator},{},Kiosk,CNY,2,1600,1,400,1200,30,1170",
+                merchant.merchant_id
+            )),
+            "{csv}"
+        );
+        s.server.shutdown().await;
     }
 }
