@@ -137,6 +137,33 @@ impl Db {
     }
 }
 
+/// How a row read inside a write transaction is locked until the commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLock {
+    /// Others may read and share-lock the row, but not change it: a reader
+    /// that acts on the row's state (a payment alerting a guardian binding)
+    /// makes a concurrent change (its revocation) wait for its commit.
+    Share,
+    /// Exclusive among writers: one transaction at a time works on the row
+    /// (PostgreSQL's `FOR NO KEY UPDATE`, the lock an `UPDATE` takes, which
+    /// still lets other transactions insert rows referencing it).
+    Update,
+}
+
+/// The clause that locks the rows of a `SELECT` in a write transaction:
+/// ` FOR SHARE` or ` FOR NO KEY UPDATE` on PostgreSQL; nothing on SQLite, where
+/// [`Db::write_tx`] already runs one writer at a time.
+pub fn lock_clause(conn: &AnyConnection, lock: RowLock) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" {
+        match lock {
+            RowLock::Share => " FOR SHARE",
+            RowLock::Update => " FOR NO KEY UPDATE",
+        }
+    } else {
+        ""
+    }
+}
+
 /// True for transient contention errors.
 pub fn is_contention(err: &sqlx::Error) -> bool {
     match err {

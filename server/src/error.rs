@@ -81,12 +81,20 @@ pub enum ApiError {
     /// A guardian's daily spending limit would be exceeded by this payment.
     #[error("{0}")]
     GuardianLimitReached(String),
-    /// A guardian invitation is past its expiry.
+    /// An invitation code or QR payload that cannot be accepted: unknown,
+    /// expired, already used, the caller's own or meant for another
+    /// device. One answer for every reason, so a guess teaches nothing.
     #[error("{0}")]
-    InvitationExpired(String),
-    /// A guardian invitation was already accepted.
-    #[error("{0}")]
-    InvitationUsed(String),
+    InvitationInvalid(String),
+    /// Too many failed invitation attempts; retry after `retry_after_s`
+    /// (also sent as the `retry-after` header).
+    #[error("{message}")]
+    TooManyAttempts {
+        /// What to tell the person.
+        message: String,
+        /// Seconds until an attempt is allowed again.
+        retry_after_s: u64,
+    },
     /// The two accounts already have an active binding.
     #[error("{0}")]
     AlreadyBound(String),
@@ -140,8 +148,8 @@ impl ApiError {
             MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             ServerBusy(_) => ("server_busy", StatusCode::SERVICE_UNAVAILABLE),
             GuardianLimitReached(_) => ("guardian_limit_reached", StatusCode::PAYMENT_REQUIRED),
-            InvitationExpired(_) => ("invitation_expired", StatusCode::GONE),
-            InvitationUsed(_) => ("invitation_used", StatusCode::CONFLICT),
+            InvitationInvalid(_) => ("invitation_invalid", StatusCode::NOT_FOUND),
+            TooManyAttempts { .. } => ("too_many_attempts", StatusCode::TOO_MANY_REQUESTS),
             AlreadyBound(_) => ("already_bound", StatusCode::CONFLICT),
             BindingEnded(_) => ("binding_ended", StatusCode::CONFLICT),
             TapInTokenUsed(_) => ("tap_in_token_used", StatusCode::CONFLICT),
@@ -203,7 +211,14 @@ impl IntoResponse for ApiError {
             }
         };
         let body = json!({ "error": { "code": code, "message": message } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyAttempts { retry_after_s, .. } = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_s),
+            );
+        }
+        response
     }
 }
 

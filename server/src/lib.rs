@@ -35,6 +35,7 @@ mod events;
 mod extract;
 pub mod gateway;
 mod guardians;
+mod invitations;
 mod keys;
 mod ledger;
 mod merchants;
@@ -48,6 +49,7 @@ mod transit;
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
 pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
+pub use invitations::AttemptLimits;
 pub use outbox::RetryPolicy;
 
 /// What a server does besides its configuration: where alerts go out.
@@ -57,6 +59,8 @@ pub struct ServerOptions {
     pub gateway: Arc<dyn OutboundGateway>,
     /// Backoff of failed gateway deliveries.
     pub retry: RetryPolicy,
+    /// Limits of failed invitation accept attempts (guardian and staff).
+    pub invitation_limits: AttemptLimits,
 }
 
 impl Default for ServerOptions {
@@ -64,6 +68,7 @@ impl Default for ServerOptions {
         Self {
             gateway: Arc::new(LogGateway),
             retry: RetryPolicy::default(),
+            invitation_limits: AttemptLimits::default(),
         }
     }
 }
@@ -159,7 +164,12 @@ pub async fn start_with(
         source,
     })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let state = state::AppState::new(db.clone(), keys, shutdown_rx.clone());
+    let state = state::AppState::new(
+        db.clone(),
+        keys,
+        shutdown_rx.clone(),
+        options.invitation_limits,
+    );
     let app = routes::router(state.clone());
 
     let mut stop = shutdown_rx.clone();
@@ -184,6 +194,9 @@ pub async fn start_with(
         loop {
             if let Err(e) = auth::prune_nonces(&state).await {
                 tracing::warn!(error = %e, "pruning request nonces failed");
+            }
+            if let Err(e) = invitations::prune(&state).await {
+                tracing::warn!(error = %e, "pruning invitation attempts failed");
             }
             tokio::select! {
                 _ = stop.wait_for(|v| *v) => break,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, watch, Notify};
 
 use crate::db::Db;
+use crate::invitations::AttemptLimits;
 use crate::keys::ServerKeys;
 
 /// Cheap to clone: everything lives behind one `Arc`.
@@ -20,11 +21,18 @@ struct Inner {
     account_events: broadcast::Sender<String>,
     outbound: Notify,
     shutdown: watch::Receiver<bool>,
+    invitation_limits: AttemptLimits,
 }
 
 impl AppState {
-    /// Bundles the database, the keys and the shutdown signal.
-    pub fn new(db: Db, keys: ServerKeys, shutdown: watch::Receiver<bool>) -> Self {
+    /// Bundles the database, the keys, the shutdown signal and the limits
+    /// of invitation attempts.
+    pub fn new(
+        db: Db,
+        keys: ServerKeys,
+        shutdown: watch::Receiver<bool>,
+        invitation_limits: AttemptLimits,
+    ) -> Self {
         let (terminal_events, _) = broadcast::channel(1024);
         let (account_events, _) = broadcast::channel(1024);
         Self {
@@ -35,6 +43,7 @@ impl AppState {
                 account_events,
                 outbound: Notify::new(),
                 shutdown,
+                invitation_limits,
             }),
         }
     }
@@ -79,6 +88,11 @@ impl AppState {
     /// What the outbound-gateway worker waits on.
     pub fn outbound_wake(&self) -> &Notify {
         &self.inner.outbound
+    }
+
+    /// How many failed invitation accept attempts are allowed.
+    pub fn invitation_limits(&self) -> AttemptLimits {
+        self.inner.invitation_limits
     }
 
     /// A receiver that flips to `true` when the server shuts down.

@@ -28,15 +28,15 @@ async fn consent_lifecycle_and_authorization_on_every_endpoint() {
         assert_eq!(inv["rider_name"], "The phone ending 1234");
         let code_text = inv["code"].as_str().unwrap();
         assert_eq!(code_text.len(), 9, "{inv}");
-        assert!(inv["qr_payload"]
-            .as_str()
-            .unwrap()
-            .ends_with(&code_text.replace('-', "")));
+        let qr = inv["qr_payload"].as_str().unwrap();
+        assert!(qr.starts_with("wayfare:guardian-invite:v2:"), "{qr}");
+        assert!(!qr.contains(&code_text.replace('-', "")), "{qr}");
         assert!(!inv.to_string().contains("13800131234"));
 
         // The rider cannot accept their own invitation; a bad code is unknown.
         let (status, body) = s.accept(&rider, code_text).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(code(&body), "invitation_invalid");
         let (status, _) = s.accept(&guardian, "ZZZZ-ZZZZ").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -54,8 +54,8 @@ async fn consent_lifecycle_and_authorization_on_every_endpoint() {
 
         // Single use: a second accept (by anyone) fails.
         let (status, body) = s.accept(&stranger, code_text).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{body}");
-        assert_eq!(code(&body), "invitation_used");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(code(&body), "invitation_invalid");
 
         // Already bound: another invitation accepted by the same guardian.
         let inv2 = s
@@ -191,8 +191,8 @@ async fn expired_invitations_and_bad_requests_are_refused() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (status, body) = s.accept(&guardian, inv["code"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::GONE, "{body}");
-    assert_eq!(code(&body), "invitation_expired");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(code(&body), "invitation_invalid");
 
     let no_phone_key = wayfare_protocol::keys::SigningKey::generate().unwrap();
     let reg = json!({"display_name": "Kid", "device_key": no_phone_key.public_key().to_base64()})

@@ -1,30 +1,32 @@
 //! The owner and the staff devices: the operator attaches the owner
 //! (`POST /v1/merchants/{id}/owner`, admin); the owner invites staff with an
 //! expiring single-use code (optionally for one handle only), lists them,
-//! changes their scopes and revokes them; a device accepts an invitation.
+//! changes their scopes and revokes them; a device accepts an invitation
+//! (codes, QR secrets and the limit of failed attempts are shared with
+//! guardian invitations, in `invitations`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::{hex_lower, new_id, redact};
 use wayfare_protocol::keys::random_bytes;
 
 use super::scopes::Scopes;
 use super::{owner, view, views, MemberView, ROLE_OWNER, ROLE_STAFF};
 use crate::auth::{Admin, Device, Signed};
-use crate::db::{is_unique_violation, now_ms, to_i64};
+use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_text, ApiJson, ApiPath};
+use crate::invitations::{self, Presented};
 use crate::state::AppState;
 
-/// Letters and digits of invitation codes: no I, L, O, 0 or 1.
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-/// Characters in a code (about 40 bits).
-const CODE_LEN: usize = 8;
-/// The prefix of the QR payload; the code follows it.
-pub const QR_PREFIX: &str = "wayfare:merchant-invite:v1:";
+/// The prefix of the QR payload; a 256-bit secret (hex) follows it.
+pub const QR_PREFIX: &str = "wayfare:merchant-invite:v2:";
+/// The older QR payload, which carried the short code; still read.
+const LEGACY_QR_PREFIX: &str = "wayfare:merchant-invite:v1:";
 const DEFAULT_EXPIRY_S: i64 = 600;
 const MAX_EXPIRY_S: i64 = 86_400;
 /// Locales prompts can be rendered in.
@@ -32,30 +34,6 @@ pub const LOCALES: [&str; 2] = ["zh", "en"];
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
-}
-
-fn new_code() -> Result<String, ApiError> {
-    let mut code = String::with_capacity(CODE_LEN);
-    let limit = (256 / CODE_ALPHABET.len() * CODE_ALPHABET.len()) as u8;
-    while code.len() < CODE_LEN {
-        let bytes = random_bytes::<16>().map_err(internal)?;
-        for b in bytes.iter().filter(|b| **b < limit) {
-            if code.len() < CODE_LEN {
-                code.push(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(code)
-}
-
-/// Accepts the code as shown (any case, dashes, spaces) or the QR payload.
-fn normalize_code(input: &str) -> String {
-    let raw = input.trim();
-    let raw = raw.strip_prefix(QR_PREFIX).unwrap_or(raw);
-    raw.chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
 }
 
 #[derive(Deserialize)]
@@ -214,10 +192,10 @@ pub(crate) async fn invite(
     let expires_at = now + expires_in * 1000;
     let invitation_id = new_id("minv").map_err(internal)?;
     for _ in 0..5 {
-        let code = new_code()?;
+        let issued = invitations::issue(QR_PREFIX)?;
         let row = (
             invitation_id.clone(),
-            code.clone(),
+            (issued.code.clone(), issued.secret_hash.clone()),
             merchant_id.clone(),
             owner.account_id.clone(),
             label.clone(),
@@ -230,12 +208,13 @@ pub(crate) async fn invite(
                 let r = row.clone();
                 Box::pin(async move {
                     sqlx::query(
-                        "INSERT INTO merchant_invitations (id, code, merchant_id, created_by, \
-                         label, operations, content, invitee_handle, created_at_ms, expires_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        "INSERT INTO merchant_invitations (id, code, secret_hash, merchant_id, \
+                         created_by, label, operations, content, invitee_handle, created_at_ms, \
+                         expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     )
                     .bind(r.0)
-                    .bind(r.1)
+                    .bind(r.1 .0)
+                    .bind(r.1 .1)
                     .bind(r.2)
                     .bind(r.3)
                     .bind(r.4)
@@ -256,8 +235,8 @@ pub(crate) async fn invite(
                 let body = Invitation {
                     invitation_id,
                     merchant_id,
-                    code: format!("{}-{}", &code[..4], &code[4..]),
-                    qr_payload: format!("{QR_PREFIX}{code}"),
+                    code: issued.display_code,
+                    qr_payload: issued.qr_payload,
                     label,
                     operations: scopes.operation_names(),
                     content: scopes.content_names(),
@@ -292,106 +271,105 @@ type InvitationRow = (
 );
 
 /// `POST /v1/merchants/invitations/accept`: the device becomes a staff
-/// device of the inviting merchant with the invitation's scopes.
+/// device of the inviting merchant with the invitation's scopes. Every
+/// code that cannot be accepted gets the same `404 invitation_invalid`,
+/// and counts against the caller's limit of failed attempts (`429
+/// too_many_attempts` past it).
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,
 ) -> Result<(StatusCode, Json<MemberView>), ApiError> {
     let account = request.signer.account_id.clone();
+    let device = request.signer.device_id.clone();
     let req: AcceptRequest = request.json()?;
-    let code = normalize_code(&req.code);
-    if code.len() != CODE_LEN {
-        return Err(ApiError::field(
-            "code",
-            "an invitation code has 8 letters and digits",
-        ));
-    }
     let member_id = new_id("mem").map_err(internal)?;
     let now = to_i64(now_ms());
-    let args = (code, account.clone(), member_id.clone());
-    let result = state
-        .db()
-        .write_tx(move |conn| {
-            let (code, account, member) = args.clone();
-            Box::pin(async move {
-                let inv: Option<InvitationRow> = sqlx::query_as(
-                    "SELECT id, merchant_id, label, operations, content, invitee_handle, \
-                     expires_at_ms, used_at_ms FROM merchant_invitations WHERE code = $1",
-                )
-                .bind(code)
-                .fetch_optional(&mut *conn)
-                .await?;
-                let (inv_id, merchant, label, ops, content, invitee, expires_at, used_at) = inv
-                    .ok_or_else(|| {
-                        ApiError::NotFound("no invitation has this code; check it and retry".into())
-                    })?;
-                if used_at.is_some() {
-                    return Err(ApiError::InvitationUsed(
-                        "this invitation was already accepted; ask the owner for a new one".into(),
-                    ));
-                }
-                if now > expires_at {
-                    return Err(ApiError::InvitationExpired(
-                        "this invitation has expired; ask the owner for a new one".into(),
-                    ));
-                }
-                if let Some(handle) = invitee {
-                    let (mine,): (Option<String>,) =
-                        sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
-                            .bind(account.clone())
-                            .fetch_one(&mut *conn)
-                            .await?;
-                    if mine.as_deref() != Some(handle.as_str()) {
-                        return Err(ApiError::Forbidden(
-                            "this invitation is for another device".into(),
-                        ));
-                    }
-                }
-                let claimed = sqlx::query(
-                    "UPDATE merchant_invitations SET used_at_ms = $1, member_id = $2 \
-                     WHERE id = $3 AND used_at_ms IS NULL",
-                )
-                .bind(now)
-                .bind(member.clone())
-                .bind(inv_id.clone())
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(ApiError::InvitationUsed(
-                        "this invitation was already accepted; ask the owner for a new one".into(),
-                    ));
-                }
-                sqlx::query(
-                    "INSERT INTO merchant_members (id, merchant_id, account_id, role, label, \
-                     operations, content, status, invitation_id, created_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)",
-                )
-                .bind(member)
-                .bind(merchant)
-                .bind(account)
-                .bind(ROLE_STAFF)
-                .bind(label)
-                .bind(ops)
-                .bind(content)
-                .bind(inv_id)
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
+    let attempt = async {
+        let presented = Presented::parse(&req.code, QR_PREFIX, LEGACY_QR_PREFIX)?;
+        let args = (presented, account.clone(), member_id.clone());
+        let result = state
+            .db()
+            .write_tx(move |conn| {
+                let (presented, account, member) = args.clone();
+                Box::pin(async move { claim(conn, &presented, &account, &member, now).await })
             })
-        })
-        .await;
-    match result {
-        Err(e) if is_unique_violation(&e) => Err(ApiError::AlreadyMember(
-            "this device already manages this merchant".into(),
-        )),
-        Err(e) => Err(e),
-        Ok(()) => {
-            tracing::info!(member = %redact(&member_id), "staff device joined a merchant");
-            Ok((StatusCode::CREATED, Json(view(&state, &member_id).await?)))
+            .await;
+        match result {
+            Err(e) if is_unique_violation(&e) => Err(ApiError::AlreadyMember(
+                "this device already manages this merchant".into(),
+            )),
+            other => other,
+        }
+    };
+    invitations::guarded(&state, &account, &device, attempt).await?;
+    tracing::info!(member = %redact(&member_id), "staff device joined a merchant");
+    Ok((StatusCode::CREATED, Json(view(&state, &member_id).await?)))
+}
+
+/// Claims the invitation and adds the member, inside the transaction.
+async fn claim(
+    conn: &mut AnyConnection,
+    presented: &Presented,
+    account: &str,
+    member: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let inv: Option<InvitationRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT id, merchant_id, label, operations, content, invitee_handle, \
+         expires_at_ms, used_at_ms FROM merchant_invitations WHERE {} = $1",
+        presented.column()
+    )))
+    .bind(presented.value())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((inv_id, merchant, label, ops, content, invitee, expires_at, used_at)) = inv else {
+        return Err(invitations::invalid());
+    };
+    // Used or expired: the same answer as an unknown code.
+    if used_at.is_some() || now > expires_at {
+        return Err(invitations::invalid());
+    }
+    if let Some(handle) = invitee {
+        let (mine,): (Option<String>,) =
+            sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
+                .bind(account.to_string())
+                .fetch_one(&mut *conn)
+                .await?;
+        // Meant for another device: the same answer too.
+        if mine.as_deref() != Some(handle.as_str()) {
+            return Err(invitations::invalid());
         }
     }
+    let claimed = sqlx::query(
+        "UPDATE merchant_invitations SET used_at_ms = $1, member_id = $2 \
+         WHERE id = $3 AND used_at_ms IS NULL",
+    )
+    .bind(now)
+    .bind(member.to_string())
+    .bind(inv_id.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        return Err(invitations::invalid());
+    }
+    sqlx::query(
+        "INSERT INTO merchant_members (id, merchant_id, account_id, role, label, \
+         operations, content, status, invitation_id, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)",
+    )
+    .bind(member.to_string())
+    .bind(merchant)
+    .bind(account.to_string())
+    .bind(ROLE_STAFF)
+    .bind(label)
+    .bind(ops)
+    .bind(content)
+    .bind(inv_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// `GET /v1/merchants/{merchant_id}/staff` (owner): every member, active
@@ -493,9 +471,13 @@ pub(crate) async fn revoke(
         .write_tx(move |conn| {
             let (merchant, member) = args.clone();
             Box::pin(async move {
-                let row: Option<(String,)> = sqlx::query_as(
-                    "SELECT account_id FROM merchant_members WHERE id = $1 AND status = 'active'",
-                )
+                // Locked: a payment prompting this member right now
+                // (share lock) commits first, and its prompt is withdrawn
+                // below; none follows once this revocation returned.
+                let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT account_id FROM merchant_members WHERE id = $1 AND status = 'active'{}",
+                    lock_clause(conn, RowLock::Update)
+                )))
                 .bind(member.clone())
                 .fetch_optional(&mut *conn)
                 .await?;
@@ -515,18 +497,4 @@ pub(crate) async fn revoke(
         .await?;
     tracing::info!(member = %redact(&member_id), "staff device revoked");
     Ok(Json(view(&state, &member_id).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_normalized_from_any_form() {
-        let code = new_code().unwrap();
-        assert_eq!(code.len(), CODE_LEN);
-        let shown = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
-        assert_eq!(normalize_code(&shown), code);
-        assert_eq!(normalize_code(&format!("{QR_PREFIX}{code}")), code);
-    }
 }

@@ -3,17 +3,19 @@
 //! gets `404 not_found`, the same as for an id that does not exist), and
 //! each action is reserved to one side (`403 forbidden` for the other).
 //!
-//! Consent: the rider creates an invitation (a short code and a QR payload
-//! carrying it, expiring, single use) choosing the scope and how they are
-//! shown; a binding exists only once a guardian accepts it.
+//! Consent: the rider creates an invitation (a short code to type and a QR
+//! payload carrying a long secret, expiring, single use) choosing the scope
+//! and how they are shown; a binding exists only once a guardian accepts
+//! it. Codes, secrets and the limit of failed attempts are in
+//! `invitations`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::{new_id, redact};
-use wayfare_protocol::keys::random_bytes;
 
 use crate::auth::{Device, Signed};
 use crate::civil::check_offset;
@@ -21,14 +23,13 @@ use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, parse_amount, ApiPath, ApiQuery};
 use crate::guardians::{self, phone_tail, BindingView, Scope, ShownAs};
+use crate::invitations::{self, Presented};
 use crate::state::AppState;
 
-/// Letters and digits of invitation codes: no I, L, O, 0 or 1.
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-/// Characters in a code (about 40 bits).
-const CODE_LEN: usize = 8;
-/// The prefix of the QR payload; the code follows it.
-pub const QR_PREFIX: &str = "wayfare:guardian-invite:v1:";
+/// The prefix of the QR payload; a 256-bit secret (hex) follows it.
+pub const QR_PREFIX: &str = "wayfare:guardian-invite:v2:";
+/// The older QR payload, which carried the short code; still read.
+const LEGACY_QR_PREFIX: &str = "wayfare:guardian-invite:v1:";
 /// Default and bounds of an invitation's lifetime, in seconds.
 const DEFAULT_EXPIRY_S: i64 = 600;
 const MAX_EXPIRY_S: i64 = 86_400;
@@ -52,37 +53,6 @@ pub(crate) struct Invitation {
     shown_as: String,
     rider_name: String,
     expires_at_ms: i64,
-}
-
-fn new_code() -> Result<String, ApiError> {
-    let mut code = String::with_capacity(CODE_LEN);
-    while code.len() < CODE_LEN {
-        let bytes = random_bytes::<16>().map_err(|e| ApiError::Internal(e.to_string()))?;
-        // Rejection sampling keeps every character equally likely.
-        let limit = (256 / CODE_ALPHABET.len() * CODE_ALPHABET.len()) as u8;
-        for b in bytes.iter().filter(|b| **b < limit) {
-            if code.len() < CODE_LEN {
-                code.push(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()] as char);
-            }
-        }
-    }
-    Ok(code)
-}
-
-/// `ABCD-EFGH` for people to read out.
-fn display_code(code: &str) -> String {
-    format!("{}-{}", &code[..4], &code[4..])
-}
-
-/// Accepts the code as shown (any case, with or without the dash or
-/// spaces) or the whole QR payload.
-fn normalize_code(input: &str) -> String {
-    let raw = input.trim();
-    let raw = raw.strip_prefix(QR_PREFIX).unwrap_or(raw);
-    raw.chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
 }
 
 /// `POST /v1/guardians/invitations` (rider).
@@ -136,25 +106,27 @@ pub(crate) async fn invite(
     let expires_at = now + expires_in * 1000;
     let invitation_id = new_id("inv").map_err(|e| ApiError::Internal(e.to_string()))?;
     for _ in 0..5 {
-        let code = new_code()?;
+        let issued = invitations::issue(QR_PREFIX)?;
         let row = (
             invitation_id.clone(),
-            code.clone(),
+            issued.code.clone(),
+            issued.secret_hash.clone(),
             rider.clone(),
             shown_as.clone(),
         );
         let result = state
             .db()
             .write_tx(move |conn| {
-                let (id, code, rider, shown) = row.clone();
+                let (id, code, secret_hash, rider, shown) = row.clone();
                 Box::pin(async move {
                     sqlx::query(
-                        "INSERT INTO guardian_invitations (id, code, rider_account_id, scope, \
-                         shown_as, shown_value, created_at_ms, expires_at_ms) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO guardian_invitations (id, code, secret_hash, \
+                         rider_account_id, scope, shown_as, shown_value, created_at_ms, \
+                         expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(id)
                     .bind(code)
+                    .bind(secret_hash)
                     .bind(rider)
                     .bind(scope.as_str())
                     .bind(shown.kind())
@@ -174,8 +146,8 @@ pub(crate) async fn invite(
                     StatusCode::CREATED,
                     Json(Invitation {
                         invitation_id,
-                        code: display_code(&code),
-                        qr_payload: format!("{QR_PREFIX}{code}"),
+                        code: issued.display_code,
+                        qr_payload: issued.qr_payload,
                         scope: scope.as_str().into(),
                         shown_as: shown_as.kind().into(),
                         rider_name: shown_as.english(),
@@ -199,96 +171,95 @@ struct AcceptRequest {
 }
 
 /// `POST /v1/guardians/invitations/accept` (guardian): consents to the
-/// rider's invitation and creates the binding.
+/// rider's invitation and creates the binding. Every code that cannot be
+/// accepted gets the same `404 invitation_invalid`, and counts against the
+/// caller's limit of failed attempts (`429 too_many_attempts` past it).
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,
 ) -> Result<(StatusCode, Json<BindingView>), ApiError> {
     let guardian = request.signer.account_id.clone();
+    let device = request.signer.device_id.clone();
     let req: AcceptRequest = request.json()?;
-    let code = normalize_code(&req.code);
-    if code.len() != CODE_LEN || !code.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
-        return Err(ApiError::NotFound("no invitation has this code".into()));
-    }
     let binding_id = new_id("bnd").map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = to_i64(now_ms());
-    let args = (code, guardian.clone(), binding_id.clone());
-    let result = state
-        .db()
-        .write_tx(move |conn| {
-            let (code, guardian, binding_id) = args.clone();
-            Box::pin(async move {
-                type Row = (String, String, String, String, String, i64, Option<i64>);
-                let row: Option<Row> = sqlx::query_as(
-                    "SELECT id, rider_account_id, scope, shown_as, shown_value, expires_at_ms, \
-                     used_at_ms FROM guardian_invitations WHERE code = $1",
-                )
-                .bind(code)
-                .fetch_optional(&mut *conn)
-                .await?;
-                let (inv, rider, scope, shown_as, shown_value, expires_at, used_at) =
-                    row.ok_or_else(|| ApiError::NotFound("no invitation has this code".into()))?;
-                if used_at.is_some() {
-                    return Err(ApiError::InvitationUsed(
-                        "this invitation was already accepted; ask the rider for a new one".into(),
-                    ));
-                }
-                if now > expires_at {
-                    return Err(ApiError::InvitationExpired(
-                        "this invitation has expired; ask the rider for a new one".into(),
-                    ));
-                }
-                if rider == guardian {
-                    return Err(ApiError::field(
-                        "code",
-                        "this is your own invitation; a guardian must use another wallet",
-                    ));
-                }
-                let claimed = sqlx::query(
-                    "UPDATE guardian_invitations SET used_at_ms = $1, binding_id = $2 \
-                     WHERE id = $3 AND used_at_ms IS NULL",
-                )
-                .bind(now)
-                .bind(binding_id.clone())
-                .bind(inv.clone())
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(ApiError::InvitationUsed(
-                        "this invitation was already accepted; ask the rider for a new one".into(),
-                    ));
-                }
-                let inserted = sqlx::query(
-                    "INSERT INTO guardian_bindings (id, invitation_id, rider_account_id, \
-                     guardian_account_id, scope, shown_as, shown_value, status, created_at_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
-                )
-                .bind(binding_id)
-                .bind(inv)
-                .bind(rider)
-                .bind(guardian)
-                .bind(scope)
-                .bind(shown_as)
-                .bind(shown_value)
-                .bind(now)
-                .execute(&mut *conn)
-                .await;
-                match inserted {
-                    Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(
-                        ApiError::AlreadyBound("you are already this rider's guardian".into()),
-                    ),
-                    Err(e) => Err(e.into()),
-                    Ok(_) => Ok(()),
-                }
+    let attempt = async {
+        let presented = Presented::parse(&req.code, QR_PREFIX, LEGACY_QR_PREFIX)?;
+        let args = (presented, guardian.clone(), binding_id.clone());
+        state
+            .db()
+            .write_tx(move |conn| {
+                let (presented, guardian, binding_id) = args.clone();
+                Box::pin(async move { claim(conn, &presented, &guardian, &binding_id, now).await })
             })
-        })
-        .await;
-    result?;
+            .await
+    };
+    invitations::guarded(&state, &guardian, &device, attempt).await?;
     tracing::info!(binding = %redact(&binding_id), "guardian binding created");
     let binding = guardians::load_for(&state.db().pool, &binding_id, &guardian).await?;
     let view = guardians::view(&state.db().pool, &binding, &guardian).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Claims the invitation and creates the binding, inside the transaction.
+async fn claim(
+    conn: &mut AnyConnection,
+    presented: &Presented,
+    guardian: &str,
+    binding_id: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    type Row = (String, String, String, String, String, i64, Option<i64>);
+    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT id, rider_account_id, scope, shown_as, shown_value, expires_at_ms, \
+         used_at_ms FROM guardian_invitations WHERE {} = $1",
+        presented.column()
+    )))
+    .bind(presented.value())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((inv, rider, scope, shown_as, shown_value, expires_at, used_at)) = row else {
+        return Err(invitations::invalid());
+    };
+    // Used, expired or the rider's own: the same answer as an unknown code.
+    if used_at.is_some() || now > expires_at || rider == guardian {
+        return Err(invitations::invalid());
+    }
+    let claimed = sqlx::query(
+        "UPDATE guardian_invitations SET used_at_ms = $1, binding_id = $2 \
+         WHERE id = $3 AND used_at_ms IS NULL",
+    )
+    .bind(now)
+    .bind(binding_id.to_string())
+    .bind(inv.clone())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        return Err(invitations::invalid());
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO guardian_bindings (id, invitation_id, rider_account_id, \
+         guardian_account_id, scope, shown_as, shown_value, status, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
+    )
+    .bind(binding_id.to_string())
+    .bind(inv)
+    .bind(rider)
+    .bind(guardian.to_string())
+    .bind(scope)
+    .bind(shown_as)
+    .bind(shown_value)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Err(ApiError::AlreadyBound(
+            "you are already this rider's guardian".into(),
+        )),
+        Err(e) => Err(e.into()),
+        Ok(_) => Ok(()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -493,22 +464,4 @@ pub(crate) async fn alerts(
         alerts.push(value);
     }
     Ok(Json(json!({ "alerts": alerts })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_short_unambiguous_and_normalized() {
-        let a = new_code().unwrap();
-        let b = new_code().unwrap();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), CODE_LEN);
-        assert!(a.bytes().all(|c| CODE_ALPHABET.contains(&c)));
-        let shown = display_code(&a);
-        assert_eq!(normalize_code(&shown.to_lowercase()), a);
-        assert_eq!(normalize_code(&format!("{QR_PREFIX}{a}")), a);
-        assert_eq!(normalize_code(" abcd efgh "), "ABCDEFGH");
-    }
 }
