@@ -5,15 +5,22 @@
 //! in-scope binding is written to three outboxes at once: `guardian_alerts`
 //! (history), `account_events` (the guardian's device stream) and
 //! `outbound_messages` (SMS/push through the gateway).
+//!
+//! The binding rows read here are share-locked until the payment commits
+//! (PostgreSQL; SQLite runs one writer at a time): a revocation, which
+//! updates the row, waits for a payment already alerting, and a payment
+//! that starts after the revocation committed sees it ended. So no alert
+//! ever follows a revocation that has returned.
 
 use serde_json::Value;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::new_id;
 use wayfare_protocol::money::Currency;
 
 use super::render::AlertFacts;
 use super::{Scope, ShownAs};
 use crate::civil::local_day_start;
+use crate::db::{lock_clause, RowLock};
 use crate::error::ApiError;
 
 /// The SSE event kind and outbound message kind of an alert.
@@ -28,10 +35,12 @@ pub async fn enforce_daily_limits(
     now_ms: i64,
     currency: &Currency,
 ) -> Result<(), ApiError> {
-    let limits: Vec<(i64, i64)> = sqlx::query_as(
+    let limits: Vec<(i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT daily_limit_minor, limit_utc_offset_minutes FROM guardian_bindings \
-         WHERE rider_account_id = $1 AND status = 'active' AND daily_limit_minor IS NOT NULL",
-    )
+         WHERE rider_account_id = $1 AND status = 'active' AND daily_limit_minor IS NOT NULL \
+         ORDER BY id{}",
+        lock_clause(conn, RowLock::Share)
+    )))
     .bind(rider_account_id.to_string())
     .fetch_all(&mut *conn)
     .await?;
@@ -64,13 +73,15 @@ pub async fn fan_out(
     rider_account_id: &str,
     facts: &AlertFacts,
 ) -> Result<Vec<String>, ApiError> {
-    let bindings: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, guardian_account_id, scope, shown_as, shown_value FROM guardian_bindings \
-         WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id",
-    )
-    .bind(rider_account_id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    let bindings: Vec<(String, String, String, String, String)> =
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, guardian_account_id, scope, shown_as, shown_value FROM guardian_bindings \
+             WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id{}",
+            lock_clause(conn, RowLock::Share)
+        )))
+        .bind(rider_account_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
     let transit = facts.is_transit();
     let mut woken = Vec::new();
     for (binding_id, guardian, scope, shown_as, shown_value) in bindings {

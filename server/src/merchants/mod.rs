@@ -17,6 +17,7 @@ use axum::Router;
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use crate::db::{lock_clause, RowLock};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -148,13 +149,18 @@ pub async fn owner(
     Ok(m)
 }
 
-/// The active members of a merchant, read inside a transaction.
+/// The active members of a merchant, read inside a transaction and
+/// share-locked until it commits (PostgreSQL; SQLite runs one writer at a
+/// time): a revocation or scope change, which updates the row, waits for a
+/// payment already prompting, and a payment that starts after it committed
+/// sees the new state. So no prompt follows a revocation that has returned.
 pub async fn active_members(
     conn: &mut AnyConnection,
     merchant_id: &str,
 ) -> Result<Vec<Member>, ApiError> {
+    let lock = lock_clause(conn, RowLock::Share);
     let rows: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "{SELECT_MEMBER} AND merchant_id = $1 ORDER BY created_at_ms, id"
+        "{SELECT_MEMBER} AND merchant_id = $1 ORDER BY created_at_ms, id{lock}"
     )))
     .bind(merchant_id.to_string())
     .fetch_all(&mut *conn)

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::money::Currency;
 
@@ -17,7 +17,7 @@ use super::prompts::{fan_out, PromptFacts, NATIVE_PLATFORM};
 use super::scopes::{Attribute, Operation};
 use super::{member_with, Member};
 use crate::auth::{Device, Signed};
-use crate::db::{now_ms, to_i64};
+use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, ApiPath, ApiQuery};
 use crate::ledger::{self, Leg, Movement};
@@ -56,12 +56,16 @@ async fn write_refund(
     now: i64,
 ) -> Result<(RefundResult, Vec<String>, bool), ApiError> {
     let merchant_id = member.merchant_id.clone();
-    let existing: Option<(String, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, payment_id, amount_minor, currency, created_at_ms FROM merchant_refunds \
-         WHERE merchant_id = $1 AND request_id = $2",
-    )
+    // The payment row is locked first (PostgreSQL; SQLite runs one writer at
+    // a time), so two concurrent refunds of one payment run one after the
+    // other and the second sees the first's row: the same refund_id is then
+    // answered with the first's result, never a unique violation.
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT id FROM payments WHERE id = $1 AND merchant_id = $2{}",
+        lock_clause(conn, RowLock::Update)
+    )))
+    .bind(payment_id.to_string())
     .bind(merchant_id.clone())
-    .bind(req_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     let payment: Option<PaymentRow> = sqlx::query_as(
@@ -72,6 +76,14 @@ async fn write_refund(
     )
     .bind(payment_id.to_string())
     .bind(merchant_id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let existing: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, payment_id, amount_minor, currency, created_at_ms FROM merchant_refunds \
+         WHERE merchant_id = $1 AND request_id = $2",
+    )
+    .bind(merchant_id.clone())
+    .bind(req_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
     let (payer, order_id, paid, refunded, currency, merchant_account, merchant_name, payer_name) =
@@ -242,20 +254,31 @@ pub(crate) async fn refund(
         check_text("reason", &reason, 200)?;
     }
     let now = to_i64(now_ms());
-    let (result, woken, created) = state
-        .db()
-        .write_tx(move |conn| {
-            let (member, req_id, pid, reason) = (
-                member.clone(),
-                req.refund_id.clone(),
-                req.payment_id.clone(),
-                reason.clone(),
-            );
-            Box::pin(async move {
-                write_refund(conn, &member, &req_id, &pid, amount, &reason, now).await
+    let mut first_attempt = true;
+    let (result, woken, created) = loop {
+        let args = (
+            member.clone(),
+            req.refund_id.clone(),
+            req.payment_id.clone(),
+            reason.clone(),
+        );
+        let outcome = state
+            .db()
+            .write_tx(move |conn| {
+                let (member, req_id, pid, reason) = args.clone();
+                Box::pin(async move {
+                    write_refund(conn, &member, &req_id, &pid, amount, &reason, now).await
+                })
             })
-        })
-        .await?;
+            .await;
+        match outcome {
+            // The same refund_id used at the same moment for another
+            // payment: the other request committed first; running again
+            // answers its result or the conflict.
+            Err(e) if first_attempt && is_unique_violation(&e) => first_attempt = false,
+            other => break other?,
+        }
+    };
     for account in &woken {
         state.notify_account(account);
     }

@@ -1,0 +1,288 @@
+//! Races that only PostgreSQL can show (SQLite runs one writer at a time):
+//! a revocation meeting a payment that is alerting or prompting, and
+//! concurrent refunds with one refund_id. Each test holds a row lock from
+//! its own connection to stop the server's transaction at a known point,
+//! polls `pg_stat_activity` until the requests under test are waiting, and
+//! then lets them go. Runs only when WAYFARE_TEST_DATABASE_URL is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+#[path = "merchant_scene/mod.rs"]
+mod merchant_scene;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{now_ms, TestServer};
+use merchant_scene::{scene, Scene};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnection;
+use sqlx::{Connection, Row};
+
+fn pg_url() -> Option<String> {
+    match std::env::var("WAYFARE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
+/// A connection of the test itself, holding row locks in an open transaction.
+struct Holder {
+    conn: PgConnection,
+    pid: i32,
+}
+
+impl Holder {
+    async fn connect(url: &str) -> Self {
+        let mut conn = PgConnection::connect(url).await.unwrap();
+        let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        Self { conn, pid }
+    }
+
+    /// Locks one row the way an `UPDATE` would (foreign-key checks pass).
+    async fn lock(&mut self, table: &str, id: &str) {
+        let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut self.conn)
+            .await
+            .unwrap();
+        assert!(row.is_some(), "no {table} row {id}");
+    }
+
+    /// How many sessions wait, directly or through another waiter, on the
+    /// locks this connection holds.
+    async fn waiters(&mut self) -> i64 {
+        sqlx::query(
+            "WITH RECURSIVE blocked(pid) AS ( \
+               SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) \
+               UNION \
+               SELECT a.pid FROM pg_stat_activity a JOIN blocked b \
+                 ON b.pid = ANY(pg_blocking_pids(a.pid))) \
+             SELECT COUNT(*) FROM blocked",
+        )
+        .bind(self.pid)
+        .fetch_one(&mut self.conn)
+        .await
+        .unwrap()
+        .get(0)
+    }
+
+    /// Polls until `n` sessions wait on this connection's locks, or `done`.
+    async fn wait_for(&mut self, n: i64, done: impl Fn() -> bool) {
+        let deadline = now_ms() + 30_000;
+        while !done() && self.waiters().await < n {
+            assert!(now_ms() < deadline, "{n} waiters never showed up");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+        self.conn.close().await.unwrap();
+    }
+}
+
+/// Issue 8: before, the payment read the rider's bindings without a lock,
+/// so a revocation could commit and return while the payment was still
+/// writing its alert, which then appeared after the revocation. Now the
+/// alert either is there by the time the revocation returns, or never.
+#[tokio::test]
+async fn no_guardian_alert_follows_a_revocation_that_returned() {
+    let Some(url) = pg_url() else { return };
+    let s = Arc::new(TestServer::start_with(Some(url.clone())).await);
+    let rider = Arc::new(s.phone_numbered("CNY", "+8613800131234").await);
+    let guardian = s.phone("CNY").await;
+    s.top_up(&rider.account_id, 1_000, "CNY").await;
+    let binding = s.bind(&rider, &guardian, "all_payments").await;
+    let merchant = s.merchant("CNY").await;
+    let till = Arc::new(s.terminal(&merchant).await);
+
+    // Stop the payment after it wrote its alert, before it commits.
+    let mut holder = Holder::connect(&url).await;
+    holder.lock("terminals", &till.terminal_id).await;
+    let payment = tokio::spawn({
+        let (s, rider, till) = (s.clone(), rider.clone(), till.clone());
+        async move { s.pay_fare(&rider, &till, "race-1", 100, None).await }
+    });
+    holder.wait_for(1, || false).await;
+
+    let revoke = tokio::spawn({
+        let (s, rider) = (s.clone(), rider.clone());
+        let path = format!("/v1/guardians/bindings/{binding}/revoke");
+        async move { s.device(&rider, Method::POST, &path, None).await }
+    });
+    holder.wait_for(2, || revoke.is_finished()).await;
+    let returned_first = revoke.is_finished();
+    let mut at_return = None;
+    if returned_first {
+        at_return = Some(s.alerts(&guardian).await.len());
+    }
+    holder.release().await;
+    let (status, body) = revoke.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at_return = match at_return {
+        Some(n) => n,
+        None => s.alerts(&guardian).await.len(),
+    };
+    let (status, body) = payment.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let after = s.alerts(&guardian).await.len();
+    assert_eq!(
+        at_return, after,
+        "an alert appeared after the revocation returned (returned first: {returned_first})"
+    );
+}
+
+/// The same for merchant prompts: before, a staff device revoked while a
+/// payment was prompting got the payment's prompt after its revocation had
+/// returned. Now a revoked device's stream holds no prompt of the merchant.
+#[tokio::test]
+async fn no_merchant_prompt_follows_a_revocation_that_returned() {
+    let Some(url) = pg_url() else { return };
+    let sc = scene(Some(url.clone())).await;
+    let (staff, member_id) = sc.staff(&["receive_prompts"], &["amount"]).await;
+    let revoke_path = sc.path(&format!("/staff/{member_id}"));
+    let Scene {
+        s,
+        terminal,
+        payer,
+        owner,
+        ..
+    } = sc;
+    let (s, terminal, payer, owner) = (
+        Arc::new(s),
+        Arc::new(terminal),
+        Arc::new(payer),
+        Arc::new(owner),
+    );
+    let mut holder = Holder::connect(&url).await;
+    holder.lock("terminals", &terminal.terminal_id).await;
+    let payment = tokio::spawn({
+        let (s, payer, terminal) = (s.clone(), payer.clone(), terminal.clone());
+        async move { s.pay_fare(&payer, &terminal, "race-2", 100, None).await }
+    });
+    holder.wait_for(1, || false).await;
+    let revoke = tokio::spawn({
+        let (s, owner) = (s.clone(), owner.clone());
+        async move { s.device(&owner, Method::DELETE, &revoke_path, None).await }
+    });
+    holder.wait_for(2, || revoke.is_finished()).await;
+    holder.release().await;
+    let (status, body) = revoke.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = payment.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let prompts: i64 = sqlx::query(
+        "SELECT COUNT(*) FROM account_events WHERE account_id = $1 AND kind = 'merchant.prompt'",
+    )
+    .bind(staff.account_id.clone())
+    .fetch_one(&mut conn)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(prompts, 0, "the revoked device received a prompt");
+}
+
+async fn refund(
+    s: &TestServer,
+    owner: &common::Phone,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    s.device(owner, Method::POST, path, Some(body)).await
+}
+
+/// Issue 8: two refunds with one refund_id at the same moment. Before, the
+/// second failed on the unique index with a 500; now it answers the
+/// first's result (200), and the same refund_id for another payment is a
+/// 409, never a 500.
+#[tokio::test]
+async fn concurrent_refunds_with_one_refund_id_are_idempotent() {
+    let Some(url) = pg_url() else { return };
+    let sc = scene(Some(url.clone())).await;
+    let paid = sc.pay("race-r1", 1_000).await;
+    let other = sc.pay("race-r2", 500).await;
+    let before = sc.s.balance(&sc.payer.account_id).await;
+    let path = sc.path("/refunds");
+    let Scene {
+        s, owner, payer, ..
+    } = sc;
+    let (s, owner) = (Arc::new(s), Arc::new(owner));
+
+    // Same refund_id, same payment.
+    let mut holder = Holder::connect(&url).await;
+    holder.lock("payments", &paid).await;
+    let body = json!({"refund_id": "rr-1", "payment_id": paid, "amount_minor": 300});
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, owner, path, body) = (s.clone(), owner.clone(), path.clone(), body.clone());
+            tokio::spawn(async move { refund(&s, &owner, &path, body).await })
+        })
+        .collect();
+    holder
+        .wait_for(2, || tasks.iter().any(|t| t.is_finished()))
+        .await;
+    holder.release().await;
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let mut statuses: Vec<u16> = answers.iter().map(|(st, _)| st.as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201], "{answers:?}");
+    assert_eq!(answers[0].1["refund_id"], answers[1].1["refund_id"]);
+    assert_eq!(answers[0].1["refunded_total_minor"], 300);
+    assert_eq!(answers[1].1["refunded_total_minor"], 300);
+    assert_eq!(s.balance(&payer.account_id).await, before + 300);
+
+    // Same refund_id, two payments: one refund, one conflict.
+    let mut holder = Holder::connect(&url).await;
+    holder.lock("payments", &paid).await;
+    holder.lock("payments", &other).await;
+    let tasks: Vec<_> = [&paid, &other]
+        .into_iter()
+        .map(|pid| {
+            let body = json!({"refund_id": "rr-2", "payment_id": pid, "amount_minor": 100});
+            let (s, owner, path) = (s.clone(), owner.clone(), path.clone());
+            tokio::spawn(async move { refund(&s, &owner, &path, body).await })
+        })
+        .collect();
+    holder
+        .wait_for(2, || tasks.iter().any(|t| t.is_finished()))
+        .await;
+    holder.release().await;
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let mut outcomes: Vec<(u16, String)> = answers
+        .iter()
+        .map(|(st, b)| {
+            let code = b["error"]["code"].as_str().unwrap_or("").to_string();
+            (st.as_u16(), code)
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [(201, String::new()), (409, "idempotency_conflict".into())],
+        "{answers:?}"
+    );
+    assert_eq!(s.balance(&payer.account_id).await, before + 400);
+    assert_eq!(s.ledger_check().await["sum_minor"], 0);
+}
