@@ -14,7 +14,8 @@ use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::Currency;
 use wayfare_server::{RunningServer, ServerConfig};
 use wayfare_terminal::config::{
-    LinkageConfig, MdnsConfig, ModeConfig, PosConfig, TimeoutConfig, TramConfig,
+    ConnectionLimits, ControlConfig, LinkageConfig, MdnsConfig, ModeConfig, PosConfig,
+    TimeoutConfig, TramConfig,
 };
 use wayfare_terminal::{EnrollRequest, RunningTerminal, TerminalConfig, TerminalLocation};
 
@@ -292,6 +293,8 @@ impl LocalSystem {
                 ..MdnsConfig::default()
             },
             timeouts: TimeoutConfig::default(),
+            connections: ConnectionLimits::default(),
+            control: ControlConfig::default(),
         };
         wayfare_terminal::start(config)
             .await

@@ -32,6 +32,15 @@
 //! [mdns]
 //! enabled = true
 //! interfaces = "loopback"   # or "all", or ["eth0"]
+//!
+//! [connections]              # phones still in the handshake
+//! max_handshakes = 64
+//! max_handshakes_per_peer = 4
+//!
+//! [control]                  # the local control interface
+//! # require_token = true
+//! # token_file = "control-token"          (default: DATA_DIR/control-token)
+//! # allowed_origins = ["http://localhost:5173"]
 //! ```
 
 use std::net::SocketAddr;
@@ -58,7 +67,7 @@ pub struct TerminalConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Where the local control interface (POS sales, status) listens. Must
-    /// be a loopback address: the interface has no authentication.
+    /// be a loopback address (see [`ControlConfig`] for who may call it).
     #[serde(default = "default_listen")]
     pub control_listen: SocketAddr,
     /// The operator's public key (pinned), which issued our certificate.
@@ -86,6 +95,12 @@ pub struct TerminalConfig {
     /// Session timeouts.
     #[serde(default)]
     pub timeouts: TimeoutConfig,
+    /// Caps on phone connections that have not finished the handshake.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
+    /// Who may call the local control interface.
+    #[serde(default)]
+    pub control: ControlConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -291,12 +306,18 @@ impl<'de> Deserialize<'de> for MdnsInterfaces {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimeoutConfig {
-    /// Longest wait for the phone's hello after it connects.
+    /// Longest time from a phone's connection to the end of the handshake
+    /// (its hello read, our answer written). A connection still in the
+    /// handshake does not hold the terminal; after this it is dropped.
     pub handshake_ms: u64,
     /// Longest wait for any other phone message or socket write (the wait
     /// for a receipt is bounded by the request's expiry instead).
     pub step_ms: u64,
-    /// POS: longest time a connected phone waits for a sale to be entered.
+    /// POS: longest time a session may sit idle holding the terminal while
+    /// no sale is entered; then the phone is told `Expired` and the
+    /// terminal is free again. The default matches the phone's own wait
+    /// for a request (120 s), so the terminal never holds itself for a
+    /// phone that already gave up without closing the connection.
     pub sale_wait_ms: u64,
     /// Longest time spent getting the platform's confirmation of a receipt.
     pub confirm_ms: u64,
@@ -309,9 +330,61 @@ impl Default for TimeoutConfig {
         Self {
             handshake_ms: 10_000,
             step_ms: 30_000,
-            sale_wait_ms: 300_000,
+            sale_wait_ms: 120_000,
             confirm_ms: 15_000,
             busy_retry_after_ms: 2_000,
+        }
+    }
+}
+
+/// Caps on phone connections that have not finished the handshake (an
+/// anonymous connection costs the peer nothing, so they are limited).
+/// Connections over a cap are closed at once, unread.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// Connections in the handshake at once, from all peers.
+    pub max_handshakes: usize,
+    /// Connections in the handshake at once from one peer address (for
+    /// IPv6, one /64 network).
+    pub max_handshakes_per_peer: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_handshakes: 64,
+            max_handshakes_per_peer: 4,
+        }
+    }
+}
+
+/// Who may call the local control interface. It listens on loopback only,
+/// but a web page open on the POS host can still send requests to loopback,
+/// so every request must name a loopback `Host` (no DNS rebinding), carry no
+/// `Origin` outside [`ControlConfig::allowed_origins`], carry the bearer
+/// token (unless [`ControlConfig::require_token`] is off), and state-changing
+/// requests must be `Content-Type: application/json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlConfig {
+    /// Require `Authorization: Bearer <token>` on every request.
+    pub require_token: bool,
+    /// The token file; created (mode 0600) with a fresh random token on
+    /// first start. Default: `DATA_DIR/control-token`.
+    pub token_file: Option<PathBuf>,
+    /// Web origins (e.g. `"http://localhost:5173"`) whose pages may call
+    /// the interface (answered with CORS headers). Requests carrying any
+    /// other `Origin` header are refused. Default: none.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        Self {
+            require_token: true,
+            token_file: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -341,11 +414,17 @@ impl TerminalConfig {
             TerminalError::Config(m) => TerminalError::Config(format!("{}: {m}", path.display())),
             other => other,
         })?;
-        let base = path.parent().unwrap_or_else(|| Path::new("."));
-        config.data_dir = base.join(&config.data_dir);
-        config.key_file = config.key_file.map(|p| base.join(p));
-        config.certificate_file = config.certificate_file.map(|p| base.join(p));
+        config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
         Ok(config)
+    }
+
+    /// Makes the relative paths of the configuration relative to `base`
+    /// (the configuration file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        self.data_dir = base.join(&self.data_dir);
+        self.key_file = self.key_file.take().map(|p| base.join(p));
+        self.certificate_file = self.certificate_file.take().map(|p| base.join(p));
+        self.control.token_file = self.control.token_file.take().map(|p| base.join(p));
     }
 
     /// The key file path (configured or `DATA_DIR/terminal.key`).
@@ -353,6 +432,15 @@ impl TerminalConfig {
         self.key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("terminal.key"))
+    }
+
+    /// The control interface's token file (configured or
+    /// `DATA_DIR/control-token`).
+    pub fn control_token_path(&self) -> PathBuf {
+        self.control
+            .token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("control-token"))
     }
 
     /// The certificate file path (configured or `DATA_DIR/terminal.cert`).
@@ -380,9 +468,27 @@ impl TerminalConfig {
         }
         if !self.control_listen.ip().is_loopback() {
             return bad(format!(
-                "control_listen {} is not a loopback address; the control interface has no authentication",
+                "control_listen {} is not a loopback address; the control interface serves only this machine",
                 self.control_listen
             ));
+        }
+        for origin in &self.control.allowed_origins {
+            let ok = reqwest::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.origin().ascii_serialization() == *origin
+            });
+            if !ok {
+                return bad(format!(
+                    "control.allowed_origins: {origin:?} is not an origin like \"http://localhost:5173\" (scheme, host and port only, no path or trailing slash)"
+                ));
+            }
+        }
+        let c = &self.connections;
+        if c.max_handshakes == 0 || c.max_handshakes_per_peer == 0 {
+            return bad(
+                "connections.max_handshakes and max_handshakes_per_peer must be positive".into(),
+            );
         }
         let ttl = self.mode.request_ttl_ms();
         if !(1_000..=3_600_000).contains(&ttl) {
@@ -515,6 +621,38 @@ mdns = {{ enabled = true, interfaces = ["eth0"] }}
             c.mdns.interfaces,
             MdnsInterfaces::Named(vec!["eth0".into()])
         );
+    }
+
+    #[test]
+    fn control_and_connection_sections_parse_and_are_checked() {
+        let c = TerminalConfig::from_toml_str(&tram_toml("")).unwrap();
+        assert!(c.control.require_token);
+        assert!(c.control.allowed_origins.is_empty());
+        assert_eq!(c.control_token_path(), PathBuf::from("data/control-token"));
+        assert_eq!(c.connections.max_handshakes_per_peer, 4);
+
+        let c = TerminalConfig::from_toml_str(&tram_toml(
+            "control = { token_file = \"t\", allowed_origins = [\"http://localhost:5173\"] }\n\
+             connections = { max_handshakes = 10, max_handshakes_per_peer = 2 }\n",
+        ))
+        .unwrap();
+        assert_eq!(c.control_token_path(), PathBuf::from("t"));
+        assert_eq!(c.connections.max_handshakes, 10);
+
+        for bad in ["*", "http://localhost:5173/", "http://x/path", "localhost"] {
+            let err = TerminalConfig::from_toml_str(&tram_toml(&format!(
+                "control = {{ allowed_origins = [{bad:?}] }}\n"
+            )))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("allowed_origins"), "{bad}: {err}");
+        }
+        let err = TerminalConfig::from_toml_str(&tram_toml(
+            "connections = { max_handshakes_per_peer = 0 }\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("max_handshakes"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! [`config`]).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,6 +123,8 @@ pub struct RunningTerminal {
     shared: Arc<Shared>,
     phone_addr: SocketAddr,
     control_addr: SocketAddr,
+    control_token: String,
+    control_token_path: PathBuf,
     beacon: Beacon,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -206,6 +209,9 @@ async fn start_inner(
             addr: config.control_listen,
             source,
         })?;
+    let control_token_path = config.control_token_path();
+    let control_token = control::load_or_create_token(&control_token_path).await?;
+    let control_guard = control::ControlGuard::new(&config.control, control_token.clone());
 
     let beacon = Beacon {
         version: PROTOCOL_VERSION,
@@ -239,7 +245,7 @@ async fn start_inner(
         shutdown_rx.clone(),
     )));
     let mut control_shutdown = shutdown_rx.clone();
-    let app = control::router(shared.clone());
+    let app = control::router(shared.clone(), control_guard);
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(control_listener, app)
             .with_graceful_shutdown(async move {
@@ -265,12 +271,15 @@ async fn start_inner(
         kind = shared.identity.body.kind.as_str(),
         %phone_addr,
         %control_addr,
+        control_token = %control_token_path.display(),
         "access terminal started"
     );
     Ok(RunningTerminal {
         shared,
         phone_addr,
         control_addr,
+        control_token,
+        control_token_path,
         beacon,
         shutdown,
         tasks,
@@ -292,6 +301,18 @@ impl RunningTerminal {
     /// Where the local control interface listens (HTTP).
     pub fn control_addr(&self) -> SocketAddr {
         self.control_addr
+    }
+
+    /// The bearer token the control interface requires
+    /// (`Authorization: Bearer <token>`).
+    pub fn control_token(&self) -> &str {
+        &self.control_token
+    }
+
+    /// The file holding [`RunningTerminal::control_token`], for the POS
+    /// app to read.
+    pub fn control_token_path(&self) -> &std::path::Path {
+        &self.control_token_path
     }
 
     /// The beacon being advertised.

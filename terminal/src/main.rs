@@ -135,6 +135,10 @@ async fn run(path: &Path) -> Result<(), TerminalError> {
         terminal.phone_addr(),
         terminal.control_addr()
     );
+    println!(
+        "control interface token (Authorization: Bearer ...) in {}",
+        terminal.control_token_path().display()
+    );
     // The on-site prompt device (P4), when configured.
     let announcer = match announcer {
         Some(a) => {

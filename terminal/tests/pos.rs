@@ -6,11 +6,6 @@ use common::*;
 use wayfare_protocol::messages::{DoneOutcome, SessionMessage, TerminalKind};
 use wayfare_terminal::SaleState;
 
-fn http() -> reqwest::Client {
-    wayfare_terminal::platform::install_crypto_provider();
-    reqwest::Client::new()
-}
-
 #[tokio::test]
 async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     let f = Fixture::new(TerminalKind::Pos).await;
@@ -18,7 +13,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
         .await
         .unwrap();
     let base = format!("http://{}", t.control_addr());
-    let client = http();
+    let client = control_client(&t);
 
     // The phone connects first and identifies itself while waiting.
     let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
@@ -40,6 +35,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     assert_eq!(body["error"]["code"], "invalid_amount");
     let r = client
         .post(format!("{base}/sales"))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -195,7 +191,7 @@ async fn a_tram_terminal_refuses_sales() {
         .await
         .unwrap();
     assert!(t.new_sale(100, "x").await.is_err());
-    let r = http()
+    let r = control_client(&t)
         .post(format!("http://{}/sales", t.control_addr()))
         .json(&serde_json::json!({"amount_minor": 100}))
         .send()

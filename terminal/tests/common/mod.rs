@@ -26,7 +26,8 @@ use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::request_auth::{verify_request, RequestSignature};
 use wayfare_protocol::PROTOCOL_VERSION;
 use wayfare_terminal::config::{
-    LinkageConfig, MdnsConfig, ModeConfig, PosConfig, TerminalConfig, TimeoutConfig, TramConfig,
+    ConnectionLimits, ControlConfig, LinkageConfig, MdnsConfig, ModeConfig, PosConfig,
+    TerminalConfig, TimeoutConfig, TramConfig,
 };
 
 pub const TERMINAL_ID: &str = "term_0123456789abcdef01234567";
@@ -106,6 +107,8 @@ impl Fixture {
                 confirm_ms: 5_000,
                 ..TimeoutConfig::default()
             },
+            connections: ConnectionLimits::default(),
+            control: ControlConfig::default(),
         }
     }
 
@@ -196,6 +199,20 @@ impl Fixture {
         )
         .unwrap()
     }
+}
+
+/// A client of `t`'s control interface: sends its bearer token.
+pub fn control_client(t: &wayfare_terminal::RunningTerminal) -> reqwest::Client {
+    wayfare_terminal::platform::install_crypto_provider();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", t.control_token()).parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// A server that closes every connection: the control center is down.
