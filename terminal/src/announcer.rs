@@ -76,10 +76,7 @@ pub async fn load_config(path: &Path) -> Result<(TerminalConfig, Option<Announce
         })?;
     let (rest, announcer) = split_config(&text)?;
     let mut config = TerminalConfig::from_toml_str(&rest)?;
-    let base = path.parent().unwrap_or_else(|| Path::new("."));
-    config.data_dir = base.join(&config.data_dir);
-    config.key_file = config.key_file.map(|p| base.join(p));
-    config.certificate_file = config.certificate_file.map(|p| base.join(p));
+    config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
     Ok((config, announcer))
 }
 
@@ -119,14 +116,21 @@ pub trait PromptSpeaker: Send + Sync {
     fn announce<'a>(&'a self, a: &'a Announcement) -> BoxFuture<'a, Result<(), LinkageError>>;
 }
 
-/// Logs prompts (no command configured).
+/// Logs that a prompt arrived (no command configured). The prompt's text
+/// is not logged: it names the payer.
 #[derive(Debug, Default)]
 pub struct LogSpeaker;
 
 impl PromptSpeaker for LogSpeaker {
     fn announce<'a>(&'a self, a: &'a Announcement) -> BoxFuture<'a, Result<(), LinkageError>> {
         Box::pin(async move {
-            tracing::info!(event = a.event_id, text = %a.speech, "merchant prompt announced");
+            tracing::info!(
+                event = a.event_id,
+                order = %a.data.order_id.as_deref().map(redact).unwrap_or_default(),
+                amount_minor = a.data.amount_minor,
+                currency = a.data.currency.as_deref().unwrap_or(""),
+                "merchant prompt announced (text not logged: it names the payer)"
+            );
             Ok(())
         })
     }
@@ -489,7 +493,15 @@ async fn listen(
                     announced.fetch_add(1, Ordering::SeqCst);
                 }
                 Ok(_) => tracing::debug!(event = event_id, "duplicate prompt dropped"),
-                Err(e) => tracing::warn!(event = event_id, error = %e, "unreadable prompt skipped"),
+                // Not the error's text: serde quotes the offending value,
+                // which may be the payer's name.
+                Err(e) => tracing::warn!(
+                    event = event_id,
+                    kind = ?e.classify(),
+                    line = e.line(),
+                    column = e.column(),
+                    "unreadable prompt skipped"
+                ),
             }
         }
         state.set("cursor", &event_id.to_string()).await?;

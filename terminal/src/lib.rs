@@ -39,6 +39,7 @@ mod session;
 mod tap;
 mod tap_config;
 pub mod tram;
+mod untrusted;
 
 pub use config::TerminalConfig;
 pub use error::TerminalError;

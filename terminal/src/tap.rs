@@ -229,7 +229,7 @@ impl Session {
             match self.open(&frame)? {
                 SessionMessage::TapIn { token } => return Ok(token),
                 SessionMessage::Identity { handle } => self.note_identity(handle),
-                SessionMessage::Error(body) => return Err(End::Phone(body.message)),
+                SessionMessage::Error(body) => return Err(End::phone(&body.message)),
                 other => {
                     return Err(End::Protocol(format!(
                         "unexpected {} before the tap-in",
