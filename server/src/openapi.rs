@@ -99,13 +99,13 @@ fn ops() -> Vec<Op> {
              success: ("201", obj(&["top_up_id", "account_id", "balance_minor", "currency"], json!({ "top_up_id": s(), "account_id": s(), "balance_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "409", "422"] },
         Op { method: "post", path: "/v1/payments", id: "createPayment",
-             summary: "Pays with a device-signed PaymentInstruction. Header idempotency-key must equal the instruction's. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
+             summary: "Pays with a device-signed PaymentInstruction. Header idempotency-key must equal the instruction's, which must be payment_idempotency_key(account_id, terminal_id, order_id) (else 422 invalid_field); keys are scoped to the paying account. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
              auth: Auth::Device,
              request: Some(obj(&["instruction"], json!({ "instruction": { "type": "string", "description": "COSE_Sign1 PaymentInstruction, base64url" } }))),
              success: ("201", payment_result.clone()),
              errors: &["400", "401", "402", "403", "404", "409", "410", "422"] },
         Op { method: "get", path: "/v1/payments/{idempotency_key}", id: "getPayment",
-             summary: "The payer's payment with this idempotency key.",
+             summary: "The payer's payment with this idempotency key (looked up within the caller's account only).",
              auth: Auth::Device, request: None, success: ("200", payment_result),
              errors: &["401", "404"] },
         Op { method: "post", path: "/v1/merchants", id: "createMerchant", summary: "Creates a merchant and its settlement account.",
@@ -127,11 +127,11 @@ fn ops() -> Vec<Op> {
              success: ("201", obj(&["terminal_id", "certificate", "operator_key", "receipt_key"], json!({ "terminal_id": s(), "certificate": s(), "operator_key": s(), "receipt_key": s() }))),
              errors: &["400", "401", "404", "422"] },
         Op { method: "post", path: "/v1/platform/confirmations", id: "confirmPayment",
-             summary: "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404.",
+             summary: "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404. Without payment_id, answers for the order (an in-doubt sale): completed with its payment, or not_paid.",
              auth: Auth::Terminal,
-             request: Some(obj(&["payment_id", "order_id"], json!({ "payment_id": s(), "order_id": s() }))),
-             success: ("200", obj(&["confirmed", "status", "amount_minor", "currency"], json!({ "confirmed": { "type": "boolean" },
-                 "status": { "enum": ["completed", "order_mismatch"] }, "amount_minor": int(), "currency": s() }))),
+             request: Some(obj(&["order_id"], json!({ "payment_id": s(), "order_id": s() }))),
+             success: ("200", obj(&["confirmed", "status"], json!({ "confirmed": { "type": "boolean" },
+                 "status": { "enum": ["completed", "order_mismatch", "not_paid"] }, "payment_id": s(), "amount_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "422"] },
         Op { method: "get", path: "/v1/terminals/me/events", id: "terminalEvents",
              summary: "Server-sent events `payment.completed` (id = per-terminal sequence, data = {payment_id, order_id, amount_minor, currency, completed_at_ms}). With Last-Event-ID: every event after it; without: events from the moment of connection.",
@@ -176,10 +176,12 @@ fn operation(op: &Op) -> Value {
     let mut errors: Vec<&str> = op.errors.to_vec();
     errors.extend(["405", "413", "500", "503"]);
     for status in errors {
-        responses.insert(
-            status.to_string(),
-            json!({ "$ref": "#/components/responses/Error" }),
-        );
+        let reference = if status == "429" {
+            "#/components/responses/TooManyAttempts"
+        } else {
+            "#/components/responses/Error"
+        };
+        responses.insert(status.to_string(), json!({ "$ref": reference }));
     }
     let mut value = json!({ "operationId": op.id, "summary": op.summary,
         "security": op.auth.security(), "responses": responses });
@@ -244,7 +246,10 @@ pub fn document() -> Value {
             },
             "responses": {
                 "Error": { "description": "An error", "content": { "application/json": {
-                    "schema": { "$ref": "#/components/schemas/Error" } } } }
+                    "schema": { "$ref": "#/components/schemas/Error" } } } },
+                "TooManyAttempts": { "description": "too_many_attempts: too many failed attempts; retry after the retry-after header's seconds",
+                    "headers": { "retry-after": { "required": true, "schema": { "type": "integer", "minimum": 1 } } },
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             },
             "schemas": {
                 "Error": obj(&["error"], json!({ "error": obj(&["code", "message"], json!({
@@ -253,7 +258,7 @@ pub fn document() -> Value {
                         "not_found", "unknown_device", "unknown_terminal", "unknown_merchant",
                         "insufficient_funds", "request_expired", "idempotency_conflict", "order_already_paid",
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
-                        "guardian_limit_reached", "invitation_expired", "invitation_used", "already_bound",
+                        "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
                         "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
                         "already_member", "internal"] },
                     "message": s() })) })),

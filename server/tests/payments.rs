@@ -8,7 +8,8 @@ mod common;
 use common::{database_urls, now_ms, shop, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use wayfare_protocol::instruction::InstructionBody;
+use wayfare_protocol::ids::payment_idempotency_key;
+use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::receipt::Receipt;
 
 #[tokio::test]
@@ -304,7 +305,7 @@ type Edit = Box<dyn Fn(&mut InstructionBody)>;
 async fn bad_instructions_are_refused_with_precise_codes() {
     let s = TestServer::start().await;
     let (_m, terminal, phone) = shop(&s, 1_000).await;
-    let pay = |ins: wayfare_protocol::instruction::PaymentInstruction, idem: String| {
+    let pay = |ins: PaymentInstruction, idem: String| {
         let s = &s;
         let phone = &phone;
         async move { s.pay(phone, &ins, &idem).await }
@@ -314,10 +315,7 @@ async fn bad_instructions_are_refused_with_precise_codes() {
         let mut body = ins.peek().unwrap();
         edit(&mut body);
         let idem = body.idempotency_key.clone();
-        (
-            wayfare_protocol::instruction::PaymentInstruction::sign(&phone.key, &body).unwrap(),
-            idem,
-        )
+        (PaymentInstruction::sign(&phone.key, &body).unwrap(), idem)
     };
     let cases: Vec<(Edit, u16, &str)> = vec![
         (Box::new(|b| b.amount_minor = 0), 422, "invalid_amount"),
@@ -337,9 +335,18 @@ async fn bad_instructions_are_refused_with_precise_codes() {
             "unknown_merchant",
         ),
         (
-            Box::new(|b| b.terminal_id = "term_nope".into()),
+            Box::new(|b| {
+                b.terminal_id = "term_nope".into();
+                b.idempotency_key =
+                    payment_idempotency_key(&b.account_id, &b.terminal_id, &b.order_id);
+            }),
             404,
             "unknown_terminal",
+        ),
+        (
+            Box::new(|b| b.idempotency_key = "idem_chosen_by_the_phone".into()),
+            422,
+            "invalid_field",
         ),
         (
             Box::new(|b| b.account_id = "acc_other".into()),
@@ -365,9 +372,7 @@ async fn bad_instructions_are_refused_with_precise_codes() {
     // Signed by another key than the device's.
     let (ins, idem) = phone.instruction(&terminal, "ord-c", 100);
     let rogue = wayfare_protocol::keys::SigningKey::generate().unwrap();
-    let forged =
-        wayfare_protocol::instruction::PaymentInstruction::sign(&rogue, &ins.peek().unwrap())
-            .unwrap();
+    let forged = PaymentInstruction::sign(&rogue, &ins.peek().unwrap()).unwrap();
     let (got, body) = pay(forged, idem).await;
     assert_eq!(
         (got, body["error"]["code"].as_str()),
@@ -376,4 +381,63 @@ async fn bad_instructions_are_refused_with_precise_codes() {
     assert_eq!(s.balance(&phone.account_id).await, 1_000);
     assert_eq!(s.ledger_check().await["entries"], 2);
     s.server.shutdown().await;
+}
+
+/// Issue 8: an idempotency key belongs to one account and must be the
+/// derivation of (account, terminal, order). Before, another wallet could
+/// take the key of somebody else's order first, and the rightful payer was
+/// then refused with `idempotency_conflict`.
+#[tokio::test]
+async fn idempotency_keys_belong_to_their_account_and_must_be_derived() {
+    for url in database_urls() {
+        let s = TestServer::start_with(url).await;
+        let (_m, terminal, rider) = shop(&s, 1_000).await;
+        let squatter = s.phone("CNY").await;
+        s.top_up(&squatter.account_id, 1_000, "CNY").await;
+
+        // The squatter signs its own instruction for another order, but
+        // with the key of the rider's upcoming order.
+        let (_, rider_key) = rider.instruction(&terminal, "ord-r", 100);
+        let (ins, _) = squatter.instruction(&terminal, "ord-s", 100);
+        let mut body = ins.peek().unwrap();
+        body.idempotency_key = rider_key.clone();
+        let forged = PaymentInstruction::sign(&squatter.key, &body).unwrap();
+        let (status, answer) = s.pay(&squatter, &forged, &rider_key).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_field");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("idempotency_key"),
+            "{answer}"
+        );
+        assert_eq!(s.balance(&squatter.account_id).await, 1_000);
+
+        // The rider's payment under its own key goes through.
+        let (ins, key) = rider.instruction(&terminal, "ord-r", 100);
+        assert_eq!(key, rider_key);
+        let (status, paid) = s.pay(&rider, &ins, &key).await;
+        assert_eq!(status, StatusCode::CREATED, "{paid}");
+
+        // Lookups are per account: the squatter does not find the rider's key.
+        let path = format!("/v1/payments/{key}");
+        let (status, _) = s
+            .signed(
+                &squatter.key,
+                &squatter.device_id,
+                Method::GET,
+                &path,
+                b"",
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, found) = s
+            .signed(&rider.key, &rider.device_id, Method::GET, &path, b"", &[])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(found["payment_id"], paid["payment_id"]);
+        s.server.shutdown().await;
+    }
 }

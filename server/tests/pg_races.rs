@@ -81,7 +81,34 @@ impl Holder {
     async fn wait_for(&mut self, n: i64, done: impl Fn() -> bool) {
         let deadline = now_ms() + 30_000;
         while !done() && self.waiters().await < n {
-            assert!(now_ms() < deadline, "{n} waiters never showed up");
+            if now_ms() >= deadline {
+                let rows = sqlx::query(
+                    "SELECT pid, COALESCE(state, ''), COALESCE(wait_event_type, ''), \
+                     LEFT(query, 120), CAST(pg_blocking_pids(pid) AS TEXT) FROM pg_stat_activity \
+                     WHERE datname = current_database()",
+                )
+                .fetch_all(&mut self.conn)
+                .await
+                .unwrap();
+                let table: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} {} {} {} {}",
+                            r.get::<i32, _>(0),
+                            r.get::<String, _>(1),
+                            r.get::<String, _>(2),
+                            r.get::<String, _>(3),
+                            r.get::<String, _>(4)
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "{n} waiters never showed up (holder {}):\n{}",
+                    self.pid,
+                    table.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -285,4 +312,39 @@ async fn concurrent_refunds_with_one_refund_id_are_idempotent() {
     );
     assert_eq!(s.balance(&payer.account_id).await, before + 400);
     assert_eq!(s.ledger_check().await["sum_minor"], 0);
+}
+
+/// Issue 8.1: the payment server rechecks a request's expiry inside the
+/// commit. A payment that arrives in time but whose transaction is held up
+/// past the expiry (here: the payer's account row is locked) is refused
+/// `410 request_expired` and never commits — so a terminal that waited past
+/// the expiry can settle an in-doubt sale as unpaid, and a retry told `410`
+/// is never followed by a charge.
+#[tokio::test]
+async fn a_payment_held_up_past_its_expiry_never_commits() {
+    let Some(url) = pg_url() else { return };
+    let server = Arc::new(TestServer::start_with(Some(url.clone())).await);
+    let (merchant, terminal, phone) = common::shop(&server, 1_000).await;
+    let (instruction, idem) =
+        phone.instruction_expiring(&terminal, "ord-late", 250, now_ms() + 1_500);
+
+    let mut holder = Holder::connect(&url).await;
+    holder.lock("accounts", &phone.account_id).await;
+    let paying = tokio::spawn({
+        let server = server.clone();
+        async move { server.pay(&phone, &instruction, &idem).await }
+    });
+    holder.wait_for(1, || paying.is_finished()).await;
+    // Past the expiry while the payment waits on the lock.
+    let expired = now_ms() + 1_600;
+    while now_ms() <= expired {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    holder.release().await;
+
+    let (status, body) = paying.await.unwrap();
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["error"]["code"], "request_expired");
+    assert_eq!(server.balance(&merchant.account_id).await, 0);
+    assert_eq!(server.ledger_check().await["sum_minor"], 0);
 }

@@ -150,8 +150,39 @@ async fn push_and_confirm(s: TestServer) {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(
         answer,
-        json!({"confirmed": true, "status": "completed", "amount_minor": 120, "currency": "CNY"})
+        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
+               "amount_minor": 120, "currency": "CNY"})
     );
+    // An in-doubt sale is asked about by its order alone.
+    let by_order = |order: &str| json!({"order_id": order}).to_string();
+    let (status, answer) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            by_order("ord-1").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
+               "amount_minor": 120, "currency": "CNY"})
+    );
+    let (status, answer) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            by_order("ord-never-paid").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
     let (status, answer) = s
         .signed(
             &terminal.key,
@@ -183,6 +214,18 @@ async fn push_and_confirm(s: TestServer) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = s
+        .signed(
+            &other.key,
+            &other.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            by_order("ord-1").as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
     s.server.shutdown().await;
 }
 

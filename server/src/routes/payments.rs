@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use wayfare_protocol::codec::to_cbor;
-use wayfare_protocol::ids::{hex_lower, new_id, redact, sha256};
+use wayfare_protocol::ids::{hex_lower, new_id, payment_idempotency_key, redact, sha256};
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::{validate_amount, Currency};
@@ -72,7 +72,7 @@ struct Stored {
 
 const SELECT_PAYMENT: &str = "SELECT id, status, receipt, amount_minor, currency, \
     balance_after_minor, merchant_id, terminal_id, order_id, completed_at_ms, \
-    instruction_digest, account_id FROM payments WHERE idempotency_key = $1";
+    instruction_digest, account_id FROM payments WHERE account_id = $1 AND idempotency_key = $2";
 
 type PaymentRow = (
     String,
@@ -89,8 +89,15 @@ type PaymentRow = (
     String,
 );
 
-async fn find_by_key(pool: &AnyPool, key: &str) -> Result<Option<Stored>, ApiError> {
+/// The payment of `account_id` with idempotency key `key`: keys belong to
+/// an account, so another wallet's key is never found (nor confirmed).
+async fn find_by_key(
+    pool: &AnyPool,
+    account_id: &str,
+    key: &str,
+) -> Result<Option<Stored>, ApiError> {
     let row: Option<PaymentRow> = sqlx::query_as(SELECT_PAYMENT)
+        .bind(account_id.to_string())
         .bind(key.to_string())
         .fetch_optional(pool)
         .await?;
@@ -175,11 +182,12 @@ pub async fn create(
             "must equal the instruction's idempotency_key",
         ));
     }
+    check_key_derivation(&body)?;
     let digest = terms_digest(&body)?;
     let pool = &state.db().pool;
 
     // A retry resolves to the original result, even after expiry.
-    if let Some(stored) = find_by_key(pool, &body.idempotency_key).await? {
+    if let Some(stored) = find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
         let result = replay(stored, &digest, &device.account_id)?;
         return Ok((StatusCode::OK, Json(result)));
     }
@@ -213,7 +221,7 @@ pub async fn create(
         Err(e) if is_unique_violation(&e) || matches!(e, ApiError::OrderAlreadyPaid(_)) => {
             // A concurrent request may have won the race for this key (then
             // this is a retry of it) or for this order (then it is a conflict).
-            match find_by_key(pool, &body.idempotency_key).await? {
+            match find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
                 Some(stored) => {
                     let result = replay(stored, &digest, &device.account_id)?;
                     Ok((StatusCode::OK, Json(result)))
@@ -223,6 +231,20 @@ pub async fn create(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The idempotency key must be the derivation of (account, terminal,
+/// order) (`wayfare_protocol::ids::payment_idempotency_key`), so a wallet
+/// cannot take a key that belongs to another wallet's order.
+fn check_key_derivation(body: &InstructionBody) -> Result<(), ApiError> {
+    let expected = payment_idempotency_key(&body.account_id, &body.terminal_id, &body.order_id);
+    if body.idempotency_key != expected {
+        return Err(ApiError::field(
+            "instruction.idempotency_key",
+            "is not the key derived from the account, terminal and order",
+        ));
+    }
+    Ok(())
 }
 
 fn order_paid() -> ApiError {
@@ -475,6 +497,14 @@ async fn write_payment(
         at,
     )
     .await?;
+    // The request's expiry is checked again at the last moment before the
+    // commit: a payment whose retry was (or could have been) told `410`
+    // never commits later, so a terminal that waited past the expiry can
+    // settle an in-doubt sale as unpaid.
+    let now = now_ms();
+    b.check_not_expired(now).map_err(|e| {
+        ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
+    })?;
     let result = PaymentResult {
         payment_id: plan.payment_id.clone(),
         status: "completed".into(),
@@ -497,7 +527,7 @@ pub async fn get(
     ApiPath(key): ApiPath<String>,
     request: Signed<Device>,
 ) -> Result<Json<PaymentResult>, ApiError> {
-    match find_by_key(&state.db().pool, &key).await? {
+    match find_by_key(&state.db().pool, &request.signer.account_id, &key).await? {
         Some(stored) if stored.account_id == request.signer.account_id => Ok(Json(stored.result)),
         _ => Err(ApiError::NotFound(
             "no payment of this wallet has this idempotency key".into(),

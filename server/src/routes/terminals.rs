@@ -186,7 +186,10 @@ pub(crate) async fn register(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfirmationRequest {
-    payment_id: String,
+    /// The payment the phone's receipt names; absent when the terminal asks
+    /// about an order whose outcome it does not know (an in-doubt sale).
+    #[serde(default)]
+    payment_id: Option<String>,
     order_id: String,
 }
 
@@ -194,27 +197,60 @@ struct ConfirmationRequest {
 pub(crate) struct Confirmation {
     confirmed: bool,
     status: String,
-    amount_minor: u64,
-    currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_minor: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
 }
 
 /// `POST /v1/platform/confirmations` (terminal): did this payment complete
 /// at this terminal for this order? A payment of another terminal is
 /// answered as not found, so terminals learn nothing about each other.
+/// Without `payment_id` it answers for the order itself: `completed` with
+/// the payment, or `not_paid` (an in-doubt sale is settled from this; the
+/// payment server never commits a payment after its request expired).
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     request: Signed<Terminal>,
 ) -> Result<Json<Confirmation>, ApiError> {
     let req: ConfirmationRequest = request.json()?;
-    check_id("payment_id", &req.payment_id)?;
     check_id("order_id", &req.order_id)?;
+    let terminal = &request.signer.terminal_id;
+    let Some(payment_id) = req.payment_id else {
+        let row: Option<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, status, amount_minor, currency FROM payments \
+             WHERE terminal_id = $1 AND order_id = $2",
+        )
+        .bind(terminal.clone())
+        .bind(req.order_id.clone())
+        .fetch_optional(&state.db().pool)
+        .await?;
+        return Ok(Json(match row {
+            Some((id, status, amount, currency)) => Confirmation {
+                confirmed: status == "completed",
+                status,
+                payment_id: Some(id),
+                amount_minor: Some(to_u64(amount)),
+                currency: Some(currency),
+            },
+            None => Confirmation {
+                confirmed: false,
+                status: "not_paid".into(),
+                payment_id: None,
+                amount_minor: None,
+                currency: None,
+            },
+        }));
+    };
+    check_id("payment_id", &payment_id)?;
     let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
         "SELECT terminal_id, order_id, status, amount_minor, currency FROM payments WHERE id = $1",
     )
-    .bind(req.payment_id.clone())
+    .bind(payment_id.clone())
     .fetch_optional(&state.db().pool)
     .await?;
-    let terminal = &request.signer.terminal_id;
     match row {
         Some((t, order, status, amount, currency)) if &t == terminal => {
             let confirmed = order == req.order_id && status == "completed";
@@ -226,8 +262,9 @@ pub(crate) async fn confirm(
             Ok(Json(Confirmation {
                 confirmed,
                 status,
-                amount_minor: to_u64(amount),
-                currency,
+                payment_id: Some(payment_id),
+                amount_minor: Some(to_u64(amount)),
+                currency: Some(currency),
             }))
         }
         _ => Err(ApiError::NotFound(
