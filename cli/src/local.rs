@@ -80,6 +80,9 @@ pub struct TerminalOptions {
     pub request_ttl_ms: u64,
     /// Control center URL the terminal talks to (default: the system's).
     pub server_url: Option<String>,
+    /// How long past a request's expiry an in-doubt sale is still asked
+    /// about (default: the terminal's, 5 s).
+    pub in_doubt_grace_ms: Option<u64>,
 }
 
 impl Default for TerminalOptions {
@@ -88,6 +91,7 @@ impl Default for TerminalOptions {
             advertise: false,
             request_ttl_ms: 60_000,
             server_url: None,
+            in_doubt_grace_ms: None,
         }
     }
 }
@@ -292,7 +296,12 @@ impl LocalSystem {
                 enabled: options.advertise,
                 ..MdnsConfig::default()
             },
-            timeouts: TimeoutConfig::default(),
+            timeouts: TimeoutConfig {
+                in_doubt_grace_ms: options
+                    .in_doubt_grace_ms
+                    .unwrap_or(TimeoutConfig::default().in_doubt_grace_ms),
+                ..TimeoutConfig::default()
+            },
             connections: ConnectionLimits::default(),
             control: ControlConfig::default(),
         };

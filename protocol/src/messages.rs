@@ -194,6 +194,11 @@ pub enum DoneOutcome {
     Refused,
     /// The user declined; nothing happened.
     Cancelled,
+    /// The phone could not learn whether the payment server committed the
+    /// payment. The terminal keeps the sale in doubt (never declined) and
+    /// settles it with the platform before the request expires; the same
+    /// order is offered again if the phone reconnects.
+    InDoubt,
 }
 
 /// The terminal's closing message (P3.4).
@@ -261,6 +266,15 @@ pub enum SessionMessage {
     Decline {
         /// Why, for the terminal's log.
         reason: String,
+    },
+    /// Phone → terminal: the user confirmed and the phone sent the signed
+    /// instruction, but it could not learn the payment server's answer
+    /// (timeout, lost response, 5xx) even after retrying. This is never a
+    /// decline: the phone keeps the payment in its outbox and the terminal
+    /// keeps the order in doubt until the platform settles it.
+    PaymentPending {
+        /// The order whose outcome is unknown (must be the requested one).
+        order_id: String,
     },
     /// Phone → terminal: the payment is complete; here is the receipt.
     Receipt {

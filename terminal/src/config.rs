@@ -323,6 +323,11 @@ pub struct TimeoutConfig {
     pub confirm_ms: u64,
     /// The retry hint sent with `Busy`.
     pub busy_retry_after_ms: u64,
+    /// How long after a request's expiry an in-doubt sale is still asked
+    /// about before it is settled as unpaid: covers clock skew between
+    /// this terminal and the payment server (which never commits a payment
+    /// after the request's expiry by its own clock).
+    pub in_doubt_grace_ms: u64,
 }
 
 impl Default for TimeoutConfig {
@@ -333,6 +338,7 @@ impl Default for TimeoutConfig {
             sale_wait_ms: 120_000,
             confirm_ms: 15_000,
             busy_retry_after_ms: 2_000,
+            in_doubt_grace_ms: 5_000,
         }
     }
 }

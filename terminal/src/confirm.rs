@@ -22,6 +22,15 @@ pub enum ConfirmedBy {
     Platform,
 }
 
+/// Why a payment was not confirmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotConfirmed {
+    /// The platform answered: it does not confirm this payment.
+    Refused(String),
+    /// The platform could not be reached in time: the outcome is unknown.
+    Unreachable(String),
+}
+
 fn push_matches(push: &PushedPayment, receipt: &ReceiptBody) -> bool {
     push.payment_id == receipt.payment_id
         && push.order_id == receipt.order_id
@@ -37,7 +46,7 @@ pub async fn confirm(
     pushes: &PushBook,
     receipt: &ReceiptBody,
     within: Duration,
-) -> Result<ConfirmedBy, String> {
+) -> Result<ConfirmedBy, NotConfirmed> {
     let deadline = Instant::now() + within;
     let mut pushed = pushes.subscribe();
     let mut backoff = Duration::from_millis(200);
@@ -54,7 +63,7 @@ pub async fn confirm(
             _ = pushed.changed() => continue,
         };
         match answer {
-            Err(_) => return Err(last_error),
+            Err(_) => return Err(NotConfirmed::Unreachable(last_error)),
             Ok(Ok(c)) => {
                 let amount_ok = c.amount_minor.is_none_or(|a| a == receipt.amount_minor);
                 let currency_ok = c
@@ -64,19 +73,25 @@ pub async fn confirm(
                 return if c.confirmed && amount_ok && currency_ok {
                     Ok(ConfirmedBy::Platform)
                 } else if c.confirmed {
-                    Err("the platform confirmed a different amount or currency".into())
+                    Err(NotConfirmed::Refused(
+                        "the platform confirmed a different amount or currency".into(),
+                    ))
                 } else {
-                    Err(format!(
+                    Err(NotConfirmed::Refused(format!(
                         "the platform did not confirm the payment (status {})",
                         c.status.as_deref().unwrap_or("unknown")
-                    ))
+                    )))
                 };
             }
             Ok(Err(TerminalError::Platform {
                 retryable: false,
                 message,
                 ..
-            })) => return Err(format!("the platform refused the confirmation: {message}")),
+            })) => {
+                return Err(NotConfirmed::Refused(format!(
+                    "the platform refused the confirmation: {message}"
+                )))
+            }
             Ok(Err(e)) => {
                 tracing::warn!(payment = %redact(&receipt.payment_id), error = %e, "confirmation request failed; retrying");
                 last_error = e.to_string();
@@ -87,7 +102,7 @@ pub async fn confirm(
             _ = pushed.changed() => {}
         }
         if Instant::now() >= deadline {
-            return Err(last_error);
+            return Err(NotConfirmed::Unreachable(last_error));
         }
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }

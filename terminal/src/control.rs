@@ -59,6 +59,7 @@ fn sale_error(e: SaleError) -> Response {
         SaleError::InvalidDescription(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
         SaleError::UnknownSale => (StatusCode::NOT_FOUND, "not_found"),
         SaleError::InSession => (StatusCode::CONFLICT, "sale_in_session"),
+        SaleError::InDoubt => (StatusCode::CONFLICT, "sale_in_doubt"),
         SaleError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     };
     error(status, code, e.to_string())

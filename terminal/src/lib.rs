@@ -28,6 +28,7 @@ pub mod confirm;
 mod control;
 pub mod error;
 pub mod events;
+mod in_doubt;
 pub mod keys;
 pub mod linkage;
 mod listener;
@@ -80,6 +81,10 @@ pub struct TerminalStatus {
     pub queued_reports: u64,
     /// The outcome of the last session that reached a verdict.
     pub last_outcome: Option<SaleOutcome>,
+    /// Sales whose payment outcome is not known yet (a lost answer, a
+    /// broken link): neither paid nor declined, being settled with the
+    /// platform. Oldest first.
+    pub in_doubt: Vec<SaleOutcome>,
 }
 
 /// State shared by the listener, the sessions and the control interface.
@@ -97,6 +102,10 @@ pub(crate) struct Shared {
     pub(crate) slot: Arc<Semaphore>,
     pub(crate) sessions_served: AtomicU64,
     pub(crate) last_outcome: Mutex<Option<SaleOutcome>>,
+    /// Sales whose outcome is unknown, being settled with the platform.
+    pub(crate) in_doubt: in_doubt::InDoubtBook,
+    /// Becomes true when the terminal stops (background resolvers end).
+    pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -113,6 +122,20 @@ impl Shared {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            in_doubt: self
+                .in_doubt
+                .list()
+                .iter()
+                .map(|s| in_doubt::outcome_of(self, s))
+                .collect(),
+        }
+    }
+
+    /// Makes the current outcome of `order_id` the "last outcome" shown
+    /// by `GET /status`.
+    pub(crate) fn record_last_outcome(&self, order_id: &str) {
+        if let Some(outcome) = self.sales.outcome(order_id) {
+            *self.last_outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         }
     }
 }
@@ -172,6 +195,7 @@ async fn start_inner(
     let reports = ReportQueue::open(&config.data_dir.join("terminal.sled")).await?;
     let meta = reports.meta()?;
     let used_tokens = tap::UsedTokens::new(reports.used_tap_in_tokens()?, now_ms());
+    let in_doubt = in_doubt::InDoubtBook::open(reports.in_doubt_sales()?)?;
     let platform_key = Arc::new(wayfare_protocol::keys::SigningKey::from_seed(
         identity.key.seed(),
     )?);
@@ -237,7 +261,19 @@ async fn start_inner(
         slot: Arc::new(Semaphore::new(1)),
         sessions_served: AtomicU64::new(0),
         last_outcome: Mutex::new(None),
+        in_doubt,
+        shutdown: shutdown_rx.clone(),
     });
+    // Sales left in doubt by an earlier run are settled now.
+    for held in shared.in_doubt.list() {
+        shared.sales.mark_in_doubt(
+            &held.sale,
+            &held.request.currency,
+            &held.reason,
+            held.since_ms,
+        );
+        in_doubt::spawn_resolver(shared.clone(), held.sale.order_id.clone());
+    }
 
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(listener::run_listener(

@@ -33,6 +33,9 @@ pub struct Confirmation {
     /// The payment's status, e.g. "completed".
     #[serde(default)]
     pub status: Option<String>,
+    /// The payment, when the answer is about an order.
+    #[serde(default)]
+    pub payment_id: Option<String>,
     /// Amount of the payment.
     #[serde(default)]
     pub amount_minor: Option<u64>,
@@ -210,6 +213,19 @@ impl PlatformClient {
     /// terminal for this order (P3.3).
     pub async fn confirm(&self, payment_id: &str, order_id: &str) -> Result<Confirmation> {
         let body = serde_json::json!({ "payment_id": payment_id, "order_id": order_id });
+        let response = self.post_json("/v1/platform/confirmations", &body).await?;
+        response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable confirmation answer: {e}"),
+        })
+    }
+
+    /// Asks what became of an order whose outcome this terminal does not
+    /// know (an in-doubt sale): `confirmed` with the payment, or
+    /// `not_paid`.
+    pub async fn order_status(&self, order_id: &str) -> Result<Confirmation> {
+        let body = serde_json::json!({ "order_id": order_id });
         let response = self.post_json("/v1/platform/confirmations", &body).await?;
         response.json().await.map_err(|e| TerminalError::Platform {
             status: None,

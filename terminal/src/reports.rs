@@ -198,12 +198,17 @@ impl ReportQueue {
         }
     }
 
-    /// The meta tree (e.g. the last event id of the push stream).
     /// The tree of tap-in token ids already honoured by this terminal.
     pub(crate) fn used_tap_in_tokens(&self) -> Result<sled::Tree> {
         Ok(self.db.open_tree("used_tap_in_tokens")?)
     }
 
+    /// The tree of sales whose payment outcome is not known yet.
+    pub(crate) fn in_doubt_sales(&self) -> Result<sled::Tree> {
+        Ok(self.db.open_tree("in_doubt_sales")?)
+    }
+
+    /// The meta tree (e.g. the last event id of the push stream).
     pub(crate) fn meta(&self) -> Result<sled::Tree> {
         Ok(self.db.open_tree("meta")?)
     }

@@ -40,6 +40,10 @@ pub enum SaleError {
     /// A phone is paying this sale right now.
     #[error("a phone is paying this sale right now; it cannot be cancelled")]
     InSession,
+    /// The sale may have been paid: the terminal is settling it with the
+    /// platform and it cannot be cancelled until that is known.
+    #[error("this sale may already be paid: it is being settled with the payment server and cannot be cancelled until its outcome is known")]
+    InDoubt,
     /// Could not make an order id.
     #[error("could not make an order id")]
     Internal,
@@ -63,12 +67,20 @@ pub enum SaleState {
     Expired,
     /// Cancelled at the terminal before it was paid.
     Cancelled,
+    /// The phone was asked to pay but the outcome is unknown (a lost
+    /// answer, a broken link): never declined, settled with the platform.
+    InDoubt,
+    /// Was in doubt; the platform had no payment when the request expired.
+    Unpaid,
 }
 
 impl SaleState {
     /// Whether the order reached its final state.
     pub fn is_final(self) -> bool {
-        !matches!(self, SaleState::Pending | SaleState::InSession)
+        !matches!(
+            self,
+            SaleState::Pending | SaleState::InSession | SaleState::InDoubt
+        )
     }
 }
 
@@ -94,7 +106,7 @@ pub struct SaleOutcome {
 }
 
 /// A sale handed to a session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Sale {
     /// Order id.
     pub order_id: String,
@@ -104,9 +116,17 @@ pub struct Sale {
     pub description: String,
 }
 
+/// The open POS sale: its state, and whether it is in doubt (a phone was
+/// asked to pay it and the outcome is unknown).
+struct OpenSale {
+    sale: Sale,
+    state: SaleState,
+    in_doubt: bool,
+}
+
 #[derive(Default)]
 struct Book {
-    open: Option<(Sale, SaleState)>,
+    open: Option<OpenSale>,
     outcomes: HashMap<String, SaleOutcome>,
     order: VecDeque<String>,
 }
@@ -182,10 +202,14 @@ impl SaleBook {
         };
         {
             let mut book = self.lock();
-            if let Some((open, _)) = &book.open {
-                return Err(SaleError::SalePending(open.order_id.clone()));
+            if let Some(open) = &book.open {
+                return Err(SaleError::SalePending(open.sale.order_id.clone()));
             }
-            book.open = Some((sale.clone(), SaleState::Pending));
+            book.open = Some(OpenSale {
+                sale: sale.clone(),
+                state: SaleState::Pending,
+                in_doubt: false,
+            });
             self.put(
                 &mut book,
                 self.outcome_of(&sale, SaleState::Pending, None, None, now_ms),
@@ -227,13 +251,15 @@ impl SaleBook {
         }
     }
 
-    /// Takes the pending sale for a session, if there is one.
+    /// Takes the pending sale for a session, if there is one. An in-doubt
+    /// sale is taken too: the phone that reconnects for it gets the same
+    /// order (and re-sends the same instruction).
     pub fn try_take(&self, now_ms: u64) -> Option<Sale> {
         let mut book = self.lock();
         let sale = match &mut book.open {
-            Some((sale, state @ SaleState::Pending)) => {
-                *state = SaleState::InSession;
-                sale.clone()
+            Some(open) if matches!(open.state, SaleState::Pending | SaleState::InDoubt) => {
+                open.state = SaleState::InSession;
+                open.sale.clone()
             }
             _ => return None,
         };
@@ -260,14 +286,18 @@ impl SaleBook {
     pub fn release(&self, order_id: &str, now_ms: u64) {
         {
             let mut book = self.lock();
-            let sale = match &mut book.open {
-                Some((sale, state)) if sale.order_id == order_id => {
-                    *state = SaleState::Pending;
-                    sale.clone()
+            let (sale, state) = match &mut book.open {
+                Some(open) if open.sale.order_id == order_id => {
+                    open.state = if open.in_doubt {
+                        SaleState::InDoubt
+                    } else {
+                        SaleState::Pending
+                    };
+                    (open.sale.clone(), open.state)
                 }
                 _ => return,
             };
-            let outcome = self.outcome_of(&sale, SaleState::Pending, None, None, now_ms);
+            let outcome = self.outcome_of(&sale, state, None, None, now_ms);
             self.put(&mut book, outcome);
         }
         self.notify();
@@ -277,7 +307,14 @@ impl SaleBook {
     pub fn cancel(&self, order_id: &str, now_ms: u64) -> Result<SaleOutcome, SaleError> {
         let mut book = self.lock();
         match &book.open {
-            Some((sale, SaleState::Pending)) if sale.order_id == order_id => {
+            Some(open) if open.sale.order_id == order_id && open.in_doubt => {
+                Err(SaleError::InDoubt)
+            }
+            Some(OpenSale {
+                sale,
+                state: SaleState::Pending,
+                ..
+            }) if sale.order_id == order_id => {
                 let outcome = self.outcome_of(
                     sale,
                     SaleState::Cancelled,
@@ -289,7 +326,7 @@ impl SaleBook {
                 self.put(&mut book, outcome.clone());
                 Ok(outcome)
             }
-            Some((sale, _)) if sale.order_id == order_id => Err(SaleError::InSession),
+            Some(open) if open.sale.order_id == order_id => Err(SaleError::InSession),
             _ => Err(SaleError::UnknownSale),
         }
     }
@@ -306,11 +343,36 @@ impl SaleBook {
     ) {
         {
             let mut book = self.lock();
-            if matches!(&book.open, Some((open, _)) if open.order_id == sale.order_id) {
+            if matches!(&book.open, Some(open) if open.sale.order_id == sale.order_id) {
                 book.open = None;
             }
             let outcome =
                 self.outcome_of(sale, state, payment_id, Some(message.to_string()), now_ms);
+            self.put(&mut book, outcome);
+        }
+        self.notify();
+    }
+
+    /// Marks an order in doubt: the open POS sale stays open (it cannot be
+    /// cancelled, and a reconnecting phone gets it again); any order gets
+    /// an `in_doubt` outcome with the reason.
+    pub fn mark_in_doubt(&self, sale: &Sale, currency: &Currency, reason: &str, now_ms: u64) {
+        {
+            let mut book = self.lock();
+            if let Some(open) = &mut book.open {
+                if open.sale.order_id == sale.order_id {
+                    open.in_doubt = true;
+                    open.state = SaleState::InDoubt;
+                }
+            }
+            let mut outcome = self.outcome_of(
+                sale,
+                SaleState::InDoubt,
+                None,
+                Some(reason.to_string()),
+                now_ms,
+            );
+            outcome.currency = currency.code().to_string();
             self.put(&mut book, outcome);
         }
         self.notify();

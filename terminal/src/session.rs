@@ -28,10 +28,12 @@ use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::ProtocolError;
 
 use crate::config::ModeConfig;
+use crate::in_doubt::InDoubtSale;
 use crate::linkage::LinkageEvent;
-use crate::listener::{frame_of, spawn_reader, Incoming};
+use crate::listener::{frame_of, spawn_reader, Incoming, Ticket};
 use crate::reports::Report;
 use crate::sale::{Sale, SaleState};
+use crate::untrusted::{untrusted, Untrusted};
 use crate::{confirm, now_ms, tap, tram, Shared};
 
 /// Longest identity handle accepted.
@@ -52,8 +54,19 @@ pub(crate) enum End {
     Io(String),
     /// The terminal is stopping.
     Shutdown,
+    /// The phone completed the handshake while another phone held the
+    /// terminal; it was told `Busy` (P3.7).
+    Busy,
     /// Something on our side failed.
     Internal(String),
+}
+
+impl End {
+    /// The phone gave up with `message`, which is made safe to log and
+    /// report (see [`crate::untrusted`]).
+    pub(crate) fn phone(message: &str) -> Self {
+        End::Phone(untrusted(message))
+    }
 }
 
 impl From<ProtocolError> for End {
@@ -74,6 +87,29 @@ struct Verdict {
     message: String,
     /// For the log and the report.
     detail: String,
+    /// The order was in doubt and the resolver settled it (and switched
+    /// the linkage device on) while this session ran: nothing to record.
+    settled_elsewhere: bool,
+}
+
+impl Verdict {
+    fn new(
+        state: SaleState,
+        report_kind: &'static str,
+        payment_id: Option<String>,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            reply: None,
+            state,
+            report_kind,
+            payment_id,
+            message: message.into(),
+            detail: detail.into(),
+            settled_elsewhere: false,
+        }
+    }
 }
 
 pub(crate) struct Session {
@@ -88,13 +124,27 @@ pub(crate) struct Session {
     /// once the verdict is recorded, so the next phone is not told `Busy`
     /// while this session says goodbye and files its report.
     pub(crate) slot: Option<OwnedSemaphorePermit>,
+    /// This connection's place among those in the handshake (capped per
+    /// peer); given back once the handshake is over.
+    ticket: Option<Ticket>,
+    /// The payment request this session sent, once sent: from then on the
+    /// phone may have paid, so an ending without a verdict leaves the sale
+    /// in doubt, never declined.
+    offered: Option<PaymentRequest>,
+    /// This session offers an order that was already in doubt (a phone
+    /// reconnecting for it): it settles the order only if it claims it
+    /// before the resolver does.
+    resumed_in_doubt: bool,
 }
 
+/// Serves one admitted connection: the handshake (holding only `ticket`,
+/// a place among the connections in the handshake), then, with the
+/// terminal taken, the session.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    ticket: Ticket,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (read, writer) = stream.into_split();
@@ -108,21 +158,29 @@ pub(crate) async fn serve(
         channel: None,
         handle: None,
         step,
-        slot: Some(permit),
+        slot: None,
+        ticket: Some(ticket),
+        offered: None,
+        resumed_in_doubt: false,
     };
-    tracing::info!(%peer, "phone connected");
+    tracing::debug!(%peer, "phone connection accepted");
     match session.run(&mut shutdown).await {
         Ok(()) => tracing::info!(%peer, "session finished"),
         Err(End::Closed) => tracing::info!(%peer, "session ended: the phone disconnected"),
         Err(End::Timeout(what)) => tracing::warn!(%peer, "session ended: timed out {what}"),
         Err(End::Protocol(e)) => {
-            tracing::warn!(%peer, error = %e, "session ended: protocol error");
+            // Decoder errors may quote the phone's bytes.
+            tracing::warn!(%peer, error = %Untrusted(&e), "session ended: protocol error");
             session
                 .tell_error(ErrorCode::Protocol, "protocol error")
                 .await;
         }
+        // Already made safe by `End::phone`.
         Err(End::Phone(e)) => {
             tracing::info!(%peer, message = %e, "session ended: the phone reported an error")
+        }
+        Err(End::Busy) => {
+            tracing::info!(%peer, "answered Busy: another phone is being served")
         }
         Err(End::Io(e)) => tracing::warn!(%peer, error = %e, "session ended: connection failed"),
         Err(End::Shutdown) => tracing::info!(%peer, "session ended: terminal shutting down"),
@@ -193,9 +251,13 @@ impl Session {
             .map_err(|e| End::Protocol(format!("bad frame from the phone: {e}")))
     }
 
+    /// Keeps the account handle the phone sent (P3.5) if it is a plain
+    /// token (letters, digits, `-_.:=`, at most [`MAX_HANDLE_LEN`]): it goes
+    /// into reports, so nothing else a phone chooses is kept.
     pub(crate) fn note_identity(&mut self, handle: String) {
-        if handle.is_empty() || handle.chars().count() > MAX_HANDLE_LEN {
-            tracing::warn!(peer = %self.peer, "ignoring an empty or overlong identity handle");
+        let plain = |c: char| c.is_ascii_alphanumeric() || "-_.:=".contains(c);
+        if handle.is_empty() || handle.len() > MAX_HANDLE_LEN || !handle.chars().all(plain) {
+            tracing::warn!(peer = %self.peer, "ignoring an identity handle that is empty, overlong or not a plain token");
             return;
         }
         tracing::info!(peer = %self.peer, handle = %redact(&handle), "phone identified its account (P3.5)");
@@ -214,7 +276,12 @@ impl Session {
                 tracing::debug!(peer = %self.peer, "ignoring a tap-in token: this terminal charges flat fares");
                 Ok(None)
             }
-            SessionMessage::Error(body) => Err(End::Phone(body.message)),
+            SessionMessage::Error(body) => Err(End::phone(&body.message)),
+            // The reason goes into the log, the report and the sale's
+            // outcome: only its safe form is kept.
+            SessionMessage::Decline { reason } => Ok(Some(SessionMessage::Decline {
+                reason: untrusted(&reason),
+            })),
             other => Ok(Some(other)),
         }
     }
@@ -223,11 +290,14 @@ impl Session {
         let shared = self.shared.clone();
         let timeouts = &shared.config.timeouts;
 
-        // 1. Handshake.
+        // 1. Handshake, within `handshake_ms` of the connection. Until it is
+        // complete this connection does not hold the terminal: a connection
+        // that stays silent or stops mid-frame cannot make phones `Busy`.
         let deadline = Instant::now() + Duration::from_millis(timeouts.handshake_ms);
-        let frame = self
-            .next_frame(deadline, "waiting for the phone's hello")
-            .await?;
+        let frame = tokio::select! {
+            frame = self.next_frame(deadline, "waiting for the phone's hello") => frame?,
+            _ = shutdown.wait_for(|s| *s) => return Err(End::Shutdown),
+        };
         let hello = match HandshakeMessage::decode(&frame)? {
             HandshakeMessage::ClientHello(hello) => hello,
             _ => return Err(End::Protocol("expected a ClientHello".into())),
@@ -241,11 +311,29 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        self.write_frame(&HandshakeMessage::TerminalHello(reply).encode()?)
-            .await?;
+        // The handshake is complete: take the terminal, or tell the phone
+        // it is busy in place of `TerminalHello` (phones read either).
+        let answer = match shared.slot.clone().try_acquire_owned() {
+            Ok(slot) => {
+                self.slot = Some(slot);
+                self.ticket.take();
+                HandshakeMessage::TerminalHello(reply)
+            }
+            Err(_) => HandshakeMessage::Busy {
+                retry_after_ms: timeouts.busy_retry_after_ms,
+            },
+        };
+        let busy = self.slot.is_none();
+        match tokio::time::timeout_at(deadline, self.write_frame(&answer.encode()?)).await {
+            Err(_) => return Err(End::Timeout("answering the phone's hello")),
+            Ok(written) => written?,
+        }
+        if busy {
+            return Err(End::Busy);
+        }
         self.channel = Some(channel);
         shared.sessions_served.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(peer = %self.peer, "session keys established");
+        tracing::info!(peer = %self.peer, "phone connected: session keys established");
 
         // 2. The order: a flat fare now, the next POS sale, or for
         // tap-in/tap-out an entry (token, no charge) or a priced exit.
@@ -268,8 +356,21 @@ impl Session {
                 match tap::plan(t, check, now_ms()).map_err(|e| End::Internal(e.to_string()))? {
                     tap::Plan::Entry => return self.tap_entry(t).await,
                     tap::Plan::Exit { sale, fare, token } => {
-                        honoured_token = token;
-                        (sale, Some(fare))
+                        // A rider tapping again after an unknown outcome
+                        // finishes the same order (same instruction).
+                        let held = token
+                            .as_ref()
+                            .and_then(|(id, _)| shared.in_doubt.by_token(id));
+                        match held {
+                            Some(held) => {
+                                honoured_token = held.token.clone();
+                                (held.sale, held.request.fare)
+                            }
+                            None => {
+                                honoured_token = token;
+                                (sale, Some(fare))
+                            }
+                        }
                     }
                 }
             }
@@ -277,8 +378,50 @@ impl Session {
 
         // 3–4. Request and verdict. The outcome is recorded before the
         // phone hears it, so anyone polling the terminal after `Done` sees it.
-        match self.pay(&sale, fare.clone()).await {
+        // An order already in doubt is offered again unchanged.
+        let held = shared.in_doubt.get(&sale.order_id);
+        self.resumed_in_doubt = held.is_some();
+        let resent = held.as_ref().map(|h| h.request.clone());
+        match self.pay(&sale, fare.clone(), resent).await {
+            Ok(verdict) if verdict.state == SaleState::InDoubt => {
+                self.slot.take();
+                self.keep_in_doubt(
+                    &sale,
+                    honoured_token.clone(),
+                    verdict.payment_id.clone(),
+                    &verdict.detail,
+                )
+                .await;
+                self.done(DoneOutcome::InDoubt, &verdict.message).await;
+                self.report(&sale, fare, verdict.report_kind, None, &verdict.detail)
+                    .await;
+                Ok(())
+            }
+            Ok(verdict) if held.is_some() && verdict.state != SaleState::Accepted => {
+                // A reconnecting phone that declines, or whose new attempt
+                // fails, does not settle an order it may already have paid.
+                shared.sales.release(&sale.order_id, now_ms());
+                self.slot.take();
+                match verdict.reply {
+                    Some(outcome) => self.done(outcome, &verdict.message).await,
+                    None => {
+                        self.tell_error(
+                            ErrorCode::Expired,
+                            "this sale is being settled with the payment server",
+                        )
+                        .await
+                    }
+                }
+                Ok(())
+            }
             Ok(verdict) => {
+                if verdict.settled_elsewhere {
+                    self.slot.take();
+                    if let Some(outcome) = verdict.reply {
+                        self.done(outcome, &verdict.message).await;
+                    }
+                    return Ok(());
+                }
                 if let (SaleState::Accepted, Some((id, expires))) = (verdict.state, &honoured_token)
                 {
                     if let Err(e) = shared.used_tokens.remember(id, *expires).await {
@@ -292,12 +435,7 @@ impl Session {
                     &verdict.message,
                     now_ms(),
                 );
-                if let Some(outcome) = shared.sales.outcome(&sale.order_id) {
-                    *shared
-                        .last_outcome
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-                }
+                shared.record_last_outcome(&sale.order_id);
                 tracing::info!(
                     peer = %self.peer,
                     order = %redact(&sale.order_id),
@@ -328,6 +466,16 @@ impl Session {
                 .await;
                 Ok(())
             }
+            Err(end) if self.offered.is_some() => {
+                // The phone had the request: it may have paid. Unknown is
+                // never a decline.
+                let detail = format!("session ended after the payment request was sent: {end:?}");
+                self.keep_in_doubt(&sale, honoured_token.clone(), None, &detail)
+                    .await;
+                self.report(&sale, fare, "payment_in_doubt", None, &detail)
+                    .await;
+                Err(end)
+            }
             Err(end) => {
                 if matches!(shared.config.mode, ModeConfig::Pos(_)) {
                     shared.sales.release(&sale.order_id, now_ms());
@@ -338,6 +486,30 @@ impl Session {
                 Err(end)
             }
         }
+    }
+
+    /// Keeps the offered order in doubt and lets the resolver settle it.
+    async fn keep_in_doubt(
+        &mut self,
+        sale: &Sale,
+        token: Option<(String, u64)>,
+        payment_id: Option<String>,
+        reason: &str,
+    ) {
+        let Some(request) = self.offered.clone() else {
+            return;
+        };
+        let held = InDoubtSale {
+            sale: sale.clone(),
+            request,
+            token,
+            payment_id,
+            reason: "Payment pending: checking with the payment server; the rider will not be charged twice"
+                .into(),
+            since_ms: now_ms(),
+        };
+        tracing::warn!(peer = %self.peer, order = %redact(&sale.order_id), reason = ?reason, "payment outcome unknown: the sale is in doubt");
+        crate::in_doubt::hold(&self.shared, held).await;
     }
 
     /// POS: waits for a sale while the phone stays connected.
@@ -384,12 +556,28 @@ impl Session {
         }
     }
 
-    async fn pay(&mut self, sale: &Sale, fare: Option<FareContext>) -> Result<Verdict, End> {
+    async fn pay(
+        &mut self,
+        sale: &Sale,
+        fare: Option<FareContext>,
+        resent: Option<PaymentRequest>,
+    ) -> Result<Verdict, End> {
         let shared = self.shared.clone();
         let cert = &shared.identity.body;
         let ttl = shared.config.mode.request_ttl_ms();
         let now = now_ms();
-        let request = PaymentRequest {
+        if let Some(request) = &resent {
+            if now > request.expires_at_ms {
+                return Ok(Verdict::new(
+                    SaleState::Expired,
+                    "request_expired",
+                    None,
+                    "The payment request expired",
+                    "an in-doubt order was asked for after its request expired",
+                ));
+            }
+        }
+        let request = resent.unwrap_or(PaymentRequest {
             order_id: sale.order_id.clone(),
             merchant_id: cert.merchant_id.clone(),
             terminal_id: cert.terminal_id.clone(),
@@ -400,22 +588,23 @@ impl Session {
             fare,
             created_at_ms: now,
             expires_at_ms: now.saturating_add(ttl),
-        };
+        });
         self.send(&SessionMessage::PaymentRequest(request.clone()))
             .await?;
+        self.offered = Some(request.clone());
         tracing::info!(peer = %self.peer, order = %redact(&sale.order_id), amount_minor = sale.amount_minor, "payment request sent");
-        let expires = Instant::now() + Duration::from_millis(ttl);
+        let expires =
+            Instant::now() + Duration::from_millis(request.expires_at_ms.saturating_sub(now));
         loop {
             let frame = match self.next_frame(expires, "waiting for the payment").await {
                 Err(End::Timeout(_)) => {
-                    return Ok(Verdict {
-                        reply: None,
-                        state: SaleState::Expired,
-                        report_kind: "request_expired",
-                        payment_id: None,
-                        message: "The payment request expired".into(),
-                        detail: "no receipt before the request expired".into(),
-                    });
+                    return Ok(Verdict::new(
+                        SaleState::Expired,
+                        "request_expired",
+                        None,
+                        "The payment request expired",
+                        "no receipt before the request expired",
+                    ));
                 }
                 other => other?,
             };
@@ -423,24 +612,39 @@ impl Session {
             match self.side_message(message)? {
                 None => continue,
                 Some(SessionMessage::Decline { reason }) => {
-                    return Ok(Verdict {
-                        reply: Some(DoneOutcome::Cancelled),
-                        state: SaleState::Declined,
-                        report_kind: "payment_declined",
-                        payment_id: None,
-                        message: "Payment declined".into(),
-                        detail: format!(
+                    let mut verdict = Verdict::new(
+                        SaleState::Declined,
+                        "payment_declined",
+                        None,
+                        "Payment declined",
+                        format!(
                             "declined on the phone: {}",
                             reason.chars().take(200).collect::<String>()
                         ),
-                    });
+                    );
+                    verdict.reply = Some(DoneOutcome::Cancelled);
+                    return Ok(verdict);
+                }
+                Some(SessionMessage::PaymentPending { order_id }) => {
+                    if order_id != request.order_id {
+                        return Err(End::Protocol("PaymentPending names another order".into()));
+                    }
+                    let mut verdict = Verdict::new(
+                        SaleState::InDoubt,
+                        "payment_in_doubt",
+                        None,
+                        "Payment pending: the terminal is checking with the payment server; you will not be charged twice",
+                        "the phone could not learn the payment server's answer",
+                    );
+                    verdict.reply = Some(DoneOutcome::InDoubt);
+                    return Ok(verdict);
                 }
                 Some(SessionMessage::Receipt { receipt }) => {
                     let mut verdict = self.judge_receipt(&request, &receipt).await;
-                    verdict.reply = Some(if verdict.state == SaleState::Accepted {
-                        DoneOutcome::Accepted
-                    } else {
-                        DoneOutcome::Refused
+                    verdict.reply = Some(match verdict.state {
+                        SaleState::Accepted => DoneOutcome::Accepted,
+                        SaleState::InDoubt => DoneOutcome::InDoubt,
+                        _ => DoneOutcome::Refused,
                     });
                     return Ok(verdict);
                 }
@@ -465,16 +669,19 @@ impl Session {
     }
 
     /// Verifies the receipt, asks the platform, and switches the linkage
-    /// device on only if everything holds (P3.3, P3.4).
+    /// device on only if everything holds (P3.3, P3.4). A genuine receipt
+    /// the platform cannot confirm in time (control center unreachable)
+    /// leaves the sale in doubt, not refused: the phone did pay.
     async fn judge_receipt(&mut self, request: &PaymentRequest, receipt: &Receipt) -> Verdict {
         let shared = self.shared.clone();
-        let refused = |payment_id: Option<String>, message: &str, detail: String| Verdict {
-            reply: None,
-            state: SaleState::Refused,
-            report_kind: "payment_refused",
-            payment_id,
-            message: message.to_string(),
-            detail,
+        let refused = |payment_id: Option<String>, message: &str, detail: String| {
+            Verdict::new(
+                SaleState::Refused,
+                "payment_refused",
+                payment_id,
+                message,
+                detail,
+            )
         };
         let body = match receipt.verify(&shared.config.receipt_key) {
             Ok(body) => body,
@@ -504,43 +711,58 @@ impl Session {
         let within = Duration::from_millis(shared.config.timeouts.confirm_ms);
         let by = match confirm::confirm(&shared.platform, &shared.pushes, &body, within).await {
             Ok(by) => by,
-            Err(reason) => {
+            Err(confirm::NotConfirmed::Refused(reason)) => {
                 return refused(
                     payment_id,
                     "The platform did not confirm the payment",
                     reason,
                 )
             }
+            Err(confirm::NotConfirmed::Unreachable(reason)) => {
+                return Verdict::new(
+                    SaleState::InDoubt,
+                    "payment_in_doubt",
+                    payment_id,
+                    "Payment pending: the terminal is checking with the payment server; you will not be charged twice",
+                    format!("a genuine receipt could not be confirmed yet: {reason}"),
+                );
+            }
         };
-        let event = LinkageEvent {
-            terminal_id: request.terminal_id.clone(),
-            order_id: request.order_id.clone(),
-            payment_id: body.payment_id.clone(),
-            amount_minor: request.amount_minor,
-            currency: request.currency.code().to_string(),
-        };
-        if let Err(e) = shared.linkage.activate(event).await {
-            return Verdict {
-                reply: None,
-                state: SaleState::Refused,
-                report_kind: "linkage_failed",
-                payment_id,
-                message: "Payment confirmed, but the device did not switch on; please ask staff"
-                    .into(),
-                detail: e.to_string(),
+        // An order in doubt is settled once: by this session or by its
+        // resolver, whichever claims it first.
+        if self.resumed_in_doubt && shared.in_doubt.claim(&request.order_id).is_none() {
+            let mut verdict = match shared.sales.outcome(&request.order_id) {
+                Some(o) if o.state == SaleState::Accepted => Verdict::new(
+                    SaleState::Accepted,
+                    "payment_accepted",
+                    payment_id,
+                    o.message.unwrap_or_else(|| "Payment accepted".into()),
+                    "already settled as paid by the platform",
+                ),
+                _ => refused(
+                    payment_id,
+                    "This sale was already settled; please ask staff",
+                    "the in-doubt order was settled before this receipt arrived".into(),
+                ),
             };
+            verdict.settled_elsewhere = true;
+            return verdict;
         }
-        let message = match shared.identity.body.kind {
-            TerminalKind::Pos => "Payment accepted",
-            TerminalKind::Tram | TerminalKind::Gate => "Gate opened",
-        };
-        Verdict {
-            reply: None,
-            state: SaleState::Accepted,
-            report_kind: "payment_accepted",
-            payment_id,
-            message: message.into(),
-            detail: format!("payment confirmed by the platform ({by:?})"),
+        match switch_on(&shared, request, &body.payment_id).await {
+            Ok(message) => Verdict::new(
+                SaleState::Accepted,
+                "payment_accepted",
+                payment_id,
+                message,
+                format!("payment confirmed by the platform ({by:?})"),
+            ),
+            Err(detail) => Verdict::new(
+                SaleState::Refused,
+                "linkage_failed",
+                payment_id,
+                "Payment confirmed, but the device did not switch on; please ask staff",
+                detail,
+            ),
         }
     }
 
@@ -552,32 +774,69 @@ impl Session {
         payment_id: Option<String>,
         detail: &str,
     ) {
-        let shared = &self.shared;
-        let report_id = match new_id("rep") {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot make a report id");
-                return;
-            }
-        };
         let mut detail = detail.to_string();
         if let Some(handle) = &self.handle {
             detail.push_str(&format!("; payer handle {handle}"));
         }
-        let report = Report {
-            report_id,
-            kind: kind.to_string(),
-            order_id: sale.order_id.clone(),
-            payment_id,
-            amount_minor: Some(sale.amount_minor),
-            currency: Some(shared.config.mode.currency().code().to_string()),
-            fare,
-            at_ms: now_ms(),
-            detail,
-        };
-        if let Err(e) = shared.reports.push(&report).await {
-            tracing::error!(order = %redact(&sale.order_id), error = %e, "cannot queue the session report");
+        queue_report(&self.shared, sale, fare, kind, payment_id, &detail).await;
+    }
+}
+
+/// Switches the linkage device on for a confirmed payment (P3.4); returns
+/// what to tell the rider, or why the device failed.
+pub(crate) async fn switch_on(
+    shared: &Shared,
+    request: &PaymentRequest,
+    payment_id: &str,
+) -> Result<String, String> {
+    let event = LinkageEvent {
+        terminal_id: request.terminal_id.clone(),
+        order_id: request.order_id.clone(),
+        payment_id: payment_id.to_string(),
+        amount_minor: request.amount_minor,
+        currency: request.currency.code().to_string(),
+    };
+    shared
+        .linkage
+        .activate(event)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(match shared.identity.body.kind {
+        TerminalKind::Pos => "Payment accepted",
+        TerminalKind::Tram | TerminalKind::Gate => "Gate opened",
+    }
+    .to_string())
+}
+
+/// Queues a report of an order for the control center (P1).
+pub(crate) async fn queue_report(
+    shared: &Shared,
+    sale: &Sale,
+    fare: Option<FareContext>,
+    kind: &str,
+    payment_id: Option<String>,
+    detail: &str,
+) {
+    let report_id = match new_id("rep") {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make a report id");
+            return;
         }
+    };
+    let report = Report {
+        report_id,
+        kind: kind.to_string(),
+        order_id: sale.order_id.clone(),
+        payment_id,
+        amount_minor: Some(sale.amount_minor),
+        currency: Some(shared.config.mode.currency().code().to_string()),
+        fare,
+        at_ms: now_ms(),
+        detail: detail.to_string(),
+    };
+    if let Err(e) = shared.reports.push(&report).await {
+        tracing::error!(order = %redact(&sale.order_id), error = %e, "cannot queue the session report");
     }
 }
 
@@ -588,6 +847,7 @@ pub(crate) fn message_name(message: &SessionMessage) -> &'static str {
         SessionMessage::TapInIssued { .. } => "TapInIssued",
         SessionMessage::PaymentRequest(_) => "PaymentRequest",
         SessionMessage::Decline { .. } => "Decline",
+        SessionMessage::PaymentPending { .. } => "PaymentPending",
         SessionMessage::Receipt { .. } => "Receipt",
         SessionMessage::Done(_) => "Done",
         SessionMessage::Error(_) => "Error",

@@ -129,8 +129,11 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     t.shutdown().await;
 }
 
+/// The phone had the request when it vanished, so it may have paid: the
+/// sale is in doubt (never declined, not cancellable, no new sale rung up
+/// over it), and the next phone gets the very same order.
 #[tokio::test]
-async fn a_sale_left_by_a_disconnecting_phone_goes_back_to_pending_and_can_be_paid() {
+async fn a_sale_left_by_a_disconnecting_phone_is_in_doubt_and_the_same_order_can_be_paid() {
     let f = Fixture::new(TerminalKind::Pos).await;
     let stub = StubPlatform::start(f.terminal_key).await;
     let t = wayfare_terminal::start(f.pos_config(&stub.url))
@@ -142,15 +145,34 @@ async fn a_sale_left_by_a_disconnecting_phone_goes_back_to_pending_and_can_be_pa
     assert_eq!(first.expect_request().await.order_id, order_id);
     drop(first);
     for _ in 0..1000 {
-        if t.sale_outcome(&order_id).await.unwrap().state == SaleState::Pending {
+        if t.sale_outcome(&order_id).await.unwrap().state == SaleState::InDoubt {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(
         t.sale_outcome(&order_id).await.unwrap().state,
-        SaleState::Pending
+        SaleState::InDoubt
     );
+    let status = t.status();
+    assert_eq!(status.in_doubt.len(), 1);
+    assert_eq!(status.in_doubt[0].order_id, order_id);
+    // The cashier cannot cancel it or ring up another sale over it.
+    let cancel = control_client(&t)
+        .delete(format!("http://{}/sales/{order_id}", t.control_addr()))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 409);
+    let body: serde_json::Value = cancel.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "sale_in_doubt");
+    assert!(t.new_sale(100, "Tea").await.is_err());
+    // The resolver asked the platform about the order.
+    eventually("the platform was asked", || {
+        stub.state.lock().unwrap().order_queries > 0
+    })
+    .await;
 
     eventually("terminal free", || !t.status().busy).await;
     let mut second = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
@@ -173,14 +195,15 @@ async fn a_sale_left_by_a_disconnecting_phone_goes_back_to_pending_and_can_be_pa
         SaleState::Accepted
     );
     assert_eq!(t.status().linkage_activations, 1);
-    // Both sessions were reported: the abandoned one and the payment.
+    assert!(t.status().in_doubt.is_empty());
+    // Both sessions were reported: the one left in doubt and the payment.
     eventually("two reports", || stub.reports().len() == 2).await;
     let kinds: Vec<String> = stub
         .reports()
         .iter()
         .map(|r| r["kind"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(kinds, ["session_abandoned", "payment_accepted"]);
+    assert_eq!(kinds, ["payment_in_doubt", "payment_accepted"]);
     t.shutdown().await;
 }
 

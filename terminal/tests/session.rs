@@ -355,6 +355,9 @@ async fn a_pushed_payment_confirms_when_the_platform_api_is_down() {
     t.shutdown().await;
 }
 
+/// A genuine receipt the platform cannot confirm (it is down) and a push
+/// for another payment: the gate stays shut, but the sale is in doubt, not
+/// refused — the phone did pay; the platform settles it later.
 #[tokio::test]
 async fn a_push_for_another_payment_does_not_confirm() {
     let f = Fixture::new(TerminalKind::Tram).await;
@@ -378,9 +381,14 @@ async fn a_push_for_another_payment_does_not_confirm() {
         })
         .await;
     match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
+        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::InDoubt),
         other => panic!("expected Done, got {other:?}"),
     }
     assert_eq!(t.status().linkage_activations, 0);
+    assert_eq!(t.status().in_doubt.len(), 1);
+    assert_eq!(
+        t.sale_outcome(&req.order_id).await.unwrap().state,
+        SaleState::InDoubt
+    );
     t.shutdown().await;
 }

@@ -18,6 +18,8 @@ pub enum FaultMode {
     /// Pass bytes both ways.
     Forward = 0,
     /// Close each connection at once, as an unreachable server would.
+    /// Switching to it also cuts the connections already forwarding (a
+    /// long-lived event stream breaks as it would in a real outage).
     Refuse = 1,
     /// Send the request upstream, swallow the response, then close.
     LoseResponses = 2,
@@ -27,6 +29,7 @@ pub enum FaultMode {
 pub struct FaultProxy {
     addr: SocketAddr,
     mode: Arc<AtomicU8>,
+    changes: tokio::sync::watch::Sender<u8>,
     lost_responses: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
@@ -38,19 +41,22 @@ impl FaultProxy {
         let addr = listener.local_addr()?;
         let mode = Arc::new(AtomicU8::new(FaultMode::Forward as u8));
         let lost_responses = Arc::new(AtomicUsize::new(0));
-        let (m, lost) = (mode.clone(), lost_responses.clone());
+        let changes = tokio::sync::watch::Sender::new(FaultMode::Forward as u8);
+        let (m, lost, c) = (mode.clone(), lost_responses.clone(), changes.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let mode = m.load(Ordering::SeqCst);
                 let lost = lost.clone();
+                let cut = c.subscribe();
                 tokio::spawn(async move {
-                    let _ = serve(client, upstream, mode, lost).await;
+                    let _ = serve(client, upstream, mode, lost, cut).await;
                 });
             }
         });
         Ok(Self {
             addr,
             mode,
+            changes,
             lost_responses,
             task,
         })
@@ -64,6 +70,7 @@ impl FaultProxy {
     /// Switches the behaviour for new connections.
     pub fn set_mode(&self, mode: FaultMode) {
         self.mode.store(mode as u8, Ordering::SeqCst);
+        self.changes.send_replace(mode as u8);
     }
 
     /// How many responses were swallowed so far.
@@ -83,13 +90,19 @@ async fn serve(
     upstream: SocketAddr,
     mode: u8,
     lost: Arc<AtomicUsize>,
+    mut cut: tokio::sync::watch::Receiver<u8>,
 ) -> std::io::Result<()> {
     if mode == FaultMode::Refuse as u8 {
         return Ok(());
     }
     let mut server = TcpStream::connect(upstream).await?;
     if mode == FaultMode::Forward as u8 {
-        tokio::io::copy_bidirectional(&mut client, &mut server).await?;
+        tokio::select! {
+            copied = tokio::io::copy_bidirectional(&mut client, &mut server) => {
+                copied?;
+            }
+            _ = cut.wait_for(|m| *m == FaultMode::Refuse as u8) => {}
+        }
         return Ok(());
     }
     // LoseResponses: relay the request bytes; when the server starts

@@ -1,6 +1,8 @@
 //! One payment: build and sign the instruction, record the intent, call the
 //! server, verify and store the receipt.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
@@ -89,7 +91,48 @@ pub(crate) async fn pay_request(
     };
     // Durable before the server hears of it.
     state.store.put_intent(&intent).await?;
-    submit(inner, &state.store, &id, intent).await
+    let deadline_ms = request
+        .expires_at_ms
+        .min(now.saturating_add(RETRY_BUDGET.as_millis() as u64));
+    submit_with_retries(inner, &state.store, &id, intent, deadline_ms).await
+}
+
+/// How long a payment in a session keeps retrying an unknown outcome
+/// before the phone tells the terminal the payment is pending.
+pub(crate) const RETRY_BUDGET: Duration = Duration::from_secs(5);
+/// First pause between retries; doubled up to [`RETRY_MAX_PAUSE`].
+const RETRY_FIRST_PAUSE: Duration = Duration::from_millis(200);
+/// Longest pause between retries.
+const RETRY_MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// Sends a recorded intent and, while the outcome is unknown (network
+/// failure, lost response, 5xx), sends the very same bytes again with the
+/// same idempotency key, backing off, until `deadline_ms` (never past the
+/// request's expiry). The server answers a retry of a committed payment
+/// with its original result, so retrying can never charge twice.
+pub(crate) async fn submit_with_retries(
+    inner: &WalletInner,
+    store: &Store,
+    id: &DeviceIdentity,
+    mut intent: PaymentIntent,
+    deadline_ms: u64,
+) -> Result<ReceiptRecord, PaymentError> {
+    let mut pause = RETRY_FIRST_PAUSE;
+    loop {
+        match submit(inner, store, id, intent.clone()).await {
+            Err(PaymentError::Pending { reason }) => {
+                let pause_ms = pause.as_millis() as u64;
+                if now_ms().saturating_add(pause_ms) >= deadline_ms {
+                    return Err(PaymentError::Pending { reason });
+                }
+                intent.attempts = intent.attempts.saturating_add(1);
+                tracing::info!(target: "wayfare_core::payments", key = %redact(&intent.idempotency_key), attempt = intent.attempts, "payment outcome unknown; retrying with the same instruction");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_MAX_PAUSE);
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Sends a recorded intent to the server and records the outcome.
@@ -179,7 +222,7 @@ pub(crate) async fn submit(
             store.put_intent(&intent).await?;
             Err(PaymentError::Pending {
                 reason: format!(
-                    "the payment server could not be reached ({e}); the payment is recorded on this phone and will be settled automatically, never charged twice"
+                    "you will not be charged twice. The payment server did not answer ({e}); the payment is recorded on this phone and will be settled automatically"
                 ),
             })
         }

@@ -142,10 +142,12 @@ async fn network_down_leaves_the_payment_pending_and_open_settles_it_once() {
     let err = session.confirm().await.unwrap_err();
     assert!(matches!(err, WalletError::PaymentPending { .. }), "{err:?}");
     assert!(err.to_string().contains("settled automatically"));
-    assert!(matches!(
-        term.await.unwrap(),
-        SessionMessage::Decline { .. }
-    ));
+    assert!(err.to_string().contains("not be charged twice"));
+    // An unknown outcome is never a decline: the terminal hears "pending".
+    match term.await.unwrap() {
+        SessionMessage::PaymentPending { order_id } => assert_eq!(order_id, "ord_offline"),
+        other => panic!("expected PaymentPending, got {other:?}"),
+    }
     assert_eq!(w.payments().pending_count().unwrap(), 1);
     w.close().await;
     drop(session);
@@ -189,7 +191,9 @@ async fn lost_response_is_recovered_with_the_same_key_and_charged_once() {
     let state = server.state.lock().unwrap();
     assert_eq!(state.balance, 750, "charged exactly once");
     assert_eq!(state.results.len(), 1);
-    assert_eq!(state.posts, 3);
+    // The session retried the same instruction before giving up, then the
+    // two settlements sent it once each.
+    assert!(state.posts >= 4, "posts: {}", state.posts);
     drop(state);
     assert_eq!(w.payments().pending_count().unwrap(), 0);
 }
@@ -222,7 +226,7 @@ async fn paying_the_same_order_again_reuses_the_recorded_instruction() {
     assert_eq!(outcome.balance_after_minor, 750);
     let state = server.state.lock().unwrap();
     assert_eq!(state.balance, 750, "charged exactly once");
-    assert_eq!(state.posts, 2);
+    assert_eq!(state.results.len(), 1);
     drop(state);
     assert_eq!(w.payments().pending_count().unwrap(), 0);
     assert_eq!(w.payments().receipts(10).unwrap().len(), 1);

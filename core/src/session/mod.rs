@@ -217,6 +217,10 @@ pub enum DoneKind {
     Refused,
     /// The session was cancelled (the user declined); nothing happened.
     Cancelled,
+    /// The phone could not learn the payment's outcome; the terminal keeps
+    /// the sale in doubt and settles it with the platform (never charged
+    /// twice; tapping again finishes the same order).
+    InDoubt,
 }
 
 /// The terminal's closing message.
@@ -235,6 +239,7 @@ impl From<Done> for TerminalDone {
                 DoneOutcome::Accepted => DoneKind::Accepted,
                 DoneOutcome::Refused => DoneKind::Refused,
                 DoneOutcome::Cancelled => DoneKind::Cancelled,
+                DoneOutcome::InDoubt => DoneKind::InDoubt,
             },
             message: d.message,
         }

@@ -281,7 +281,7 @@ impl TerminalSession {
         }
     }
 
-    fn check_request(&self, r: PaymentRequest) -> Result<PaymentRequest, SessionError> {
+    fn check_request(&self, mut r: PaymentRequest) -> Result<PaymentRequest, SessionError> {
         if r.terminal_id != self.terminal.terminal_id {
             return Err(SessionError::Mismatch("it names another terminal"));
         }
@@ -290,6 +290,13 @@ impl TerminalSession {
         }
         if r.amount_minor == 0 {
             return Err(SessionError::Mismatch("the amount is zero"));
+        }
+        // The name shown to the rider (and kept on the receipt) is the one
+        // the operator certified, never whatever the terminal typed into
+        // the request.
+        if r.merchant_name != self.terminal.merchant_name {
+            tracing::warn!(target: "wayfare_core::session", "the request's merchant name differs from the certified one; showing the certified name");
+            r.merchant_name = self.terminal.merchant_name.clone();
         }
         Ok(r)
     }
@@ -316,6 +323,29 @@ impl TerminalSession {
             // confirm again in the same session.
             Err(e @ (PaymentError::NotRegistered | PaymentError::Wallet(_))) => {
                 return Err(e.into())
+            }
+            // The outcome is unknown even after retrying: never a decline.
+            // The terminal keeps the order in doubt and settles it with the
+            // platform; the outbox settles this phone's side.
+            Err(e @ (PaymentError::Pending { .. } | PaymentError::BadReceipt(_))) => {
+                core.phase = Phase::Finished;
+                let pending = SessionMessage::PaymentPending {
+                    order_id: request.order_id.clone(),
+                };
+                let told = async {
+                    core.send(&pending).await?;
+                    core.receive_done(ABORT_TIMEOUT).await
+                };
+                match self.cancellable(told).await {
+                    Ok(done) => {
+                        tracing::info!(target: "wayfare_core::session", outcome = ?done.outcome, "terminal told the payment is pending")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "wayfare_core::session", error = %e, "could not tell the terminal the payment is pending")
+                    }
+                }
+                core.finish().await;
+                return Err(e.into());
             }
             Err(e) => {
                 let reason = format!("payment failed: {e}");
@@ -360,9 +390,11 @@ impl TerminalSession {
         });
         match done.outcome {
             DoneOutcome::Accepted => Ok(outcome),
-            DoneOutcome::Refused | DoneOutcome::Cancelled => Err(SessionError::Refused {
-                reason: done.message,
-            }),
+            DoneOutcome::Refused | DoneOutcome::Cancelled | DoneOutcome::InDoubt => {
+                Err(SessionError::Refused {
+                    reason: done.message,
+                })
+            }
         }
     }
 
@@ -433,8 +465,12 @@ impl TerminalSession {
 
     /// The user confirmed: pays the request (intent recorded on this phone
     /// first, then the server), sends the receipt to the terminal and waits
-    /// for its `Done`. Errors: `RequestExpired`, `InsufficientFunds`,
-    /// `PaymentPending` (recorded, will settle), `TerminalRefused` (paid, but
+    /// for its `Done`. A server call whose outcome is unknown is retried
+    /// with the same instruction for a few seconds (within the request's
+    /// expiry). Errors: `RequestExpired`, `InsufficientFunds`,
+    /// `PaymentPending` (the outcome is still unknown: the terminal was told
+    /// and keeps the sale in doubt, the phone settles it later, never
+    /// charged twice; tap again to finish the same order), `TerminalRefused` (paid, but
     /// the terminal did not accept: the receipt is stored), `SessionFailed`.
     /// `cancel()` does not interrupt the server call (the payment completes
     /// or stays pending), only the wait for the terminal.

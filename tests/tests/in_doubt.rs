@@ -1,0 +1,393 @@
+//! An unknown outcome is never a decline (issue 8.1, Stripe Terminal's
+//! confirm rule): when the phone cannot learn whether the payment server
+//! committed, it retries with the same instruction, then tells the terminal
+//! the payment is pending; the terminal keeps the sale in doubt and settles
+//! it with the platform (paid: the linkage device switches on once; unpaid
+//! after the expiry); a rider who taps again gets the same order, so the
+//! same instruction settles it. Never charged twice, at a till or a gate.
+//!
+//! Faults come from two loopback proxies: one between the rider's wallet
+//! and the control center, one between the terminal and the control center.
+
+use std::future::Future;
+use std::time::Duration;
+
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local_transit::GateSetup;
+use wayfare_core::{DoneKind, TapOutcome, WalletError};
+use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
+use wayfare_terminal::config::TapRole;
+use wayfare_terminal::{RunningTerminal, SaleState};
+
+const CNY: &str = "CNY";
+
+/// Polls `check` every 20 ms until it holds, for at most `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The control center, a rider reaching it through `rider_proxy`, and the
+/// options for a terminal reaching it through `terminal_proxy`.
+struct Scene {
+    system: LocalSystem,
+    rider: RiderWallet,
+    rider_proxy: FaultProxy,
+    terminal_proxy: FaultProxy,
+}
+
+async fn scene(funds: u64) -> Scene {
+    wayfare_e2e::init();
+    let system = LocalSystem::start().await.expect("control center");
+    let mut rider = system.rider("Mei", None).await.expect("rider");
+    system.fund(&rider, funds).await.expect("top-up");
+    let rider_proxy = FaultProxy::start(system.server_addr()).await.unwrap();
+    let terminal_proxy = FaultProxy::start(system.server_addr()).await.unwrap();
+    rider.reopen(Some(&rider_proxy.url())).await.unwrap();
+    Scene {
+        system,
+        rider,
+        rider_proxy,
+        terminal_proxy,
+    }
+}
+
+impl Scene {
+    fn terminal_options(&self, request_ttl_ms: u64) -> TerminalOptions {
+        TerminalOptions {
+            request_ttl_ms,
+            server_url: Some(self.terminal_proxy.url()),
+            in_doubt_grace_ms: Some(300),
+            ..TerminalOptions::default()
+        }
+    }
+
+    async fn payments_of_rider(&self) -> usize {
+        self.rider
+            .wallet
+            .account()
+            .history(50)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == wayfare_core::HistoryKind::Payment)
+            .count()
+    }
+}
+
+fn in_doubt_orders(t: &RunningTerminal) -> Vec<String> {
+    t.status()
+        .in_doubt
+        .into_iter()
+        .map(|o| o.order_id)
+        .collect()
+}
+
+async fn state_of(t: &RunningTerminal, order_id: &str) -> Option<SaleState> {
+    t.sale_outcome(order_id).await.map(|o| o.state)
+}
+
+#[tokio::test]
+async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_receipt_printed() {
+    let s = scene(5_000).await;
+    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
+    let pos = s
+        .system
+        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
+        .await
+        .unwrap();
+    // The till cannot reach the control center either, so nothing settles
+    // the sale behind the rider's back.
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+
+    let order = pos.new_sale(1_250, "Lunch").await.unwrap();
+    let session = s
+        .rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(&pos))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.next_payment_request().await.unwrap().order_id,
+        order
+    );
+    s.rider_proxy.set_mode(FaultMode::LoseResponses);
+    let err = session.confirm().await.unwrap_err();
+    assert!(
+        matches!(err, WalletError::PaymentPending { .. }),
+        "got {err:?}"
+    );
+    assert!(err.to_string().contains("not be charged twice"), "{err}");
+    assert!(
+        s.rider_proxy.lost_responses() >= 2,
+        "the core retried the same instruction"
+    );
+    // The server committed once; the till shows the sale in doubt, never
+    // declined, and will not let the cashier ring it up again.
+    assert_eq!(s.system.balance_of(&cafe.account_id).await, 1_250);
+    assert_eq!(state_of(&pos, &order).await, Some(SaleState::InDoubt));
+    assert_eq!(in_doubt_orders(&pos), vec![order.clone()]);
+    assert!(pos.new_sale(1_250, "Lunch again").await.is_err());
+    assert_eq!(pos.status().linkage_activations, 0);
+
+    // The rider taps again at the same till: the same order comes back, the
+    // same instruction is re-sent, the server answers the original payment.
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let session = s
+        .rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(&pos))
+        .await
+        .unwrap();
+    assert_eq!(
+        session.next_payment_request().await.unwrap().order_id,
+        order
+    );
+    let confirming = tokio::spawn(async move { session.confirm().await });
+    // The till's link to the control center comes back while it confirms.
+    s.terminal_proxy.set_mode(FaultMode::Forward);
+    let outcome = confirming.await.unwrap().expect("paid");
+    assert_eq!(
+        outcome.terminal_done.as_ref().map(|d| d.outcome),
+        Some(DoneKind::Accepted)
+    );
+
+    eventually(Duration::from_secs(10), "the sale is paid", || async {
+        state_of(&pos, &order).await == Some(SaleState::Accepted)
+    })
+    .await;
+    assert_eq!(pos.status().linkage_activations, 1, "printed once");
+    assert!(in_doubt_orders(&pos).is_empty());
+    assert_eq!(s.rider.balance().await.unwrap(), 3_750, "charged once");
+    assert_eq!(s.system.balance_of(&cafe.account_id).await, 1_250);
+    assert_eq!(s.payments_of_rider().await, 1);
+    assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() {
+    let s = scene(5_000).await;
+    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
+    let pos = s
+        .system
+        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
+        .await
+        .unwrap();
+    let order = pos.new_sale(900, "Tea").await.unwrap();
+    let session = s
+        .rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(&pos))
+        .await
+        .unwrap();
+    session.next_payment_request().await.unwrap();
+    s.rider_proxy.set_mode(FaultMode::LoseResponses);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+    // The till hears from the platform (push or confirmation by order).
+    eventually(Duration::from_secs(10), "the sale is paid", || async {
+        state_of(&pos, &order).await == Some(SaleState::Accepted)
+    })
+    .await;
+    assert_eq!(pos.status().linkage_activations, 1);
+    // The phone's outbox settles its side once the network is back.
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let settled = s.rider.wallet.payments().settle_pending().await.unwrap();
+    assert_eq!(settled.len(), 1);
+    assert_eq!(s.rider.balance().await.unwrap(), 4_100);
+    assert_eq!(s.payments_of_rider().await, 1);
+}
+
+#[tokio::test]
+async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and_nothing_charged() {
+    let s = scene(5_000).await;
+    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
+    let pos = s
+        .system
+        .pos_terminal(&cafe, CNY, s.terminal_options(2_000))
+        .await
+        .unwrap();
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+    let order = pos.new_sale(1_250, "Lunch").await.unwrap();
+    let session = s
+        .rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(&pos))
+        .await
+        .unwrap();
+    session.next_payment_request().await.unwrap();
+    s.rider_proxy.set_mode(FaultMode::Refuse);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+    assert_eq!(state_of(&pos, &order).await, Some(SaleState::InDoubt));
+
+    // The control center comes back only after the request expired.
+    let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
+    eventually(Duration::from_secs(10), "the request expired", || async {
+        std::time::SystemTime::now() > request_expired
+    })
+    .await;
+    s.terminal_proxy.set_mode(FaultMode::Forward);
+    eventually(Duration::from_secs(15), "the sale is unpaid", || async {
+        state_of(&pos, &order).await == Some(SaleState::Unpaid)
+    })
+    .await;
+    assert!(in_doubt_orders(&pos).is_empty());
+    assert_eq!(pos.status().linkage_activations, 0);
+
+    // The phone's recorded intent is refused as expired: nothing charged.
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let settled = s.rider.wallet.payments().settle_pending().await.unwrap();
+    assert!(settled.is_empty());
+    assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
+    assert_eq!(s.rider.balance().await.unwrap(), 5_000);
+    assert_eq!(s.system.balance_of(&cafe.account_id).await, 0);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
+/// A metro with an entry gate and an exit gate behind the terminal proxy.
+async fn metro(s: &Scene, ttl_ms: u64) -> (RunningTerminal, RunningTerminal) {
+    let operator = s.system.merchant("City Metro", CNY).await.unwrap();
+    let entry = s
+        .system
+        .tap_gate(
+            &operator,
+            CNY,
+            &GateSetup::new(TapRole::Entry, "Harbour", 0),
+            TerminalOptions::default(),
+        )
+        .await
+        .unwrap();
+    let exit = s
+        .system
+        .tap_gate(
+            &operator,
+            CNY,
+            &GateSetup::new(TapRole::Exit, "Central", 4),
+            s.terminal_options(ttl_ms),
+        )
+        .await
+        .unwrap();
+    (entry, exit)
+}
+
+async fn tap(
+    rider: &RiderWallet,
+    gate: &RunningTerminal,
+) -> (TapOutcome, std::sync::Arc<wayfare_core::TerminalSession>) {
+    let session = rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(gate))
+        .await
+        .unwrap();
+    (session.tap().await.unwrap(), session)
+}
+
+#[tokio::test]
+async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_for_one_fare() {
+    let s = scene(5_000).await;
+    let (entry, exit) = metro(&s, 60_000).await;
+    let (entered, _) = tap(&s.rider, &entry).await;
+    assert!(matches!(entered, TapOutcome::Entered { .. }), "{entered:?}");
+
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+    let (outcome, session) = tap(&s.rider, &exit).await;
+    let TapOutcome::PaymentRequested { request } = outcome else {
+        panic!("expected a fare, got {outcome:?}");
+    };
+    s.rider_proxy.set_mode(FaultMode::LoseResponses);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+    assert_eq!(in_doubt_orders(&exit), vec![request.order_id.clone()]);
+    assert_eq!(exit.status().linkage_activations, 0);
+
+    // Tapping again with the same token gets the same order: no
+    // `tap_in_token_used`, no second fare.
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let (outcome, session) = tap(&s.rider, &exit).await;
+    let TapOutcome::PaymentRequested { request: again } = outcome else {
+        panic!("expected the same fare again, got {outcome:?}");
+    };
+    assert_eq!(again.order_id, request.order_id);
+    assert_eq!(again.amount_minor, request.amount_minor);
+    let confirming = tokio::spawn(async move { session.confirm().await });
+    s.terminal_proxy.set_mode(FaultMode::Forward);
+    let paid = confirming.await.unwrap().expect("paid");
+    assert_eq!(
+        paid.terminal_done.as_ref().map(|d| d.outcome),
+        Some(DoneKind::Accepted)
+    );
+    eventually(Duration::from_secs(10), "the gate is settled", || async {
+        state_of(&exit, &request.order_id).await == Some(SaleState::Accepted)
+    })
+    .await;
+    assert_eq!(exit.status().linkage_activations, 1, "the gate opened once");
+    assert_eq!(
+        s.rider.balance().await.unwrap(),
+        5_000 - request.amount_minor as i64
+    );
+    assert_eq!(s.payments_of_rider().await, 1);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_control_center_down_for_the_whole_expiry_at_a_tap_out_gate_charges_nothing() {
+    let s = scene(5_000).await;
+    let (entry, exit) = metro(&s, 2_000).await;
+    tap(&s.rider, &entry).await;
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+    let (outcome, session) = tap(&s.rider, &exit).await;
+    let TapOutcome::PaymentRequested { request } = outcome else {
+        panic!("expected a fare, got {outcome:?}");
+    };
+    s.rider_proxy.set_mode(FaultMode::Refuse);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+    let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
+    eventually(Duration::from_secs(10), "the request expired", || async {
+        std::time::SystemTime::now() > request_expired
+    })
+    .await;
+    s.terminal_proxy.set_mode(FaultMode::Forward);
+    eventually(Duration::from_secs(15), "the exit is unpaid", || async {
+        state_of(&exit, &request.order_id).await == Some(SaleState::Unpaid)
+    })
+    .await;
+    assert_eq!(exit.status().linkage_activations, 0);
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    assert!(s
+        .rider
+        .wallet
+        .payments()
+        .settle_pending()
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.rider.balance().await.unwrap(), 5_000);
+    assert_eq!(s.payments_of_rider().await, 0);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
