@@ -32,7 +32,7 @@ def test_binding_consent_ride_alert_and_authorization(system, run):
         assert binding.role == "guardian" and binding.status == "active"
         with pytest.raises(wf.WalletError.Server) as used:
             await stranger.guardians().accept_invitation(inv.code)
-        assert used.value.code == "invitation_used"
+        assert used.value.code == "invitation_invalid"
         with pytest.raises(wf.WalletError.Server) as hidden:
             await stranger.guardians().binding(binding.binding_id)
         assert hidden.value.code == "not_found"

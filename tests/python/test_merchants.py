@@ -49,7 +49,7 @@ def test_owner_and_staff_receive_a_scoped_prompt_for_a_payment(system, run):
             merchant_id, [wf.MerchantOperation.RECEIVE_PROMPTS], STAFF_CONTENT,
             "counter", None, None)
         assert invitation.merchant_id == merchant_id
-        assert invitation.qr_payload.startswith("wayfare:merchant-invite:v1:")
+        assert invitation.qr_payload.startswith("wayfare:merchant-invite:v2:")
         joined = await staff.merchant().accept_invitation(invitation.qr_payload)
         assert joined.merchant_id == merchant_id
         assert joined.role == wf.MerchantRole.STAFF and joined.active

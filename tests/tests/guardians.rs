@@ -109,14 +109,15 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
     assert!(g.sync_alerts().await.unwrap().is_empty());
 
     // The rider cannot accept their own invitation.
+    // Every wrong code gets one answer, whatever the reason (issue 8.3).
     let err = r.accept_invitation(inv.code.clone()).await.unwrap_err();
-    assert_eq!(code_of(&err), "invalid_field");
+    assert_eq!(code_of(&err), "invitation_invalid");
     // The guardian accepts (by QR payload); the code is then spent.
     let b = g.accept_invitation(inv.qr_payload.clone()).await.unwrap();
     assert_eq!((b.role.as_str(), b.status.as_str()), ("guardian", "active"));
     assert_eq!(b.rider_name_zh, "尾号1234的手机");
     let err = s.accept_invitation(inv.code.clone()).await.unwrap_err();
-    assert_eq!(code_of(&err), "invitation_used");
+    assert_eq!(code_of(&err), "invitation_invalid");
 
     // An expired invitation is refused.
     let short = r
@@ -139,7 +140,7 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let err = s.accept_invitation(short.code).await.unwrap_err();
-    assert_eq!(code_of(&err), "invitation_expired");
+    assert_eq!(code_of(&err), "invitation_invalid");
 
     // Both parties see the binding; a third account sees and does nothing.
     let mine = r.bindings(false).await.unwrap();

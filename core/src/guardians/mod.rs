@@ -117,7 +117,9 @@ impl GuardiansApi {
 
     /// Guardian: accepts a rider's invitation (the code as shown, in any
     /// case, or the scanned QR payload). Fails with `Server` code
-    /// `invitation_expired`, `invitation_used` or `already_bound`.
+    /// `invitation_invalid` (unknown, expired, used or one's own: one
+    /// answer, so codes cannot be probed), `already_bound`, or
+    /// `too_many_attempts` (try again later).
     pub async fn accept_invitation(&self, code: String) -> Result<GuardianBinding, WalletError> {
         self.call(
             Method::POST,

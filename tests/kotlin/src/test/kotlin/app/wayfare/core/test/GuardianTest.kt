@@ -52,7 +52,7 @@ class GuardianTest {
         val used = assertThrows<WalletException.Server> {
             runBlocking { stranger.guardians().acceptInvitation(invitation.code) }
         }
-        assertEquals("invitation_used", used.code)
+        assertEquals("invitation_invalid", used.code)
         val hidden = assertThrows<WalletException.Server> {
             runBlocking { stranger.guardians().binding(binding.bindingId) }
         }
