@@ -60,6 +60,8 @@ impl WalletConfig {
         if self.data_dir.trim().is_empty() {
             return Err(WalletError::invalid("data_dir is empty"));
         }
+        wayfare_protocol::transport::check_server_url(&self.server_url)
+            .map_err(|e| WalletError::invalid(format!("server_url: {e}")))?;
         Ok(ValidConfig {
             data_dir: PathBuf::from(&self.data_dir),
             server_url: self.server_url.trim().to_string(),
@@ -83,6 +85,20 @@ mod tests {
             receipt_key: None,
             mdns_scope: MdnsScope::Loopback,
         }
+    }
+
+    /// Issue 8.3: keys are pinned on first use, so the control center is
+    /// reached over HTTPS; plain http only to loopback.
+    #[test]
+    fn plain_http_to_another_machine_is_refused() {
+        let mut c = config();
+        c.server_url = "http://cc.example.com".into();
+        let err = c.validate().unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
+        c.server_url = "https://cc.example.com".into();
+        assert!(c.validate().is_ok());
+        c.server_url = "http://localhost:8080".into();
+        assert!(c.validate().is_ok());
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod receipt;
 pub mod request_auth;
 mod signed;
 pub mod tap_in;
+pub mod transport;
 
 pub use error::ProtocolError;
 

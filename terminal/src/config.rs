@@ -460,14 +460,8 @@ impl TerminalConfig {
     /// amounts, non-empty names, linkage commands.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(TerminalError::Config(m));
-        match reqwest::Url::parse(&self.server_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                return bad(format!(
-                    "server_url {:?} is not an http(s) URL",
-                    self.server_url
-                ))
-            }
+        if let Err(e) = wayfare_protocol::transport::check_server_url(&self.server_url) {
+            return bad(format!("server_url: {e}"));
         }
         if self.terminal_id.trim().is_empty() {
             return bad("terminal_id is empty".into());
@@ -603,6 +597,23 @@ station_index = 4
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.toml"), "{err}");
+    }
+
+    /// Issue 8.3: plain http only to this machine.
+    #[test]
+    fn plain_http_to_another_machine_is_refused() {
+        let (op, rc) = keys();
+        let text = |url: &str| {
+            format!(
+                "server_url = \"{url}\"\ndata_dir = \"/tmp/x\"\noperator_key = \"{op}\"\n\
+                 receipt_key = \"{rc}\"\nterminal_id = \"term_1\"\n\
+                 mode = {{ kind = \"pos\", currency = \"EUR\" }}\n"
+            )
+        };
+        let err = TerminalConfig::from_toml_str(&text("http://cc.example")).unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
+        assert!(TerminalConfig::from_toml_str(&text("http://127.0.0.1:8080")).is_ok());
+        assert!(TerminalConfig::from_toml_str(&text("https://cc.example")).is_ok());
     }
 
     #[test]
