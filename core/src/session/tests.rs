@@ -343,3 +343,29 @@ async fn works_from_a_foreign_thread_without_a_runtime() {
         SessionMessage::Decline { .. }
     ));
 }
+
+/// Issue 8.3: a terminal that types another merchant's name into its
+/// request is shown (and recorded) under the name the operator certified.
+#[tokio::test]
+async fn the_rider_sees_the_certified_merchant_name_not_the_requests() {
+    let keys = Keys::new();
+    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
+    let terminal = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
+    let (port, _term) = spawn_terminal(move |mut t| async move {
+        t.accept(&terminal, &cert).await;
+        let _identity = t.recv().await.unwrap();
+        let mut spoofed = request("ord_spoof", 250, now_ms() + 60_000);
+        spoofed.merchant_name = "City Hospital Donations".into();
+        t.send(SessionMessage::PaymentRequest(spoofed))
+            .await
+            .unwrap();
+        let _ = t.recv().await;
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let session = w.terminals().connect(manual(port)).await.unwrap();
+    let req = session.next_payment_request().await.unwrap();
+    assert_eq!(req.merchant_name, "Corner Café");
+    assert_eq!(req.merchant_name, session.terminal().merchant_name);
+}
