@@ -80,3 +80,31 @@ pub async fn ring_up(
     let request = session.next_payment_request().await.expect("request");
     (session, request)
 }
+
+/// Taps `rider` at a tram or gate terminal: presents the held tap-in token
+/// and returns what the terminal did, with the session to confirm in.
+pub async fn tap(
+    rider: &RiderWallet,
+    gate: &RunningTerminal,
+) -> (wayfare_core::TapOutcome, Arc<TerminalSession>) {
+    let session = rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(gate))
+        .await
+        .expect("session");
+    (session.tap().await.expect("tap"), session)
+}
+
+/// How many payments the rider's wallet history shows.
+pub async fn payments_in_history(rider: &RiderWallet) -> usize {
+    rider
+        .wallet
+        .account()
+        .history(50)
+        .await
+        .expect("history")
+        .iter()
+        .filter(|e| e.kind == wayfare_core::HistoryKind::Payment)
+        .count()
+}

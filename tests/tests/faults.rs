@@ -5,7 +5,7 @@
 use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
-use wayfare_e2e::{ring_up, shop, Shop};
+use wayfare_e2e::{payments_in_history, ring_up, shop, Shop};
 
 struct Setup {
     system: LocalSystem,
@@ -40,18 +40,6 @@ async fn pay_into_fault(s: &Setup, mode: FaultMode) -> WalletError {
     session.confirm().await.unwrap_err()
 }
 
-async fn payments_in_history(s: &Setup) -> usize {
-    s.rider
-        .wallet
-        .account()
-        .history(50)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e.kind == wayfare_core::HistoryKind::Payment)
-        .count()
-}
-
 #[tokio::test]
 async fn server_unreachable_after_the_intent_is_recorded_settles_on_reopen() {
     let mut s = setup().await;
@@ -80,7 +68,7 @@ async fn server_unreachable_after_the_intent_is_recorded_settles_on_reopen() {
     // Reopening again settles nothing more: charged exactly once.
     let report = s.rider.reopen(None).await.unwrap();
     assert_eq!((report.settled.len(), report.still_pending), (0, 0));
-    assert_eq!(payments_in_history(&s).await, 1);
+    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }
 
@@ -104,7 +92,7 @@ async fn server_committed_but_the_response_was_lost_is_charged_once() {
     assert_eq!((report.settled.len(), report.still_pending), (1, 0));
     assert_eq!(s.rider.balance().await.unwrap(), 3_750);
     assert_eq!(s.system.balance_of(&s.cafe.account_id).await, 1_250);
-    assert_eq!(payments_in_history(&s).await, 1);
+    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.rider.wallet.payments().receipts(10).unwrap().len(), 1);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

@@ -16,6 +16,7 @@ use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOpti
 use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{DoneKind, TapOutcome, WalletError};
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
+use wayfare_e2e::{payments_in_history, tap};
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::{RunningTerminal, SaleState};
 
@@ -70,18 +71,6 @@ impl Scene {
             in_doubt_grace_ms: Some(300),
             ..TerminalOptions::default()
         }
-    }
-
-    async fn payments_of_rider(&self) -> usize {
-        self.rider
-            .wallet
-            .account()
-            .history(50)
-            .await
-            .unwrap()
-            .iter()
-            .filter(|e| e.kind == wayfare_core::HistoryKind::Payment)
-            .count()
     }
 }
 
@@ -172,7 +161,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
     assert!(in_doubt_orders(&pos).is_empty());
     assert_eq!(s.rider.balance().await.unwrap(), 3_750, "charged once");
     assert_eq!(s.system.balance_of(&cafe.account_id).await, 1_250);
-    assert_eq!(s.payments_of_rider().await, 1);
+    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }
@@ -211,7 +200,7 @@ async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() 
     let settled = s.rider.wallet.payments().settle_pending().await.unwrap();
     assert_eq!(settled.len(), 1);
     assert_eq!(s.rider.balance().await.unwrap(), 4_100);
-    assert_eq!(s.payments_of_rider().await, 1);
+    assert_eq!(payments_in_history(&s.rider).await, 1);
 }
 
 #[tokio::test]
@@ -290,19 +279,6 @@ async fn metro(s: &Scene, ttl_ms: u64) -> (RunningTerminal, RunningTerminal) {
     (entry, exit)
 }
 
-async fn tap(
-    rider: &RiderWallet,
-    gate: &RunningTerminal,
-) -> (TapOutcome, std::sync::Arc<wayfare_core::TerminalSession>) {
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(gate))
-        .await
-        .unwrap();
-    (session.tap().await.unwrap(), session)
-}
-
 #[tokio::test]
 async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_for_one_fare() {
     let s = scene(5_000).await;
@@ -348,7 +324,7 @@ async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_f
         s.rider.balance().await.unwrap(),
         5_000 - request.amount_minor as i64
     );
-    assert_eq!(s.payments_of_rider().await, 1);
+    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }
 
@@ -388,6 +364,6 @@ async fn the_control_center_down_for_the_whole_expiry_at_a_tap_out_gate_charges_
         .unwrap()
         .is_empty());
     assert_eq!(s.rider.balance().await.unwrap(), 5_000);
-    assert_eq!(s.payments_of_rider().await, 0);
+    assert_eq!(payments_in_history(&s.rider).await, 0);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

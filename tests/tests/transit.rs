@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{GuardianScope, RiderName, TapOutcome};
 use wayfare_e2e::raw_phone::RawPhone;
+use wayfare_e2e::tap;
 use wayfare_protocol::ids::payment_idempotency_key;
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::keys::SigningKey;
@@ -28,20 +29,6 @@ fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-/// Taps the wallet at a gate.
-async fn tap(
-    rider: &RiderWallet,
-    gate: &RunningTerminal,
-) -> (TapOutcome, std::sync::Arc<wayfare_core::TerminalSession>) {
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(gate))
-        .await
-        .unwrap();
-    (session.tap().await.unwrap(), session)
 }
 
 #[tokio::test]
