@@ -59,9 +59,24 @@ impl Holder {
         assert!(row.is_some(), "no {table} row {id}");
     }
 
+    /// Drops this transaction's cached view of `pg_stat_activity`.
+    /// PostgreSQL takes that view at the first read in a transaction and
+    /// keeps it until the transaction ends, and the holder's transaction is
+    /// open from `connect` to `release`: without this, a server connection
+    /// opened (or reused by a request) after the first poll never shows up,
+    /// however long the request waits on our lock. (`pg_blocking_pids` is
+    /// live; only the list of sessions and their state were stale.)
+    async fn clear_activity_snapshot(&mut self) {
+        sqlx::query("SELECT pg_stat_clear_snapshot()")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
+
     /// How many sessions wait, directly or through another waiter, on the
-    /// locks this connection holds.
+    /// locks this connection holds, as of now.
     async fn waiters(&mut self) -> i64 {
+        self.clear_activity_snapshot().await;
         sqlx::query(
             "WITH RECURSIVE blocked(pid) AS ( \
                SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)) \
@@ -82,6 +97,7 @@ impl Holder {
         let deadline = now_ms() + 30_000;
         while !done() && self.waiters().await < n {
             if now_ms() >= deadline {
+                self.clear_activity_snapshot().await;
                 let rows = sqlx::query(
                     "SELECT pid, COALESCE(state, ''), COALESCE(wait_event_type, ''), \
                      LEFT(query, 120), CAST(pg_blocking_pids(pid) AS TEXT) FROM pg_stat_activity \
