@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::tls::TlsConfig;
+
 /// Configuration of one control-center instance.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -15,6 +17,9 @@ pub struct ServerConfig {
     /// Database URL (`sqlite://...` or `postgres://...`). `None` uses the
     /// SQLite file `DATA_DIR/wayfare.db`.
     pub database_url: Option<String>,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP
+    /// (logged as a warning unless [`ServerConfig::listen`] is loopback).
+    pub tls: Option<TlsConfig>,
 }
 
 impl ServerConfig {
@@ -24,7 +29,14 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             listen,
             database_url: None,
+            tls: None,
         }
+    }
+
+    /// The same configuration serving HTTPS with `tls`.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// The database URL actually used.

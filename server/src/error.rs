@@ -258,4 +258,7 @@ pub enum ServerError {
     /// The system random generator failed.
     #[error("random generator: {0}")]
     Random(#[from] ProtocolError),
+    /// The TLS certificate or key named in the configuration cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
 }

@@ -44,6 +44,7 @@ mod outbox;
 mod routes;
 mod sse;
 mod state;
+mod tls;
 mod transit;
 
 pub use config::ServerConfig;
@@ -51,6 +52,7 @@ pub use error::{ApiError, ServerError};
 pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
 pub use invitations::AttemptLimits;
 pub use outbox::RetryPolicy;
+pub use tls::{TlsConfig, TlsError};
 
 /// What a server does besides its configuration: where alerts go out.
 #[derive(Clone)]
@@ -80,6 +82,7 @@ const NONCE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 /// it cleanly; dropping it also asks it to stop, without waiting.
 pub struct RunningServer {
     addr: SocketAddr,
+    tls: bool,
     admin_token: String,
     operator_key: PublicKey,
     receipt_key: PublicKey,
@@ -94,9 +97,16 @@ impl RunningServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (the listen address as a URL).
+    /// `http://127.0.0.1:PORT`, or `https://...` when serving TLS (the
+    /// listen address as a URL).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Whether the listener speaks HTTPS ([`ServerConfig::tls`]).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The operator's bearer token.
@@ -135,10 +145,11 @@ impl Drop for RunningServer {
     }
 }
 
-/// Starts a server: creates or loads the keys and admin token in the data
-/// directory, opens and migrates the database, binds the listen address and
-/// serves in the background. Outbound alerts go to the log; see
-/// [`start_with`] for a webhook.
+/// Starts a server: checks the TLS certificate and key when configured,
+/// creates or loads the keys and admin token in the data directory, opens
+/// and migrates the database, binds the listen address and serves (HTTPS
+/// with [`ServerConfig::tls`], else plain HTTP) in the background.
+/// Outbound alerts go to the log; see [`start_with`] for a webhook.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     start_with(config, ServerOptions::default()).await
 }
@@ -148,6 +159,10 @@ pub async fn start_with(
     config: ServerConfig,
     options: ServerOptions,
 ) -> Result<RunningServer, ServerError> {
+    let tls_config = match &config.tls {
+        Some(tls) => Some(tls::load(tls).await?),
+        None => None,
+    };
     let keys = keys::ServerKeys::load_or_create(&config.data_dir).await?;
     let admin_token = keys.admin_token.clone();
     let operator_key = keys.operator.public_key();
@@ -172,18 +187,43 @@ pub async fn start_with(
     );
     let app = routes::router(state.clone());
 
+    let mut tasks = Vec::new();
     let mut stop = shutdown_rx.clone();
-    let server = tokio::spawn(async move {
-        let graceful = async move {
-            let _ = stop.wait_for(|v| *v).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server failed");
+    let graceful = async move {
+        let _ = stop.wait_for(|v| *v).await;
+    };
+    let is_tls = tls_config.is_some();
+    let server = match tls_config {
+        Some(tls_config) => {
+            let (listener, acceptor) = tls::spawn(listener, addr, tls_config, shutdown_rx.clone());
+            tasks.push(acceptor);
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful)
+                    .await
+                {
+                    tracing::error!(error = %e, "HTTPS server failed");
+                }
+            })
         }
-    });
+        None => {
+            if !config.listen.ip().is_loopback() {
+                tracing::warn!(
+                    listen = %config.listen,
+                    "serving plain HTTP on a non-loopback address: phones and terminals \
+                     accept only https:// there; give --tls-cert and --tls-key"
+                );
+            }
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(graceful)
+                    .await
+                {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            })
+        }
+    };
     let outbound = tokio::spawn(outbox::run(
         state.clone(),
         options.gateway.clone(),
@@ -204,14 +244,16 @@ pub async fn start_with(
             }
         }
     });
-    tracing::info!(%addr, "wayfare control center listening");
+    tracing::info!(%addr, tls = is_tls, "wayfare control center listening");
+    tasks.extend([server, pruner, outbound]);
     Ok(RunningServer {
         addr,
+        tls: is_tls,
         admin_token,
         operator_key,
         receipt_key,
         shutdown,
-        tasks: vec![server, pruner, outbound],
+        tasks,
         db,
     })
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
-use wayfare_server::{start_with, ServerConfig, ServerOptions, WebhookGateway};
+use wayfare_server::{start_with, ServerConfig, ServerOptions, TlsConfig, WebhookGateway};
 
 /// Wayfare control center, payment server and platform API.
 #[derive(Parser, Debug)]
@@ -27,6 +27,13 @@ struct Args {
     /// backoff until a 2xx answer); without it they are only logged.
     #[arg(long)]
     alert_webhook_url: Option<String>,
+    /// PEM certificate chain (server certificate first): serve only HTTPS.
+    /// Needs --tls-key.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the --tls-cert certificate. Needs --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -42,6 +49,10 @@ async fn main() -> std::process::ExitCode {
         data_dir: args.data_dir,
         listen: args.listen,
         database_url: args.database_url.clone(),
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsConfig::new(cert, key)),
+            _ => None,
+        },
     };
     let mut options = ServerOptions::default();
     if let Some(url) = &args.alert_webhook_url {

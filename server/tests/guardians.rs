@@ -395,6 +395,7 @@ async fn the_device_stream_resumes_after_the_last_seen_id_across_a_restart() {
         data_dir: dir.path().to_path_buf(),
         listen: addr,
         database_url: None,
+        tls: None,
     })
     .await
     .unwrap();

@@ -296,6 +296,7 @@ async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
         data_dir: dir.path().to_path_buf(),
         listen: addr,
         database_url: None,
+        tls: None,
     })
     .await
     .unwrap();

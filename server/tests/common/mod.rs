@@ -68,6 +68,7 @@ impl TestServer {
                 data_dir: dir.path().to_path_buf(),
                 listen: "127.0.0.1:0".parse().unwrap(),
                 database_url,
+                tls: None,
             },
             options,
         )
