@@ -87,9 +87,12 @@ pub(crate) async fn register(
         let answer = Registered {
             account_id: new_id_or("acc")?,
             device_id: new_id_or("dev")?,
+            // 64 random bits: collisions stay negligible far beyond 10⁹
+            // accounts. Terminals never see the handle (they see a
+            // per-merchant pseudonym, see `ServerKeys::pseudonym`).
             handle: format!(
                 "rider-{}",
-                hex_lower(&random_bytes::<3>().map_err(|e| ApiError::Internal(e.to_string()))?)
+                hex_lower(&random_bytes::<8>().map_err(|e| ApiError::Internal(e.to_string()))?)
             ),
             currency: currency.code().to_string(),
         };
