@@ -151,7 +151,7 @@ pub async fn run() -> Result<()> {
         .account()
         .info()
         .context("wallet not registered")?;
-    n.say(t, &format!("Rider's wallet registered: device key made and sealed by the key store; terminals will only ever see the handle {}", info.handle));
+    n.say(t, &format!("Rider's wallet registered: device key made and sealed by the key store; terminals learn nothing about the rider unless the rider takes the identity step, and then only the rider's pseudonym for that merchant (the handle {} stays for people)", info.handle));
 
     let t = Instant::now();
     system.fund(&rider, 5_000).await?;

@@ -123,6 +123,7 @@ impl LocalSystem {
             data_dir: root.join("server"),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.clone(),
+            tls: None,
         };
         let server = wayfare_server::start(config)
             .await
@@ -187,6 +188,7 @@ impl LocalSystem {
             data_dir: self.root.join("server"),
             listen: self.listen,
             database_url: self.database_url.clone(),
+            tls: None,
         };
         let server = wayfare_server::start(config)
             .await
@@ -227,6 +229,8 @@ impl LocalSystem {
             line: tram.line.clone(),
             vehicle: tram.vehicle.clone(),
             station: tram.station.clone(),
+            station_index: Some(tram.station_index),
+            tap_role: None,
             direction_from: tram.direction_from.clone(),
             direction_towards: tram.direction_towards.clone(),
             utc_offset_minutes: Some(LOCAL_UTC_OFFSET_MINUTES),
@@ -290,6 +294,7 @@ impl LocalSystem {
             terminal_id: enrollment.terminal_id,
             key_file: None,
             certificate_file: None,
+            server_ca_file: None,
             mode,
             linkage: LinkageConfig::default(),
             mdns: MdnsConfig {

@@ -83,6 +83,8 @@ impl LocalSystem {
             line: gate.line.clone(),
             vehicle: gate.vehicle.clone(),
             station: gate.station.clone(),
+            station_index: Some(gate.station_index),
+            tap_role: Some(gate.role),
             direction_from: gate.direction_from.clone(),
             direction_towards: gate.direction_towards.clone(),
             utc_offset_minutes: Some(crate::local::LOCAL_UTC_OFFSET_MINUTES),

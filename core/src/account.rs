@@ -20,7 +20,9 @@ pub struct AccountInfo {
     pub account_id: String,
     /// This device's id.
     pub device_id: String,
-    /// Pseudonymous handle, safe to show to terminals and people.
+    /// Pseudonymous account handle (64 random bits), for people: staff
+    /// invitations name it. Terminals never see it; they see the rider's
+    /// per-merchant pseudonym, and only in `TerminalSession::identify`.
     pub handle: String,
     /// Display name given at registration.
     pub display_name: String,

@@ -31,6 +31,7 @@ mod listener;
 mod logging;
 mod merchant;
 mod payments;
+mod registrations;
 mod session;
 mod store;
 mod wallet;
@@ -58,8 +59,10 @@ pub use merchant::{
     PromptAttribute, PromptSettings, PromptStream, StaffInvitation,
 };
 pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
+pub use registrations::{PlatformRegistration, RegistrationsApi};
 pub use session::tap_in::TapOutcome;
 pub use session::{
-    DoneKind, FareInfo, PaymentRequestInfo, TerminalDone, TerminalInfo, TerminalSession,
+    DoneKind, FareInfo, IdentityShared, PaymentRequestInfo, TerminalDone, TerminalInfo,
+    TerminalSession,
 };
 pub use wallet::{OpenReport, Wallet};

@@ -68,6 +68,7 @@ impl Keys {
                 terminal_key: self.terminal.public_key(),
                 not_before_ms: 0,
                 not_after_ms: now_ms() + 3_600_000,
+                transit: None,
             },
         )
         .unwrap()

@@ -305,4 +305,12 @@ impl Wallet {
     pub fn merchant(&self) -> Arc<crate::merchant::MerchantApi> {
         Arc::new(crate::merchant::MerchantApi::new(self.inner.clone()))
     }
+
+    /// The merchant platforms the rider registered with, by consent, at
+    /// their terminals (P3.5): list and revoke.
+    pub fn registrations(&self) -> Arc<crate::registrations::RegistrationsApi> {
+        Arc::new(crate::registrations::RegistrationsApi::new(
+            self.inner.clone(),
+        ))
+    }
 }

@@ -25,6 +25,7 @@ fn fixture() -> (SigningKey, SigningKey, TerminalCertificate) {
             terminal_key: terminal.public_key(),
             not_before_ms: 0,
             not_after_ms: u64::MAX / 2,
+            transit: None,
         },
     )
     .unwrap();

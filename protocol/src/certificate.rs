@@ -29,6 +29,64 @@ pub struct CertificateBody {
     pub not_before_ms: u64,
     /// End of validity (Unix ms).
     pub not_after_ms: u64,
+    /// Where a transit terminal stands, as the operator registered it.
+    /// Exit terminals honour a tap-in token only if its issuer's
+    /// certificate says it issues tap-ins on that line at the station the
+    /// token claims (P3.6): a shop's POS or another merchant's gate cannot
+    /// mint entries. Absent for POS terminals and older certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit: Option<TransitPlacement>,
+}
+
+/// A transit terminal's fixed place on its line, signed by the operator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitPlacement {
+    /// The line, e.g. "T1".
+    pub line: String,
+    /// The station the terminal stands at.
+    pub station: String,
+    /// The station's position on the line (fare tables count by it).
+    pub station_index: u32,
+    /// Whether the terminal records entries (tap-in), i.e. its role is
+    /// entry or both.
+    pub issues_tap_in: bool,
+}
+
+impl CertificateBody {
+    /// Checks that this certificate lets its terminal issue a tap-in token
+    /// for `line` at `station` (`station_index`); says why not otherwise.
+    pub fn check_tap_in_issuer(
+        &self,
+        line: &str,
+        station: &str,
+        station_index: u32,
+    ) -> std::result::Result<(), String> {
+        if !matches!(self.kind, TerminalKind::Gate | TerminalKind::Tram) {
+            return Err(format!(
+                "a {} terminal cannot record a transit entry",
+                self.kind.as_str()
+            ));
+        }
+        let Some(place) = &self.transit else {
+            return Err("the issuing terminal has no registered transit placement".into());
+        };
+        if !place.issues_tap_in {
+            return Err("the issuing terminal does not record entries".into());
+        }
+        if place.line != line {
+            return Err(format!(
+                "the issuing terminal is registered on line {}, not {line}",
+                place.line
+            ));
+        }
+        if place.station != station || place.station_index != station_index {
+            return Err(format!(
+                "the token claims station {station} ({station_index}) but its terminal is registered at {} ({})",
+                place.station, place.station_index
+            ));
+        }
+        Ok(())
+    }
 }
 
 signed_object!(
@@ -86,7 +144,40 @@ mod tests {
             terminal_key: key,
             not_before_ms: 1_000,
             not_after_ms: 2_000,
+            transit: None,
         }
+    }
+
+    #[test]
+    fn only_a_placed_entry_terminal_of_the_line_and_station_issues_tap_ins() {
+        let key = SigningKey::generate().unwrap().public_key();
+        let pos = body(key);
+        assert!(pos.check_tap_in_issuer("T1", "Harbour", 0).is_err());
+        let mut gate = body(key);
+        gate.kind = TerminalKind::Gate;
+        assert!(gate.check_tap_in_issuer("T1", "Harbour", 0).is_err());
+        gate.transit = Some(TransitPlacement {
+            line: "T1".into(),
+            station: "Harbour".into(),
+            station_index: 0,
+            issues_tap_in: true,
+        });
+        assert!(gate.check_tap_in_issuer("T1", "Harbour", 0).is_ok());
+        assert!(gate.check_tap_in_issuer("T2", "Harbour", 0).is_err());
+        assert!(gate.check_tap_in_issuer("T1", "Harbour", 9).is_err());
+        assert!(gate.check_tap_in_issuer("T1", "University", 0).is_err());
+        if let Some(p) = gate.transit.as_mut() {
+            p.issues_tap_in = false;
+        }
+        assert!(gate.check_tap_in_issuer("T1", "Harbour", 0).is_err());
+    }
+
+    #[test]
+    fn a_certificate_without_placement_still_decodes() {
+        let op = SigningKey::generate().unwrap();
+        let term = SigningKey::generate().unwrap();
+        let cert = TerminalCertificate::issue(&op, &body(term.public_key())).unwrap();
+        assert_eq!(cert.verify(&op.public_key(), 1_500).unwrap().transit, None);
     }
 
     #[test]

@@ -13,12 +13,16 @@
 //! - [`certificate`], [`receipt`], [`instruction`], [`tap_in`]: signed
 //!   objects (COSE_Sign1 over CBOR) issued by the operator, the payment
 //!   server, the device and the entry terminal.
+//! - [`consent`]: the rider's device-signed consent to be registered with
+//!   a merchant's platform (P3.5), and the per-merchant pseudonym's form.
 //! - [`request_auth`]: how devices and terminals sign their HTTP requests.
 //! - [`money`], [`ids`], [`fare`]: amounts, currencies, identifiers and fare rules.
 
 pub mod certificate;
 pub mod channel;
 pub mod codec;
+pub mod consent;
+pub mod entry_consent;
 pub mod error;
 pub mod fare;
 mod fare_table;

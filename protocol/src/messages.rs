@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{from_cbor, to_cbor};
+use crate::consent::RegistrationConsent;
 use crate::error::{ProtocolError, Result};
 use crate::fare::FareContext;
 use crate::money::Currency;
@@ -244,11 +245,26 @@ pub struct ErrorBody {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionMessage {
-    /// Phone → terminal (optional, P3.5): a pseudonymous account handle,
-    /// never a phone number (P2).
+    /// Phone → terminal (optional, P3.5), only when the rider asks for it:
+    /// the rider's pseudonym for this terminal's merchant (unlinkable
+    /// across merchants; never the account id or a phone number, P2). With
+    /// the rider's consent to registration, a [`SessionMessage::Consent`]
+    /// follows.
+    ///
+    /// The field keeps its first name, `handle`, so terminals deployed
+    /// before pseudonyms still read it.
     Identity {
-        /// Pseudonymous handle.
+        /// The per-merchant pseudonym (`pn_…`, see [`crate::consent`]).
         handle: String,
+    },
+    /// Phone → terminal (optional, P3.5), right after `Identity` and only
+    /// with the rider's consent: the device-signed consent for this
+    /// terminal to register the rider, under the pseudonym just sent, with
+    /// its merchant's platform. The terminal forwards it to the control
+    /// center, which verifies it.
+    Consent {
+        /// The signed consent.
+        consent: RegistrationConsent,
     },
     /// Phone → terminal: a tap-in token held from the entry terminal.
     TapIn {
@@ -256,9 +272,22 @@ pub enum SessionMessage {
         token: Option<TapInToken>,
     },
     /// Terminal → phone: entry recorded, keep this token for the exit.
+    /// The gate opens once the phone acknowledges it (`TapInAccepted`).
     TapInIssued {
         /// The signed token.
         token: TapInToken,
+        /// What an incomplete journey from this entry costs (the table's
+        /// maximum fare), in minor units of `currency`.
+        maximum_fare_minor: u64,
+        /// Currency of the fare.
+        currency: Currency,
+    },
+    /// Phone → terminal: the rider's device-signed acknowledgement of the
+    /// entry, which the gate forwards to the control center so an
+    /// incomplete journey can be charged (P3.6).
+    TapInAccepted {
+        /// The consent, signed by the device key.
+        consent: crate::entry_consent::EntryConsent,
     },
     /// Terminal → phone: please pay this.
     PaymentRequest(PaymentRequest),

@@ -20,7 +20,9 @@ pub struct ReceiptBody {
     pub payment_id: String,
     /// The terminal's order identifier.
     pub order_id: String,
-    /// Pseudonymous payer handle (never a phone number or account id).
+    /// The payer's pseudonym for this merchant (`pn_…`, see
+    /// [`crate::consent`]); never a phone number, an account id or the
+    /// account's handle.
     pub payer: String,
     /// Merchant credited.
     pub merchant_id: String,

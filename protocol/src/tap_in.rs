@@ -130,6 +130,7 @@ mod tests {
                 terminal_key: terminal.public_key(),
                 not_before_ms: 0,
                 not_after_ms: 1_000_000,
+                transit: None,
             },
         )
         .unwrap();

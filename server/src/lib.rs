@@ -36,6 +36,7 @@ mod extract;
 pub mod gateway;
 mod guardians;
 mod invitations;
+mod journeys;
 mod keys;
 mod ledger;
 mod merchants;
@@ -237,6 +238,9 @@ pub async fn start_with(
             }
             if let Err(e) = invitations::prune(&state).await {
                 tracing::warn!(error = %e, "pruning invitation attempts failed");
+            }
+            if let Err(e) = journeys::sweep(&state, journeys::SWEEP_GRACE_MS).await {
+                tracing::warn!(error = %e, "charging incomplete journeys failed");
             }
             tokio::select! {
                 _ = stop.wait_for(|v| *v) => break,

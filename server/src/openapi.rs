@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 mod guardian_ops;
 mod merchant_ops;
+mod registration_ops;
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -121,7 +122,8 @@ fn ops() -> Vec<Op> {
              auth: Auth::Admin,
              request: Some(obj(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": s(),
                  "kind": { "enum": ["pos", "tram", "gate"] }, "terminal_key": s(), "label": s(),
-                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "direction_from": s(), "direction_towards": s(),
+                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "station_index": { "type": "integer", "minimum": 0 },
+                     "tap_role": { "enum": ["entry", "exit", "both"] }, "direction_from": s(), "direction_towards": s(),
                      "utc_offset_minutes": { "type": "integer", "minimum": -840, "maximum": 840 } })),
                  "valid_for_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }))),
              success: ("201", obj(&["terminal_id", "certificate", "operator_key", "receipt_key"], json!({ "terminal_id": s(), "certificate": s(), "operator_key": s(), "receipt_key": s() }))),
@@ -142,7 +144,7 @@ fn ops() -> Vec<Op> {
              summary: "Stores a terminal report once per report_id.",
              auth: Auth::Terminal,
              request: Some(obj(&["report_id", "kind", "order_id", "at_ms", "detail"], json!({ "report_id": s(), "kind": s(), "order_id": s(),
-                 "payment_id": s(), "amount_minor": int(), "currency": s(), "fare": { "type": "object" }, "at_ms": int(), "detail": s() }))),
+                 "payment_id": s(), "amount_minor": int(), "currency": s(), "fare": { "type": "object" }, "at_ms": int(), "detail": s(), "entry_consent": s() }))),
              success: ("200", obj(&["accepted"], json!({ "accepted": { "const": true } }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/terminals/{terminal_id}/reports", id: "listReports",
@@ -155,6 +157,11 @@ fn ops() -> Vec<Op> {
              auth: Auth::Admin, request: None,
              success: ("200", obj(&["sum_minor", "entries", "balance_mismatches"], json!({ "sum_minor": int(), "entries": int(), "balance_mismatches": int() }))),
              errors: &["401"] },
+        Op { method: "post", path: "/v1/transit/sweep", id: "transitSweep",
+             summary: "P3.6 incomplete journeys: charges the maximum fare, once, for every open entry whose tap-in token expired more than grace_ms ago (default 6 h). The server also runs this periodically.",
+             auth: Auth::Admin, request: None,
+             success: ("200", obj(&["charged"], json!({ "charged": int() }))),
+             errors: &["401", "422"] },
     ]
 }
 
@@ -204,6 +211,12 @@ fn operation(op: &Op) -> Value {
         params.push(json!({ "name": "limit", "in": "query", "required": false,
             "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
     }
+    if op.id == "transitSweep" {
+        params.push(
+            json!({ "name": "grace_ms", "in": "query", "required": false,
+            "schema": { "type": "integer", "minimum": 0 } }),
+        );
+    }
     if op.id == "terminalEvents" || op.id == "deviceEvents" {
         params.push(json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer" } }));
     }
@@ -220,6 +233,7 @@ pub fn document() -> Value {
         .into_iter()
         .chain(guardian_ops::ops())
         .chain(merchant_ops::ops())
+        .chain(registration_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -285,7 +299,8 @@ mod tests {
     fn every_route_is_documented() {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 29 + 9);
+        // + 1: POST /v1/transit/sweep (incomplete journeys).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1);
         assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
     }
 }

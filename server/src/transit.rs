@@ -13,6 +13,7 @@
 
 use sqlx::AnyConnection;
 use wayfare_protocol::fare::{FareContext, FareMode};
+use wayfare_protocol::instruction::InstructionBody;
 
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text};
@@ -55,11 +56,15 @@ pub fn validate_fare(fare: &FareContext) -> Result<(), ApiError> {
 /// payment transaction, after the payment row exists.
 pub async fn claim_tap_in_token(
     conn: &mut AnyConnection,
-    fare: Option<&FareContext>,
+    body: &InstructionBody,
     payment_id: &str,
     at_ms: i64,
 ) -> Result<(), ApiError> {
-    let Some(entry) = fare.and_then(|f| f.entry.as_ref()) else {
+    let Some((fare, entry)) = body
+        .fare
+        .as_ref()
+        .and_then(|f| f.entry.as_ref().map(|e| (f, e)))
+    else {
         return Ok(());
     };
     let inserted = sqlx::query(
@@ -71,7 +76,20 @@ pub async fn claim_tap_in_token(
     .execute(&mut *conn)
     .await;
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            let completion = crate::journeys::Completion {
+                token_id: &entry.token_id,
+                account_id: &body.account_id,
+                device_id: &body.device_id,
+                terminal_id: &body.terminal_id,
+                merchant_id: &body.merchant_id,
+                line: &fare.line,
+                station: &entry.station,
+                entered_at_ms: i64::try_from(entry.at_ms).unwrap_or(i64::MAX),
+                currency: body.currency.code(),
+            };
+            crate::journeys::close_entry(conn, &completion, payment_id).await
+        }
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
             Err(ApiError::TapInTokenUsed(
                 "this tap-in token was already used to pay a trip; tap in again at the entry"

@@ -28,9 +28,16 @@ async fn payment_completes_with_a_verifiable_receipt() {
         let receipt = Receipt::from_base64(body["receipt"].as_str().unwrap()).unwrap();
         let r = receipt.verify(&s.server.receipt_key()).unwrap();
         assert_eq!(r.payment_id, body["payment_id"].as_str().unwrap());
-        assert_eq!(r.payer, phone.handle);
-        assert!(r.payer.starts_with("rider-"));
+        // The payer is named by the per-merchant pseudonym, never by the
+        // global handle or the account id.
+        assert!(
+            wayfare_protocol::consent::is_pseudonym(&r.payer),
+            "{}",
+            r.payer
+        );
+        assert_ne!(r.payer, phone.handle);
         assert_ne!(r.payer, phone.account_id);
+        assert_eq!(phone.handle.len(), "rider-".len() + 16, "64-bit handles");
         assert_eq!(r.amount_minor, 250);
         assert_eq!(r.terminal_id, terminal.terminal_id);
         assert!(receipt.verify(&s.server.operator_key()).is_err());

@@ -11,6 +11,8 @@
 //! terminal_id = "term_..."
 //! # key_file = "terminal.key"          (default: DATA_DIR/terminal.key)
 //! # certificate_file = "terminal.cert" (default: DATA_DIR/terminal.cert)
+//! # server_ca_file = "ca.pem"          (a private CA the control center's
+//! #                                     HTTPS certificate chains to)
 //!
 //! [mode]
 //! kind = "tram"
@@ -84,6 +86,11 @@ pub struct TerminalConfig {
     /// `DATA_DIR/terminal.cert`.
     #[serde(default)]
     pub certificate_file: Option<PathBuf>,
+    /// A PEM file of root CA certificates trusted for the control center's
+    /// HTTPS certificate besides the system's roots: a private deployment
+    /// whose server certificate is issued by its own CA. Default: none.
+    #[serde(default)]
+    pub server_ca_file: Option<PathBuf>,
     /// What this terminal sells: POS sales or tram fares.
     pub mode: ModeConfig,
     /// The linkage device switched on when a payment is confirmed.
@@ -430,6 +437,7 @@ impl TerminalConfig {
         self.data_dir = base.join(&self.data_dir);
         self.key_file = self.key_file.take().map(|p| base.join(p));
         self.certificate_file = self.certificate_file.take().map(|p| base.join(p));
+        self.server_ca_file = self.server_ca_file.take().map(|p| base.join(p));
         self.control.token_file = self.control.token_file.take().map(|p| base.join(p));
     }
 

@@ -199,7 +199,16 @@ async fn start_inner(
     let platform_key = Arc::new(wayfare_protocol::keys::SigningKey::from_seed(
         identity.key.seed(),
     )?);
-    let platform = PlatformClient::new(&config.server_url, &config.terminal_id, platform_key)?;
+    let server_roots = match &config.server_ca_file {
+        Some(path) => platform::load_server_roots(path).await?,
+        None => Vec::new(),
+    };
+    let platform = PlatformClient::with_roots(
+        &config.server_url,
+        &config.terminal_id,
+        platform_key,
+        &server_roots,
+    )?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let device = device.unwrap_or_else(|| linkage::device_from_config(&config.linkage));

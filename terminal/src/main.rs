@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use wayfare_protocol::messages::TerminalKind;
-use wayfare_terminal::config::TerminalConfig;
+use wayfare_terminal::config::{TapRole, TerminalConfig};
 use wayfare_terminal::keys::{load_or_create_key, save_certificate};
 use wayfare_terminal::{enroll, EnrollRequest, TerminalError, TerminalLocation};
 
@@ -86,6 +86,11 @@ struct EnrollArgs {
     /// Tram: station index on the line.
     #[arg(long, default_value_t = 0)]
     station_index: u32,
+    /// Gate: which taps it handles (entry, exit or both); with it the
+    /// certificate binds line, station and station index so that only this
+    /// gate's entries at this station are honoured.
+    #[arg(long)]
+    tap_role: Option<String>,
     /// Tram: terminus the vehicle comes from.
     #[arg(long, default_value = "A")]
     direction_from: String,
@@ -226,10 +231,23 @@ async fn enroll_cmd(args: EnrollArgs) -> Result<(), TerminalError> {
     let kind = TerminalKind::parse(&args.kind)?;
     wayfare_protocol::money::Currency::parse(&args.currency)?;
     let key = load_or_create_key(&args.data_dir.join("terminal.key")).await?;
+    let tap_role = match args.tap_role.as_deref() {
+        None => None,
+        Some("entry") => Some(TapRole::Entry),
+        Some("exit") => Some(TapRole::Exit),
+        Some("both") => Some(TapRole::Both),
+        Some(other) => {
+            return Err(TerminalError::Config(format!(
+                "--tap-role {other:?} is not one of entry, exit, both"
+            )))
+        }
+    };
     let location = (kind != TerminalKind::Pos).then(|| TerminalLocation {
         line: args.line.clone(),
         vehicle: args.vehicle.clone(),
         station: args.station.clone(),
+        station_index: Some(args.station_index),
+        tap_role,
         direction_from: args.direction_from.clone(),
         direction_towards: args.direction_towards.clone(),
         utc_offset_minutes: args.utc_offset_minutes,

@@ -2,8 +2,12 @@
 //! platform confirmations (P3.3), report uploads (P1) and the server-sent
 //! event stream of completed payments (P2).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 
 use serde::{Deserialize, Serialize};
 use wayfare_protocol::keys::SigningKey;
@@ -90,11 +94,49 @@ impl std::fmt::Debug for PlatformClient {
 
 /// Builds a plain HTTP client with the terminal's connect timeout.
 pub(crate) fn http_client() -> Result<reqwest::Client> {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
+    client_builder(&[])
         .build()
         .map_err(|e| TerminalError::Config(format!("cannot build the HTTP client: {e}")))
+}
+
+/// A client builder with the connect timeout, trusting `extra_roots`
+/// besides the system's roots.
+fn client_builder(extra_roots: &[reqwest::Certificate]) -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    extra_roots.iter().fold(
+        reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT),
+        |builder, root| builder.add_root_certificate(root.clone()),
+    )
+}
+
+/// Reads the root CA certificates (PEM) of a private deployment from
+/// `path` (`server_ca_file` in the configuration). The file must hold at
+/// least one certificate.
+pub async fn load_server_roots(path: &Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = tokio::fs::read(path)
+        .await
+        .map_err(|source| TerminalError::File {
+            what: "cannot read the server CA file",
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let bad = |reason: String| {
+        TerminalError::Config(format!("server CA file {}: {reason}", path.display()))
+    };
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not valid PEM: {e}")))?;
+    if ders.is_empty() {
+        return Err(bad(
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
+        ));
+    }
+    ders.iter()
+        .map(|der| {
+            reqwest::Certificate::from_der(der)
+                .map_err(|e| bad(format!("not a usable certificate: {e}")))
+        })
+        .collect()
 }
 
 /// Joins an API path (starting with `/v1/`) to the server URL, keeping any
@@ -143,16 +185,27 @@ pub(crate) async fn status_error(response: reqwest::Response) -> TerminalError {
 impl PlatformClient {
     /// A client for `server_url` acting as `terminal_id`.
     pub fn new(server_url: &str, terminal_id: &str, key: Arc<SigningKey>) -> Result<Self> {
+        Self::with_roots(server_url, terminal_id, key, &[])
+    }
+
+    /// [`PlatformClient::new`] that also trusts `extra_roots` (see
+    /// [`load_server_roots`]) for the server's HTTPS certificate.
+    pub fn with_roots(
+        server_url: &str,
+        terminal_id: &str,
+        key: Arc<SigningKey>,
+        extra_roots: &[reqwest::Certificate],
+    ) -> Result<Self> {
         let base = reqwest::Url::parse(server_url)
             .map_err(|e| TerminalError::Config(format!("server_url {server_url:?}: {e}")))?;
-        install_crypto_provider();
-        let events_http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+        let build_error =
+            |e: reqwest::Error| TerminalError::Config(format!("cannot build the HTTP client: {e}"));
+        let events_http = client_builder(extra_roots)
             .read_timeout(EVENTS_READ_TIMEOUT)
             .build()
-            .map_err(|e| TerminalError::Config(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(build_error)?;
         Ok(Self {
-            http: http_client()?,
+            http: client_builder(extra_roots).build().map_err(build_error)?,
             events_http,
             base,
             terminal_id: terminal_id.to_string(),
@@ -221,6 +274,28 @@ impl PlatformClient {
         })
     }
 
+    /// Registers a rider with this terminal's platform (P3.5), forwarding
+    /// the rider's device-signed consent; the control center verifies it.
+    /// Answers the registration's id.
+    pub async fn register_rider(
+        &self,
+        consent: &wayfare_protocol::consent::RegistrationConsent,
+    ) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Registered {
+            registration_id: String,
+        }
+        let body = serde_json::json!({ "consent": consent.to_base64() });
+        let response = self.post_json("/v1/platform/registrations", &body).await?;
+        let registered: Registered =
+            response.json().await.map_err(|e| TerminalError::Platform {
+                status: None,
+                retryable: true,
+                message: format!("unreadable registration answer: {e}"),
+            })?;
+        Ok(registered.registration_id)
+    }
+
     /// Asks what became of an order whose outcome this terminal does not
     /// know (an in-doubt sale): `confirmed` with the payment, or
     /// `not_paid`.
@@ -275,5 +350,19 @@ mod tests {
         );
         let base = reqwest::Url::parse("http://h:1").unwrap();
         assert_eq!(endpoint(&base, "/v1/health").unwrap().path(), "/v1/health");
+    }
+
+    #[tokio::test]
+    async fn a_bad_server_ca_file_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let e = load_server_roots(&missing).await.unwrap_err();
+        assert!(matches!(&e, TerminalError::File { path, .. } if *path == missing));
+
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        let e = load_server_roots(&garbage).await.unwrap_err().to_string();
+        assert!(e.contains(&garbage.display().to_string()), "{e}");
+        assert!(e.contains("no PEM certificate"), "{e}");
     }
 }

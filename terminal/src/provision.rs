@@ -19,6 +19,14 @@ pub struct TerminalLocation {
     pub vehicle: String,
     /// Station.
     pub station: String,
+    /// The station's position on the line; with `tap_role`, the operator
+    /// binds line, station and index into the certificate, so only this
+    /// terminal's entries at this station are honoured (P3.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub station_index: Option<u32>,
+    /// For tap-in/tap-out gates: entry, exit or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tap_role: Option<crate::config::TapRole>,
     /// Terminus the vehicle comes from.
     pub direction_from: String,
     /// Terminus the vehicle heads to.

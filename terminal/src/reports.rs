@@ -44,6 +44,10 @@ pub struct Report {
     pub at_ms: u64,
     /// A human-readable explanation.
     pub detail: String,
+    /// For `tap_in`: the rider's device-signed entry consent (base64url),
+    /// so the control center knows the open entry (incomplete journeys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_consent: Option<String>,
 }
 
 /// The durable queue of reports not yet accepted by the server.

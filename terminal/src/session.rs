@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use wayfare_protocol::channel::SecureChannel;
+use wayfare_protocol::consent::RegistrationConsent;
 use wayfare_protocol::fare::FareContext;
 use wayfare_protocol::framing::encode_frame;
 use wayfare_protocol::handshake::respond;
@@ -119,6 +120,8 @@ pub(crate) struct Session {
     writer: OwnedWriteHalf,
     channel: Option<SecureChannel>,
     pub(crate) handle: Option<String>,
+    /// Whether a registration consent was forwarded (one per session).
+    consent_forwarded: bool,
     step: Duration,
     /// This session's hold on the terminal (one phone at a time). Released
     /// once the verdict is recorded, so the next phone is not told `Busy`
@@ -157,6 +160,7 @@ pub(crate) async fn serve(
         writer,
         channel: None,
         handle: None,
+        consent_forwarded: false,
         step,
         slot: None,
         ticket: Some(ticket),
@@ -251,9 +255,49 @@ impl Session {
             .map_err(|e| End::Protocol(format!("bad frame from the phone: {e}")))
     }
 
-    /// Keeps the account handle the phone sent (P3.5) if it is a plain
-    /// token (letters, digits, `-_.:=`, at most [`MAX_HANDLE_LEN`]): it goes
-    /// into reports, so nothing else a phone chooses is kept.
+    /// Forwards the rider's consent to be registered with the platform
+    /// (P3.5), if it follows the identity step and names this terminal, its
+    /// merchant and the pseudonym just sent. The control center verifies
+    /// the device signature; the session does not wait for it.
+    pub(crate) fn note_consent(&mut self, consent: RegistrationConsent) {
+        if self.consent_forwarded {
+            tracing::warn!(peer = %self.peer, "ignoring a second registration consent in one session");
+            return;
+        }
+        let cert = &self.shared.identity.body;
+        let checked = consent.peek().and_then(|body| {
+            body.check_at(&cert.merchant_id, &cert.terminal_id)?;
+            if self.handle.as_deref() != Some(body.pseudonym.as_str()) {
+                return Err(ProtocolError::InvalidField {
+                    field: "consent.pseudonym",
+                    reason: "not the pseudonym of this session's identity step".into(),
+                });
+            }
+            Ok(body)
+        });
+        if let Err(e) = checked {
+            tracing::warn!(peer = %self.peer, error = %Untrusted(&e.to_string()), "ignoring a registration consent");
+            return;
+        }
+        self.consent_forwarded = true;
+        let platform = self.shared.platform.clone();
+        let peer = self.peer;
+        tokio::spawn(async move {
+            match platform.register_rider(&consent).await {
+                Ok(id) => {
+                    tracing::info!(%peer, registration = %redact(&id), "rider registered with the platform (P3.5)")
+                }
+                Err(e) => {
+                    tracing::warn!(%peer, error = %Untrusted(&e.to_string()), "the platform refused or missed a rider registration")
+                }
+            }
+        });
+    }
+
+    /// Keeps the pseudonym the phone sent in the identity step (P3.5) if it
+    /// is a plain token (letters, digits, `-_.:=`, at most
+    /// [`MAX_HANDLE_LEN`]; phones send `pn_…`, older ones their handle): it
+    /// goes into reports, so nothing else a phone chooses is kept.
     pub(crate) fn note_identity(&mut self, handle: String) {
         let plain = |c: char| c.is_ascii_alphanumeric() || "-_.:=".contains(c);
         if handle.is_empty() || handle.len() > MAX_HANDLE_LEN || !handle.chars().all(plain) {
@@ -270,6 +314,10 @@ impl Session {
         match message {
             SessionMessage::Identity { handle } => {
                 self.note_identity(handle);
+                Ok(None)
+            }
+            SessionMessage::Consent { consent } => {
+                self.note_consent(consent);
                 Ok(None)
             }
             SessionMessage::TapIn { .. } => {
@@ -350,6 +398,7 @@ impl Session {
                     token.as_ref(),
                     t,
                     &shared.config.operator_key,
+                    &shared.identity.body.merchant_id,
                     &shared.used_tokens,
                     now_ms(),
                 );
@@ -834,6 +883,7 @@ pub(crate) async fn queue_report(
         fare,
         at_ms: now_ms(),
         detail: detail.to_string(),
+        entry_consent: None,
     };
     if let Err(e) = shared.reports.push(&report).await {
         tracing::error!(order = %redact(&sale.order_id), error = %e, "cannot queue the session report");
@@ -843,8 +893,10 @@ pub(crate) async fn queue_report(
 pub(crate) fn message_name(message: &SessionMessage) -> &'static str {
     match message {
         SessionMessage::Identity { .. } => "Identity",
+        SessionMessage::Consent { .. } => "Consent",
         SessionMessage::TapIn { .. } => "TapIn",
         SessionMessage::TapInIssued { .. } => "TapInIssued",
+        SessionMessage::TapInAccepted { .. } => "TapInAccepted",
         SessionMessage::PaymentRequest(_) => "PaymentRequest",
         SessionMessage::Decline { .. } => "Decline",
         SessionMessage::PaymentPending { .. } => "PaymentPending",

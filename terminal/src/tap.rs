@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant;
+use wayfare_protocol::entry_consent::EntryConsent;
 use wayfare_protocol::fare::{FareContext, FareDirection, FareMode, TripEntry};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::keys::PublicKey;
@@ -78,8 +79,13 @@ pub(crate) enum TokenCheck {
     OtherLine(String),
     /// Not signed by a terminal the operator certified.
     Forged(String),
-    /// Genuine, of this line, past its validity.
-    Expired,
+    /// Genuine, but its issuer may not record entries there: a POS or
+    /// another merchant's terminal, or a station other than the one the
+    /// operator registered for it (P3.6: the lowest band cannot be minted).
+    NotAnEntry(String),
+    /// Genuine, of this line, past its validity (the maximum fare closes
+    /// its open entry at the control center).
+    Expired(TapInBody),
     /// Genuine, of this line, already honoured here.
     Reused,
     /// Genuine, fresh, of this line, not used before.
@@ -91,18 +97,29 @@ pub(crate) fn check_token(
     token: Option<&TapInToken>,
     config: &TapConfig,
     operator: &PublicKey,
+    own_merchant: &str,
     used: &UsedTokens,
     now_ms: u64,
 ) -> TokenCheck {
     let Some(token) = token else {
         return TokenCheck::Missing;
     };
-    match token.verify_authentic(operator, now_ms) {
+    let verified = token
+        .verify_authentic(operator, now_ms)
+        .map(|(body, cert)| {
+            let issuer = cert.check_tap_in_issuer(&body.line, &body.station, body.station_index);
+            (body, cert, issuer)
+        });
+    match verified {
         Err(e) => TokenCheck::Forged(e.to_string()),
-        Ok((body, _)) if body.line != config.line => TokenCheck::OtherLine(body.line),
-        Ok((body, _)) if body.check_fresh(now_ms).is_err() => TokenCheck::Expired,
-        Ok((body, _)) if used.contains(&body.token_id) => TokenCheck::Reused,
-        Ok((body, _)) => TokenCheck::Valid(body),
+        Ok((body, _, _)) if body.line != config.line => TokenCheck::OtherLine(body.line),
+        Ok((_, cert, _)) if cert.merchant_id != own_merchant => TokenCheck::NotAnEntry(
+            "the tap-in token was issued by another operator's terminal".into(),
+        ),
+        Ok((_, _, Err(why))) => TokenCheck::NotAnEntry(why),
+        Ok((body, _, _)) if body.check_fresh(now_ms).is_err() => TokenCheck::Expired(body),
+        Ok((body, _, _)) if used.contains(&body.token_id) => TokenCheck::Reused,
+        Ok((body, _, _)) => TokenCheck::Valid(body),
     }
 }
 
@@ -170,7 +187,30 @@ pub(crate) fn plan(config: &TapConfig, check: TokenCheck, now_ms: u64) -> Result
         (TokenCheck::Missing, _) => "no tap-in token was presented".to_string(),
         (TokenCheck::OtherLine(line), _) => format!("the tap-in token is for line {line}"),
         (TokenCheck::Forged(_), _) => "the tap-in token is not genuine".to_string(),
-        (TokenCheck::Expired, _) => "the tap-in token has expired".to_string(),
+        (TokenCheck::NotAnEntry(why), _) => format!("the tap-in token is not a valid entry: {why}"),
+        (TokenCheck::Expired(body), _) => {
+            // The journey is charged the maximum here, once: the entry goes
+            // with the fare so the control center closes it (and refuses
+            // the token again).
+            let entry = TripEntry {
+                station: body.station.clone(),
+                station_index: body.station_index,
+                at_ms: body.tapped_in_at_ms,
+                token_id: body.token_id.clone(),
+            };
+            return Ok(Plan::Exit {
+                sale: Sale {
+                    order_id: new_id("ord")?,
+                    amount_minor: config.fare_table.maximum_minor(),
+                    description: format!(
+                        "Maximum fare {} at {}: the tap-in token has expired",
+                        config.line, config.station
+                    ),
+                },
+                fare: context(config, FareMode::MaximumFare, Some(entry)),
+                token: Some((body.token_id.clone(), body.expires_at_ms)),
+            });
+        }
         (TokenCheck::Reused, _) => "the tap-in token was already used".to_string(),
     };
     Ok(Plan::Exit {
@@ -240,13 +280,75 @@ impl Session {
         }
     }
 
+    /// Waits for the phone's `TapInAccepted` and checks that the consent
+    /// names this token, this terminal and this line's maximum fare.
+    async fn await_entry_consent(
+        &mut self,
+        config: &TapConfig,
+        token: &TapInBody,
+        now: u64,
+    ) -> std::result::Result<EntryConsent, String> {
+        let deadline = Instant::now() + Duration::from_millis(config.token_wait_ms);
+        let frame = self
+            .next_frame(deadline, "waiting for the entry acknowledgement")
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let consent = match self.open(&frame).map_err(|e| format!("{e:?}"))? {
+            SessionMessage::TapInAccepted { consent } => consent,
+            other => {
+                return Err(format!(
+                    "expected TapInAccepted, got {}",
+                    crate::session::message_name(&other)
+                ))
+            }
+        };
+        let c = consent.peek().map_err(|e| e.to_string())?;
+        if c.token_id != token.token_id || c.terminal_id != token.terminal_id {
+            return Err("the consent names another token or terminal".into());
+        }
+        if c.maximum_fare_minor != config.fare_table.maximum_minor()
+            || c.currency != config.currency.code()
+        {
+            return Err("the consent names another maximum fare".into());
+        }
+        if c.expires_at_ms != token.expires_at_ms {
+            return Err("the consent names another expiry".into());
+        }
+        if c.signed_at_ms.abs_diff(now) > 5 * 60_000 {
+            return Err("the consent is not fresh".into());
+        }
+        Ok(consent)
+    }
+
     /// Records an entry: issues the token, opens the gate, reports.
     pub(crate) async fn tap_entry(&mut self, config: &TapConfig) -> Result<(), End> {
         let shared = self.shared.clone();
         let now = now_ms();
         let (token, body) =
             issue(config, &shared.identity, now).map_err(|e| End::Internal(e.to_string()))?;
-        self.send(&SessionMessage::TapInIssued { token }).await?;
+        let maximum_fare_minor = config.fare_table.maximum_minor();
+        self.send(&SessionMessage::TapInIssued {
+            token,
+            maximum_fare_minor,
+            currency: config.currency.clone(),
+        })
+        .await?;
+        // The gate opens only once the phone acknowledges the entry with a
+        // device-signed consent, which the control center needs to charge
+        // an incomplete journey (the signature is checked there).
+        let consent = match self.await_entry_consent(config, &body, now).await {
+            Ok(consent) => consent,
+            Err(why) => {
+                tracing::warn!(token = %redact(&body.token_id), reason = %why, "entry not acknowledged; gate stays shut");
+                self.slot.take();
+                self.done(
+                    DoneOutcome::Refused,
+                    "The entry was not acknowledged by the app; please update it or ask staff",
+                )
+                .await;
+                return Ok(());
+            }
+        };
         let sale = Sale {
             order_id: body.token_id.clone(),
             amount_minor: 0,
@@ -308,6 +410,7 @@ impl Session {
             fare: Some(context(config, FareMode::TapIn, Some(entry))),
             at_ms: now,
             detail,
+            entry_consent: Some(consent.to_base64()),
         };
         if let Err(e) = shared.reports.push(&report).await {
             tracing::error!(error = %e, "cannot queue the tap-in report");
@@ -371,6 +474,12 @@ mod tests {
             terminal_key: key.public_key(),
             not_before_ms: 0,
             not_after_ms: u64::MAX / 2,
+            transit: Some(wayfare_protocol::certificate::TransitPlacement {
+                line: "T1".into(),
+                station: "Central".into(),
+                station_index: 1,
+                issues_tap_in: true,
+            }),
         };
         let certificate = TerminalCertificate::issue(&operator, &body).unwrap();
         Entry {
@@ -380,6 +489,108 @@ mod tests {
                 certificate,
                 body,
             },
+        }
+    }
+
+    /// An operator-certified terminal of `merchant`, of `kind`, with an
+    /// optional placement, that signs tap-in tokens.
+    fn terminal_of(
+        operator: &SigningKey,
+        merchant: &str,
+        kind: TerminalKind,
+        placement: Option<(&str, &str, u32, bool)>,
+    ) -> TerminalIdentity {
+        let key = SigningKey::generate().unwrap();
+        let body = CertificateBody {
+            version: 1,
+            terminal_id: "term_other".into(),
+            merchant_id: merchant.into(),
+            merchant_name: "Somebody".into(),
+            kind,
+            terminal_key: key.public_key(),
+            not_before_ms: 0,
+            not_after_ms: u64::MAX / 2,
+            transit: placement.map(|(line, station, station_index, issues_tap_in)| {
+                wayfare_protocol::certificate::TransitPlacement {
+                    line: line.into(),
+                    station: station.into(),
+                    station_index,
+                    issues_tap_in,
+                }
+            }),
+        };
+        let certificate = TerminalCertificate::issue(operator, &body).unwrap();
+        TerminalIdentity {
+            key,
+            certificate,
+            body,
+        }
+    }
+
+    /// Issue 8.2: a token minted by a terminal that may not record this
+    /// entry buys nothing but the maximum fare.
+    #[test]
+    fn tokens_from_terminals_that_may_not_record_the_entry_pay_the_maximum() {
+        let e = entry_terminal();
+        let op = &e.operator;
+        let out = config(TapRole::Exit, "Harbour", 4);
+        let used = used();
+        let cases = [
+            (
+                "a shop's POS",
+                terminal_of(op, "mer_1", TerminalKind::Pos, None),
+                "Central",
+                1,
+                "cannot record a transit entry",
+            ),
+            (
+                "another merchant's gate",
+                terminal_of(
+                    op,
+                    "mer_other",
+                    TerminalKind::Gate,
+                    Some(("T1", "Central", 1, true)),
+                ),
+                "Central",
+                1,
+                "another operator",
+            ),
+            (
+                "a station other than the registered one",
+                terminal_of(
+                    op,
+                    "mer_1",
+                    TerminalKind::Gate,
+                    Some(("T1", "Central", 1, true)),
+                ),
+                "Somewhere cheap",
+                3,
+                "registered at Central",
+            ),
+            (
+                "an exit-only gate",
+                terminal_of(
+                    op,
+                    "mer_1",
+                    TerminalKind::Gate,
+                    Some(("T1", "Central", 1, false)),
+                ),
+                "Central",
+                1,
+                "does not record entries",
+            ),
+        ];
+        for (what, issuer, station, index, reason) in cases {
+            let (token, _) =
+                issue(&config(TapRole::Entry, station, index), &issuer, 1_000).unwrap();
+            let check = check_token(Some(&token), &out, &op.public_key(), "mer_1", &used, 2_000);
+            assert!(
+                matches!(&check, TokenCheck::NotAnEntry(why) if why.contains(reason)),
+                "{what}: {check:?}"
+            );
+            let (amount, mode, why) = charged(&plan(&out, check, 2_000).unwrap());
+            assert_eq!((amount, mode), (500, FareMode::MaximumFare), "{what}");
+            assert!(why.contains("not a valid entry"), "{what}: {why}");
         }
     }
 
@@ -405,7 +616,14 @@ mod tests {
         let used = used();
         for (exit_index, fare) in [(1, 200), (3, 200), (4, 300), (6, 300), (7, 500)] {
             let out = config(TapRole::Exit, "Somewhere", exit_index);
-            let check = check_token(Some(&token), &out, &e.operator.public_key(), &used, 2_000);
+            let check = check_token(
+                Some(&token),
+                &out,
+                &e.operator.public_key(),
+                "mer_1",
+                &used,
+                2_000,
+            );
             assert_eq!(check, TokenCheck::Valid(body.clone()));
             let plan = plan(&out, check, 2_000).unwrap();
             let (amount, mode, _) = charged(&plan);
@@ -424,7 +642,14 @@ mod tests {
             .await
             .unwrap();
         let out = config(TapRole::Exit, "Harbour", 4);
-        let check = check_token(Some(&token), &out, &e.operator.public_key(), &used, 2_000);
+        let check = check_token(
+            Some(&token),
+            &out,
+            &e.operator.public_key(),
+            "mer_1",
+            &used,
+            2_000,
+        );
         assert_eq!(check, TokenCheck::Reused);
         let (amount, mode, why) = charged(&plan(&out, check, 2_000).unwrap());
         assert_eq!((amount, mode), (500, FareMode::MaximumFare));
@@ -439,7 +664,7 @@ mod tests {
         let used = used();
         let (token, _) = issue(&config(TapRole::Entry, "Central", 1), &e.identity, 1_000).unwrap();
 
-        let check = check_token(None, &out, &op, &used, 2_000);
+        let check = check_token(None, &out, &op, "mer_1", &used, 2_000);
         assert_eq!(check, TokenCheck::Missing);
         let (amount, mode, why) = charged(&plan(&out, check, 2_000).unwrap());
         assert_eq!((amount, mode), (500, FareMode::MaximumFare));
@@ -450,6 +675,7 @@ mod tests {
             Some(&token),
             &out,
             &impostor.operator.public_key(),
+            "mer_1",
             &used,
             2_000,
         );
@@ -463,13 +689,14 @@ mod tests {
         bytes[pos] = b'K';
         let tampered = TapInToken::from_bytes(bytes);
         assert!(matches!(
-            check_token(Some(&tampered), &out, &op, &used, 2_000),
+            check_token(Some(&tampered), &out, &op, "mer_1", &used, 2_000),
             TokenCheck::Forged(_)
         ));
 
         let late = 1_000 + 3_600_000 + 1;
-        let check = check_token(Some(&token), &out, &op, &used, late);
-        assert_eq!(check, TokenCheck::Expired);
+        let check = check_token(Some(&token), &out, &op, "mer_1", &used, late);
+        assert!(matches!(check, TokenCheck::Expired(_)));
+        let expired = check.clone();
         assert!(charged(&plan(&out, check, late).unwrap())
             .2
             .contains("expired"));
@@ -477,7 +704,7 @@ mod tests {
         let mut other = config(TapRole::Entry, "Zoo", 1);
         other.line = "T2".into();
         let (t2, _) = issue(&other, &e.identity, 1_000).unwrap();
-        let check = check_token(Some(&t2), &out, &op, &used, 2_000);
+        let check = check_token(Some(&t2), &out, &op, "mer_1", &used, 2_000);
         assert_eq!(check, TokenCheck::OtherLine("T2".into()));
         assert_eq!(charged(&plan(&out, check.clone(), 2_000).unwrap()).0, 500);
         // A two-way gate treats another line's token as a new entry.
@@ -488,9 +715,7 @@ mod tests {
             Plan::Entry
         );
         assert_eq!(
-            plan(&both, TokenCheck::Expired, 2_000)
-                .map(|p| charged(&p).0)
-                .unwrap(),
+            plan(&both, expired, 2_000).map(|p| charged(&p).0).unwrap(),
             500
         );
     }
@@ -512,10 +737,23 @@ mod tests {
             ],
             maximum_minor: 2_000,
         };
-        let (token, _) = issue(&gate, &e.identity, 0).unwrap();
+        let car_park = terminal_of(
+            &e.operator,
+            "mer_1",
+            TerminalKind::Gate,
+            Some(("T1", "Car park", 0, true)),
+        );
+        let (token, _) = issue(&gate, &car_park, 0).unwrap();
         let used = used();
         let at = 45 * 60_000;
-        let check = check_token(Some(&token), &gate, &e.operator.public_key(), &used, at);
+        let check = check_token(
+            Some(&token),
+            &gate,
+            &e.operator.public_key(),
+            "mer_1",
+            &used,
+            at,
+        );
         assert_eq!(charged(&plan(&gate, check, at).unwrap()).0, 400);
     }
 }

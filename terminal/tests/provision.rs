@@ -39,6 +39,7 @@ async fn enroll_returns_a_certificate_for_our_key() {
                         terminal_key: key,
                         not_before_ms: now_ms() - 1_000,
                         not_after_ms: now_ms() + 86_400_000,
+                        transit: None,
                     },
                 )
                 .unwrap();
@@ -68,6 +69,8 @@ async fn enroll_returns_a_certificate_for_our_key() {
             line: "T1".into(),
             vehicle: "tram 1207".into(),
             station: "Central".into(),
+            station_index: Some(2),
+            tap_role: None,
             direction_from: "Airport".into(),
             direction_towards: "Harbour".into(),
             utc_offset_minutes: Some(480),

@@ -19,6 +19,7 @@ fn report(n: u32) -> Report {
         fare: None,
         at_ms: 1,
         detail: "test".into(),
+        entry_consent: None,
     }
 }
 

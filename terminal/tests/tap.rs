@@ -27,6 +27,30 @@ async fn tap(
     (phone, first)
 }
 
+/// The phone's device-signed acknowledgement of an entry (any device key:
+/// the gate checks what the consent names, the control center the key).
+async fn acknowledge(phone: &mut Phone, f: &Fixture, token: &TapInToken) {
+    let (body, _) = token
+        .verify_authentic(&f.operator.public_key(), now_ms())
+        .unwrap();
+    let consent = wayfare_protocol::entry_consent::EntryConsent::sign(
+        &SigningKey::generate().unwrap(),
+        &wayfare_protocol::entry_consent::EntryConsentBody {
+            version: 1,
+            token_id: body.token_id.clone(),
+            terminal_id: body.terminal_id.clone(),
+            account_id: "acc_test".into(),
+            device_id: "dev_test".into(),
+            maximum_fare_minor: 500,
+            currency: "CNY".into(),
+            expires_at_ms: body.expires_at_ms,
+            signed_at_ms: now_ms(),
+        },
+    )
+    .unwrap();
+    phone.send(&SessionMessage::TapInAccepted { consent }).await;
+}
+
 async fn pay(phone: &mut Phone, f: &Fixture, request: &wayfare_protocol::messages::PaymentRequest) {
     let receipt = f.receipt_for(request, &f.receipt_key);
     phone.send(&SessionMessage::Receipt { receipt }).await;
@@ -49,7 +73,10 @@ async fn entry_exit_reuse_and_forgery_at_a_two_way_gate() {
     // Entry: no token, so a token is issued and nothing is charged.
     let (mut phone, first) = tap(t.phone_addr(), &f, None, false).await;
     let token = match first {
-        SessionMessage::TapInIssued { token } => token,
+        SessionMessage::TapInIssued { token, .. } => {
+            acknowledge(&mut phone, &f, &token).await;
+            token
+        }
         other => panic!("expected TapInIssued, got {other:?}"),
     };
     let (body, _) = token.verify(&f.operator.public_key(), now_ms()).unwrap();
@@ -176,9 +203,12 @@ async fn an_exit_gate_charges_the_maximum_without_a_token_and_survives_restart()
         .await
         .unwrap();
     let (phone, first) = tap(e.phone_addr(), &f, None, false).await;
-    let SessionMessage::TapInIssued { token } = first else {
+    let SessionMessage::TapInIssued { token, .. } = first else {
         panic!("expected a token")
     };
+    let mut phone = phone;
+    acknowledge(&mut phone, &f, &token).await;
+    assert!(matches!(phone.recv().await, Some(SessionMessage::Done(_))));
     drop(phone);
     e.shutdown().await;
     let t = wayfare_terminal::start(f.tap_config(&stub.url, TapRole::Exit, "Harbour", 2))

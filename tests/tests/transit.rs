@@ -301,9 +301,37 @@ async fn missing_forged_and_reused_tokens_never_ride_free() {
 
     // A genuine token from the entry gate.
     let (mut phone, first) = present(&entry, &operator_key, None).await;
-    let SessionMessage::TapInIssued { token } = first else {
+    let SessionMessage::TapInIssued {
+        token,
+        maximum_fare_minor,
+        currency,
+    } = first
+    else {
         panic!("expected a token, got {first:?}");
     };
+    // The gate opens once the entry is acknowledged (a device-signed
+    // consent; this hand-made phone's key is unknown to the control
+    // center, which then records no entry for any account).
+    let (issued, _) = token.verify(&operator_key, now_ms()).unwrap();
+    let consent = wayfare_protocol::entry_consent::EntryConsent::sign(
+        &SigningKey::generate().unwrap(),
+        &wayfare_protocol::entry_consent::EntryConsentBody {
+            version: 1,
+            token_id: issued.token_id.clone(),
+            terminal_id: issued.terminal_id.clone(),
+            account_id: "acc_raw".into(),
+            device_id: "dev_raw".into(),
+            maximum_fare_minor,
+            currency: currency.code().to_string(),
+            expires_at_ms: issued.expires_at_ms,
+            signed_at_ms: now_ms(),
+        },
+    )
+    .unwrap();
+    phone
+        .send(&SessionMessage::TapInAccepted { consent })
+        .await
+        .unwrap();
     assert!(
         matches!(phone.receive().await.unwrap(), SessionMessage::Done(d) if d.outcome == DoneOutcome::Accepted)
     );
@@ -384,4 +412,47 @@ async fn the_demo_scene_runs() {
     wayfare_cli::demo_guardian::demo_guardian_and_tap_ride(&system)
         .await
         .unwrap();
+}
+
+/// Issue 8.2: the real wallet acknowledges every entry with a
+/// device-signed consent, so the control center knows its open journey; a
+/// second entry without a tap-out charges the first the maximum fare,
+/// exactly once, with the reason in the rider's history.
+#[tokio::test]
+async fn a_second_entry_without_a_tap_out_charges_the_first_journey_the_maximum_once() {
+    wayfare_e2e::init();
+    let system = LocalSystem::start().await.unwrap();
+    let metro = system.merchant("City Metro", CNY).await.unwrap();
+    let harbour = gate(&system, &metro, TapRole::Entry, "Harbour", 0).await;
+    let museum = gate(&system, &metro, TapRole::Entry, "Museum", 1).await;
+    let rider = system.rider("Mei", None).await.unwrap();
+    system.fund(&rider, 2_000).await.unwrap();
+
+    let (outcome, _) = wayfare_e2e::tap(&rider, &harbour).await;
+    assert!(matches!(outcome, TapOutcome::Entered { .. }), "{outcome:?}");
+    let (outcome, _) = wayfare_e2e::tap(&rider, &museum).await;
+    assert!(matches!(outcome, TapOutcome::Entered { .. }), "{outcome:?}");
+
+    // The gates' reports reach the control center through their queues.
+    let deadline = now_ms() + 20_000;
+    let charged = loop {
+        let history = rider.wallet.account().history(50).await.unwrap();
+        let charged: Vec<_> = history
+            .into_iter()
+            .filter(|e| e.description.contains("never tapped out"))
+            .collect();
+        if !charged.is_empty() || now_ms() > deadline {
+            break charged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(charged.len(), 1, "{charged:?}");
+    assert!(
+        charged[0].description.contains("entered at Harbour"),
+        "{}",
+        charged[0].description
+    );
+    assert_eq!(charged[0].amount_minor, -500);
+    assert_eq!(rider.balance().await.unwrap(), 1_500);
+    assert_eq!(system.admin().ledger_sum().await.unwrap(), 0);
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use wayfare_protocol::ids::redact;
-use wayfare_protocol::messages::{SessionMessage, TerminalKind as WireKind};
+use wayfare_protocol::messages::TerminalKind as WireKind;
 
 use crate::clock::now_ms;
 use crate::error::WalletError;
@@ -170,14 +170,9 @@ impl TerminalsApi {
         .map_err(|_| SessionError::Timeout(HANDSHAKE_TIMEOUT.as_secs()))??;
 
         let info = TerminalInfo::from(&established.terminal);
-        let mut channel = established.channel;
-        if let Ok((_, id)) = self.inner.device() {
-            let identity = SessionMessage::Identity {
-                handle: id.handle.clone(),
-            };
-            let sealed = channel.seal(&identity).map_err(SessionError::from)?;
-            stream.write_frame(&sealed).await?;
-        }
+        // Nothing about the rider is sent here: the identity step (P3.5)
+        // happens only when the app asks (`TerminalSession::identify`).
+        let channel = established.channel;
         tracing::info!(target: "wayfare_core::session", terminal = %redact(&info.terminal_id), "terminal verified");
         Ok(Arc::new(TerminalSession::new(
             self.inner.clone(),

@@ -92,7 +92,8 @@ pub struct StoredReceipt {
     pub formatted_amount: String,
     /// Balance right after the payment.
     pub balance_after_minor: i64,
-    /// The payer's pseudonymous handle in the receipt.
+    /// How the receipt names the payer: the rider's pseudonym for this
+    /// merchant (the field keeps its first name for compatibility).
     pub payer_handle: String,
     /// When the server committed the payment (Unix ms).
     pub completed_at_ms: u64,

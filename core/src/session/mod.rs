@@ -2,6 +2,7 @@
 //! ([`handshake`]) and the `TerminalSession` object ([`terminal_session`]).
 
 pub(crate) mod handshake;
+pub(crate) mod identity;
 pub(crate) mod tap_in;
 pub(crate) mod terminal_session;
 pub(crate) mod transport;
@@ -14,6 +15,7 @@ use crate::account::format_amount;
 use crate::discovery::TerminalKind;
 use crate::payments::PaymentError;
 
+pub use identity::IdentityShared;
 pub use terminal_session::TerminalSession;
 
 /// What can go wrong in a session.

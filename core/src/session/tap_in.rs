@@ -68,10 +68,21 @@ impl TapInStore {
     pub(crate) async fn keep(
         &self,
         token: &TapInToken,
+        issued_by: &str,
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<TapInBody, KeepError> {
-        let (body, _) = token.verify(operator, now_ms).map_err(KeepError::Invalid)?;
+        let (body, cert) = token.verify(operator, now_ms).map_err(KeepError::Invalid)?;
+        // Only the transit terminal of this session, registered to record
+        // entries on the token's line at the token's station, replaces the
+        // held token (issue 8.2): a shop's POS cannot overwrite it.
+        if body.terminal_id != issued_by {
+            return Err(KeepError::NotAnEntry(
+                "the token was issued by another terminal than this one".into(),
+            ));
+        }
+        cert.check_tap_in_issuer(&body.line, &body.station, body.station_index)
+            .map_err(KeepError::NotAnEntry)?;
         let held = HeldToken {
             token: token.to_base64(),
             token_id: body.token_id.clone(),
@@ -127,6 +138,9 @@ pub(crate) enum KeepError {
     /// It did not verify (forged, expired, unknown operator).
     #[error("the tap-in token does not verify: {0}")]
     Invalid(wayfare_protocol::ProtocolError),
+    /// Genuine, but its terminal may not record this entry.
+    #[error("the tap-in token is not a valid entry: {0}")]
+    NotAnEntry(String),
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),
@@ -140,6 +154,15 @@ mod tests {
     use wayfare_protocol::messages::TerminalKind;
 
     fn token(operator: &SigningKey, expires_at_ms: u64) -> TapInToken {
+        token_from(operator, expires_at_ms, TerminalKind::Gate, true)
+    }
+
+    fn token_from(
+        operator: &SigningKey,
+        expires_at_ms: u64,
+        kind: TerminalKind,
+        placed: bool,
+    ) -> TapInToken {
         let key = SigningKey::generate().unwrap();
         let certificate = TerminalCertificate::issue(
             operator,
@@ -148,10 +171,16 @@ mod tests {
                 terminal_id: "term_e".into(),
                 merchant_id: "mer_1".into(),
                 merchant_name: "Tram".into(),
-                kind: TerminalKind::Gate,
+                kind,
                 terminal_key: key.public_key(),
                 not_before_ms: 0,
                 not_after_ms: 10_000_000,
+                transit: placed.then(|| wayfare_protocol::certificate::TransitPlacement {
+                    line: "T1".into(),
+                    station: "Central".into(),
+                    station_index: 1,
+                    issues_tap_in: true,
+                }),
             },
         )
         .unwrap();
@@ -185,14 +214,16 @@ mod tests {
 
         let forged = token(&other, 5_000);
         assert!(matches!(
-            tokens.keep(&forged, &operator.public_key(), 2_000).await,
+            tokens
+                .keep(&forged, "term_e", &operator.public_key(), 2_000)
+                .await,
             Err(KeepError::Invalid(_))
         ));
         assert!(tokens.current(2_000).unwrap().is_none());
 
         let good = token(&operator, 5_000);
         let body = tokens
-            .keep(&good, &operator.public_key(), 2_000)
+            .keep(&good, "term_e", &operator.public_key(), 2_000)
             .await
             .unwrap();
         assert_eq!(body.station, "Central");
@@ -204,5 +235,43 @@ mod tests {
         );
         tokens.forget().await.unwrap();
         assert!(tokens.current(3_000).unwrap().is_none());
+    }
+
+    /// Issue 8.2: the held token is replaced only by an entry its own
+    /// terminal may record: not by a POS, an unplaced or exit-only
+    /// terminal, or a token naming another terminal than the session's.
+    #[tokio::test]
+    async fn only_tokens_from_a_placed_entry_terminal_of_the_session_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).await.unwrap();
+        let tokens = TapInStore::new(&store).unwrap();
+        let operator = SigningKey::generate().unwrap();
+        let op = operator.public_key();
+        for (what, t) in [
+            (
+                "a POS",
+                token_from(&operator, 5_000, TerminalKind::Pos, true),
+            ),
+            (
+                "an unplaced gate",
+                token_from(&operator, 5_000, TerminalKind::Gate, false),
+            ),
+        ] {
+            assert!(
+                matches!(
+                    tokens.keep(&t, "term_e", &op, 2_000).await,
+                    Err(KeepError::NotAnEntry(_))
+                ),
+                "{what}"
+            );
+        }
+        let good = token(&operator, 5_000);
+        assert!(matches!(
+            tokens.keep(&good, "term_other", &op, 2_000).await,
+            Err(KeepError::NotAnEntry(_))
+        ));
+        assert!(tokens.current(2_000).unwrap().is_none());
+        tokens.keep(&good, "term_e", &op, 2_000).await.unwrap();
+        assert!(tokens.current(2_000).unwrap().is_some());
     }
 }

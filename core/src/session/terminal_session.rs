@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use wayfare_protocol::channel::SecureChannel;
+use wayfare_protocol::entry_consent::{EntryConsent, EntryConsentBody};
 use wayfare_protocol::fare::FareMode;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::messages::{Done, DoneOutcome, PaymentRequest, SessionMessage};
 use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::tap_in::TapInToken;
 
+use super::identity::{pseudonym_for, sign_consent, IdentityShared};
 use super::tap_in::{TapInStore, TapOutcome};
 use super::transport::FramedStream;
 use super::{PaymentRequestInfo, SessionError, TerminalDone, TerminalInfo};
@@ -44,6 +46,8 @@ struct SessionCore {
     phase: Phase,
     /// Whether the held tap-in token (or its absence) was presented.
     tap_presented: bool,
+    /// Whether the identity step (P3.5) happened in this session.
+    identified: bool,
 }
 
 impl SessionCore {
@@ -136,6 +140,7 @@ impl TerminalSession {
                 channel,
                 phase: Phase::AwaitingRequest,
                 tap_presented: false,
+                identified: false,
             }),
             cancel: watch::channel(false).0,
             last_request: std::sync::Mutex::new(None),
@@ -175,8 +180,28 @@ impl TerminalSession {
         let result = loop {
             match core.receive(REQUEST_TIMEOUT).await {
                 Ok(SessionMessage::PaymentRequest(r)) => break self.check_request(r),
-                Ok(SessionMessage::TapInIssued { token }) => {
+                Ok(SessionMessage::TapInIssued {
+                    token,
+                    maximum_fare_minor,
+                    currency,
+                }) => {
                     entered = self.keep_tap_in(&token).await;
+                    if let Some(body) = &entered {
+                        // The gate opens once the entry is acknowledged with
+                        // the device's consent to an incomplete-journey fare.
+                        match self.entry_consent(body, maximum_fare_minor, currency.code()) {
+                            Ok(consent) => {
+                                if let Err(e) =
+                                    core.send(&SessionMessage::TapInAccepted { consent }).await
+                                {
+                                    break Err(e);
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(target: "wayfare_core::session", error = %e, "cannot acknowledge the entry");
+                            }
+                        }
+                    }
                 }
                 Ok(SessionMessage::Done(done)) if entered.is_some() => {
                     let Some(body) = entered.take() else {
@@ -243,13 +268,44 @@ impl TerminalSession {
         core.send(&SessionMessage::TapIn { token }).await
     }
 
+    /// The device-signed acknowledgement of an entry (P3.6): the control
+    /// center charges at most `maximum_fare_minor` if the journey is never
+    /// completed.
+    fn entry_consent(
+        &self,
+        token: &wayfare_protocol::tap_in::TapInBody,
+        maximum_fare_minor: u64,
+        currency: &str,
+    ) -> Result<EntryConsent, String> {
+        let (_, id) = self.inner.device().map_err(|e| e.to_string())?;
+        let body = EntryConsentBody {
+            version: wayfare_protocol::PROTOCOL_VERSION,
+            token_id: token.token_id.clone(),
+            terminal_id: token.terminal_id.clone(),
+            account_id: id.account_id.clone(),
+            device_id: id.device_id.clone(),
+            maximum_fare_minor,
+            currency: currency.to_string(),
+            expires_at_ms: token.expires_at_ms,
+            signed_at_ms: now_ms(),
+        };
+        EntryConsent::sign(&id.key, &body).map_err(|e| e.to_string())
+    }
+
     /// Verifies and keeps a token an entry terminal issued.
     async fn keep_tap_in(&self, token: &TapInToken) -> Option<wayfare_protocol::tap_in::TapInBody> {
         let kept = async {
             let operator = self.inner.operator_key().await.ok()?;
             let state = self.inner.opened().ok()?;
             let store = TapInStore::new(&state.store).ok()?;
-            match store.keep(token, &operator, now_ms()).await {
+            if !matches!(self.terminal.kind, TerminalKind::Tram | TerminalKind::Gate) {
+                tracing::warn!(target: "wayfare_core::session", "a non-transit terminal sent a tap-in token; ignored");
+                return None;
+            }
+            match store
+                .keep(token, &self.terminal.terminal_id, &operator, now_ms())
+                .await
+            {
                 Ok(body) => Some(body),
                 Err(e) => {
                     tracing::warn!(target: "wayfare_core::session", error = %e, "tap-in token not kept");
@@ -492,6 +548,71 @@ impl TerminalSession {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The optional identity step (P3.5), only when the rider asks for it:
+    /// shows the terminal the rider's pseudonym for its merchant (never the
+    /// account, its handle or a phone number; other merchants see other
+    /// pseudonyms). With `consent_to_register`, also sends the rider's
+    /// signed consent for the terminal to register the rider with its
+    /// merchant's platform; the registration then appears in
+    /// `wallet.registrations()` and the rider can revoke it there.
+    ///
+    /// Call it after `connect` and before `confirm()`, not while
+    /// `next_payment_request()` or `tap()` is waiting (it would wait for
+    /// them). At tram and gate terminals, registration is possible only
+    /// after `tap()`; a plain identity step may come before. The first time
+    /// at a merchant it asks the control center for the pseudonym (kept
+    /// afterwards). Once per session. Errors: `NotRegistered`, `Network`,
+    /// `InvalidInput` (repeated, or registration before `tap()` at a
+    /// transit terminal), `SessionFailed` (the session is over).
+    pub async fn identify(&self, consent_to_register: bool) -> Result<IdentityShared, WalletError> {
+        if *self.cancel.borrow() {
+            return Err(WalletError::Cancelled);
+        }
+        let (_, id) = self.inner.device()?;
+        let merchant_id = self.terminal.merchant_id.clone();
+        let pseudonym = pseudonym_for(&self.inner, &merchant_id).await?;
+        let consent = consent_to_register
+            .then(|| sign_consent(&id, &pseudonym, &merchant_id, &self.terminal.terminal_id))
+            .transpose()?;
+        let mut core = self.core.lock().await;
+        if matches!(core.phase, Phase::Finished) {
+            return Err(SessionError::WrongState("the session is over").into());
+        }
+        if core.identified {
+            return Err(WalletError::invalid(
+                "the rider was already identified in this session",
+            ));
+        }
+        let transit = matches!(self.terminal.kind, TerminalKind::Tram | TerminalKind::Gate);
+        if consent.is_some() && transit && !core.tap_presented {
+            return Err(WalletError::invalid(
+                "at tram and gate terminals, register with the platform after tap()",
+            ));
+        }
+        core.identified = true;
+        let sent = async {
+            core.send(&SessionMessage::Identity {
+                handle: pseudonym.clone(),
+            })
+            .await?;
+            if let Some(consent) = consent {
+                core.send(&SessionMessage::Consent { consent }).await?;
+            }
+            Ok::<_, SessionError>(())
+        }
+        .await;
+        if let Err(e) = sent {
+            core.finish().await;
+            return Err(e.into());
+        }
+        tracing::info!(target: "wayfare_core::session", terminal = %redact(&self.terminal.terminal_id), registration = consent_to_register, "identity step: pseudonym sent");
+        Ok(IdentityShared {
+            merchant_id,
+            pseudonym,
+            registration_requested: consent_to_register,
+        })
     }
 
     /// The user declined: tells the terminal and returns its `Done`.

@@ -30,14 +30,8 @@ async fn handshake_request_and_decline() {
     };
     let (port, terminal) = spawn_terminal(move |mut t| async move {
         t.accept(&term.terminal, &cert).await;
-        // Registered wallet: the handle comes first.
-        let identity = t.recv().await.unwrap();
-        assert_eq!(
-            identity,
-            SessionMessage::Identity {
-                handle: "rider-test".into()
-            }
-        );
+        // Registered wallet, but no identity step asked for: nothing about
+        // the rider is sent; the phone's first message is its decline.
         t.send(SessionMessage::PaymentRequest(request(
             "ord_1",
             250,
@@ -272,7 +266,6 @@ async fn expired_request_is_refused_locally_without_recording() {
     let terminal_key = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
     let (port, terminal) = spawn_terminal(move |mut t| async move {
         t.accept(&terminal_key, &cert).await;
-        let _identity = t.recv().await.unwrap();
         t.send(SessionMessage::PaymentRequest(request("ord_3", 100, 1)))
             .await
             .unwrap();
@@ -353,7 +346,6 @@ async fn the_rider_sees_the_certified_merchant_name_not_the_requests() {
     let terminal = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
     let (port, _term) = spawn_terminal(move |mut t| async move {
         t.accept(&terminal, &cert).await;
-        let _identity = t.recv().await.unwrap();
         let mut spoofed = request("ord_spoof", 250, now_ms() + 60_000);
         spoofed.merchant_name = "City Hospital Donations".into();
         t.send(SessionMessage::PaymentRequest(spoofed))

@@ -42,6 +42,28 @@ pub(crate) async fn account(
     })))
 }
 
+/// The query of `POST /v1/transit/sweep`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SweepQuery {
+    /// Charge entries whose token expired at least this long ago (default:
+    /// the periodic sweep's grace, 6 h).
+    grace_ms: Option<u64>,
+}
+
+/// `POST /v1/transit/sweep` (admin): charges the maximum fare, once, for
+/// every open entry whose tap-in token expired unused more than `grace_ms`
+/// ago (incomplete journeys; the server also does this periodically).
+pub(crate) async fn transit_sweep(
+    State(state): State<AppState>,
+    _admin: Admin,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<SweepQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let grace = query.grace_ms.unwrap_or(crate::journeys::SWEEP_GRACE_MS);
+    let charged = crate::journeys::sweep(&state, grace).await?;
+    Ok(Json(json!({ "charged": charged })))
+}
+
 /// `GET /v1/ledger/check`: `sum_minor` is 0 and `balance_mismatches` is 0
 /// when every movement balanced and every balance equals its entries.
 pub(crate) async fn ledger_check(

@@ -14,6 +14,7 @@ mod guardians;
 mod merchants;
 mod meta;
 pub mod payments;
+mod registrations;
 mod reports;
 mod settlements;
 pub(crate) mod terminals;
@@ -28,6 +29,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices", post(devices::register))
         .route("/v1/wallet", get(wallet::wallet))
         .route("/v1/wallet/history", get(wallet::history))
+        .route(
+            "/v1/wallet/pseudonyms/{merchant_id}",
+            get(registrations::pseudonym),
+        )
+        .route("/v1/wallet/registrations", get(registrations::list))
+        .route(
+            "/v1/wallet/registrations/{registration_id}/revoke",
+            post(registrations::revoke),
+        )
         .route("/v1/sandbox/top-ups", post(admin::top_up))
         .route("/v1/payments", post(payments::create))
         .route("/v1/payments/{idempotency_key}", get(payments::get))
@@ -35,10 +45,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{account_id}", get(admin::account))
         .route("/v1/terminals", post(terminals::register))
         .route("/v1/platform/confirmations", post(terminals::confirm))
+        .route("/v1/platform/registrations", post(registrations::register))
         .route("/v1/terminals/me/events", get(terminals::events))
         .route("/v1/terminals/me/reports", post(reports::submit))
         .route("/v1/terminals/{terminal_id}/reports", get(reports::list))
         .route("/v1/ledger/check", get(admin::ledger_check))
+        .route("/v1/transit/sweep", post(admin::transit_sweep))
         .route("/v1/devices/me/events", get(device_stream::events))
         .route("/v1/guardians/invitations", post(guardians::invite))
         .route("/v1/guardians/invitations/accept", post(guardians::accept))

@@ -26,6 +26,7 @@ use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiPath};
 use crate::guardians::render::AlertFacts;
 use crate::guardians::{alerts, ShownAs};
+use crate::keys::ServerKeys;
 use crate::ledger::{self, Leg, Movement};
 use crate::state::AppState;
 
@@ -197,7 +198,7 @@ pub async fn create(
         ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
     })?;
     validate(&body)?;
-    let outcome = match load_context(pool, &body).await {
+    let outcome = match load_context(pool, state.keys(), &body).await {
         Ok(ctx) => commit(&state, &body, &digest, ctx, now).await,
         Err(e) => Err(e),
     };
@@ -276,21 +277,26 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Accounts and handles a payment needs, read before the transaction.
+/// Accounts and names a payment needs, read before the transaction.
 struct Context {
-    payer_handle: String,
+    /// The payer's pseudonym for this merchant: what the receipt names
+    /// (never the account id, the global handle or a phone number).
+    payer_pseudonym: String,
     merchant_account: String,
     /// Alert facts without the rider's name (set per binding).
     alert: AlertFacts,
 }
 
-async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context, ApiError> {
-    let payer: Option<(String, Option<String>)> =
-        sqlx::query_as("SELECT currency, handle FROM accounts WHERE id = $1")
-            .bind(body.account_id.clone())
-            .fetch_optional(pool)
-            .await?;
-    let (payer_currency, payer_handle) =
+async fn load_context(
+    pool: &AnyPool,
+    keys: &ServerKeys,
+    body: &InstructionBody,
+) -> Result<Context, ApiError> {
+    let payer: Option<(String,)> = sqlx::query_as("SELECT currency FROM accounts WHERE id = $1")
+        .bind(body.account_id.clone())
+        .fetch_optional(pool)
+        .await?;
+    let (payer_currency,) =
         payer.ok_or_else(|| ApiError::NotFound("the paying account does not exist".into()))?;
     let merchant: Option<(String, String, String)> =
         sqlx::query_as("SELECT account_id, currency, name FROM merchants WHERE id = $1")
@@ -337,7 +343,7 @@ async fn load_context(pool: &AnyPool, body: &InstructionBody) -> Result<Context,
         return Err(order_paid());
     }
     Ok(Context {
-        payer_handle: payer_handle.unwrap_or_else(|| "rider".into()),
+        payer_pseudonym: keys.pseudonym(&body.account_id, &body.merchant_id),
         merchant_account,
         alert: AlertFacts {
             rider: ShownAs::Nickname(String::new()),
@@ -380,7 +386,7 @@ async fn commit(
             version: PROTOCOL_VERSION,
             payment_id: payment_id.clone(),
             order_id: body.order_id.clone(),
-            payer: ctx.payer_handle.clone(),
+            payer: ctx.payer_pseudonym.clone(),
             merchant_id: body.merchant_id.clone(),
             terminal_id: body.terminal_id.clone(),
             amount_minor: body.amount_minor,
@@ -475,7 +481,7 @@ async fn write_payment(
     // The payer's balance row is now locked until commit: concurrent
     // payments of this rider are counted one after the other.
     alerts::enforce_daily_limits(conn, &b.account_id, at, &b.currency).await?;
-    crate::transit::claim_tap_in_token(conn, b.fare.as_ref(), &plan.payment_id, at).await?;
+    crate::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
     let guardians = alerts::fan_out(conn, &b.account_id, &plan.alert).await?;
     // Merchant prompts (P4), one per authorised device; woken like the guardians.
     let guardians = [

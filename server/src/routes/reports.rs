@@ -26,6 +26,9 @@ struct ReportRequest {
     fare: Option<FareContext>,
     at_ms: u64,
     detail: String,
+    /// For `tap_in`: the rider's device-signed entry consent.
+    #[serde(default)]
+    entry_consent: Option<String>,
 }
 
 /// A validated report row.
@@ -70,6 +73,15 @@ pub(crate) async fn submit(
         Some(f) => Some(serde_json::to_string(f).map_err(|e| ApiError::Internal(e.to_string()))?),
         None => None,
     };
+    if let Some(c) = &req.entry_consent {
+        if c.len() > 4096 {
+            return Err(ApiError::field("entry_consent", "is too long"));
+        }
+    }
+    let entry = (req.kind == "tap_in")
+        .then(|| req.entry_consent.clone())
+        .flatten()
+        .map(|c| (req.order_id.clone(), req.fare.clone(), c));
     let row = Row {
         terminal_id: request.signer.terminal_id.clone(),
         report_id: req.report_id,
@@ -131,6 +143,21 @@ pub(crate) async fn submit(
         })
         .await?;
     tracing::debug!(terminal = %redact(&request.signer.terminal_id), stored, "report received");
+    if let Some((token_id, fare, consent)) = entry {
+        // The gate opened already: a consent that does not verify is kept
+        // as an unattributed entry in the report log, not refused.
+        if let Err(e) = crate::journeys::record_entry(
+            &state,
+            &request.signer.terminal_id,
+            &token_id,
+            fare.as_ref(),
+            &consent,
+        )
+        .await
+        {
+            tracing::warn!(terminal = %redact(&request.signer.terminal_id), error = %e, "a tap-in's entry consent does not verify: unattributed entry");
+        }
+    }
     Ok(Json(json!({ "accepted": true })))
 }
 

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
+use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate, TransitPlacement};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::keys::PublicKey;
 use wayfare_protocol::messages::TerminalKind;
@@ -38,6 +38,12 @@ pub(crate) struct Location {
     line: Option<String>,
     vehicle: Option<String>,
     station: Option<String>,
+    /// The station's position on the line (transit terminals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    station_index: Option<u32>,
+    /// For tap-in/tap-out gates: `entry`, `exit` or `both`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tap_role: Option<String>,
     direction_from: Option<String>,
     direction_towards: Option<String>,
     /// The local time zone of the terminal as a UTC offset in minutes
@@ -68,7 +74,30 @@ impl Location {
         if let Some(offset) = self.utc_offset_minutes {
             crate::civil::check_offset("location.utc_offset_minutes", offset)?;
         }
+        if let Some(role) = &self.tap_role {
+            if !matches!(role.as_str(), "entry" | "exit" | "both") {
+                return Err(ApiError::field(
+                    "location.tap_role",
+                    "must be one of entry, exit, both",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The placement the operator signs into a transit terminal's
+    /// certificate: line, station and index, and whether it records
+    /// entries. Only a gate or tram registered with all three gets one.
+    fn placement(&self, kind: TerminalKind) -> Option<TransitPlacement> {
+        if kind == TerminalKind::Pos {
+            return None;
+        }
+        Some(TransitPlacement {
+            line: self.line.clone()?,
+            station: self.station.clone()?,
+            station_index: self.station_index?,
+            issues_tap_in: matches!(self.tap_role.as_deref(), Some("entry" | "both")),
+        })
     }
 }
 
@@ -131,6 +160,7 @@ pub(crate) async fn register(
             terminal_key,
             not_before_ms: not_before,
             not_after_ms: not_after,
+            transit: req.location.as_ref().and_then(|l| l.placement(kind)),
         },
     )
     .map_err(|e| ApiError::Internal(format!("certificate signing: {e}")))?;

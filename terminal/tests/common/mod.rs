@@ -39,6 +39,7 @@ pub struct Fixture {
     pub operator: SigningKey,
     pub receipt_key: SigningKey,
     pub terminal_key: PublicKey,
+    pub kind: TerminalKind,
 }
 
 pub fn now_ms() -> u64 {
@@ -68,6 +69,7 @@ impl Fixture {
                 terminal_key: key.public_key(),
                 not_before_ms: now_ms() - 60_000,
                 not_after_ms: now_ms() + 86_400_000,
+                transit: None,
             },
         )
         .unwrap();
@@ -79,7 +81,38 @@ impl Fixture {
             operator,
             receipt_key,
             terminal_key: key.public_key(),
+            kind,
         }
+    }
+
+    /// Re-issues the terminal's certificate with a transit placement, as
+    /// the operator does when it registers a gate at a station.
+    pub fn place(&self, station: &str, index: u32, issues_tap_in: bool) {
+        let cert = TerminalCertificate::issue(
+            &self.operator,
+            &CertificateBody {
+                version: PROTOCOL_VERSION,
+                terminal_id: TERMINAL_ID.into(),
+                merchant_id: MERCHANT_ID.into(),
+                merchant_name: "Tram T1".into(),
+                kind: self.kind,
+                terminal_key: self.terminal_key,
+                not_before_ms: now_ms() - 60_000,
+                not_after_ms: now_ms() + 86_400_000,
+                transit: Some(wayfare_protocol::certificate::TransitPlacement {
+                    line: "T1".into(),
+                    station: station.into(),
+                    station_index: index,
+                    issues_tap_in,
+                }),
+            },
+        )
+        .unwrap();
+        std::fs::write(
+            self.dir.path().join("terminal.cert"),
+            format!("{}\n", cert.to_base64()),
+        )
+        .unwrap();
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -97,6 +130,7 @@ impl Fixture {
             terminal_id: TERMINAL_ID.into(),
             key_file: None,
             certificate_file: None,
+            server_ca_file: None,
             mode,
             linkage: LinkageConfig::Log,
             mdns: MdnsConfig {
@@ -139,6 +173,11 @@ impl Fixture {
         index: u32,
     ) -> TerminalConfig {
         use wayfare_protocol::fare::{FareBand, FareTable};
+        self.place(
+            station,
+            index,
+            role != wayfare_terminal::config::TapRole::Exit,
+        );
         self.config(
             server_url,
             ModeConfig::TapInOut(wayfare_terminal::config::TapConfig {

@@ -1,0 +1,292 @@
+//! Incomplete journeys (issue 8.2, P3.6): the control center learns a
+//! rider's open entry from the gate's `tap_in` report (the rider's
+//! device-signed entry consent) and charges the maximum fare exactly once
+//! for a journey never completed: a token withheld at a two-way gate (the
+//! gate records a new entry), a second entry without an exit, or a token
+//! that expires unused. A completed journey is never charged again.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{now_ms, shop, Phone, Terminal, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use wayfare_protocol::entry_consent::{EntryConsent, EntryConsentBody};
+use wayfare_protocol::fare::{FareContext, FareDirection, FareMode, TripEntry};
+
+const MAX_FARE: u64 = 500;
+
+fn fare(mode: FareMode, station: &str, entry: Option<TripEntry>) -> FareContext {
+    FareContext {
+        mode,
+        line: "T1".into(),
+        vehicle: "gate".into(),
+        direction: FareDirection {
+            from: "Harbour".into(),
+            towards: "University".into(),
+        },
+        station: station.into(),
+        station_index: 0,
+        entry,
+    }
+}
+
+fn entry(token_id: &str, station: &str) -> TripEntry {
+    TripEntry {
+        station: station.into(),
+        station_index: 0,
+        at_ms: now_ms(),
+        token_id: token_id.into(),
+    }
+}
+
+/// The gate's `tap_in` report for `phone` entering with `token_id`,
+/// carrying the consent `sign_with` signed (the phone's own key, normally).
+async fn report_entry(
+    s: &TestServer,
+    gate: &Terminal,
+    phone: &Phone,
+    token_id: &str,
+    expires_at_ms: u64,
+    sign_with: &wayfare_protocol::keys::SigningKey,
+) -> (StatusCode, Value) {
+    let consent = EntryConsent::sign(
+        sign_with,
+        &EntryConsentBody {
+            version: 1,
+            token_id: token_id.into(),
+            terminal_id: gate.terminal_id.clone(),
+            account_id: phone.account_id.clone(),
+            device_id: phone.device_id.clone(),
+            maximum_fare_minor: MAX_FARE,
+            currency: "CNY".into(),
+            expires_at_ms,
+            signed_at_ms: now_ms(),
+        },
+    )
+    .unwrap();
+    let body = json!({
+        "report_id": format!("rep-{token_id}"),
+        "kind": "tap_in",
+        "order_id": token_id,
+        "fare": fare(FareMode::TapIn, "Harbour", Some(entry(token_id, "Harbour"))),
+        "at_ms": now_ms(),
+        "detail": "tap-in",
+        "entry_consent": consent.to_base64(),
+    })
+    .to_string();
+    s.signed(
+        &gate.key,
+        &gate.terminal_id,
+        Method::POST,
+        "/v1/terminals/me/reports",
+        body.as_bytes(),
+        &[],
+    )
+    .await
+}
+
+async fn sweep(s: &TestServer, grace_ms: u64) -> u64 {
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/transit/sweep?grace_ms={grace_ms}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["charged"].as_u64().unwrap()
+}
+
+async fn maximum_fares(s: &TestServer, phone: &Phone) -> Vec<Value> {
+    let (status, body) = s
+        .signed(
+            &phone.key,
+            &phone.device_id,
+            Method::GET,
+            "/v1/wallet/history?limit=50",
+            b"",
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["entries"]
+        .as_array()
+        .or_else(|| body["history"].as_array())
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("never tapped out"))
+        })
+        .collect()
+}
+
+fn token() -> String {
+    wayfare_protocol::ids::new_id("tap").unwrap()
+}
+
+#[tokio::test]
+async fn a_withheld_token_then_a_new_entry_charges_the_open_journey_once() {
+    for url in common::database_urls() {
+        withheld_token(url).await;
+    }
+}
+
+async fn withheld_token(url: Option<String>) {
+    let s = TestServer::start_with(url).await;
+    let (w1, w2) = (token(), token());
+    let (metro, gate, phone) = shop(&s, 2_000).await;
+    let later = now_ms() + 3_600_000;
+
+    assert_eq!(
+        report_entry(&s, &gate, &phone, &w1, later, &phone.key)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert!(maximum_fares(&s, &phone).await.is_empty());
+    // At a two-way gate the rider withholds the token: the gate records a
+    // new entry, and the first journey is incomplete.
+    report_entry(&s, &gate, &phone, &w2, later, &phone.key).await;
+    let charged = maximum_fares(&s, &phone).await;
+    assert_eq!(charged.len(), 1, "{charged:?}");
+    assert!(
+        charged[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("entered at Harbour"),
+        "{charged:?}"
+    );
+    assert_eq!(s.balance(&phone.account_id).await, 2_000 - MAX_FARE as i64);
+    assert_eq!(s.balance(&metro.account_id).await, MAX_FARE as i64);
+
+    // The gate re-sends its report after an outage: nothing more.
+    report_entry(&s, &gate, &phone, &w2, later, &phone.key).await;
+    assert_eq!(maximum_fares(&s, &phone).await.len(), 1);
+    assert_eq!(sweep(&s, 0).await, 0, "no token expired");
+    assert_eq!(s.ledger_check().await["sum_minor"], 0);
+}
+
+#[tokio::test]
+async fn an_unused_expired_token_is_charged_the_maximum_exactly_once_and_a_completed_one_never() {
+    for url in common::database_urls() {
+        expired_token(url).await;
+    }
+}
+
+async fn expired_token(url: Option<String>) {
+    let s = TestServer::start_with(url).await;
+    let (c1, u1) = (token(), token());
+    let (_metro, gate, phone) = shop(&s, 2_000).await;
+
+    // Completed: tapped out with the token, so never charged by the sweep.
+    let soon = now_ms() + 50;
+    report_entry(&s, &gate, &phone, &c1, soon, &phone.key).await;
+    let (instruction, idem) = phone.instruction_with_fare(
+        &gate,
+        "ord-exit-1",
+        300,
+        now_ms() + 60_000,
+        Some(fare(
+            FareMode::TapOut,
+            "Central",
+            Some(entry(&c1, "Harbour")),
+        )),
+    );
+    let (status, body) = s.pay(&phone, &instruction, &idem).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Unused: the token expires and nobody taps out.
+    report_entry(&s, &gate, &phone, &u1, soon, &phone.key).await;
+    while now_ms() <= soon {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(sweep(&s, 0).await, 1);
+    assert_eq!(sweep(&s, 0).await, 0, "charged exactly once");
+    let charged = maximum_fares(&s, &phone).await;
+    assert_eq!(charged.len(), 1, "{charged:?}");
+    assert!(charged[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    assert_eq!(
+        s.balance(&phone.account_id).await,
+        2_000 - 300 - MAX_FARE as i64
+    );
+
+    // The spent token cannot pay a trip afterwards.
+    let (instruction, idem) = phone.instruction_with_fare(
+        &gate,
+        "ord-exit-2",
+        300,
+        now_ms() + 60_000,
+        Some(fare(
+            FareMode::TapOut,
+            "Central",
+            Some(entry(&u1, "Harbour")),
+        )),
+    );
+    let (status, body) = s.pay(&phone, &instruction, &idem).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "tap_in_token_used");
+    assert_eq!(s.ledger_check().await["sum_minor"], 0);
+}
+
+#[tokio::test]
+async fn a_consent_not_signed_by_the_riders_device_opens_no_entry() {
+    for url in common::database_urls() {
+        forged_consent(url).await;
+    }
+}
+
+async fn forged_consent(url: Option<String>) {
+    let s = TestServer::start_with(url).await;
+    let (f1, f2) = (token(), token());
+    let (_metro, gate, phone) = shop(&s, 2_000).await;
+    let impostor = wayfare_protocol::keys::SigningKey::generate().unwrap();
+    let later = now_ms() + 3_600_000;
+    // The report itself is kept (the gate did open), but no entry opens on
+    // the rider's account, so nothing can be charged to them for it.
+    let (status, _) = report_entry(&s, &gate, &phone, &f1, later, &impostor).await;
+    assert_eq!(status, StatusCode::OK);
+    report_entry(&s, &gate, &phone, &f2, later, &phone.key).await;
+    assert!(maximum_fares(&s, &phone).await.is_empty());
+    assert_eq!(s.balance(&phone.account_id).await, 2_000);
+}
+
+/// The entry gate's report can arrive after the exit was paid (its queue
+/// uploads when it can): the journey is complete and stays so.
+#[tokio::test]
+async fn an_entry_report_arriving_after_the_exit_opens_nothing() {
+    for url in common::database_urls() {
+        late_report(url).await;
+    }
+}
+
+async fn late_report(url: Option<String>) {
+    let s = TestServer::start_with(url).await;
+    let (_metro, gate, phone) = shop(&s, 2_000).await;
+    let (t1, t2) = (token(), token());
+    let later = now_ms() + 3_600_000;
+    let (instruction, idem) = phone.instruction_with_fare(
+        &gate,
+        &format!("ord-{t1}"),
+        300,
+        now_ms() + 60_000,
+        Some(fare(
+            FareMode::TapOut,
+            "Central",
+            Some(entry(&t1, "Harbour")),
+        )),
+    );
+    let (status, body) = s.pay(&phone, &instruction, &idem).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    report_entry(&s, &gate, &phone, &t1, later, &phone.key).await;
+    // A new entry finds nothing open to charge.
+    report_entry(&s, &gate, &phone, &t2, later, &phone.key).await;
+    assert!(maximum_fares(&s, &phone).await.is_empty());
+    assert_eq!(s.balance(&phone.account_id).await, 1_700);
+}
