@@ -83,6 +83,14 @@ async fn the_terminal_announces_each_order_once_through_its_command_hook() {
     s.pay(300).await;
     let lines = wait_spoken(&out, 2).await;
     assert_eq!(lines, vec!["Wayfare到账12.50元", "Wayfare到账3.00元"]);
+    // The count moves once the hook's command has exited, a moment after
+    // it wrote the line: poll for it.
+    for _ in 0..400 {
+        if speaker.announced() >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(speaker.announced(), 1);
     speaker.shutdown().await;
     s.pos.shutdown().await;
