@@ -153,6 +153,32 @@ fn context(config: &TapConfig, mode: FareMode, entry: Option<TripEntry>) -> Fare
     }
 }
 
+/// An exit charging `amount_minor` for the journey `body` began, with the
+/// entry in the fare context (the control center closes the entry with it).
+fn exit_for(
+    config: &TapConfig,
+    body: &TapInBody,
+    mode: FareMode,
+    amount_minor: u64,
+    description: String,
+) -> Result<Plan> {
+    let entry = TripEntry {
+        station: body.station.clone(),
+        station_index: body.station_index,
+        at_ms: body.tapped_in_at_ms,
+        token_id: body.token_id.clone(),
+    };
+    Ok(Plan::Exit {
+        sale: Sale {
+            order_id: new_id("ord")?,
+            amount_minor,
+            description,
+        },
+        fare: context(config, mode, Some(entry)),
+        token: Some((body.token_id.clone(), body.expires_at_ms)),
+    })
+}
+
 /// Decides entry or exit and prices an exit.
 pub(crate) fn plan(config: &TapConfig, check: TokenCheck, now_ms: u64) -> Result<Plan> {
     let reason = match (&check, config.role) {
@@ -165,24 +191,17 @@ pub(crate) fn plan(config: &TapConfig, check: TokenCheck, now_ms: u64) -> Result
                 body.tapped_in_at_ms,
                 now_ms,
             );
-            let entry = TripEntry {
-                station: body.station.clone(),
-                station_index: body.station_index,
-                at_ms: body.tapped_in_at_ms,
-                token_id: body.token_id.clone(),
-            };
-            return Ok(Plan::Exit {
-                sale: Sale {
-                    order_id: new_id("ord")?,
-                    amount_minor: quote.amount_minor,
-                    description: format!(
-                        "Fare {} from {} to {}",
-                        config.line, body.station, config.station
-                    ),
-                },
-                fare: context(config, FareMode::TapOut, Some(entry)),
-                token: Some((body.token_id.clone(), body.expires_at_ms)),
-            });
+            let description = format!(
+                "Fare {} from {} to {}",
+                config.line, body.station, config.station
+            );
+            return exit_for(
+                config,
+                body,
+                FareMode::TapOut,
+                quote.amount_minor,
+                description,
+            );
         }
         (TokenCheck::Missing, _) => "no tap-in token was presented".to_string(),
         (TokenCheck::OtherLine(line), _) => format!("the tap-in token is for line {line}"),
@@ -192,24 +211,12 @@ pub(crate) fn plan(config: &TapConfig, check: TokenCheck, now_ms: u64) -> Result
             // The journey is charged the maximum here, once: the entry goes
             // with the fare so the control center closes it (and refuses
             // the token again).
-            let entry = TripEntry {
-                station: body.station.clone(),
-                station_index: body.station_index,
-                at_ms: body.tapped_in_at_ms,
-                token_id: body.token_id.clone(),
-            };
-            return Ok(Plan::Exit {
-                sale: Sale {
-                    order_id: new_id("ord")?,
-                    amount_minor: config.fare_table.maximum_minor(),
-                    description: format!(
-                        "Maximum fare {} at {}: the tap-in token has expired",
-                        config.line, config.station
-                    ),
-                },
-                fare: context(config, FareMode::MaximumFare, Some(entry)),
-                token: Some((body.token_id.clone(), body.expires_at_ms)),
-            });
+            let description = format!(
+                "Maximum fare {} at {}: the tap-in token has expired",
+                config.line, config.station
+            );
+            let maximum = config.fare_table.maximum_minor();
+            return exit_for(config, body, FareMode::MaximumFare, maximum, description);
         }
         (TokenCheck::Reused, _) => "the tap-in token was already used".to_string(),
     };
