@@ -37,6 +37,10 @@ use crate::sale::{Sale, SaleState};
 use crate::untrusted::{untrusted, Untrusted};
 use crate::{confirm, now_ms, tap, tram, Shared};
 
+/// Tram: how long the phone's opening messages are awaited before the
+/// fare is asked (the core sends them at once; older phones send nothing).
+const PENDING_HINT_WAIT_MS: u64 = 300;
+
 /// Longest identity handle accepted.
 const MAX_HANDLE_LEN: usize = 64;
 
@@ -387,10 +391,21 @@ impl Session {
         // tap-in/tap-out an entry (token, no charge) or a priced exit.
         let mut honoured_token = None;
         let (sale, fare) = match &shared.config.mode {
-            ModeConfig::Tram(t) => (
-                tram::fare_sale(t).map_err(|e| End::Internal(e.to_string()))?,
-                Some(tram::fare_context(t)),
-            ),
+            ModeConfig::Tram(t) => {
+                // A phone whose earlier fare here is in doubt names it first:
+                // it gets that order again, not a second fare.
+                let resumed = self
+                    .pending_hint()
+                    .await?
+                    .and_then(|order| shared.in_doubt.get(&order));
+                match resumed {
+                    Some(held) => (held.sale, held.request.fare),
+                    None => (
+                        tram::fare_sale(t).map_err(|e| End::Internal(e.to_string()))?,
+                        Some(tram::fare_context(t)),
+                    ),
+                }
+            }
             ModeConfig::Pos(_) => (self.wait_for_sale(shutdown).await?, None),
             ModeConfig::TapInOut(t) => {
                 let token = self.await_tap_in(t).await?;
@@ -533,6 +548,36 @@ impl Session {
                 self.report(&sale, fare, "session_abandoned", None, &detail)
                     .await;
                 Err(end)
+            }
+        }
+    }
+
+    /// Tram: reads the phone's opening messages (the core sends its
+    /// tap-in presentation right after the handshake, preceded by
+    /// `PaymentPending` when it has a payment in doubt here) for at most
+    /// the tap-in wait; returns the pending order it names, if any.
+    async fn pending_hint(&mut self) -> Result<Option<String>, End> {
+        let deadline = Instant::now() + Duration::from_millis(PENDING_HINT_WAIT_MS);
+        let mut hint = None;
+        loop {
+            let frame = match self
+                .next_frame(deadline, "waiting for the phone's opening")
+                .await
+            {
+                Err(End::Timeout(_)) => return Ok(hint),
+                other => other?,
+            };
+            match self.open(&frame)? {
+                SessionMessage::PaymentPending { order_id } => hint = Some(order_id),
+                SessionMessage::TapIn { .. } => return Ok(hint),
+                other => {
+                    if let Some(other) = self.side_message(other)? {
+                        return Err(End::Protocol(format!(
+                            "unexpected {} before the payment request",
+                            message_name(&other)
+                        )));
+                    }
+                }
             }
         }
     }

@@ -276,6 +276,9 @@ impl Session {
             match self.open(&frame)? {
                 SessionMessage::TapIn { token } => return Ok(token),
                 SessionMessage::Identity { handle } => self.note_identity(handle),
+                // A gate finds an in-doubt exit by its token; the reminder
+                // needs no answer.
+                SessionMessage::PaymentPending { .. } => {}
                 SessionMessage::Error(body) => return Err(End::phone(&body.message)),
                 other => {
                     return Err(End::Protocol(format!(

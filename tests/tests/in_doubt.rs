@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{DoneKind, TapOutcome, WalletError};
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
@@ -365,5 +365,59 @@ async fn the_control_center_down_for_the_whole_expiry_at_a_tap_out_gate_charges_
         .is_empty());
     assert_eq!(s.rider.balance().await.unwrap(), 5_000);
     assert_eq!(payments_in_history(&s.rider).await, 0);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
+/// A tram charges a flat fare with a new order per boarding, so it cannot
+/// recognise a rider who taps again — except that the phone names the
+/// payment it left pending there, and gets that order back.
+#[tokio::test]
+async fn a_lost_answer_on_a_tram_then_a_second_tap_is_one_fare() {
+    let s = scene(5_000).await;
+    let operator = s.system.merchant("City Tram", CNY).await.unwrap();
+    let tram = s
+        .system
+        .tram_terminal(
+            &operator,
+            CNY,
+            &TramSetup::default(),
+            s.terminal_options(60_000),
+        )
+        .await
+        .unwrap();
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+    let (outcome, session) = tap(&s.rider, &tram).await;
+    let TapOutcome::PaymentRequested { request } = outcome else {
+        panic!("expected the fare, got {outcome:?}");
+    };
+    s.rider_proxy.set_mode(FaultMode::LoseResponses);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+    assert_eq!(in_doubt_orders(&tram), vec![request.order_id.clone()]);
+
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let (outcome, session) = tap(&s.rider, &tram).await;
+    let TapOutcome::PaymentRequested { request: again } = outcome else {
+        panic!("expected the same fare again, got {outcome:?}");
+    };
+    assert_eq!(
+        again.order_id, request.order_id,
+        "the same order comes back"
+    );
+    let confirming = tokio::spawn(async move { session.confirm().await });
+    s.terminal_proxy.set_mode(FaultMode::Forward);
+    confirming.await.unwrap().expect("paid");
+    eventually(Duration::from_secs(10), "the fare is settled", || async {
+        state_of(&tram, &request.order_id).await == Some(SaleState::Accepted)
+    })
+    .await;
+    assert_eq!(tram.status().linkage_activations, 1);
+    assert_eq!(
+        s.rider.balance().await.unwrap(),
+        5_000 - request.amount_minor as i64
+    );
+    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

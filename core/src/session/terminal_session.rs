@@ -254,6 +254,14 @@ impl TerminalSession {
             return Ok(());
         }
         core.tap_presented = true;
+        // A payment this phone left pending at this terminal (its answer was
+        // lost) is named first, so the terminal can offer the same order
+        // again instead of a new one: never charged twice (issue 8.1).
+        if let Some(order_id) = self.pending_order_here() {
+            tracing::info!(target: "wayfare_core::session", order = %redact(&order_id), "reminding the terminal of a pending payment");
+            core.send(&SessionMessage::PaymentPending { order_id })
+                .await?;
+        }
         let token = match self.inner.opened() {
             Ok(state) => TapInStore::new(&state.store)
                 .and_then(|s| s.current(now_ms()))
@@ -290,6 +298,21 @@ impl TerminalSession {
             signed_at_ms: now_ms(),
         };
         EntryConsent::sign(&id.key, &body).map_err(|e| e.to_string())
+    }
+
+    /// The newest unexpired payment of this wallet still pending at this
+    /// terminal, if any.
+    fn pending_order_here(&self) -> Option<String> {
+        let state = self.inner.opened().ok()?;
+        let now = now_ms();
+        state
+            .store
+            .pending_intents()
+            .ok()?
+            .into_iter()
+            .filter(|i| i.terminal_id == self.terminal.terminal_id && i.expires_at_ms > now)
+            .max_by_key(|i| i.created_at_ms)
+            .map(|i| i.order_id)
     }
 
     /// Verifies and keeps a token an entry terminal issued.
