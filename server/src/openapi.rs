@@ -131,7 +131,7 @@ fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/platform/confirmations", id: "confirmPayment",
              summary: "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404. Without payment_id, answers for the order (an in-doubt sale): completed with its payment, or not_paid.",
              auth: Auth::Terminal,
-             request: Some(obj(&["order_id"], json!({ "payment_id": s(), "order_id": s() }))),
+             request: Some(obj(&["order_id"], json!({ "payment_id": s(), "order_id": s(), "token_id": s() }))),
              success: ("200", obj(&["confirmed", "status"], json!({ "confirmed": { "type": "boolean" },
                  "status": { "enum": ["completed", "order_mismatch", "not_paid"] }, "payment_id": s(), "amount_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "422"] },

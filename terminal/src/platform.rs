@@ -296,6 +296,28 @@ impl PlatformClient {
         Ok(registered.registration_id)
     }
 
+    /// Asks whether `payment_id` paid the trip that began with tap-in token
+    /// `token_id`, at any terminal of this terminal's operator (an exit
+    /// whose fare was paid at another gate after a lost answer).
+    pub async fn confirm_trip(
+        &self,
+        payment_id: &str,
+        order_id: &str,
+        token_id: &str,
+    ) -> Result<Confirmation> {
+        let body = serde_json::json!({
+            "payment_id": payment_id,
+            "order_id": order_id,
+            "token_id": token_id,
+        });
+        let response = self.post_json("/v1/platform/confirmations", &body).await?;
+        response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable confirmation answer: {e}"),
+        })
+    }
+
     /// Asks what became of an order whose outcome this terminal does not
     /// know (an in-doubt sale): `confirmed` with the payment, or
     /// `not_paid`.

@@ -582,6 +582,56 @@ impl Session {
         }
     }
 
+    /// Opens for a trip already paid at another gate of the operator, once
+    /// the platform confirms that payment paid this token's trip; nothing
+    /// is charged here. The exit's own order ends accepted with the earlier
+    /// payment's id.
+    async fn judge_trip_paid_elsewhere(
+        &mut self,
+        request: &PaymentRequest,
+        body: &wayfare_protocol::receipt::ReceiptBody,
+        token_id: &str,
+    ) -> Verdict {
+        let shared = self.shared.clone();
+        let payment_id = Some(body.payment_id.clone());
+        let confirmed = shared
+            .platform
+            .confirm_trip(&body.payment_id, &request.order_id, token_id)
+            .await;
+        match confirmed {
+            Ok(c) if c.confirmed => match switch_on(&shared, request, &body.payment_id).await {
+                Ok(message) => Verdict::new(
+                    SaleState::Accepted,
+                    "trip_already_paid",
+                    payment_id,
+                    message,
+                    "the trip was paid at another gate of the operator; nothing charged here",
+                ),
+                Err(detail) => Verdict::new(
+                    SaleState::Refused,
+                    "linkage_failed",
+                    payment_id,
+                    "Payment confirmed, but the device did not switch on; please ask staff",
+                    detail,
+                ),
+            },
+            Ok(_) => Verdict::new(
+                SaleState::Refused,
+                "payment_refused",
+                payment_id,
+                "The platform did not confirm the earlier payment",
+                "the earlier payment is not completed",
+            ),
+            Err(e) => Verdict::new(
+                SaleState::Refused,
+                "payment_refused",
+                payment_id,
+                "The platform did not confirm the earlier payment",
+                e.to_string(),
+            ),
+        }
+    }
+
     /// Keeps the offered order in doubt and lets the resolver settle it.
     async fn keep_in_doubt(
         &mut self,
@@ -788,6 +838,11 @@ impl Session {
             }
         };
         let payment_id = Some(body.payment_id.clone());
+        if let Some(token_id) = trip_paid_elsewhere(request, &body) {
+            return self
+                .judge_trip_paid_elsewhere(request, &body, &token_id)
+                .await;
+        }
         if let Err(e) = body.matches(request) {
             return refused(
                 payment_id,
@@ -874,6 +929,23 @@ impl Session {
         }
         queue_report(&self.shared, sale, fare, kind, payment_id, &detail).await;
     }
+}
+
+/// The tap-in token, when `body` is the receipt of an earlier payment of
+/// this same trip (its entry token is the one this exit was asked to
+/// charge, and the same operator was paid): the phone's answer at the first
+/// gate was lost, the server refused a second charge for the token
+/// (`tap_in_token_used`), and the phone shows what already paid the trip.
+fn trip_paid_elsewhere(
+    request: &PaymentRequest,
+    body: &wayfare_protocol::receipt::ReceiptBody,
+) -> Option<String> {
+    if body.order_id == request.order_id || body.merchant_id != request.merchant_id {
+        return None;
+    }
+    let asked = request.fare.as_ref()?.entry.as_ref()?;
+    let paid = body.fare.as_ref()?.entry.as_ref()?;
+    (asked.token_id == paid.token_id).then(|| asked.token_id.clone())
 }
 
 /// Switches the linkage device on for a confirmed payment (P3.4); returns

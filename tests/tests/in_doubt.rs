@@ -256,10 +256,18 @@ async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and
 /// A metro with an entry gate and an exit gate behind the terminal proxy.
 async fn metro(s: &Scene, ttl_ms: u64) -> (RunningTerminal, RunningTerminal) {
     let operator = s.system.merchant("City Metro", CNY).await.unwrap();
+    metro_of(s, &operator, ttl_ms).await
+}
+
+async fn metro_of(
+    s: &Scene,
+    operator: &wayfare_cli::admin::Merchant,
+    ttl_ms: u64,
+) -> (RunningTerminal, RunningTerminal) {
     let entry = s
         .system
         .tap_gate(
-            &operator,
+            operator,
             CNY,
             &GateSetup::new(TapRole::Entry, "Harbour", 0),
             TerminalOptions::default(),
@@ -269,7 +277,7 @@ async fn metro(s: &Scene, ttl_ms: u64) -> (RunningTerminal, RunningTerminal) {
     let exit = s
         .system
         .tap_gate(
-            &operator,
+            operator,
             CNY,
             &GateSetup::new(TapRole::Exit, "Central", 4),
             s.terminal_options(ttl_ms),
@@ -419,5 +427,61 @@ async fn a_lost_answer_on_a_tram_then_a_second_tap_is_one_fare() {
         5_000 - request.amount_minor as i64
     );
     assert_eq!(payments_in_history(&s.rider).await, 1);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
+/// The answer is lost at one exit gate (the server did charge the trip),
+/// and the rider walks to another exit gate of the same metro: the token
+/// cannot pay twice (`tap_in_token_used`), so the phone shows that gate
+/// the payment that already paid the trip, which the platform confirms for
+/// the operator; the gate opens and nothing more is charged.
+#[tokio::test]
+async fn a_lost_answer_at_one_exit_then_another_exit_gate_opens_for_the_one_fare() {
+    let s = scene(5_000).await;
+    let operator = s.system.merchant("City Metro", CNY).await.unwrap();
+    let (entry, exit_a) = metro_of(&s, &operator, 60_000).await;
+    let exit_b = s
+        .system
+        .tap_gate(
+            &operator,
+            CNY,
+            &GateSetup::new(TapRole::Exit, "Central east", 4),
+            TerminalOptions::default(),
+        )
+        .await
+        .unwrap();
+    tap(&s.rider, &entry).await;
+
+    s.terminal_proxy.set_mode(FaultMode::Refuse);
+    let (outcome, session) = tap(&s.rider, &exit_a).await;
+    let TapOutcome::PaymentRequested { request } = outcome else {
+        panic!("expected a fare, got {outcome:?}");
+    };
+    s.rider_proxy.set_mode(FaultMode::LoseResponses);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+
+    // At the other gate: a new order, the same token.
+    s.rider_proxy.set_mode(FaultMode::Forward);
+    let (outcome, session) = tap(&s.rider, &exit_b).await;
+    let TapOutcome::PaymentRequested { request: at_b } = outcome else {
+        panic!("expected a fare at the other gate, got {outcome:?}");
+    };
+    assert_ne!(at_b.order_id, request.order_id);
+    let paid = session.confirm().await.expect("the gate opens");
+    assert_eq!(
+        paid.terminal_done.as_ref().map(|d| d.outcome),
+        Some(DoneKind::Accepted)
+    );
+    assert_eq!(exit_b.status().linkage_activations, 1);
+    assert_eq!(
+        s.rider.balance().await.unwrap(),
+        5_000 - request.amount_minor as i64,
+        "charged once"
+    );
+    assert_eq!(payments_in_history(&s.rider).await, 1);
+    assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
     assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

@@ -21,9 +21,11 @@ use crate::clock::now_ms;
 use crate::discovery::TerminalKind;
 use crate::error::WalletError;
 use crate::listener::notify;
-use crate::payments::execute::pay_request;
+use crate::payments::execute::{pay_request, submit};
 use crate::payments::{PaymentError, PaymentFailure, PaymentOutcome};
+use crate::store::receipts::ReceiptRecord;
 use crate::wallet::WalletInner;
+use wayfare_protocol::instruction::PaymentInstruction;
 
 /// How long the handshake may take.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -300,6 +302,39 @@ impl TerminalSession {
         EntryConsent::sign(&id.key, &body).map_err(|e| e.to_string())
     }
 
+    /// The payment that already paid the trip this tap-out request charges
+    /// (same tap-in token, another order): a pending one is settled first.
+    async fn earlier_trip_payment(&self, request: &PaymentRequest) -> Option<ReceiptRecord> {
+        let token = request.fare.as_ref()?.entry.as_ref()?.token_id.clone();
+        let (state, id) = self.inner.device().ok()?;
+        let receipt_key = self.inner.receipt_key().await.ok()?;
+        let names_token = |fare: Option<&wayfare_protocol::fare::FareContext>| {
+            fare.and_then(|f| f.entry.as_ref())
+                .is_some_and(|e| e.token_id == token)
+        };
+        let pending = state.store.pending_intents().ok().unwrap_or_default();
+        for intent in pending {
+            let Ok(body) =
+                PaymentInstruction::from_base64(&intent.instruction).and_then(|i| i.peek())
+            else {
+                continue;
+            };
+            if body.order_id != request.order_id && names_token(body.fare.as_ref()) {
+                let _settling = self.inner.settling.lock().await;
+                if let Ok(record) = submit(&self.inner, &state.store, &id, intent).await {
+                    return Some(record);
+                }
+            }
+        }
+        let stored = state.store.recent_receipts(100).ok().unwrap_or_default();
+        stored.into_iter().find(|r| {
+            r.order_id != request.order_id
+                && Receipt::from_base64(&r.receipt)
+                    .and_then(|rc| rc.verify(&receipt_key))
+                    .is_ok_and(|b| names_token(b.fare.as_ref()))
+        })
+    }
+
     /// The newest unexpired payment of this wallet still pending at this
     /// terminal, if any.
     fn pending_order_here(&self) -> Option<String> {
@@ -425,6 +460,17 @@ impl TerminalSession {
                 }
                 core.finish().await;
                 return Err(e.into());
+            }
+            // The trip's token already paid a fare: the answer at another
+            // gate was lost. Show this gate that payment, charged once.
+            Err(e @ PaymentError::Refused { .. }) if is_token_used(&e) => {
+                match self.earlier_trip_payment(&request).await {
+                    Some(record) => record,
+                    None => {
+                        core.abort(&format!("payment failed: {e}")).await;
+                        return Err(e.into());
+                    }
+                }
             }
             Err(e) => {
                 let reason = format!("payment failed: {e}");
@@ -671,4 +717,10 @@ impl TerminalSession {
         };
         notify(self.inner.listener(), |l| l.on_payment_failed(failure));
     }
+}
+
+/// Whether the server refused a payment because its tap-in token already
+/// paid a trip.
+fn is_token_used(e: &PaymentError) -> bool {
+    matches!(e, PaymentError::Refused { code, .. } if code == "tap_in_token_used")
 }

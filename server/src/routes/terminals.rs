@@ -221,6 +221,12 @@ struct ConfirmationRequest {
     #[serde(default)]
     payment_id: Option<String>,
     order_id: String,
+    /// For an exit whose trip was already paid elsewhere (a lost answer at
+    /// another gate of the operator): the tap-in token the payment used.
+    /// The payment is then confirmed if it paid this token's trip for this
+    /// terminal's operator, whichever of its terminals took it.
+    #[serde(default)]
+    token_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -275,6 +281,32 @@ pub(crate) async fn confirm(
         }));
     };
     check_id("payment_id", &payment_id)?;
+    if let Some(token_id) = &req.token_id {
+        check_id("token_id", token_id)?;
+        let row: Option<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT p.status, p.merchant_id, p.amount_minor, p.currency FROM used_tap_in_tokens u \
+             JOIN payments p ON p.id = u.payment_id \
+             JOIN terminals t ON t.id = $3 AND t.merchant_id = p.merchant_id \
+             WHERE u.token_id = $1 AND u.payment_id = $2",
+        )
+        .bind(token_id.clone())
+        .bind(payment_id.clone())
+        .bind(terminal.clone())
+        .fetch_optional(&state.db().pool)
+        .await?;
+        return match row {
+            Some((status, _, amount, currency)) => Ok(Json(Confirmation {
+                confirmed: status == "completed",
+                status,
+                payment_id: Some(payment_id),
+                amount_minor: Some(to_u64(amount)),
+                currency: Some(currency),
+            })),
+            None => Err(ApiError::NotFound(
+                "no payment of this operator paid that tap-in token's trip".into(),
+            )),
+        };
+    }
     let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
         "SELECT terminal_id, order_id, status, amount_minor, currency FROM payments WHERE id = $1",
     )
