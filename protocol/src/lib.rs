@@ -18,6 +18,7 @@
 //! - [`request_auth`]: how devices and terminals sign their HTTP requests.
 //! - [`money`], [`ids`], [`fare`]: amounts, currencies, identifiers and fare rules.
 
+pub mod apdu;
 pub mod certificate;
 pub mod channel;
 pub mod codec;
