@@ -20,19 +20,22 @@ use wayfare_protocol::consent::RegistrationConsent;
 use wayfare_protocol::fare::FareContext;
 use wayfare_protocol::framing::encode_frame;
 use wayfare_protocol::handshake::respond;
-use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::ids::redact;
 use wayfare_protocol::messages::{
     Done, DoneOutcome, ErrorBody, ErrorCode, HandshakeMessage, PaymentRequest, SessionMessage,
-    TerminalKind,
 };
 use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::ProtocolError;
 
+mod report;
+mod resume;
+
+pub(crate) use report::{queue_report, switch_on};
+
+use resume::trip_paid_elsewhere;
+
 use crate::config::ModeConfig;
-use crate::in_doubt::InDoubtSale;
-use crate::linkage::LinkageEvent;
 use crate::listener::{frame_of, spawn_reader, Incoming, Ticket};
-use crate::reports::Report;
 use crate::sale::{Sale, SaleState};
 use crate::untrusted::{untrusted, Untrusted};
 use crate::{confirm, now_ms, tap, tram, Shared};
@@ -552,110 +555,6 @@ impl Session {
         }
     }
 
-    /// Tram: reads the phone's opening messages (the core sends its
-    /// tap-in presentation right after the handshake, preceded by
-    /// `PaymentPending` when it has a payment in doubt here) for at most
-    /// the tap-in wait; returns the pending order it names, if any.
-    async fn pending_hint(&mut self) -> Result<Option<String>, End> {
-        let deadline = Instant::now() + Duration::from_millis(PENDING_HINT_WAIT_MS);
-        let mut hint = None;
-        loop {
-            let frame = match self
-                .next_frame(deadline, "waiting for the phone's opening")
-                .await
-            {
-                Err(End::Timeout(_)) => return Ok(hint),
-                other => other?,
-            };
-            match self.open(&frame)? {
-                SessionMessage::PaymentPending { order_id } => hint = Some(order_id),
-                SessionMessage::TapIn { .. } => return Ok(hint),
-                other => {
-                    if let Some(other) = self.side_message(other)? {
-                        return Err(End::Protocol(format!(
-                            "unexpected {} before the payment request",
-                            message_name(&other)
-                        )));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Opens for a trip already paid at another gate of the operator, once
-    /// the platform confirms that payment paid this token's trip; nothing
-    /// is charged here. The exit's own order ends accepted with the earlier
-    /// payment's id.
-    async fn judge_trip_paid_elsewhere(
-        &mut self,
-        request: &PaymentRequest,
-        body: &wayfare_protocol::receipt::ReceiptBody,
-        token_id: &str,
-    ) -> Verdict {
-        let shared = self.shared.clone();
-        let payment_id = Some(body.payment_id.clone());
-        let confirmed = shared
-            .platform
-            .confirm_trip(&body.payment_id, &request.order_id, token_id)
-            .await;
-        match confirmed {
-            Ok(c) if c.confirmed => match switch_on(&shared, request, &body.payment_id).await {
-                Ok(message) => Verdict::new(
-                    SaleState::Accepted,
-                    "trip_already_paid",
-                    payment_id,
-                    message,
-                    "the trip was paid at another gate of the operator; nothing charged here",
-                ),
-                Err(detail) => Verdict::new(
-                    SaleState::Refused,
-                    "linkage_failed",
-                    payment_id,
-                    "Payment confirmed, but the device did not switch on; please ask staff",
-                    detail,
-                ),
-            },
-            Ok(_) => Verdict::new(
-                SaleState::Refused,
-                "payment_refused",
-                payment_id,
-                "The platform did not confirm the earlier payment",
-                "the earlier payment is not completed",
-            ),
-            Err(e) => Verdict::new(
-                SaleState::Refused,
-                "payment_refused",
-                payment_id,
-                "The platform did not confirm the earlier payment",
-                e.to_string(),
-            ),
-        }
-    }
-
-    /// Keeps the offered order in doubt and lets the resolver settle it.
-    async fn keep_in_doubt(
-        &mut self,
-        sale: &Sale,
-        token: Option<(String, u64)>,
-        payment_id: Option<String>,
-        reason: &str,
-    ) {
-        let Some(request) = self.offered.clone() else {
-            return;
-        };
-        let held = InDoubtSale {
-            sale: sale.clone(),
-            request,
-            token,
-            payment_id,
-            reason: "Payment pending: checking with the payment server; the rider will not be charged twice"
-                .into(),
-            since_ms: now_ms(),
-        };
-        tracing::warn!(peer = %self.peer, order = %redact(&sale.order_id), reason = ?reason, "payment outcome unknown: the sale is in doubt");
-        crate::in_doubt::hold(&self.shared, held).await;
-    }
-
     /// POS: waits for a sale while the phone stays connected.
     async fn wait_for_sale(&mut self, shutdown: &mut watch::Receiver<bool>) -> Result<Sale, End> {
         enum Event {
@@ -928,82 +827,6 @@ impl Session {
             detail.push_str(&format!("; payer handle {handle}"));
         }
         queue_report(&self.shared, sale, fare, kind, payment_id, &detail).await;
-    }
-}
-
-/// The tap-in token, when `body` is the receipt of an earlier payment of
-/// this same trip (its entry token is the one this exit was asked to
-/// charge, and the same operator was paid): the phone's answer at the first
-/// gate was lost, the server refused a second charge for the token
-/// (`tap_in_token_used`), and the phone shows what already paid the trip.
-fn trip_paid_elsewhere(
-    request: &PaymentRequest,
-    body: &wayfare_protocol::receipt::ReceiptBody,
-) -> Option<String> {
-    if body.order_id == request.order_id || body.merchant_id != request.merchant_id {
-        return None;
-    }
-    let asked = request.fare.as_ref()?.entry.as_ref()?;
-    let paid = body.fare.as_ref()?.entry.as_ref()?;
-    (asked.token_id == paid.token_id).then(|| asked.token_id.clone())
-}
-
-/// Switches the linkage device on for a confirmed payment (P3.4); returns
-/// what to tell the rider, or why the device failed.
-pub(crate) async fn switch_on(
-    shared: &Shared,
-    request: &PaymentRequest,
-    payment_id: &str,
-) -> Result<String, String> {
-    let event = LinkageEvent {
-        terminal_id: request.terminal_id.clone(),
-        order_id: request.order_id.clone(),
-        payment_id: payment_id.to_string(),
-        amount_minor: request.amount_minor,
-        currency: request.currency.code().to_string(),
-    };
-    shared
-        .linkage
-        .activate(event)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(match shared.identity.body.kind {
-        TerminalKind::Pos => "Payment accepted",
-        TerminalKind::Tram | TerminalKind::Gate => "Gate opened",
-    }
-    .to_string())
-}
-
-/// Queues a report of an order for the control center (P1).
-pub(crate) async fn queue_report(
-    shared: &Shared,
-    sale: &Sale,
-    fare: Option<FareContext>,
-    kind: &str,
-    payment_id: Option<String>,
-    detail: &str,
-) {
-    let report_id = match new_id("rep") {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot make a report id");
-            return;
-        }
-    };
-    let report = Report {
-        report_id,
-        kind: kind.to_string(),
-        order_id: sale.order_id.clone(),
-        payment_id,
-        amount_minor: Some(sale.amount_minor),
-        currency: Some(shared.config.mode.currency().code().to_string()),
-        fare,
-        at_ms: now_ms(),
-        detail: detail.to_string(),
-        entry_consent: None,
-    };
-    if let Err(e) = shared.reports.push(&report).await {
-        tracing::error!(order = %redact(&sale.order_id), error = %e, "cannot queue the session report");
     }
 }
 
