@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 use wayfare_protocol::channel::SecureChannel;
-use wayfare_protocol::entry_consent::{EntryConsent, EntryConsentBody};
 use wayfare_protocol::fare::FareMode;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::messages::{Done, DoneOutcome, PaymentRequest, SessionMessage};
@@ -14,6 +13,7 @@ use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::tap_in::TapInToken;
 
 use super::identity::{pseudonym_for, sign_consent, IdentityShared};
+use super::recovery::is_token_used;
 use super::tap_in::{TapInStore, TapOutcome};
 use super::transport::FramedStream;
 use super::{PaymentRequestInfo, SessionError, TerminalDone, TerminalInfo};
@@ -21,11 +21,9 @@ use crate::clock::now_ms;
 use crate::discovery::TerminalKind;
 use crate::error::WalletError;
 use crate::listener::notify;
-use crate::payments::execute::{pay_request, submit};
+use crate::payments::execute::pay_request;
 use crate::payments::{PaymentError, PaymentFailure, PaymentOutcome};
-use crate::store::receipts::ReceiptRecord;
 use crate::wallet::WalletInner;
-use wayfare_protocol::instruction::PaymentInstruction;
 
 /// How long the handshake may take.
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -111,8 +109,8 @@ impl SessionCore {
 /// later). Dropping the session closes the connection.
 #[derive(uniffi::Object)]
 pub struct TerminalSession {
-    inner: Arc<WalletInner>,
-    terminal: TerminalInfo,
+    pub(super) inner: Arc<WalletInner>,
+    pub(super) terminal: TerminalInfo,
     core: Mutex<SessionCore>,
     cancel: watch::Sender<bool>,
     /// The last request received, for failure notifications.
@@ -276,78 +274,6 @@ impl TerminalSession {
         };
         tracing::debug!(target: "wayfare_core::session", holds_token = token.is_some(), "presenting tap-in");
         core.send(&SessionMessage::TapIn { token }).await
-    }
-
-    /// The device-signed acknowledgement of an entry (P3.6): the control
-    /// center charges at most `maximum_fare_minor` if the journey is never
-    /// completed.
-    fn entry_consent(
-        &self,
-        token: &wayfare_protocol::tap_in::TapInBody,
-        maximum_fare_minor: u64,
-        currency: &str,
-    ) -> Result<EntryConsent, String> {
-        let (_, id) = self.inner.device().map_err(|e| e.to_string())?;
-        let body = EntryConsentBody {
-            version: wayfare_protocol::PROTOCOL_VERSION,
-            token_id: token.token_id.clone(),
-            terminal_id: token.terminal_id.clone(),
-            account_id: id.account_id.clone(),
-            device_id: id.device_id.clone(),
-            maximum_fare_minor,
-            currency: currency.to_string(),
-            expires_at_ms: token.expires_at_ms,
-            signed_at_ms: now_ms(),
-        };
-        EntryConsent::sign(&id.key, &body).map_err(|e| e.to_string())
-    }
-
-    /// The payment that already paid the trip this tap-out request charges
-    /// (same tap-in token, another order): a pending one is settled first.
-    async fn earlier_trip_payment(&self, request: &PaymentRequest) -> Option<ReceiptRecord> {
-        let token = request.fare.as_ref()?.entry.as_ref()?.token_id.clone();
-        let (state, id) = self.inner.device().ok()?;
-        let receipt_key = self.inner.receipt_key().await.ok()?;
-        let names_token = |fare: Option<&wayfare_protocol::fare::FareContext>| {
-            fare.and_then(|f| f.entry.as_ref())
-                .is_some_and(|e| e.token_id == token)
-        };
-        let pending = state.store.pending_intents().ok().unwrap_or_default();
-        for intent in pending {
-            let Ok(body) =
-                PaymentInstruction::from_base64(&intent.instruction).and_then(|i| i.peek())
-            else {
-                continue;
-            };
-            if body.order_id != request.order_id && names_token(body.fare.as_ref()) {
-                let _settling = self.inner.settling.lock().await;
-                if let Ok(record) = submit(&self.inner, &state.store, &id, intent).await {
-                    return Some(record);
-                }
-            }
-        }
-        let stored = state.store.recent_receipts(100).ok().unwrap_or_default();
-        stored.into_iter().find(|r| {
-            r.order_id != request.order_id
-                && Receipt::from_base64(&r.receipt)
-                    .and_then(|rc| rc.verify(&receipt_key))
-                    .is_ok_and(|b| names_token(b.fare.as_ref()))
-        })
-    }
-
-    /// The newest unexpired payment of this wallet still pending at this
-    /// terminal, if any.
-    fn pending_order_here(&self) -> Option<String> {
-        let state = self.inner.opened().ok()?;
-        let now = now_ms();
-        state
-            .store
-            .pending_intents()
-            .ok()?
-            .into_iter()
-            .filter(|i| i.terminal_id == self.terminal.terminal_id && i.expires_at_ms > now)
-            .max_by_key(|i| i.created_at_ms)
-            .map(|i| i.order_id)
     }
 
     /// Verifies and keeps a token an entry terminal issued.
@@ -717,10 +643,4 @@ impl TerminalSession {
         };
         notify(self.inner.listener(), |l| l.on_payment_failed(failure));
     }
-}
-
-/// Whether the server refused a payment because its tap-in token already
-/// paid a trip.
-fn is_token_used(e: &PaymentError) -> bool {
-    matches!(e, PaymentError::Refused { code, .. } if code == "tap_in_token_used")
 }
