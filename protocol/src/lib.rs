@@ -6,6 +6,8 @@
 //! identically by phones, terminals, servers and tests.
 //!
 //! - [`framing`]: length-prefixed frames with a hard maximum size.
+//! - [`gatt`]: those frames cut into Bluetooth LE GATT fragments and put
+//!   back together (the async pump is `gatt::link`, feature `tokio`).
 //! - [`messages`]: the CBOR messages exchanged over a terminal session.
 //! - [`handshake`] and [`channel`]: the SIGMA-style session handshake
 //!   (ephemeral X25519, terminal Ed25519 signature, operator-issued
@@ -28,6 +30,7 @@ pub mod error;
 pub mod fare;
 mod fare_table;
 pub mod framing;
+pub mod gatt;
 pub mod handshake;
 pub mod ids;
 pub mod instruction;
