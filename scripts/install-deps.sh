@@ -8,6 +8,7 @@ packages=(
   postgresql          # the PostgreSQL 15 server the SQL tests also run against
   iproute2            # `ip` for network-namespace tests
   python3-venv        # the Python binding tests' virtualenv
+  g++                 # libFuzzer, built by libfuzzer-sys for scripts/fuzz.sh
 )
 
 missing=()

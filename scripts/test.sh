@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Wayfare test on this machine: installs what the tests need,
-# starts a throwaway PostgreSQL, then formatting, lints, and the Rust suites.
+# starts a throwaway PostgreSQL, then formatting, lints, the Rust suites, and
+# a bounded run of every fuzz target (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +19,6 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace --no-fail-fast
+echo "== fuzz (every decoder, bounded time, stable Rust)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
 scripts/test-bindings.sh
