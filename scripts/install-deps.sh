@@ -8,6 +8,9 @@ packages=(
   postgresql          # the PostgreSQL 15 server the SQL tests also run against
   iproute2            # `ip` for network-namespace tests
   python3-venv        # the Python binding tests' virtualenv
+  libpcsclite-dev     # the terminal's PC/SC reader (feature `nfc`) links libpcsclite
+  pcscd               # the PC/SC daemon the NFC tests run against
+  vsmartcard-vpcd     # its virtual reader: the phone's card handler is the card
   g++                 # libFuzzer, built by libfuzzer-sys for scripts/fuzz.sh
 )
 

@@ -83,6 +83,8 @@ pub struct TerminalOptions {
     /// How long past a request's expiry an in-doubt sale is still asked
     /// about (default: the terminal's, 5 s).
     pub in_doubt_grace_ms: Option<u64>,
+    /// Take NFC taps on this PC/SC reader (see `wayfare_terminal::nfc`).
+    pub nfc: Option<wayfare_terminal::nfc::NfcConfig>,
 }
 
 impl Default for TerminalOptions {
@@ -92,6 +94,7 @@ impl Default for TerminalOptions {
             request_ttl_ms: 60_000,
             server_url: None,
             in_doubt_grace_ms: None,
+            nfc: None,
         }
     }
 }
@@ -301,6 +304,7 @@ impl LocalSystem {
                 enabled: options.advertise,
                 ..MdnsConfig::default()
             },
+            nfc: options.nfc.clone(),
             timeouts: TimeoutConfig {
                 in_doubt_grace_ms: options
                     .in_doubt_grace_ms
@@ -438,5 +442,7 @@ pub fn manual_terminal(terminal: &RunningTerminal) -> DiscoveredTerminal {
         host: addr.ip().to_string(),
         port: addr.port(),
         source: DiscoverySource::Manual,
+        rssi: None,
+        ble_id: None,
     }
 }

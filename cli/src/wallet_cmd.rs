@@ -225,6 +225,8 @@ async fn pick_terminal(
             host: host.to_string(),
             port: port.parse().context("--address port is not a number")?,
             source: DiscoverySource::Manual,
+            rssi: None,
+            ble_id: None,
         });
     }
     let found = wallet.terminals().discover(2000).await?;

@@ -30,6 +30,7 @@ mod keystore;
 mod listener;
 mod logging;
 mod merchant;
+mod nfc;
 mod payments;
 mod registrations;
 mod session;
@@ -58,6 +59,7 @@ pub use merchant::{
     MerchantPayment, MerchantPrompt, MerchantPromptEvent, MerchantRefund, MerchantRole,
     PromptAttribute, PromptSettings, PromptStream, StaffInvitation,
 };
+pub use nfc::{NfcCard, NfcListener};
 pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
 pub use registrations::{PlatformRegistration, RegistrationsApi};
 pub use session::tap_in::TapOutcome;

@@ -466,5 +466,7 @@ pub(crate) fn manual(port: u16) -> DiscoveredTerminal {
         host: "127.0.0.1".into(),
         port,
         source: DiscoverySource::Manual,
+        rssi: None,
+        ble_id: None,
     }
 }

@@ -27,6 +27,26 @@ pub fn encode_frame(payload: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether `bytes` (a piece of a framed stream, from a frame boundary)
+/// ends on a frame boundary: every frame in it is whole. A transport that
+/// carries the stream in pieces (NFC's APDUs) uses it to send whole frames
+/// when it can. A bad header counts as whole: the receiver refuses it.
+pub fn ends_on_frame_boundary(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(header) = bytes.get(at..at + HEADER_LEN) else {
+            return false;
+        };
+        let mut h = [0u8; HEADER_LEN];
+        h.copy_from_slice(header);
+        match payload_len(h) {
+            Ok(len) => at += HEADER_LEN + len,
+            Err(_) => return true,
+        }
+    }
+    at == bytes.len()
+}
+
 /// Reads the payload length from a frame header, refusing oversized frames.
 pub fn payload_len(header: [u8; HEADER_LEN]) -> Result<usize> {
     let len = u32::from_be_bytes(header) as usize;
@@ -136,5 +156,21 @@ mod tests {
             dec.finish(),
             Err(ProtocolError::Truncated { have: 7, need: 10 })
         );
+    }
+
+    #[test]
+    fn frame_boundaries_are_found() {
+        let a = encode_frame(b"abc").unwrap();
+        let b = encode_frame(b"").unwrap();
+        let both = [a.clone(), b].concat();
+        assert!(ends_on_frame_boundary(&[]));
+        assert!(ends_on_frame_boundary(&a));
+        assert!(ends_on_frame_boundary(&both));
+        assert!(!ends_on_frame_boundary(&a[..2]));
+        assert!(!ends_on_frame_boundary(&a[..5]));
+        assert!(!ends_on_frame_boundary(
+            &[both.as_slice(), &a[..6]].concat()
+        ));
+        assert!(ends_on_frame_boundary(&[0xFF, 0xFF, 0xFF, 0xFF]));
     }
 }

@@ -99,6 +99,9 @@ pub struct TerminalConfig {
     /// mDNS/DNS-SD advertisement.
     #[serde(default)]
     pub mdns: MdnsConfig,
+    /// NFC taps on a PC/SC reader; absent: no NFC.
+    #[serde(default)]
+    pub nfc: Option<crate::nfc::NfcConfig>,
     /// Session timeouts.
     #[serde(default)]
     pub timeouts: TimeoutConfig,

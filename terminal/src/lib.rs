@@ -32,6 +32,7 @@ mod in_doubt;
 pub mod keys;
 pub mod linkage;
 mod listener;
+pub mod nfc;
 pub mod platform;
 pub mod provision;
 pub mod reports;
@@ -302,6 +303,9 @@ async fn start_inner(
             tracing::error!(error = %e, "control interface stopped");
         }
     }));
+    if let Some(reader) = nfc::start(shared.clone(), shutdown_rx.clone()) {
+        tasks.push(reader);
+    }
     tasks.push(tokio::spawn(
         reports.run_uploader(platform.clone(), shutdown_rx.clone()),
     ));

@@ -14,8 +14,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -48,7 +47,7 @@ pub(crate) async fn run_listener(
                 Ok((stream, peer)) => match admission.admit(peer.ip()) {
                     Some(ticket) => {
                         let _ = stream.set_nodelay(true);
-                        sessions.spawn(serve(shared.clone(), stream, peer, ticket, shutdown.clone()));
+                        sessions.spawn(serve(shared.clone(), stream, Peer::Tcp(peer), Some(ticket), shutdown.clone()));
                     }
                     // Closed unread: costs us one accept and one close.
                     None => refusals.note(peer),
@@ -179,6 +178,25 @@ fn peer_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Who is on the other end of a session, for the log.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Peer {
+    /// A phone connected over TCP from this address.
+    Tcp(SocketAddr),
+    /// A phone tapped on the NFC reader.
+    #[cfg_attr(not(feature = "nfc"), allow(dead_code))]
+    Nfc,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Nfc => f.write_str("nfc"),
+        }
+    }
+}
+
 /// What the reader task delivers.
 pub(crate) enum Incoming {
     Frame(Vec<u8>),
@@ -188,8 +206,8 @@ pub(crate) enum Incoming {
 
 /// Reads frames off the socket into a channel; ends at the first bad
 /// frame header (oversized frames are refused before any allocation).
-pub(crate) fn spawn_reader(
-    mut read: OwnedReadHalf,
+pub(crate) fn spawn_reader<R: AsyncRead + Send + Unpin + 'static>(
+    mut read: R,
 ) -> (mpsc::Receiver<Incoming>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(4);
     let handle = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 //! `wayfare_cli::local`), plus fault injection and a hand-made phone.
 
 pub mod fault_proxy;
+pub mod nfc;
 pub mod raw_phone;
 
 /// Installs the ring provider for rustls (once per process) and a test

@@ -1,27 +1,38 @@
-//! Bluetooth LE scan (btleplug, central role) for terminals advertising the
-//! Wayfare service. Thin on purpose: it cannot be tested on machines without
-//! an adapter. The beacon travels as CBOR in the service data of
-//! [`WAYFARE_BLE_SERVICE_UUID`].
+//! Bluetooth LE (btleplug, central role): the scan for terminals
+//! advertising the Wayfare service, and the GATT link a session runs over
+//! (see `wayfare_protocol::gatt`). Thin on purpose: it cannot be tested on
+//! machines without an adapter; everything above the two link halves
+//! ([`CentralSink`], [`CentralSource`]) is the shared pump and the session
+//! code, tested over an in-memory link. The beacon travels as CBOR in the
+//! service data of [`WAYFARE_BLE_SERVICE_UUID`].
 //!
 //! Android: the app calls `System.loadLibrary("wayfare_core")` first so that
 //! btleplug's JNI initialisation can run; iOS needs
 //! `NSBluetoothAlwaysUsageDescription`.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::time::Duration;
 
-use btleplug::api::{Central, CentralEvent, Manager as _, ScanFilter};
-use btleplug::platform::Manager;
-use futures::StreamExt;
+use btleplug::api::{
+    Central, CentralEvent, CharPropFlags, Characteristic, Manager as _, Peripheral as _,
+    ScanFilter, ValueNotification, WriteType,
+};
+use btleplug::platform::{Adapter, Manager, Peripheral};
+use futures::{Stream, StreamExt};
 use wayfare_protocol::codec::from_cbor;
+use wayfare_protocol::gatt::link::{FragmentSink, FragmentSource, LinkError};
+use wayfare_protocol::gatt::{NOTIFY_CHAR_UUID, SERVICE_UUID, WRITE_CHAR_UUID};
 use wayfare_protocol::messages::Beacon;
 
 use super::{DiscoveredTerminal, DiscoveryError, DiscoverySource};
 
-/// The 128-bit service UUID Wayfare terminals advertise over BLE. The
-/// terminal's advertiser must use the same value.
-pub(crate) const WAYFARE_BLE_SERVICE_UUID: &str = "6c9f3a10-5d0b-4b8e-9a57-77a7e1f4d001";
+/// The 128-bit service UUID Wayfare terminals advertise over BLE (the
+/// terminal's advertiser and GATT server use the same value).
+pub(crate) const WAYFARE_BLE_SERVICE_UUID: &str = SERVICE_UUID;
 
+/// How long [`open_link`] scans for a terminal this adapter has not seen.
+const RESCAN: Duration = Duration::from_secs(5);
 fn unavailable(e: btleplug::Error) -> DiscoveryError {
     DiscoveryError::BluetoothUnavailable(match e {
         btleplug::Error::PermissionDenied => "Bluetooth permission denied".to_string(),
@@ -32,17 +43,23 @@ fn unavailable(e: btleplug::Error) -> DiscoveryError {
     })
 }
 
-/// Scans for `timeout` and returns the terminals whose beacon decoded.
-pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, DiscoveryError> {
+/// The first adapter, or why there is none.
+async fn adapter() -> Result<Adapter, DiscoveryError> {
     let manager = Manager::new().await.map_err(unavailable)?;
-    let adapter = manager
+    manager
         .adapters()
         .await
         .map_err(unavailable)?
         .into_iter()
         .next()
-        .ok_or_else(|| DiscoveryError::BluetoothUnavailable("no Bluetooth adapter".into()))?;
-    let mut events = adapter
+        .ok_or_else(|| DiscoveryError::BluetoothUnavailable("no Bluetooth adapter".into()))
+}
+
+/// Starts a scan for the Wayfare service; returns the adapter's events.
+async fn start_scan(
+    adapter: &Adapter,
+) -> Result<Pin<Box<dyn Stream<Item = CentralEvent> + Send>>, DiscoveryError> {
+    let events = adapter
         .events()
         .await
         .map_err(|e| DiscoveryError::Ble(e.to_string()))?;
@@ -53,11 +70,24 @@ pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, D
             .map_err(|e| DiscoveryError::Ble(format!("bad service UUID: {e}")))?,
     );
     adapter.start_scan(filter).await.map_err(unavailable)?;
+    Ok(events)
+}
+
+/// Scans for `timeout` and returns the terminals whose beacon decoded,
+/// with their signal strength and the peripheral id to connect to.
+pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, DiscoveryError> {
+    let adapter = adapter().await?;
+    let mut events = start_scan(&adapter).await?;
 
     let mut found: BTreeMap<String, DiscoveredTerminal> = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + timeout;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
-        if let CentralEvent::ServiceDataAdvertisement { service_data, .. } = event {
+        if let CentralEvent::ServiceDataAdvertisement { id, service_data } = event {
+            let rssi = match adapter.peripheral(&id).await {
+                Ok(peripheral) => peripheral.properties().await.ok().flatten(),
+                Err(_) => None,
+            }
+            .and_then(|p| p.rssi);
             for (uuid, data) in service_data {
                 if uuid.to_string() != WAYFARE_BLE_SERVICE_UUID {
                     continue;
@@ -72,6 +102,8 @@ pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, D
                             host: String::new(),
                             port: 0,
                             source: DiscoverySource::Ble,
+                            rssi,
+                            ble_id: Some(id.to_string()),
                         },
                     );
                 }
@@ -80,4 +112,123 @@ pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, D
     }
     let _ = adapter.stop_scan().await;
     Ok(found.into_values().collect())
+}
+
+/// Connects to the peripheral `ble_id` (as a scan reported it), finds the
+/// Wayfare service, subscribes to its notifications, and returns the ATT
+/// MTU and the two halves of the link. Scans for up to a few seconds first
+/// if this adapter has not seen the peripheral.
+pub(crate) async fn open_link(
+    ble_id: &str,
+) -> Result<(u16, CentralSink, CentralSource), DiscoveryError> {
+    let adapter = adapter().await?;
+    let peripheral = match find(&adapter, ble_id).await? {
+        Some(p) => p,
+        None => {
+            let mut events = start_scan(&adapter).await?;
+            let deadline = tokio::time::Instant::now() + RESCAN;
+            let mut found = None;
+            while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
+                if let CentralEvent::DeviceDiscovered(id) | CentralEvent::DeviceUpdated(id) = event
+                {
+                    if id.to_string() == ble_id {
+                        found = adapter.peripheral(&id).await.ok();
+                        break;
+                    }
+                }
+            }
+            let _ = adapter.stop_scan().await;
+            found.ok_or_else(|| DiscoveryError::Ble("the terminal is out of Bluetooth range".into()))?
+        }
+    };
+    let failed = |e: btleplug::Error| DiscoveryError::Ble(e.to_string());
+    peripheral.connect().await.map_err(failed)?;
+    peripheral.discover_services().await.map_err(failed)?;
+    let characteristic = |uuid: &str| {
+        peripheral
+            .characteristics()
+            .into_iter()
+            .find(|c| c.uuid.to_string() == uuid)
+            .ok_or_else(|| DiscoveryError::Ble("the peripheral has no Wayfare service".into()))
+    };
+    let write = characteristic(WRITE_CHAR_UUID)?;
+    let notify = characteristic(NOTIFY_CHAR_UUID)?;
+    let notifications = peripheral.notifications().await.map_err(failed)?;
+    peripheral.subscribe(&notify).await.map_err(failed)?;
+    // Acknowledged writes when the terminal offers them; otherwise write
+    // commands (a dropped one breaks the fragments' sequence, and so the
+    // session, cleanly).
+    let kind = if write.properties.contains(CharPropFlags::WRITE) {
+        WriteType::WithResponse
+    } else {
+        WriteType::WithoutResponse
+    };
+    let mtu = peripheral.mtu();
+    tracing::info!(target: "wayfare_core::ble", mtu, "connected to the terminal over Bluetooth");
+    Ok((
+        mtu,
+        CentralSink {
+            peripheral,
+            write,
+            kind,
+        },
+        CentralSource { notifications },
+    ))
+}
+
+async fn find(adapter: &Adapter, ble_id: &str) -> Result<Option<Peripheral>, DiscoveryError> {
+    Ok(adapter
+        .peripherals()
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .find(|p| p.id().to_string() == ble_id))
+}
+
+/// The phone's sending half: a GATT write per fragment. Dropping it
+/// disconnects from the terminal.
+pub(crate) struct CentralSink {
+    peripheral: Peripheral,
+    write: Characteristic,
+    kind: WriteType,
+}
+
+impl FragmentSink for CentralSink {
+    async fn send(&mut self, fragment: Vec<u8>) -> Result<(), LinkError> {
+        self.peripheral
+            .write(&self.write, &fragment, self.kind)
+            .await
+            .map_err(|e| match e {
+                btleplug::Error::NotConnected => LinkError::Disconnected,
+                other => LinkError::Failed(other.to_string()),
+            })
+    }
+}
+
+impl Drop for CentralSink {
+    fn drop(&mut self) {
+        let peripheral = self.peripheral.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = peripheral.disconnect().await;
+            });
+        }
+    }
+}
+
+/// The phone's receiving half: the notifications of the terminal's notify
+/// characteristic.
+pub(crate) struct CentralSource {
+    notifications: Pin<Box<dyn Stream<Item = ValueNotification> + Send>>,
+}
+
+impl FragmentSource for CentralSource {
+    async fn recv(&mut self) -> Option<Vec<u8>> {
+        while let Some(n) = self.notifications.next().await {
+            if n.uuid.to_string() == NOTIFY_CHAR_UUID {
+                return Some(n.value);
+            }
+        }
+        None
+    }
 }

@@ -54,6 +54,8 @@ pub(crate) fn to_terminal(service: &ResolvedService) -> Option<DiscoveredTermina
         host,
         port: service.get_port(),
         source: DiscoverySource::Lan,
+        rssi: None,
+        ble_id: None,
     })
 }
 

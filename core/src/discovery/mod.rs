@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
+use wayfare_protocol::gatt::link::{attach, FragmentSink, FragmentSource};
 use wayfare_protocol::ids::redact;
 use wayfare_protocol::messages::TerminalKind as WireKind;
 
@@ -91,6 +92,15 @@ pub struct DiscoveredTerminal {
     pub port: u16,
     /// How it was found.
     pub source: DiscoverySource,
+    /// Received signal strength in dBm when a Bluetooth scan found it (the
+    /// nearer terminal is usually the stronger), else `None`.
+    #[uniffi(default = None)]
+    pub rssi: Option<i16>,
+    /// The Bluetooth peripheral to connect to when the source is `Ble`, as
+    /// the platform names it (an address on Android and Linux, a UUID on
+    /// iOS), else `None`.
+    #[uniffi(default = None)]
+    pub ble_id: Option<String>,
 }
 
 /// Terminal discovery and sessions. Get it with `wallet.terminals()`.
@@ -108,6 +118,11 @@ impl std::fmt::Debug for TerminalsApi {
 impl TerminalsApi {
     pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
         Self { inner }
+    }
+
+    /// The wallet this API belongs to.
+    pub(crate) fn inner(&self) -> &Arc<WalletInner> {
+        &self.inner
     }
 }
 
@@ -139,9 +154,7 @@ impl TerminalsApi {
         terminal: DiscoveredTerminal,
     ) -> Result<Arc<TerminalSession>, WalletError> {
         if terminal.source == DiscoverySource::Ble {
-            return Err(WalletError::invalid(
-                "sessions over Bluetooth are not supported yet: connect over the LAN",
-            ));
+            return self.connect_ble(terminal).await;
         }
         if terminal.host.trim().is_empty() || terminal.port == 0 {
             return Err(WalletError::invalid("the terminal has no host or port"));
@@ -161,26 +174,105 @@ impl TerminalsApi {
             })?
             .map_err(SessionError::Connect)?;
         let _ = tcp.set_nodelay(true);
-        let mut stream = FramedStream::new(Box::new(tcp));
-        let established = tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            handshake::run(&mut stream, &operator, expected, now_ms()),
-        )
-        .await
-        .map_err(|_| SessionError::Timeout(HANDSHAKE_TIMEOUT.as_secs()))??;
-
-        let info = TerminalInfo::from(&established.terminal);
-        // Nothing about the rider is sent here: the identity step (P3.5)
-        // happens only when the app asks (`TerminalSession::identify`).
-        let channel = established.channel;
-        tracing::info!(target: "wayfare_core::session", terminal = %redact(&info.terminal_id), "terminal verified");
-        Ok(Arc::new(TerminalSession::new(
+        let session = establish(
             self.inner.clone(),
-            info,
-            stream,
-            channel,
-        )))
+            FramedStream::new(Box::new(tcp)),
+            operator,
+            expected.map(str::to_string),
+        )
+        .await?;
+        Ok(Arc::new(session))
     }
+}
+
+impl TerminalsApi {
+    /// Connects over Bluetooth LE to the peripheral a BLE scan found, and
+    /// runs the same handshake and session as over TCP through the GATT
+    /// fragment layer.
+    #[cfg(feature = "ble")]
+    async fn connect_ble(
+        &self,
+        terminal: DiscoveredTerminal,
+    ) -> Result<Arc<TerminalSession>, WalletError> {
+        let ble_id = terminal
+            .ble_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| WalletError::invalid("the terminal has no Bluetooth identifier"))?;
+        tracing::info!(target: "wayfare_core::session", terminal = %redact(&terminal.terminal_id), "connecting over Bluetooth");
+        let (mtu, sink, source) = tokio::time::timeout(HANDSHAKE_TIMEOUT, ble::open_link(&ble_id))
+            .await
+            .map_err(|_| SessionError::Timeout(HANDSHAKE_TIMEOUT.as_secs()))??;
+        self.connect_gatt_link(&terminal, mtu, sink, source).await
+    }
+
+    /// Without the `ble` feature there is no Bluetooth stack to connect with.
+    #[cfg(not(feature = "ble"))]
+    async fn connect_ble(
+        &self,
+        _terminal: DiscoveredTerminal,
+    ) -> Result<Arc<TerminalSession>, WalletError> {
+        Err(WalletError::BluetoothUnavailable {
+            reason: "this build of the wallet has no Bluetooth support".into(),
+        })
+    }
+
+    /// Runs a session with `terminal` over a GATT link of ATT MTU `mtu`
+    /// that the caller connected: `sink` sends the phone's fragments (GATT
+    /// writes), `source` yields the terminal's (notifications). The
+    /// Bluetooth connect above uses it with btleplug's link; Rust callers
+    /// (tests, a desktop wallet) can bring another one, such as
+    /// `wayfare_protocol::gatt::link::memory_link`. Not exported to the
+    /// apps: btleplug is their Bluetooth stack, reached through
+    /// `connect` with a terminal from `discover_ble`.
+    pub async fn connect_gatt_link<K: FragmentSink, S: FragmentSource>(
+        &self,
+        terminal: &DiscoveredTerminal,
+        mtu: u16,
+        sink: K,
+        source: S,
+    ) -> Result<Arc<TerminalSession>, WalletError> {
+        let stream = attach(mtu, sink, source)
+            .map_err(|e| WalletError::invalid(format!("Bluetooth link: {e}")))?;
+        let operator = self.inner.operator_key().await?;
+        let expected = Some(terminal.terminal_id.clone()).filter(|t| !t.is_empty());
+        let session = establish(
+            self.inner.clone(),
+            FramedStream::new(Box::new(stream)),
+            operator,
+            expected,
+        )
+        .await?;
+        Ok(Arc::new(session))
+    }
+}
+
+/// Runs the handshake over a connected stream (TCP, or NFC's APDU bridge)
+/// within [`HANDSHAKE_TIMEOUT`] and returns the verified session. Owns its
+/// arguments so that the NFC card can keep the future between APDUs.
+pub(crate) async fn establish(
+    inner: Arc<WalletInner>,
+    mut stream: FramedStream,
+    operator: wayfare_protocol::keys::PublicKey,
+    expected: Option<String>,
+) -> Result<TerminalSession, SessionError> {
+    let established = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        handshake::run(&mut stream, &operator, expected.as_deref(), now_ms()),
+    )
+    .await
+    .map_err(|_| SessionError::Timeout(HANDSHAKE_TIMEOUT.as_secs()))??;
+
+    let info = TerminalInfo::from(&established.terminal);
+    // Nothing about the rider is sent here: the identity step (P3.5)
+    // happens only when the app asks (`TerminalSession::identify`).
+    tracing::info!(target: "wayfare_core::session", terminal = %redact(&info.terminal_id), "terminal verified");
+    Ok(TerminalSession::new(
+        inner,
+        info,
+        stream,
+        established.channel,
+    ))
 }
 
 #[cfg(feature = "ble")]

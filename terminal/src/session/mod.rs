@@ -1,18 +1,16 @@
-//! Phone sessions over TCP: one phone at a time (P3.7), the handshake, the
-//! payment request, and the verdict on the phone's answer (P3.2–P3.4).
+//! Phone sessions over any byte stream (TCP, NFC through [`crate::nfc`]):
+//! one phone at a time (P3.7), the handshake, the payment request, and the
+//! verdict on the phone's answer (P3.2–P3.4).
 //!
 //! Every wait is a cancel-safe `recv` on the frame channel of
 //! [`crate::listener`], bounded by a timeout, so a misbehaving phone can
 //! only end its own session.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 use wayfare_protocol::channel::SecureChannel;
@@ -35,7 +33,7 @@ pub(crate) use report::{queue_report, switch_on};
 use resume::trip_paid_elsewhere;
 
 use crate::config::ModeConfig;
-use crate::listener::{frame_of, spawn_reader, Incoming, Ticket};
+use crate::listener::{frame_of, spawn_reader, Incoming, Peer, Ticket};
 use crate::sale::{Sale, SaleState};
 use crate::untrusted::{untrusted, Untrusted};
 use crate::{confirm, now_ms, tap, tram, Shared};
@@ -122,9 +120,9 @@ impl Verdict {
 
 pub(crate) struct Session {
     pub(crate) shared: Arc<Shared>,
-    peer: SocketAddr,
+    peer: Peer,
     rx: mpsc::Receiver<Incoming>,
-    writer: OwnedWriteHalf,
+    writer: Box<dyn AsyncWrite + Send + Sync + Unpin>,
     channel: Option<SecureChannel>,
     pub(crate) handle: Option<String>,
     /// Whether a registration consent was forwarded (one per session).
@@ -148,29 +146,32 @@ pub(crate) struct Session {
 }
 
 /// Serves one admitted connection: the handshake (holding only `ticket`,
-/// a place among the connections in the handshake), then, with the
-/// terminal taken, the session.
-pub(crate) async fn serve(
+/// a place among the TCP connections in the handshake; an NFC tap has
+/// none: the reader admits one card at a time), then, with the terminal
+/// taken, the session.
+pub(crate) async fn serve<S>(
     shared: Arc<Shared>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    ticket: Ticket,
+    stream: S,
+    peer: Peer,
+    ticket: Option<Ticket>,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let (read, writer) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + Sync + 'static,
+{
+    let (read, writer) = tokio::io::split(stream);
     let (rx, reader) = spawn_reader(read);
     let step = Duration::from_millis(shared.config.timeouts.step_ms);
     let mut session = Session {
         shared,
         peer,
         rx,
-        writer,
+        writer: Box::new(writer),
         channel: None,
         handle: None,
         consent_forwarded: false,
         step,
         slot: None,
-        ticket: Some(ticket),
+        ticket,
         offered: None,
         resumed_in_doubt: false,
     };

@@ -137,6 +137,7 @@ impl Fixture {
                 enabled: false,
                 ..MdnsConfig::default()
             },
+            nfc: None,
             timeouts: TimeoutConfig {
                 confirm_ms: 5_000,
                 ..TimeoutConfig::default()
