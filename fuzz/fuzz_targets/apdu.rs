@@ -5,13 +5,20 @@
 
 use libfuzzer_sys::fuzz_target;
 use wayfare_protocol::apdu::{CardEvent, CardLink, CommandApdu, ReaderLink};
+use wayfare_protocol::express::ExpressOffer;
 
 fuzz_target!(|data: &[u8]| {
     let mut card = CardLink::new();
     let _ = card.command(&CommandApdu::select_wayfare().encode().unwrap_or_default());
     for command in data.split(|b| *b == 0xFF) {
-        if let CardEvent::Frame(frame) = card.command(command) {
-            let _ = card.answer(frame);
+        match card.command(command) {
+            CardEvent::Frame(frame) => {
+                let _ = card.answer(frame);
+            }
+            CardEvent::Express(offer) => {
+                let _ = ExpressOffer::decode(&offer);
+            }
+            _ => {}
         }
     }
     let mut answer = Vec::new();

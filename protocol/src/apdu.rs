@@ -28,6 +28,9 @@ pub const INS_SELECT: u8 = 0xA4;
 pub const INS_GET_RESPONSE: u8 = 0xC0;
 /// Wayfare's `EXCHANGE`: a piece of a session frame.
 pub const INS_EXCHANGE: u8 = 0xD0;
+/// Wayfare's `EXPRESS`: an express-tap offer (`crate::express`), answered
+/// with the signed tap in one response.
+pub const INS_EXPRESS: u8 = 0xE2;
 /// Largest data field of a short command APDU.
 pub const MAX_SHORT_DATA: usize = 255;
 /// Largest data field of a short response APDU.
@@ -45,6 +48,10 @@ pub enum StatusWord {
     /// `69 85`: conditions of use not satisfied (no application selected,
     /// nothing to GET RESPONSE, a chain broken by another command).
     ConditionsNotSatisfied,
+    /// `69 86`: command not allowed: the phone declines an express tap
+    /// (switched off, above the rider's caps, no valid allowance); the
+    /// reader falls back to the full session.
+    NotAllowed,
     /// `6A 80`: wrong data (a frame that does not decode).
     WrongData,
     /// `6A 82`: application not found (another AID).
@@ -65,6 +72,7 @@ impl StatusWord {
             StatusWord::MoreData(n) => [0x61, n],
             StatusWord::WrongLength => [0x67, 0x00],
             StatusWord::ConditionsNotSatisfied => [0x69, 0x85],
+            StatusWord::NotAllowed => [0x69, 0x86],
             StatusWord::WrongData => [0x6A, 0x80],
             StatusWord::NotFound => [0x6A, 0x82],
             StatusWord::InsNotSupported => [0x6D, 0x00],
@@ -80,6 +88,7 @@ impl StatusWord {
             (0x61, n) => StatusWord::MoreData(n),
             (0x67, 0x00) => StatusWord::WrongLength,
             (0x69, 0x85) => StatusWord::ConditionsNotSatisfied,
+            (0x69, 0x86) => StatusWord::NotAllowed,
             (0x6A, 0x80) => StatusWord::WrongData,
             (0x6A, 0x82) => StatusWord::NotFound,
             (0x6D, 0x00) => StatusWord::InsNotSupported,
@@ -260,8 +269,13 @@ pub enum CardEvent {
     /// A whole session frame arrived: hand it to the session, then call
     /// [`CardLink::answer`] with the reply frame (or an empty frame).
     Frame(Vec<u8>),
-    /// The reader selected the application: a new session begins.
+    /// The reader selected the application: a new session begins. The
+    /// owner answers (`90 00`, with the express allowance as data when
+    /// express taps are on).
     Selected,
+    /// An express-tap offer: the owner answers with the signed tap or a
+    /// refusal status.
+    Express(Vec<u8>),
 }
 
 /// The card side (the phone): selection, reassembly of chained commands,
@@ -324,6 +338,11 @@ impl CardLink {
                     return respond(ResponseApdu::status(StatusWord::Ok));
                 }
                 CardEvent::Frame(std::mem::take(&mut self.incoming))
+            }
+            (CLA_PROPRIETARY, INS_EXPRESS) if command.cla & CLA_CHAINING == 0 => {
+                self.incoming.clear();
+                self.outgoing.clear();
+                CardEvent::Express(command.data)
             }
             (CLA | CLA_PROPRIETARY, _) => {
                 respond(ResponseApdu::status(StatusWord::InsNotSupported))
@@ -404,6 +423,24 @@ impl ReaderLink {
             .collect()
     }
 
+    /// The `EXPRESS` command carrying an encoded offer (one short APDU).
+    pub fn express_command(offer: &[u8]) -> Result<Vec<u8>, ApduError> {
+        if offer.len() > MAX_SHORT_DATA {
+            return Err(ApduError::FrameTooLarge {
+                max: MAX_SHORT_DATA,
+            });
+        }
+        CommandApdu {
+            cla: CLA_PROPRIETARY,
+            ins: INS_EXPRESS,
+            p1: 0,
+            p2: 0,
+            data: offer.to_vec(),
+            le: Some(256),
+        }
+        .encode()
+    }
+
     /// The `GET RESPONSE` command for `61 XX`.
     pub fn get_response(left: u8) -> Vec<u8> {
         vec![CLA, INS_GET_RESPONSE, 0, 0, left]
@@ -443,7 +480,7 @@ mod tests {
                     received = Some(f);
                     first = Some(card.answer(reply.to_vec()));
                 }
-                CardEvent::Selected => panic!("not a select"),
+                CardEvent::Selected | CardEvent::Express(_) => panic!("not an exchange"),
             }
         }
         let mut answer = Vec::new();
@@ -571,8 +608,25 @@ mod tests {
             match card.command(&bytes) {
                 CardEvent::Frame(f) => assert!(f.len() <= MAX_FRAME_LEN),
                 CardEvent::Respond(r) => assert!(r.len() >= 2),
+                CardEvent::Express(o) => assert!(o.len() <= MAX_SHORT_DATA),
                 CardEvent::Selected => {}
             }
         }
+    }
+
+    #[test]
+    fn an_express_offer_reaches_the_card_whole_and_only_after_select() {
+        let mut card = CardLink::new();
+        let offer = vec![0xA5; 200];
+        let command = ReaderLink::express_command(&offer).unwrap();
+        assert_eq!(
+            card.command(&command),
+            CardEvent::Respond(ResponseApdu::status(StatusWord::ConditionsNotSatisfied).encode())
+        );
+        let select = CommandApdu::select_wayfare().encode().unwrap();
+        assert_eq!(card.command(&select), CardEvent::Selected);
+        assert_eq!(card.command(&command), CardEvent::Express(offer));
+        assert!(ReaderLink::express_command(&[0; 256]).is_err());
+        assert_eq!(StatusWord::from_bytes(0x69, 0x86), StatusWord::NotAllowed);
     }
 }

@@ -27,6 +27,7 @@ pub mod codec;
 pub mod consent;
 pub mod entry_consent;
 pub mod error;
+pub mod express;
 pub mod fare;
 mod fare_table;
 pub mod framing;

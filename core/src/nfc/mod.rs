@@ -244,6 +244,9 @@ impl NfcCard {
                 CardEvent::Respond(bytes) => bytes,
                 CardEvent::Selected => self.select(&mut card).await,
                 CardEvent::Frame(bytes) => self.exchange(&mut card, bytes, &mut notices).await,
+                // Express taps are not offered by this card yet: the reader
+                // runs the full session instead.
+                CardEvent::Express(_) => ResponseApdu::status(StatusWord::NotAllowed).encode(),
             };
             if self.field.load(Ordering::SeqCst) != field {
                 // The field went while we answered: nobody will read this.

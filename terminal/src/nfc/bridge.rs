@@ -157,6 +157,7 @@ mod tests {
             Ok(match self.link.command(command) {
                 CardEvent::Respond(bytes) => bytes,
                 CardEvent::Selected => ResponseApdu::status(StatusWord::Ok).encode(),
+                CardEvent::Express(_) => ResponseApdu::status(StatusWord::NotAllowed).encode(),
                 CardEvent::Frame(piece) => {
                     self.seen.push(piece.clone());
                     let mut back = piece;
