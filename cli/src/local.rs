@@ -85,6 +85,9 @@ pub struct TerminalOptions {
     pub in_doubt_grace_ms: Option<u64>,
     /// Take NFC taps on this PC/SC reader (see `wayfare_terminal::nfc`).
     pub nfc: Option<wayfare_terminal::nfc::NfcConfig>,
+    /// Serve phones over Bluetooth LE on this BlueZ adapter (see
+    /// `wayfare_terminal::ble`).
+    pub ble: Option<wayfare_terminal::ble::BleConfig>,
 }
 
 impl Default for TerminalOptions {
@@ -95,6 +98,7 @@ impl Default for TerminalOptions {
             server_url: None,
             in_doubt_grace_ms: None,
             nfc: None,
+            ble: None,
         }
     }
 }
@@ -305,6 +309,7 @@ impl LocalSystem {
                 ..MdnsConfig::default()
             },
             nfc: options.nfc.clone(),
+            ble: options.ble.clone(),
             timeouts: TimeoutConfig {
                 in_doubt_grace_ms: options
                     .in_doubt_grace_ms

@@ -102,6 +102,9 @@ pub struct TerminalConfig {
     /// NFC taps on a PC/SC reader; absent: no NFC.
     #[serde(default)]
     pub nfc: Option<crate::nfc::NfcConfig>,
+    /// Phones over Bluetooth LE on a BlueZ adapter; absent: no Bluetooth.
+    #[serde(default)]
+    pub ble: Option<crate::ble::BleConfig>,
     /// Session timeouts.
     #[serde(default)]
     pub timeouts: TimeoutConfig,

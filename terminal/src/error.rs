@@ -42,6 +42,10 @@ pub enum TerminalError {
         #[source]
         source: std::io::Error,
     },
+    /// `[ble]` is configured but Bluetooth cannot serve: no such adapter,
+    /// no BlueZ or D-Bus, or a build without Bluetooth.
+    #[error("Bluetooth unavailable: {0}")]
+    BluetoothUnavailable(String),
     /// mDNS advertisement failed.
     #[error("mDNS advertisement failed: {0}")]
     Mdns(String),

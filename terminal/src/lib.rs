@@ -23,6 +23,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 
 pub mod advertise;
 pub mod announcer;
+pub mod ble;
 pub mod config;
 pub mod confirm;
 mod control;
@@ -305,6 +306,9 @@ async fn start_inner(
     }));
     if let Some(reader) = nfc::start(shared.clone(), shutdown_rx.clone()) {
         tasks.push(reader);
+    }
+    if let Some(peripheral) = ble::start(shared.clone(), &beacon, shutdown_rx.clone()).await? {
+        tasks.push(peripheral);
     }
     tasks.push(tokio::spawn(
         reports.run_uploader(platform.clone(), shutdown_rx.clone()),

@@ -186,6 +186,8 @@ pub(crate) enum Peer {
     /// A phone tapped on the NFC reader.
     #[cfg_attr(not(feature = "nfc"), allow(dead_code))]
     Nfc,
+    /// A phone connected over Bluetooth LE.
+    Ble,
 }
 
 impl std::fmt::Display for Peer {
@@ -193,6 +195,7 @@ impl std::fmt::Display for Peer {
         match self {
             Peer::Tcp(addr) => addr.fmt(f),
             Peer::Nfc => f.write_str("nfc"),
+            Peer::Ble => f.write_str("ble"),
         }
     }
 }

@@ -138,6 +138,7 @@ impl Fixture {
                 ..MdnsConfig::default()
             },
             nfc: None,
+            ble: None,
             timeouts: TimeoutConfig {
                 confirm_ms: 5_000,
                 ..TimeoutConfig::default()
