@@ -119,6 +119,10 @@ pub enum ApiError {
     /// Any other unexpected failure (logged; never shown to the client).
     #[error("internal: {0}")]
     Internal(String),
+    /// An express tap could not be fully charged: no new allowance until
+    /// the rider's debt is paid (a top-up pays it first).
+    #[error("{0}")]
+    ExpressBlocked(String),
 }
 
 impl ApiError {
@@ -156,6 +160,7 @@ impl ApiError {
             MissingScope(_) => ("missing_scope", StatusCode::FORBIDDEN),
             RefundExceedsPayment(_) => ("refund_exceeds_payment", StatusCode::CONFLICT),
             AlreadyMember(_) => ("already_member", StatusCode::CONFLICT),
+            ExpressBlocked(_) => ("express_blocked", StatusCode::CONFLICT),
             Database(_) | Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -32,6 +32,7 @@ mod db;
 mod device_events;
 mod error;
 mod events;
+mod express;
 mod extract;
 pub mod gateway;
 mod guardians;

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod express_ops;
 mod guardian_ops;
 mod merchant_ops;
 mod registration_ops;
@@ -234,6 +235,7 @@ pub fn document() -> Value {
         .chain(guardian_ops::ops())
         .chain(merchant_ops::ops())
         .chain(registration_ops::ops())
+        .chain(express_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -274,7 +276,7 @@ pub fn document() -> Value {
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
                         "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
                         "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
-                        "already_member", "internal"] },
+                        "already_member", "express_blocked", "internal"] },
                     "message": s() })) })),
                 "PaymentResult": obj(&["payment_id", "status", "receipt", "amount_minor", "currency",
                     "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms"],
@@ -299,8 +301,8 @@ mod tests {
     fn every_route_is_documented() {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
-        // + 1: POST /v1/transit/sweep (incomplete journeys).
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1);
+        // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express.
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6);
         assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
     }
 }

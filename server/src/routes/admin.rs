@@ -174,8 +174,19 @@ pub(crate) async fn top_up(
         })
         .await;
     match result {
-        Ok(balance) => {
+        Ok(mut balance) => {
             tracing::info!(account = %redact(&req.account_id), amount_minor = amount, "sandbox top-up");
+            // A top-up pays express debt first (then express taps resume).
+            match crate::express::debts::collect(&state, &req.account_id).await {
+                Ok(0) => {}
+                Ok(paid) => {
+                    balance -= to_i64(paid);
+                    state.notify_account(&req.account_id);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "paying express debt after a top-up failed; the next top-up tries again")
+                }
+            }
             Ok((
                 StatusCode::CREATED,
                 Json(json!({

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/outbound/status", get(settlements::outbound_status))
         .merge(crate::merchants::router())
+        .merge(crate::express::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

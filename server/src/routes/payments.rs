@@ -123,7 +123,7 @@ async fn find_by_key(
 /// The digest that decides whether a retry is "the same payment": the
 /// instruction's terms without its signing time, so a device that re-signs
 /// the same order after a crash gets its original result.
-fn terms_digest(body: &InstructionBody) -> Result<String, ApiError> {
+pub(crate) fn terms_digest(body: &InstructionBody) -> Result<String, ApiError> {
     let mut terms = body.clone();
     terms.signed_at_ms = 0;
     let bytes = to_cbor(&terms).map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -199,7 +199,7 @@ pub async fn create(
     })?;
     validate(&body)?;
     let outcome = match load_context(pool, state.keys(), &body).await {
-        Ok(ctx) => commit(&state, &body, &digest, ctx, now).await,
+        Ok(ctx) => commit(&state, &body, &digest, ctx, now, Source::Online).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -277,8 +277,23 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Where a payment comes from: what its transaction checks and who hears
+/// of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A device-signed instruction at a terminal, now: guardian limits,
+    /// the tap-in token and the request's expiry are enforced.
+    Online,
+    /// An express tap settled after the gate opened offline: the tap is
+    /// charged (the gate has opened), guardians are alerted.
+    ExpressTap,
+    /// Part of an express tap's debt paid by a top-up: charged quietly
+    /// (the tap was alerted when it settled).
+    ExpressDebt,
+}
+
 /// Accounts and names a payment needs, read before the transaction.
-struct Context {
+pub(crate) struct Context {
     /// The payer's pseudonym for this merchant: what the receipt names
     /// (never the account id, the global handle or a phone number).
     payer_pseudonym: String,
@@ -287,7 +302,7 @@ struct Context {
     alert: AlertFacts,
 }
 
-async fn load_context(
+pub(crate) async fn load_context(
     pool: &AnyPool,
     keys: &ServerKeys,
     body: &InstructionBody,
@@ -370,14 +385,18 @@ struct Plan {
     movement: Movement,
     event_data: String,
     alert: AlertFacts,
+    source: Source,
 }
 
-async fn commit(
+/// Writes the payment of `body` (receipt, ledger, alerts, events) in one
+/// transaction.
+pub(crate) async fn commit(
     state: &AppState,
     body: &InstructionBody,
     digest: &str,
     ctx: Context,
     now: u64,
+    source: Source,
 ) -> Result<(PaymentResult, Vec<String>), ApiError> {
     let payment_id = new_id("pay").map_err(|e| ApiError::Internal(e.to_string()))?;
     let receipt = Receipt::issue(
@@ -438,6 +457,7 @@ async fn commit(
             at_ms: to_i64(now),
             ..ctx.alert
         },
+        source,
     };
     state
         .db()
@@ -478,11 +498,18 @@ async fn write_payment(
     .await?;
     let balances = ledger::post(conn, &plan.movement).await?;
     let balance_after = balances.first().copied().unwrap_or_default();
-    // The payer's balance row is now locked until commit: concurrent
-    // payments of this rider are counted one after the other.
-    alerts::enforce_daily_limits(conn, &b.account_id, at, &b.currency).await?;
-    crate::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
-    let guardians = alerts::fan_out(conn, &b.account_id, &plan.alert).await?;
+    let online = plan.source == Source::Online;
+    if online {
+        // The payer's balance row is now locked until commit: concurrent
+        // payments of this rider are counted one after the other.
+        alerts::enforce_daily_limits(conn, &b.account_id, at, &b.currency).await?;
+        crate::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
+    }
+    let guardians = if plan.source == Source::ExpressDebt {
+        Vec::new()
+    } else {
+        alerts::fan_out(conn, &b.account_id, &plan.alert).await?
+    };
     // Merchant prompts (P4), one per authorised device; woken like the guardians.
     let guardians = [
         guardians,
@@ -507,10 +534,11 @@ async fn write_payment(
     // commit: a payment whose retry was (or could have been) told `410`
     // never commits later, so a terminal that waited past the expiry can
     // settle an in-doubt sale as unpaid.
-    let now = now_ms();
-    b.check_not_expired(now).map_err(|e| {
-        ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
-    })?;
+    if online {
+        b.check_not_expired(now_ms()).map_err(|e| {
+            ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
+        })?;
+    }
     let result = PaymentResult {
         payment_id: plan.payment_id.clone(),
         status: "completed".into(),

@@ -58,6 +58,26 @@ pub(crate) fn utc_offset_of(location_json: Option<&str>) -> Option<i64> {
     location.utc_offset_minutes
 }
 
+/// A flat fare's context at a transit terminal (its line and station),
+/// for payments made there without a fare from the phone (express taps).
+pub(crate) fn flat_fare_of(
+    location_json: Option<&str>,
+) -> Option<wayfare_protocol::fare::FareContext> {
+    let location: Location = serde_json::from_str(location_json?).ok()?;
+    Some(wayfare_protocol::fare::FareContext {
+        mode: wayfare_protocol::fare::FareMode::Flat,
+        line: location.line?,
+        vehicle: location.vehicle.unwrap_or_default(),
+        direction: wayfare_protocol::fare::FareDirection {
+            from: location.direction_from.unwrap_or_default(),
+            towards: location.direction_towards.unwrap_or_default(),
+        },
+        station: location.station?,
+        station_index: location.station_index.unwrap_or(0),
+        entry: None,
+    })
+}
+
 impl Location {
     fn validate(&self) -> Result<(), ApiError> {
         for (name, value) in [
