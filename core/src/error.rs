@@ -12,6 +12,7 @@
 use wayfare_protocol::ProtocolError;
 
 use crate::discovery::DiscoveryError;
+use crate::express::ExpressError;
 use crate::http::HttpError;
 use crate::keystore::KeyStoreError;
 use crate::payments::PaymentError;
@@ -141,6 +142,16 @@ pub enum WalletError {
     /// The operation was cancelled by `cancel()`.
     #[error("the operation was cancelled")]
     Cancelled,
+    /// Express taps are paused: an earlier express fare could not be fully
+    /// charged, so the rider owes a debt. Gates run the full session until
+    /// a top-up pays it; then `express().refresh()` turns express back on.
+    #[error("express taps are paused until a top-up pays an earlier fare: {reason}")]
+    ExpressBlocked {
+        /// The debt (minor units), when it could be fetched.
+        debt_minor: Option<i64>,
+        /// The server's explanation.
+        reason: String,
+    },
 }
 
 impl WalletError {
@@ -204,6 +215,10 @@ impl From<HttpError> for WalletError {
                     amount_minor: 0,
                 },
                 "guardian_limit_reached" => WalletError::GuardianLimitReached { reason },
+                "express_blocked" => WalletError::ExpressBlocked {
+                    debt_minor: None,
+                    reason,
+                },
                 _ => WalletError::Server { code, reason },
             },
             HttpError::Decode(reason) => WalletError::Server {
@@ -280,6 +295,30 @@ impl From<PaymentError> for WalletError {
     }
 }
 
+impl From<ExpressError> for WalletError {
+    fn from(e: ExpressError) -> Self {
+        match e {
+            ExpressError::Store(e) => e.into(),
+            ExpressError::Wallet(e) => e,
+            ExpressError::Protocol(e) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: format!("the server's express allowance is invalid: {e}"),
+            },
+            ExpressError::BadAllowance(reason) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason,
+            },
+            other @ ExpressError::TooLarge(_) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: other.to_string(),
+            },
+            other @ ExpressError::WrongTapKey => WalletError::KeyStore {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl From<DiscoveryError> for WalletError {
     fn from(e: DiscoveryError) -> Self {
         match e {
@@ -322,6 +361,13 @@ mod tests {
         };
         assert_eq!(api("unknown_device"), WalletError::NotRegistered);
         assert_eq!(api("request_expired"), WalletError::RequestExpired);
+        assert!(matches!(
+            api("express_blocked"),
+            WalletError::ExpressBlocked {
+                debt_minor: None,
+                ..
+            }
+        ));
         assert!(
             matches!(api("forbidden"), WalletError::Server { code, .. } if code == "forbidden")
         );

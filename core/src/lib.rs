@@ -3,8 +3,8 @@
 //! by the desktop CLI.
 //!
 //! Start with [`Wallet`]: `Wallet::new(config, key_store)`, then `open()`,
-//! then the sub-objects `account()`, `terminals()`, `payments()` and
-//! `guardians()`.
+//! then the sub-objects `account()`, `terminals()`, `payments()`,
+//! `guardians()` and `express()`.
 //!
 //! # Runtime
 //! Every async method is exported with `async_runtime = "tokio"`: called
@@ -24,6 +24,7 @@ mod device_events;
 mod discovery;
 mod error;
 mod events;
+mod express;
 mod guardians;
 mod http;
 mod keystore;
@@ -47,6 +48,10 @@ pub use discovery::{
 };
 pub use error::{wallet_error_message, WalletError};
 pub use events::{EventsApi, WalletEvent, WalletEventBody, WalletEventListener};
+pub use express::{
+    ExpressAccount, ExpressAllowanceInfo, ExpressApi, ExpressSettings, ExpressStatus,
+    PendingExpressTap, SettledExpressTap,
+};
 pub use guardians::{
     AlertTransit, GuardianAlert, GuardianAlertStream, GuardianBinding, GuardianBindings,
     GuardianInvitation, GuardianScope, GuardiansApi, RiderName,

@@ -174,6 +174,30 @@ pub(crate) struct ServerState {
     pub register_keys: Vec<String>,
     /// Answer `POST /v1/devices` with 503 `server_busy`.
     pub fail_register: bool,
+    /// The express endpoints' state.
+    pub express: FakeExpress,
+}
+
+/// The fake control center's express endpoints: `POST` and `DELETE
+/// /v1/express/allowances`, `GET /v1/express`.
+#[derive(Default)]
+pub(crate) struct FakeExpress {
+    /// Answer every express call with 503 `server_busy` (as if offline).
+    pub down: bool,
+    /// Refuse allowances with 409 `express_blocked`; reported by `GET`.
+    pub blocked: bool,
+    /// The debt `GET /v1/express` reports.
+    pub debt_minor: i64,
+    /// The server's per-tap maximum (it lowers the rider's cap to it).
+    pub per_tap_max_minor: Option<u64>,
+    /// Lifetime of new allowances (default one day).
+    pub ttl_ms: Option<u64>,
+    /// Allowances issued, in order.
+    pub issued: Vec<wayfare_protocol::express::AllowanceBody>,
+    /// `DELETE` calls.
+    pub revocations: u32,
+    /// Settled taps `GET /v1/express` reports.
+    pub settled: Vec<Value>,
 }
 
 /// A fake control center implementing `POST /v1/payments` (idempotent, with
@@ -195,6 +219,7 @@ pub(crate) async fn spawn_server(keys: &Keys, mode: Mode) -> FakeServer {
         verified: 0,
         register_keys: Vec::new(),
         fail_register: false,
+        express: FakeExpress::default(),
     }));
     let shared = state.clone();
     let key = Arc::new(SigningKey::from_seed(keys.receipt.seed()).unwrap());
@@ -288,7 +313,8 @@ async fn serve(
     let request_line = head.lines().next().unwrap_or_default().to_string();
     let signed = request_line.starts_with("POST /v1/payments ")
         || request_line.starts_with("POST /v1/devices ")
-        || request_line.starts_with("GET /v1/wallet");
+        || request_line.starts_with("GET /v1/wallet")
+        || request_line.contains(" /v1/express");
     let (status, answer) = if signed && !verify_signature(state, &head, body) {
         (
             401,
@@ -329,6 +355,8 @@ async fn serve(
                 {"entry_id":"ent_1","kind":"top_up","amount_minor":1000,"currency":"EUR","balance_after_minor":1000,"description":"sandbox","at_ms":1}
             ]}),
         )
+    } else if request_line.contains(" /v1/express") {
+        express(state, key, &request_line, body)
     } else if request_line.starts_with("POST /v1/payments ") {
         pay(state, key, body)
     } else if request_line.starts_with("GET /v1/wallet ") {
@@ -402,6 +430,86 @@ fn pay(state: &Mutex<ServerState>, key: &SigningKey, body: &[u8]) -> (u16, Value
         return (503, json!({"error":{"code":"internal","message":"lost"}}));
     }
     (201, result)
+}
+
+fn express(
+    state: &Mutex<ServerState>,
+    key: &SigningKey,
+    request_line: &str,
+    body: &[u8],
+) -> (u16, Value) {
+    use wayfare_protocol::express::{Allowance, AllowanceBody, EXPRESS_VERSION};
+    let mut s = state.lock().unwrap();
+    let balance = s.balance;
+    let x = &mut s.express;
+    if x.down {
+        return (
+            503,
+            json!({"error":{"code":"server_busy","message":"try again"}}),
+        );
+    }
+    if request_line.starts_with("POST /v1/express/allowances ") {
+        if x.blocked {
+            return (
+                409,
+                json!({"error":{"code":"express_blocked","message":"an express fare left a debt; top up to pay it"}}),
+            );
+        }
+        if balance <= 0 {
+            return (
+                402,
+                json!({"error":{"code":"insufficient_funds","message":"the balance is zero"}}),
+            );
+        }
+        let json: Value = serde_json::from_slice(body).unwrap();
+        let tap_key = PublicKey::from_base64(json["tap_key"].as_str().unwrap()).unwrap();
+        let total = json["total_max_minor"]
+            .as_u64()
+            .unwrap()
+            .min(balance as u64);
+        let per_tap = json["per_tap_max_minor"]
+            .as_u64()
+            .unwrap()
+            .min(x.per_tap_max_minor.unwrap_or(u64::MAX))
+            .min(total);
+        let now = now_ms();
+        let n = x.issued.len() + 1;
+        let allowance_body = AllowanceBody {
+            version: EXPRESS_VERSION,
+            allowance_id: format!("alw_test{n:04}"),
+            tap_key,
+            per_tap_max_minor: per_tap,
+            total_max_minor: total,
+            currency: "EUR".into(),
+            sequence: n as u64,
+            issued_at_ms: now - 1_000,
+            expires_at_ms: now + x.ttl_ms.unwrap_or(86_400_000),
+        };
+        let allowance = Allowance::issue(key, &allowance_body).unwrap();
+        x.issued.push(allowance_body.clone());
+        (
+            201,
+            json!({
+                "allowance": allowance.to_base64(), "allowance_id": allowance_body.allowance_id,
+                "per_tap_max_minor": per_tap, "total_max_minor": total, "currency": "EUR",
+                "sequence": n, "issued_at_ms": allowance_body.issued_at_ms,
+                "expires_at_ms": allowance_body.expires_at_ms,
+            }),
+        )
+    } else if request_line.starts_with("DELETE /v1/express/allowances ") {
+        x.revocations += 1;
+        (200, json!({"revoked": x.issued.len()}))
+    } else if request_line.starts_with("GET /v1/express ") {
+        (
+            200,
+            json!({"debt_minor": x.debt_minor, "blocked": x.blocked, "currency": "EUR", "taps": x.settled}),
+        )
+    } else {
+        (
+            404,
+            json!({"error":{"code":"not_found","message":"no such route"}}),
+        )
+    }
 }
 
 /// A URL where nothing listens.

@@ -59,6 +59,8 @@ pub(crate) struct WalletInner {
     /// Serialises settlement runs and payments (one server call per intent
     /// at a time).
     pub settling: tokio::sync::Mutex<()>,
+    /// Serialises express taps and allowance changes.
+    pub express: crate::express::ExpressLocks,
 }
 
 impl WalletInner {
@@ -211,6 +213,7 @@ impl Wallet {
                 events: EventHub::default(),
                 lifecycle: tokio::sync::Mutex::new(()),
                 settling: tokio::sync::Mutex::new(()),
+                express: crate::express::ExpressLocks::default(),
             }),
         }))
     }
@@ -304,6 +307,12 @@ impl Wallet {
     /// Merchant management and on-site payment prompts (owner and staff).
     pub fn merchant(&self) -> Arc<crate::merchant::MerchantApi> {
         Arc::new(crate::merchant::MerchantApi::new(self.inner.clone()))
+    }
+
+    /// Express taps: the rider's switch and caps, the offline allowance a
+    /// gate can charge in one NFC tap, and the taps made with it.
+    pub fn express(&self) -> Arc<crate::express::ExpressApi> {
+        Arc::new(crate::express::ExpressApi::new(self.inner.clone()))
     }
 
     /// The merchant platforms the rider registered with, by consent, at

@@ -13,6 +13,11 @@
 //! drives it like one over the LAN. A deselect or a lost field
 //! ([`NfcCard::deactivated`]) closes the pipe: the session ends as if the
 //! connection dropped, and a payment in flight stays in the outbox.
+//!
+//! Express taps (`crate::express`): with express on, the `SELECT` answer
+//! carries the phone's allowance, and an `EXPRESS` command with a gate's
+//! offer is answered with a signed tap (recorded on disk first) or `69 86`,
+//! on which the gate runs the session above instead.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -109,10 +114,22 @@ impl NfcCard {
         }
     }
 
-    /// A new session for a reader that just selected Wayfare.
+    /// A new session for a reader that just selected Wayfare. With express
+    /// taps on and a valid allowance held, the answer carries the
+    /// allowance, so a gate can go straight to `EXPRESS`; without an
+    /// operator key (never online) only the express tap is possible.
     async fn select(&self, card: &mut Card) -> Vec<u8> {
+        let allowance = crate::express::select_data(&self.inner);
+        let answer = ResponseApdu {
+            data: allowance.clone().unwrap_or_default(),
+            status: StatusWord::Ok,
+        };
         let operator = match self.inner.operator_key().await {
             Ok(key) => key,
+            Err(e) if allowance.is_some() => {
+                tracing::warn!(target: "wayfare_core::nfc", error = %e, "no operator key: express tap only");
+                return answer.encode();
+            }
             Err(e) => {
                 tracing::warn!(target: "wayfare_core::nfc", error = %e, "NFC tap refused: no operator key");
                 card.link.deselect();
@@ -133,8 +150,8 @@ impl NfcCard {
             opening: Some(Box::pin(opening)),
             ended: false,
         });
-        tracing::info!(target: "wayfare_core::nfc", "a reader selected Wayfare");
-        ResponseApdu::status(StatusWord::Ok).encode()
+        tracing::info!(target: "wayfare_core::nfc", express = allowance.is_some(), "a reader selected Wayfare");
+        answer.encode()
     }
 
     /// Hands the reader's bytes to the session and answers with the
@@ -224,10 +241,13 @@ impl Pipe {
 #[uniffi::export(async_runtime = "tokio")]
 impl NfcCard {
     /// Answers one command APDU from the reader (ISO/IEC 7816-4): `SELECT`
-    /// of Wayfare's AID starts a session, `EXCHANGE` carries it, `GET
-    /// RESPONSE` fetches the rest of a long answer. Never fails: every
-    /// refusal is a status word (`6A 82` another application, `69 85` out
-    /// of sequence, `67 00` wrong length, `6D 00` unknown instruction).
+    /// of Wayfare's AID starts a session (and presents the express
+    /// allowance when express taps are on), `EXCHANGE` carries it, `GET
+    /// RESPONSE` fetches the rest of a long answer, `EXPRESS` answers a
+    /// gate's offer with a signed express tap. Never fails: every refusal
+    /// is a status word (`6A 82` another application, `69 85` out of
+    /// sequence, `67 00` wrong length, `6D 00` unknown instruction, `69 86`
+    /// express tap declined, `6A 80` malformed offer).
     /// Call it for each APDU in turn; a new `SELECT` replaces the session.
     pub async fn process_apdu(&self, command: Vec<u8>) -> Vec<u8> {
         let mut notices = Vec::new();
@@ -244,9 +264,11 @@ impl NfcCard {
                 CardEvent::Respond(bytes) => bytes,
                 CardEvent::Selected => self.select(&mut card).await,
                 CardEvent::Frame(bytes) => self.exchange(&mut card, bytes, &mut notices).await,
-                // Express taps are not offered by this card yet: the reader
-                // runs the full session instead.
-                CardEvent::Express(_) => ResponseApdu::status(StatusWord::NotAllowed).encode(),
+                // Signed (or declined: the reader then runs the full session)
+                // after the tap is on disk.
+                CardEvent::Express(offer) => {
+                    crate::express::answer_offer(&self.inner, &offer).await
+                }
             };
             if self.field.load(Ordering::SeqCst) != field {
                 // The field went while we answered: nobody will read this.
