@@ -2,7 +2,9 @@
 # Builds the Android library (AAR) of the Wayfare core, as application-services
 # and bdk-ffi do it: the core cross-compiled with cargo-ndk for arm64-v8a,
 # armeabi-v7a and x86_64 under the release-mobile profile, plus the generated
-# Kotlin, laid out as an Android library module and zipped into an AAR.
+# Kotlin, laid out as an Android library module and zipped into an AAR. BLE
+# is in (btleplug's Java helpers included): the app calls
+# System.loadLibrary("wayfare_core") once before using Bluetooth.
 #
 #   bindings/android/build-aar.sh [--out DIR]     (default build/android)
 #
@@ -46,12 +48,22 @@ bindings/generate.sh >/dev/null
 module="$out/wayfare-core"
 rm -rf "$module"
 mkdir -p "$module/src/main/jniLibs" "$module/src/main/kotlin"
-# BLE through btleplug needs JNI on Android (not wired yet): build without it.
+# With BLE (the core's default `ble` feature): btleplug reaches Android's
+# Bluetooth through JNI. The core's JNI_OnLoad initialises it when the app
+# calls System.loadLibrary("wayfare_core") (JNA's loading does not), and
+# btleplug's Java helper classes (its droidplug sources, which the crate
+# ships) are compiled into the AAR.
 cargo ndk \
     -t arm64-v8a -t armeabi-v7a -t x86_64 \
     -o "$module/src/main/jniLibs" \
-    build -p wayfare-core --profile release-mobile --no-default-features
+    build -p wayfare-core --profile release-mobile
 cp -r build/bindings/kotlin/. "$module/src/main/kotlin/"
+btleplug_dir=$(cargo metadata --format-version 1 | python3 -c '
+import json, os, sys
+pkgs = json.load(sys.stdin)["packages"]
+print(next(os.path.dirname(p["manifest_path"]) for p in pkgs if p["name"] == "btleplug"))')
+mkdir -p "$module/src/main/java"
+cp -r "$btleplug_dir/src/droidplug/java/src/main/java/." "$module/src/main/java/"
 
 # An Android library module, as app-services' and bdk-android's: Gradle
 # compiles the generated Kotlin into classes.jar and packs jni/<abi>/*.so.
@@ -82,14 +94,26 @@ cat > "$module/consumer-rules.pro" <<'PRO'
 -keep class com.sun.jna.** { *; }
 -keep class * extends com.sun.jna.** { *; }
 -keep class app.wayfare.core.** { *; }
+# btleplug's helpers are found and called from Rust through JNI.
+-keep class com.nonpolynomial.btleplug.** { *; }
+-keep class io.github.gedgygedgy.rust.** { *; }
 PRO
 cat > "$module/src/main/AndroidManifest.xml" <<'XML'
 <?xml version="1.0" encoding="utf-8"?>
 <manifest xmlns:android="http://schemas.android.com/apk/res/android">
     <uses-permission android:name="android.permission.INTERNET" />
     <uses-permission android:name="android.permission.CHANGE_WIFI_MULTICAST_STATE" />
+    <!-- Bluetooth LE: scan and connect to terminals (Android 12+), and the
+         older permissions (a BLE scan needed location up to Android 11). -->
+    <uses-permission android:name="android.permission.BLUETOOTH_SCAN"
+        android:usesPermissionFlags="neverForLocation" />
+    <uses-permission android:name="android.permission.BLUETOOTH_CONNECT" />
+    <uses-permission android:name="android.permission.BLUETOOTH" android:maxSdkVersion="30" />
+    <uses-permission android:name="android.permission.BLUETOOTH_ADMIN" android:maxSdkVersion="30" />
+    <uses-permission android:name="android.permission.ACCESS_FINE_LOCATION" android:maxSdkVersion="30" />
+    <uses-feature android:name="android.hardware.bluetooth_le" android:required="false" />
 </manifest>
 XML
 (cd "$module" && gradle --quiet assembleRelease)
 cp "$module/build/outputs/aar/"*release*.aar "$out/wayfare-core.aar"
-echo "AAR: $out/wayfare-core.aar (arm64-v8a, armeabi-v7a, x86_64 + generated Kotlin)"
+echo "AAR: $out/wayfare-core.aar (arm64-v8a, armeabi-v7a, x86_64 + generated Kotlin, with BLE)"

@@ -16,7 +16,9 @@ let package = Package(
         .target(
             name: "WayfareCore",
             dependencies: ["WayfareCoreFFI"],
-            path: "Sources/WayfareCore"
+            path: "Sources/WayfareCore",
+            // btleplug (the core's BLE) talks to CoreBluetooth.
+            linkerSettings: [.linkedFramework("CoreBluetooth")]
         ),
     ]
 )

@@ -35,8 +35,10 @@ fi
 bindings/generate.sh >/dev/null
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 for t in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
-    # No BLE through btleplug yet on iOS (CoreBluetooth comes from the app).
-    cargo build -p wayfare-core --profile release-mobile --target "$t" --no-default-features
+    # With BLE (the default `ble` feature): btleplug on CoreBluetooth; the
+    # package links CoreBluetooth, the app declares
+    # NSBluetoothAlwaysUsageDescription.
+    cargo build -p wayfare-core --profile release-mobile --target "$t"
 done
 
 pkg="$root/bindings/ios"

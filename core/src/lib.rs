@@ -18,6 +18,8 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+#[cfg(all(target_os = "android", feature = "ble"))]
+mod android;
 mod clock;
 mod config;
 mod device_events;

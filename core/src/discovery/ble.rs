@@ -45,6 +45,12 @@ fn unavailable(e: btleplug::Error) -> DiscoveryError {
 
 /// The first adapter, or why there is none.
 async fn adapter() -> Result<Adapter, DiscoveryError> {
+    #[cfg(target_os = "android")]
+    if !crate::android::ble_ready() {
+        return Err(DiscoveryError::BluetoothUnavailable(
+            "Bluetooth is not initialised: the app must call System.loadLibrary(\"wayfare_core\") first".into(),
+        ));
+    }
     let manager = Manager::new().await.map_err(unavailable)?;
     manager
         .adapters()
@@ -138,7 +144,9 @@ pub(crate) async fn open_link(
                 }
             }
             let _ = adapter.stop_scan().await;
-            found.ok_or_else(|| DiscoveryError::Ble("the terminal is out of Bluetooth range".into()))?
+            found.ok_or_else(|| {
+                DiscoveryError::Ble("the terminal is out of Bluetooth range".into())
+            })?
         }
     };
     let failed = |e: btleplug::Error| DiscoveryError::Ble(e.to_string());
