@@ -35,6 +35,9 @@
 //! enabled = true
 //! interfaces = "loopback"   # or "all", or ["eth0"]
 //!
+//! [ble]                      # phones over Bluetooth LE (BlueZ); absent: off
+//! adapter = "hci0"
+//!
 //! [connections]              # phones still in the handshake
 //! max_handshakes = 64
 //! max_handshakes_per_peer = 4

@@ -109,3 +109,61 @@ pub async fn payments_in_history(rider: &RiderWallet) -> usize {
         .filter(|e| e.kind == wayfare_core::HistoryKind::Payment)
         .count()
 }
+
+/// A metro with two gates: tap in at "Harbour" (station 0), tap out at
+/// "Central" (station 4). The options pick each gate's radios.
+pub async fn metro_gates(
+    system: &wayfare_cli::local::LocalSystem,
+    entry: TerminalOptions,
+    exit: TerminalOptions,
+) -> (RunningTerminal, RunningTerminal) {
+    use wayfare_cli::local_transit::GateSetup;
+    use wayfare_terminal::config::TapRole;
+    let metro = system
+        .merchant("City Metro", "CNY")
+        .await
+        .expect("merchant");
+    let mut gates = Vec::new();
+    for (setup, options) in [
+        (GateSetup::new(TapRole::Entry, "Harbour", 0), entry),
+        (GateSetup::new(TapRole::Exit, "Central", 4), exit),
+    ] {
+        let gate = system
+            .tap_gate(&metro, "CNY", &setup, options)
+            .await
+            .expect("gate");
+        gates.push(gate);
+    }
+    let exit = gates.pop().expect("exit gate");
+    let entry = gates.pop().expect("entry gate");
+    (entry, exit)
+}
+
+/// Pays the sale `session` offers, which must be `amount_minor` CNY, from
+/// a wallet holding `balance_before`; checks that the terminal recorded
+/// the payment as accepted.
+pub async fn pay_sale(
+    session: &TerminalSession,
+    pos: &RunningTerminal,
+    order: &str,
+    amount_minor: u64,
+    balance_before: i64,
+) -> wayfare_core::PaymentOutcome {
+    let request = session.next_payment_request().await.expect("request");
+    assert_eq!(
+        (request.amount_minor, request.currency.as_str()),
+        (amount_minor, "CNY")
+    );
+    let paid = session.confirm().await.expect("paid");
+    assert_eq!(
+        paid.balance_after_minor,
+        balance_before - amount_minor as i64
+    );
+    let outcome = pos.sale_outcome(order).await.expect("sale settled");
+    assert_eq!(outcome.state, wayfare_terminal::SaleState::Accepted);
+    assert_eq!(
+        outcome.payment_id.as_deref(),
+        Some(paid.payment_id.as_str())
+    );
+    paid
+}

@@ -3,26 +3,23 @@
 //! terminal and taps in and out at two real gates at ATT MTU 23, 185 and
 //! 512, every session frame cut into fragments by the shared GATT layer
 //! both ways. A relay between the two ends checks that no fragment exceeds
-//! `MTU - 3` bytes. A terminal or a phone sent a truncated or oversized
-//! fragment ends that session with an error, and the terminal serves the
-//! next phone; a `[ble]` adapter that is not there stops the terminal's
-//! start with "Bluetooth unavailable".
+//! `MTU - 3` bytes. A truncated or oversized fragment, from the phone or
+//! from the terminal, ends that session with an error, and the terminal
+//! serves the next phone; a `[ble]` adapter that is not there stops the
+//! terminal's start with "Bluetooth unavailable".
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
-use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{TapOutcome, TerminalSession, WalletError};
-use wayfare_e2e::{payments_in_history, shop};
+use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
 use wayfare_protocol::gatt::link::{
     memory_link, FragmentSink, FragmentSource, MemorySink, MemorySource,
 };
 use wayfare_protocol::gatt::{ATT_OVERHEAD, FLAG_END, FLAG_START};
 use wayfare_terminal::ble::BleConfig;
-use wayfare_terminal::config::TapRole;
-use wayfare_terminal::sale::SaleState;
 use wayfare_terminal::{RunningTerminal, TerminalError};
 
 const CNY: &str = "CNY";
@@ -102,43 +99,18 @@ async fn payment_and_trip_over_ble(mtu: u16) {
     let order = shop.pos.new_sale(1_250, "Flat white").await.unwrap();
     let (session, traffic) = connect_over_ble(&shop.rider, &shop.pos, mtu).await;
     assert_eq!(session.terminal().terminal_id, shop.pos.terminal_id());
-    let request = session.next_payment_request().await.unwrap();
-    assert_eq!(
-        (request.amount_minor, request.currency.as_str()),
-        (1_250, CNY)
-    );
-    let paid = session.confirm().await.unwrap();
-    assert_eq!(paid.balance_after_minor, 5_000 - 1_250);
+    pay_sale(&session, &shop.pos, &order, 1_250, 5_000).await;
     drop(session);
-    let outcome = shop.pos.sale_outcome(&order).await.expect("sale settled");
-    assert_eq!(outcome.state, SaleState::Accepted);
-    assert_eq!(
-        outcome.payment_id.as_deref(),
-        Some(paid.payment_id.as_str())
-    );
     assert_fragmented(mtu, &traffic);
 
     // A trip: tap in at one gate, out at another, the fare paid.
     let system = &shop.system;
-    let metro = system.merchant("City Metro", CNY).await.unwrap();
-    let entry = system
-        .tap_gate(
-            &metro,
-            CNY,
-            &GateSetup::new(TapRole::Entry, "Harbour", 0),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
-    let exit = system
-        .tap_gate(
-            &metro,
-            CNY,
-            &GateSetup::new(TapRole::Exit, "Central", 4),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
+    let (entry, exit) = metro_gates(
+        system,
+        TerminalOptions::default(),
+        TerminalOptions::default(),
+    )
+    .await;
     let (session, traffic) = connect_over_ble(&shop.rider, &entry, mtu).await;
     match session.tap().await.unwrap() {
         TapOutcome::Entered { station, .. } => assert_eq!(station, "Harbour"),
@@ -245,13 +217,9 @@ async fn bad_fragments_end_the_session_and_the_next_phone_is_served() {
     );
 
     // The terminal serves the next phone.
-    shop.pos.new_sale(300, "Cookie").await.unwrap();
+    let order = shop.pos.new_sale(300, "Cookie").await.unwrap();
     let (session, _) = connect_over_ble(&shop.rider, &shop.pos, 23).await;
-    session.next_payment_request().await.unwrap();
-    assert_eq!(
-        session.confirm().await.unwrap().balance_after_minor,
-        5_000 - 300
-    );
+    pay_sale(&session, &shop.pos, &order, 300, 5_000).await;
     assert!(shop.pos.status().sessions_served >= 1);
 }
 

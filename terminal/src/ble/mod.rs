@@ -112,3 +112,17 @@ impl RunningTerminal {
         serve_link(&self.shared, mtu, sink, source)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ble_table_names_an_adapter_and_refuses_unknown_keys() {
+        let config: BleConfig = toml::from_str("adapter = \"hci1\"").unwrap();
+        assert_eq!(config.adapter, "hci1");
+        let config: BleConfig = toml::from_str("").unwrap();
+        assert_eq!(config, BleConfig::default());
+        assert!(toml::from_str::<BleConfig>("adaptor = \"hci0\"").is_err());
+    }
+}
