@@ -131,6 +131,29 @@ impl AdminClient {
             .context("ledger check without sum_minor")
     }
 
+    /// Revokes a device's express allowances (`reason`: `lost` — taps after
+    /// now are not charged to the rider — or `revoked`); answers how many.
+    pub async fn revoke_express(&self, device_id: &str, reason: &str) -> Result<u64> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/admin/express/revocations",
+                Some(json!({"device_id": device_id, "reason": reason})),
+            )
+            .await?;
+        v["revoked"]
+            .as_u64()
+            .context("revocation answer without revoked")
+    }
+
+    /// Every account owing express debt.
+    pub async fn express_debts(&self) -> Result<Vec<Value>> {
+        let v = self
+            .call(reqwest::Method::GET, "/v1/admin/express/debts", None)
+            .await?;
+        Ok(v["debts"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Reports a terminal has uploaded, oldest first.
     pub async fn terminal_reports(&self, terminal_id: &str) -> Result<Vec<Value>> {
         let v = self

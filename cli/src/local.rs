@@ -85,6 +85,8 @@ pub struct TerminalOptions {
     pub in_doubt_grace_ms: Option<u64>,
     /// Take NFC taps on this PC/SC reader (see `wayfare_terminal::nfc`).
     pub nfc: Option<wayfare_terminal::nfc::NfcConfig>,
+    /// Express-tap settings (default: on in tram mode, deny list every 60 s).
+    pub express: wayfare_terminal::express::ExpressConfig,
     /// Serve phones over Bluetooth LE on this BlueZ adapter (see
     /// `wayfare_terminal::ble`).
     pub ble: Option<wayfare_terminal::ble::BleConfig>,
@@ -99,6 +101,7 @@ impl Default for TerminalOptions {
             in_doubt_grace_ms: None,
             nfc: None,
             ble: None,
+            express: wayfare_terminal::express::ExpressConfig::default(),
         }
     }
 }
@@ -232,6 +235,20 @@ impl LocalSystem {
         tram: &TramSetup,
         options: TerminalOptions,
     ) -> Result<RunningTerminal> {
+        self.flat_fare_terminal(merchant, TerminalKind::Tram, currency, tram, options)
+            .await
+    }
+
+    /// Enrolls and starts a flat-fare terminal of `kind`: a tram reader, or
+    /// a station gate charging one fare (where express taps apply).
+    pub async fn flat_fare_terminal(
+        &self,
+        merchant: &Merchant,
+        kind: TerminalKind,
+        currency: &str,
+        tram: &TramSetup,
+        options: TerminalOptions,
+    ) -> Result<RunningTerminal> {
         let location = TerminalLocation {
             line: tram.line.clone(),
             vehicle: tram.vehicle.clone(),
@@ -253,7 +270,7 @@ impl LocalSystem {
             station_index: tram.station_index,
             request_ttl_ms: options.request_ttl_ms,
         });
-        self.terminal(merchant, TerminalKind::Tram, mode, Some(location), options)
+        self.terminal(merchant, kind, mode, Some(location), options)
             .await
     }
 
@@ -309,6 +326,7 @@ impl LocalSystem {
                 ..MdnsConfig::default()
             },
             nfc: options.nfc.clone(),
+            express: options.express.clone(),
             ble: options.ble.clone(),
             timeouts: TimeoutConfig {
                 in_doubt_grace_ms: options

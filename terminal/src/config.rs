@@ -105,6 +105,9 @@ pub struct TerminalConfig {
     /// NFC taps on a PC/SC reader; absent: no NFC.
     #[serde(default)]
     pub nfc: Option<crate::nfc::NfcConfig>,
+    /// Offline express taps over NFC (tram mode).
+    #[serde(default)]
+    pub express: crate::express::ExpressConfig,
     /// Phones over Bluetooth LE on a BlueZ adapter; absent: no Bluetooth.
     #[serde(default)]
     pub ble: Option<crate::ble::BleConfig>,

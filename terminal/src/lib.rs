@@ -29,6 +29,7 @@ pub mod confirm;
 mod control;
 pub mod error;
 pub mod events;
+pub mod express;
 mod in_doubt;
 pub mod keys;
 pub mod linkage;
@@ -87,6 +88,8 @@ pub struct TerminalStatus {
     /// broken link): neither paid nor declined, being settled with the
     /// platform. Oldest first.
     pub in_doubt: Vec<SaleOutcome>,
+    /// Express taps: offered, deny list, accepted and queued taps.
+    pub express: express::ExpressStatus,
 }
 
 /// State shared by the listener, the sessions and the control interface.
@@ -108,6 +111,8 @@ pub(crate) struct Shared {
     pub(crate) in_doubt: in_doubt::InDoubtBook,
     /// Becomes true when the terminal stops (background resolvers end).
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Offline express taps: deny list, queue, counters.
+    pub(crate) express: express::Express,
 }
 
 impl Shared {
@@ -130,6 +135,7 @@ impl Shared {
                 .iter()
                 .map(|s| in_doubt::outcome_of(self, s))
                 .collect(),
+            express: self.express.status(),
         }
     }
 
@@ -260,6 +266,12 @@ async fn start_inner(
     let pos = matches!(config.mode, config::ModeConfig::Pos(_));
     let sales = SaleBook::new(config.mode.currency().clone(), pos);
     let pushes = Arc::new(PushBook::default());
+    let express = express::Express::open(
+        config.express.clone(),
+        &config.mode,
+        &reports,
+        &config.receipt_key,
+    )?;
     let shared = Arc::new(Shared {
         config,
         identity,
@@ -274,6 +286,7 @@ async fn start_inner(
         last_outcome: Mutex::new(None),
         in_doubt,
         shutdown: shutdown_rx.clone(),
+        express,
     });
     // Sales left in doubt by an earlier run are settled now.
     for held in shared.in_doubt.list() {
@@ -307,6 +320,21 @@ async fn start_inner(
     if let Some(reader) = nfc::start(shared.clone(), shutdown_rx.clone()) {
         tasks.push(reader);
     }
+    if shared.express.offered() {
+        tasks.push(tokio::spawn(shared.express.deny.clone().run_sync(
+            platform.clone(),
+            Duration::from_millis(shared.config.express.deny_list_sync_ms.max(50)),
+            shutdown_rx.clone(),
+        )));
+    }
+    // Taps queued by an earlier run upload even if express is now off.
+    tasks.push(tokio::spawn(
+        shared
+            .express
+            .queue
+            .clone()
+            .run_uploader(platform.clone(), shutdown_rx.clone()),
+    ));
     if let Some(peripheral) = ble::start(shared.clone(), &beacon, shutdown_rx.clone()).await? {
         tasks.push(peripheral);
     }

@@ -337,6 +337,58 @@ impl PlatformClient {
         Ok(())
     }
 
+    /// Fetches the signed express deny list (its COSE bytes); the caller
+    /// verifies it.
+    pub(crate) async fn express_deny_list(&self) -> Result<Vec<u8>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            deny_list: String,
+        }
+        let response = self
+            .signed(
+                &self.http,
+                reqwest::Method::GET,
+                "/v1/platform/express/deny-list",
+                Vec::new(),
+            )?
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if !response.status().is_success() {
+            return Err(status_error(response).await);
+        }
+        let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable deny list answer: {e}"),
+        })?;
+        wayfare_protocol::ids::b64_decode(&answer.deny_list).map_err(|_| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: "the deny list is not base64url".into(),
+        })
+    }
+
+    /// Uploads express taps for settlement; one result per tap, in order.
+    pub(crate) async fn upload_express_taps(
+        &self,
+        taps: &[crate::express::queue::QueuedTap],
+    ) -> Result<Vec<crate::express::queue::TapResult>> {
+        #[derive(Deserialize)]
+        struct Answer {
+            results: Vec<crate::express::queue::TapResult>,
+        }
+        let body = serde_json::json!({ "taps": taps });
+        let response = self.post_json("/v1/platform/express/taps", &body).await?;
+        let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable express settlement answer: {e}"),
+        })?;
+        Ok(answer.results)
+    }
+
     /// Opens the event stream, resuming after `last_event_id`.
     pub async fn open_events(&self, last_event_id: Option<&str>) -> Result<reqwest::Response> {
         let mut builder = self

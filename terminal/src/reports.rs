@@ -212,6 +212,17 @@ impl ReportQueue {
         Ok(self.db.open_tree("in_doubt_sales")?)
     }
 
+    /// A tree of the terminal's store, by name (the express tap's deny
+    /// list, queue and counters).
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree> {
+        Ok(self.db.open_tree(name)?)
+    }
+
+    /// The store itself, for flushes.
+    pub(crate) fn db(&self) -> sled::Db {
+        self.db.clone()
+    }
+
     /// The meta tree (e.g. the last event id of the push stream).
     pub(crate) fn meta(&self) -> Result<sled::Tree> {
         Ok(self.db.open_tree("meta")?)

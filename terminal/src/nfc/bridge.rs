@@ -31,13 +31,32 @@ pub(crate) trait CardChannel {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, NfcError>;
 }
 
-/// Selects Wayfare's application on the card. `Ok(false)`: the card (or
-/// phone) does not have it.
-pub(crate) fn select(card: &mut impl CardChannel) -> Result<bool, NfcError> {
-    let response = card.transmit(&CommandApdu::select_wayfare().encode()?)?;
-    match ResponseApdu::parse(&response)?.status {
-        StatusWord::Ok => Ok(true),
-        StatusWord::NotFound => Ok(false),
+/// What `SELECT` found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Selected {
+    /// Wayfare answered, with its data (the express allowance, when the
+    /// phone offers express taps) and the bytes the exchange cost.
+    Wayfare {
+        /// The answer's data.
+        data: Vec<u8>,
+        /// Command and response bytes on the wire.
+        wire_bytes: usize,
+    },
+    /// The card (or phone) has no Wayfare application.
+    Other,
+}
+
+/// Selects Wayfare's application on the card.
+pub(crate) fn select(card: &mut impl CardChannel) -> Result<Selected, NfcError> {
+    let command = CommandApdu::select_wayfare().encode()?;
+    let response = card.transmit(&command)?;
+    let answer = ResponseApdu::parse(&response)?;
+    match answer.status {
+        StatusWord::Ok => Ok(Selected::Wayfare {
+            data: answer.data,
+            wire_bytes: command.len() + response.len(),
+        }),
+        StatusWord::NotFound => Ok(Selected::Other),
         other => Err(NfcError::Apdu(ApduError::Refused(other))),
     }
 }
@@ -174,7 +193,10 @@ mod tests {
             link: CardLink::new(),
             seen: Vec::new(),
         };
-        assert!(select(&mut card).unwrap());
+        assert!(matches!(
+            select(&mut card).unwrap(),
+            Selected::Wayfare { .. }
+        ));
         let piece: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
         let answer = exchange(&mut card, &piece).unwrap();
         assert_eq!(card.seen, vec![piece.clone()]);
@@ -205,7 +227,7 @@ mod tests {
                 Ok(vec![0x6A, 0x82])
             }
         }
-        assert!(!select(&mut Other).unwrap());
+        assert_eq!(select(&mut Other).unwrap(), Selected::Other);
     }
 
     #[test]

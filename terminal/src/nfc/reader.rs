@@ -12,8 +12,9 @@ use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
-use super::bridge::{self, CardChannel, TapEnd};
+use super::bridge::{self, CardChannel, Selected, TapEnd};
 use super::{NfcConfig, NfcError};
+use crate::express;
 use crate::listener::Peer;
 use crate::Shared;
 
@@ -134,8 +135,21 @@ fn find_reader(context: &Context, wanted: Option<&str>) -> Result<CString, NfcEr
 fn tap(shared: &Arc<Shared>, card: pcsc::Card, runtime: &Handle, shutdown: &watch::Receiver<bool>) {
     let mut card = PcscCard(card);
     match bridge::select(&mut card) {
-        Ok(true) => {}
-        Ok(false) => {
+        Ok(Selected::Wayfare { data, wire_bytes }) => {
+            if !data.is_empty() && shared.express.offered() {
+                match express::gate::try_express(shared, &mut card, &data, wire_bytes, runtime) {
+                    (express::gate::Outcome::Accepted, _) => return release(card),
+                    (express::gate::Outcome::Refused(why), _) if !why.falls_back() => {
+                        tracing::warn!(reason = %why, "express tap refused; not opening");
+                        return release(card);
+                    }
+                    (express::gate::Outcome::Refused(why), _) => {
+                        tracing::info!(reason = %why, "express tap not taken; running the full session");
+                    }
+                }
+            }
+        }
+        Ok(Selected::Other) => {
             tracing::info!("a card without Wayfare was tapped");
             return;
         }
@@ -163,6 +177,11 @@ fn tap(shared: &Arc<Shared>, card: pcsc::Card, runtime: &Handle, shutdown: &watc
         // request was sent in doubt, never declined).
         Err(e) => tracing::info!(error = %e, "the phone left the field or broke the NFC exchange"),
     }
+    release(card);
+}
+
+/// Lets the card go (the phone sees the field reset).
+fn release(card: PcscCard) {
     if let Err((_, e)) = card.0.disconnect(Disposition::ResetCard) {
         tracing::debug!(error = %e, "releasing the card failed");
     }

@@ -138,6 +138,7 @@ impl Fixture {
                 ..MdnsConfig::default()
             },
             nfc: None,
+            express: wayfare_terminal::express::ExpressConfig::default(),
             ble: None,
             timeouts: TimeoutConfig {
                 confirm_ms: 5_000,
