@@ -8,15 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wayfare_cli::local::{LocalSystem, TerminalOptions};
-use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{TapOutcome, TerminalSession};
 use wayfare_e2e::nfc::{virtual_reader, PhoneOnReader, SessionInbox};
-use wayfare_e2e::{payments_in_history, shop};
-use wayfare_terminal::config::TapRole;
+use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
 use wayfare_terminal::nfc::NfcConfig;
-use wayfare_terminal::sale::SaleState;
-
-const CNY: &str = "CNY";
 
 fn on_reader(name: &str) -> TerminalOptions {
     TerminalOptions {
@@ -50,21 +45,8 @@ async fn a_pos_payment_runs_over_nfc_through_pcscd() {
     let phone = PhoneOnReader::place(port, card).await;
     let session = next_session(&mut sessions).await;
     assert_eq!(session.terminal().terminal_id, shop.pos.terminal_id());
-    let request = session.next_payment_request().await.unwrap();
-    assert_eq!(
-        (request.amount_minor, request.currency.as_str()),
-        (1_250, CNY)
-    );
-    let paid = session.confirm().await.unwrap();
-    assert_eq!(paid.balance_after_minor, 5_000 - 1_250);
+    pay_sale(&session, &shop.pos, &order, 1_250, 5_000).await;
     phone.remove().await;
-
-    let outcome = shop.pos.sale_outcome(&order).await.expect("sale settled");
-    assert_eq!(outcome.state, SaleState::Accepted);
-    assert_eq!(
-        outcome.payment_id.as_deref(),
-        Some(paid.payment_id.as_str())
-    );
     assert_eq!(payments_in_history(&shop.rider).await, 1);
     assert_eq!(shop.system.admin().ledger_sum().await.unwrap(), 0);
 }
@@ -75,27 +57,10 @@ async fn a_trip_taps_in_and_out_over_nfc_at_two_gates() {
     let _turn = reader.take().await;
     wayfare_e2e::init();
     let system = LocalSystem::start().await.unwrap();
-    let operator = system.merchant("City Metro", CNY).await.unwrap();
     let (entry_reader, entry_port) = reader.slots[0].clone();
     let (exit_reader, exit_port) = reader.slots[1].clone();
-    let _entry = system
-        .tap_gate(
-            &operator,
-            CNY,
-            &GateSetup::new(TapRole::Entry, "Harbour", 0),
-            on_reader(&entry_reader),
-        )
-        .await
-        .unwrap();
-    let _exit = system
-        .tap_gate(
-            &operator,
-            CNY,
-            &GateSetup::new(TapRole::Exit, "Central", 4),
-            on_reader(&exit_reader),
-        )
-        .await
-        .unwrap();
+    let (_entry, _exit) =
+        metro_gates(&system, on_reader(&entry_reader), on_reader(&exit_reader)).await;
     let rider = system.rider("Mei", None).await.unwrap();
     system.fund(&rider, 2_000).await.unwrap();
     let (inbox, mut sessions) = SessionInbox::new();
