@@ -1,0 +1,312 @@
+import Foundation
+import os
+import WayfareCore
+
+/// The rider's side of the wallet: balance and history, terminals nearby,
+/// the payment in progress, trips and express taps.
+@MainActor
+final class RiderModel: ObservableObject {
+    /// A payment request on screen, with the session that carries it.
+    struct PaymentPrompt {
+        let session: TerminalSession
+        /// The terminal as its certificate names it (verified in the
+        /// handshake), not as it advertised itself.
+        let terminal: TerminalInfo
+        let request: PaymentRequestInfo
+    }
+
+    enum Outcome {
+        case paid(PaymentOutcome)
+        /// The phone could not learn whether the server took the money. The
+        /// same signed instruction settles it later: never charged twice.
+        case pending(String)
+        case declined(TerminalDone)
+        case entered(station: String, line: String, message: String)
+        case failed(String)
+    }
+
+    enum Flow {
+        case idle
+        case connecting(String)
+        case request(PaymentPrompt)
+        case paying(PaymentPrompt)
+        case outcome(Outcome)
+    }
+
+    /// A terminal in the nearby list: where to connect, and how near.
+    struct NearbyEntry {
+        let connect: DiscoveredTerminal
+        /// Signal strength in dBm while a BLE scan hears it.
+        let rssi: Int16?
+        let sources: [DiscoverySource]
+
+        var terminalId: String { connect.terminalId }
+        var merchantName: String { connect.merchantName }
+        var kind: TerminalKind { connect.kind }
+    }
+
+    /// A tap-in this app saw, shown until the trip's exit.
+    struct Trip: Identifiable {
+        let id = UUID()
+        let station: String
+        let line: String
+        let operatorName: String
+        let at: Date
+        var exit: String?
+        var fare: String?
+    }
+
+    @Published private(set) var balance: Balance?
+    @Published private(set) var history: [HistoryEntry] = []
+    @Published private(set) var receipts: [StoredReceipt] = []
+    @Published private(set) var pendingPayments: UInt32 = 0
+    @Published private(set) var nearby: [NearbyEntry] = []
+    @Published private(set) var unavailable: [String] = []
+    @Published var flow: Flow = .idle
+    @Published private(set) var trips: [Trip] = []
+    @Published private(set) var express: ExpressStatus?
+    @Published private(set) var expressAccount: ExpressAccount?
+    @Published var error: String?
+
+    private var wallet: Wallet?
+    private let discovery = BonjourDiscovery()
+    private var bleScan: Task<Void, Never>?
+    private var lan: [String: DiscoveredTerminal] = [:]
+    private var ble: [DiscoveredTerminal] = []
+    private let log = Logger(subsystem: "app.wayfare", category: "rider")
+
+    func attach(wallet: Wallet, settled: [PaymentOutcome], stillPending: UInt32) {
+        self.wallet = wallet
+        pendingPayments = stillPending
+        if let last = settled.last {
+            // A payment an earlier run left open was settled while opening.
+            flow = .outcome(.paid(last))
+        }
+    }
+
+    func refresh() async {
+        guard let wallet else { return }
+        do {
+            balance = try await wallet.account().balance()
+            history = try await wallet.account().history(limit: 50)
+            receipts = try wallet.payments().receipts(limit: 50)
+            pendingPayments = try wallet.payments().pendingCount()
+            express = try wallet.express().status()
+            error = nil
+        } catch {
+            self.error = L10n.message(error)
+        }
+    }
+
+    /// Pays what an earlier attempt left pending (the same instructions).
+    func settlePending() async {
+        guard let wallet else { return }
+        do {
+            let settled = try await wallet.payments().settlePending()
+            if let last = settled.last {
+                flow = .outcome(.paid(last))
+            }
+            await refresh()
+        } catch {
+            self.error = L10n.message(error)
+        }
+    }
+
+    func receipt(for entry: HistoryEntry) -> StoredReceipt? {
+        receipts.first { $0.paymentId == entry.paymentId }
+    }
+
+    // MARK: - Nearby terminals
+
+    /// One list, nearest first: terminals heard over Bluetooth by signal
+    /// strength (the core's BLE scan, `discoverBle`, repeated while the list
+    /// is on screen), then those found on the LAN by `BonjourDiscovery`. A
+    /// terminal seen both ways is listed once and reached over the LAN
+    /// (quicker and sturdier than a GATT link).
+    func startNearby() {
+        guard let wallet, bleScan == nil else { return }
+        discovery.onFound = { [weak self] service, terminal in
+            Task { @MainActor in self?.lanFound(service, terminal) }
+        }
+        discovery.onLost = { [weak self] service in
+            Task { @MainActor in self?.lanLost(service) }
+        }
+        discovery.onUnavailable = { [weak self] reason in
+            Task { @MainActor in self?.sourceUnavailable(L10n.t("nearby.source.lan"), reason) }
+        }
+        discovery.start()
+        let terminals = wallet.terminals()
+        bleScan = Task { [weak self] in
+            while !Task.isCancelled {
+                do {
+                    let heard = try await terminals.discoverBle(timeoutMs: 3_000)
+                    self?.bleHeard(heard)
+                } catch WalletError.BluetoothUnavailable(let reason) {
+                    self?.sourceUnavailable(L10n.t("nearby.source.ble"), reason)
+                    return
+                } catch {
+                    try? await Task.sleep(nanoseconds: 2_000_000_000)
+                }
+            }
+        }
+    }
+
+    func stopNearby() {
+        discovery.stop()
+        bleScan?.cancel()
+        bleScan = nil
+    }
+
+    private func lanFound(_ service: String, _ terminal: DiscoveredTerminal) {
+        lan[service] = terminal
+        mergeNearby()
+    }
+
+    private func lanLost(_ service: String) {
+        lan.removeValue(forKey: service)
+        mergeNearby()
+    }
+
+    private func bleHeard(_ terminals: [DiscoveredTerminal]) {
+        ble = terminals
+        mergeNearby()
+    }
+
+    private func mergeNearby() {
+        var byId: [String: NearbyEntry] = [:]
+        for t in ble {
+            byId[t.terminalId] = NearbyEntry(connect: t, rssi: t.rssi, sources: [.ble])
+        }
+        for t in lan.values {
+            if let seen = byId[t.terminalId] {
+                byId[t.terminalId] = NearbyEntry(connect: t, rssi: seen.rssi, sources: [.ble, .lan])
+            } else {
+                byId[t.terminalId] = NearbyEntry(connect: t, rssi: nil, sources: [.lan])
+            }
+        }
+        nearby = byId.values.sorted { a, b in
+            switch (a.rssi, b.rssi) {
+            case let (x?, y?):
+                return x > y
+            case (.some, .none):
+                return true
+            case (.none, .some):
+                return false
+            case (.none, .none):
+                return a.merchantName < b.merchantName
+            }
+        }
+    }
+
+    private func sourceUnavailable(_ source: String, _ reason: String) {
+        let line = "\(source): \(reason)"
+        if !unavailable.contains(line) {
+            unavailable.append(line)
+        }
+    }
+
+    // MARK: - Paying
+
+    /// Connects to a terminal and waits for what it asks: at a gate or on a
+    /// tram the held tap-in token goes first, and the answer is an entry or
+    /// a fare to pay.
+    func connect(to terminal: NearbyEntry) async {
+        guard let wallet else { return }
+        let target = terminal.connect
+        flow = .connecting(terminal.merchantName)
+        do {
+            let session = try await wallet.terminals().connect(terminal: target)
+            let info = session.terminal()
+            let request: PaymentRequestInfo
+            switch info.kind {
+            case .gate, .tram:
+                let tap = try await session.tap()
+                switch tap {
+                case .entered(let station, let line, _, let message):
+                    trips.insert(Trip(station: station, line: line, operatorName: info.merchantName, at: Date()), at: 0)
+                    flow = .outcome(.entered(station: station, line: line, message: message))
+                    return
+                case .paymentRequested(let asked):
+                    request = asked
+                }
+            case .pos:
+                request = try await session.nextPaymentRequest()
+            }
+            flow = .request(PaymentPrompt(session: session, terminal: info, request: request))
+        } catch {
+            flow = .outcome(.failed(L10n.message(error)))
+        }
+    }
+
+    func confirm(_ prompt: PaymentPrompt) async {
+        flow = .paying(prompt)
+        do {
+            let outcome = try await prompt.session.confirm()
+            if outcome.terminalDone.outcome == .inDoubt {
+                flow = .outcome(.pending(outcome.terminalDone.message))
+            } else {
+                flow = .outcome(.paid(outcome))
+            }
+            closeTrip(with: prompt.request)
+        } catch WalletError.PaymentPending(let reason) {
+            flow = .outcome(.pending(reason))
+        } catch {
+            flow = .outcome(.failed(L10n.message(error)))
+        }
+        await refresh()
+    }
+
+    func decline(_ prompt: PaymentPrompt) async {
+        do {
+            let done = try await prompt.session.decline(reason: "declined by the rider")
+            flow = .outcome(.declined(done))
+        } catch {
+            flow = .outcome(.failed(L10n.message(error)))
+        }
+    }
+
+    func finish() {
+        if case .request(let prompt) = flow {
+            prompt.session.cancel()
+        }
+        flow = .idle
+    }
+
+    private func closeTrip(with request: PaymentRequestInfo) {
+        let fare = request.fare
+        guard !fare.station.isEmpty || !fare.entryStation.isEmpty else { return }
+        if let open = trips.firstIndex(where: { $0.exit == nil }) {
+            trips[open].exit = fare.station
+            trips[open].fare = request.formattedAmount
+        }
+    }
+
+    // MARK: - Express taps
+
+    func loadExpress() async {
+        guard let wallet else { return }
+        do {
+            express = try wallet.express().status()
+            expressAccount = try await wallet.express().sync()
+            error = nil
+        } catch {
+            self.error = L10n.message(error)
+        }
+    }
+
+    /// Saves the rider's express settings; a new allowance is fetched when
+    /// they are on.
+    func saveExpress(enabled: Bool, perTapMaxMinor: UInt64, totalMaxMinor: UInt64) async {
+        guard let wallet else { return }
+        let settings = ExpressSettings(enabled: enabled, perTapMaxMinor: perTapMaxMinor, totalMaxMinor: totalMaxMinor)
+        do {
+            express = try await wallet.express().setSettings(settings: settings)
+            if enabled {
+                express = try await wallet.express().refresh()
+            }
+            error = nil
+        } catch {
+            self.error = L10n.message(error)
+        }
+    }
+}
