@@ -63,7 +63,7 @@ def text(node: Node | None) -> str:
 
 
 def ident(node: Node | None) -> str:
-    """An identifier's name: `open` for `\`open\``."""
+    """An identifier's name, without backticks."""
     return text(node).strip("`")
 
 
@@ -362,8 +362,6 @@ class Declarations:
                 for i, k in enumerate(kids):
                     if c.field_name_for_child(i) == "name":
                         owner.add(Member(text(k), "case", True, [], owner.name, k.start_point[0] + 1))
-            elif t == "subscript_declaration":
-                continue
 
 
 def merged_members(decls: Declarations, name: str, seen: set[str] | None = None) -> dict[str, list[Member]]:
@@ -548,7 +546,6 @@ class Checker:
                 if fname:
                     scope.vars.setdefault(fname, return_type_of(c))
         if t in ("class_declaration", "protocol_declaration"):
-            self.check_decl_types(node)
             self.self_type.append(decl_name(node))
             scope = Scope(scope)
             self.declare_members(node, scope)
@@ -646,8 +643,6 @@ class Checker:
                     scope.vars[name] = self.expr_type(value, scope)
                 else:
                     scope.vars[name] = scope.lookup(name)
-            elif c.type == "if_let_binding" or c.type == "binding_pattern":
-                pass
 
     def declare_catch(self, node: Node, scope: Scope) -> None:
         """`catch let e as WalletError` or `catch WalletError.X`."""
@@ -666,9 +661,6 @@ class Checker:
             scope.vars[text(b)] = element_type(self.expr_type(coll, scope))
 
     # --- types the app writes
-    def check_decl_types(self, node: Node) -> None:
-        pass
-
     def check_type_name(self, node: Node) -> None:
         name = text(node)
         parent = node.parent
@@ -713,8 +705,6 @@ class Checker:
         t = node.type
         if t in ("try_expression", "await_expression"):
             return self.expr_type(node.child_by_field_name("expr") or last_named(node), scope)
-        if t == "call_expression" and text(node).startswith("try"):
-            pass
         if t in ("parenthesized_expression", "postfix_expression", "force_unwrap_expression", "optional_chaining_expression"):
             return self.expr_type(first_named(node), scope)
         if t == "simple_identifier":
@@ -961,8 +951,6 @@ class Checker:
         name = decl_name(node)
         if not name or name not in self.app.types:
             return
-        kind_node = node.child_by_field_name("declaration_kind")
-        info = self.app.types[name]
         for inh in node.children:
             if inh.type != "inheritance_specifier":
                 continue
@@ -984,7 +972,6 @@ class Checker:
                             self.report(inh, f"{name} adopts {proto} but does not implement {signature(req)}")
                     elif not impls:
                         self.report(inh, f"{name} adopts {proto} but does not declare '{req_name}'")
-        del kind_node, info
 
 
 def in_attribute(node: Node) -> bool:
