@@ -3,6 +3,7 @@
 
 pub(crate) mod handshake;
 pub(crate) mod identity;
+mod link;
 mod recovery;
 pub(crate) mod tap_in;
 pub(crate) mod terminal_session;

@@ -8,11 +8,12 @@ use tokio::sync::{watch, Mutex};
 use wayfare_protocol::channel::SecureChannel;
 use wayfare_protocol::fare::FareMode;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
-use wayfare_protocol::messages::{Done, DoneOutcome, PaymentRequest, SessionMessage};
+use wayfare_protocol::messages::{DoneOutcome, PaymentRequest, SessionMessage};
 use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::tap_in::TapInToken;
 
 use super::identity::{pseudonym_for, sign_consent, IdentityShared};
+use super::link::{Phase, SessionCore, ABORT_TIMEOUT};
 use super::recovery::is_token_used;
 use super::tap_in::{TapInStore, TapOutcome};
 use super::transport::FramedStream;
@@ -31,74 +32,6 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long to wait for the terminal's `Done`.
 const DONE_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long to wait for `Done` after a decline sent on an error path.
-const ABORT_TIMEOUT: Duration = Duration::from_secs(5);
-
-enum Phase {
-    AwaitingRequest,
-    Requested(Box<PaymentRequest>),
-    Finished,
-}
-
-struct SessionCore {
-    stream: FramedStream,
-    channel: SecureChannel,
-    phase: Phase,
-    /// Whether the held tap-in token (or its absence) was presented.
-    tap_presented: bool,
-    /// Whether the identity step (P3.5) happened in this session.
-    identified: bool,
-}
-
-impl SessionCore {
-    async fn send(&mut self, message: &SessionMessage) -> Result<(), SessionError> {
-        let sealed = self.channel.seal(message)?;
-        self.stream.write_frame(&sealed).await
-    }
-
-    async fn receive(&mut self, within: Duration) -> Result<SessionMessage, SessionError> {
-        let frame = tokio::time::timeout(within, self.stream.read_frame())
-            .await
-            .map_err(|_| SessionError::Timeout(within.as_secs()))??;
-        Ok(self.channel.open(&frame)?)
-    }
-
-    /// Reads until the terminal's `Done`.
-    async fn receive_done(&mut self, within: Duration) -> Result<Done, SessionError> {
-        loop {
-            match self.receive(within).await? {
-                SessionMessage::Done(done) => return Ok(done),
-                SessionMessage::Error(body) => {
-                    return Err(SessionError::Terminal {
-                        code: body.code,
-                        reason: body.message,
-                    })
-                }
-                SessionMessage::TapInIssued { .. } => {
-                    tracing::debug!(target: "wayfare_core::session", "tap-in token ignored");
-                }
-                _ => return Err(SessionError::Unexpected("expected Done")),
-            }
-        }
-    }
-
-    /// Best-effort decline on an error path; the session ends either way.
-    async fn abort(&mut self, reason: &str) {
-        let decline = SessionMessage::Decline {
-            reason: reason.to_string(),
-        };
-        if self.send(&decline).await.is_ok() {
-            let _ = self.receive_done(ABORT_TIMEOUT).await;
-        }
-        self.finish().await;
-    }
-
-    async fn finish(&mut self) {
-        self.phase = Phase::Finished;
-        self.stream.shutdown().await;
-    }
-}
-
 /// An encrypted session with one access terminal. The terminal's identity
 /// was verified during `connect` (certificate issued by the pinned operator
 /// key, transcript signature) before anything else happened.
