@@ -12,7 +12,9 @@
 //! core (uniffi's bundled runtime), so timers and sockets work. Called from
 //! Rust inside a tokio runtime (`#[tokio::main]`, `#[tokio::test]`, either
 //! flavour), just `.await` it: it runs on the caller's runtime. The core
-//! spawns no tokio tasks; continuous discovery uses its own thread.
+//! spawns no tokio tasks; continuous discovery uses its own threads
+//! (`start_discovery`'s browser; `watch_nearby`'s merge thread, and a BLE
+//! thread running btleplug on a runtime of its own).
 //! Every future is safe to drop; long waits also offer `cancel()`.
 
 uniffi::setup_scaffolding!();
@@ -46,7 +48,9 @@ mod testing;
 pub use account::{AccountApi, AccountInfo, Balance, HistoryEntry, HistoryKind};
 pub use config::{MdnsScope, WalletConfig};
 pub use discovery::{
-    DiscoveredTerminal, DiscoveryHandle, DiscoverySource, TerminalKind, TerminalsApi,
+    DiscoveredTerminal, DiscoveryHandle, DiscoverySource, NearbyHandle, NearbyListener,
+    NearbyOptions, NearbySource, NearbyTerminal, PlatformDiscovery, PlatformDiscoverySink,
+    PlatformService, TerminalKind, TerminalsApi,
 };
 pub use error::{wallet_error_message, WalletError};
 pub use events::{EventsApi, WalletEvent, WalletEventBody, WalletEventListener};

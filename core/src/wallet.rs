@@ -61,6 +61,8 @@ pub(crate) struct WalletInner {
     pub settling: tokio::sync::Mutex<()>,
     /// Serialises express taps and allowance changes.
     pub express: crate::express::ExpressLocks,
+    /// NFC taps on their way to the running `watch_nearby` lists.
+    pub nearby: crate::discovery::nearby::NearbyHub,
 }
 
 impl WalletInner {
@@ -214,6 +216,7 @@ impl Wallet {
                 lifecycle: tokio::sync::Mutex::new(()),
                 settling: tokio::sync::Mutex::new(()),
                 express: crate::express::ExpressLocks::default(),
+                nearby: crate::discovery::nearby::NearbyHub::default(),
             }),
         }))
     }

@@ -10,15 +10,16 @@
 //! btleplug's JNI initialisation can run; iOS needs
 //! `NSBluetoothAlwaysUsageDescription`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use btleplug::api::{
-    Central, CentralEvent, CharPropFlags, Characteristic, Manager as _, Peripheral as _,
-    ScanFilter, ValueNotification, WriteType,
+    Central, CentralEvent, CentralState, CharPropFlags, Characteristic, Manager as _,
+    Peripheral as _, ScanFilter, ValueNotification, WriteType,
 };
-use btleplug::platform::{Adapter, Manager, Peripheral};
+use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::{Stream, StreamExt};
 use wayfare_protocol::codec::from_cbor;
 use wayfare_protocol::gatt::link::{FragmentSink, FragmentSource, LinkError};
@@ -33,6 +34,9 @@ pub(crate) const WAYFARE_BLE_SERVICE_UUID: &str = SERVICE_UUID;
 
 /// How long [`open_link`] scans for a terminal this adapter has not seen.
 const RESCAN: Duration = Duration::from_secs(5);
+/// How often [`watch`] looks at its stop flag while the air is quiet.
+const STOP_POLL: Duration = Duration::from_millis(200);
+
 fn unavailable(e: btleplug::Error) -> DiscoveryError {
     DiscoveryError::BluetoothUnavailable(match e {
         btleplug::Error::PermissionDenied => "Bluetooth permission denied".to_string(),
@@ -79,6 +83,96 @@ async fn start_scan(
     Ok(events)
 }
 
+/// The terminal in a Wayfare service-data advertisement, if it has one.
+fn beacon_terminal<U: std::fmt::Display>(
+    id: &PeripheralId,
+    service_data: &HashMap<U, Vec<u8>>,
+    rssi: Option<i16>,
+) -> Option<DiscoveredTerminal> {
+    let data = service_data
+        .iter()
+        .find(|(uuid, _)| uuid.to_string() == WAYFARE_BLE_SERVICE_UUID)?
+        .1;
+    let beacon = from_cbor::<Beacon>(data).ok()?;
+    Some(DiscoveredTerminal {
+        terminal_id: beacon.terminal_id,
+        merchant_name: beacon.merchant_name,
+        kind: beacon.kind.into(),
+        host: String::new(),
+        port: 0,
+        source: DiscoverySource::Ble,
+        rssi,
+        ble_id: Some(id.to_string()),
+    })
+}
+
+/// The signal strength the adapter last measured for `id`.
+async fn rssi_of(adapter: &Adapter, id: &PeripheralId) -> Option<i16> {
+    match adapter.peripheral(id).await {
+        Ok(peripheral) => peripheral.properties().await.ok().flatten(),
+        Err(_) => None,
+    }
+    .and_then(|p| p.rssi)
+}
+
+/// Scans until `stop` is set, calling `seen` with each Wayfare terminal
+/// heard and again with every new signal strength reading for it (which
+/// platforms report as `RssiUpdate` or as a changed peripheral). Ends when
+/// `seen` returns `false` (nobody listens any more). Fails with
+/// `BluetoothUnavailable` when there is no adapter, Bluetooth is off (at
+/// the start or later) or not permitted.
+pub(crate) async fn watch(
+    stop: &AtomicBool,
+    mut seen: impl FnMut(DiscoveredTerminal) -> bool,
+) -> Result<(), DiscoveryError> {
+    let adapter = adapter().await?;
+    let mut events = start_scan(&adapter).await?;
+    // The terminals heard so far, by peripheral: readings without service
+    // data name only the peripheral.
+    let mut known: HashMap<PeripheralId, DiscoveredTerminal> = HashMap::new();
+    let result = loop {
+        if stop.load(Ordering::SeqCst) {
+            break Ok(());
+        }
+        let event = match tokio::time::timeout(STOP_POLL, events.next()).await {
+            Err(_) => continue,
+            Ok(None) => break Err(DiscoveryError::Ble("the Bluetooth scan ended".into())),
+            Ok(Some(event)) => event,
+        };
+        let heard = match event {
+            CentralEvent::ServiceDataAdvertisement { id, service_data } => {
+                let rssi = rssi_of(&adapter, &id).await;
+                beacon_terminal(&id, &service_data, rssi).inspect(|t| {
+                    known.insert(id.clone(), t.clone());
+                })
+            }
+            CentralEvent::RssiUpdate { id, rssi } => known.get(&id).map(|t| DiscoveredTerminal {
+                rssi: Some(rssi),
+                ..t.clone()
+            }),
+            CentralEvent::DeviceUpdated(id) if known.contains_key(&id) => {
+                let rssi = rssi_of(&adapter, &id).await;
+                known
+                    .get(&id)
+                    .map(|t| DiscoveredTerminal { rssi, ..t.clone() })
+            }
+            CentralEvent::StateUpdate(CentralState::PoweredOff) => {
+                break Err(DiscoveryError::BluetoothUnavailable(
+                    "Bluetooth is off".into(),
+                ))
+            }
+            _ => None,
+        };
+        if let Some(terminal) = heard {
+            if !seen(terminal) {
+                break Ok(());
+            }
+        }
+    };
+    let _ = adapter.stop_scan().await;
+    result
+}
+
 /// Scans for `timeout` and returns the terminals whose beacon decoded,
 /// with their signal strength and the peripheral id to connect to.
 pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, DiscoveryError> {
@@ -89,30 +183,9 @@ pub(crate) async fn scan(timeout: Duration) -> Result<Vec<DiscoveredTerminal>, D
     let deadline = tokio::time::Instant::now() + timeout;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.next()).await {
         if let CentralEvent::ServiceDataAdvertisement { id, service_data } = event {
-            let rssi = match adapter.peripheral(&id).await {
-                Ok(peripheral) => peripheral.properties().await.ok().flatten(),
-                Err(_) => None,
-            }
-            .and_then(|p| p.rssi);
-            for (uuid, data) in service_data {
-                if uuid.to_string() != WAYFARE_BLE_SERVICE_UUID {
-                    continue;
-                }
-                if let Ok(beacon) = from_cbor::<Beacon>(&data) {
-                    found.insert(
-                        beacon.terminal_id.clone(),
-                        DiscoveredTerminal {
-                            terminal_id: beacon.terminal_id,
-                            merchant_name: beacon.merchant_name,
-                            kind: beacon.kind.into(),
-                            host: String::new(),
-                            port: 0,
-                            source: DiscoverySource::Ble,
-                            rssi,
-                            ble_id: Some(id.to_string()),
-                        },
-                    );
-                }
+            let rssi = rssi_of(&adapter, &id).await;
+            if let Some(t) = beacon_terminal(&id, &service_data, rssi) {
+                found.insert(t.terminal_id.clone(), t);
             }
         }
     }

@@ -1,10 +1,13 @@
 //! Finding access terminals (`wallet.terminals()`): the core's own mDNS
-//! browser ([`mdns`]), a BLE scan ([`ble`], feature `ble`), and connecting to
-//! a terminal found by any source (LAN, BLE, NFC or typed in).
+//! browser ([`mdns`]), a BLE scan ([`ble`], feature `ble`), every source
+//! merged into one list nearest first ([`nearby`], `watch_nearby`), and
+//! connecting to a terminal found by any source (LAN, BLE, NFC or typed
+//! in).
 
 #[cfg(feature = "ble")]
 pub(crate) mod ble;
 pub(crate) mod mdns;
+pub(crate) mod nearby;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +26,10 @@ use crate::session::{handshake, SessionError, TerminalInfo, TerminalSession};
 use crate::wallet::WalletInner;
 
 pub use mdns::DiscoveryHandle;
+pub use nearby::{
+    NearbyHandle, NearbyListener, NearbyOptions, NearbySource, NearbyTerminal, PlatformDiscovery,
+    PlatformDiscoverySink, PlatformService,
+};
 
 /// What can go wrong while discovering terminals.
 #[derive(Debug, thiserror::Error)]

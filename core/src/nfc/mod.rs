@@ -279,7 +279,11 @@ impl NfcCard {
         };
         for notice in notices {
             let told = match notice {
-                Notice::Session(session) => self.listener.on_session(Arc::new(*session)),
+                Notice::Session(session) => {
+                    // The tapped terminal goes first in `watch_nearby` lists.
+                    self.inner.nearby.tapped(&session.terminal());
+                    self.listener.on_session(Arc::new(*session))
+                }
                 Notice::Failed(reason) => {
                     tracing::info!(target: "wayfare_core::nfc", reason = %reason, "NFC tap failed");
                     self.listener.on_tap_failed(reason)

@@ -1,0 +1,635 @@
+//! One discovery stream (`terminals().watch_nearby(...)`): the core's mDNS
+//! browser, a continuous BLE scan with signal strength, NFC taps and the
+//! app's own platform browser (Android NSD, iOS NWBrowser) merged into one
+//! list, one entry per terminal, nearest first.
+//!
+//! Why one stream: a rider at a row of gates sees the same terminal over
+//! the LAN, over Bluetooth and (once tapped) over NFC; the app should show
+//! it once, with the nearest on top, and connect over the best transport
+//! without knowing which radio found what.
+//!
+//! How: each source is a thin adapter that turns what it sees into a
+//! [`merge::Sighting`] and sends it down one channel to the watch's own
+//! thread (the core spawns no tokio task). That thread owns the pure
+//! [`merge::Board`] (every rule about duplicates, order and expiry is
+//! there), wakes for each sighting or when something expires, and hands the
+//! app's [`NearbyListener`] the whole ordered list whenever it changed (at
+//! most every [`MIN_GAP`], so a busy BLE scan does not flood the UI).
+//!
+//! - mDNS: the same browser as `start_discovery`, fed through a
+//!   [`DiscoveryListener`] adapter.
+//! - BLE (feature `ble`): btleplug's scan on the watch's BLE thread, with
+//!   RSSI updates. No adapter, Bluetooth off or no permission is reported
+//!   once as `on_source_unavailable(Ble, reason)`; the other sources go on.
+//! - NFC: the card handler reports each verified tap to the wallet's
+//!   [`NearbyHub`], which forwards it to every running watch (and keeps it
+//!   for [`merge::Rules::tap_recent`], so a watch started just after a tap
+//!   still shows it first).
+//! - Platform: the core calls the app's [`PlatformDiscovery::start`] with a
+//!   [`PlatformDiscoverySink`]; the app reports resolved services (name,
+//!   host, port, TXT) and losses to it from its own callbacks, and stops
+//!   browsing on [`PlatformDiscovery::stop`].
+
+pub(crate) mod merge;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wayfare_protocol::ids::redact;
+use wayfare_protocol::messages::Beacon;
+
+use self::merge::{Advert, Board, Lan, Rules, Sighting, Stamp};
+use super::{mdns, DiscoveredTerminal, DiscoveryHandle, TerminalKind, TerminalsApi};
+use crate::error::WalletError;
+use crate::listener::{DiscoveryListener, ListenerError};
+use crate::session::TerminalInfo;
+
+/// The least time between two lists handed to the listener: BLE readings
+/// arrive several times a second per terminal, a UI needs a few per second.
+pub(crate) const MIN_GAP: Duration = Duration::from_millis(250);
+
+/// Which source saw a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum NearbySource {
+    /// The core's own mDNS browser (the LAN).
+    Mdns,
+    /// The app's platform browser (Android NSD, iOS NWBrowser) through
+    /// [`PlatformDiscovery`] (the LAN).
+    Platform,
+    /// A Bluetooth LE advertisement, with its signal strength.
+    Ble,
+    /// A recent NFC tap whose handshake verified the terminal.
+    Nfc,
+}
+
+/// One terminal near the phone, with everything every source knows about
+/// it: the unit of the list `NearbyListener::on_nearby_changed` receives.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct NearbyTerminal {
+    /// The terminal id (the same from every source; the merge key).
+    pub terminal_id: String,
+    /// Merchant name to show: a tap's (verified by the certificate) over
+    /// the advertised ones.
+    pub merchant_name: String,
+    /// Terminal kind.
+    pub kind: TerminalKind,
+    /// The sources that currently see it, nearest kind first (`Nfc`,
+    /// `Ble`, `Mdns`, `Platform`).
+    pub sources: Vec<NearbySource>,
+    /// LAN address, when a LAN browser resolved it.
+    pub host: Option<String>,
+    /// LAN TCP port, with `host`.
+    pub port: Option<u16>,
+    /// The Bluetooth peripheral, while a BLE scan hears it.
+    pub ble_id: Option<String>,
+    /// Smoothed signal strength in dBm, while a BLE scan hears it.
+    pub rssi: Option<i16>,
+    /// When the phone last tapped it (Unix ms), if it did while it was
+    /// listed.
+    pub tapped_at_ms: Option<u64>,
+    /// When any source last reported it (Unix ms).
+    pub last_seen_at_ms: u64,
+    /// What to pass to `terminals().connect(...)`: over the LAN when an
+    /// address is known (quicker and sturdier than a GATT link), else over
+    /// Bluetooth; `None` for a terminal known only from a tap.
+    pub connect: Option<DiscoveredTerminal>,
+}
+
+/// Which of the core's own sources `watch_nearby` runs (the app's platform
+/// browser and NFC taps always feed the list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct NearbyOptions {
+    /// Run the core's mDNS browser on the configured scope. Apps that
+    /// browse with NSD or NWBrowser may turn it off (on Android it also
+    /// needs a multicast lock).
+    #[uniffi(default = true)]
+    pub mdns: bool,
+    /// Scan Bluetooth LE (builds with the `ble` feature).
+    #[uniffi(default = true)]
+    pub bluetooth: bool,
+}
+
+impl Default for NearbyOptions {
+    fn default() -> Self {
+        Self {
+            mdns: true,
+            bluetooth: true,
+        }
+    }
+}
+
+/// A `_wayfare._tcp` service the app's platform browser resolved.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlatformService {
+    /// The DNS-SD instance name (what a later loss names): Android
+    /// `NsdServiceInfo.serviceName`, iOS the endpoint's service name.
+    pub name: String,
+    /// Resolved address, preferably IPv4 (`NsdServiceInfo.host`; on iOS
+    /// resolve the endpoint first).
+    pub host: String,
+    /// Resolved TCP port.
+    pub port: u16,
+    /// The TXT record as text (Android `attributes` decoded as UTF-8, iOS
+    /// `NWTXTRecord.dictionary`): the terminal's beacon.
+    pub txt: HashMap<String, String>,
+}
+
+/// Receives the merged list during `terminals().watch_nearby(...)`. Called
+/// from the watch's thread; return quickly (post to the UI thread).
+#[uniffi::export(foreign)]
+pub trait NearbyListener: Send + Sync {
+    /// The list changed: every terminal near the phone, nearest first.
+    /// Each call carries the whole list (replace, don't merge).
+    fn on_nearby_changed(&self, terminals: Vec<NearbyTerminal>) -> Result<(), ListenerError>;
+    /// A source cannot run (no Bluetooth adapter, Bluetooth off or not
+    /// permitted, the mDNS socket failed, the platform browser failed);
+    /// the others go on. Said once per source per watch.
+    fn on_source_unavailable(
+        &self,
+        source: NearbySource,
+        reason: String,
+    ) -> Result<(), ListenerError>;
+}
+
+/// The app's own service browser (Android `NsdManager`, iOS `NWBrowser`),
+/// which the core drives: `start` when a watch begins, `stop` when it is
+/// cancelled. Found and lost services go to the sink, from any thread.
+#[uniffi::export(foreign)]
+pub trait PlatformDiscovery: Send + Sync {
+    /// Start browsing `_wayfare._tcp` and report to `sink` (keep it until
+    /// `stop`). An error is reported as the platform source being
+    /// unavailable.
+    fn start(&self, sink: Arc<PlatformDiscoverySink>) -> Result<(), ListenerError>;
+    /// Stop browsing; the sink ignores later reports.
+    fn stop(&self) -> Result<(), ListenerError>;
+}
+
+/// What one watch's sources send its thread.
+#[derive(Debug)]
+pub(crate) enum Input {
+    /// A sighting, and when.
+    Seen(Sighting, Stamp),
+    /// A source cannot run.
+    Unavailable(NearbySource, String),
+    /// The watch was cancelled.
+    Stop,
+}
+
+/// Where the app's platform browser reports services for one watch.
+#[derive(uniffi::Object)]
+pub struct PlatformDiscoverySink {
+    tx: Sender<Input>,
+}
+
+impl std::fmt::Debug for PlatformDiscoverySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlatformDiscoverySink")
+    }
+}
+
+impl PlatformDiscoverySink {
+    fn send(&self, input: Input) {
+        // After the watch ends nobody listens; that is fine.
+        let _ = self.tx.send(input);
+    }
+}
+
+#[uniffi::export]
+impl PlatformDiscoverySink {
+    /// A service was resolved (or its details changed). Fails with
+    /// `InvalidInput` when its TXT record is not a Wayfare beacon or it has
+    /// no address; nothing is listed then.
+    pub fn service_found(&self, service: PlatformService) -> Result<(), WalletError> {
+        let beacon = Beacon::from_txt_properties(|k| service.txt.get(k).cloned()).map_err(|e| {
+            WalletError::invalid(format!("the TXT record is not a Wayfare beacon: {e}"))
+        })?;
+        let host = service.host.trim();
+        if host.is_empty() || service.port == 0 {
+            return Err(WalletError::invalid(
+                "the service has no resolved host or port",
+            ));
+        }
+        tracing::debug!(target: "wayfare_core::discovery", terminal = %redact(&beacon.terminal_id), "platform browser found a terminal");
+        self.send(Input::Seen(
+            Sighting::LanFound {
+                via: Lan::Platform,
+                service: service.name,
+                advert: Advert {
+                    terminal_id: beacon.terminal_id,
+                    merchant_name: beacon.merchant_name,
+                    kind: beacon.kind.into(),
+                },
+                host: host.to_string(),
+                port: service.port,
+            },
+            Stamp::now(),
+        ));
+        Ok(())
+    }
+
+    /// The service `name` went away (Android `onServiceLost`, iOS a removed
+    /// browse result). Only the platform's part of the terminal goes.
+    pub fn service_lost(&self, name: String) {
+        self.send(Input::Seen(
+            Sighting::LanLost {
+                via: Lan::Platform,
+                service: name,
+            },
+            Stamp::now(),
+        ));
+    }
+
+    /// The platform browser cannot run (Android `onStartDiscoveryFailed`,
+    /// iOS local network permission denied); the listener hears it once.
+    pub fn unavailable(&self, reason: String) {
+        self.send(Input::Unavailable(NearbySource::Platform, reason));
+    }
+}
+
+/// A running watch. Cancel it with `cancel()`; dropping it cancels too.
+#[derive(uniffi::Object)]
+pub struct NearbyHandle {
+    tx: Sender<Input>,
+    cancelled: AtomicBool,
+    /// Cleared by the watch's thread when it ends.
+    running: Arc<AtomicBool>,
+    /// Tells the BLE thread to stop scanning.
+    ble_stop: Arc<AtomicBool>,
+    mdns: Mutex<Option<DiscoveryHandle>>,
+    platform: Mutex<Option<Arc<dyn PlatformDiscovery>>>,
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for NearbyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NearbyHandle")
+            .field("cancelled", &self.cancelled.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[uniffi::export]
+impl NearbyHandle {
+    /// Stops every source (the platform browser through its `stop`) and
+    /// the watch's thread. A listener call already in progress may still
+    /// finish. Idempotent.
+    pub fn cancel(&self) {
+        if self.cancelled.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.ble_stop.store(true, Ordering::SeqCst);
+        let mdns = self.mdns.lock().ok().and_then(|mut m| m.take());
+        if let Some(mdns) = mdns {
+            mdns.cancel();
+        }
+        let platform = self.platform.lock().ok().and_then(|mut p| p.take());
+        if let Some(platform) = platform {
+            if let Err(e) = platform.stop() {
+                tracing::warn!(target: "wayfare_core::discovery", error = %e, "the platform browser failed to stop");
+            }
+        }
+        self.send(Input::Stop);
+    }
+
+    /// Whether the watch is still running.
+    pub fn is_active(&self) -> bool {
+        !self.cancelled.load(Ordering::SeqCst) && self.running.load(Ordering::SeqCst)
+    }
+
+    /// Why the watch could not start, if it could not (a source that cannot
+    /// run is reported to the listener instead).
+    pub fn error(&self) -> Option<String> {
+        self.error.clone()
+    }
+}
+
+impl NearbyHandle {
+    fn send(&self, input: Input) {
+        let _ = self.tx.send(input);
+    }
+
+    /// Feeds a BLE sighting (`source` `Ble`, with `ble_id` and `rssi`) as
+    /// if this watch's scan had heard it. Not exported: for Rust callers
+    /// with their own Bluetooth stack and for tests (machines without an
+    /// adapter); the apps' BLE comes from the core's scan.
+    pub fn report_ble(&self, terminal: &DiscoveredTerminal) {
+        if let Some(sighting) = ble_sighting(terminal) {
+            self.send(Input::Seen(sighting, Stamp::now()));
+        }
+    }
+}
+
+impl Drop for NearbyHandle {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// A BLE scan's terminal as a sighting (`None` without a peripheral id).
+fn ble_sighting(terminal: &DiscoveredTerminal) -> Option<Sighting> {
+    let ble_id = terminal.ble_id.clone().filter(|id| !id.is_empty())?;
+    Some(Sighting::Ble {
+        advert: Advert {
+            terminal_id: terminal.terminal_id.clone(),
+            merchant_name: terminal.merchant_name.clone(),
+            kind: terminal.kind,
+        },
+        ble_id,
+        rssi: terminal.rssi,
+    })
+}
+
+/// The wallet's link from the NFC card handler to the running watches.
+#[derive(Default)]
+pub(crate) struct NearbyHub {
+    watches: Mutex<Vec<Sender<Input>>>,
+    /// Taps within [`Rules::tap_recent`], for watches that start later.
+    taps: Mutex<Vec<(Advert, Stamp)>>,
+}
+
+impl std::fmt::Debug for NearbyHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NearbyHub")
+    }
+}
+
+impl NearbyHub {
+    /// A tap verified `terminal`: it goes first in every watch's list.
+    /// Never blocks on, or calls, the app.
+    pub(crate) fn tapped(&self, terminal: &TerminalInfo) {
+        let advert = Advert {
+            terminal_id: terminal.terminal_id.clone(),
+            merchant_name: terminal.merchant_name.clone(),
+            kind: terminal.kind,
+        };
+        let at = Stamp::now();
+        let recent = Rules::default().tap_recent;
+        if let Ok(mut taps) = self.taps.lock() {
+            taps.retain(|(a, t)| {
+                a.terminal_id != advert.terminal_id
+                    && at.at.saturating_duration_since(t.at) < recent
+            });
+            taps.push((advert.clone(), at));
+        }
+        if let Ok(mut watches) = self.watches.lock() {
+            watches.retain(|tx| {
+                tx.send(Input::Seen(
+                    Sighting::Tap {
+                        advert: advert.clone(),
+                    },
+                    at,
+                ))
+                .is_ok()
+            });
+        }
+    }
+
+    /// Adds a watch, first sending it the recent taps.
+    fn subscribe(&self, tx: Sender<Input>) {
+        let now = Instant::now();
+        let recent = Rules::default().tap_recent;
+        if let Ok(taps) = self.taps.lock() {
+            for (advert, at) in taps.iter() {
+                if now.saturating_duration_since(at.at) < recent {
+                    let _ = tx.send(Input::Seen(
+                        Sighting::Tap {
+                            advert: advert.clone(),
+                        },
+                        *at,
+                    ));
+                }
+            }
+        }
+        if let Ok(mut watches) = self.watches.lock() {
+            watches.push(tx);
+        }
+    }
+}
+
+/// Feeds the core's mDNS browser into a watch.
+struct MdnsFeed(Sender<Input>);
+
+impl DiscoveryListener for MdnsFeed {
+    fn on_terminal_found(&self, terminal: DiscoveredTerminal) -> Result<(), ListenerError> {
+        // The browser names losses by terminal id, so that is the service key.
+        let sighting = Sighting::LanFound {
+            via: Lan::Mdns,
+            service: terminal.terminal_id.clone(),
+            advert: Advert {
+                terminal_id: terminal.terminal_id,
+                merchant_name: terminal.merchant_name,
+                kind: terminal.kind,
+            },
+            host: terminal.host,
+            port: terminal.port,
+        };
+        let _ = self.0.send(Input::Seen(sighting, Stamp::now()));
+        Ok(())
+    }
+
+    fn on_terminal_lost(&self, terminal_id: String) -> Result<(), ListenerError> {
+        let sighting = Sighting::LanLost {
+            via: Lan::Mdns,
+            service: terminal_id,
+        };
+        let _ = self.0.send(Input::Seen(sighting, Stamp::now()));
+        Ok(())
+    }
+}
+
+/// Runs the BLE scan on its own thread with its own single-threaded
+/// runtime (btleplug is async; the core spawns no task on the caller's).
+#[cfg(feature = "ble")]
+fn start_ble(tx: Sender<Input>, stop: Arc<AtomicBool>) {
+    let failed = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("wayfare-nearby-ble".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Input::Unavailable(
+                        NearbySource::Ble,
+                        format!("cannot run the Bluetooth scan: {e}"),
+                    ));
+                    return;
+                }
+            };
+            let report = |terminal: DiscoveredTerminal| match ble_sighting(&terminal) {
+                Some(s) => tx.send(Input::Seen(s, Stamp::now())).is_ok(),
+                None => true,
+            };
+            if let Err(e) = runtime.block_on(super::ble::watch(&stop, report)) {
+                tracing::info!(target: "wayfare_core::discovery", error = %e, "Bluetooth scan unavailable");
+                let _ = tx.send(Input::Unavailable(NearbySource::Ble, e.to_string()));
+            }
+        });
+    if let Err(e) = spawned {
+        let _ = failed.send(Input::Unavailable(
+            NearbySource::Ble,
+            format!("cannot start the Bluetooth thread: {e}"),
+        ));
+    }
+}
+
+/// Without the `ble` feature there is no scan to run.
+#[cfg(not(feature = "ble"))]
+fn start_ble(tx: Sender<Input>, _stop: Arc<AtomicBool>) {
+    let _ = tx.send(Input::Unavailable(
+        NearbySource::Ble,
+        "this build of the wallet has no Bluetooth support".into(),
+    ));
+}
+
+/// The watch's thread: merges inputs until stopped, telling the listener
+/// each changed list (never while holding a lock).
+fn run(rx: Receiver<Input>, listener: Arc<dyn NearbyListener>, rules: Rules) {
+    let mut board = Board::new(rules);
+    let mut shown: Vec<NearbyTerminal> = Vec::new();
+    let mut last_told: Option<Instant> = None;
+    let mut pending = false;
+    let mut unavailable: HashSet<NearbySource> = HashSet::new();
+    'watch: loop {
+        let throttle = pending.then_some(last_told).flatten().map(|t| t + MIN_GAP);
+        let wake = [board.next_deadline(), throttle]
+            .into_iter()
+            .flatten()
+            .min();
+        let first = match wake {
+            Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let mut inputs = match first {
+            Ok(input) => vec![input],
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        inputs.extend(rx.try_iter());
+        for input in inputs {
+            match input {
+                Input::Seen(sighting, at) => board.apply(sighting, at),
+                Input::Unavailable(source, reason) => {
+                    if unavailable.insert(source) {
+                        if let Err(e) = listener.on_source_unavailable(source, reason) {
+                            tracing::warn!(target: "wayfare_core::discovery", error = %e, "nearby listener failed");
+                        }
+                    }
+                }
+                Input::Stop => break 'watch,
+            }
+        }
+        let now = Instant::now();
+        board.expire(now);
+        let list = board.list(now);
+        if list == shown {
+            pending = false;
+            continue;
+        }
+        if last_told.is_some_and(|t| now < t + MIN_GAP) {
+            pending = true;
+            continue;
+        }
+        tracing::debug!(target: "wayfare_core::discovery", terminals = list.len(), "nearby list changed");
+        if let Err(e) = listener.on_nearby_changed(list.clone()) {
+            tracing::warn!(target: "wayfare_core::discovery", error = %e, "nearby listener failed");
+        }
+        shown = list;
+        last_told = Some(now);
+        pending = false;
+    }
+}
+
+/// Starts a watch: its thread, then each source.
+fn watch(
+    terminals: &TerminalsApi,
+    listener: Arc<dyn NearbyListener>,
+    platform: Option<Arc<dyn PlatformDiscovery>>,
+    options: NearbyOptions,
+    rules: Rules,
+) -> NearbyHandle {
+    let inner = terminals.inner();
+    let (tx, rx) = channel();
+    let running = Arc::new(AtomicBool::new(true));
+    let flag = running.clone();
+    let spawned = std::thread::Builder::new()
+        .name("wayfare-nearby".into())
+        .spawn(move || {
+            run(rx, listener, rules);
+            flag.store(false, Ordering::SeqCst);
+        });
+    let mut handle = NearbyHandle {
+        tx: tx.clone(),
+        cancelled: AtomicBool::new(false),
+        running,
+        ble_stop: Arc::new(AtomicBool::new(false)),
+        mdns: Mutex::new(None),
+        platform: Mutex::new(None),
+        error: None,
+    };
+    if let Err(e) = spawned {
+        handle.running.store(false, Ordering::SeqCst);
+        handle.error = Some(format!("cannot start the discovery thread: {e}"));
+        return handle;
+    }
+    inner.nearby.subscribe(tx.clone());
+    if options.mdns {
+        let feed = Arc::new(MdnsFeed(tx.clone()));
+        let mdns = mdns::start(inner.config.mdns_scope, feed);
+        match mdns.error() {
+            Some(reason) => {
+                let _ = tx.send(Input::Unavailable(NearbySource::Mdns, reason));
+            }
+            None => {
+                if let Ok(mut slot) = handle.mdns.lock() {
+                    *slot = Some(mdns);
+                }
+            }
+        }
+    }
+    if options.bluetooth {
+        start_ble(tx.clone(), handle.ble_stop.clone());
+    }
+    if let Some(platform) = platform {
+        let sink = Arc::new(PlatformDiscoverySink { tx: tx.clone() });
+        match platform.start(sink) {
+            Ok(()) => {
+                if let Ok(mut slot) = handle.platform.lock() {
+                    *slot = Some(platform);
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Input::Unavailable(NearbySource::Platform, e.to_string()));
+            }
+        }
+    }
+    handle
+}
+
+#[uniffi::export]
+impl TerminalsApi {
+    /// Watches for terminals near the phone from every source at once: the
+    /// core's mDNS browser and Bluetooth scan (per `options`), NFC taps,
+    /// and the app's own `platform` browser when given. `listener` gets the
+    /// whole merged list, one entry per terminal, nearest first (a
+    /// terminal tapped in the last 30 s, then by Bluetooth signal strength,
+    /// then the LAN-only ones by merchant name), from the watch's own
+    /// thread, whenever it changes. Connect with an entry's `connect`.
+    /// Runs until the returned handle is cancelled or dropped.
+    pub fn watch_nearby(
+        &self,
+        listener: Arc<dyn NearbyListener>,
+        platform: Option<Arc<dyn PlatformDiscovery>>,
+        options: NearbyOptions,
+    ) -> Arc<NearbyHandle> {
+        Arc::new(watch(self, listener, platform, options, Rules::default()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
