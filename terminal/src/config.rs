@@ -38,6 +38,14 @@
 //! [ble]                      # phones over Bluetooth LE (BlueZ); absent: off
 //! adapter = "hci0"
 //!
+//! [nfc]                      # NFC taps on a PC/SC reader (pcscd); absent: off
+//! reader = "ACS ACR122U"     # the reader's name or its start; absent: the first
+//!
+//! [express]                  # offline express taps (tram mode; default on)
+//! # enabled = true
+//! # max_deny_list_age_ms = 86400000    refuse express taps on an older deny list
+//! # deny_list_sync_ms = 60000
+//!
 //! [connections]              # phones still in the handshake
 //! max_handshakes = 64
 //! max_handshakes_per_peer = 4

@@ -169,3 +169,20 @@ fn unknown_fields_and_bad_values_are_clear_errors() {
             .to_string();
     assert!(err.contains("fare_minor"), "{err}");
 }
+
+#[test]
+fn nfc_and_express_sections_parse_with_defaults() {
+    let c = TerminalConfig::from_toml_str(&tram_toml("")).unwrap();
+    assert_eq!(c.nfc, None);
+    assert_eq!(c.express, crate::express::ExpressConfig::default());
+    assert!(c.express.enabled);
+    let c = TerminalConfig::from_toml_str(&tram_toml(
+        "[nfc]\nreader = \"ACS ACR122U\"\n[express]\nmax_deny_list_age_ms = 3600000\n",
+    ))
+    .unwrap();
+    assert_eq!(c.nfc.unwrap().reader.as_deref(), Some("ACS ACR122U"));
+    assert_eq!(c.express.max_deny_list_age_ms, 3_600_000);
+    assert_eq!(c.express.deny_list_sync_ms, 60_000);
+    let err = TerminalConfig::from_toml_str(&tram_toml("[express]\nmax_age = 1\n")).unwrap_err();
+    assert!(err.to_string().contains("max_age"), "{err}");
+}
