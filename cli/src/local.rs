@@ -55,6 +55,9 @@ pub struct TramSetup {
     pub station: String,
     /// Current station's position on the line.
     pub station_index: u32,
+    /// The line's stops, so the tram can move (empty: it stays at
+    /// `station`).
+    pub stops: Vec<wayfare_terminal::config::StopConfig>,
 }
 
 impl Default for TramSetup {
@@ -67,6 +70,7 @@ impl Default for TramSetup {
             direction_towards: "University".into(),
             station: "Central Square".into(),
             station_index: 4,
+            stops: Vec::new(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct TerminalOptions {
     /// Serve phones over Bluetooth LE on this BlueZ adapter (see
     /// `wayfare_terminal::ble`).
     pub ble: Option<wayfare_terminal::ble::BleConfig>,
+    /// Tram: a GTFS-Realtime vehicle position feed moving the stop.
+    pub position: Option<wayfare_terminal::config::PositionConfig>,
 }
 
 impl Default for TerminalOptions {
@@ -102,6 +108,7 @@ impl Default for TerminalOptions {
             nfc: None,
             ble: None,
             express: wayfare_terminal::express::ExpressConfig::default(),
+            position: None,
         }
     }
 }
@@ -269,6 +276,7 @@ impl LocalSystem {
             station: tram.station.clone(),
             station_index: tram.station_index,
             request_ttl_ms: options.request_ttl_ms,
+            stops: tram.stops.clone(),
         });
         self.terminal(merchant, kind, mode, Some(location), options)
             .await
@@ -336,6 +344,7 @@ impl LocalSystem {
             },
             connections: ConnectionLimits::default(),
             control: ControlConfig::default(),
+            position: options.position.clone(),
         };
         wayfare_terminal::start(config)
             .await

@@ -25,6 +25,21 @@
 //! station = "Central"
 //! station_index = 4
 //! request_ttl_ms = 60000
+//! # The line's stops, so the station can change while the tram runs
+//! # (absent: the station above never changes). `station` must be one.
+//! stops = [
+//!   { id = "S3", name = "Museum", index = 3 },
+//!   { id = "S4", name = "Central", index = 4 },
+//!   { id = "S5", name = "Harbour", index = 5 },
+//! ]
+//!
+//! [position]                 # a GTFS-Realtime vehicle position feed; absent: off
+//! feed_url = "http://127.0.0.1:8000/vehicle-positions.pb"   # or feed_file = "..."
+//! # poll_ms = 5000
+//! # max_age_ms = 90000       older positions are not applied; the stop is flagged stale
+//! # vehicle_id = "1207"      the feed's vehicle id or label (default: mode.vehicle)
+//! # route_id = "T1"          only positions on this route / trip
+//! # trip_id = "..."
 //!
 //! [linkage]
 //! kind = "command"
@@ -65,6 +80,7 @@ use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::{validate_amount, Currency};
 
 use crate::error::{Result, TerminalError};
+pub use crate::position::{PositionConfig, StopConfig};
 pub use crate::tap_config::{TapConfig, TapRole};
 
 /// Everything the terminal daemon needs to run.
@@ -128,6 +144,10 @@ pub struct TerminalConfig {
     /// Who may call the local control interface.
     #[serde(default)]
     pub control: ControlConfig,
+    /// Tram: the vehicle position feed moving the current stop; absent:
+    /// the stop moves only through the control interface.
+    #[serde(default)]
+    pub position: Option<PositionConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -209,13 +229,17 @@ pub struct TramConfig {
     pub direction_from: String,
     /// Terminus the vehicle heads to.
     pub direction_towards: String,
-    /// The station the vehicle is at.
+    /// The station the vehicle is at when the terminal starts.
     pub station: String,
     /// Position of that station on the line.
     pub station_index: u32,
     /// How long a payment request stays payable (ms).
     #[serde(default = "default_ttl")]
     pub request_ttl_ms: u64,
+    /// The line's stops, so the current station can change while the tram
+    /// runs (control interface, position feed); empty: it never changes.
+    #[serde(default)]
+    pub stops: Vec<StopConfig>,
 }
 
 /// The linkage device (P3.4): what happens when a payment is confirmed.
@@ -459,6 +483,9 @@ impl TerminalConfig {
         self.certificate_file = self.certificate_file.take().map(|p| base.join(p));
         self.server_ca_file = self.server_ca_file.take().map(|p| base.join(p));
         self.control.token_file = self.control.token_file.take().map(|p| base.join(p));
+        if let Some(position) = &mut self.position {
+            position.feed_file = position.feed_file.take().map(|p| base.join(p));
+        }
     }
 
     /// The key file path (configured or `DATA_DIR/terminal.key`).
@@ -538,6 +565,13 @@ impl TerminalConfig {
                     return bad(format!("mode.{name} is empty"));
                 }
             }
+            crate::position::validate_stops(t).map_err(TerminalError::Config)?;
+        }
+        if let Some(p) = &self.position {
+            let ModeConfig::Tram(t) = &self.mode else {
+                return bad("[position] applies only to tram mode".into());
+            };
+            p.validate(&t.stops).map_err(TerminalError::Config)?;
         }
         if let ModeConfig::TapInOut(t) = &self.mode {
             t.validate()?;

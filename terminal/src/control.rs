@@ -11,7 +11,7 @@
 //! - carry `Authorization: Bearer <token>` (401 `unauthorized`), the token
 //!   being the contents of `DATA_DIR/control-token` (created 0600 on first
 //!   start; `control.token_file`, `control.require_token`);
-//! - when it changes state (`POST`, `DELETE`), be `Content-Type:
+//! - when it changes state (`POST`, `PUT`, `DELETE`), be `Content-Type:
 //!   application/json` (415 `unsupported_media_type`), which no web page can
 //!   send cross-origin without a preflight.
 //!
@@ -20,7 +20,8 @@
 //! | `POST /sales` | `{"amount_minor","description"?}` → 201 `{"order_id"}`; 409 `sale_pending` |
 //! | `GET /sales/{order_id}` | → the [`SaleOutcome`](crate::SaleOutcome) |
 //! | `DELETE /sales/{order_id}` | cancels a sale no phone is paying → the outcome |
-//! | `GET /status` | → [`TerminalStatus`](crate::TerminalStatus) |
+//! | `GET /status` | → [`TerminalStatus`](crate::TerminalStatus), with the tram's `position` (source, age, `stale`) |
+//! | `PUT /position` | tram: `{"station"|"stop_id","direction_towards"?}` → 200 the [`Position`](crate::position::Position); 409 `no_stop_list`, 422 `unknown_stop`/`unknown_direction`/`invalid_field` |
 //!
 //! Errors are `{"error":{"code","message"}}` like the control center's.
 
@@ -33,7 +34,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -43,6 +44,7 @@ use wayfare_protocol::keys::random_bytes;
 
 use crate::config::ControlConfig;
 use crate::error::{Result, TerminalError};
+use crate::position::{MoveError, MoveRequest};
 use crate::sale::SaleError;
 use crate::{now_ms, Shared};
 
@@ -79,6 +81,7 @@ fn routes() -> Router<Arc<Shared>> {
         .route("/sales", post(new_sale))
         .route("/sales/{order_id}", get(get_sale).delete(cancel_sale))
         .route("/status", get(status))
+        .route("/position", put(move_tram))
 }
 
 /// Who may call the control interface (see the module documentation).
@@ -220,7 +223,7 @@ fn preflight(origin: &str) -> Response {
     allow_origin(headers, origin);
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, DELETE"),
+        HeaderValue::from_static("GET, POST, PUT, DELETE"),
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -351,6 +354,51 @@ async fn cancel_sale(State(shared): State<Arc<Shared>>, Path(order_id): Path<Str
     match shared.sales.cancel(&order_id, now_ms()) {
         Ok(outcome) => Json(outcome).into_response(),
         Err(e) => sale_error(e),
+    }
+}
+
+/// The tram moved (the driver's console, a depot system): the current stop
+/// and optionally the direction, checked against the line's stop list.
+async fn move_tram(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(live) = &shared.position else {
+        return error(
+            StatusCode::CONFLICT,
+            "not_a_tram",
+            "only a tram terminal has a position",
+        );
+    };
+    let request: MoveRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!(
+                    "expected {{\"station\" or \"stop_id\": string, \"direction_towards\"?: string}}: {e}"
+                ),
+            )
+        }
+    };
+    match live.set_by_control(&request, now_ms()) {
+        Ok(position) => {
+            tracing::info!(
+                station = %position.station,
+                towards = %position.direction_towards,
+                "tram position set through the control interface"
+            );
+            Json(position).into_response()
+        }
+        Err(e) => {
+            let (status, code) = match &e {
+                MoveError::NoStopList => (StatusCode::CONFLICT, "no_stop_list"),
+                MoveError::Ambiguous => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+                MoveError::UnknownStop(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_stop"),
+                MoveError::UnknownDirection(..) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "unknown_direction")
+                }
+            };
+            error(status, code, e.to_string())
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub mod linkage;
 mod listener;
 pub mod nfc;
 pub mod platform;
+pub mod position;
 pub mod provision;
 pub mod reports;
 pub mod sale;
@@ -90,6 +91,10 @@ pub struct TerminalStatus {
     pub in_doubt: Vec<SaleOutcome>,
     /// Express taps: offered, deny list, accepted and queued taps.
     pub express: express::ExpressStatus,
+    /// Tram: where the vehicle is now, where that came from, how old it is
+    /// and whether the feed is stale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<position::PositionStatus>,
 }
 
 /// State shared by the listener, the sessions and the control interface.
@@ -113,6 +118,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Offline express taps: deny list, queue, counters.
     pub(crate) express: express::Express,
+    /// Tram: the live position, read at the moment of each tap.
+    pub(crate) position: Option<Arc<position::LivePosition>>,
 }
 
 impl Shared {
@@ -136,7 +143,13 @@ impl Shared {
                 .map(|s| in_doubt::outcome_of(self, s))
                 .collect(),
             express: self.express.status(),
+            position: self.position_now(),
         }
+    }
+
+    /// Tram: the live position at this moment; `None` in other modes.
+    pub(crate) fn position_now(&self) -> Option<position::PositionStatus> {
+        self.position.as_ref().map(|p| p.snapshot(now_ms()))
     }
 
     /// Makes the current outcome of `order_id` the "last outcome" shown
@@ -272,6 +285,21 @@ async fn start_inner(
         &reports,
         &config.receipt_key,
     )?;
+    let position = match &config.mode {
+        config::ModeConfig::Tram(t) => Some(Arc::new(position::LivePosition::new(
+            t,
+            config.position.as_ref(),
+            now_ms(),
+        ))),
+        _ => None,
+    };
+    let feed = match (&config.position, &position, &config.mode) {
+        (Some(p), Some(live), config::ModeConfig::Tram(t)) => Some(
+            position::feed::FeedReader::new(p, &t.vehicle, live.clone())
+                .map_err(|e| TerminalError::Config(format!("position: {e}")))?,
+        ),
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         config,
         identity,
@@ -287,6 +315,7 @@ async fn start_inner(
         in_doubt,
         shutdown: shutdown_rx.clone(),
         express,
+        position,
     });
     // Sales left in doubt by an earlier run are settled now.
     for held in shared.in_doubt.list() {
@@ -319,6 +348,9 @@ async fn start_inner(
     }));
     if let Some(reader) = nfc::start(shared.clone(), shutdown_rx.clone()) {
         tasks.push(reader);
+    }
+    if let Some(feed) = feed {
+        tasks.push(tokio::spawn(feed.run(shutdown_rx.clone())));
     }
     if shared.express.offered() {
         tasks.push(tokio::spawn(shared.express.deny.clone().run_sync(

@@ -186,3 +186,46 @@ fn nfc_and_express_sections_parse_with_defaults() {
     let err = TerminalConfig::from_toml_str(&tram_toml("[express]\nmax_age = 1\n")).unwrap_err();
     assert!(err.to_string().contains("max_age"), "{err}");
 }
+
+#[test]
+fn the_stop_list_and_position_feed_parse_and_are_checked() {
+    let stops = r#"stops = [
+  { id = "S3", name = "Museum", index = 3 },
+  { id = "S4", name = "Central", index = 4 },
+]
+"#;
+    let feed = "[position]\nfeed_file = \"feeds/vp.pb\"\nmax_age_ms = 30000\n";
+    let text = format!("{}{stops}{feed}", tram_toml(""));
+    let mut c = TerminalConfig::from_toml_str(&text).unwrap();
+    let ModeConfig::Tram(t) = &c.mode else {
+        panic!("tram mode")
+    };
+    assert_eq!(t.stops.len(), 2);
+    assert_eq!(t.stops[0].name, "Museum");
+    let p = c.position.clone().unwrap();
+    assert_eq!((p.poll_ms, p.max_age_ms), (5_000, 30_000));
+    c.resolve_paths(Path::new("/etc/wayfare"));
+    assert_eq!(
+        c.position.unwrap().feed_file,
+        Some(PathBuf::from("/etc/wayfare/feeds/vp.pb"))
+    );
+
+    // Without stops the static station stays; a feed then has nothing to
+    // map to.
+    let err = TerminalConfig::from_toml_str(&format!("{}{feed}", tram_toml("")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mode.stops"), "{err}");
+    let unknown_station = text.replace("name = \"Central\"", "name = \"Elsewhere\"");
+    let err = TerminalConfig::from_toml_str(&unknown_station)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not one of mode.stops"), "{err}");
+    let empty_name = text.replace("name = \"Museum\"", "name = \"\"");
+    let err = TerminalConfig::from_toml_str(&empty_name)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("name is empty"), "{err}");
+    let typo = text.replace("max_age_ms", "max_agee_ms");
+    assert!(TerminalConfig::from_toml_str(&typo).is_err());
+}

@@ -80,6 +80,9 @@ fn attempt(
     let ModeConfig::Tram(tram) = &shared.config.mode else {
         return Err(Refusal::PhoneDeclined);
     };
+    let station = shared
+        .position_now()
+        .map_or_else(|| tram.station.clone(), |p| p.position.station);
     let express = &shared.express;
     let started = Instant::now();
     let now = now_ms();
@@ -97,7 +100,8 @@ fn attempt(
         terminal_id: shared.identity.body.terminal_id.clone(),
         merchant_name: cut(&shared.identity.body.merchant_name),
         line: cut(&tram.line),
-        station: cut(&tram.station),
+        // Where the tram is at this tap.
+        station: cut(&station),
         amount_minor: tram.fare_minor,
         currency: tram.currency.code().to_string(),
         challenge: challenge.to_vec(),

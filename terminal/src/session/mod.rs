@@ -370,10 +370,16 @@ impl Session {
                     .and_then(|order| shared.in_doubt.get(&order));
                 match resumed {
                     Some(held) => (held.sale, held.request.fare),
-                    None => (
-                        tram::fare_sale(t).map_err(|e| End::Internal(e.to_string()))?,
-                        Some(tram::fare_context(t)),
-                    ),
+                    None => {
+                        // Where the tram is at this tap, not at start-up.
+                        let at = shared.position_now().ok_or_else(|| {
+                            End::Internal("a tram terminal without a position".into())
+                        })?;
+                        (
+                            tram::fare_sale(t, &at).map_err(|e| End::Internal(e.to_string()))?,
+                            Some(tram::fare_context(t, &at)),
+                        )
+                    }
                 }
             }
             ModeConfig::Pos(_) => (self.wait_for_sale(shutdown).await?, None),

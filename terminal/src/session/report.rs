@@ -63,7 +63,15 @@ pub(crate) async fn queue_report(
         currency: Some(shared.config.mode.currency().code().to_string()),
         fare,
         at_ms: now_ms(),
-        detail: detail.to_string(),
+        detail: if sale.description.contains(crate::tram::POSITION_UNCONFIRMED) {
+            // The stop in `fare` is the last known one: the feed was stale.
+            format!(
+                "{detail} ({}: the position feed was stale at the tap)",
+                crate::tram::POSITION_UNCONFIRMED
+            )
+        } else {
+            detail.to_string()
+        },
         entry_consent: None,
     };
     if let Err(e) = shared.reports.push(&report).await {

@@ -146,6 +146,7 @@ impl Fixture {
             },
             connections: ConnectionLimits::default(),
             control: ControlConfig::default(),
+            position: None,
         }
     }
 
@@ -162,6 +163,7 @@ impl Fixture {
                 station: "Central".into(),
                 station_index: 4,
                 request_ttl_ms: 60_000,
+                stops: Vec::new(),
             }),
         )
     }
