@@ -27,6 +27,14 @@ pub enum ApiError {
     /// A currency code is not supported.
     #[error("{0}")]
     UnsupportedCurrency(String),
+    /// An uploaded CSV file cannot be read (no header, a bad row or quote);
+    /// the message names the line.
+    #[error("{0}")]
+    MalformedCsv(String),
+    /// A billing export was asked for a day that has not ended yet at the
+    /// offset, whose records could still change.
+    #[error("{0}")]
+    DayNotEnded(String),
     /// Credentials are missing or wrong.
     #[error("{0}")]
     Unauthorized(String),
@@ -134,6 +142,8 @@ impl ApiError {
             InvalidField(_) => ("invalid_field", StatusCode::UNPROCESSABLE_ENTITY),
             InvalidAmount(_) => ("invalid_amount", StatusCode::UNPROCESSABLE_ENTITY),
             UnsupportedCurrency(_) => ("unsupported_currency", StatusCode::UNPROCESSABLE_ENTITY),
+            MalformedCsv(_) => ("malformed_csv", StatusCode::BAD_REQUEST),
+            DayNotEnded(_) => ("day_not_ended", StatusCode::CONFLICT),
             Unauthorized(_) => ("unauthorized", StatusCode::UNAUTHORIZED),
             BadSignature(_) => ("bad_signature", StatusCode::UNAUTHORIZED),
             StaleRequest(_) => ("stale_request", StatusCode::UNAUTHORIZED),

@@ -26,6 +26,7 @@ use wayfare_protocol::keys::PublicKey;
 
 mod auth;
 mod billing;
+mod billing_exchange;
 mod civil;
 mod config;
 mod db;
@@ -49,6 +50,7 @@ mod state;
 mod tls;
 mod transit;
 
+pub use billing_exchange::{BillingConfigError, BillingEndpoint};
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
 pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
@@ -65,6 +67,11 @@ pub struct ServerOptions {
     pub retry: RetryPolicy,
     /// Limits of failed invitation accept attempts (guardian and staff).
     pub invitation_limits: AttemptLimits,
+    /// The external billing system that closed days are delivered to;
+    /// `None` keeps exports pending (stored, not sent) until one is set.
+    pub billing: Option<BillingEndpoint>,
+    /// Backoff of failed billing deliveries.
+    pub billing_retry: RetryPolicy,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +80,8 @@ impl Default for ServerOptions {
             gateway: Arc::new(LogGateway),
             retry: RetryPolicy::default(),
             invitation_limits: AttemptLimits::default(),
+            billing: None,
+            billing_retry: RetryPolicy::default(),
         }
     }
 }
@@ -231,6 +240,14 @@ pub async fn start_with(
         options.gateway.clone(),
         options.retry,
     ));
+    if let Some(endpoint) = options.billing.clone() {
+        state.set_billing_configured();
+        tasks.push(tokio::spawn(billing_exchange::run(
+            state.clone(),
+            endpoint,
+            options.billing_retry,
+        )));
+    }
     let mut stop = shutdown_rx;
     let pruner = tokio::spawn(async move {
         loop {

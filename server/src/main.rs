@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
-use wayfare_server::{start_with, ServerConfig, ServerOptions, TlsConfig, WebhookGateway};
+use wayfare_server::{
+    start_with, BillingEndpoint, ServerConfig, ServerOptions, TlsConfig, WebhookGateway,
+};
 
 /// Wayfare control center, payment server and platform API.
 #[derive(Parser, Debug)]
@@ -27,6 +29,26 @@ struct Args {
     /// backoff until a 2xx answer); without it they are only logged.
     #[arg(long)]
     alert_webhook_url: Option<String>,
+    /// Where closed days' billing records are POSTed for the external
+    /// billing system (signed JSON, retried with backoff until a 2xx
+    /// answer); without it exports are stored and stay pending.
+    #[arg(long, requires = "billing_secret_file")]
+    billing_url: Option<String>,
+    /// File holding the shared secret (at least 16 bytes; surrounding
+    /// whitespace ignored) that signs each billing delivery with
+    /// HMAC-SHA256. Kept in a file so it is not in the process list.
+    #[arg(long, value_name = "PATH", requires = "billing_url")]
+    billing_secret_file: Option<PathBuf>,
+    /// Close each day automatically once it has ended at this UTC offset
+    /// (minutes east of UTC, the operator's zone). Without it, days are
+    /// closed by `POST /v1/billing/exports`.
+    #[arg(
+        long,
+        value_name = "MINUTES",
+        requires = "billing_url",
+        allow_hyphen_values = true
+    )]
+    billing_close_utc_offset_minutes: Option<i64>,
     /// PEM certificate chain (server certificate first): serve only HTTPS.
     /// Needs --tls-key.
     #[arg(long, value_name = "PATH", requires = "tls_key")]
@@ -64,6 +86,15 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
+    if let (Some(url), Some(secret_file)) = (&args.billing_url, &args.billing_secret_file) {
+        match billing_endpoint(url, secret_file, args.billing_close_utc_offset_minutes) {
+            Ok(endpoint) => options.billing = Some(endpoint),
+            Err(e) => {
+                eprintln!("wayfare-server: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     let server = match start_with(config, options).await {
         Ok(server) => server,
         Err(e) => {
@@ -75,6 +106,23 @@ async fn main() -> std::process::ExitCode {
     wait_for_stop_signal().await;
     server.shutdown().await;
     std::process::ExitCode::SUCCESS
+}
+
+/// The billing endpoint of the command line: the secret is read from its
+/// file, never taken from argv.
+fn billing_endpoint(
+    url: &str,
+    secret_file: &std::path::Path,
+    close_offset: Option<i64>,
+) -> Result<BillingEndpoint, String> {
+    let secret = std::fs::read_to_string(secret_file)
+        .map_err(|e| format!("reading {}: {e}", secret_file.display()))?;
+    let endpoint = BillingEndpoint::new(url, secret.trim().as_bytes(), Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    match close_offset {
+        Some(offset) => endpoint.with_daily_close(offset).map_err(|e| e.to_string()),
+        None => Ok(endpoint),
+    }
 }
 
 async fn wait_for_stop_signal() {

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+mod billing_ops;
 mod express_ops;
 mod guardian_ops;
 mod merchant_ops;
@@ -198,7 +199,14 @@ fn operation(op: &Op) -> Value {
             json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
     let mut params = Vec::new();
-    for name in ["idempotency_key", "account_id", "terminal_id", "binding_id"] {
+    for name in [
+        "idempotency_key",
+        "account_id",
+        "terminal_id",
+        "binding_id",
+        "export_id",
+        "reconciliation_id",
+    ] {
         if op.path.contains(&format!("{{{name}}}")) {
             params.push(json!({ "name": name, "in": "path", "required": true, "schema": s() }));
         }
@@ -218,6 +226,34 @@ fn operation(op: &Op) -> Value {
             "schema": { "type": "integer", "minimum": 0 } }),
         );
     }
+    if matches!(op.id, "billingExports" | "reconciliations" | "settlements") {
+        params.push(
+            json!({ "name": "date", "in": "query", "required": op.id == "settlements",
+            "schema": { "type": "string", "format": "date" } }),
+        );
+    }
+    if op.id == "settlements" {
+        params.push(
+            json!({ "name": "utc_offset_minutes", "in": "query", "required": false,
+            "schema": { "type": "integer", "minimum": -720, "maximum": 840 } }),
+        );
+        params.push(json!({ "name": "format", "in": "query", "required": false,
+            "schema": { "enum": ["json", "csv"] } }));
+    }
+    if op.id == "storeReconciliation" {
+        for (name, schema) in [
+            ("date", s()),
+            ("utc_offset_minutes", int()),
+            ("merchant_id", s()),
+        ] {
+            params.push(
+                json!({ "name": name, "in": "query", "required": false, "schema": schema,
+                "description": "text/csv uploads only" }),
+            );
+        }
+        value["requestBody"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
+            "description": "header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment" } });
+    }
     if op.id == "terminalEvents" || op.id == "deviceEvents" {
         params.push(json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer" } }));
     }
@@ -236,6 +272,7 @@ pub fn document() -> Value {
         .chain(merchant_ops::ops())
         .chain(registration_ops::ops())
         .chain(express_ops::ops())
+        .chain(billing_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -276,7 +313,7 @@ pub fn document() -> Value {
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
                         "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
                         "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
-                        "already_member", "express_blocked", "internal"] },
+                        "already_member", "express_blocked", "malformed_csv", "day_not_ended", "internal"] },
                     "message": s() })) })),
                 "PaymentResult": obj(&["payment_id", "status", "receipt", "amount_minor", "currency",
                     "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms"],
@@ -301,8 +338,14 @@ mod tests {
     fn every_route_is_documented() {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
-        // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express.
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6);
+        // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express;
+        // + 4: the billing exchange (exports, reconciliations).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4);
+        assert!(
+            doc["paths"]["/v1/billing/reconciliations"]["post"]["requestBody"]["content"]
+                ["text/csv"]
+                .is_object()
+        );
         assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
     }
 }

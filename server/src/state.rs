@@ -20,6 +20,8 @@ struct Inner {
     terminal_events: broadcast::Sender<String>,
     account_events: broadcast::Sender<String>,
     outbound: Notify,
+    billing: Notify,
+    billing_configured: std::sync::atomic::AtomicBool,
     shutdown: watch::Receiver<bool>,
     invitation_limits: AttemptLimits,
 }
@@ -42,6 +44,8 @@ impl AppState {
                 terminal_events,
                 account_events,
                 outbound: Notify::new(),
+                billing: Notify::new(),
+                billing_configured: std::sync::atomic::AtomicBool::new(false),
                 shutdown,
                 invitation_limits,
             }),
@@ -88,6 +92,30 @@ impl AppState {
     /// What the outbound-gateway worker waits on.
     pub fn outbound_wake(&self) -> &Notify {
         &self.inner.outbound
+    }
+
+    /// Wakes the billing sender after a day was closed into an export.
+    pub fn notify_billing(&self) {
+        self.inner.billing.notify_one();
+    }
+
+    /// Records that a billing endpoint is configured (the sender runs).
+    pub fn set_billing_configured(&self) {
+        self.inner
+            .billing_configured
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a billing endpoint is configured.
+    pub fn billing_configured(&self) -> bool {
+        self.inner
+            .billing_configured
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the billing sender waits on.
+    pub fn billing_wake(&self) -> &Notify {
+        &self.inner.billing
     }
 
     /// How many failed invitation accept attempts are allowed.

@@ -8,6 +8,7 @@ use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
 
 mod admin;
+mod billing;
 mod device_stream;
 mod devices;
 mod guardians;
@@ -16,7 +17,7 @@ mod meta;
 pub mod payments;
 mod registrations;
 mod reports;
-mod settlements;
+pub(crate) mod settlements;
 pub(crate) mod terminals;
 mod wallet;
 
@@ -76,6 +77,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/settlements/reconciliations",
             post(settlements::reconcile),
+        )
+        .route(
+            "/v1/billing/exports",
+            post(billing::create_export).get(billing::list_exports),
+        )
+        .route("/v1/billing/exports/{export_id}", get(billing::get_export))
+        .route(
+            "/v1/billing/reconciliations",
+            post(billing::reconcile)
+                .layer(DefaultBodyLimit::max(billing::MAX_FILE_BYTES))
+                .get(billing::list_reconciliations),
+        )
+        .route(
+            "/v1/billing/reconciliations/{reconciliation_id}",
+            get(billing::get_reconciliation),
         )
         .route("/v1/outbound/status", get(settlements::outbound_status))
         .merge(crate::merchants::router())

@@ -17,7 +17,7 @@ use crate::extract::{check_id, parse_currency, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Most lines in one statement.
-const MAX_STATEMENT_LINES: usize = 5_000;
+pub(crate) const MAX_STATEMENT_LINES: usize = 5_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
