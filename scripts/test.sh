@@ -23,4 +23,5 @@ cargo test --workspace --no-fail-fast
 echo "== fuzz (every decoder, bounded time, stable Rust)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
 scripts/test-bindings.sh
+scripts/test-android.sh
 scripts/check-ios.sh

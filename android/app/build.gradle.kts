@@ -1,0 +1,52 @@
+// The Wayfare rider app for Android Studio / Gradle. NOT run in this
+// repository's CI, which has neither the Android Gradle Plugin nor the SDK:
+// there, app/pom.xml compiles the same sources against Robolectric's
+// android-all and runs the Robolectric tests (scripts/test-android.sh).
+//
+// The core comes as the AAR that bindings/android/build-aar.sh builds
+// (native libraries for arm64-v8a, armeabi-v7a and x86_64, plus the
+// generated Kotlin bindings).
+plugins {
+    id("com.android.application")
+    id("org.jetbrains.kotlin.android")
+}
+
+android {
+    namespace = "app.wayfare.android"
+    compileSdk = 35
+    defaultConfig {
+        applicationId = "app.wayfare.android"
+        minSdk = 26
+        targetSdk = 35
+        versionCode = 1
+        versionName = "0.1.0"
+    }
+    sourceSets["main"].java.srcDirs("src/main/kotlin")
+    sourceSets["test"].java.srcDirs("src/test/kotlin")
+    compileOptions {
+        sourceCompatibility = JavaVersion.VERSION_17
+        targetCompatibility = JavaVersion.VERSION_17
+    }
+    testOptions {
+        unitTests {
+            isIncludeAndroidResources = true
+            all {
+                // The Robolectric suite needs the host build of the core and
+                // the server/terminal binaries, as in scripts/test-android.sh.
+                it.systemProperty("jna.library.path", rootProject.file("../target/debug").path)
+                it.systemProperty("wayfare.bin.dir", rootProject.file("../target/debug").path)
+                it.systemProperty("wayfare.screenshots.dir", layout.buildDirectory.dir("screenshots").get().asFile.path)
+            }
+        }
+    }
+}
+
+kotlin { jvmToolchain(17) }
+
+dependencies {
+    implementation(files("../../build/android/wayfare-core.aar"))
+    implementation("net.java.dev.jna:jna:5.17.0@aar")
+    implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
+    testImplementation("junit:junit:4.13.2")
+    testImplementation("org.robolectric:robolectric:4.16")
+}

@@ -1,0 +1,118 @@
+package app.wayfare.android.ui
+
+import android.content.Intent
+import android.os.Bundle
+import android.view.View
+import android.widget.LinearLayout
+import android.widget.TextView
+import app.wayfare.android.Wayfare
+import app.wayfare.core.HistoryEntry
+import app.wayfare.core.HistoryKind
+import app.wayfare.core.StoredReceipt
+import app.wayfare.core.Wallet
+import app.wayfare.core.WalletException
+import app.wayfare.core.walletErrorMessage
+import kotlinx.coroutines.launch
+import java.text.DateFormat
+import java.util.Date
+
+/**
+ * The launcher screen: opens the wallet (sending a first-time rider to
+ * registration), then shows the balance, the loyalty points and the history
+ * with each payment's receipt. Refreshed whenever it comes back to the front.
+ */
+class HomeActivity : WayfareActivity() {
+    private lateinit var greeting: TextView
+    private lateinit var balance: TextView
+    private lateinit var points: TextView
+    private lateinit var pending: TextView
+    private lateinit var history: LinearLayout
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        show(screen {
+            greeting = text(texts.openingWallet, "greeting", Style.Heading, topGap = 0)
+            text(texts.balanceLabel, "balance_label", Style.Secondary, topGap = 16)
+            balance = text("", "balance", Style.Amount, topGap = 0)
+            points = text("", "points", Style.Secondary, topGap = 0)
+            pending = text("", "pending", Style.Secondary)
+            button(texts.payButton, "pay") { startActivity(Intent(this@HomeActivity, NearbyActivity::class.java)) }
+            button(texts.refreshButton, "refresh") { refresh() }
+            divider()
+            text(texts.historyTitle, "history_title", Style.Heading, topGap = 16)
+            history = group("history")
+        })
+    }
+
+    override fun onResume() {
+        super.onResume()
+        refresh()
+    }
+
+    private fun refresh() {
+        scope.launch {
+            val wallet = try {
+                Wayfare.wallet(this@HomeActivity)
+            } catch (e: WalletException) {
+                greeting.text = texts.openFailed + " " + walletErrorMessage(e)
+                return@launch
+            }
+            if (!wallet.account().isRegistered()) {
+                startActivity(Intent(this@HomeActivity, RegisterActivity::class.java))
+                finish()
+                return@launch
+            }
+            greeting.text = wallet.account().info()?.displayName ?: ""
+            show(wallet)
+        }
+    }
+
+    private suspend fun show(wallet: Wallet) {
+        val waiting = wallet.payments().pendingCount().toInt()
+        pending.text = if (waiting > 0) texts.pendingPayments(waiting) else ""
+        pending.visibility = if (waiting > 0) View.VISIBLE else View.GONE
+        val receipts = wallet.payments().receipts(HISTORY_LIMIT.toUInt()).associateBy { it.paymentId }
+        try {
+            val now = wallet.account().balance()
+            balance.text = now.formatted
+            points.text = texts.points(now.points)
+            val entries = wallet.account().history(HISTORY_LIMIT.toUInt())
+            history.removeAllViews()
+            if (entries.isEmpty()) history.text(texts.historyEmpty, "history_empty", Style.Secondary)
+            entries.forEachIndexed { i, entry -> history.entry(i, entry, entry.paymentId?.let(receipts::get)) }
+        } catch (e: WalletException) {
+            // Offline: the receipts on this phone are still the truth about payments.
+            pending.text = walletErrorMessage(e)
+            pending.visibility = View.VISIBLE
+            history.removeAllViews()
+            receipts.values.forEachIndexed { i, r -> history.receipt(i, r) }
+        }
+    }
+
+    private fun LinearLayout.entry(index: Int, entry: HistoryEntry, receipt: StoredReceipt?) {
+        val what = when (entry.kind) {
+            HistoryKind.PAYMENT -> entry.merchantName ?: entry.description
+            HistoryKind.TOP_UP -> texts.topUp
+            HistoryKind.REFUND -> listOfNotNull(texts.refund, entry.merchantName).joinToString(" · ")
+            HistoryKind.OTHER -> entry.description.ifEmpty { texts.adjustment }
+        }
+        text("$what  ${entry.formattedAmount}", "history_$index", Style.Body, topGap = 12)
+        text(time(entry.atMs), "history_${index}_time", Style.Secondary, topGap = 0)
+        if (receipt != null) {
+            text(texts.receiptLine(receipt.paymentId, receipt.description), "history_${index}_receipt", Style.Secondary, topGap = 0)
+        }
+    }
+
+    private fun LinearLayout.receipt(index: Int, receipt: StoredReceipt) {
+        text("${receipt.merchantName}  -${receipt.formattedAmount}", "history_$index", Style.Body, topGap = 12)
+        text(time(receipt.completedAtMs), "history_${index}_time", Style.Secondary, topGap = 0)
+        text(texts.receiptLine(receipt.paymentId, receipt.description), "history_${index}_receipt", Style.Secondary, topGap = 0)
+    }
+
+    private fun time(atMs: ULong): String =
+        DateFormat.getDateTimeInstance(DateFormat.MEDIUM, DateFormat.SHORT).format(Date(atMs.toLong()))
+
+    private companion object {
+        const val HISTORY_LIMIT = 50
+    }
+}

@@ -1,0 +1,56 @@
+package app.wayfare.android.ui
+
+import android.app.Activity
+import android.os.Bundle
+import android.view.View
+import app.wayfare.android.Wayfare
+import app.wayfare.core.Wallet
+import app.wayfare.core.WalletException
+import app.wayfare.core.walletErrorMessage
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.MainScope
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
+
+/**
+ * What every screen shares: the texts of the current locale and a coroutine
+ * scope on the main thread that ends with the Activity (no AndroidX
+ * lifecycle here). Core calls suspend on the core's own runtime; their
+ * continuations come back to the main thread to touch views.
+ */
+abstract class WayfareActivity : Activity() {
+    protected lateinit var texts: Texts
+        private set
+    protected val scope: CoroutineScope = MainScope()
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        texts = Texts.of(this)
+        title = texts.appName
+    }
+
+    override fun onDestroy() {
+        scope.cancel()
+        super.onDestroy()
+    }
+
+    protected fun show(view: View) = setContentView(view)
+
+    /**
+     * Runs `block` with the open wallet on the main thread's scope; if the
+     * wallet cannot be opened, `unavailable` gets the sentence to show.
+     */
+    protected fun withWallet(
+        unavailable: (String) -> Unit,
+        block: suspend CoroutineScope.(Wallet) -> Unit,
+    ): Job = scope.launch {
+        val wallet = try {
+            Wayfare.wallet(this@WayfareActivity)
+        } catch (e: WalletException) {
+            unavailable(texts.openFailed + " " + walletErrorMessage(e))
+            return@launch
+        }
+        block(wallet)
+    }
+}

@@ -1,0 +1,139 @@
+package app.wayfare.android
+
+import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.util.concurrent.LinkedBlockingQueue
+import java.util.concurrent.TimeUnit
+
+/**
+ * A real wayfare-server and two real wayfare-terminals on loopback, started
+ * once for the test JVM (the one Robolectric sandbox keeps this object) and
+ * stopped when it exits: a café's POS terminal (sales rung through its
+ * control interface, as the cashier's till does) and a tram's on-board
+ * reader (a flat ¥2.00 fare on line T1 at Central, from A towards B).
+ * Binaries come from -Dwayfare.bin.dir, as in tests/kotlin.
+ *
+ * Started lazily from a test, not in a static initializer: the output
+ * readers' lambdas are methods of this class and would wait for its
+ * initialisation to finish.
+ */
+val system: LocalSystem by lazy { LocalSystem() }
+
+class LocalSystem internal constructor() {
+    private val binDir = File(System.getProperty("wayfare.bin.dir") ?: "../../target/debug")
+    private val root: File = Files.createTempDirectory("wayfare-android-").toFile()
+    private val procs = mutableListOf<Process>()
+    private val http = HttpClient.newHttpClient()
+    private val serverDir = File(root, "server")
+    val baseUrl: String
+    private val adminToken: String
+    val pos: Terminal
+    val tram: Terminal
+
+    /** A running terminal: its id, where phones connect, and (POS) its control interface. */
+    class Terminal(val id: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
+
+    init {
+        Runtime.getRuntime().addShutdownHook(Thread { stop() })
+        val server = spawn(listOf(File(binDir, "wayfare-server").path, "--data-dir", serverDir.path, "--listen", "127.0.0.1:0"))
+        baseUrl = server.lineContaining("listening on").substringAfter("listening on").trim()
+        adminToken = File(serverDir, "admin-token").readText().trim()
+        pos = terminal("Corner Café", "pos")
+        tram = terminal("Tram Line T1", "tram", "--fare-minor", "200", "--line", "T1", "--station", "Central",
+            "--direction-from", "A", "--direction-towards", "B")
+    }
+
+    private fun terminal(merchant: String, kind: String, vararg extra: String): Terminal {
+        val merchantId = field(admin("POST", "/v1/merchants", """{"name":"$merchant","currency":"CNY"}"""), "merchant_id")
+        val dir = File(root, "terminal-$kind")
+        val enroll = ProcessBuilder(
+            listOf(File(binDir, "wayfare-terminal").path, "enroll", "--server-url", baseUrl,
+                "--admin-token-file", File(serverDir, "admin-token").path, "--merchant-id", merchantId,
+                "--kind", kind, "--currency", "CNY", "--data-dir", dir.path) + extra,
+        ).redirectErrorStream(true).start()
+        val out = enroll.inputStream.bufferedReader().readText()
+        check(enroll.waitFor(60, TimeUnit.SECONDS) && enroll.exitValue() == 0) { "enroll failed: $out" }
+        val id = out.substringAfter("enrolled terminal").substringBefore(";").trim()
+        val running = spawn(listOf(File(binDir, "wayfare-terminal").path, "--config", File(dir, "terminal.toml").path))
+        // "terminal T listening for phones on 127.0.0.1:P, control interface on http://127.0.0.1:C"
+        val line = running.lineContaining("listening for phones on")
+        val phoneAddr = line.substringAfter("listening for phones on").substringBefore(",").trim()
+        val controlUrl = line.substringAfter("control interface on").trim()
+        val tokenPath = running.lineContaining("control interface token").substringAfter(" in ").trim()
+        return Terminal(id, phoneAddr.substringBeforeLast(":"), phoneAddr.substringAfterLast(":").toInt(),
+            controlUrl, File(tokenPath).readText().trim())
+    }
+
+    class Child(private val lines: LinkedBlockingQueue<String>) {
+        fun lineContaining(text: String): String {
+            val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
+            while (true) {
+                val left = deadline - System.nanoTime()
+                check(left > 0) { "no line containing '$text'" }
+                val line = lines.poll(left, TimeUnit.NANOSECONDS) ?: continue
+                if (line.contains(text)) return line
+            }
+        }
+    }
+
+    private fun spawn(argv: List<String>): Child {
+        val pb = ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD)
+        pb.environment()["RUST_LOG"] = "warn"
+        val proc = pb.start()
+        synchronized(procs) { procs.add(proc) }
+        val lines = LinkedBlockingQueue<String>()
+        Thread { proc.inputStream.bufferedReader().forEachLine { lines.add(it) } }.apply { isDaemon = true; start() }
+        return Child(lines)
+    }
+
+    private fun send(request: HttpRequest.Builder, method: String, body: String?): Pair<Int, String> {
+        val built = request.method(method, body?.let { HttpRequest.BodyPublishers.ofString(it) } ?: HttpRequest.BodyPublishers.noBody()).build()
+        val answer = http.send(built, HttpResponse.BodyHandlers.ofString())
+        return answer.statusCode() to answer.body()
+    }
+
+    fun admin(method: String, path: String, body: String): String {
+        val (status, text) = send(HttpRequest.newBuilder(URI.create(baseUrl + path))
+            .header("authorization", "Bearer $adminToken")
+            .header("content-type", "application/json"), method, body)
+        check(status in 200..299) { "$method $path: $status $text" }
+        return text
+    }
+
+    fun topUp(accountId: String, amountMinor: Long) {
+        admin("POST", "/v1/sandbox/top-ups", """{"account_id":"$accountId","amount_minor":$amountMinor,"currency":"CNY"}""")
+    }
+
+    /** The cashier rings up a sale on the POS terminal (its control interface); returns the order id. */
+    fun ringSale(amountMinor: Long, description: String): String {
+        val (status, text) = send(HttpRequest.newBuilder(URI.create(pos.controlUrl + "/sales"))
+            .header("authorization", "Bearer ${pos.controlToken}")
+            .header("content-type", "application/json"),
+            "POST", """{"amount_minor":$amountMinor,"description":"$description"}""")
+        check(status == 201) { "POST /sales: $status $text" }
+        return field(text, "order_id")
+    }
+
+    /** The sale's outcome as the POS terminal reports it (JSON). */
+    fun sale(orderId: String): String {
+        val (status, text) = send(HttpRequest.newBuilder(URI.create(pos.controlUrl + "/sales/$orderId"))
+            .header("authorization", "Bearer ${pos.controlToken}"), "GET", null)
+        check(status == 200) { "GET /sales/$orderId: $status $text" }
+        return text
+    }
+
+    private fun stop() {
+        synchronized(procs) {
+            procs.forEach { it.destroy() }
+            procs.forEach { if (!it.waitFor(10, TimeUnit.SECONDS)) it.destroyForcibly() }
+        }
+        root.deleteRecursively()
+    }
+
+    private fun field(json: String, name: String): String =
+        Regex("\"$name\"\\s*:\\s*\"([^\"]+)\"").find(json)?.groupValues?.get(1) ?: error("no $name in $json")
+}

@@ -1,0 +1,117 @@
+package app.wayfare.android
+
+import android.app.Activity
+import android.content.Intent
+import android.graphics.Bitmap
+import android.graphics.Canvas
+import android.os.Looper
+import android.view.View
+import android.widget.Button
+import android.widget.EditText
+import android.widget.TextView
+import app.wayfare.android.platform.SealingKeys
+import org.robolectric.Robolectric
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.android.controller.ActivityController
+import java.io.File
+import java.io.FileOutputStream
+import java.security.KeyStore
+import java.time.Duration
+import java.util.concurrent.atomic.AtomicInteger
+import javax.crypto.KeyGenerator
+import javax.crypto.SecretKey
+
+/** Runs the main looper (where the app's coroutines resume) until `done` holds. */
+fun waitUntil(what: String, timeoutMs: Long = 60_000, done: () -> Boolean) {
+    val deadline = System.currentTimeMillis() + timeoutMs
+    while (true) {
+        shadowOf(Looper.getMainLooper()).idle()
+        if (done()) return
+        check(System.currentTimeMillis() < deadline) { "timed out waiting for $what" }
+        Thread.sleep(15)
+    }
+}
+
+fun Activity.view(tag: String): View? = window.decorView.findViewWithTag(tag)
+
+/** The text a person sees in the view tagged `tag` ("" when it is not there). */
+fun Activity.textOf(tag: String): String = (view(tag) as? TextView)?.text?.toString() ?: ""
+
+/** Waits until the view tagged `tag` shows text matching `expected`, and returns it. */
+fun Activity.waitForText(tag: String, timeoutMs: Long = 60_000, expected: (String) -> Boolean = { it.isNotEmpty() }): String {
+    waitUntil("'$tag' on ${javaClass.simpleName} (now '${textOf(tag)}')", timeoutMs) { expected(textOf(tag)) }
+    return textOf(tag)
+}
+
+fun Activity.click(tag: String) {
+    val button = view(tag) as? Button ?: error("no button '$tag' on ${javaClass.simpleName}")
+    check(button.isEnabled) { "button '$tag' is disabled" }
+    check(button.performClick()) { "button '$tag' did not handle the click" }
+    shadowOf(Looper.getMainLooper()).idle()
+}
+
+fun Activity.type(tag: String, text: String) {
+    (view(tag) as? EditText ?: error("no field '$tag' on ${javaClass.simpleName}")).setText(text)
+}
+
+/** Waits for the Activity `from` starts next and brings it up with that Intent. */
+fun <T : Activity> Activity.next(type: Class<T>, timeoutMs: Long = 60_000): ActivityController<T> {
+    var started: Intent? = null
+    waitUntil("${javaClass.simpleName} to start ${type.simpleName}", timeoutMs) {
+        started = started ?: shadowOf(this).nextStartedActivity
+        started != null
+    }
+    val intent = started!!
+    check(intent.component?.className == type.name) { "expected ${type.name}, started ${intent.component}" }
+    return Robolectric.buildActivity(type, intent).setup()
+}
+
+/** Screenshots of every screen (Robolectric's native graphics), under target/screenshots. */
+object Screenshots {
+    private val dir = File(System.getProperty("wayfare.screenshots.dir") ?: "target/screenshots")
+
+    fun capture(activity: Activity, name: String): File {
+        shadowOf(Looper.getMainLooper()).idleFor(Duration.ofMillis(50))
+        val root = activity.window.decorView
+        val metrics = activity.resources.displayMetrics
+        if (root.width == 0 || root.height == 0 || root.isLayoutRequested) {
+            root.measure(
+                View.MeasureSpec.makeMeasureSpec(metrics.widthPixels, View.MeasureSpec.EXACTLY),
+                View.MeasureSpec.makeMeasureSpec(metrics.heightPixels, View.MeasureSpec.EXACTLY),
+            )
+            root.layout(0, 0, metrics.widthPixels, metrics.heightPixels)
+        }
+        val bitmap = Bitmap.createBitmap(root.width, root.height, Bitmap.Config.ARGB_8888)
+        root.draw(Canvas(bitmap))
+        dir.mkdirs()
+        val file = File(dir, "$name.png")
+        FileOutputStream(file).use { check(bitmap.compress(Bitmap.CompressFormat.PNG, 100, it)) { "PNG encoding failed" } }
+        println("screenshot: ${file.absolutePath}")
+        return file
+    }
+}
+
+/**
+ * The sealing key in a JCE key store (PKCS12, file-backed like the Android
+ * Keystore's own storage, so it survives an app restart), for a JVM where the
+ * "AndroidKeyStore" provider does not exist. The seal/unseal code under test
+ * is the app's KeystoreSealer, unchanged. Counts key uses.
+ */
+class JceSealingKeys(private val file: File, private val alias: String = "wayfare-device-seal") : SealingKeys {
+    val uses = AtomicInteger()
+    override val cipherProvider: String? = null
+    private val password = "test-only".toCharArray()
+
+    @Synchronized
+    override fun key(): SecretKey {
+        uses.incrementAndGet()
+        val store = KeyStore.getInstance("PKCS12")
+        if (file.exists()) file.inputStream().use { store.load(it, password) } else store.load(null, password)
+        (store.getKey(alias, password) as? SecretKey)?.let { return it }
+        val key = KeyGenerator.getInstance("AES").apply { init(256) }.generateKey()
+        store.setEntry(alias, KeyStore.SecretKeyEntry(key), KeyStore.PasswordProtection(password))
+        file.parentFile.mkdirs()
+        file.outputStream().use { store.store(it, password) }
+        return key
+    }
+}
