@@ -145,3 +145,74 @@ impl FeedReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{StopConfig, TramConfig};
+    use crate::position::gtfs::{single_vehicle_feed, VehicleStopStatus};
+    use crate::position::PositionSource;
+    use wayfare_protocol::money::Currency;
+
+    fn tram() -> TramConfig {
+        let stop = |id: &str, name: &str, index| StopConfig {
+            id: id.into(),
+            name: name.into(),
+            index,
+        };
+        TramConfig {
+            fare_minor: 200,
+            currency: Currency::parse("CNY").unwrap(),
+            line: "T1".into(),
+            vehicle: "tram 1207".into(),
+            direction_from: "Harbour".into(),
+            direction_towards: "University".into(),
+            station: "Harbour".into(),
+            station_index: 1,
+            request_ttl_ms: 60_000,
+            stops: vec![stop("S1", "Harbour", 1), stop("S2", "Museum", 2)],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_feed_file_moves_the_tram_and_bad_files_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vehicle-positions.pb");
+        let config = PositionConfig {
+            feed_url: None,
+            feed_file: Some(path.clone()),
+            max_age_ms: 60_000,
+            ..PositionConfig::from_url("")
+        };
+        let live = Arc::new(LivePosition::new(&tram(), Some(&config), 0));
+        let reader = FeedReader::new(&config, "tram 1207", live.clone()).unwrap();
+        let now_ms = 1_000_000_000;
+
+        assert!(matches!(
+            reader.poll_once(now_ms).await,
+            Err(FeedError::Unreachable(_))
+        ));
+        std::fs::write(&path, b"not a feed").unwrap();
+        assert!(matches!(
+            reader.poll_once(now_ms).await,
+            Err(FeedError::Malformed(_))
+        ));
+        let feed = single_vehicle_feed("tram 1207", "S2", VehicleStopStatus::StoppedAt, 999_990);
+        std::fs::write(&path, feed.to_bytes()).unwrap();
+        reader.poll_once(now_ms).await.unwrap();
+        let at = live.snapshot(now_ms);
+        assert_eq!(at.position.station, "Museum");
+        assert_eq!(at.position.source, PositionSource::Feed);
+        assert_eq!(at.age_ms, 10_000);
+        assert!(!at.stale);
+
+        let elsewhere =
+            single_vehicle_feed("tram 1207", "S7", VehicleStopStatus::StoppedAt, 999_995);
+        std::fs::write(&path, elsewhere.to_bytes()).unwrap();
+        assert_eq!(
+            reader.poll_once(now_ms).await,
+            Err(FeedError::UnknownStop("S7".into()))
+        );
+        assert_eq!(live.snapshot(now_ms).position.station, "Museum");
+    }
+}
