@@ -9,7 +9,10 @@ import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
 import app.wayfare.android.ui.RegisterActivity
 import app.wayfare.android.ui.Texts
+import app.wayfare.core.DiscoveredTerminal
+import app.wayfare.core.DiscoverySource
 import app.wayfare.core.MdnsScope
+import app.wayfare.core.TerminalKind
 import app.wayfare.core.WalletException
 import kotlinx.coroutines.runBlocking
 import org.junit.After
@@ -22,6 +25,7 @@ import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
+import org.robolectric.shadows.ShadowLog
 import java.io.File
 
 /**
@@ -159,6 +163,37 @@ class RiderAppTest {
             outcome.textOf("outcome_body"),
         )
         Screenshots.capture(outcome, "10-outcome-insufficient-funds")
+    }
+
+    @Test
+    fun `a session handed off (as an NFC tap does) opens the sheet and pays`() {
+        registerThroughScreens("Kai")
+        system.topUp(accountId(), 1_000)
+        // The HCE service's NfcListener hands a verified session over exactly so.
+        val session = runBlocking {
+            Wayfare.wallet(context).terminals().connect(DiscoveredTerminal(
+                terminalId = system.pos.id, merchantName = "", kind = TerminalKind.POS, host = system.pos.host,
+                port = system.pos.port.toUShort(), source = DiscoverySource.NFC, rssi = null, bleId = null,
+            ))
+        }
+        Wayfare.handOff(session)
+        val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentForHandoff(context)).setup().get()
+        sheet.waitForText("status") { it.startsWith("Connected.") }
+        system.ringSale(300, "Water")
+        assertEquals("¥3.00", sheet.waitForText("amount"))
+        assertEquals("Corner Café", sheet.textOf("merchant"))
+        sheet.click("confirm")
+        val outcome = sheet.next(OutcomeActivity::class.java).get()
+        assertEquals("You paid ¥3.00 to Corner Café. Your balance is now ¥7.00.", outcome.textOf("outcome_body"))
+    }
+
+    @Test
+    fun `the core's logs reach logcat without identifiers`() {
+        registerThroughScreens("Logcat")
+        val info = runBlocking { Wayfare.wallet(context).account().info()!! }
+        val logs = ShadowLog.getLogs().filter { it.tag.startsWith("Wayfare/") }
+        assertTrue(logs.joinToString { "${it.tag}: ${it.msg}" }, logs.any { it.tag == "Wayfare/wallet" && it.msg.contains("wallet opened") })
+        assertTrue(logs.none { it.msg.contains(info.accountId) || it.msg.contains(info.deviceId) })
     }
 
     @Test
