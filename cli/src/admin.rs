@@ -55,13 +55,36 @@ impl AdminClient {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base_url, path))
-            .bearer_auth(&self.token);
+        let mut req = self.request(method, path);
         if let Some(body) = body {
             req = req.json(&body);
         }
+        self.send(path, req).await
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{}", self.base_url, path))
+            .bearer_auth(&self.token)
+    }
+
+    /// A request with `query` percent-encoded into the URL (reqwest is
+    /// built without its `query` feature).
+    fn request_with_query(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<reqwest::RequestBuilder> {
+        let mut url = reqwest::Url::parse(&format!("{}{}", self.base_url, path))
+            .with_context(|| format!("the server URL {}", self.base_url))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(self.http.request(method, url).bearer_auth(&self.token))
+    }
+
+    async fn send(&self, path: &str, req: reqwest::RequestBuilder) -> Result<Value> {
         let resp = req
             .send()
             .await
@@ -164,5 +187,78 @@ impl AdminClient {
             )
             .await?;
         Ok(v["reports"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Closes `date` at `utc_offset_minutes` for the billing system: the
+    /// export (created, or the existing one when that day was closed).
+    pub async fn billing_export(&self, date: &str, utc_offset_minutes: i64) -> Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/v1/billing/exports",
+            Some(json!({"date": date, "utc_offset_minutes": utc_offset_minutes})),
+        )
+        .await
+    }
+
+    /// The billing exports (of `date`, else the newest) with their delivery
+    /// state, and whether a billing endpoint is configured.
+    pub async fn billing_exports(&self, date: Option<&str>) -> Result<Value> {
+        let query: Vec<_> = date.map(|d| ("date", d)).into_iter().collect();
+        let req = self.request_with_query(reqwest::Method::GET, "/v1/billing/exports", &query)?;
+        self.send("/v1/billing/exports", req).await
+    }
+
+    /// Uploads the billing system's reconciliation file of a day and
+    /// answers the stored result. `file` is CSV (a header row naming
+    /// payment_id, amount_minor, currency) or JSON (an array of those
+    /// entries, or an object with `entries`).
+    pub async fn billing_reconcile(
+        &self,
+        date: &str,
+        utc_offset_minutes: i64,
+        merchant_id: Option<&str>,
+        file: &str,
+    ) -> Result<Value> {
+        let path = "/v1/billing/reconciliations";
+        let trimmed = file.trim_start_matches('\u{feff}').trim_start();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            let parsed: Value = serde_json::from_str(trimmed).context("the file is not JSON")?;
+            let entries = match parsed {
+                Value::Array(_) => parsed,
+                Value::Object(ref o) if o.contains_key("entries") => parsed["entries"].clone(),
+                _ => bail!("a JSON file is an array of entries or an object with \"entries\""),
+            };
+            let mut body =
+                json!({"date": date, "utc_offset_minutes": utc_offset_minutes, "entries": entries});
+            if let Some(m) = merchant_id {
+                body["merchant_id"] = json!(m);
+            }
+            return self.call(reqwest::Method::POST, path, Some(body)).await;
+        }
+        let offset = utc_offset_minutes.to_string();
+        let mut query = vec![("date", date), ("utc_offset_minutes", offset.as_str())];
+        if let Some(m) = merchant_id {
+            query.push(("merchant_id", m));
+        }
+        let req = self
+            .request_with_query(reqwest::Method::POST, path, &query)?
+            .header("content-type", "text/csv; charset=utf-8")
+            .body(file.to_string());
+        self.send(path, req).await
+    }
+
+    /// The stored reconciliations (of `date` when given), newest first.
+    pub async fn billing_reconciliations(&self, date: Option<&str>) -> Result<Vec<Value>> {
+        let query: Vec<_> = date.map(|d| ("date", d)).into_iter().collect();
+        let req =
+            self.request_with_query(reqwest::Method::GET, "/v1/billing/reconciliations", &query)?;
+        let v = self.send("/v1/billing/reconciliations", req).await?;
+        Ok(v["reconciliations"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// One stored reconciliation with every difference named.
+    pub async fn billing_reconciliation(&self, id: &str) -> Result<Value> {
+        let path = format!("/v1/billing/reconciliations/{id}");
+        self.call(reqwest::Method::GET, &path, None).await
     }
 }

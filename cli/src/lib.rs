@@ -3,6 +3,7 @@
 //! runs the whole system on one machine.
 
 pub mod admin;
+pub mod admin_cmd;
 pub mod demo;
 pub mod demo_guardian;
 pub mod demo_merchant;

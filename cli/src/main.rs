@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use wayfare_cli::{demo, wallet_cmd};
+use wayfare_cli::{admin_cmd, demo, wallet_cmd};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,17 @@ enum Command {
         #[command(subcommand)]
         action: wallet_cmd::Action,
     },
+    /// Operator commands against a running control center (billing exchange).
+    Admin {
+        /// The control center's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// The control center's admin token (its data dir's `admin-token`).
+        #[arg(long, env = "WAYFARE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
+        #[command(subcommand)]
+        action: admin_cmd::AdminAction,
+    },
 }
 
 #[tokio::main]
@@ -53,5 +64,10 @@ async fn main() -> Result<()> {
             server,
             action,
         } => wallet_cmd::run(&data_dir, &server, action).await,
+        Command::Admin {
+            server,
+            admin_token,
+            action,
+        } => admin_cmd::run(&server, &admin_token, action).await,
     }
 }
