@@ -201,10 +201,11 @@ async fn wait_export(server: &RunningServer, date: &str, done: impl Fn(&Value) -
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        if let Some(e) = body["exports"].as_array().and_then(|a| a.first()) {
-            if done(e) {
-                return e.clone();
-            }
+        if let Some(e) = body["exports"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| done(e)))
+        {
+            return e.clone();
         }
         assert!(
             Instant::now() < deadline,
@@ -372,6 +373,53 @@ async fn pending_export_survives_a_restart(database_url: Option<String>) {
     second.shutdown().await;
 }
 
+async fn the_previous_day_closes_by_itself(database_url: Option<String>) {
+    const OFFSET: i64 = -300;
+    let fresh = database_url.is_none();
+    let (billing, url) = billing_system(Vec::new()).await;
+    let mut opts = options(&url);
+    opts.billing = opts.billing.map(|b| b.with_daily_close(OFFSET).unwrap());
+    let s = TestServer::start_with_options(database_url, opts).await;
+    let local_days = (now_ms() as i64 + OFFSET * 60_000).div_euclid(86_400_000);
+    let (y, m, d) = civil(local_days - 1);
+    let yesterday = format!("{y:04}-{m:02}-{d:02}");
+    let export = wait_export(&s.server, &yesterday, |e| {
+        e["utc_offset_minutes"] == OFFSET && e["state"] == "delivered"
+    })
+    .await;
+    assert_eq!(export["utc_offset"], "-05:00");
+    // Today has not ended there: not closed.
+    let (y, m, d) = civil(local_days);
+    let (_, today) = s
+        .admin(
+            Method::GET,
+            &format!("/v1/billing/exports?date={y:04}-{m:02}-{d:02}"),
+            None,
+        )
+        .await;
+    assert!(
+        !today["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["utc_offset_minutes"] == OFFSET),
+        "{today}"
+    );
+    // On a fresh database this server delivered it (on a shared one an
+    // earlier run may have).
+    if fresh {
+        let booked = billing.booked.lock().unwrap().clone();
+        assert!(
+            booked
+                .iter()
+                .any(|(id, body)| *id == export["delivery_id"].as_str().unwrap()
+                    && body["date"] == yesterday.as_str()),
+            "{booked:?}"
+        );
+    }
+    s.server.shutdown().await;
+}
+
 /// One test per database, the scenarios in turn: every server started here
 /// delivers every pending export of its database, so on a shared
 /// PostgreSQL database they must not overlap.
@@ -379,7 +427,8 @@ async fn pending_export_survives_a_restart(database_url: Option<String>) {
 async fn billing_exports_are_delivered_until_acknowledged_and_after_a_restart() {
     for url in database_urls() {
         billing_export_retried_signed_and_deduped(url.clone()).await;
-        pending_export_survives_a_restart(url).await;
+        pending_export_survives_a_restart(url.clone()).await;
+        the_previous_day_closes_by_itself(url).await;
     }
 }
 
