@@ -13,7 +13,7 @@ use crate::auth::Admin;
 use crate::billing::{self, StatementEntry};
 use crate::civil::{check_offset, offset_label, parse_day};
 use crate::error::ApiError;
-use crate::extract::{check_id, parse_currency, ApiJson, ApiQuery};
+use crate::extract::{check_id, ApiJson, ApiQuery};
 use crate::state::AppState;
 
 /// Most lines in one statement.
@@ -81,16 +81,7 @@ pub(crate) async fn reconcile(
     if let Some(m) = &req.merchant_id {
         check_id("merchant_id", m)?;
     }
-    if req.entries.len() > MAX_STATEMENT_LINES {
-        return Err(ApiError::field(
-            "entries",
-            format!("at most {MAX_STATEMENT_LINES} lines per statement; split it by merchant"),
-        ));
-    }
-    for (i, e) in req.entries.iter().enumerate() {
-        check_id(&format!("entries[{i}].payment_id"), &e.payment_id)?;
-        parse_currency(&format!("entries[{i}].currency"), &e.currency)?;
-    }
+    super::billing::check_entries(&req.entries)?;
     let report = billing::reconcile_day(
         &state.db().pool,
         from,
