@@ -331,10 +331,13 @@ pub async fn get_export(state: &AppState, id: &str) -> Result<Value, ApiError> {
 /// configured to.
 pub async fn run(state: AppState, endpoint: BillingEndpoint, policy: RetryPolicy) {
     let mut shutdown = state.shutdown_signal();
+    // The last local day (number) closed by this run.
+    let mut closed_through: Option<i64> = None;
     loop {
         if let Some(offset) = endpoint.daily_close_offset {
-            if let Err(e) = close_previous_day(&state, offset).await {
-                tracing::warn!(error = %e, "closing the previous billing day failed");
+            match close_ended_days(&state, offset, closed_through).await {
+                Ok(day) => closed_through = Some(day),
+                Err(e) => tracing::warn!(error = %e, "closing ended billing days failed"),
             }
         }
         let idle = match deliver_due(&state, &endpoint, policy).await {
@@ -356,12 +359,25 @@ pub async fn run(state: AppState, endpoint: BillingEndpoint, policy: RetryPolicy
     }
 }
 
-async fn close_previous_day(state: &AppState, offset: i64) -> Result<(), ApiError> {
+/// How many ended days the daily close looks back on start, so days that
+/// ended while the server was down are closed too.
+const CATCH_UP_DAYS: i64 = 7;
+
+/// Closes every ended day at `offset` after `closed_through` (on start: the
+/// last [`CATCH_UP_DAYS`]); answers the last day number closed.
+async fn close_ended_days(
+    state: &AppState,
+    offset: i64,
+    closed_through: Option<i64>,
+) -> Result<i64, ApiError> {
     let today_start = local_day_start(to_i64(now_ms()), offset);
-    let days = (today_start + offset * 60_000).div_euclid(DAY_MS) - 1;
-    let (y, m, d) = civil_from_days(days);
-    let date = format!("{y:04}-{m:02}-{d:02}");
-    close_day(state, &date, offset).await.map(|_| ())
+    let yesterday = (today_start + offset * 60_000).div_euclid(DAY_MS) - 1;
+    let first = closed_through.map_or(yesterday - CATCH_UP_DAYS + 1, |d| d + 1);
+    for day in first..=yesterday {
+        let (y, m, d) = civil_from_days(day);
+        close_day(state, &format!("{y:04}-{m:02}-{d:02}"), offset).await?;
+    }
+    Ok(yesterday.max(closed_through.unwrap_or(yesterday)))
 }
 
 async fn deliver_due(

@@ -40,8 +40,9 @@ struct Args {
     #[arg(long, value_name = "PATH", requires = "billing_url")]
     billing_secret_file: Option<PathBuf>,
     /// Close each day automatically once it has ended at this UTC offset
-    /// (minutes east of UTC, the operator's zone). Without it, days are
-    /// closed by `POST /v1/billing/exports`.
+    /// (minutes east of UTC, the operator's zone); on start, the last 7
+    /// ended days not yet closed too. Without it, days are closed by
+    /// `POST /v1/billing/exports`.
     #[arg(
         long,
         value_name = "MINUTES",

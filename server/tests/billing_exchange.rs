@@ -388,6 +388,12 @@ async fn the_previous_day_closes_by_itself(database_url: Option<String>) {
     })
     .await;
     assert_eq!(export["utc_offset"], "-05:00");
+    // Days that ended while no server ran are caught up (a week back).
+    let (y, m, d) = civil(local_days - 7);
+    wait_export(&s.server, &format!("{y:04}-{m:02}-{d:02}"), |e| {
+        e["utc_offset_minutes"] == OFFSET
+    })
+    .await;
     // Today has not ended there: not closed.
     let (y, m, d) = civil(local_days);
     let (_, today) = s
