@@ -601,6 +601,11 @@ async fn bad_reconciliation_files_are_typed_errors_and_store_nothing() {
                 "unsupported_currency",
             ),
             (many, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            (
+                format!("{header}{}", "pay_a,1,CNY,\n".repeat(110_000)),
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+            ),
         ];
         for (csv, want, code) in cases {
             let (status, body) = upload_csv(&s, &q, csv).await;

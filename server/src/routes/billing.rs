@@ -133,7 +133,12 @@ pub(crate) async fn reconcile(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json")
         .to_ascii_lowercase();
-    let body = read_body(request, &()).await?;
+    let body = read_body(request, &()).await.map_err(|e| match e {
+        ApiError::PayloadTooLarge(_) => ApiError::PayloadTooLarge(format!(
+            "a reconciliation file is at most {MAX_FILE_BYTES} bytes; split it by merchant"
+        )),
+        other => other,
+    })?;
     let (req, format) = if content_type.starts_with("text/csv") {
         let date = query
             .date
