@@ -238,7 +238,13 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         let (_, debts) = server
             .admin(Method::GET, "/v1/admin/express/debts", None)
             .await;
-        assert_eq!(debts["debts"][0]["debt_minor"], 200);
+        let mine = debts["debts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["account_id"] == phone.account_id.as_str())
+            .expect("the rider's debt is listed");
+        assert_eq!(mine["debt_minor"], 200);
         assert!(deny_list(&server, &terminal).await.contains(&id));
         let (status, refused) =
             allowance(&server, &phone, &SigningKey::generate().unwrap(), 100, 100).await;
@@ -278,7 +284,9 @@ async fn a_lost_phone_is_denied_and_its_later_taps_are_not_charged() {
         let (_, issued) = allowance(&server, &phone, &tap_key, 500, 2_000).await;
         let id = issued["allowance_id"].as_str().unwrap().to_string();
         let signed = issued["allowance"].as_str().unwrap().to_string();
-        assert!(deny_list(&server, &terminal).await.is_empty());
+        // The database may be shared with other tests: look for this
+        // device's allowance only.
+        assert!(!deny_list(&server, &terminal).await.contains(&id));
         let before = json!({"allowance": signed, "tap": tap(&tap_key, &id, &terminal, 1, 200, 0),
             "tapped_at_ms": now_ms() - 1_000});
         let (status, revoked) = server
@@ -292,7 +300,7 @@ async fn a_lost_phone_is_denied_and_its_later_taps_are_not_charged() {
             (status, revoked["revoked"].clone()),
             (StatusCode::OK, json!(1))
         );
-        assert_eq!(deny_list(&server, &terminal).await, vec![id.clone()]);
+        assert!(deny_list(&server, &terminal).await.contains(&id));
         let after = json!({"allowance": signed, "tap": tap(&tap_key, &id, &terminal, 2, 200, 200),
             "tapped_at_ms": now_ms() + 1_000});
         let results = upload(&server, &terminal, json!([before, after])).await;

@@ -20,9 +20,9 @@ use wayfare_terminal::RunningTerminal;
 const CNY: &str = "CNY";
 const FARE: u64 = 300;
 
-/// Polls `what` every 20 ms for up to 30 s.
+/// Polls `what` every 20 ms for up to 60 s.
 async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !check().await {
         assert!(
             tokio::time::Instant::now() < deadline,
