@@ -15,6 +15,7 @@ use wayfare_protocol::money::Currency;
 use wayfare_protocol::request_auth::sign_request;
 use wayfare_server::{start_with, RunningServer, ServerConfig, ServerOptions};
 
+pub mod days;
 pub mod guardians;
 
 pub fn now_ms() -> u64 {

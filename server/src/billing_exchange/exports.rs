@@ -1,0 +1,178 @@
+//! Closing a day: its billing records frozen into one export row per
+//! (day, UTC offset), and the exports listed and shown.
+
+use super::*;
+
+const EXPORT_COLUMNS: &str = "id, date, utc_offset_minutes, delivery_id, record_count, \
+    payment_count, created_at_ms, attempts, next_attempt_at_ms, delivered_at_ms, last_error";
+
+fn export_view(r: ExportRow) -> Value {
+    json!({
+        "export_id": r.0,
+        "date": r.1,
+        "utc_offset": offset_label(r.2),
+        "utc_offset_minutes": r.2,
+        "delivery_id": r.3,
+        "record_count": r.4,
+        "payment_count": r.5,
+        "created_at_ms": r.6,
+        "state": if r.9.is_some() { "delivered" } else { "pending" },
+        "attempts": r.7,
+        "next_attempt_at_ms": if r.9.is_some() { None } else { Some(r.8) },
+        "delivered_at_ms": r.9,
+        "last_error": r.10,
+    })
+}
+
+/// Closes `date` at `offset`: freezes its billing records into an export
+/// (once; asking again answers the same export). Returns the export's view
+/// and whether this call created it. A day that has not ended yet is
+/// refused, since its records could still change.
+pub async fn close_day(
+    state: &AppState,
+    date: &str,
+    offset: i64,
+) -> Result<(Value, bool), ApiError> {
+    let (from, to) = parse_day("date", date, offset)?;
+    let now = to_i64(now_ms());
+    if to > now {
+        return Err(ApiError::DayNotEnded(format!(
+            "{date} at UTC{} ends at {to} ms; export it after it has ended",
+            offset_label(offset)
+        )));
+    }
+    if let Some(existing) = find_export(state, date, offset).await? {
+        return Ok((existing, false));
+    }
+    let pool = &state.db().pool;
+    let records = billing::settlement(pool, date, from, to).await?;
+    let payments = day_payments(state, from, to).await?;
+    let id = new_id("bex").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let delivery_id = new_id("bdl").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = json!({
+        "delivery_id": delivery_id,
+        "date": date,
+        "utc_offset": offset_label(offset),
+        "utc_offset_minutes": offset,
+        "from_ms": from,
+        "to_ms": to,
+        "records": records,
+        "payments": payments,
+    })
+    .to_string();
+    let (record_count, payment_count) = (records.len() as i64, payments.len() as i64);
+    let date_owned = date.to_string();
+    let inserted = state
+        .db()
+        .write_tx(move |conn| {
+            let (id, date, delivery_id, body) = (
+                id.clone(),
+                date_owned.clone(),
+                delivery_id.clone(),
+                body.clone(),
+            );
+            Box::pin(async move {
+                let n = sqlx::query(
+                    "INSERT INTO billing_exports (id, date, utc_offset_minutes, delivery_id, body, \
+                     record_count, payment_count, created_at_ms, attempts, next_attempt_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $8) \
+                     ON CONFLICT (date, utc_offset_minutes) DO NOTHING",
+                )
+                .bind(id)
+                .bind(date)
+                .bind(offset)
+                .bind(delivery_id)
+                .bind(body)
+                .bind(record_count)
+                .bind(payment_count)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            })
+        })
+        .await?;
+    if inserted {
+        tracing::info!(date, offset, records = record_count, "billing day closed");
+        state.notify_billing();
+    }
+    let view = find_export(state, date, offset)
+        .await?
+        .ok_or_else(|| ApiError::Internal("billing export vanished".into()))?;
+    Ok((view, inserted))
+}
+
+async fn day_payments(
+    state: &AppState,
+    from: i64,
+    to: i64,
+) -> Result<Vec<LedgerPayment>, ApiError> {
+    let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, merchant_id, amount_minor, currency, completed_at_ms FROM payments \
+         WHERE completed_at_ms >= $1 AND completed_at_ms < $2 ORDER BY completed_at_ms, id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&state.db().pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| LedgerPayment {
+            payment_id: r.0,
+            merchant_id: r.1,
+            amount_minor: r.2,
+            currency: r.3,
+            completed_at_ms: r.4,
+        })
+        .collect())
+}
+
+async fn find_export(state: &AppState, date: &str, offset: i64) -> Result<Option<Value>, ApiError> {
+    let row: Option<ExportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EXPORT_COLUMNS} FROM billing_exports WHERE date = $1 AND utc_offset_minutes = $2"
+    )))
+    .bind(date.to_string())
+    .bind(offset)
+    .fetch_optional(&state.db().pool)
+    .await?;
+    Ok(row.map(export_view))
+}
+
+/// The exports (of `date` when given), newest day first, at most 100.
+pub async fn list_exports(state: &AppState, date: Option<&str>) -> Result<Vec<Value>, ApiError> {
+    let rows: Vec<ExportRow> = match date {
+        Some(d) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EXPORT_COLUMNS} FROM billing_exports WHERE date = $1 \
+             ORDER BY utc_offset_minutes, id"
+        )))
+        .bind(d.to_string()),
+        None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {EXPORT_COLUMNS} FROM billing_exports ORDER BY date DESC, created_at_ms DESC, id \
+             LIMIT 100"
+        ))),
+    }
+    .fetch_all(&state.db().pool)
+    .await?;
+    Ok(rows.into_iter().map(export_view).collect())
+}
+
+/// One export with the exact body delivered.
+pub async fn get_export(state: &AppState, id: &str) -> Result<Value, ApiError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT body FROM billing_exports WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&state.db().pool)
+        .await?;
+    let Some((body,)) = row else {
+        return Err(ApiError::NotFound("no such billing export".into()));
+    };
+    let r: ExportRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EXPORT_COLUMNS} FROM billing_exports WHERE id = $1"
+    )))
+    .bind(id.to_string())
+    .fetch_one(&state.db().pool)
+    .await?;
+    let mut view = export_view(r);
+    view["body"] = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(view)
+}

@@ -1,0 +1,275 @@
+//! Reconciliation back: the billing system's statement (JSON or CSV)
+//! compared with the ledger, and each result stored and listed.
+
+use super::*;
+
+/// Splits one CSV record into fields (RFC 4180 quoting; a record does not
+/// span lines). `None` when a quote is unbalanced or misplaced.
+fn csv_fields(line: &str) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    let mut at_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => {
+                    quoted = false;
+                    if !matches!(chars.peek(), None | Some(',')) {
+                        return None;
+                    }
+                }
+                _ => field.push(c),
+            }
+        } else {
+            match c {
+                '"' if at_start => {
+                    quoted = true;
+                    at_start = false;
+                    continue;
+                }
+                '"' => return None,
+                ',' => {
+                    fields.push(std::mem::take(&mut field));
+                    at_start = true;
+                    continue;
+                }
+                _ => field.push(c),
+            }
+        }
+        at_start = false;
+    }
+    if quoted {
+        return None;
+    }
+    fields.push(field);
+    Some(fields)
+}
+
+/// Parses a reconciliation file in CSV: a header row naming at least
+/// `payment_id`, `amount_minor` and `currency` (in any order; other columns
+/// are ignored), then one line per payment; blank lines are skipped.
+pub fn parse_statement_csv(text: &str, max_lines: usize) -> Result<Vec<StatementEntry>, ApiError> {
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(ApiError::MalformedCsv(
+            "the file is empty; expected a header row payment_id,amount_minor,currency".into(),
+        ));
+    };
+    let header = csv_fields(header.trim_start_matches('\u{feff}'))
+        .ok_or_else(|| ApiError::MalformedCsv("line 1: unbalanced quote in the header".into()))?;
+    let column = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            ApiError::MalformedCsv(format!("line 1: the header has no {name} column"))
+        })
+    };
+    let (id_col, amount_col, currency_col) = (
+        column("payment_id")?,
+        column("amount_minor")?,
+        column("currency")?,
+    );
+    let mut entries = Vec::new();
+    for (index, line) in lines {
+        let n = index + 1;
+        if entries.len() == max_lines {
+            return Err(ApiError::field(
+                "file",
+                format!("at most {max_lines} lines per statement; split it by merchant"),
+            ));
+        }
+        let fields = csv_fields(line)
+            .ok_or_else(|| ApiError::MalformedCsv(format!("line {n}: unbalanced quote")))?;
+        if fields.len() != header.len() {
+            return Err(ApiError::MalformedCsv(format!(
+                "line {n}: {} fields where the header has {}",
+                fields.len(),
+                header.len()
+            )));
+        }
+        let amount = fields[amount_col].trim();
+        let amount_minor = amount.parse::<i64>().map_err(|_| {
+            ApiError::MalformedCsv(format!(
+                "line {n}: amount_minor {amount:?} is not an integer"
+            ))
+        })?;
+        entries.push(StatementEntry {
+            payment_id: fields[id_col].trim().to_string(),
+            amount_minor,
+            currency: fields[currency_col].trim().to_string(),
+        });
+    }
+    Ok(entries)
+}
+
+/// A reconciliation to store: what was compared and how it came.
+pub struct ReconciliationInput<'a> {
+    /// `YYYY-MM-DD`.
+    pub date: &'a str,
+    /// Minutes east of UTC.
+    pub offset: i64,
+    /// Only this merchant's payments, when given.
+    pub merchant_id: Option<&'a str>,
+    /// `json` or `csv`.
+    pub source_format: &'static str,
+    /// The statement's lines (already validated).
+    pub entries: &'a [StatementEntry],
+}
+
+/// Compares the statement with the ledger and stores the result; answers
+/// the stored result.
+pub async fn store_reconciliation(
+    state: &AppState,
+    input: ReconciliationInput<'_>,
+) -> Result<Value, ApiError> {
+    let (from, to) = parse_day("date", input.date, input.offset)?;
+    let report =
+        billing::reconcile_day(&state.db().pool, from, to, input.merchant_id, input.entries)
+            .await?;
+    let id = new_id("brc").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = to_i64(now_ms());
+    let result = json!({
+        "matched": report.matched,
+        "missing": report.missing,
+        "mismatched": report.mismatched,
+        "unknown": report.unknown,
+    });
+    let row = (
+        id.clone(),
+        input.date.to_string(),
+        input.offset,
+        input.merchant_id.map(str::to_string),
+        input.source_format.to_string(),
+        input.entries.len() as i64,
+        report.matched as i64,
+        report.missing.len() as i64,
+        report.mismatched.len() as i64,
+        report.unknown.len() as i64,
+        result.to_string(),
+    );
+    state
+        .db()
+        .write_tx(move |conn| {
+            let r = row.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO billing_reconciliations (id, date, utc_offset_minutes, \
+                     merchant_id, source_format, line_count, matched, missing_count, \
+                     mismatched_count, unknown_count, result, created_at_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(r.0)
+                .bind(r.1)
+                .bind(r.2)
+                .bind(r.3)
+                .bind(r.4)
+                .bind(r.5)
+                .bind(r.6)
+                .bind(r.7)
+                .bind(r.8)
+                .bind(r.9)
+                .bind(r.10)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(
+        reconciliation = %redact(&id),
+        date = input.date,
+        matched = report.matched,
+        missing = report.missing.len(),
+        mismatched = report.mismatched.len(),
+        unknown = report.unknown.len(),
+        "reconciliation stored"
+    );
+    get_reconciliation(state, &id).await
+}
+
+type RecoRow = (
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+);
+
+const RECO_COLUMNS: &str = "id, date, utc_offset_minutes, merchant_id, source_format, line_count, \
+    matched, missing_count, mismatched_count, unknown_count, result, created_at_ms";
+
+fn reco_summary(r: &RecoRow) -> Value {
+    json!({
+        "reconciliation_id": r.0,
+        "date": r.1,
+        "utc_offset": offset_label(r.2),
+        "merchant_id": r.3,
+        "source_format": r.4,
+        "lines": r.5,
+        "balanced": r.7 == 0 && r.8 == 0 && r.9 == 0,
+        "matched": r.6,
+        "missing_count": r.7,
+        "mismatched_count": r.8,
+        "unknown_count": r.9,
+        "created_at_ms": r.11,
+    })
+}
+
+/// The stored reconciliations (of `date` when given), newest first, at
+/// most 100, without their lists.
+pub async fn list_reconciliations(
+    state: &AppState,
+    date: Option<&str>,
+) -> Result<Vec<Value>, ApiError> {
+    let rows: Vec<RecoRow> = match date {
+        Some(d) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RECO_COLUMNS} FROM billing_reconciliations WHERE date = $1 \
+             ORDER BY created_at_ms DESC, id LIMIT 100"
+        )))
+        .bind(d.to_string()),
+        None => sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {RECO_COLUMNS} FROM billing_reconciliations \
+             ORDER BY created_at_ms DESC, id LIMIT 100"
+        ))),
+    }
+    .fetch_all(&state.db().pool)
+    .await?;
+    Ok(rows.iter().map(reco_summary).collect())
+}
+
+/// One stored reconciliation with every missing, mismatched and unknown
+/// payment named.
+pub async fn get_reconciliation(state: &AppState, id: &str) -> Result<Value, ApiError> {
+    let row: Option<RecoRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RECO_COLUMNS} FROM billing_reconciliations WHERE id = $1"
+    )))
+    .bind(id.to_string())
+    .fetch_optional(&state.db().pool)
+    .await?;
+    let Some(r) = row else {
+        return Err(ApiError::NotFound("no such reconciliation".into()));
+    };
+    let mut view = reco_summary(&r);
+    let result: Value =
+        serde_json::from_str(&r.10).map_err(|e| ApiError::Internal(e.to_string()))?;
+    for key in ["missing", "mismatched", "unknown"] {
+        view[key] = result[key].clone();
+    }
+    Ok(view)
+}
