@@ -12,6 +12,7 @@ use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::messages::TerminalKind as WireKind;
 
 use super::*;
+use crate::discovery::TerminalKind;
 use crate::listener::ListenerError;
 use crate::nfc::{NfcCard, NfcListener};
 use crate::session::TerminalSession;
