@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::AssertSqlSafe;
 use wayfare_protocol::ids::redact;
 
 use crate::db::{now_ms, to_i64};
@@ -94,7 +95,7 @@ async fn deliver_due(
     .fetch_all(pool)
     .await?;
     for (id, kind, account_id, data, attempts, due_at) in due {
-        if !claim(state, &id, due_at).await? {
+        if !Queue::Outbound.claim(state, &id, due_at).await? {
             continue;
         }
         let outcome = match message(state, &id, &kind, &account_id, &data).await {
@@ -103,37 +104,7 @@ async fn deliver_due(
         };
         finish(state, &id, attempts + 1, outcome, policy, gateway.name()).await?;
     }
-    let next: Option<(Option<i64>,)> = sqlx::query_as(
-        "SELECT MIN(next_attempt_at_ms) FROM outbound_messages WHERE delivered_at_ms IS NULL",
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(next.and_then(|r| r.0))
-}
-
-/// Takes a lease on a row; false when another worker took it first.
-async fn claim(state: &AppState, id: &str, due_at: i64) -> Result<bool, ApiError> {
-    let id = id.to_string();
-    let until = to_i64(now_ms()) + LEASE_MS;
-    state
-        .db()
-        .write_tx(move |conn| {
-            let id = id.clone();
-            Box::pin(async move {
-                let n = sqlx::query(
-                    "UPDATE outbound_messages SET next_attempt_at_ms = $1 \
-                     WHERE id = $2 AND delivered_at_ms IS NULL AND next_attempt_at_ms = $3",
-                )
-                .bind(until)
-                .bind(id)
-                .bind(due_at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
-            })
-        })
-        .await
+    Queue::Outbound.next_due(state).await
 }
 
 async fn message(
@@ -174,7 +145,6 @@ async fn finish(
     policy: RetryPolicy,
     gateway: &str,
 ) -> Result<(), ApiError> {
-    let now = to_i64(now_ms());
     match &outcome {
         Ok(()) => {
             tracing::info!(message = %redact(id), gateway, attempts, "outbound message delivered")
@@ -183,36 +153,115 @@ async fn finish(
             tracing::warn!(message = %redact(id), gateway, attempts, error = %e, "outbound delivery failed; will retry")
         }
     }
-    let id = id.to_string();
-    let next = now + policy.delay_ms(attempts);
-    state
-        .db()
-        .write_tx(move |conn| {
-            let (id, outcome) = (id.clone(), outcome.clone());
-            Box::pin(async move {
-                match outcome {
-                    Ok(()) => sqlx::query(
-                        "UPDATE outbound_messages SET delivered_at_ms = $1, attempts = $2, \
-                         last_error = NULL WHERE id = $3",
-                    )
-                    .bind(now)
-                    .bind(attempts)
-                    .bind(id),
-                    Err(e) => sqlx::query(
-                        "UPDATE outbound_messages SET next_attempt_at_ms = $1, attempts = $2, \
-                         last_error = $3 WHERE id = $4",
-                    )
-                    .bind(next)
-                    .bind(attempts)
-                    .bind(e.chars().take(300).collect::<String>())
-                    .bind(id),
-                }
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
-        })
+    Queue::Outbound
+        .record(state, id, attempts, outcome, policy)
         .await
+}
+
+/// A delivery queue table with the outbox's lease and retry columns
+/// (`next_attempt_at_ms`, `delivered_at_ms`, `attempts`, `last_error`):
+/// the alert outbox and the billing exports share one bookkeeping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Queue {
+    /// `outbound_messages` (guardian alerts and merchant prompts).
+    Outbound,
+    /// `billing_exports` (a closed day for the billing system).
+    BillingExports,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Queue::Outbound => "outbound_messages",
+            Queue::BillingExports => "billing_exports",
+        }
+    }
+
+    /// Takes a lease on a due row; false when another worker took it first.
+    pub(crate) async fn claim(
+        self,
+        state: &AppState,
+        id: &str,
+        due_at: i64,
+    ) -> Result<bool, ApiError> {
+        let id = id.to_string();
+        let until = to_i64(now_ms()) + LEASE_MS;
+        let sql = format!(
+            "UPDATE {} SET next_attempt_at_ms = $1 \
+             WHERE id = $2 AND delivered_at_ms IS NULL AND next_attempt_at_ms = $3",
+            self.table()
+        );
+        state
+            .db()
+            .write_tx(move |conn| {
+                let (id, sql) = (id.clone(), sql.clone());
+                Box::pin(async move {
+                    let n = sqlx::query(AssertSqlSafe(sql))
+                        .bind(until)
+                        .bind(id)
+                        .bind(due_at)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected();
+                    Ok(n == 1)
+                })
+            })
+            .await
+    }
+
+    /// Records an attempt: delivered, or due again after the policy's delay.
+    pub(crate) async fn record(
+        self,
+        state: &AppState,
+        id: &str,
+        attempts: i64,
+        outcome: Result<(), String>,
+        policy: RetryPolicy,
+    ) -> Result<(), ApiError> {
+        let now = to_i64(now_ms());
+        let next = now + policy.delay_ms(attempts);
+        let table = self.table();
+        let id = id.to_string();
+        state
+            .db()
+            .write_tx(move |conn| {
+                let (id, outcome) = (id.clone(), outcome.clone());
+                Box::pin(async move {
+                    match outcome {
+                        Ok(()) => sqlx::query(AssertSqlSafe(format!(
+                            "UPDATE {table} SET delivered_at_ms = $1, attempts = $2, \
+                             last_error = NULL WHERE id = $3"
+                        )))
+                        .bind(now)
+                        .bind(attempts)
+                        .bind(id),
+                        Err(e) => sqlx::query(AssertSqlSafe(format!(
+                            "UPDATE {table} SET next_attempt_at_ms = $1, attempts = $2, \
+                             last_error = $3 WHERE id = $4"
+                        )))
+                        .bind(next)
+                        .bind(attempts)
+                        .bind(e.chars().take(300).collect::<String>())
+                        .bind(id),
+                    }
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// When the next undelivered row is due, if any.
+    pub(crate) async fn next_due(self, state: &AppState) -> Result<Option<i64>, ApiError> {
+        let next: Option<(Option<i64>,)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT MIN(next_attempt_at_ms) FROM {} WHERE delivered_at_ms IS NULL",
+            self.table()
+        )))
+        .fetch_optional(&state.db().pool)
+        .await?;
+        Ok(next.and_then(|r| r.0))
+    }
 }
 
 #[cfg(test)]

@@ -29,8 +29,6 @@ use crate::state::AppState;
 /// Longest sleep between passes of the sender (also picks up exports made
 /// by other instances and the daily close).
 const MAX_IDLE: Duration = Duration::from_secs(5);
-/// How long a claimed export is left alone by other workers.
-const LEASE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
 /// Why a billing endpoint cannot be configured.

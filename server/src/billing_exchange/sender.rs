@@ -3,6 +3,7 @@
 //! a lease keeps two instances from sending the same export.
 
 use super::*;
+use crate::outbox::Queue;
 
 /// The sender: runs until the server shuts down, delivering pending exports
 /// (including those left by a previous run) and closing days when
@@ -74,43 +75,13 @@ async fn deliver_due(
     .fetch_all(pool)
     .await?;
     for (id, delivery_id, body, attempts, due_at) in due {
-        if !claim(state, &id, due_at).await? {
+        if !Queue::BillingExports.claim(state, &id, due_at).await? {
             continue;
         }
         let outcome = endpoint.deliver(&delivery_id, &body).await;
         finish(state, &id, attempts + 1, outcome, policy).await?;
     }
-    let next: Option<(Option<i64>,)> = sqlx::query_as(
-        "SELECT MIN(next_attempt_at_ms) FROM billing_exports WHERE delivered_at_ms IS NULL",
-    )
-    .fetch_optional(pool)
-    .await?;
-    Ok(next.and_then(|r| r.0))
-}
-
-/// Takes a lease on an export; false when another worker took it first.
-async fn claim(state: &AppState, id: &str, due_at: i64) -> Result<bool, ApiError> {
-    let id = id.to_string();
-    let until = to_i64(now_ms()) + LEASE_MS;
-    state
-        .db()
-        .write_tx(move |conn| {
-            let id = id.clone();
-            Box::pin(async move {
-                let n = sqlx::query(
-                    "UPDATE billing_exports SET next_attempt_at_ms = $1 \
-                     WHERE id = $2 AND delivered_at_ms IS NULL AND next_attempt_at_ms = $3",
-                )
-                .bind(until)
-                .bind(id)
-                .bind(due_at)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-                Ok(n == 1)
-            })
-        })
-        .await
+    Queue::BillingExports.next_due(state).await
 }
 
 async fn finish(
@@ -120,41 +91,13 @@ async fn finish(
     outcome: Result<(), String>,
     policy: RetryPolicy,
 ) -> Result<(), ApiError> {
-    let now = to_i64(now_ms());
     match &outcome {
         Ok(()) => tracing::info!(export = %redact(id), attempts, "billing export delivered"),
         Err(e) => {
             tracing::warn!(export = %redact(id), attempts, error = %e, "billing delivery failed; will retry")
         }
     }
-    let id = id.to_string();
-    let next = now + policy.delay_ms(attempts);
-    state
-        .db()
-        .write_tx(move |conn| {
-            let (id, outcome) = (id.clone(), outcome.clone());
-            Box::pin(async move {
-                match outcome {
-                    Ok(()) => sqlx::query(
-                        "UPDATE billing_exports SET delivered_at_ms = $1, attempts = $2, \
-                         last_error = NULL WHERE id = $3",
-                    )
-                    .bind(now)
-                    .bind(attempts)
-                    .bind(id),
-                    Err(e) => sqlx::query(
-                        "UPDATE billing_exports SET next_attempt_at_ms = $1, attempts = $2, \
-                         last_error = $3 WHERE id = $4",
-                    )
-                    .bind(next)
-                    .bind(attempts)
-                    .bind(e.chars().take(300).collect::<String>())
-                    .bind(id),
-                }
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
-        })
+    Queue::BillingExports
+        .record(state, id, attempts, outcome, policy)
         .await
 }
