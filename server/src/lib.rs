@@ -48,6 +48,7 @@ mod routes;
 mod sse;
 mod state;
 mod tls;
+mod top_ups;
 mod transit;
 
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};

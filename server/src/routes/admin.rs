@@ -15,7 +15,8 @@ use crate::auth::Admin;
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiJson, ApiPath};
-use crate::ledger::{self, Leg, Movement};
+use crate::ledger;
+use crate::top_ups::{self, Channel, Credit};
 use crate::state::AppState;
 
 /// `GET /v1/accounts/{account_id}`.
@@ -102,91 +103,34 @@ pub(crate) async fn top_up(
             return Ok((StatusCode::CREATED, Json(answer)));
         }
     }
-    let account: Option<(String, String)> =
-        sqlx::query_as("SELECT kind, currency FROM accounts WHERE id = $1")
-            .bind(req.account_id.clone())
-            .fetch_optional(&state.db().pool)
-            .await?;
-    let (kind, account_currency) =
-        account.ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
-    if kind == "funding" {
-        return Err(ApiError::field(
-            "account_id",
-            "a funding account cannot be topped up",
-        ));
-    }
-    if account_currency != currency.code() {
-        return Err(ApiError::CurrencyMismatch(format!(
-            "the account holds {account_currency}, not {currency}"
-        )));
-    }
     let top_up_id = new_id("top").map_err(|e| ApiError::Internal(e.to_string()))?;
-    let now = to_i64(now_ms());
-    let plan = (
-        top_up_id.clone(),
-        req.reference.clone(),
-        req.account_id.clone(),
-        currency.clone(),
-    );
+    let plan = Credit {
+        id: top_up_id.clone(),
+        reference: req.reference.clone(),
+        channel: Channel::Sandbox,
+        source_account_id: String::new(),
+        account_id: req.account_id.clone(),
+        amount_minor: amount,
+        currency: currency.clone(),
+        description: "Sandbox top-up".into(),
+        at_ms: to_i64(now_ms()),
+    };
     let result = state
         .db()
         .write_tx(move |conn| {
-            let (id, reference, account_id, currency) = plan.clone();
+            let mut plan = plan.clone();
             Box::pin(async move {
-                let funding = ledger::funding_account(conn, &currency, now).await?;
-                sqlx::query(
-                    "INSERT INTO top_ups (id, reference, account_id, amount_minor, currency, \
-                     created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(id.clone())
-                .bind(reference)
-                .bind(account_id.clone())
-                .bind(to_i64(amount))
-                .bind(currency.code().to_string())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                let movement = Movement {
-                    kind: "top_up",
-                    movement_id: id,
-                    payment_id: None,
-                    description: "Sandbox top-up".into(),
-                    currency,
-                    at_ms: now,
-                    legs: vec![
-                        Leg {
-                            account_id: funding,
-                            amount_minor: -to_i64(amount),
-                            require_cover: false,
-                            points: 0,
-                        },
-                        Leg {
-                            account_id,
-                            amount_minor: to_i64(amount),
-                            require_cover: false,
-                            points: 0,
-                        },
-                    ],
-                };
-                let balances = ledger::post(conn, &movement).await?;
-                Ok(balances.get(1).copied().unwrap_or_default())
+                top_ups::check_account(conn, &plan.account_id, &plan.currency, false).await?;
+                plan.source_account_id =
+                    ledger::funding_account(conn, &plan.currency, plan.at_ms).await?;
+                top_ups::credit(conn, &plan).await
             })
         })
         .await;
     match result {
-        Ok(mut balance) => {
+        Ok(balance) => {
             tracing::info!(account = %redact(&req.account_id), amount_minor = amount, "sandbox top-up");
-            // A top-up pays express debt first (then express taps resume).
-            match crate::express::debts::collect(&state, &req.account_id).await {
-                Ok(0) => {}
-                Ok(paid) => {
-                    balance -= to_i64(paid);
-                    state.notify_account(&req.account_id);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "paying express debt after a top-up failed; the next top-up tries again")
-                }
-            }
+            let balance = top_ups::settle_debt(&state, &req.account_id, balance).await;
             Ok((
                 StatusCode::CREATED,
                 Json(json!({
