@@ -43,6 +43,7 @@ pub mod receipt;
 pub mod request_auth;
 mod signed;
 pub mod tap_in;
+pub mod top_up;
 pub mod transport;
 
 pub use error::ProtocolError;

@@ -26,6 +26,8 @@ pub enum TerminalKind {
     Tram,
     /// A station or parking gate.
     Gate,
+    /// A counter or station kiosk where cash becomes wallet money (P1, P5).
+    TopUp,
 }
 
 impl TerminalKind {
@@ -35,6 +37,7 @@ impl TerminalKind {
             TerminalKind::Pos => "pos",
             TerminalKind::Tram => "tram",
             TerminalKind::Gate => "gate",
+            TerminalKind::TopUp => "top_up",
         }
     }
 
@@ -44,9 +47,10 @@ impl TerminalKind {
             "pos" => Ok(TerminalKind::Pos),
             "tram" => Ok(TerminalKind::Tram),
             "gate" => Ok(TerminalKind::Gate),
+            "top_up" => Ok(TerminalKind::TopUp),
             other => Err(ProtocolError::InvalidField {
                 field: "kind",
-                reason: format!("{other:?} is not one of pos, tram, gate"),
+                reason: format!("{other:?} is not one of pos, tram, gate, top_up"),
             }),
         }
     }
@@ -297,7 +301,7 @@ pub enum SessionMessage {
         reason: String,
     },
     /// Phone → terminal: the user confirmed and the phone sent the signed
-    /// instruction, but it could not learn the payment server's answer
+    /// instruction (or top-up claim), but it could not learn the payment server's answer
     /// (timeout, lost response, 5xx) even after retrying. This is never a
     /// decline: the phone keeps the payment in its outbox and the terminal
     /// keeps the order in doubt until the platform settles it.
@@ -309,6 +313,17 @@ pub enum SessionMessage {
     Receipt {
         /// Server-signed receipt.
         receipt: Receipt,
+    },
+    /// Terminal → phone (a `top_up` terminal): the cashier took this cash;
+    /// claim it to credit the wallet (`TopUpReceipt`) or `Decline`.
+    TopUpOffer {
+        /// The terminal-signed offer.
+        offer: crate::top_up::TopUpOffer,
+    },
+    /// Phone → terminal: the top-up is credited; here is the receipt.
+    TopUpReceipt {
+        /// Server-signed top-up receipt.
+        receipt: crate::top_up::TopUpReceipt,
     },
     /// Terminal → phone: the session is over.
     Done(Done),
