@@ -251,6 +251,7 @@ fn kind_name(kind: TerminalKind) -> &'static str {
         TerminalKind::Pos => "POS",
         TerminalKind::Tram => "tram",
         TerminalKind::Gate => "gate",
+        TerminalKind::TopUp => "top-up kiosk",
     }
 }
 

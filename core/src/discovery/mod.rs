@@ -56,6 +56,8 @@ pub enum TerminalKind {
     Tram,
     /// A station or parking gate.
     Gate,
+    /// A counter or station kiosk that turns cash into wallet money.
+    TopUp,
 }
 
 impl From<WireKind> for TerminalKind {
@@ -64,6 +66,7 @@ impl From<WireKind> for TerminalKind {
             WireKind::Pos => TerminalKind::Pos,
             WireKind::Tram => TerminalKind::Tram,
             WireKind::Gate => TerminalKind::Gate,
+            WireKind::TopUp => TerminalKind::TopUp,
         }
     }
 }

@@ -584,6 +584,8 @@ pub(crate) fn message_name(message: &SessionMessage) -> &'static str {
         SessionMessage::Decline { .. } => "Decline",
         SessionMessage::PaymentPending { .. } => "PaymentPending",
         SessionMessage::Receipt { .. } => "Receipt",
+        SessionMessage::TopUpOffer { .. } => "TopUpOffer",
+        SessionMessage::TopUpReceipt { .. } => "TopUpReceipt",
         SessionMessage::Done(_) => "Done",
         SessionMessage::Error(_) => "Error",
     }

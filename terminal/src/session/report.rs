@@ -34,6 +34,7 @@ pub(crate) async fn switch_on(
     Ok(match shared.identity.body.kind {
         TerminalKind::Pos => "Payment accepted",
         TerminalKind::Tram | TerminalKind::Gate => "Gate opened",
+        TerminalKind::TopUp => "Top-up credited",
     }
     .to_string())
 }
