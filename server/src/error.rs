@@ -35,6 +35,10 @@ pub enum ApiError {
     /// offset, whose records could still change.
     #[error("{0}")]
     DayNotEnded(String),
+    /// A funding provider's callback disagrees with the top-up it names
+    /// (amount, currency, an outcome already recorded): nothing moved.
+    #[error("{0}")]
+    CallbackMismatch(String),
     /// Credentials are missing or wrong.
     #[error("{0}")]
     Unauthorized(String),
@@ -144,6 +148,7 @@ impl ApiError {
             UnsupportedCurrency(_) => ("unsupported_currency", StatusCode::UNPROCESSABLE_ENTITY),
             MalformedCsv(_) => ("malformed_csv", StatusCode::BAD_REQUEST),
             DayNotEnded(_) => ("day_not_ended", StatusCode::CONFLICT),
+            CallbackMismatch(_) => ("callback_mismatch", StatusCode::CONFLICT),
             Unauthorized(_) => ("unauthorized", StatusCode::UNAUTHORIZED),
             BadSignature(_) => ("bad_signature", StatusCode::UNAUTHORIZED),
             StaleRequest(_) => ("stale_request", StatusCode::UNAUTHORIZED),
@@ -276,4 +281,7 @@ pub enum ServerError {
     /// The TLS certificate or key named in the configuration cannot be used.
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// A funding provider is misconfigured (the message names it).
+    #[error("{0}")]
+    Funding(#[from] crate::funding::FundingConfigError),
 }

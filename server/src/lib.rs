@@ -35,6 +35,7 @@ mod error;
 mod events;
 mod express;
 mod extract;
+mod funding;
 pub mod gateway;
 mod guardians;
 mod invitations;
@@ -54,6 +55,10 @@ mod transit;
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};
 pub use config::ServerConfig;
 pub use error::{ApiError, ServerError};
+pub use funding::{
+    sign_callback, FundingConfig, FundingConfigError, ProviderConfig, ProviderKind,
+    SIGNATURE_HEADER as FUNDING_SIGNATURE_HEADER,
+};
 pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
 pub use invitations::AttemptLimits;
 pub use outbox::RetryPolicy;
@@ -73,6 +78,8 @@ pub struct ServerOptions {
     pub billing: Option<BillingEndpoint>,
     /// Backoff of failed billing deliveries.
     pub billing_retry: RetryPolicy,
+    /// The funding providers riders top up through (none by default).
+    pub funding: FundingConfig,
 }
 
 impl Default for ServerOptions {
@@ -83,6 +90,7 @@ impl Default for ServerOptions {
             invitation_limits: AttemptLimits::default(),
             billing: None,
             billing_retry: RetryPolicy::default(),
+            funding: FundingConfig::default(),
         }
     }
 }
@@ -175,6 +183,7 @@ pub async fn start_with(
         Some(tls) => Some(tls::load(tls).await?),
         None => None,
     };
+    let providers = options.funding.resolve()?;
     let keys = keys::ServerKeys::load_or_create(&config.data_dir).await?;
     let admin_token = keys.admin_token.clone();
     let operator_key = keys.operator.public_key();
@@ -197,7 +206,7 @@ pub async fn start_with(
         shutdown_rx.clone(),
         options.invitation_limits,
     );
-    let app = routes::router(state.clone());
+    let app = routes::router(state.clone(), providers);
 
     let mut tasks = Vec::new();
     let mut stop = shutdown_rx.clone();

@@ -22,7 +22,7 @@ pub(crate) mod terminals;
 mod wallet;
 
 /// Builds the router with every endpoint, JSON fallbacks and the body limit.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
     Router::new()
         .route("/v1/health", get(meta::health))
         .route("/v1/keys", get(meta::keys))
@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
             post(registrations::revoke),
         )
         .route("/v1/sandbox/top-ups", post(admin::top_up))
+        .merge(crate::funding::router(funding))
         .route("/v1/payments", post(payments::create))
         .route("/v1/payments/{idempotency_key}", get(payments::get))
         .route("/v1/merchants", post(merchants::create))
