@@ -9,7 +9,8 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 use wayfare_server::{
-    start_with, BillingEndpoint, ServerConfig, ServerOptions, TlsConfig, WebhookGateway,
+    start_with, BillingEndpoint, FundingConfig, ServerConfig, ServerOptions, TlsConfig,
+    WebhookGateway,
 };
 
 /// Wayfare control center, payment server and platform API.
@@ -57,6 +58,11 @@ struct Args {
     /// PEM private key of the --tls-cert certificate. Needs --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The server's TOML file: today its `[[funding.providers]]`, the
+    /// over-the-air top-up providers (see server/wayfare-server.example.toml).
+    /// Without it riders cannot top up over the air.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -78,6 +84,15 @@ async fn main() -> std::process::ExitCode {
         },
     };
     let mut options = ServerOptions::default();
+    if let Some(path) = &args.config {
+        match FundingConfig::load(path) {
+            Ok(funding) => options.funding = funding,
+            Err(e) => {
+                eprintln!("wayfare-server: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     if let Some(url) = &args.alert_webhook_url {
         match WebhookGateway::new(url, Duration::from_secs(10)) {
             Ok(gateway) => options.gateway = Arc::new(gateway),

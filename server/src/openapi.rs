@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 
 mod billing_ops;
 mod express_ops;
+mod funding_ops;
 mod guardian_ops;
 mod merchant_ops;
 mod registration_ops;
@@ -206,6 +207,8 @@ fn operation(op: &Op) -> Value {
         "binding_id",
         "export_id",
         "reconciliation_id",
+        "reference",
+        "provider",
     ] {
         if op.path.contains(&format!("{{{name}}}")) {
             params.push(json!({ "name": name, "in": "path", "required": true, "schema": s() }));
@@ -224,6 +227,18 @@ fn operation(op: &Op) -> Value {
         params.push(
             json!({ "name": "grace_ms", "in": "query", "required": false,
             "schema": { "type": "integer", "minimum": 0 } }),
+        );
+    }
+    if op.id == "listTopUps" {
+        params.push(json!({ "name": "status", "in": "query", "required": false,
+            "schema": { "enum": ["pending", "confirmed", "failed"] } }));
+        params.push(json!({ "name": "limit", "in": "query", "required": false,
+            "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
+    }
+    if op.id == "fundingCallback" {
+        params.push(
+            json!({ "name": "wayfare-signature", "in": "header", "required": true, "schema": s(),
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"t.body\")>" }),
         );
     }
     if matches!(op.id, "billingExports" | "reconciliations" | "settlements") {
@@ -273,6 +288,7 @@ pub fn document() -> Value {
         .chain(registration_ops::ops())
         .chain(express_ops::ops())
         .chain(billing_ops::ops())
+        .chain(funding_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -310,6 +326,7 @@ pub fn document() -> Value {
                         "unauthorized", "bad_signature", "stale_request", "replayed_request", "forbidden",
                         "not_found", "unknown_device", "unknown_terminal", "unknown_merchant",
                         "insufficient_funds", "request_expired", "idempotency_conflict", "order_already_paid",
+                        "callback_mismatch",
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
                         "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
                         "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
@@ -339,8 +356,9 @@ mod tests {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
         // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express;
-        // + 4: the billing exchange (exports, reconciliations).
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4);
+        // + 4: the billing exchange (exports, reconciliations); + 5:
+        // over-the-air top-up (start, providers, status, callback, list).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 5);
         assert!(
             doc["paths"]["/v1/billing/reconciliations"]["post"]["requestBody"]["content"]
                 ["text/csv"]

@@ -411,6 +411,10 @@ mod tests {
             .with_sandbox(&["CNY"])
             .with_sandbox(&["EUR"]);
         assert!(twice.resolve().is_err());
+        // The shipped example parses (its secret file is not read here).
+        let example = include_str!("../../wayfare-server.example.toml");
+        let example = FundingConfig::from_toml(example).unwrap();
+        assert_eq!(example.providers.len(), 2);
         // The secret never appears in debug output.
         let config = FundingConfig::from_toml(text).unwrap();
         assert!(!format!("{config:?}").contains("0123456789abcdef"));
