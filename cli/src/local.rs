@@ -15,7 +15,7 @@ use wayfare_protocol::money::Currency;
 use wayfare_server::{RunningServer, ServerConfig};
 use wayfare_terminal::config::{
     ConnectionLimits, ControlConfig, LinkageConfig, MdnsConfig, ModeConfig, PosConfig,
-    TimeoutConfig, TramConfig,
+    TimeoutConfig, TopUpConfig, TramConfig,
 };
 use wayfare_terminal::{EnrollRequest, RunningTerminal, TerminalConfig, TerminalLocation};
 
@@ -231,6 +231,25 @@ impl LocalSystem {
             request_ttl_ms: options.request_ttl_ms,
         });
         self.terminal(merchant, TerminalKind::Pos, mode, None, options)
+            .await
+    }
+
+    /// Enrolls and starts a counter/kiosk top-up terminal for `merchant`
+    /// (offers stay open for `options.request_ttl_ms`, at most 10 min).
+    pub async fn top_up_terminal(
+        &self,
+        merchant: &Merchant,
+        currency: &str,
+        options: TerminalOptions,
+    ) -> Result<RunningTerminal> {
+        let mode = ModeConfig::TopUp(TopUpConfig {
+            currency: Currency::parse(currency)?,
+            offer_ttl_ms: options
+                .request_ttl_ms
+                .min(wayfare_protocol::top_up::MAX_OFFER_LIFETIME_MS),
+            max_amount_minor: 50_000,
+        });
+        self.terminal(merchant, TerminalKind::TopUp, mode, None, options)
             .await
     }
 

@@ -82,6 +82,10 @@ use wayfare_protocol::money::{validate_amount, Currency};
 use crate::error::{Result, TerminalError};
 pub use crate::position::{PositionConfig, StopConfig};
 pub use crate::tap_config::{TapConfig, TapRole};
+pub use crate::top_up::TopUpConfig;
+pub use linkage::{CommandLinkageConfig, LinkageConfig};
+
+mod linkage;
 
 /// Everything the terminal daemon needs to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -166,6 +170,9 @@ pub enum ModeConfig {
     /// A tram reader or station/parking gate doing tap-in/tap-out: a
     /// signed tap-in token on entry, the fare-table price on exit (P3.6).
     TapInOut(TapConfig),
+    /// A counter or station kiosk: the cashier enters the cash received
+    /// and the rider's phone claims it as wallet money (P1, P5).
+    TopUp(TopUpConfig),
 }
 
 impl ModeConfig {
@@ -175,6 +182,7 @@ impl ModeConfig {
             ModeConfig::Pos(p) => &p.currency,
             ModeConfig::Tram(t) => &t.currency,
             ModeConfig::TapInOut(t) => &t.currency,
+            ModeConfig::TopUp(t) => &t.currency,
         }
     }
 
@@ -184,6 +192,7 @@ impl ModeConfig {
             ModeConfig::Pos(p) => p.request_ttl_ms,
             ModeConfig::Tram(t) => t.request_ttl_ms,
             ModeConfig::TapInOut(t) => t.request_ttl_ms,
+            ModeConfig::TopUp(t) => t.offer_ttl_ms,
         }
     }
 
@@ -191,6 +200,7 @@ impl ModeConfig {
     pub fn accepts_kind(&self, kind: TerminalKind) -> bool {
         match self {
             ModeConfig::Pos(_) => kind == TerminalKind::Pos,
+            ModeConfig::TopUp(_) => kind == TerminalKind::TopUp,
             ModeConfig::Tram(_) | ModeConfig::TapInOut(_) => {
                 matches!(kind, TerminalKind::Tram | TerminalKind::Gate)
             }
@@ -240,43 +250,6 @@ pub struct TramConfig {
     /// runs (control interface, position feed); empty: it never changes.
     #[serde(default)]
     pub stops: Vec<StopConfig>,
-}
-
-/// The linkage device (P3.4): what happens when a payment is confirmed.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LinkageConfig {
-    /// Only log the switch (demo, tests).
-    #[default]
-    Log,
-    /// Run a command to switch on and another to switch off. The order id,
-    /// payment id, amount and currency are passed in `WAYFARE_*` variables.
-    Command(CommandLinkageConfig),
-}
-
-/// Commands driving a real device.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandLinkageConfig {
-    /// Program and arguments run to switch the device on.
-    pub open: Vec<String>,
-    /// Program and arguments run to switch it off again (may be empty).
-    #[serde(default)]
-    pub close: Vec<String>,
-    /// How long the device stays on before `close` runs (ms).
-    #[serde(default = "default_hold")]
-    pub hold_ms: u64,
-    /// Longest time a command may run (ms) before it is killed.
-    #[serde(default = "default_command_timeout")]
-    pub timeout_ms: u64,
-}
-
-fn default_hold() -> u64 {
-    3_000
-}
-
-fn default_command_timeout() -> u64 {
-    10_000
 }
 
 /// mDNS advertisement settings.
@@ -575,6 +548,9 @@ impl TerminalConfig {
         }
         if let ModeConfig::TapInOut(t) = &self.mode {
             t.validate()?;
+        }
+        if let ModeConfig::TopUp(t) = &self.mode {
+            t.validate().map_err(TerminalError::Config)?;
         }
         if let LinkageConfig::Command(c) = &self.linkage {
             if c.open.is_empty() || c.open[0].trim().is_empty() {

@@ -48,12 +48,12 @@ use crate::position::{MoveError, MoveRequest};
 use crate::sale::SaleError;
 use crate::{now_ms, Shared};
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = json!({ "error": { "code": code, "message": message.into() } });
     (status, Json(body)).into_response()
 }
 
-fn sale_error(e: SaleError) -> Response {
+pub(crate) fn sale_error(e: SaleError) -> Response {
     let (status, code) = match &e {
         SaleError::NotPos => (StatusCode::CONFLICT, "not_a_pos"),
         SaleError::SalePending(_) => (StatusCode::CONFLICT, "sale_pending"),
@@ -80,6 +80,11 @@ fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/sales", post(new_sale))
         .route("/sales/{order_id}", get(get_sale).delete(cancel_sale))
+        .route("/top-ups", post(crate::top_up::control::new_top_up))
+        .route(
+            "/top-ups/{order_id}",
+            get(crate::top_up::control::get_top_up).delete(crate::top_up::control::cancel_top_up),
+        )
         .route("/status", get(status))
         .route("/position", put(move_tram))
 }
@@ -319,6 +324,13 @@ struct NewSale {
 }
 
 async fn new_sale(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    if matches!(shared.config.mode, crate::config::ModeConfig::TopUp(_)) {
+        return error(
+            StatusCode::CONFLICT,
+            "top_up_terminal",
+            "this terminal takes cash top-ups, not sales: POST /top-ups",
+        );
+    }
     let sale: NewSale = match serde_json::from_slice(&body) {
         Ok(s) => s,
         Err(e) => {

@@ -43,7 +43,8 @@ pub mod sale;
 mod session;
 mod tap;
 mod tap_config;
-pub mod tram;
+pub mod top_up;
+mod tram;
 mod untrusted;
 
 pub use config::TerminalConfig;
@@ -120,6 +121,8 @@ pub(crate) struct Shared {
     pub(crate) express: express::Express,
     /// Tram: the live position, read at the moment of each tap.
     pub(crate) position: Option<Arc<position::LivePosition>>,
+    /// Top-up mode: the signed offers not yet settled.
+    pub(crate) top_ups: top_up::OfferBook,
 }
 
 impl Shared {
@@ -276,7 +279,12 @@ async fn start_inner(
     };
     let advertiser = advertise::advertise(&config.mdns, &beacon, phone_addr)?;
 
-    let pos = matches!(config.mode, config::ModeConfig::Pos(_));
+    // Cash top-ups are entered at the counter like POS sales.
+    let pos = matches!(
+        config.mode,
+        config::ModeConfig::Pos(_) | config::ModeConfig::TopUp(_)
+    );
+    let top_ups = top_up::OfferBook::open(reports.tree("top_up_offers")?)?;
     let sales = SaleBook::new(config.mode.currency().clone(), pos);
     let pushes = Arc::new(PushBook::default());
     let express = express::Express::open(
@@ -316,6 +324,7 @@ async fn start_inner(
         shutdown: shutdown_rx.clone(),
         express,
         position,
+        top_ups,
     });
     // Sales left in doubt by an earlier run are settled now.
     for held in shared.in_doubt.list() {
@@ -326,6 +335,14 @@ async fn start_inner(
             held.since_ms,
         );
         in_doubt::spawn_resolver(shared.clone(), held.sale.order_id.clone());
+    }
+    // So are top-up offers: a phone may have claimed them.
+    for held in shared.top_ups.list() {
+        let reason = held
+            .in_doubt
+            .clone()
+            .unwrap_or_else(|| "the terminal stopped while the offer was open".into());
+        top_up::resolver::hold(&shared, held, &reason).await;
     }
 
     let mut tasks = Vec::new();

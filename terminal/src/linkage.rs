@@ -31,6 +31,9 @@ pub struct LinkageEvent {
     pub amount_minor: u64,
     /// Currency code.
     pub currency: String,
+    /// Text to print (a top-up receipt at a kiosk); `None` for a payment,
+    /// whose device is a gate or a ticket printer of its own.
+    pub receipt: Option<String>,
 }
 
 /// A device the terminal switches on after a confirmed payment and off
@@ -69,7 +72,8 @@ impl LinkageDevice for LogLinkage {
 /// A device driven by external commands. The command gets the event in
 /// `WAYFARE_EVENT` (`open`/`close`), `WAYFARE_TERMINAL_ID`,
 /// `WAYFARE_ORDER_ID`, `WAYFARE_PAYMENT_ID`, `WAYFARE_AMOUNT_MINOR` and
-/// `WAYFARE_CURRENCY`; a non-zero exit status is a failure.
+/// `WAYFARE_CURRENCY`, and the text to print in `WAYFARE_RECEIPT` when
+/// there is one (a kiosk top-up); a non-zero exit status is a failure.
 #[derive(Debug, Clone)]
 pub struct CommandLinkage {
     config: CommandLinkageConfig,
@@ -99,6 +103,10 @@ impl CommandLinkage {
             .env("WAYFARE_PAYMENT_ID", &event.payment_id)
             .env("WAYFARE_AMOUNT_MINOR", event.amount_minor.to_string())
             .env("WAYFARE_CURRENCY", &event.currency)
+            .env(
+                "WAYFARE_RECEIPT",
+                event.receipt.as_deref().unwrap_or_default(),
+            )
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let timeout = Duration::from_millis(self.config.timeout_ms);
@@ -245,6 +253,7 @@ mod tests {
             payment_id: "pay_1".into(),
             amount_minor: 200,
             currency: "CNY".into(),
+            receipt: None,
         }
     }
 

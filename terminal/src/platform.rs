@@ -48,6 +48,19 @@ pub struct Confirmation {
     pub currency: Option<String>,
 }
 
+/// The platform's answer about a top-up offer of this terminal.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct TopUpStatus {
+    /// True once the offer was credited to a wallet.
+    pub credited: bool,
+    /// `credited`, `not_credited` or `open`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The server-signed receipt of the credited top-up (base64url COSE).
+    #[serde(default)]
+    pub receipt: Option<String>,
+}
+
 /// A `payment.completed` event pushed by the server (P2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushedPayment {
@@ -328,6 +341,20 @@ impl PlatformClient {
             status: None,
             retryable: true,
             message: format!("unreadable confirmation answer: {e}"),
+        })
+    }
+
+    /// Asks whether a top-up offer of this terminal was credited (an
+    /// order whose outcome the terminal does not know).
+    pub async fn top_up_status(&self, order_id: &str) -> Result<TopUpStatus> {
+        let body = serde_json::json!({ "order_id": order_id });
+        let response = self
+            .post_json("/v1/platform/top-up-confirmations", &body)
+            .await?;
+        response.json().await.map_err(|e| TerminalError::Platform {
+            status: None,
+            retryable: true,
+            message: format!("unreadable top-up confirmation answer: {e}"),
         })
     }
 

@@ -370,6 +370,7 @@ impl Session {
             payment_id: String::new(),
             amount_minor: 0,
             currency: config.currency.code().to_string(),
+            receipt: None,
         };
         let (state, outcome, message) = match shared.linkage.activate(event).await {
             Ok(()) => (

@@ -160,6 +160,7 @@ fn attempt(
         payment_id: String::new(),
         amount_minor: offer.amount_minor,
         currency: offer.currency.clone(),
+        receipt: None,
     };
     if let Err(e) = runtime.block_on(shared.linkage.activate(event)) {
         tracing::error!(error = %e, "the linkage device failed after an express tap");

@@ -27,6 +27,7 @@ use wayfare_protocol::ProtocolError;
 
 mod report;
 mod resume;
+mod top_up;
 mod verdict;
 
 use verdict::Verdict;
@@ -383,6 +384,7 @@ impl Session {
                 }
             }
             ModeConfig::Pos(_) => (self.wait_for_sale(shutdown).await?, None),
+            ModeConfig::TopUp(_) => return self.top_up(shutdown).await,
             ModeConfig::TapInOut(t) => {
                 let token = self.await_tap_in(t).await?;
                 let check = tap::check_token(

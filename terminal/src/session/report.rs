@@ -25,6 +25,7 @@ pub(crate) async fn switch_on(
         payment_id: payment_id.to_string(),
         amount_minor: request.amount_minor,
         currency: request.currency.code().to_string(),
+        receipt: None,
     };
     shared
         .linkage
