@@ -225,6 +225,7 @@ pub async fn run() -> Result<()> {
 
     crate::demo_guardian::demo_guardian_and_tap_ride(&system).await?;
     crate::demo_merchant::shop_with_owner_and_staff(&system).await?;
+    crate::demo_tram::demo_moving_tram(&system).await?;
 
     rider.wallet.close().await;
     pos.shutdown().await;
