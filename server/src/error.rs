@@ -78,6 +78,12 @@ pub enum ApiError {
     /// The order was already paid (under another idempotency key).
     #[error("{0}")]
     OrderAlreadyPaid(String),
+    /// A kiosk top-up offer was already credited to another wallet.
+    #[error("{0}")]
+    TopUpAlreadyClaimed(String),
+    /// A kiosk top-up offer closed before it was credited.
+    #[error("{0}")]
+    OfferExpired(String),
     /// Currencies of the instruction and the accounts differ.
     #[error("{0}")]
     CurrencyMismatch(String),
@@ -162,6 +168,8 @@ impl ApiError {
             RequestExpired(_) => ("request_expired", StatusCode::GONE),
             IdempotencyConflict(_) => ("idempotency_conflict", StatusCode::CONFLICT),
             OrderAlreadyPaid(_) => ("order_already_paid", StatusCode::CONFLICT),
+            TopUpAlreadyClaimed(_) => ("top_up_already_claimed", StatusCode::CONFLICT),
+            OfferExpired(_) => ("offer_expired", StatusCode::GONE),
             CurrencyMismatch(_) => ("currency_mismatch", StatusCode::UNPROCESSABLE_ENTITY),
             PayloadTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),

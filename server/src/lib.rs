@@ -39,6 +39,7 @@ mod funding;
 pub mod gateway;
 mod guardians;
 mod invitations;
+mod kiosk;
 mod journeys;
 mod keys;
 mod ledger;

@@ -7,6 +7,7 @@ mod billing_ops;
 mod express_ops;
 mod funding_ops;
 mod guardian_ops;
+mod kiosk_ops;
 mod merchant_ops;
 mod registration_ops;
 
@@ -124,7 +125,7 @@ fn ops() -> Vec<Op> {
              summary: "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365).",
              auth: Auth::Admin,
              request: Some(obj(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": s(),
-                 "kind": { "enum": ["pos", "tram", "gate"] }, "terminal_key": s(), "label": s(),
+                 "kind": { "enum": ["pos", "tram", "gate", "top_up"] }, "terminal_key": s(), "label": s(),
                  "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "station_index": { "type": "integer", "minimum": 0 },
                      "tap_role": { "enum": ["entry", "exit", "both"] }, "direction_from": s(), "direction_towards": s(),
                      "utc_offset_minutes": { "type": "integer", "minimum": -840, "maximum": 840 } })),
@@ -288,6 +289,7 @@ pub fn document() -> Value {
         .chain(registration_ops::ops())
         .chain(express_ops::ops())
         .chain(billing_ops::ops())
+        .chain(kiosk_ops::ops())
         .chain(funding_ops::ops())
     {
         let entry = paths
@@ -326,6 +328,7 @@ pub fn document() -> Value {
                         "unauthorized", "bad_signature", "stale_request", "replayed_request", "forbidden",
                         "not_found", "unknown_device", "unknown_terminal", "unknown_merchant",
                         "insufficient_funds", "request_expired", "idempotency_conflict", "order_already_paid",
+                        "top_up_already_claimed", "offer_expired",
                         "callback_mismatch",
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
                         "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
@@ -358,7 +361,8 @@ mod tests {
         // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express;
         // + 4: the billing exchange (exports, reconciliations); + 5:
         // over-the-air top-up (start, providers, status, callback, list).
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 5);
+        // + 2: kiosk top-ups (claim, terminal confirmation).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 5 + 2);
         assert!(
             doc["paths"]["/v1/billing/reconciliations"]["post"]["requestBody"]["content"]
                 ["text/csv"]

@@ -47,6 +47,7 @@ pub async fn close_day(
     let pool = &state.db().pool;
     let records = billing::settlement(pool, date, from, to).await?;
     let payments = day_payments(state, from, to).await?;
+    let cash_floats = crate::kiosk::settlement::cash_floats(pool, date, from, to).await?;
     let id = new_id("bex").map_err(|e| ApiError::Internal(e.to_string()))?;
     let delivery_id = new_id("bdl").map_err(|e| ApiError::Internal(e.to_string()))?;
     let body = json!({
@@ -58,6 +59,7 @@ pub async fn close_day(
         "to_ms": to,
         "records": records,
         "payments": payments,
+        "cash_floats": cash_floats,
     })
     .to_string();
     let (record_count, payment_count) = (records.len() as i64, payments.len() as i64);

@@ -36,6 +36,8 @@ pub(crate) async fn settlements(
     let offset = check_offset("utc_offset_minutes", query.utc_offset_minutes.unwrap_or(0))?;
     let (from, to) = parse_day("date", &query.date, offset)?;
     let records = billing::settlement(&state.db().pool, &query.date, from, to).await?;
+    let cash_floats =
+        crate::kiosk::settlement::cash_floats(&state.db().pool, &query.date, from, to).await?;
     match query.format.as_deref().unwrap_or("json") {
         "json" => Ok(Json(json!({
             "date": query.date,
@@ -43,6 +45,7 @@ pub(crate) async fn settlements(
             "from_ms": from,
             "to_ms": to,
             "records": records,
+            "cash_floats": cash_floats,
         }))
         .into_response()),
         "csv" => Ok((
