@@ -415,6 +415,8 @@ fn pay(state: &Mutex<ServerState>, key: &SigningKey, body: &[u8]) -> (u16, Value
             currency: b.currency.clone(),
             completed_at_ms: now_ms(),
             fare: b.fare.clone(),
+            points_spent: 0,
+            points_value_minor: 0,
         },
     )
     .unwrap();

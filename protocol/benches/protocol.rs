@@ -96,6 +96,8 @@ fn signatures(c: &mut Criterion) {
         currency: Currency::parse("CNY").unwrap(),
         completed_at_ms: 5,
         fare: None,
+        points_spent: 0,
+        points_value_minor: 0,
     };
     c.bench_function("receipt/sign", |b| {
         b.iter(|| Receipt::issue(&server, &body).unwrap())

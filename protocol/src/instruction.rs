@@ -39,6 +39,18 @@ pub struct InstructionBody {
     pub expires_at_ms: u64,
     /// When the device signed (Unix ms).
     pub signed_at_ms: u64,
+    /// Loyalty points the rider chose to spend on this payment (their value
+    /// is set by the merchant's points rate on the server). Absent when
+    /// zero, so an instruction without points (older apps, express
+    /// settlement) encodes, verifies and digests exactly as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points_spent: u64,
+}
+
+/// True for zero: optional counters are left out of signed bodies when
+/// unused, keeping older signed bytes identical.
+pub(crate) fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 signed_object!(
@@ -98,7 +110,74 @@ mod tests {
             fare: None,
             expires_at_ms: 100,
             signed_at_ms: 50,
+            points_spent: 0,
         }
+    }
+
+    /// The body as an app before points would have encoded it.
+    #[derive(Serialize)]
+    struct OldBody {
+        version: u16,
+        account_id: String,
+        device_id: String,
+        idempotency_key: String,
+        order_id: String,
+        merchant_id: String,
+        terminal_id: String,
+        amount_minor: u64,
+        currency: Currency,
+        description: String,
+        fare: Option<FareContext>,
+        expires_at_ms: u64,
+        signed_at_ms: u64,
+    }
+
+    #[test]
+    fn an_instruction_without_points_verifies_as_before() {
+        let dev = SigningKey::generate().unwrap();
+        let b = body();
+        let old = OldBody {
+            version: b.version,
+            account_id: b.account_id.clone(),
+            device_id: b.device_id.clone(),
+            idempotency_key: b.idempotency_key.clone(),
+            order_id: b.order_id.clone(),
+            merchant_id: b.merchant_id.clone(),
+            terminal_id: b.terminal_id.clone(),
+            amount_minor: b.amount_minor,
+            currency: b.currency.clone(),
+            description: b.description.clone(),
+            fare: None,
+            expires_at_ms: b.expires_at_ms,
+            signed_at_ms: b.signed_at_ms,
+        };
+        // Same bytes with and without the field when it is zero.
+        assert_eq!(
+            crate::codec::to_cbor(&old).unwrap(),
+            crate::codec::to_cbor(&b).unwrap()
+        );
+        let signed = PaymentInstruction(signed::sign(&dev, PURPOSE, &old).unwrap());
+        let read = signed.verify(&dev.public_key()).unwrap();
+        assert_eq!(read.points_spent, 0);
+        assert_eq!(read, b);
+    }
+
+    #[test]
+    fn points_are_signed_and_a_tampered_count_fails() {
+        let dev = SigningKey::generate().unwrap();
+        let mut b = body();
+        b.points_spent = 120;
+        let ins = PaymentInstruction::sign(&dev, &b).unwrap();
+        assert_eq!(ins.verify(&dev.public_key()).unwrap().points_spent, 120);
+        // 120 is the CBOR byte 0x18 0x78; change it to 121.
+        let mut bytes = ins.as_bytes().to_vec();
+        let key = b"points_spent";
+        let pos = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+        assert_eq!(&bytes[pos..pos + 2], &[0x18, 120]);
+        bytes[pos + 1] = 121;
+        let tampered = PaymentInstruction::from_bytes(bytes);
+        assert_eq!(tampered.peek().unwrap().points_spent, 121);
+        assert!(tampered.verify(&dev.public_key()).is_err());
     }
 
     #[test]

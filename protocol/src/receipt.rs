@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ProtocolError, Result};
 use crate::fare::FareContext;
+use crate::instruction::is_zero;
 use crate::keys::{PublicKey, SigningKey};
 use crate::messages::PaymentRequest;
 use crate::money::Currency;
@@ -36,6 +37,15 @@ pub struct ReceiptBody {
     pub completed_at_ms: u64,
     /// Transit context, if any.
     pub fare: Option<FareContext>,
+    /// Loyalty points spent on this payment; absent when zero, so a
+    /// receipt without points encodes and verifies as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points_spent: u64,
+    /// What those points paid, in minor units: the rider's money paid
+    /// `amount_minor - points_value_minor`; `amount_minor` stays the full
+    /// price (what the terminal checks). Absent when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points_value_minor: u64,
 }
 
 impl ReceiptBody {
@@ -99,7 +109,61 @@ mod tests {
             currency: Currency::parse("CNY").unwrap(),
             completed_at_ms: 5,
             fare: None,
+            points_spent: 0,
+            points_value_minor: 0,
         }
+    }
+
+    #[test]
+    fn a_receipt_without_points_verifies_as_before_and_points_are_signed() {
+        // A receipt as the server signed it before points existed.
+        #[derive(Serialize)]
+        struct OldBody {
+            version: u16,
+            payment_id: String,
+            order_id: String,
+            payer: String,
+            merchant_id: String,
+            terminal_id: String,
+            amount_minor: u64,
+            currency: Currency,
+            completed_at_ms: u64,
+            fare: Option<FareContext>,
+        }
+        let b = body();
+        let old = OldBody {
+            version: b.version,
+            payment_id: b.payment_id.clone(),
+            order_id: b.order_id.clone(),
+            payer: b.payer.clone(),
+            merchant_id: b.merchant_id.clone(),
+            terminal_id: b.terminal_id.clone(),
+            amount_minor: b.amount_minor,
+            currency: b.currency.clone(),
+            completed_at_ms: b.completed_at_ms,
+            fare: None,
+        };
+        let server = SigningKey::generate().unwrap();
+        let receipt = Receipt(signed::sign(&server, PURPOSE, &old).unwrap());
+        assert_eq!(receipt.verify(&server.public_key()).unwrap(), b);
+        assert_eq!(
+            receipt.as_bytes(),
+            Receipt::issue(&server, &b).unwrap().as_bytes()
+        );
+
+        let mut split = body();
+        split.points_spent = 50;
+        split.points_value_minor = 100;
+        let receipt = Receipt::issue(&server, &split).unwrap();
+        assert_eq!(receipt.verify(&server.public_key()).unwrap(), split);
+        let mut bytes = receipt.as_bytes().to_vec();
+        let key = b"points_value_minor";
+        let pos = bytes.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+        assert_eq!(&bytes[pos..pos + 2], &[0x18, 100]);
+        bytes[pos + 1] = 99;
+        assert!(Receipt::from_bytes(bytes)
+            .verify(&server.public_key())
+            .is_err());
     }
 
     #[test]

@@ -69,6 +69,8 @@ fn mutated_valid_messages_never_panic_decoders() {
             currency: wayfare_protocol::money::Currency::parse("EUR").unwrap(),
             completed_at_ms: 1,
             fare: None,
+            points_spent: 0,
+            points_value_minor: 0,
         },
     )
     .unwrap();

@@ -137,6 +137,12 @@ pub enum ApiError {
     /// Any other unexpected failure (logged; never shown to the client).
     #[error("internal: {0}")]
     Internal(String),
+    /// The merchant does not take loyalty points (no points rate set).
+    #[error("{0}")]
+    PointsNotAccepted(String),
+    /// The rider has fewer points than the payment spends.
+    #[error("{0}")]
+    InsufficientPoints(String),
     /// An express tap could not be fully charged: no new allowance until
     /// the rider's debt is paid (a top-up pays it first).
     #[error("{0}")]
@@ -184,6 +190,8 @@ impl ApiError {
             RefundExceedsPayment(_) => ("refund_exceeds_payment", StatusCode::CONFLICT),
             AlreadyMember(_) => ("already_member", StatusCode::CONFLICT),
             ExpressBlocked(_) => ("express_blocked", StatusCode::CONFLICT),
+            PointsNotAccepted(_) => ("points_not_accepted", StatusCode::UNPROCESSABLE_ENTITY),
+            InsufficientPoints(_) => ("insufficient_points", StatusCode::PAYMENT_REQUIRED),
             Database(_) | Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -277,6 +277,8 @@ async fn sign_charges(
                 currency: currency.clone(),
                 completed_at_ms: now,
                 fare: None,
+                points_spent: 0,
+                points_value_minor: 0,
             },
         )
         .map_err(|e| ApiError::Internal(format!("receipt signing: {e}")))?;

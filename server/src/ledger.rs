@@ -8,6 +8,7 @@ use wayfare_protocol::ids::new_id;
 use wayfare_protocol::money::Currency;
 
 use crate::error::ApiError;
+use crate::points;
 
 /// One side of a movement.
 #[derive(Clone, Debug)]
@@ -18,7 +19,9 @@ pub struct Leg {
     pub amount_minor: i64,
     /// Refuse the movement if a debit would take the balance below zero.
     pub require_cover: bool,
-    /// Loyalty points added to the account with this leg.
+    /// Loyalty points added to the account with this leg (negative: taken
+    /// back); [`post`] moves them through the points ledger against the
+    /// loyalty account of the movement's currency (`crate::points::ledger`).
     pub points: i64,
 }
 
@@ -63,17 +66,16 @@ pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i
             // One conditional statement: correct under concurrency on both
             // backends (PostgreSQL re-checks the condition after a row lock).
             sqlx::query(
-                "UPDATE accounts SET balance_minor = balance_minor + $1, points = points + $2, \
-                 entry_seq = entry_seq + 1 WHERE id = $3 AND balance_minor + $1 >= 0",
+                "UPDATE accounts SET balance_minor = balance_minor + $1, \
+                 entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0",
             )
         } else {
             sqlx::query(
-                "UPDATE accounts SET balance_minor = balance_minor + $1, points = points + $2, \
-                 entry_seq = entry_seq + 1 WHERE id = $3",
+                "UPDATE accounts SET balance_minor = balance_minor + $1, \
+                 entry_seq = entry_seq + 1 WHERE id = $2",
             )
         }
         .bind(leg.amount_minor)
-        .bind(leg.points)
         .bind(leg.account_id.clone())
         .execute(&mut *conn)
         .await?
@@ -105,6 +107,24 @@ pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i
         .execute(&mut *conn)
         .await?;
         balances.push(balance);
+    }
+    // Points carried by the legs, double-entry against the loyalty account
+    // (after the money legs: the loyalty row is locked last).
+    for leg in movement.legs.iter().filter(|l| l.points != 0) {
+        points::ledger::transfer(
+            conn,
+            points::ledger::Transfer {
+                kind: movement.kind,
+                movement_id: &movement.movement_id,
+                payment_id: movement.payment_id.as_deref(),
+                account_id: &leg.account_id,
+                points: leg.points,
+                require_cover: false,
+                currency: &movement.currency,
+                at_ms: movement.at_ms,
+            },
+        )
+        .await?;
     }
     Ok(balances)
 }
@@ -160,6 +180,8 @@ pub struct LedgerCheck {
     pub entries: i64,
     /// Accounts whose balance differs from the sum of their entries.
     pub balance_mismatches: i64,
+    /// The points ledger's check (sum, entries, mismatches).
+    pub points: points::PointsCheck,
 }
 
 /// Checks the double-entry invariants.
@@ -180,5 +202,6 @@ pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
         sum_minor,
         entries,
         balance_mismatches,
+        points: points::check(pool).await?,
     })
 }

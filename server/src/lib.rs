@@ -46,6 +46,7 @@ mod ledger;
 mod merchants;
 mod openapi;
 mod outbox;
+mod points;
 mod routes;
 mod sse;
 mod state;

@@ -9,6 +9,7 @@ mod funding_ops;
 mod guardian_ops;
 mod kiosk_ops;
 mod merchant_ops;
+mod points_ops;
 mod registration_ops;
 
 /// Who may call an operation.
@@ -66,7 +67,7 @@ fn ops() -> Vec<Op> {
             "currency",
             "points",
         ],
-        json!({ "account_id": s(), "kind": { "enum": ["user", "merchant", "funding"] },
+        json!({ "account_id": s(), "kind": { "enum": ["user", "merchant", "funding", "loyalty"] },
                 "display_name": s(), "balance_minor": int(), "currency": s(), "points": int() }),
     );
     vec![
@@ -104,7 +105,7 @@ fn ops() -> Vec<Op> {
              success: ("201", obj(&["top_up_id", "account_id", "balance_minor", "currency"], json!({ "top_up_id": s(), "account_id": s(), "balance_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "409", "422"] },
         Op { method: "post", path: "/v1/payments", id: "createPayment",
-             summary: "Pays with a device-signed PaymentInstruction. Header idempotency-key must equal the instruction's, which must be payment_idempotency_key(account_id, terminal_id, order_id) (else 422 invalid_field); keys are scoped to the paying account. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
+             summary: "Pays with a device-signed PaymentInstruction (with points_spent > 0, that many loyalty points pay part of the amount at the merchant's points rate: 422 points_not_accepted without a rate, 402 insufficient_points, 422 invalid_field over the merchant's cap or the amount). Header idempotency-key must equal the instruction's, which must be payment_idempotency_key(account_id, terminal_id, order_id) (else 422 invalid_field); keys are scoped to the paying account. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
              auth: Auth::Device,
              request: Some(obj(&["instruction"], json!({ "instruction": { "type": "string", "description": "COSE_Sign1 PaymentInstruction, base64url" } }))),
              success: ("201", payment_result.clone()),
@@ -157,9 +158,10 @@ fn ops() -> Vec<Op> {
              success: ("200", obj(&["reports"], json!({ "reports": { "type": "array", "items": { "type": "object" } } }))),
              errors: &["401", "404"] },
         Op { method: "get", path: "/v1/ledger/check", id: "ledgerCheck",
-             summary: "The double-entry invariant: sum_minor is 0, balance_mismatches is 0.",
+             summary: "The double-entry invariants: sum_minor is 0, balance_mismatches is 0 (money); points_sum is 0, points_mismatches is 0 (loyalty points, each account's points equal its points entries).",
              auth: Auth::Admin, request: None,
-             success: ("200", obj(&["sum_minor", "entries", "balance_mismatches"], json!({ "sum_minor": int(), "entries": int(), "balance_mismatches": int() }))),
+             success: ("200", obj(&["sum_minor", "entries", "balance_mismatches", "points_sum", "points_entries", "points_mismatches"],
+                 json!({ "sum_minor": int(), "entries": int(), "balance_mismatches": int(), "points_sum": int(), "points_entries": int(), "points_mismatches": int() }))),
              errors: &["401"] },
         Op { method: "post", path: "/v1/transit/sweep", id: "transitSweep",
              summary: "P3.6 incomplete journeys: charges the maximum fare, once, for every open entry whose tap-in token expired more than grace_ms ago (default 6 h). The server also runs this periodically.",
@@ -289,6 +291,7 @@ pub fn document() -> Value {
         .chain(registration_ops::ops())
         .chain(express_ops::ops())
         .chain(billing_ops::ops())
+        .chain(points_ops::ops())
         .chain(kiosk_ops::ops())
         .chain(funding_ops::ops())
     {
@@ -333,20 +336,25 @@ pub fn document() -> Value {
                         "currency_mismatch", "payload_too_large", "method_not_allowed", "server_busy",
                         "guardian_limit_reached", "invitation_invalid", "too_many_attempts", "already_bound",
                         "binding_ended", "tap_in_token_used", "missing_scope", "refund_exceeds_payment",
-                        "already_member", "express_blocked", "malformed_csv", "day_not_ended", "internal"] },
+                        "already_member", "express_blocked", "malformed_csv", "day_not_ended",
+                        "points_not_accepted", "insufficient_points", "internal"] },
                     "message": s() })) })),
                 "PaymentResult": obj(&["payment_id", "status", "receipt", "amount_minor", "currency",
-                    "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms"],
+                    "balance_after_minor", "merchant_id", "terminal_id", "order_id", "completed_at_ms",
+                    "points_spent", "points_value_minor"],
                     json!({ "payment_id": s(), "status": { "const": "completed" },
                         "receipt": { "type": "string", "description": "COSE_Sign1 Receipt, base64url" },
                         "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
-                        "merchant_id": s(), "terminal_id": s(), "order_id": s(), "completed_at_ms": int() })),
+                        "merchant_id": s(), "terminal_id": s(), "order_id": s(), "completed_at_ms": int(),
+                        "points_spent": { "type": "integer", "minimum": 0, "description": "loyalty points spent (0 when none)" },
+                        "points_value_minor": { "type": "integer", "minimum": 0, "description": "what the points paid; the balance paid amount_minor - points_value_minor" } })),
                 "Binding": guardian_ops::schemas()["Binding"].clone(),
                 "Alert": guardian_ops::schemas()["Alert"].clone(),
                 "HistoryEntry": obj(&["entry_id", "kind", "amount_minor", "currency", "balance_after_minor", "description", "at_ms"],
                     json!({ "entry_id": s(), "kind": { "enum": ["payment", "top_up", "refund"] },
                         "amount_minor": int(), "currency": s(), "balance_after_minor": int(),
-                        "payment_id": s(), "merchant_name": s(), "description": s(), "at_ms": int() }))
+                        "payment_id": s(), "merchant_name": s(), "description": s(), "at_ms": int(),
+                        "points_spent": int(), "points_value_minor": int(), "points_returned": int() }))
             }
         }
     })
@@ -359,10 +367,11 @@ mod tests {
         let doc = super::document();
         let paths = doc["paths"].as_object().unwrap();
         // + 1: POST /v1/transit/sweep (incomplete journeys); + 6: express;
-        // + 4: the billing exchange (exports, reconciliations); + 5:
-        // over-the-air top-up (start, providers, status, callback, list).
+        // + 4: the billing exchange (exports, reconciliations); + 2: points
+        // rates (admin and device).
         // + 2: kiosk top-ups (claim, terminal confirmation).
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 5 + 2);
+        // + 5: over-the-air top-up (start, providers, status, callback, list).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 2 + 2 + 5);
         assert!(
             doc["paths"]["/v1/billing/reconciliations"]["post"]["requestBody"]["content"]
                 ["text/csv"]

@@ -101,6 +101,7 @@ impl Device {
             fare: None,
             expires_at_ms: now_ms() + 60_000,
             signed_at_ms: now_ms(),
+            points_spent: 0,
         };
         let instruction = PaymentInstruction::sign(&self.key, &body).unwrap();
         let json = serde_json::to_vec(&json!({"instruction": instruction.to_base64()})).unwrap();

@@ -210,6 +210,7 @@ impl RawPayer {
             fare: r.fare.clone(),
             expires_at_ms: r.expires_at_ms,
             signed_at_ms: now_ms(),
+            points_spent: 0,
         };
         let instruction = PaymentInstruction::sign(&self.key, &body).unwrap();
         let payload = json!({"instruction": instruction.to_base64()}).to_string();

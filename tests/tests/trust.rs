@@ -59,6 +59,8 @@ fn forged_body(request: &wayfare_protocol::messages::PaymentRequest) -> ReceiptB
         currency: request.currency.clone(),
         completed_at_ms: request.created_at_ms,
         fare: None,
+        points_spent: 0,
+        points_value_minor: 0,
     }
 }
 

@@ -69,6 +69,7 @@ pub(crate) async fn pay_request(
                 fare: request.fare.clone(),
                 expires_at_ms: request.expires_at_ms,
                 signed_at_ms: now,
+                points_spent: 0,
             };
             let instruction = PaymentInstruction::sign(&id.key, &body)?;
             PaymentIntent {
@@ -315,6 +316,8 @@ mod tests {
             currency: Currency::parse("EUR").unwrap(),
             completed_at_ms: 7,
             fare: None,
+            points_spent: 0,
+            points_value_minor: 0,
         };
         PaymentResult {
             payment_id: "pay_1".into(),

@@ -97,6 +97,7 @@ pub(crate) async fn collect(state: &AppState, account_id: &str) -> Result<u64, A
             fare: None,
             expires_at_ms: now_ms(),
             signed_at_ms: 0,
+            points_spent: 0,
         };
         let paid = match super::settle::existing_payment(pool, &terminal_id, &order_id).await? {
             Some((_, amount)) => amount,

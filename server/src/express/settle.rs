@@ -274,6 +274,7 @@ async fn charge(
         fare: crate::routes::terminals::flat_fare_of(location_json.as_deref()),
         expires_at_ms: uploaded.tapped_at_ms,
         signed_at_ms: 0,
+        points_spent: 0,
     };
     let mut paid = existing_payment(pool, terminal_id, &order_id).await?;
     let mut attempts = 0;

@@ -2,7 +2,9 @@
 //! a conditional update of the payment's refunded amount (so concurrent
 //! refunds can never exceed what was paid), a double-entry movement from
 //! the merchant back to the payer (kind `refund`, linked to the payment, so
-//! the rider's history shows it), the refund row and its prompts.
+//! the rider's history shows it), the refund row and its prompts. A
+//! payment partly paid with points gets both back in proportion: points to
+//! the rider, their value to the operator's loyalty account (`points`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +23,9 @@ use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, ApiPath, ApiQuery};
 use crate::ledger::{self, Leg, Movement};
+use crate::points::ledger::loyalty_account_id;
+use crate::points::refund::RefundPoints;
+use crate::points::split::share_of_refund;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -131,16 +136,46 @@ async fn write_refund(
         )));
     }
     // Read back under the row lock: the current total, and the loyalty
-    // points the payment earned, taken back in proportion to the refund.
-    let (refunded_now, points_awarded): (i64, i64) =
-        sqlx::query_as("SELECT refunded_minor, points_awarded FROM payments WHERE id = $1")
-            .bind(payment_id.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
-    let clawback = points_share(points_awarded, refunded_now, paid)
-        - points_share(points_awarded, refunded_now - amount, paid);
+    // points the payment earned and spent (with their value), each taken
+    // back or returned in proportion to the refund.
+    let (refunded_now, points_awarded, points_spent, points_value): (i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT refunded_minor, points_awarded, points_spent, points_value_minor \
+             FROM payments WHERE id = $1",
+        )
+        .bind(payment_id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    let part = |total| share_of_refund(total, refunded_now, amount, paid);
+    let back = RefundPoints {
+        clawback: part(points_awarded),
+        returned: part(points_spent),
+        value_minor: part(points_value),
+    };
     let refund_id = new_id("ref").map_err(|e| ApiError::Internal(e.to_string()))?;
     let code = Currency::parse(&currency).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut legs = vec![
+        Leg {
+            account_id: merchant_account,
+            amount_minor: -amount,
+            require_cover: true,
+            points: 0,
+        },
+        Leg {
+            account_id: payer.clone(),
+            amount_minor: amount - back.value_minor,
+            require_cover: false,
+            points: 0,
+        },
+    ];
+    if back.value_minor > 0 {
+        legs.push(Leg {
+            account_id: loyalty_account_id(&code),
+            amount_minor: back.value_minor,
+            require_cover: false,
+            points: 0,
+        });
+    }
     ledger::post(
         conn,
         &Movement {
@@ -148,25 +183,14 @@ async fn write_refund(
             movement_id: refund_id.clone(),
             payment_id: Some(payment_id.to_string()),
             description: format!("Refund from {merchant_name}"),
-            currency: code,
+            currency: code.clone(),
             at_ms: now,
-            legs: vec![
-                Leg {
-                    account_id: merchant_account,
-                    amount_minor: -amount,
-                    require_cover: true,
-                    points: 0,
-                },
-                Leg {
-                    account_id: payer,
-                    amount_minor: amount,
-                    require_cover: false,
-                    points: -clawback,
-                },
-            ],
+            legs,
         },
     )
     .await?;
+    back.post(conn, &refund_id, payment_id, &payer, &code, now)
+        .await?;
     sqlx::query(
         "INSERT INTO merchant_refunds (id, request_id, merchant_id, payment_id, member_id, \
          amount_minor, currency, reason, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -217,15 +241,6 @@ async fn write_refund(
         created_at_ms: now,
     };
     Ok((result, woken, true))
-}
-
-/// The points of a payment attributable to `refunded` of its `paid` amount.
-fn points_share(points: i64, refunded: i64, paid: i64) -> i64 {
-    if paid <= 0 {
-        return 0;
-    }
-    let share = i128::from(points) * i128::from(refunded) / i128::from(paid);
-    i64::try_from(share).unwrap_or(0)
 }
 
 /// `POST /v1/merchants/{merchant_id}/refunds` (a member with the refund
@@ -381,20 +396,4 @@ pub(crate) async fn history(
         })
         .collect();
     Ok(Json(json!({ "payments": payments })))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn points_are_taken_back_in_proportion() {
-        let share = super::points_share;
-        // 10 points for 1000: refunds of 300, 300, 400 take 3, 3, 4 back.
-        assert_eq!(share(10, 300, 1_000) - share(10, 0, 1_000), 3);
-        assert_eq!(share(10, 600, 1_000) - share(10, 300, 1_000), 3);
-        assert_eq!(share(10, 1_000, 1_000) - share(10, 600, 1_000), 4);
-        // 2 points for 250: 1 + 1 across two 125 refunds, never more.
-        assert_eq!(share(2, 125, 250) - share(2, 0, 250), 1);
-        assert_eq!(share(2, 250, 250), 2);
-        assert_eq!(share(5, 10, 0), 0);
-    }
 }

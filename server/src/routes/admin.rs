@@ -66,7 +66,8 @@ pub(crate) async fn transit_sweep(
 }
 
 /// `GET /v1/ledger/check`: `sum_minor` is 0 and `balance_mismatches` is 0
-/// when every movement balanced and every balance equals its entries.
+/// when every movement balanced and every balance equals its entries; the
+/// same for loyalty points with `points_sum` and `points_mismatches`.
 pub(crate) async fn ledger_check(
     State(state): State<AppState>,
     _admin: Admin,
@@ -76,6 +77,9 @@ pub(crate) async fn ledger_check(
         "sum_minor": check.sum_minor,
         "entries": check.entries,
         "balance_mismatches": check.balance_mismatches,
+        "points_sum": check.points.sum_points,
+        "points_entries": check.points.entries,
+        "points_mismatches": check.points.mismatches,
     })))
 }
 

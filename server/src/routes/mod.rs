@@ -97,6 +97,7 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .route("/v1/outbound/status", get(settlements::outbound_status))
         .merge(crate::merchants::router())
         .merge(crate::express::router())
+        .merge(crate::points::router())
         .merge(crate::kiosk::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)

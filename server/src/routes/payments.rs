@@ -4,7 +4,8 @@
 //! payer's points, a terminal event, and a signed receipt; the guardians'
 //! daily limits are enforced and their alerts written in the same
 //! transaction (see `guardians::alerts`), and a tap-in token pays one trip
-//! only (see `transit`).
+//! only (see `transit`). Points the instruction spends pay part of the
+//! amount from the operator's loyalty account (see `points`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -16,7 +17,7 @@ use wayfare_protocol::codec::to_cbor;
 use wayfare_protocol::ids::{hex_lower, new_id, payment_idempotency_key, redact, sha256};
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::messages::TerminalKind;
-use wayfare_protocol::money::{validate_amount, Currency};
+use wayfare_protocol::money::validate_amount;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::PROTOCOL_VERSION;
 
@@ -27,7 +28,9 @@ use crate::extract::{check_id, check_text, ApiPath};
 use crate::guardians::render::AlertFacts;
 use crate::guardians::{alerts, ShownAs};
 use crate::keys::ServerKeys;
-use crate::ledger::{self, Leg, Movement};
+use crate::ledger::{self, Movement};
+use crate::points;
+use crate::points::split::{quote, Split};
 use crate::state::AppState;
 
 /// Header carrying the payment's idempotency key.
@@ -62,6 +65,11 @@ pub struct PaymentResult {
     pub order_id: String,
     /// Commit time (Unix ms).
     pub completed_at_ms: u64,
+    /// Loyalty points spent (0 when none).
+    pub points_spent: u64,
+    /// What the points paid (minor units); the rider's money paid
+    /// `amount_minor - points_value_minor`.
+    pub points_value_minor: u64,
 }
 
 /// A stored payment with what is needed to judge a replay.
@@ -73,7 +81,7 @@ struct Stored {
 
 const SELECT_PAYMENT: &str = "SELECT id, status, receipt, amount_minor, currency, \
     balance_after_minor, merchant_id, terminal_id, order_id, completed_at_ms, \
-    instruction_digest, account_id FROM payments WHERE account_id = $1 AND idempotency_key = $2";
+    instruction_digest, account_id, points_spent, points_value_minor FROM payments WHERE account_id = $1 AND idempotency_key = $2";
 
 type PaymentRow = (
     String,
@@ -88,6 +96,8 @@ type PaymentRow = (
     i64,
     String,
     String,
+    i64,
+    i64,
 );
 
 /// The payment of `account_id` with idempotency key `key`: keys belong to
@@ -114,6 +124,8 @@ async fn find_by_key(
             terminal_id: r.7,
             order_id: r.8,
             completed_at_ms: to_u64(r.9),
+            points_spent: to_u64(r.12),
+            points_value_minor: to_u64(r.13),
         },
         digest: r.10,
         account_id: r.11,
@@ -139,12 +151,6 @@ fn replay(stored: Stored, digest: &str, account_id: &str) -> Result<PaymentResul
             "this idempotency key was already used for a different payment instruction".into(),
         ))
     }
-}
-
-/// Points earned: one per whole major unit.
-fn points_for(amount_minor: u64, currency: &Currency) -> i64 {
-    let minor_per_major: u64 = if currency.code() == "JPY" { 1 } else { 100 };
-    to_i64(amount_minor / minor_per_major)
 }
 
 /// `POST /v1/payments`.
@@ -298,6 +304,8 @@ pub(crate) struct Context {
     /// (never the account id, the global handle or a phone number).
     payer_pseudonym: String,
     merchant_account: String,
+    /// What the rider's points pay of the amount (none by default).
+    split: Split,
     /// Alert facts without the rider's name (set per binding).
     alert: AlertFacts,
 }
@@ -357,7 +365,15 @@ pub(crate) async fn load_context(
     if already.is_some() {
         return Err(order_paid());
     }
+    let split = quote(
+        pool,
+        &body.merchant_id,
+        body.points_spent,
+        body.amount_minor,
+    )
+    .await?;
     Ok(Context {
+        split,
         payer_pseudonym: keys.pseudonym(&body.account_id, &body.merchant_id),
         merchant_account,
         alert: AlertFacts {
@@ -383,6 +399,9 @@ struct Plan {
     receipt: String,
     completed_at_ms: u64,
     movement: Movement,
+    split: Split,
+    /// Points the payment earns the rider.
+    earned: i64,
     event_data: String,
     alert: AlertFacts,
     source: Source,
@@ -412,10 +431,12 @@ pub(crate) async fn commit(
             currency: body.currency.clone(),
             completed_at_ms: now,
             fare: body.fare.clone(),
+            points_spent: ctx.split.points_spent,
+            points_value_minor: ctx.split.value_minor,
         },
     )
     .map_err(|e| ApiError::Internal(format!("receipt signing: {e}")))?;
-    let amount = to_i64(body.amount_minor);
+    let legs = points::payment::money_legs(body, &ctx.merchant_account, ctx.split);
     let plan = Plan {
         body: body.clone(),
         digest: digest.to_string(),
@@ -429,21 +450,10 @@ pub(crate) async fn commit(
             description: body.description.clone(),
             currency: body.currency.clone(),
             at_ms: to_i64(now),
-            legs: vec![
-                Leg {
-                    account_id: body.account_id.clone(),
-                    amount_minor: -amount,
-                    require_cover: true,
-                    points: points_for(body.amount_minor, &body.currency),
-                },
-                Leg {
-                    account_id: ctx.merchant_account.clone(),
-                    amount_minor: amount,
-                    require_cover: false,
-                    points: 0,
-                },
-            ],
+            legs,
         },
+        split: ctx.split,
+        earned: points::payment::points_for(body, ctx.split),
         event_data: serde_json::json!({
             "payment_id": payment_id,
             "order_id": body.order_id,
@@ -477,8 +487,10 @@ async fn write_payment(
     sqlx::query(
         "INSERT INTO payments (id, idempotency_key, instruction_digest, account_id, device_id, \
          merchant_id, terminal_id, order_id, amount_minor, currency, description, status, \
-         receipt, balance_after_minor, points_awarded, completed_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'completed', $12, 0, $13, $14)",
+         receipt, balance_after_minor, points_awarded, completed_at_ms, points_spent, \
+         points_value_minor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'completed', $12, 0, $13, $14, \
+         $15, $16)",
     )
     .bind(plan.payment_id.clone())
     .bind(b.idempotency_key.clone())
@@ -492,10 +504,15 @@ async fn write_payment(
     .bind(b.currency.code().to_string())
     .bind(b.description.clone())
     .bind(plan.receipt.clone())
-    .bind(plan.movement.legs[0].points)
+    .bind(plan.earned)
     .bind(at)
+    .bind(to_i64(plan.split.points_spent))
+    .bind(to_i64(plan.split.value_minor))
     .execute(&mut *conn)
     .await?;
+    if plan.split.value_minor > 0 {
+        points::ledger::loyalty_account(conn, &b.currency, at).await?;
+    }
     let balances = ledger::post(conn, &plan.movement).await?;
     let balance_after = balances.first().copied().unwrap_or_default();
     let online = plan.source == Source::Online;
@@ -530,6 +547,8 @@ async fn write_payment(
         at,
     )
     .await?;
+    // Points last: the loyalty account's row is hot.
+    points::payment::move_points(conn, b, &plan.payment_id, plan.split, plan.earned, at).await?;
     // The request's expiry is checked again at the last moment before the
     // commit: a payment whose retry was (or could have been) told `410`
     // never commits later, so a terminal that waited past the expiry can
@@ -550,6 +569,8 @@ async fn write_payment(
         terminal_id: b.terminal_id.clone(),
         order_id: b.order_id.clone(),
         completed_at_ms: plan.completed_at_ms,
+        points_spent: plan.split.points_spent,
+        points_value_minor: plan.split.value_minor,
     };
     Ok((result, guardians))
 }

@@ -53,6 +53,19 @@ struct HistoryEntry {
     merchant_name: Option<String>,
     description: String,
     at_ms: u64,
+    /// For a payment: loyalty points spent on it, and what they paid (the
+    /// entry's amount is the money part).
+    #[serde(skip_serializing_if = "is_zero")]
+    points_spent: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    points_value_minor: i64,
+    /// For a refund: spent points it returned.
+    #[serde(skip_serializing_if = "is_zero")]
+    points_returned: i64,
+}
+
+fn is_zero(value: &i64) -> bool {
+    *value == 0
 }
 
 type EntryRow = (
@@ -64,6 +77,9 @@ type EntryRow = (
     Option<String>,
     Option<String>,
     String,
+    i64,
+    i64,
+    i64,
     i64,
 );
 
@@ -79,7 +95,12 @@ pub(crate) async fn history(
     }
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT e.id, e.kind, e.amount_minor, e.currency, e.balance_after_minor, e.payment_id, \
-         m.name, e.description, e.created_at_ms FROM ledger_entries e \
+         m.name, e.description, e.created_at_ms, \
+         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_spent, 0) ELSE 0 END, \
+         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_value_minor, 0) ELSE 0 END, \
+         (SELECT CAST(COALESCE(SUM(pe.points), 0) AS BIGINT) FROM points_entries pe \
+          WHERE pe.movement_id = e.movement_id AND pe.account_id = e.account_id \
+          AND pe.kind = 'refund_return') FROM ledger_entries e \
          LEFT JOIN payments p ON p.id = e.payment_id \
          LEFT JOIN merchants m ON m.id = p.merchant_id \
          WHERE e.account_id = $1 ORDER BY e.account_seq DESC LIMIT $2",
@@ -100,6 +121,9 @@ pub(crate) async fn history(
             merchant_name: r.6,
             description: r.7,
             at_ms: to_u64(r.8),
+            points_spent: r.9,
+            points_value_minor: r.10,
+            points_returned: r.11,
         })
         .collect();
     Ok(Json(json!({ "entries": entries })))

@@ -301,6 +301,29 @@ impl Phone {
         expires_at_ms: u64,
         fare: Option<wayfare_protocol::fare::FareContext>,
     ) -> (PaymentInstruction, String) {
+        self.instruction_signed(terminal, order_id, amount, expires_at_ms, fare, 0)
+    }
+
+    /// An instruction spending `points` loyalty points.
+    pub fn instruction_with_points(
+        &self,
+        terminal: &Terminal,
+        order_id: &str,
+        amount: u64,
+        points: u64,
+    ) -> (PaymentInstruction, String) {
+        self.instruction_signed(terminal, order_id, amount, now_ms() + 60_000, None, points)
+    }
+
+    fn instruction_signed(
+        &self,
+        terminal: &Terminal,
+        order_id: &str,
+        amount: u64,
+        expires_at_ms: u64,
+        fare: Option<wayfare_protocol::fare::FareContext>,
+        points_spent: u64,
+    ) -> (PaymentInstruction, String) {
         let idem = payment_idempotency_key(&self.account_id, &terminal.terminal_id, order_id);
         let body = InstructionBody {
             version: 1,
@@ -316,6 +339,7 @@ impl Phone {
             fare,
             expires_at_ms,
             signed_at_ms: now_ms(),
+            points_spent,
         };
         (PaymentInstruction::sign(&self.key, &body).unwrap(), idem)
     }

@@ -239,6 +239,8 @@ impl Fixture {
                 currency: request.currency.clone(),
                 completed_at_ms: now_ms(),
                 fare: request.fare.clone(),
+                points_spent: 0,
+                points_value_minor: 0,
             },
         )
         .unwrap()

@@ -1,0 +1,217 @@
+//! The points ledger: points move only through [`post`], double-entry like
+//! money (`crate::ledger`). Every movement's legs sum to zero; one side is
+//! the operator's loyalty account of the currency, whose points balance
+//! goes negative by exactly the points outstanding with riders.
+
+use sqlx::{AnyConnection, AnyPool};
+use wayfare_protocol::ids::new_id;
+use wayfare_protocol::money::Currency;
+
+use crate::error::ApiError;
+
+/// One side of a points movement.
+#[derive(Clone, Debug)]
+pub(crate) struct PointsLeg {
+    /// Account whose points change.
+    pub account_id: String,
+    /// Signed points (negative = the account gives points).
+    pub points: i64,
+    /// Refuse the movement if this leg would take the account below zero
+    /// (a rider spending points); earned points taken back by a refund may
+    /// leave a rider below zero, as before the points ledger.
+    pub require_cover: bool,
+}
+
+/// A set of legs that moves points between accounts.
+#[derive(Clone, Debug)]
+pub(crate) struct PointsMovement {
+    /// `earn`, `spend`, `refund_clawback`, `refund_return` (or a money
+    /// movement's kind when it carried points).
+    pub kind: &'static str,
+    /// The payment, refund or movement this belongs to.
+    pub movement_id: String,
+    /// The payment concerned, when there is one.
+    pub payment_id: Option<String>,
+    /// Time of the movement (Unix ms).
+    pub at_ms: i64,
+    /// Two or more legs summing to zero.
+    pub legs: Vec<PointsLeg>,
+}
+
+/// The id of the operator's loyalty account of a currency: it pays the
+/// money value of spent points (its balance goes negative by the value
+/// redeemed) and is the other side of every points movement.
+pub(crate) fn loyalty_account_id(currency: &Currency) -> String {
+    format!("acc_loyalty_{}", currency.code().to_ascii_lowercase())
+}
+
+/// Creates the loyalty account of `currency` on first use; returns its id.
+pub(crate) async fn loyalty_account(
+    conn: &mut AnyConnection,
+    currency: &Currency,
+    now_ms: i64,
+) -> Result<String, ApiError> {
+    let id = loyalty_account_id(currency);
+    sqlx::query(
+        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
+         VALUES ($1, 'loyalty', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.clone())
+    .bind(format!("Loyalty ({})", currency.code()))
+    .bind(currency.code().to_string())
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Posts a points movement inside the caller's transaction; returns each
+/// leg's points after it, in leg order. A covered leg the account cannot
+/// pay fails with `insufficient_points` (the caller rolls back). Callers
+/// put the loyalty account's leg last, so that hot row is locked last.
+pub(crate) async fn post(
+    conn: &mut AnyConnection,
+    movement: &PointsMovement,
+) -> Result<Vec<i64>, ApiError> {
+    let sum: i128 = movement.legs.iter().map(|l| i128::from(l.points)).sum();
+    if movement.legs.len() < 2 || sum != 0 {
+        return Err(ApiError::Internal(format!(
+            "unbalanced {} points movement: {} legs summing to {sum}",
+            movement.kind,
+            movement.legs.len()
+        )));
+    }
+    let mut after = Vec::with_capacity(movement.legs.len());
+    for leg in &movement.legs {
+        let updated = if leg.require_cover && leg.points < 0 {
+            // One conditional statement: correct under concurrency on both
+            // backends, like the money ledger's covered debit.
+            sqlx::query(
+                "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0",
+            )
+        } else {
+            sqlx::query("UPDATE accounts SET points = points + $1 WHERE id = $2")
+        }
+        .bind(leg.points)
+        .bind(leg.account_id.clone())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        let (points,): (i64,) = match sqlx::query_as("SELECT points FROM accounts WHERE id = $1")
+            .bind(leg.account_id.clone())
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            Some(row) => row,
+            None => return Err(ApiError::NotFound("account not found".into())),
+        };
+        if updated == 0 {
+            return Err(ApiError::InsufficientPoints(format!(
+                "the wallet has {points} points, fewer than the {} to spend",
+                -leg.points
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
+             points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id("pte").map_err(|e| ApiError::Internal(e.to_string()))?)
+        .bind(movement.movement_id.clone())
+        .bind(movement.kind)
+        .bind(leg.account_id.clone())
+        .bind(leg.points)
+        .bind(points)
+        .bind(movement.payment_id.clone())
+        .bind(movement.at_ms)
+        .execute(&mut *conn)
+        .await?;
+        after.push(points);
+    }
+    Ok(after)
+}
+
+/// Points moved between one account and the loyalty account of a
+/// currency: positive to the account, negative from it.
+#[derive(Clone, Debug)]
+pub(crate) struct Transfer<'a> {
+    /// The movement's kind (see [`PointsMovement::kind`]).
+    pub kind: &'static str,
+    /// The payment or refund this belongs to.
+    pub movement_id: &'a str,
+    /// The payment concerned.
+    pub payment_id: Option<&'a str>,
+    /// The rider's (or merchant's) account.
+    pub account_id: &'a str,
+    /// Signed points for `account_id`.
+    pub points: i64,
+    /// Refuse when the account cannot give the points.
+    pub require_cover: bool,
+    /// Currency of the loyalty account on the other side.
+    pub currency: &'a Currency,
+    /// Time (Unix ms).
+    pub at_ms: i64,
+}
+
+/// Posts a [`Transfer`], the loyalty account's leg last. Nothing is
+/// written for zero points.
+pub(crate) async fn transfer(conn: &mut AnyConnection, t: Transfer<'_>) -> Result<(), ApiError> {
+    if t.points == 0 {
+        return Ok(());
+    }
+    let loyalty = loyalty_account(conn, t.currency, t.at_ms).await?;
+    post(
+        conn,
+        &PointsMovement {
+            kind: t.kind,
+            movement_id: t.movement_id.to_string(),
+            payment_id: t.payment_id.map(str::to_string),
+            at_ms: t.at_ms,
+            legs: vec![
+                PointsLeg {
+                    account_id: t.account_id.to_string(),
+                    points: t.points,
+                    require_cover: t.require_cover,
+                },
+                PointsLeg {
+                    account_id: loyalty,
+                    points: -t.points,
+                    require_cover: false,
+                },
+            ],
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The result of the points ledger check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointsCheck {
+    /// Sum of all points entries; zero when points are conserved.
+    pub sum_points: i64,
+    /// Number of points entries.
+    pub entries: i64,
+    /// Accounts whose points differ from the sum of their points entries.
+    pub mismatches: i64,
+}
+
+/// Checks the points ledger's double-entry invariants.
+pub async fn check(pool: &AnyPool) -> Result<PointsCheck, ApiError> {
+    let (sum_points, entries): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT), COUNT(*) FROM points_entries",
+    )
+    .fetch_one(pool)
+    .await?;
+    let (mismatches,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM accounts a WHERE a.points <> \
+         (SELECT CAST(COALESCE(SUM(e.points), 0) AS BIGINT) \
+          FROM points_entries e WHERE e.account_id = a.id)",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(PointsCheck {
+        sum_points,
+        entries,
+        mismatches,
+    })
+}

@@ -1,0 +1,31 @@
+//! Loyalty points as a means of payment (P5). Payments earn points (see
+//! `routes::payments::points_for`); here they become spendable: the
+//! operator sets a rate per merchant ([`rates`]), a payment's instruction
+//! names the points the rider spends and the server values them
+//! ([`split`]), and every movement of points is double-entry against the
+//! operator's loyalty account of the currency ([`ledger`]), which also
+//! pays the money value of spent points so both ledgers sum to zero.
+//! See docs/decisions/0013-spending-points.md.
+
+use axum::routing::{get, put};
+use axum::Router;
+
+use crate::state::AppState;
+
+pub(crate) mod ledger;
+pub(crate) mod payment;
+pub(crate) mod rates;
+pub(crate) mod refund;
+pub(crate) mod split;
+
+pub use ledger::{check, PointsCheck};
+
+/// The routes of the points area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/admin/merchants/{merchant_id}/points-rate",
+            put(rates::set),
+        )
+        .route("/v1/merchants/{merchant_id}/points-rate", get(rates::get))
+}
