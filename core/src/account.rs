@@ -79,6 +79,13 @@ pub struct HistoryEntry {
     pub description: String,
     /// When (Unix ms).
     pub at_ms: u64,
+    /// For a payment: loyalty points spent on it (the amount above is
+    /// what the balance paid).
+    pub points_spent: i64,
+    /// For a payment: what those points paid, in minor units.
+    pub points_value_minor: i64,
+    /// For a refund: spent points it gave back.
+    pub points_returned: i64,
 }
 
 pub(crate) fn format_amount(currency: &str, amount_minor: i64) -> String {
@@ -286,6 +293,9 @@ impl AccountApi {
                 merchant_name: e.merchant_name,
                 description: e.description,
                 at_ms: e.at_ms,
+                points_spent: e.points_spent,
+                points_value_minor: e.points_value_minor,
+                points_returned: e.points_returned,
             })
             .collect())
     }

@@ -275,6 +275,22 @@ pub(crate) struct HistoryEntryJson {
     #[serde(default)]
     pub description: String,
     pub at_ms: u64,
+    #[serde(default)]
+    pub points_spent: i64,
+    #[serde(default)]
+    pub points_value_minor: i64,
+    #[serde(default)]
+    pub points_returned: i64,
+}
+
+/// `GET /v1/merchants/{merchant_id}/points-rate` answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PointsRateJson {
+    pub merchant_id: String,
+    pub currency: String,
+    pub accepts_points: bool,
+    pub minor_per_point: u64,
+    pub max_share_bps: u64,
 }
 
 /// `GET /v1/wallet/history` answer.
@@ -302,6 +318,10 @@ pub(crate) struct PaymentResult {
     pub terminal_id: String,
     pub order_id: String,
     pub completed_at_ms: u64,
+    #[serde(default)]
+    pub points_spent: u64,
+    #[serde(default)]
+    pub points_value_minor: u64,
 }
 
 #[cfg(test)]

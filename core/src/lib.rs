@@ -71,6 +71,7 @@ pub use merchant::{
     PromptAttribute, PromptSettings, PromptStream, StaffInvitation,
 };
 pub use nfc::{NfcCard, NfcListener};
+pub use payments::points::{max_points_for, points_split, PointsRate, PointsSplit};
 pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
 pub use registrations::{PlatformRegistration, RegistrationsApi};
 pub use session::tap_in::TapOutcome;

@@ -20,12 +20,14 @@ use crate::store::receipts::ReceiptRecord;
 use crate::store::Store;
 use crate::wallet::{DeviceIdentity, WalletInner};
 
-/// Pays a terminal's request: records the intent durably, then asks the
+/// Pays a terminal's request, `points_spent` loyalty points of it with
+/// points (0: money only): records the intent durably, then asks the
 /// server. The same order paid again reuses the recorded intent (same
-/// idempotency key, same signed instruction).
+/// idempotency key, same signed instruction, same points).
 pub(crate) async fn pay_request(
     inner: &WalletInner,
     request: &PaymentRequest,
+    points_spent: u64,
 ) -> Result<ReceiptRecord, PaymentError> {
     let (state, id) = inner.device().map_err(|e| match e {
         WalletError::NotRegistered => PaymentError::NotRegistered,
@@ -69,7 +71,7 @@ pub(crate) async fn pay_request(
                 fare: request.fare.clone(),
                 expires_at_ms: request.expires_at_ms,
                 signed_at_ms: now,
-                points_spent: 0,
+                points_spent,
             };
             let instruction = PaymentInstruction::sign(&id.key, &body)?;
             PaymentIntent {
@@ -87,6 +89,7 @@ pub(crate) async fn pay_request(
                 attempts: 0,
                 last_error: None,
                 state: IntentState::Pending,
+                points_spent,
             }
         }
     };
@@ -269,12 +272,19 @@ pub(crate) fn verify_result(
                 && result.amount_minor == body.amount_minor
                 && result.currency == body.currency.code()
                 && result.completed_at_ms == body.completed_at_ms
+                && result.points_spent == body.points_spent
+                && result.points_value_minor == body.points_value_minor
         }),
         ("order_id", body.order_id == intent.order_id),
         ("terminal_id", body.terminal_id == intent.terminal_id),
         ("merchant_id", body.merchant_id == intent.merchant_id),
         ("amount_minor", body.amount_minor == intent.amount_minor),
         ("currency", body.currency.code() == intent.currency),
+        ("points_spent", body.points_spent == intent.points_spent),
+        (
+            "points_value_minor",
+            body.points_value_minor <= body.amount_minor,
+        ),
     ];
     if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
         return Err(format!("the receipt's {field} does not match the payment"));
@@ -293,6 +303,8 @@ pub(crate) fn verify_result(
         balance_after_minor: result.balance_after_minor,
         payer: body.payer,
         completed_at_ms: body.completed_at_ms,
+        points_spent: body.points_spent,
+        points_value_minor: body.points_value_minor,
     })
 }
 
@@ -330,6 +342,8 @@ mod tests {
             terminal_id: "term_1".into(),
             order_id: "ord_1".into(),
             completed_at_ms: 7,
+            points_spent: 0,
+            points_value_minor: 0,
         }
     }
 

@@ -5,6 +5,7 @@
 //! payment and [`settle`] for re-sending pending ones.
 
 pub(crate) mod execute;
+pub(crate) mod points;
 pub(crate) mod settle;
 
 use std::sync::Arc;
@@ -100,6 +101,11 @@ pub struct StoredReceipt {
     /// The signed receipt (COSE_Sign1, unpadded base64url), to show or
     /// forward as proof.
     pub receipt_base64: String,
+    /// Loyalty points spent on the payment (0 when none).
+    pub points_spent: u64,
+    /// What the points paid, in minor units; the balance paid
+    /// `amount_minor - points_value_minor`.
+    pub points_value_minor: u64,
 }
 
 impl From<ReceiptRecord> for StoredReceipt {
@@ -120,6 +126,8 @@ impl From<ReceiptRecord> for StoredReceipt {
             payer_handle: r.payer,
             completed_at_ms: r.completed_at_ms,
             receipt_base64: r.receipt,
+            points_spent: r.points_spent,
+            points_value_minor: r.points_value_minor,
         }
     }
 }

@@ -275,7 +275,7 @@ impl TerminalSession {
     }
 
     /// The payment part of `confirm`, under the session lock.
-    async fn pay(&self) -> Result<PaymentOutcome, SessionError> {
+    async fn pay(&self, points: u64) -> Result<PaymentOutcome, SessionError> {
         let mut core = self.core.lock().await;
         let request = match &core.phase {
             Phase::Requested(r) => r.as_ref().clone(),
@@ -290,7 +290,7 @@ impl TerminalSession {
             core.abort("the payment request expired").await;
             return Err(PaymentError::Expired.into());
         }
-        let record = match pay_request(&self.inner, &request).await {
+        let record = match pay_request(&self.inner, &request, points).await {
             Ok(record) => record,
             // Nothing happened yet: the user may register or reopen and
             // confirm again in the same session.
@@ -459,10 +459,22 @@ impl TerminalSession {
     /// `cancel()` does not interrupt the server call (the payment completes
     /// or stays pending), only the wait for the terminal.
     pub async fn confirm(&self) -> Result<PaymentOutcome, WalletError> {
+        self.confirm_with_points(0).await
+    }
+
+    /// Like `confirm()`, paying `points` loyalty points' worth of the amount
+    /// with points (valued at the merchant's rate, see
+    /// `wallet.payments().points_rate(merchant_id)`) and the rest from the
+    /// balance; the receipt shows the split. The same order confirmed again
+    /// re-sends the first signed instruction, points included. Errors as
+    /// `confirm()`, plus `Server` with code `points_not_accepted`,
+    /// `insufficient_points` or `invalid_field` (over the merchant's cap or
+    /// the amount); nothing was charged then.
+    pub async fn confirm_with_points(&self, points: u64) -> Result<PaymentOutcome, WalletError> {
         if *self.cancel.borrow() {
             return Err(WalletError::Cancelled);
         }
-        match self.pay().await {
+        match self.pay(points).await {
             Ok(outcome) => Ok(outcome),
             Err(SessionError::Payment(e)) => {
                 let will_retry = matches!(e, PaymentError::Pending { .. });

@@ -62,6 +62,10 @@ pub(crate) struct PaymentIntent {
     pub last_error: Option<String>,
     /// Current state.
     pub state: IntentState,
+    /// Loyalty points the signed instruction spends (absent in older
+    /// intents: none).
+    #[serde(default)]
+    pub points_spent: u64,
 }
 
 impl Store {
@@ -121,6 +125,7 @@ pub(crate) mod tests {
             attempts: 0,
             last_error: None,
             state: IntentState::Pending,
+            points_spent: 0,
         }
     }
 

@@ -36,6 +36,12 @@ pub(crate) struct ReceiptRecord {
     pub payer: String,
     /// When the server committed the payment (Unix ms).
     pub completed_at_ms: u64,
+    /// Loyalty points spent on the payment (absent in older records).
+    #[serde(default)]
+    pub points_spent: u64,
+    /// What the points paid, in minor units (absent in older records).
+    #[serde(default)]
+    pub points_value_minor: u64,
 }
 
 fn record_key(completed_at_ms: u64, payment_id: &str) -> Vec<u8> {
@@ -85,6 +91,8 @@ mod tests {
             balance_after_minor: 900,
             payer: "rider".into(),
             completed_at_ms: at,
+            points_spent: 0,
+            points_value_minor: 0,
         }
     }
 
