@@ -122,6 +122,12 @@ impl AccountApi {
     pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
         Self { inner }
     }
+
+    /// The wallet behind it, for the areas that add methods to it
+    /// (`top_ups`).
+    pub(crate) fn inner(&self) -> &Arc<WalletInner> {
+        &self.inner
+    }
 }
 
 #[uniffi::export(async_runtime = "tokio")]

@@ -152,6 +152,16 @@ pub enum WalletError {
         /// The server's explanation.
         reason: String,
     },
+    /// This funding provider cannot top up this wallet: the server does not
+    /// offer it, or it does not take the wallet's currency. Offer another
+    /// from `account().top_up_providers()`. Nothing was started.
+    #[error("top-up through {provider} is not available: {reason}")]
+    TopUpUnavailable {
+        /// The provider asked for.
+        provider: String,
+        /// The server's explanation.
+        reason: String,
+    },
 }
 
 impl WalletError {

@@ -3,8 +3,8 @@
 //! by the desktop CLI.
 //!
 //! Start with [`Wallet`]: `Wallet::new(config, key_store)`, then `open()`,
-//! then the sub-objects `account()`, `terminals()`, `payments()`,
-//! `guardians()` and `express()`.
+//! then the sub-objects `account()` (with over-the-air `top_up`),
+//! `terminals()`, `payments()`, `guardians()` and `express()`.
 //!
 //! # Runtime
 //! Every async method is exported with `async_runtime = "tokio"`: called
@@ -40,6 +40,7 @@ mod payments;
 mod registrations;
 mod session;
 mod store;
+mod top_ups;
 mod wallet;
 
 #[cfg(test)]
@@ -79,4 +80,5 @@ pub use session::{
     DoneKind, FareInfo, IdentityShared, PaymentRequestInfo, TerminalDone, TerminalInfo,
     TerminalSession,
 };
+pub use top_ups::{TopUp, TopUpProvider, TopUpStarted, TopUpStatus, TopUpStream};
 pub use wallet::{OpenReport, Wallet};

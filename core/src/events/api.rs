@@ -10,6 +10,7 @@ use crate::listener::ListenerError;
 use crate::merchant::MerchantPrompt;
 use crate::payments::{PaymentFailure, PaymentOutcome};
 use crate::store::receipts::ReceiptRecord;
+use crate::top_ups::TopUp;
 use crate::wallet::WalletInner;
 
 /// One money-relevant event, kept by the wallet until the app acknowledges
@@ -50,6 +51,17 @@ pub enum WalletEventBody {
     MerchantPrompt {
         /// The prompt, with its texts and how to announce it.
         prompt: MerchantPrompt,
+    },
+    /// An over-the-air top-up was confirmed: the money is in the wallet
+    /// (balance and history show it).
+    TopUpCompleted {
+        /// The top-up.
+        top_up: TopUp,
+    },
+    /// An over-the-air top-up failed at its provider: nothing was added.
+    TopUpFailed {
+        /// The top-up, with the provider's reason.
+        top_up: TopUp,
     },
     /// An event written by a newer version of the app; acknowledge it or
     /// keep it for a later update.
@@ -174,6 +186,14 @@ fn body_from(kind: EventKind, payload: serde_json::Value) -> WalletEventBody {
         EventKind::MerchantPrompt => match serde_json::from_value::<MerchantPrompt>(payload) {
             Ok(prompt) => WalletEventBody::MerchantPrompt { prompt },
             Err(_) => unknown("merchant_prompt"),
+        },
+        EventKind::TopUpCompleted => match serde_json::from_value::<TopUp>(payload) {
+            Ok(top_up) => WalletEventBody::TopUpCompleted { top_up },
+            Err(_) => unknown("top_up_completed"),
+        },
+        EventKind::TopUpFailed => match serde_json::from_value::<TopUp>(payload) {
+            Ok(top_up) => WalletEventBody::TopUpFailed { top_up },
+            Err(_) => unknown("top_up_failed"),
         },
         EventKind::Other(kind) => unknown(&kind),
     }

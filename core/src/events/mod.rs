@@ -2,8 +2,8 @@
 //! app drains and acknowledges (`wallet.events()`).
 //!
 //! Listeners are only a nudge for UI freshness. What the app must not miss
-//! (a payment completed or failed, and — from the guardian and merchant
-//! areas — a guardian alert or a merchant prompt) is written to the
+//! (a payment completed or failed, and — from the guardian, merchant and
+//! top-up areas — a guardian alert, a merchant prompt or a top-up's outcome) is written to the
 //! wallet's sled database, flushed, and stays there until the app calls
 //! `events().acknowledge(event_id)`. An app killed between receiving an
 //! event and acknowledging it gets the same event (same id) again from

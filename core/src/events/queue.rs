@@ -26,6 +26,10 @@ pub(crate) enum EventKind {
     /// A merchant prompt arrived (the first of its order); payload:
     /// `merchant::MerchantPrompt`.
     MerchantPrompt,
+    /// A top-up was confirmed; payload: `top_ups::TopUp`.
+    TopUpCompleted,
+    /// A top-up failed at its provider; payload: `top_ups::TopUp`.
+    TopUpFailed,
     /// A kind this build does not know.
     #[serde(untagged)]
     Other(String),
