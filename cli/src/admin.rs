@@ -208,6 +208,15 @@ impl AdminClient {
         self.send("/v1/billing/exports", req).await
     }
 
+    /// The newest over-the-air top-ups, only those with `status`
+    /// (pending, confirmed, failed) when given.
+    pub async fn top_ups(&self, status: Option<&str>) -> Result<Vec<Value>> {
+        let query: Vec<_> = status.map(|s| ("status", s)).into_iter().collect();
+        let req = self.request_with_query(reqwest::Method::GET, "/v1/admin/top-ups", &query)?;
+        let v = self.send("/v1/admin/top-ups", req).await?;
+        Ok(v["top_ups"].as_array().cloned().unwrap_or_default())
+    }
+
     /// Uploads the billing system's reconciliation file of a day and
     /// answers the stored result. `file` is CSV (a header row naming
     /// payment_id, amount_minor, currency) or JSON (an array of those

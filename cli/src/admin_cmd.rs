@@ -1,5 +1,6 @@
 //! `wayfare admin …`: operator commands against a running control center
-//! (today: the billing exchange with the external billing system).
+//! (the billing exchange with the external billing system, over-the-air
+//! top-ups).
 
 use std::path::PathBuf;
 
@@ -17,6 +18,13 @@ pub enum AdminAction {
         /// What to do.
         #[command(subcommand)]
         action: BillingAction,
+    },
+    /// Over-the-air top-ups, newest first (e.g. the pending ones a provider
+    /// never answered).
+    TopUps {
+        /// Only pending, confirmed or failed ones.
+        #[arg(long)]
+        status: Option<String>,
     },
 }
 
@@ -71,6 +79,25 @@ pub async fn run(server: &str, admin_token: &str, action: AdminAction) -> Result
     let client = AdminClient::new(server, admin_token)?;
     match action {
         AdminAction::Billing { action } => billing(&client, action).await,
+        AdminAction::TopUps { status } => {
+            let top_ups = client.top_ups(status.as_deref()).await?;
+            if top_ups.is_empty() {
+                println!("no top-ups");
+            }
+            for t in &top_ups {
+                println!(
+                    "{}  {:<9}  {} {}  via {}  account {}  provider ref {}",
+                    text(&t["reference"]),
+                    text(&t["status"]),
+                    text(&t["amount_minor"]),
+                    text(&t["currency"]),
+                    text(&t["provider"]),
+                    text(&t["account_id"]),
+                    text(&t["provider_reference"])
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod keystore_file;
 pub mod local;
 pub mod local_transit;
 pub mod merchant_cmd;
+pub mod top_up_cmd;
 pub mod wallet_cmd;
 
 /// Installs rustls' ring crypto provider once per process (reqwest is built

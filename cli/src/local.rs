@@ -12,7 +12,7 @@ use wayfare_core::{
 };
 use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::Currency;
-use wayfare_server::{RunningServer, ServerConfig};
+use wayfare_server::{FundingConfig, RunningServer, ServerConfig, ServerOptions};
 use wayfare_terminal::config::{
     ConnectionLimits, ControlConfig, LinkageConfig, MdnsConfig, ModeConfig, PosConfig,
     TimeoutConfig, TopUpConfig, TramConfig,
@@ -31,6 +31,7 @@ pub struct LocalSystem {
     base_url: String,
     admin: AdminClient,
     database_url: Option<String>,
+    funding: FundingConfig,
     next_dir: std::sync::atomic::AtomicUsize,
 }
 
@@ -119,7 +120,7 @@ impl LocalSystem {
     pub async fn start() -> Result<Self> {
         let temp = tempfile::Builder::new().prefix("wayfare-").tempdir()?;
         let root = temp.path().to_path_buf();
-        Self::start_at(root, Some(temp), None).await
+        Self::start_at(root, Some(temp), None, FundingConfig::default()).await
     }
 
     /// Like [`LocalSystem::start`] but on the given database URL
@@ -127,13 +128,25 @@ impl LocalSystem {
     pub async fn start_with_database(database_url: Option<String>) -> Result<Self> {
         let temp = tempfile::Builder::new().prefix("wayfare-").tempdir()?;
         let root = temp.path().to_path_buf();
-        Self::start_at(root, Some(temp), database_url).await
+        Self::start_at(root, Some(temp), database_url, FundingConfig::default()).await
+    }
+
+    /// Like [`LocalSystem::start_with_database`], offering riders
+    /// over-the-air top-up through the `funding` providers.
+    pub async fn start_with_funding(
+        database_url: Option<String>,
+        funding: FundingConfig,
+    ) -> Result<Self> {
+        let temp = tempfile::Builder::new().prefix("wayfare-").tempdir()?;
+        let root = temp.path().to_path_buf();
+        Self::start_at(root, Some(temp), database_url, funding).await
     }
 
     async fn start_at(
         root: PathBuf,
         temp: Option<tempfile::TempDir>,
         database_url: Option<String>,
+        funding: FundingConfig,
     ) -> Result<Self> {
         crate::install_crypto_provider();
         let config = ServerConfig {
@@ -142,7 +155,11 @@ impl LocalSystem {
             database_url: database_url.clone(),
             tls: None,
         };
-        let server = wayfare_server::start(config)
+        let options = ServerOptions {
+            funding: funding.clone(),
+            ..ServerOptions::default()
+        };
+        let server = wayfare_server::start_with(config, options)
             .await
             .context("starting the control center")?;
         let admin = AdminClient::new(&server.base_url(), &server.admin_token())?;
@@ -154,6 +171,7 @@ impl LocalSystem {
             server: Some(server),
             admin,
             database_url,
+            funding,
             next_dir: std::sync::atomic::AtomicUsize::new(0),
         })
     }
@@ -207,7 +225,11 @@ impl LocalSystem {
             database_url: self.database_url.clone(),
             tls: None,
         };
-        let server = wayfare_server::start(config)
+        let options = ServerOptions {
+            funding: self.funding.clone(),
+            ..ServerOptions::default()
+        };
+        let server = wayfare_server::start_with(config, options)
             .await
             .context("restarting the control center")?;
         self.server = Some(server);

@@ -32,15 +32,31 @@ pub enum Action {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
-    /// Add sandbox money (operator credential needed; test funds only).
+    /// Add money: over the air through a funding provider (`--provider`,
+    /// see `top-up-providers`; prints the checkout link), or SANDBOX money
+    /// with the operator's `--admin-token` (test funds only).
     TopUp {
         /// Amount in minor units (e.g. 1000 = ¥10.00).
         #[arg(long)]
         amount: u64,
-        /// The control center's admin token (its data dir's `admin-token`).
+        /// A funding provider the server offers (e.g. `card`, `sandbox`).
+        #[arg(long)]
+        provider: Option<String>,
+        /// With --provider: wait until the provider confirms or fails it.
+        #[arg(long, requires = "provider")]
+        wait: bool,
+        /// Without --provider: the control center's admin token (its data
+        /// dir's `admin-token`) for the operator's sandbox top-up.
         #[arg(long, env = "WAYFARE_ADMIN_TOKEN")]
-        admin_token: String,
+        admin_token: Option<String>,
     },
+    /// Show a top-up started with `top-up --provider`.
+    TopUpStatus {
+        /// The top-up's reference (`fi_…`).
+        reference: String,
+    },
+    /// List the funding providers the server offers.
+    TopUpProviders,
     /// List access terminals advertised on the LAN (mDNS).
     Discover {
         /// How long to listen, in milliseconds.
@@ -140,8 +156,20 @@ async fn run_action(wallet: &Arc<Wallet>, server: &str, action: Action) -> Resul
         }
         Action::TopUp {
             amount,
+            provider: Some(provider),
+            wait,
+            ..
+        } => crate::top_up_cmd::start(wallet, provider, amount, wait).await?,
+        Action::TopUpStatus { reference } => crate::top_up_cmd::status(wallet, reference).await?,
+        Action::TopUpProviders => crate::top_up_cmd::providers(wallet).await?,
+        Action::TopUp {
+            amount,
             admin_token,
+            ..
         } => {
+            let admin_token = admin_token.context(
+                "give --provider <id> (over-the-air top-up) or --admin-token (sandbox money)",
+            )?;
             let info = wallet
                 .account()
                 .info()
