@@ -9,7 +9,7 @@
 //!
 //! Providers are configured by the operator ([`FundingConfig`], the
 //! `[funding]` section of the server's TOML file); see
-//! `docs/decisions/0013-funding-providers.md` for why callbacks are signed
+//! `docs/decisions/0015-over-the-air-top-up.md` for why callbacks are signed
 //! the way they are.
 
 use axum::extract::DefaultBodyLimit;
