@@ -157,6 +157,11 @@ final class EventNotifier: ObservableObject {
         case .merchantPrompt(let prompt):
             let body = prompt.showText ? prompt.displayText : L10n.t("notify.prompt.hidden")
             return (L10n.t("notify.prompt.title"), body)
+        case .topUpCompleted(let topUp):
+            return (L10n.t("notify.topup.title"), L10n.t("notify.topup.body", topUp.formattedAmount))
+        case .topUpFailed(let topUp):
+            return (L10n.t("notify.topup.failed.title"),
+                    topUp.failureReason ?? L10n.t("notify.topup.failed.body"))
         case .unknown:
             return nil
         }
