@@ -1,0 +1,129 @@
+//! The scene of a run: one merchant with one terminal, and riders
+//! registered with their own device keys and funded through the sandbox.
+
+use anyhow::{Context, Result};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use wayfare_protocol::keys::SigningKey;
+
+use crate::client::Api;
+use crate::Args;
+
+/// A registered rider.
+pub struct Rider {
+    /// The device key that signs requests and instructions.
+    pub key: SigningKey,
+    /// Its device id.
+    pub device_id: String,
+    /// Its account.
+    pub account_id: String,
+    /// What the sandbox put in (minor units).
+    pub funded_minor: u64,
+}
+
+/// Everything a run pays with and to.
+pub struct Scene {
+    /// The merchant paid.
+    pub merchant_id: String,
+    /// The merchant's account.
+    pub merchant_account_id: String,
+    /// The terminal named in every instruction.
+    pub terminal_id: String,
+    /// The paying riders.
+    pub riders: Vec<Rider>,
+    /// Currency of the run.
+    pub currency: wayfare_protocol::money::Currency,
+    /// Amount of every payment (minor units).
+    pub amount_minor: u64,
+}
+
+impl Scene {
+    /// Creates the merchant, its terminal and the riders, funding each
+    /// rider for more payments than the run can make.
+    pub async fn build(api: &Api, args: &Args) -> Result<Self> {
+        let currency = wayfare_protocol::money::Currency::parse(&args.currency)?;
+        let merchant = api
+            .admin(
+                Method::POST,
+                "/v1/merchants",
+                Some(json!({ "name": "Loadgen Café", "currency": args.currency })),
+            )
+            .await?;
+        let merchant_id = field(&merchant, "merchant_id")?;
+        let merchant_account_id = field(&merchant, "account_id")?;
+        let terminal_key = SigningKey::generate()?;
+        let terminal = api
+            .admin(
+                Method::POST,
+                "/v1/terminals",
+                Some(json!({ "merchant_id": merchant_id, "kind": "pos",
+                    "terminal_key": terminal_key.public_key().to_base64(), "label": "loadgen" })),
+            )
+            .await?;
+        let terminal_id = field(&terminal, "terminal_id")?;
+
+        eprintln!("setting up {} riders…", args.riders);
+        // Enough for 100 000 payments per rider at the chosen amount, far
+        // beyond any run, within the sandbox's per-top-up limit.
+        let funded_minor = (args.amount_minor * 100_000).min(1_000_000_000);
+        let mut riders = Vec::with_capacity(args.riders);
+        let mut pending = tokio::task::JoinSet::new();
+        for i in 0..args.riders {
+            let api = api.clone();
+            let currency = args.currency.clone();
+            pending.spawn(async move { register(&api, i, &currency, funded_minor).await });
+            if pending.len() >= 32 {
+                if let Some(done) = pending.join_next().await {
+                    riders.push(done??);
+                }
+            }
+        }
+        while let Some(done) = pending.join_next().await {
+            riders.push(done??);
+        }
+        Ok(Self {
+            merchant_id,
+            merchant_account_id,
+            terminal_id,
+            riders,
+            currency,
+            amount_minor: args.amount_minor,
+        })
+    }
+}
+
+async fn register(api: &Api, i: usize, currency: &str, funded_minor: u64) -> Result<Rider> {
+    let key = SigningKey::generate()?;
+    let body = json!({ "display_name": format!("Rider {i}"),
+        "device_key": key.public_key().to_base64(), "currency": currency })
+    .to_string();
+    let (status, answer) = api
+        .device(&key, "register", "/v1/devices", body.as_bytes(), None)
+        .await?;
+    if status != StatusCode::CREATED {
+        anyhow::bail!("registering rider {i} answered {status}: {answer}");
+    }
+    let rider = Rider {
+        key,
+        device_id: field(&answer, "device_id")?,
+        account_id: field(&answer, "account_id")?,
+        funded_minor,
+    };
+    api.admin(
+        Method::POST,
+        "/v1/sandbox/top-ups",
+        Some(
+            json!({ "account_id": rider.account_id, "amount_minor": funded_minor,
+            "currency": currency }),
+        ),
+    )
+    .await?;
+    Ok(rider)
+}
+
+fn field(value: &serde_json::Value, name: &str) -> Result<String> {
+    value[name]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("the answer has no {name}: {value}"))
+}
