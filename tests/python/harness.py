@@ -29,6 +29,22 @@ import wayfare_core as wf  # noqa: E402  (the generated module, loading the real
 
 STARTUP_TIMEOUT_S = 60
 
+# The checkout funding provider's callback secret (the server's --config).
+CHECKOUT_SECRET = "python-checkout-secret-0123456789"
+SERVER_CONFIG = f"""
+[[funding.providers]]
+id = "sandbox"
+kind = "sandbox"
+currencies = ["CNY"]
+
+[[funding.providers]]
+id = "card"
+kind = "checkout"
+secret = "{CHECKOUT_SECRET}"
+checkout_url = "https://checkout.invalid/pay/{{reference}}"
+currencies = ["CNY"]
+"""
+
 
 def read_line_matching(proc, prefix_words, timeout_s=STARTUP_TIMEOUT_S):
     """Reads the child's stdout until a line containing all words appears."""
@@ -127,9 +143,12 @@ class System:
         self.procs = []
         self.wallet_n = 0
         server_dir = os.path.join(self.root, "server")
+        server_config = os.path.join(self.root, "server.toml")
+        with open(server_config, "w") as f:
+            f.write(SERVER_CONFIG)
         server = self._spawn(
             [os.path.join(BIN_DIR, "wayfare-server"), "--data-dir", server_dir,
-             "--listen", "127.0.0.1:0"]
+             "--listen", "127.0.0.1:0", "--config", server_config]
         )
         line = read_line_matching(server, ["listening on"])
         self.base_url = line.split("listening on", 1)[1].strip()
@@ -176,6 +195,24 @@ class System:
     def top_up(self, account_id, amount_minor):
         return self.admin("POST", "/v1/sandbox/top-ups", {
             "account_id": account_id, "amount_minor": amount_minor, "currency": "CNY"})
+
+    def funding_callback(self, body, secret=CHECKOUT_SECRET, timestamp=None):
+        """Plays the checkout provider: posts `body` to its callback URL,
+        signed like Stripe (t=..,v1=HMAC-SHA256(secret, "t.body")). Returns
+        (HTTP status, JSON answer)."""
+        raw = json.dumps(body).encode()
+        t = int(time.time()) if timestamp is None else timestamp
+        tag = hmac.new(secret.encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(
+            self.base_url + "/v1/funding/card/callbacks", data=raw, method="POST",
+            headers={"content-type": "application/json",
+                     "wayfare-signature": f"t={t},v1={tag}"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read())
 
     def wallet_dir(self):
         self.wallet_n += 1
