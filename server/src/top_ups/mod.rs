@@ -15,7 +15,6 @@ use crate::state::AppState;
 
 /// How the money came in; stored with the top-up and shown in exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // Kiosk and Provider are used as their channels land (issue 12)
 pub(crate) enum Channel {
     /// The operator's sandbox endpoint (testing and demos only).
     Sandbox,
