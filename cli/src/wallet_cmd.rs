@@ -218,6 +218,26 @@ async fn run_action(wallet: &Arc<Wallet>, server: &str, action: Action) -> Resul
                     println!("{message} (tap-in token kept for the exit)");
                     return Ok(());
                 }
+                // A counter or kiosk offers the cash the cashier took.
+                TapOutcome::TopUpOffered { offer } => {
+                    println!(
+                        "{} offers a top-up of {} (order {})",
+                        offer.merchant_name, offer.formatted_amount, offer.order_id
+                    );
+                    if !yes && !ask("Accept? [y/N] ")? {
+                        session
+                            .decline_top_up("declined by the user".into())
+                            .await?;
+                        println!("declined");
+                        return Ok(());
+                    }
+                    let done = session.accept_top_up().await?;
+                    println!(
+                        "topped up {} {} (top-up {}); balance {}",
+                        done.amount_minor, done.currency, done.top_up_id, done.balance_minor
+                    );
+                    return Ok(());
+                }
             };
             println!(
                 "{} asks {} for {}",

@@ -162,6 +162,28 @@ pub enum WalletError {
         /// The server's explanation.
         reason: String,
     },
+    /// A kiosk top-up's outcome stayed unknown (the server did not
+    /// answer, or its receipt did not check out). The terminal was told it
+    /// is pending and settles it with the server: the cash is not lost, and
+    /// if it was credited it shows in the balance and history.
+    #[error("top-up pending for order {order_id}: {reason}")]
+    TopUpPending {
+        /// The terminal's order id (show it to the cashier).
+        order_id: String,
+        /// What happened and what comes next.
+        reason: String,
+    },
+    /// The top-up offer closed before it was credited: nothing was
+    /// credited; ask the cashier for a new offer.
+    #[error("the top-up offer expired before it was credited; ask the cashier for a new offer")]
+    TopUpOfferExpired,
+    /// This top-up offer was already credited to another wallet; nothing
+    /// was credited to this one. Show it to the cashier.
+    #[error("this top-up was already credited to another wallet: {reason}")]
+    TopUpAlreadyClaimed {
+        /// The server's explanation.
+        reason: String,
+    },
 }
 
 impl WalletError {
@@ -267,7 +289,8 @@ impl From<SessionError> for WalletError {
             | SessionError::WrongState(_)
             | SessionError::Mismatch(_)
             | SessionError::Unacknowledged { .. }
-            | SessionError::TappedIn { .. }) => WalletError::SessionFailed {
+            | SessionError::TappedIn { .. }
+            | SessionError::TopUpOffered(_)) => WalletError::SessionFailed {
                 reason: other.to_string(),
             },
         }

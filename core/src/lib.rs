@@ -80,5 +80,6 @@ pub use session::{
     DoneKind, FareInfo, IdentityShared, PaymentRequestInfo, TerminalDone, TerminalInfo,
     TerminalSession,
 };
+pub use session::{TopUpOfferInfo, TopUpOutcome};
 pub use top_ups::{TopUp, TopUpProvider, TopUpStarted, TopUpStatus, TopUpStream};
 pub use wallet::{OpenReport, Wallet};

@@ -17,6 +17,8 @@ pub(super) const ABORT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) enum Phase {
     AwaitingRequest,
     Requested(Box<PaymentRequest>),
+    /// A top_up terminal's verified offer, awaiting accept or decline.
+    Offered(Box<super::top_up::Offered>),
     Finished,
 }
 

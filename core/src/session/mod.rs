@@ -7,6 +7,7 @@ mod link;
 mod recovery;
 pub(crate) mod tap_in;
 pub(crate) mod terminal_session;
+pub(crate) mod top_up;
 pub(crate) mod transport;
 
 use wayfare_protocol::certificate::CertificateBody;
@@ -19,6 +20,7 @@ use crate::payments::PaymentError;
 
 pub use identity::IdentityShared;
 pub use terminal_session::TerminalSession;
+pub use top_up::{TopUpOfferInfo, TopUpOutcome};
 
 /// What can go wrong in a session.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +99,10 @@ pub(crate) enum SessionError {
         /// The terminal's message.
         message: String,
     },
+    /// A top_up terminal offered a verified top-up instead of asking for a
+    /// payment (see `TerminalSession::tap` and `next_top_up_offer`).
+    #[error("no payment: the terminal offers a top-up of {} {}; accept_top_up() or decline_top_up()", .0.formatted_amount, .0.currency)]
+    TopUpOffered(Box<TopUpOfferInfo>),
 }
 
 /// The verified identity of the terminal a session is connected to (from

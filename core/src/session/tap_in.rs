@@ -130,6 +130,13 @@ pub enum TapOutcome {
         /// The request.
         request: crate::session::PaymentRequestInfo,
     },
+    /// A `top_up` terminal (counter or kiosk) offers the cash the cashier
+    /// took, checked against the connected terminal: show it, then call
+    /// `accept_top_up()` or `decline_top_up()`.
+    TopUpOffered {
+        /// The offer.
+        offer: crate::session::TopUpOfferInfo,
+    },
 }
 
 /// Why a token was not kept.

@@ -44,8 +44,8 @@ const DONE_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct TerminalSession {
     pub(super) inner: Arc<WalletInner>,
     pub(super) terminal: TerminalInfo,
-    core: Mutex<SessionCore>,
-    cancel: watch::Sender<bool>,
+    pub(super) core: Mutex<SessionCore>,
+    pub(super) cancel: watch::Sender<bool>,
     /// The last request received, for failure notifications.
     last_request: std::sync::Mutex<Option<PaymentRequest>>,
 }
@@ -81,7 +81,7 @@ impl TerminalSession {
     }
 
     /// Runs `op` unless or until `cancel()` is called.
-    async fn cancellable<T>(
+    pub(super) async fn cancellable<T>(
         &self,
         op: impl std::future::Future<Output = Result<T, SessionError>>,
     ) -> Result<T, SessionError> {
@@ -95,12 +95,13 @@ impl TerminalSession {
         }
     }
 
-    async fn wait_for_request(&self) -> Result<PaymentRequest, SessionError> {
+    pub(super) async fn wait_for_request(&self) -> Result<PaymentRequest, SessionError> {
         let mut core = self.core.lock().await;
         match &core.phase {
             Phase::Requested(r) => return Ok(r.as_ref().clone()),
             Phase::Finished => return Err(SessionError::WrongState("the session is over")),
             Phase::AwaitingRequest => {}
+            Phase::Offered(o) => return Err(SessionError::TopUpOffered(Box::new(o.info()))),
         }
         // If this future is dropped mid-read, the stream is unusable: the
         // phase is set to Finished first and restored on success.
@@ -158,6 +159,9 @@ impl TerminalSession {
                         code: body.code,
                         reason: body.message,
                     })
+                }
+                Ok(SessionMessage::TopUpOffer { offer }) => {
+                    return self.offer(&mut core, offer).await
                 }
                 Ok(_) => break Err(SessionError::Unexpected("expected a payment request")),
                 Err(e) => break Err(e),
@@ -285,6 +289,7 @@ impl TerminalSession {
                 ))
             }
             Phase::Finished => return Err(SessionError::WrongState("the session is over")),
+            Phase::Offered(_) => return Err(super::top_up::NOT_A_PAYMENT),
         };
         if now_ms() > request.expires_at_ms {
             core.abort("the payment request expired").await;
@@ -422,7 +427,7 @@ impl TerminalSession {
     /// token is kept; nothing to pay) or a payment request (a flat fare,
     /// the fare of the trip ending here, or the maximum fare with its
     /// reason) to `confirm()` or `decline()`. Works at POS terminals too
-    /// (always `PaymentRequested`).
+    /// (`PaymentRequested`) and at top_up terminals (`TopUpOffered`).
     pub async fn tap(&self) -> Result<TapOutcome, WalletError> {
         match self.cancellable(self.wait_for_request()).await {
             Ok(request) => {
@@ -432,6 +437,7 @@ impl TerminalSession {
                 });
                 Ok(TapOutcome::PaymentRequested { request: info })
             }
+            Err(SessionError::TopUpOffered(o)) => Ok(TapOutcome::TopUpOffered { offer: *o }),
             Err(SessionError::TappedIn {
                 station,
                 line,

@@ -219,7 +219,7 @@ final class RiderModel: ObservableObject {
             let info = session.terminal()
             let request: PaymentRequestInfo
             switch info.kind {
-            case .gate, .tram:
+            case .gate, .tram, .topUp:
                 let tap = try await session.tap()
                 switch tap {
                 case .entered(let station, let line, _, let message):
@@ -228,6 +228,12 @@ final class RiderModel: ObservableObject {
                     return
                 case .paymentRequested(let asked):
                     request = asked
+                case .topUpOffered(let offer):
+                    // Counter top-ups have no screen in this app yet: the
+                    // offer is declined, so the cashier keeps the cash.
+                    _ = try? await session.declineTopUp(reason: "top-ups are not supported by this app")
+                    flow = .outcome(.failed("\(info.merchantName) offers a top-up of \(offer.formattedAmount); top-ups at a counter are not supported by this app yet"))
+                    return
                 }
             case .pos:
                 request = try await session.nextPaymentRequest()
