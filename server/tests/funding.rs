@@ -237,7 +237,6 @@ async fn forged_stale_mismatched_truncated_and_oversized_callbacks_move_nothing(
         let reference = started["reference"].as_str().unwrap().to_string();
         let provider_ref = format!("ch_{}", &reference[3..]);
         let body = callback_body(&provider_ref, &reference, 2_500, "CNY");
-        let before = s.ledger_check().await["entries"].as_i64().unwrap();
 
         // No signature; another secret; a body other than the one signed;
         // a truncated body.
@@ -332,11 +331,10 @@ async fn forged_stale_mismatched_truncated_and_oversized_callbacks_move_nothing(
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // Nothing moved: no entry, no balance, the top-up still pending.
+        // (The ledger's entry count is not compared: the PostgreSQL
+        // database is shared by the tests running in parallel.)
         assert_eq!(s.balance(&phone.account_id).await, 0);
-        assert_eq!(
-            s.ledger_check().await["entries"].as_i64().unwrap() - before,
-            0
-        );
+        assert!(history(&s, &phone).await.is_empty());
         let (_, shown) = get_top_up(&s, &phone, &reference).await;
         assert_eq!(shown["status"], "pending");
 
