@@ -154,6 +154,28 @@ impl AdminClient {
             .context("ledger check without sum_minor")
     }
 
+    /// Sets what one loyalty point pays at `merchant_id` (minor units; 0:
+    /// the merchant takes no points) and the largest share of a payment
+    /// points may pay (basis points; none: all of it). Answers the rate as
+    /// the server now applies it.
+    pub async fn set_points_rate(
+        &self,
+        merchant_id: &str,
+        minor_per_point: u64,
+        max_share_bps: Option<u64>,
+    ) -> Result<Value> {
+        let mut body = json!({ "minor_per_point": minor_per_point });
+        if let Some(bps) = max_share_bps {
+            body["max_share_bps"] = json!(bps);
+        }
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/v1/admin/merchants/{merchant_id}/points-rate"),
+            Some(body),
+        )
+        .await
+    }
+
     /// Revokes a device's express allowances (`reason`: `lost` — taps after
     /// now are not charged to the rider — or `revoked`); answers how many.
     pub async fn revoke_express(&self, device_id: &str, reason: &str) -> Result<u64> {

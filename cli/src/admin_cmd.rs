@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::admin::AdminClient;
@@ -19,6 +19,9 @@ pub enum AdminAction {
         #[command(subcommand)]
         action: BillingAction,
     },
+    /// Set what a loyalty point pays at a merchant (0 stops it taking
+    /// points) and the largest share of a payment points may pay.
+    PointsRate(PointsRateArgs),
     /// Over-the-air top-ups, newest first (e.g. the pending ones a provider
     /// never answered).
     TopUps {
@@ -26,6 +29,39 @@ pub enum AdminAction {
         #[arg(long)]
         status: Option<String>,
     },
+}
+
+/// What a loyalty point pays at a merchant.
+#[derive(Args)]
+pub struct PointsRateArgs {
+    /// The merchant id.
+    merchant: String,
+    /// Minor units one point pays there (0: the merchant takes no points).
+    #[arg(long)]
+    minor_per_point: u64,
+    /// The largest share of a payment points may pay, in basis points
+    /// (1 to 10000; default 10000, all of it).
+    #[arg(long)]
+    max_share_bps: Option<u64>,
+}
+
+/// Sets a merchant's points rate and prints it as the server applies it.
+async fn points_rate(client: &AdminClient, args: PointsRateArgs) -> Result<()> {
+    let rate = client
+        .set_points_rate(&args.merchant, args.minor_per_point, args.max_share_bps)
+        .await?;
+    if rate["accepts_points"] == Value::Bool(true) {
+        println!(
+            "{}: 1 point = {} minor units of {}, at most {} basis points of a payment",
+            text(&rate["merchant_id"]),
+            text(&rate["minor_per_point"]),
+            text(&rate["currency"]),
+            text(&rate["max_share_bps"])
+        );
+    } else {
+        println!("{}: takes no points", text(&rate["merchant_id"]));
+    }
+    Ok(())
 }
 
 /// The billing exchange.
@@ -79,6 +115,7 @@ pub async fn run(server: &str, admin_token: &str, action: AdminAction) -> Result
     let client = AdminClient::new(server, admin_token)?;
     match action {
         AdminAction::Billing { action } => billing(&client, action).await,
+        AdminAction::PointsRate(args) => points_rate(&client, args).await,
         AdminAction::TopUps { status } => {
             let top_ups = client.top_ups(status.as_deref()).await?;
             if top_ups.is_empty() {
