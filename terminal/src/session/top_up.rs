@@ -49,13 +49,16 @@ impl Session {
                 Ok(())
             }
             Ok(TopUpAnswer::Unknown { reason, tell }) => {
-                resolver::hold(&shared, held, &reason).await;
                 self.slot.take();
+                resolver::hold(&shared, held, &reason).await;
                 self.done(tell, "The terminal is checking the top-up with the payment server; your cash is not lost").await;
                 Ok(())
             }
             Err(end) => {
-                // The phone had the offer and may have claimed it.
+                // The phone had the offer and may have claimed it. The
+                // terminal is free before the order shows in doubt, so a
+                // phone reconnecting for it is never told `Busy`.
+                self.slot.take();
                 let reason = format!("session ended after the top-up offer was sent: {end:?}");
                 resolver::hold(&shared, held, &reason).await;
                 Err(end)
