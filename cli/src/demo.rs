@@ -98,7 +98,9 @@ pub async fn run() -> Result<()> {
     println!("Wayfare demo: a control center, two access terminals and a rider's wallet, all on this machine (loopback only).\n");
 
     let t = Instant::now();
-    let system = LocalSystem::start().await?;
+    // Riders may also top up over the air, through the sandbox provider.
+    let funding = wayfare_server::FundingConfig::default().with_sandbox(&[CURRENCY]);
+    let system = LocalSystem::start_with_funding(None, funding).await?;
     n.say(
         t,
         &format!(
@@ -226,6 +228,7 @@ pub async fn run() -> Result<()> {
     crate::demo_guardian::demo_guardian_and_tap_ride(&system).await?;
     crate::demo_merchant::shop_with_owner_and_staff(&system).await?;
     crate::demo_tram::demo_moving_tram(&system).await?;
+    crate::demo_top_up::demo_top_ups(&system).await?;
 
     rider.wallet.close().await;
     pos.shutdown().await;

@@ -7,6 +7,7 @@ pub mod admin_cmd;
 pub mod demo;
 pub mod demo_guardian;
 pub mod demo_merchant;
+pub mod demo_top_up;
 pub mod demo_tram;
 pub mod guardian_cmd;
 pub mod keystore_file;
