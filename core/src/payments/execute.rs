@@ -359,4 +359,17 @@ mod tests {
         let err = verify_result(&result_for(&server, 251), &i, &server.public_key()).unwrap_err();
         assert!(err.contains("amount_minor"), "{err}");
     }
+
+    #[test]
+    fn the_receipt_must_spend_the_points_the_intent_signed() {
+        let server = SigningKey::generate().unwrap();
+        let mut i = intent("idem_1", 1);
+        i.points_spent = 5;
+        // A receipt without the points (or with others) is not this payment.
+        let err = verify_result(&result_for(&server, 250), &i, &server.public_key()).unwrap_err();
+        assert!(err.contains("points_spent"), "{err}");
+        i.points_spent = 0;
+        let record = verify_result(&result_for(&server, 250), &i, &server.public_key()).unwrap();
+        assert_eq!((record.points_spent, record.points_value_minor), (0, 0));
+    }
 }

@@ -112,4 +112,15 @@ mod tests {
         assert_eq!(ids, ["pay_b", "pay_a"]);
         assert_eq!(store.recent_receipts(1).unwrap().len(), 1);
     }
+
+    #[test]
+    fn a_record_stored_before_points_reads_as_no_points() {
+        let mut old = serde_json::to_value(record("pay_old", 1)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("points_spent");
+        fields.remove("points_value_minor");
+        let bytes = serde_json::to_vec(&old).unwrap();
+        let read: ReceiptRecord = crate::store::decode(TREE, &bytes).unwrap();
+        assert_eq!(read, record("pay_old", 1));
+    }
 }

@@ -221,6 +221,7 @@ pub async fn create(
                 payment = %redact(&result.payment_id),
                 terminal = %redact(&body.terminal_id),
                 amount_minor = body.amount_minor,
+                points_spent = body.points_spent,
                 "payment completed"
             );
             Ok((StatusCode::CREATED, Json(result)))
