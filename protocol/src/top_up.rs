@@ -81,7 +81,12 @@ impl TopUpOffer {
         now_ms: u64,
     ) -> Result<(TopUpOfferBody, CertificateBody)> {
         let (body, cert) = self.verify_authentic(operator, now_ms)?;
-        check_validity("top-up offer", body.created_at_ms, body.expires_at_ms, now_ms)?;
+        check_validity(
+            "top-up offer",
+            body.created_at_ms,
+            body.expires_at_ms,
+            now_ms,
+        )?;
         Ok((body, cert))
     }
 

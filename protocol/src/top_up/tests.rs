@@ -66,7 +66,9 @@ fn claim_body(offer: &TopUpOffer, body: &TopUpOfferBody) -> TopUpClaimBody {
 fn an_offer_verifies_with_its_operator_and_names_its_terminal() {
     let k = kiosk();
     let offer = TopUpOffer::issue(&k.terminal, &k.body).unwrap();
-    let (body, cert) = offer.verify(&k.operator.public_key(), OPERATOR_NOW).unwrap();
+    let (body, cert) = offer
+        .verify(&k.operator.public_key(), OPERATOR_NOW)
+        .unwrap();
     assert_eq!(body, k.body);
     assert_eq!(cert.terminal_id, "term_kiosk");
     // The bytes survive base64 (how the server receives them).
@@ -97,7 +99,9 @@ fn an_offer_signed_by_another_key_or_certified_by_another_operator_is_refused() 
     let k = kiosk();
     let stranger = SigningKey::generate().unwrap();
     let forged = TopUpOffer::issue(&stranger, &k.body).unwrap();
-    assert!(forged.verify(&k.operator.public_key(), OPERATOR_NOW).is_err());
+    assert!(forged
+        .verify(&k.operator.public_key(), OPERATOR_NOW)
+        .is_err());
     let offer = TopUpOffer::issue(&k.terminal, &k.body).unwrap();
     let other_operator = SigningKey::generate().unwrap();
     assert!(offer
