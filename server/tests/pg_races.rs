@@ -22,7 +22,7 @@ use sqlx::{Connection, Row};
 
 fn pg_url() -> Option<String> {
     match std::env::var("WAYFARE_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
+        Ok(url) if !url.is_empty() => Some(common::isolated_database(&url)),
         _ => {
             eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
             None

@@ -346,8 +346,10 @@ impl PlatformClient {
 
     /// Asks whether a top-up offer of this terminal was credited (an
     /// order whose outcome the terminal does not know).
-    pub async fn top_up_status(&self, order_id: &str) -> Result<TopUpStatus> {
-        let body = serde_json::json!({ "order_id": order_id });
+    /// `expires_at_ms` is the offer's: until shortly after it the answer
+    /// may be `open`; after it, `not_credited` is final.
+    pub async fn top_up_status(&self, order_id: &str, expires_at_ms: u64) -> Result<TopUpStatus> {
+        let body = serde_json::json!({ "order_id": order_id, "expires_at_ms": expires_at_ms });
         let response = self
             .post_json("/v1/platform/top-up-confirmations", &body)
             .await?;

@@ -16,8 +16,8 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiJson, ApiPath};
 use crate::ledger;
-use crate::top_ups::{self, Channel, Credit};
 use crate::state::AppState;
+use crate::top_ups::{self, Channel, Credit};
 
 /// `GET /v1/accounts/{account_id}`.
 pub(crate) async fn account(

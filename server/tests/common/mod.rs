@@ -33,16 +33,58 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-/// The databases to run a test on: the default SQLite file, plus the
-/// PostgreSQL database named by WAYFARE_TEST_DATABASE_URL when set.
+/// The databases to run a test on: the default SQLite file, plus, when
+/// WAYFARE_TEST_DATABASE_URL names a PostgreSQL cluster, a database of the
+/// test's own in it (see [`isolated_database`]).
 pub fn database_urls() -> Vec<Option<String>> {
     let mut urls = vec![None];
     if let Ok(url) = std::env::var("WAYFARE_TEST_DATABASE_URL") {
         if !url.is_empty() {
-            urls.push(Some(url));
+            urls.push(Some(isolated_database(&url)));
         }
     }
     urls
+}
+
+/// A fresh, empty database in the cluster of `url`, for one test: tests
+/// run in parallel, and servers sharing one database would see each
+/// other's rows (one test's outbox delivering another's billing export).
+/// Servers a test starts on the same URL still share it, as nodes do.
+pub fn isolated_database(url: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "wt_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let base = url.to_string();
+    let created = name.clone();
+    // Called from inside the tests' runtimes: create it on a thread of
+    // its own with a runtime of its own.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
+            // The name is ours (digits and underscores), never input.
+            let create = format!("CREATE DATABASE {created}");
+            sqlx::query(sqlx::AssertSqlSafe(create))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+    match url.rsplit_once('/') {
+        Some((cluster, _)) => format!("{cluster}/{name}"),
+        None => url.to_string(),
+    }
 }
 
 pub struct TestServer {

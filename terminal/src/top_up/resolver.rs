@@ -63,7 +63,11 @@ async fn resolve(shared: Arc<Shared>, order_id: String) {
         let Some(held) = shared.top_ups.get(&order_id) else {
             return; // a session settled it
         };
-        match shared.platform.top_up_status(&order_id).await {
+        match shared
+            .platform
+            .top_up_status(&order_id, held.expires_at_ms)
+            .await
+        {
             Ok(status) if status.credited => {
                 match status.receipt.as_deref().map(|r| verify(&shared, &held, r)) {
                     Some(Ok((receipt, body))) => {
