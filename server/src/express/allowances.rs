@@ -140,12 +140,14 @@ pub(crate) async fn issue(
     let allowance_id = new_id("alw").map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = now_ms();
     let signer = state.clone();
+    let (tx_device, tx_allowance_id, tx_currency) =
+        (device.clone(), allowance_id.clone(), grant.currency.clone());
     let (issued, sequence) = state
         .db()
-        .write_tx(|conn| {
-            let device = device.clone();
-            let allowance_id = allowance_id.clone();
-            let currency = grant.currency.clone();
+        .write_tx(move |conn| {
+            let device = tx_device.clone();
+            let allowance_id = tx_allowance_id.clone();
+            let currency = tx_currency.clone();
             let signer = signer.clone();
             let (per_tap, total) = (grant.per_tap, grant.total);
             Box::pin(async move {
@@ -235,7 +237,7 @@ pub(crate) async fn switch_off(
     let now = to_i64(now_ms());
     let revoked = state
         .db()
-        .write_tx(|conn| {
+        .write_tx(move |conn| {
             let device_id = device_id.clone();
             Box::pin(async move { super::revoke_live(conn, &device_id, "switched_off", now).await })
         })

@@ -154,7 +154,7 @@ pub(crate) async fn revoke_device(
     let device_id = req.device_id.clone();
     let revoked = state
         .db()
-        .write_tx(|conn| {
+        .write_tx(move |conn| {
             let device_id = device_id.clone();
             let reason = reason.clone();
             Box::pin(async move { super::revoke_live(conn, &device_id, &reason, now).await })

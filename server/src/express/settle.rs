@@ -356,7 +356,7 @@ async fn charge(
         let device_id = row.device_id.clone();
         let revoked = state
             .db()
-            .write_tx(|conn| {
+            .write_tx(move |conn| {
                 let device_id = device_id.clone();
                 Box::pin(async move { super::revoke_live(conn, &device_id, "debt", now).await })
             })

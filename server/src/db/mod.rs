@@ -3,9 +3,12 @@
 //!
 //! SQLite allows one writer at a time; a deferred transaction that reads and
 //! then writes can fail with `SQLITE_BUSY` no matter how long the busy
-//! timeout is. So on SQLite every write goes through one async mutex, and on
-//! both backends a transaction that still meets contention (busy, deadlock,
-//! serialization failure) is rolled back and run again from the start.
+//! timeout is. So on SQLite every write goes through one writer task, which
+//! also commits concurrent transactions together ([`group_commit`]: one
+//! fsync per batch, each transaction in its own savepoint, each caller
+//! answered once its batch is durable). On both backends a transaction that
+//! still meets contention (busy, deadlock, serialization failure) is rolled
+//! back and run again from the start.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,9 +17,12 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Transaction};
-use tokio::sync::Mutex;
 
 use crate::error::{ApiError, ServerError};
+
+mod group_commit;
+
+use group_commit::{GroupCommit, Reply, Slot, Work};
 
 /// How many times a write transaction is attempted before giving up.
 const MAX_ATTEMPTS: u32 = 20;
@@ -35,7 +41,8 @@ pub enum Backend {
 pub struct Db {
     /// The pool; use it directly for reads.
     pub pool: AnyPool,
-    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite: the one writer, committing in groups.
+    writer: Option<GroupCommit>,
 }
 
 impl Db {
@@ -76,17 +83,31 @@ impl Db {
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
         tracing::debug!(?backend, "database ready");
-        Ok(Self {
-            pool,
-            write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
-        })
+        let writer = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
+        Ok(Self { pool, writer })
     }
 
     /// Runs `work` in one write transaction and commits it. On contention
     /// the transaction is rolled back and `work` runs again, so it must do
     /// all its reads inside the transaction. Any error from `work` rolls the
-    /// transaction back and is returned.
-    pub async fn write_tx<T, F>(&self, mut work: F) -> Result<T, ApiError>
+    /// transaction back and is returned. On SQLite the transaction may
+    /// share its commit with others running at the same time (a savepoint
+    /// each); the answer comes only once that commit is durable.
+    pub async fn write_tx<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>>
+            + Send
+            + 'static,
+    {
+        match &self.writer {
+            Some(writer) => grouped(writer, work).await,
+            None => self.alone(work).await,
+        }
+    }
+
+    /// PostgreSQL: a transaction of its own, retried on contention.
+    async fn alone<T, F>(&self, mut work: F) -> Result<T, ApiError>
     where
         T: Send,
         F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send,
@@ -94,10 +115,6 @@ impl Db {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let _guard = match &self.write_lock {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
-            };
             let result = async {
                 let mut tx: Transaction<'static, Any> = self.pool.begin().await?;
                 match work(&mut tx).await {
@@ -115,17 +132,7 @@ impl Db {
             }
             .await;
             match result {
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    drop(_guard);
-                    tracing::debug!(attempt, "write transaction met contention; retrying");
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
-                }
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(attempt, "write transaction gave up after contention");
-                    return Err(ApiError::ServerBusy(
-                        "the server is busy; retry the request in a moment".into(),
-                    ));
-                }
+                Err(e) if e.is_retryable() => retry_or_give_up(attempt).await?,
                 other => return other,
             }
         }
@@ -135,6 +142,62 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite: hands `work` to the group-commit writer, retried on contention.
+async fn grouped<T, F>(writer: &GroupCommit, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
+{
+    let slot: Slot<T> = Arc::new(std::sync::Mutex::new(None));
+    let work = Arc::new(tokio::sync::Mutex::new(work));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (job_slot, job_work) = (slot.clone(), work.clone());
+        let job: Work = Box::new(move |conn| {
+            let (slot, work) = (job_slot.clone(), job_work.clone());
+            Box::pin(async move {
+                let mut work = work.lock().await;
+                let value = (*work)(conn).await?;
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                Ok(())
+            })
+        });
+        match writer.run(job).await {
+            Reply::Done(Ok(())) => {
+                let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                return value.ok_or_else(|| {
+                    ApiError::Internal("a committed transaction left no result".into())
+                });
+            }
+            Reply::Done(Err(e)) if e.is_retryable() => retry_or_give_up(attempt).await?,
+            Reply::Done(Err(e)) => return Err(e),
+            Reply::BatchFailed {
+                retryable: true, ..
+            } => retry_or_give_up(attempt).await?,
+            Reply::BatchFailed { message, .. } => {
+                return Err(ApiError::Internal(format!(
+                    "the write could not be committed: {message}"
+                )))
+            }
+        }
+    }
+}
+
+/// After contention: waits a little before the next attempt, or gives up
+/// with `server_busy` after [`MAX_ATTEMPTS`].
+async fn retry_or_give_up(attempt: u32) -> Result<(), ApiError> {
+    if attempt >= MAX_ATTEMPTS {
+        tracing::warn!(attempt, "write transaction gave up after contention");
+        return Err(ApiError::ServerBusy(
+            "the server is busy; retry the request in a moment".into(),
+        ));
+    }
+    tracing::debug!(attempt, "write transaction met contention; retrying");
+    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
+    Ok(())
 }
 
 /// How a row read inside a write transaction is locked until the commit.

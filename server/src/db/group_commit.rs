@@ -1,0 +1,239 @@
+//! Group commit for SQLite: one writer task runs every write transaction,
+//! and the transactions that arrive while one commit is on disk go into
+//! the next batch — one `COMMIT` (one fsync with `synchronous=FULL`) for
+//! the whole batch. Each transaction runs in a savepoint of its own, so a
+//! refused payment rolls back alone; its caller is answered only after the
+//! batch is durable, so nothing is acknowledged that a crash could undo.
+//!
+//! With one writer this also replaces the mutex SQLite needs (one writer
+//! at a time): at low load a batch is one transaction and nothing waits;
+//! under load the fsync is shared by everything that queued behind it.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use sqlx::{Acquire, AnyConnection, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+
+/// The most transactions in one batch: bounds the latency a batch adds to
+/// its first member and the work lost to one failed commit.
+const MAX_BATCH: usize = 256;
+
+/// One caller's transaction, type-erased: it leaves its result in the
+/// caller's slot and says only whether it succeeded.
+pub(super) type Work =
+    Box<dyn for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), ApiError>> + Send>;
+
+/// What the writer tells a caller.
+pub(super) enum Reply {
+    /// The transaction ran (its result is in the slot if `Ok`) and, if it
+    /// succeeded, its batch is committed.
+    Done(Result<(), ApiError>),
+    /// The batch's commit (or its start) failed: nothing of it is stored.
+    BatchFailed {
+        /// Contention: running the transaction again may succeed.
+        retryable: bool,
+        /// Why, for the caller's error.
+        message: String,
+    },
+}
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// The handle callers use; the writer task lives as long as any handle.
+#[derive(Clone)]
+pub(super) struct GroupCommit {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task on `pool`.
+    pub(super) fn start(pool: AnyPool) -> Self {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(pool, rx));
+        Self { jobs }
+    }
+
+    /// Queues `work` and waits for its batch. Cancel-safe: a caller that
+    /// stops waiting does not stop the batch (its transaction may still
+    /// commit, exactly as if the answer had been lost on the wire).
+    pub(super) async fn run(&self, work: Work) -> Reply {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job { work, reply }).is_err() {
+            return Reply::BatchFailed {
+                retryable: false,
+                message: "the database writer has stopped".into(),
+            };
+        }
+        answer.await.unwrap_or(Reply::BatchFailed {
+            retryable: false,
+            message: "the database writer stopped during the transaction".into(),
+        })
+    }
+}
+
+/// The writer: takes what is queued (at least one job), runs it as one
+/// transaction of savepoints, commits, answers.
+async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&pool, &mut batch).await;
+        batch.clear();
+    }
+}
+
+async fn run_batch(pool: &AnyPool, batch: &mut Vec<Job>) {
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail_all(batch, &e),
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        results.push(run_one(&mut tx, &mut job.work).await);
+    }
+    if let Err(e) = tx.commit().await {
+        return fail_all(batch, &e);
+    }
+    if batch.len() > 1 {
+        tracing::trace!(size = batch.len(), "group commit");
+    }
+    for (job, result) in batch.drain(..).zip(results) {
+        let _ = job.reply.send(Reply::Done(result));
+    }
+}
+
+/// Runs one job in a savepoint: released on success, rolled back alone on
+/// error (the batch goes on).
+async fn run_one(conn: &mut AnyConnection, work: &mut Work) -> Result<(), ApiError> {
+    let mut savepoint = conn.begin().await?;
+    match work(&mut savepoint).await {
+        Ok(()) => {
+            savepoint.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(rollback) = savepoint.rollback().await {
+                tracing::debug!(error = %rollback, "rollback to savepoint failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn fail_all(batch: &mut Vec<Job>, e: &sqlx::Error) {
+    let retryable = super::is_contention(e);
+    tracing::warn!(error = %e, size = batch.len(), retryable, "a write batch failed to commit");
+    for job in batch.drain(..) {
+        let _ = job.reply.send(Reply::BatchFailed {
+            retryable,
+            message: e.to_string(),
+        });
+    }
+}
+
+/// Shared by [`super::Db::write_tx`]: the slot a job's result lands in.
+pub(super) type Slot<T> = Arc<std::sync::Mutex<Option<T>>>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::super::Db;
+    use crate::error::ApiError;
+
+    async fn db() -> (Db, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        (Db::connect(&url).await.unwrap(), dir)
+    }
+
+    /// Concurrent transactions share commits; a failing one rolls back
+    /// alone and every caller gets its own answer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_transaction_in_a_batch_rolls_back_alone() {
+        let (db, _dir) = db().await;
+        let mut calls = Vec::new();
+        for i in 0..200i64 {
+            let db = db.clone();
+            calls.push(tokio::spawn(async move {
+                db.write_tx(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query(
+                            "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
+                             VALUES ($1, 'user', 'x', 'EUR', 0)",
+                        )
+                        .bind(format!("acc_gc_{i}"))
+                        .execute(&mut *conn)
+                        .await?;
+                        if i % 3 == 0 {
+                            return Err(ApiError::field("i", "refused after writing"));
+                        }
+                        Ok(i)
+                    })
+                })
+                .await
+            }));
+        }
+        for (i, call) in calls.into_iter().enumerate() {
+            match call.await.unwrap() {
+                Ok(v) => assert_eq!(v, i as i64),
+                Err(e) => {
+                    assert_eq!(i % 3, 0);
+                    assert!(e.to_string().contains("refused after writing"), "{e}");
+                }
+            }
+        }
+        let (stored,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE id LIKE 'acc_gc_%'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            stored,
+            200 - 67,
+            "exactly the successful transactions are stored"
+        );
+    }
+
+    /// A transaction that meets a unique violation is answered with it
+    /// (callers rely on it for idempotent replays) and runs once.
+    #[tokio::test]
+    async fn errors_reach_their_caller_and_nothing_is_retried_twice() {
+        let (db, _dir) = db().await;
+        let runs = std::sync::Arc::new(AtomicUsize::new(0));
+        for expect_ok in [true, false] {
+            let runs = runs.clone();
+            let result = db
+                .write_tx(move |conn| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    Box::pin(async move {
+                        sqlx::query(
+                            "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
+                             VALUES ('acc_once', 'user', 'x', 'EUR', 0)",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .await;
+            assert_eq!(result.is_ok(), expect_ok);
+            if !expect_ok {
+                assert!(crate::db::is_unique_violation(&result.unwrap_err()));
+            }
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
+}
