@@ -136,6 +136,10 @@ pub trait Signer: Sized + Send {
         state: &AppState,
         key_id: &str,
     ) -> impl Future<Output = Result<(Self, PublicKey), ApiError>> + Send;
+
+    /// Called once the request's signature checked out (metrics note
+    /// terminals seen); nothing by default.
+    fn verified(&self, _state: &AppState) {}
 }
 
 /// A request signed by a registered device or terminal `P`.
@@ -161,6 +165,7 @@ impl<P: Signer> FromRequest<AppState> for Signed<P> {
         let key_id = request.signature.key_id.clone();
         let (signer, key) = P::load(state, &key_id).await?;
         request.verify_with(state, &key, &key_id).await?;
+        signer.verified(state);
         Ok(Self {
             signer,
             body: request.body,
@@ -238,6 +243,10 @@ impl Signer for Terminal {
             },
             key,
         ))
+    }
+
+    fn verified(&self, state: &AppState) {
+        state.metrics().terminal_seen(&self.terminal_id);
     }
 }
 

@@ -248,6 +248,10 @@ impl IntoResponse for ApiError {
         };
         let body = json!({ "error": { "code": code, "message": message } });
         let mut response = (status, Json(body)).into_response();
+        // For the metrics layer: outcomes are counted by code.
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ErrorCode(code));
         if let ApiError::TooManyAttempts { retry_after_s, .. } = &self {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

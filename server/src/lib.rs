@@ -44,6 +44,7 @@ mod keys;
 mod kiosk;
 mod ledger;
 mod merchants;
+mod metrics;
 mod openapi;
 mod outbox;
 mod points;
@@ -82,6 +83,11 @@ pub struct ServerOptions {
     pub billing_retry: RetryPolicy,
     /// The funding providers riders top up through (none by default).
     pub funding: FundingConfig,
+    /// A second listen address serving only `GET /metrics`, without the
+    /// admin token, for a Prometheus in the same private network (bind it
+    /// to a private or loopback address). `None`: `/metrics` is served
+    /// only on the main listener, behind the admin token.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerOptions {
@@ -93,6 +99,7 @@ impl Default for ServerOptions {
             billing: None,
             billing_retry: RetryPolicy::default(),
             funding: FundingConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -100,10 +107,14 @@ impl Default for ServerOptions {
 /// How often expired request nonces are deleted.
 const NONCE_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
 
+/// How often histogram samples are folded into their buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// A server started by [`start`]. Call [`RunningServer::shutdown`] to stop
 /// it cleanly; dropping it also asks it to stop, without waiting.
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     tls: bool,
     admin_token: String,
     operator_key: PublicKey,
@@ -117,6 +128,12 @@ impl RunningServer {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the separate metrics listener
+    /// ([`ServerOptions::metrics_listen`]), when one was asked for.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://127.0.0.1:PORT`, or `https://...` when serving TLS (the
@@ -209,6 +226,13 @@ pub async fn start_with(
         options.invitation_limits,
     );
     let app = routes::router(state.clone(), providers);
+    let (metrics_addr, metrics_server) = match options.metrics_listen {
+        Some(listen) => {
+            let (addr, task) = serve_metrics(listen, state.clone(), shutdown_rx.clone()).await?;
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
 
     let mut tasks = Vec::new();
     let mut stop = shutdown_rx.clone();
@@ -247,21 +271,22 @@ pub async fn start_with(
             })
         }
     };
-    let outbound = tokio::spawn(outbox::run(
-        state.clone(),
-        options.gateway.clone(),
-        options.retry,
+    let outbound = tokio::spawn(metrics::scope(
+        state.metrics().clone(),
+        outbox::run(state.clone(), options.gateway.clone(), options.retry),
     ));
     if let Some(endpoint) = options.billing.clone() {
         state.set_billing_configured();
-        tasks.push(tokio::spawn(billing_exchange::run(
-            state.clone(),
-            endpoint,
-            options.billing_retry,
+        tasks.push(tokio::spawn(metrics::scope(
+            state.metrics().clone(),
+            billing_exchange::run(state.clone(), endpoint, options.billing_retry),
         )));
     }
+    tasks.push(spawn_metrics_upkeep(&state, shutdown_rx.clone()));
+    tasks.extend(metrics_server);
     let mut stop = shutdown_rx;
-    let pruner = tokio::spawn(async move {
+    let scope = state.metrics().clone();
+    let pruner = tokio::spawn(metrics::scope(scope, async move {
         loop {
             if let Err(e) = auth::prune_nonces(&state).await {
                 tracing::warn!(error = %e, "pruning request nonces failed");
@@ -277,11 +302,12 @@ pub async fn start_with(
                 _ = tokio::time::sleep(NONCE_PRUNE_INTERVAL) => {}
             }
         }
-    });
+    }));
     tracing::info!(%addr, tls = is_tls, "wayfare control center listening");
     tasks.extend([server, pruner, outbound]);
     Ok(RunningServer {
         addr,
+        metrics_addr,
         tls: is_tls,
         admin_token,
         operator_key,
@@ -289,5 +315,55 @@ pub async fn start_with(
         shutdown,
         tasks,
         db,
+    })
+}
+
+/// Binds the separate metrics listener and serves `/metrics` on it (plain
+/// HTTP, no auth) until shutdown.
+async fn serve_metrics(
+    listen: SocketAddr,
+    state: state::AppState,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(SocketAddr, JoinHandle<()>), ServerError> {
+    let bind_error = |source| ServerError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(bind_error)?;
+    let addr = listener.local_addr().map_err(bind_error)?;
+    let app = metrics::scrape::open_router(state);
+    let mut stop = shutdown;
+    let task = tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop.wait_for(|v| *v).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    tracing::info!(%addr, "metrics listening (GET /metrics, no auth)");
+    Ok((addr, task))
+}
+
+/// Folds histogram samples into buckets every few seconds, so memory stays
+/// bounded however rarely Prometheus scrapes.
+fn spawn_metrics_upkeep(
+    state: &state::AppState,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let metrics = state.metrics().clone();
+    let mut stop = shutdown;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|v| *v) => break,
+                _ = tokio::time::sleep(METRICS_UPKEEP_INTERVAL) => metrics.run_upkeep(),
+            }
+        }
     })
 }

@@ -63,6 +63,12 @@ struct Args {
     /// Without it riders cannot top up over the air.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Also serve `GET /metrics` (Prometheus text) on this address, plain
+    /// HTTP and without the admin token: bind it to a private address only
+    /// a Prometheus reaches. Without it, `/metrics` is served on the main
+    /// listener behind the admin token.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[tokio::main]
@@ -83,7 +89,10 @@ async fn main() -> std::process::ExitCode {
             _ => None,
         },
     };
-    let mut options = ServerOptions::default();
+    let mut options = ServerOptions {
+        metrics_listen: args.metrics_listen,
+        ..ServerOptions::default()
+    };
     if let Some(path) = &args.config {
         match FundingConfig::load(path) {
             Ok(funding) => options.funding = funding,
@@ -119,6 +128,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     println!("wayfare-server listening on {}", server.base_url());
+    if let Some(addr) = server.metrics_addr() {
+        println!("wayfare-server metrics on http://{addr}/metrics");
+    }
     wait_for_stop_signal().await;
     server.shutdown().await;
     std::process::ExitCode::SUCCESS

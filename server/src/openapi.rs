@@ -9,6 +9,7 @@ mod funding_ops;
 mod guardian_ops;
 mod kiosk_ops;
 mod merchant_ops;
+mod metrics_ops;
 mod points_ops;
 mod registration_ops;
 
@@ -175,6 +176,8 @@ fn operation(op: &Op) -> Value {
     let mut responses = Map::new();
     let content = if op.path.ends_with("/events") {
         "text/event-stream"
+    } else if op.path == "/metrics" {
+        "text/plain; version=0.0.4"
     } else {
         "application/json"
     };
@@ -294,6 +297,7 @@ pub fn document() -> Value {
         .chain(points_ops::ops())
         .chain(kiosk_ops::ops())
         .chain(funding_ops::ops())
+        .chain(metrics_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -371,7 +375,13 @@ mod tests {
         // rates (admin and device).
         // + 2: kiosk top-ups (claim, terminal confirmation).
         // + 5: over-the-air top-up (start, providers, status, callback, list).
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 2 + 2 + 5);
+        // + 1: /metrics.
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 2 + 2 + 5 + 1);
+        assert!(
+            doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+                ["text/plain; version=0.0.4"]
+                .is_object()
+        );
         assert!(
             doc["paths"]["/v1/billing/reconciliations"]["post"]["requestBody"]["content"]
                 ["text/csv"]

@@ -7,6 +7,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use crate::db::Db;
 use crate::invitations::AttemptLimits;
 use crate::keys::ServerKeys;
+use crate::metrics::Metrics;
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ struct Inner {
     billing_configured: std::sync::atomic::AtomicBool,
     shutdown: watch::Receiver<bool>,
     invitation_limits: AttemptLimits,
+    metrics: Metrics,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
                 billing_configured: std::sync::atomic::AtomicBool::new(false),
                 shutdown,
                 invitation_limits,
+                metrics: Metrics::new(),
             }),
         }
     }
@@ -121,6 +124,12 @@ impl AppState {
     /// How many failed invitation accept attempts are allowed.
     pub fn invitation_limits(&self) -> AttemptLimits {
         self.inner.invitation_limits
+    }
+
+    /// This server's metrics recorder (one per server, never the
+    /// process-wide one: see [`crate::metrics`]).
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// A receiver that flips to `true` when the server shuts down.

@@ -26,6 +26,7 @@ pub(crate) async fn events(
     let wake = state.subscribe_account_events();
     let after = crate::sse::last_event_id(&headers)?.unwrap_or(0);
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
-    let stream = crate::device_events::stream(state, account_id, after, wake);
+    let stream = crate::device_events::stream(state.clone(), account_id, after, wake);
+    let stream = crate::metrics::track_stream(&state, "device", stream);
     Ok(crate::sse::response(stream))
 }

@@ -21,7 +21,9 @@ pub(crate) mod settlements;
 pub(crate) mod terminals;
 mod wallet;
 
-/// Builds the router with every endpoint, JSON fallbacks and the body limit.
+/// Builds the router with every endpoint, JSON fallbacks, the body limit
+/// and the metrics layer (outermost: it times every request, fallbacks
+/// included, and counts payment and refund outcomes).
 pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
     Router::new()
         .route("/v1/health", get(meta::health))
@@ -95,6 +97,7 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
             get(billing::get_reconciliation),
         )
         .route("/v1/outbound/status", get(settlements::outbound_status))
+        .route("/metrics", get(crate::metrics::scrape::with_admin))
         .merge(crate::merchants::router())
         .merge(crate::express::router())
         .merge(crate::points::router())
@@ -102,5 +105,9 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http::track,
+        ))
         .with_state(state)
 }

@@ -371,6 +371,7 @@ pub(crate) async fn events(
         None => crate::events::latest_seq(&state, &terminal_id).await?,
     };
     tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
-    let stream = crate::events::stream(state, terminal_id, after, wake);
+    let stream = crate::events::stream(state.clone(), terminal_id, after, wake);
+    let stream = crate::metrics::track_stream(&state, "terminal", stream);
     Ok(crate::sse::response(stream))
 }
