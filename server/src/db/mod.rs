@@ -195,6 +195,7 @@ async fn retry_or_give_up(attempt: u32) -> Result<(), ApiError> {
             "the server is busy; retry the request in a moment".into(),
         ));
     }
+    crate::metrics::tx_retry();
     tracing::debug!(attempt, "write transaction met contention; retrying");
     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5)).await;
     Ok(())
