@@ -47,6 +47,7 @@ dependencies {
     implementation(files("../../build/android/wayfare-core.aar"))
     implementation("net.java.dev.jna:jna:5.17.0@aar")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
+    implementation("io.nayuki:qrcodegen:1.8.0")
     testImplementation("junit:junit:4.13.2")
     testImplementation("org.robolectric:robolectric:4.16")
 }

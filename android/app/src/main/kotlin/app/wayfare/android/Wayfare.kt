@@ -128,6 +128,7 @@ object Wayfare {
         lock.withLock {
             handoff.getAndSet(null)?.let { it.cancel(); it.destroy() }
             wallet?.let {
+                app.wayfare.android.notify.EventNotifier.detach(it)
                 it.closeWallet()
                 it.destroy()
             }

@@ -10,11 +10,14 @@ import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
 
 /**
- * A real wayfare-server and two real wayfare-terminals on loopback, started
+ * A real wayfare-server (with the sandbox over-the-air top-up provider) and
+ * three real wayfare-terminals on loopback, started
  * once for the test JVM (the one Robolectric sandbox keeps this object) and
  * stopped when it exits: a café's POS terminal (sales rung through its
  * control interface, as the cashier's till does) and a tram's on-board
- * reader (a flat ¥2.00 fare on line T1 at Central, from A towards B).
+ * reader (a flat ¥2.00 fare on line T1 at Central, from A towards B) and a
+ * station's cash top-up kiosk (cash entered through its control interface,
+ * as the cashier's till does).
  * Binaries come from -Dwayfare.bin.dir, as in tests/kotlin.
  *
  * Started lazily from a test, not in a static initializer: the output
@@ -33,21 +36,30 @@ class LocalSystem internal constructor() {
     private val adminToken: String
     val pos: Terminal
     val tram: Terminal
+    val kiosk: Terminal
 
     /** A running terminal: its id, where phones connect, and (POS) its control interface. */
     class Terminal(val id: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
 
     init {
         Runtime.getRuntime().addShutdownHook(Thread { stop() })
-        val server = spawn(listOf(File(binDir, "wayfare-server").path, "--data-dir", serverDir.path, "--listen", "127.0.0.1:0"))
+        val config = File(root, "server.toml").apply {
+            writeText("[[funding.providers]]\nid = \"sandbox\"\nkind = \"sandbox\"\ndisplay_name = \"Sandbox\"\ncurrencies = [\"CNY\"]\n")
+        }
+        val server = spawn(listOf(File(binDir, "wayfare-server").path, "--data-dir", serverDir.path, "--listen", "127.0.0.1:0",
+            "--config", config.path))
         baseUrl = server.lineContaining("listening on").substringAfter("listening on").trim()
         adminToken = File(serverDir, "admin-token").readText().trim()
         pos = terminal("Corner Café", "pos")
         tram = terminal("Tram Line T1", "tram", "--fare-minor", "200", "--line", "T1", "--station", "Central",
             "--direction-from", "A", "--direction-towards", "B")
+        // `enroll` writes a fare mode for every kind but POS; a kiosk's mode is its own.
+        kiosk = terminal("Central Station", "top_up", "--station", "Central") { toml ->
+            toml.replace(Regex("(?s)\\[mode\\].*?(?=\\n\\[linkage\\])"), "[mode]\nkind = \"top_up\"\ncurrency = \"CNY\"\n")
+        }
     }
 
-    private fun terminal(merchant: String, kind: String, vararg extra: String): Terminal {
+    private fun terminal(merchant: String, kind: String, vararg extra: String, edit: (String) -> String = { it }): Terminal {
         val merchantId = field(admin("POST", "/v1/merchants", """{"name":"$merchant","currency":"CNY"}"""), "merchant_id")
         val dir = File(root, "terminal-$kind")
         val enroll = ProcessBuilder(
@@ -58,6 +70,7 @@ class LocalSystem internal constructor() {
         val out = enroll.inputStream.bufferedReader().readText()
         check(enroll.waitFor(60, TimeUnit.SECONDS) && enroll.exitValue() == 0) { "enroll failed: $out" }
         val id = out.substringAfter("enrolled terminal").substringBefore(";").trim()
+        File(dir, "terminal.toml").let { it.writeText(edit(it.readText())) }
         val running = spawn(listOf(File(binDir, "wayfare-terminal").path, "--config", File(dir, "terminal.toml").path))
         // "terminal T listening for phones on 127.0.0.1:P, control interface on http://127.0.0.1:C"
         val line = running.lineContaining("listening for phones on")
@@ -115,6 +128,16 @@ class LocalSystem internal constructor() {
             .header("content-type", "application/json"),
             "POST", """{"amount_minor":$amountMinor,"description":"$description"}""")
         check(status == 201) { "POST /sales: $status $text" }
+        return field(text, "order_id")
+    }
+
+    /** The cashier takes cash at the kiosk (its control interface); returns the order id. */
+    fun takeCash(amountMinor: Long): String {
+        val (status, text) = send(HttpRequest.newBuilder(URI.create(kiosk.controlUrl + "/top-ups"))
+            .header("authorization", "Bearer ${kiosk.controlToken}")
+            .header("content-type", "application/json"),
+            "POST", """{"amount_minor":$amountMinor}""")
+        check(status in 200..299) { "POST /top-ups: $status $text" }
         return field(text, "order_id")
     }
 

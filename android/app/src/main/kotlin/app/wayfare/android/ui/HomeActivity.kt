@@ -6,6 +6,7 @@ import android.view.View
 import android.widget.LinearLayout
 import android.widget.TextView
 import app.wayfare.android.Wayfare
+import app.wayfare.android.notify.EventNotifier
 import app.wayfare.core.HistoryEntry
 import app.wayfare.core.HistoryKind
 import app.wayfare.core.StoredReceipt
@@ -19,7 +20,8 @@ import java.util.Date
 /**
  * The launcher screen: opens the wallet (sending a first-time rider to
  * registration), then shows the balance, the loyalty points and the history
- * with each payment's receipt. Refreshed whenever it comes back to the front.
+ * with each payment's receipt, and the way to top up and to the guardians;
+ * starts draining the wallet's events into notifications. Refreshed whenever it comes back to the front.
  */
 class HomeActivity : WayfareActivity() {
     private lateinit var greeting: TextView
@@ -37,6 +39,9 @@ class HomeActivity : WayfareActivity() {
             points = text("", "points", Style.Secondary, topGap = 0)
             pending = text("", "pending", Style.Secondary)
             button(texts.payButton, "pay") { startActivity(Intent(this@HomeActivity, NearbyActivity::class.java)) }
+            val feature = FeatureTexts.of(texts)
+            button(feature.topUpButton, "top_up") { startActivity(Intent(this@HomeActivity, TopUpActivity::class.java)) }
+            button(feature.guardiansButton, "guardians") { startActivity(Intent(this@HomeActivity, GuardiansActivity::class.java)) }
             button(texts.refreshButton, "refresh") { refresh() }
             divider()
             text(texts.historyTitle, "history_title", Style.Heading, topGap = 16)
@@ -63,6 +68,7 @@ class HomeActivity : WayfareActivity() {
                 return@launch
             }
             greeting.text = wallet.account().info()?.displayName ?: ""
+            EventNotifier.attach(this@HomeActivity, wallet)
             show(wallet)
         }
     }

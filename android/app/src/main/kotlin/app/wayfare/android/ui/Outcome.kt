@@ -4,7 +4,10 @@ import android.content.Intent
 import app.wayfare.core.DoneKind
 import app.wayfare.core.PaymentOutcome
 import app.wayfare.core.PaymentRequestInfo
+import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalDone
+import app.wayfare.core.TopUpOfferInfo
+import app.wayfare.core.TopUpOutcome
 import app.wayfare.core.WalletException
 import app.wayfare.core.walletErrorMessage
 
@@ -23,7 +26,7 @@ data class Outcome(
     /** The payment's id when money moved (its receipt is in the history). */
     val paymentId: String? = null,
 ) {
-    enum class Kind { PAID, DECLINED, PENDING, INSUFFICIENT_FUNDS, FAILED }
+    enum class Kind { PAID, DECLINED, PENDING, INSUFFICIENT_FUNDS, FAILED, ENTERED, TOPPED_UP }
 
     fun into(intent: Intent): Intent = intent
         .putExtra(EXTRA_KIND, kind.name)
@@ -72,6 +75,34 @@ data class Outcome(
             body = texts.declinedBody,
             detail = done?.message?.takeIf { it.isNotBlank() }?.let(texts::terminalSaid) ?: "",
         )
+
+        /** A gate or tram reader recorded the rider's entry (the fare comes at the exit). */
+        fun entered(texts: FeatureTexts, entry: TapOutcome.Entered): Outcome = Outcome(
+            kind = Kind.ENTERED,
+            title = texts.enteredTitle,
+            body = texts.enteredBody(entry.station, entry.line),
+            detail = entry.message,
+        )
+
+        /** A kiosk's cash offer accepted and credited. */
+        fun toppedUp(texts: FeatureTexts, offer: TopUpOfferInfo, done: TopUpOutcome): Outcome = Outcome(
+            kind = Kind.TOPPED_UP,
+            title = texts.toppedUpTitle,
+            body = texts.toppedUpBody(offer.formattedAmount, offer.merchantName, Money.format(done.balanceMinor, done.currency)),
+            detail = done.terminalDone?.message ?: "",
+        )
+
+        /** A kiosk's cash offer declined: nothing was added. */
+        fun topUpDeclined(texts: FeatureTexts): Outcome =
+            Outcome(Kind.DECLINED, texts.topUpDeclinedTitle, texts.topUpDeclinedBody)
+
+        /** A kiosk top-up that did not complete; the pending one says the cash is not lost. */
+        fun topUpFailed(texts: Texts, feature: FeatureTexts, e: WalletException): Outcome = when (e) {
+            is WalletException.TopUpPending -> Outcome(Kind.PENDING, feature.topUpPendingTitle, feature.topUpPendingBody)
+            is WalletException.TopUpOfferExpired -> Outcome(Kind.FAILED, feature.offerExpiredTitle, feature.offerExpiredBody)
+            is WalletException.TopUpAlreadyClaimed -> Outcome(Kind.FAILED, feature.offerClaimedTitle, feature.offerClaimedBody)
+            else -> failed(texts, e, null)
+        }
 
         /** A failed connect, request or confirm; `request` is what was on the sheet, if anything. */
         fun failed(texts: Texts, e: WalletException, request: PaymentRequestInfo?): Outcome = when (e) {

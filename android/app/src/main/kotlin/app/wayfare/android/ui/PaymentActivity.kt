@@ -10,24 +10,35 @@ import app.wayfare.android.Wayfare
 import app.wayfare.core.DiscoveredTerminal
 import app.wayfare.core.DiscoverySource
 import app.wayfare.core.PaymentRequestInfo
+import app.wayfare.core.PointsRate
+import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
 import app.wayfare.core.TerminalSession
+import app.wayfare.core.TopUpOfferInfo
 import app.wayfare.core.WalletException
+import app.wayfare.core.maxPointsFor
+import app.wayfare.core.pointsSplit
 import kotlinx.coroutines.launch
 
 /**
  * The payment sheet. Connects to the chosen terminal (or takes the session an
- * NFC tap started), waits for its payment request and shows it as the
- * terminal's certificate vouches for it: the certified merchant, the amount,
- * what it is for and, for fares, line, station and direction. Confirm pays
- * (the core records the intent first and never charges twice); Decline tells
- * the terminal. Either way the outcome screen follows.
+ * NFC tap started) and taps (`tap()`), which serves every terminal kind: a
+ * gate or tram reader that records an entry goes straight to the entry
+ * outcome; a fare or sale asked is shown as the terminal's certificate
+ * vouches for it (the certified merchant, the amount, what it is for and,
+ * for fares, line, station and direction; points when the merchant takes
+ * them); a kiosk's cash offer is shown as a top-up sheet (Accept / Decline).
+ * Confirm pays (the core records the intent first and never charges twice);
+ * Decline tells the terminal. Either way the outcome screen follows.
  */
 class PaymentActivity : WayfareActivity() {
     private lateinit var status: TextView
     private lateinit var sheet: LinearLayout
     private var session: TerminalSession? = null
     private var request: PaymentRequestInfo? = null
+    private val feature: FeatureTexts by lazy { FeatureTexts.of(texts) }
+    /** Points the rider chose to spend on this payment (0: none). */
+    private var pointsToSpend = 0uL
     /** Set once the rider chose: the session is then the outcome's to finish. */
     private var decided = false
 
@@ -57,10 +68,18 @@ class PaymentActivity : WayfareActivity() {
             }
             session = current
             status.text = texts.waitingForRequest
-            // TODO(issue 10): gates and distance fares go through tap() (entry recorded or fare asked).
-            val asked = current.nextPaymentRequest()
-            request = asked
-            showSheet(current, asked)
+            when (val tapped = current.tap()) {
+                is TapOutcome.Entered -> {
+                    decided = true
+                    finishWith(Outcome.entered(feature, tapped))
+                }
+                is TapOutcome.PaymentRequested -> {
+                    request = tapped.request
+                    showSheet(current, tapped.request)
+                    offerPoints(tapped.request)
+                }
+                is TapOutcome.TopUpOffered -> showOffer(current, tapped.offer)
+            }
         } catch (e: WalletException) {
             if (!isDestroyed) finishWith(Outcome.failed(texts, e, request))
         }
@@ -85,6 +104,7 @@ class PaymentActivity : WayfareActivity() {
                 text(texts.fareLine(fare.line, fare.station, fare.directionFrom, fare.directionTowards), "fare", Style.Body, topGap = 12)
                 fare.entryStation?.let { text(texts.entryLine(it), "fare_entry", Style.Secondary, topGap = 0) }
             }
+            group("points")
             confirm = button(texts.confirmButton, "confirm") {
                 decide(confirm, decline)
                 scope.launch { confirm(current) }
@@ -92,6 +112,68 @@ class PaymentActivity : WayfareActivity() {
             decline = button(texts.declineButton, "decline") {
                 decide(confirm, decline)
                 scope.launch { decline(current) }
+            }
+        }
+    }
+
+    /** When the merchant takes points and the rider has some: a toggle showing the split. */
+    private suspend fun offerPoints(asked: PaymentRequestInfo) {
+        val (rate, available) = try {
+            val wallet = Wayfare.wallet(this)
+            wallet.payments().pointsRate(asked.merchantId) to wallet.account().balance().points
+        } catch (e: WalletException) {
+            return // no rate known: pay with money only
+        }
+        val most = maxPointsFor(rate, asked.amountMinor, available)
+        if (!rate.acceptsPoints || most == 0uL || isDestroyed) return
+        val box = sheet.findViewWithTag<LinearLayout>("points") ?: return
+        lateinit var toggle: Button
+        lateinit var split: TextView
+        toggle = box.button(feature.usePoints(available), "points_toggle") {
+            pointsToSpend = if (pointsToSpend == 0uL) most else 0uL
+            toggle.text = if (pointsToSpend == 0uL) feature.usePoints(available) else feature.noPoints
+            split.text = splitText(rate, asked, pointsToSpend)
+        }
+        split = box.text("", "points_split", Style.Secondary)
+    }
+
+    private fun splitText(rate: PointsRate, asked: PaymentRequestInfo, points: ULong): String {
+        if (points == 0uL) return ""
+        val parts = pointsSplit(rate, asked.amountMinor, points) ?: return ""
+        return feature.pointsSplit(parts.pointsSpent.toLong(), Money.format(parts.pointsValueMinor.toLong(), asked.currency),
+            Money.format(parts.moneyMinor.toLong(), asked.currency))
+    }
+
+    /** A kiosk's signed cash offer: who offers it and how much; Accept credits it, Decline leaves the cash with the cashier. */
+    private fun showOffer(current: TerminalSession, offer: TopUpOfferInfo) {
+        status.text = ""
+        lateinit var accept: Button
+        lateinit var decline: Button
+        sheet.removeAllViews()
+        sheet.apply {
+            text(feature.offerTitle, "offer_title", Style.Heading, topGap = 12)
+            text(feature.offerFrom, "merchant_label", Style.Secondary, topGap = 12)
+            text(offer.merchantName, "merchant", Style.Heading, topGap = 0)
+            text(feature.offerAmount, "amount_label", Style.Secondary, topGap = 12)
+            text(offer.formattedAmount, "amount", Style.Amount, topGap = 0)
+            text(feature.offerExplain, "offer_explain", Style.Body, topGap = 12)
+            accept = button(feature.acceptButton, "accept") {
+                decide(accept, decline)
+                status.text = feature.accepting
+                scope.launch {
+                    finishWith(try {
+                        Outcome.toppedUp(feature, offer, current.acceptTopUp())
+                    } catch (e: WalletException) {
+                        Outcome.topUpFailed(texts, feature, e)
+                    })
+                }
+            }
+            decline = button(feature.declineButton, "decline") {
+                decide(accept, decline)
+                scope.launch {
+                    try { current.declineTopUp(feature.offerDeclineReason) } catch (e: WalletException) { /* nothing was added either way */ }
+                    finishWith(Outcome.topUpDeclined(feature))
+                }
             }
         }
     }
@@ -104,7 +186,7 @@ class PaymentActivity : WayfareActivity() {
 
     private suspend fun confirm(current: TerminalSession) {
         val outcome = try {
-            Outcome.paid(texts, current.confirm())
+            Outcome.paid(texts, if (pointsToSpend > 0uL) current.confirmWithPoints(pointsToSpend) else current.confirm())
         } catch (e: WalletException) {
             Outcome.failed(texts, e, request)
         }

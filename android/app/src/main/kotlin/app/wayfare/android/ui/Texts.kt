@@ -135,6 +135,7 @@ sealed class Texts {
             app.wayfare.core.TerminalKind.POS -> "Shop till"
             app.wayfare.core.TerminalKind.TRAM -> "Tram reader"
             app.wayfare.core.TerminalKind.GATE -> "Station gate"
+            app.wayfare.core.TerminalKind.TOP_UP -> "Top-up kiosk"
         }
         override val sheetTitle = "Payment"
         override val connecting = "Connecting to the terminal…"
@@ -217,6 +218,7 @@ sealed class Texts {
             app.wayfare.core.TerminalKind.POS -> "商店收银台"
             app.wayfare.core.TerminalKind.TRAM -> "电车读卡器"
             app.wayfare.core.TerminalKind.GATE -> "车站闸机"
+            app.wayfare.core.TerminalKind.TOP_UP -> "充值机"
         }
         override val sheetTitle = "支付"
         override val connecting = "正在连接终端…"

@@ -1,0 +1,199 @@
+package app.wayfare.android
+
+import android.app.Activity
+import android.app.NotificationManager
+import android.content.Context
+import android.content.Intent
+import android.widget.ImageView
+import app.wayfare.android.notify.EventNotifier
+import app.wayfare.android.ui.GuardiansActivity
+import app.wayfare.android.ui.HomeActivity
+import app.wayfare.android.ui.OutcomeActivity
+import app.wayfare.android.ui.PaymentActivity
+import app.wayfare.android.ui.RegisterActivity
+import app.wayfare.android.ui.TopUpActivity
+import app.wayfare.core.DiscoveredTerminal
+import app.wayfare.core.DiscoverySource
+import app.wayfare.core.GuardianScope
+import app.wayfare.core.InMemoryKeyStore
+import app.wayfare.core.MdnsScope
+import app.wayfare.core.RiderName
+import app.wayfare.core.TapOutcome
+import app.wayfare.core.TerminalKind
+import app.wayfare.core.Wallet
+import app.wayfare.core.WalletConfig
+import kotlinx.coroutines.runBlocking
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.Robolectric
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import java.io.File
+import java.nio.file.Files
+
+/**
+ * The kiosk top-up, the over-the-air top-up and the guardian screens on
+ * Robolectric, against the real core, server and terminals on loopback
+ * (the same [system] as [RiderAppTest]); a second rider, when a test needs
+ * one, is a wallet of the real core opened by the test itself.
+ */
+@RunWith(RobolectricTestRunner::class)
+class FeatureAppTest {
+    private val context: Context get() = RuntimeEnvironment.getApplication()
+    private val others = mutableListOf<Wallet>()
+
+    @Before
+    fun freshApp() = runBlocking {
+        Wayfare.shutdown()
+        Wayfare.dataDir(context).deleteRecursively()
+        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
+        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
+        Wayfare.sealingKeys = { keys }
+    }
+
+    @After
+    fun closeWallets() = runBlocking {
+        others.forEach { it.closeWallet(); it.destroy() }
+        Wayfare.shutdown()
+    }
+
+    private fun register(name: String): Activity {
+        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
+        val register = launcher.next(RegisterActivity::class.java).get()
+        register.type("name", name)
+        register.click("register")
+        return register.next(HomeActivity::class.java).get()
+    }
+
+    private fun wallet(): Wallet = runBlocking { Wayfare.wallet(context) }
+
+    private fun balanceMinor(): Long = runBlocking { wallet().account().balance().balanceMinor }
+
+    /** Another rider's phone: a wallet of the real core with its own data directory. */
+    private fun otherRider(name: String): Wallet = runBlocking {
+        val dir = Files.createTempDirectory("wayfare-other-").toFile()
+        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
+        w.open()
+        w.account().register(name, null)
+        others.add(w)
+        w
+    }
+
+    private fun kiosk() = DiscoveredTerminal(
+        terminalId = system.kiosk.id, merchantName = "", kind = TerminalKind.TOP_UP, host = system.kiosk.host,
+        port = system.kiosk.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
+    )
+
+    @Test
+    fun `cash at a kiosk is offered, accepted and credited, and a declined offer adds nothing`() {
+        register("Lin")
+        system.takeCash(2_000)
+        val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, kiosk())).setup().get()
+        assertEquals("¥20.00", sheet.waitForText("amount"))
+        assertEquals("Central Station", sheet.textOf("merchant"))
+        assertEquals("Top-up", sheet.textOf("offer_title"))
+        Screenshots.capture(sheet, "20-kiosk-offer")
+        sheet.click("accept")
+        val outcome = sheet.next(OutcomeActivity::class.java).get()
+        assertEquals("Topped up", outcome.textOf("outcome_title"))
+        assertEquals("¥20.00 from Central Station was added. Your balance is now ¥20.00.", outcome.textOf("outcome_body"))
+        Screenshots.capture(outcome, "21-kiosk-topped-up")
+        assertEquals(2_000L, balanceMinor())
+
+        system.takeCash(500)
+        val again = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, kiosk())).setup().get()
+        assertEquals("¥5.00", again.waitForText("amount"))
+        again.click("decline")
+        val declined = again.next(OutcomeActivity::class.java).get()
+        assertEquals("Top-up declined", declined.textOf("outcome_title"))
+        assertEquals(2_000L, balanceMinor())
+    }
+
+    @Test
+    fun `the sandbox provider tops up over the air from the Top up screen`() {
+        val home = register("Ada")
+        home.click("top_up")
+        val screen = home.next(TopUpActivity::class.java).get()
+        assertEquals("Top up with Sandbox", screen.waitForText("provider_sandbox"))
+        screen.type("amount", "15.50")
+        screen.click("provider_sandbox")
+        assertEquals("¥15.50 added to your wallet.", screen.waitForText("result"))
+        assertTrue(screen.textOf("reference").startsWith("Reference "))
+        Screenshots.capture(screen, "22-top-up-over-the-air")
+        assertEquals(1_550L, balanceMinor())
+        val after = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
+        assertEquals("¥15.50", after.waitForText("balance") { it == "¥15.50" })
+    }
+
+    @Test
+    fun `a guardian accepts a rider's code, sets a daily limit, and the rider's fare arrives as an alert and a notification`() {
+        register("Grandma")
+        val rider = otherRider("Mia")
+        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        val invitation = runBlocking { rider.guardians().createInvitation(GuardianScope.ALL_PAYMENTS, RiderName.Nickname("Mia"), null) }
+
+        val screen = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
+        screen.waitForText("as_guardian_none")
+        screen.type("accept_code", invitation.code)
+        screen.click("accept")
+        assertTrue(screen.waitForText("rider_0").startsWith("Mia · All payments · No limit"))
+        screen.type("limit_0", "20.00")
+        screen.click("limit_set_0")
+        assertEquals("Mia · All payments · limit ¥20.00 a day", screen.waitForText("rider_0") { it.contains("¥20.00") })
+        val bound = runBlocking { rider.guardians().bindings(false) }
+        assertEquals(1, bound.asRider.size)
+        assertEquals(2_000L, bound.asRider[0].dailyLimitMinor)
+
+        // The rider pays a tram fare on her own phone; the guardian's screen hears it live.
+        runBlocking {
+            val session = rider.terminals().connect(DiscoveredTerminal(
+                terminalId = system.tram.id, merchantName = "", kind = TerminalKind.TRAM, host = system.tram.host,
+                port = system.tram.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
+            ))
+            val tapped = session.tap()
+            assertTrue("$tapped", tapped is TapOutcome.PaymentRequested)
+            session.confirm()
+            session.destroy()
+        }
+        val alert = screen.waitForText("alert_0")
+        assertTrue(alert, alert.contains("Mia") && alert.contains("¥2.00"))
+        Screenshots.capture(screen, "23-guardians")
+
+        // The alert was posted as a notification on the alerts channel, then acknowledged.
+        runBlocking { EventNotifier.drain(context, wallet()) }
+        val manager = context.getSystemService(NotificationManager::class.java)
+        waitUntil("the alert's notification") { shadowOf(manager).allNotifications.isNotEmpty() }
+        val posted = shadowOf(manager).allNotifications.first()
+        assertEquals(EventNotifier.CHANNEL_ALERTS, posted.channelId)
+        assertEquals("Mia paid", posted.extras.getString("android.title"))
+        assertEquals(0u, wallet().events().pendingCount())
+    }
+
+    @Test
+    fun `a rider's invitation shows its code and a QR image, and revoking ends the binding`() {
+        register("Kai")
+        val screen = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
+        screen.waitForText("as_rider_none")
+        screen.click("invite_scope")
+        screen.click("invite_create")
+        val code = screen.waitForText("invitation_code")
+        val qr = screen.view("invitation_qr") as ImageView
+        assertNotNull(qr.drawable)
+        assertTrue(qr.contentDescription.isNotEmpty())
+        Screenshots.capture(screen, "24-guardian-invitation")
+
+        val guardian = otherRider("Dad")
+        runBlocking { guardian.guardians().acceptInvitation(code) }
+        val again = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
+        assertTrue(again.waitForText("guardian_0").startsWith("Dad · All payments"))
+        again.click("revoke_0")
+        again.waitForText("as_rider_none")
+        assertTrue(runBlocking { guardian.guardians().bindings(false).asGuardian.isEmpty() })
+    }
+}
