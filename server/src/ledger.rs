@@ -62,32 +62,29 @@ pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i
     }
     let mut balances = Vec::with_capacity(movement.legs.len());
     for leg in &movement.legs {
-        let updated = if leg.require_cover && leg.amount_minor < 0 {
-            // One conditional statement: correct under concurrency on both
-            // backends (PostgreSQL re-checks the condition after a row lock).
-            sqlx::query(
+        // One statement moves the balance and reads it back (RETURNING, on
+        // SQLite ≥ 3.35 and PostgreSQL); a covered debit is conditional, so
+        // it is correct under concurrency on both backends (PostgreSQL
+        // re-checks the condition after the row lock).
+        let updated: Option<(i64, i64)> = if leg.require_cover && leg.amount_minor < 0 {
+            sqlx::query_as(
                 "UPDATE accounts SET balance_minor = balance_minor + $1, \
-                 entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0",
+                 entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0 \
+                 RETURNING balance_minor, entry_seq",
             )
         } else {
-            sqlx::query(
+            sqlx::query_as(
                 "UPDATE accounts SET balance_minor = balance_minor + $1, \
-                 entry_seq = entry_seq + 1 WHERE id = $2",
+                 entry_seq = entry_seq + 1 WHERE id = $2 RETURNING balance_minor, entry_seq",
             )
         }
         .bind(leg.amount_minor)
         .bind(leg.account_id.clone())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        if updated == 0 {
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((balance, seq)) = updated else {
             return Err(refusal(conn, leg, &movement.currency).await);
-        }
-        let (balance, seq): (i64, i64) =
-            sqlx::query_as("SELECT balance_minor, entry_seq FROM accounts WHERE id = $1")
-                .bind(leg.account_id.clone())
-                .fetch_one(&mut *conn)
-                .await?;
+        };
         sqlx::query(
             "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
              amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
