@@ -38,8 +38,8 @@ class LocalSystem internal constructor() {
     val tram: Terminal
     val kiosk: Terminal
 
-    /** A running terminal: its id, where phones connect, and (POS) its control interface. */
-    class Terminal(val id: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
+    /** A running terminal: its id and merchant, where phones connect, and its control interface. */
+    class Terminal(val id: String, val merchantId: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
 
     init {
         Runtime.getRuntime().addShutdownHook(Thread { stop() })
@@ -77,7 +77,7 @@ class LocalSystem internal constructor() {
         val phoneAddr = line.substringAfter("listening for phones on").substringBefore(",").trim()
         val controlUrl = line.substringAfter("control interface on").trim()
         val tokenPath = running.lineContaining("control interface token").substringAfter(" in ").trim()
-        return Terminal(id, phoneAddr.substringBeforeLast(":"), phoneAddr.substringAfterLast(":").toInt(),
+        return Terminal(id, merchantId, phoneAddr.substringBeforeLast(":"), phoneAddr.substringAfterLast(":").toInt(),
             controlUrl, File(tokenPath).readText().trim())
     }
 

@@ -1,0 +1,229 @@
+package app.wayfare.android.ui
+
+import android.os.Bundle
+import android.text.InputType
+import android.widget.Button
+import android.widget.EditText
+import android.widget.ImageView
+import android.widget.LinearLayout
+import android.widget.TextView
+import app.wayfare.android.notify.EventNotifier
+import app.wayfare.core.MerchantMembership
+import app.wayfare.core.MerchantOperation
+import app.wayfare.core.MerchantPrompt
+import app.wayfare.core.MerchantRole
+import app.wayfare.core.PromptAttribute
+import app.wayfare.core.Wallet
+import app.wayfare.core.WalletException
+import app.wayfare.core.walletErrorMessage
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+
+/**
+ * The merchant side of the app, for the first merchant this account
+ * belongs to: the live prompt feed (the core's prompt stream while the
+ * screen is open; each prompt also notified, spoken and vibrated through
+ * [EventNotifier]); for an owner the staff list (invite with operation and
+ * content scopes, code and QR; revoke); with the refund operation the
+ * recent payments, each refundable in full. Anyone can join a merchant with
+ * a staff code.
+ */
+class MerchantActivity : WayfareActivity() {
+    private lateinit var words: MerchantTexts
+    private lateinit var status: TextView
+    private lateinit var heading: TextView
+    private lateinit var feedList: LinearLayout
+    private lateinit var staffBox: LinearLayout
+    private lateinit var refundBox: LinearLayout
+    private lateinit var joinCode: EditText
+    private val prompts = mutableListOf<MerchantPrompt>()
+    private var stream: Job? = null
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        words = MerchantTexts.of(texts)
+        show(screen {
+            text(words.title, "title", Style.Title, topGap = 0)
+            heading = text("", "membership", Style.Heading)
+            status = text("", "status", Style.Error)
+            text(words.feed, "feed_title", Style.Heading, topGap = 16)
+            feedList = group("feed")
+            divider()
+            staffBox = group("staff")
+            refundBox = group("refunds")
+            divider()
+            text(words.join, "join_title", Style.Heading, topGap = 16)
+            joinCode = field(words.joinPlaceholder, "join_code", InputType.TYPE_CLASS_TEXT)
+            button(words.joinSubmit, "join") { join() }
+        })
+        renderFeed()
+    }
+
+    override fun onResume() {
+        super.onResume()
+        withWallet({ status.text = it }) { wallet -> load(wallet) }
+    }
+
+    override fun onPause() {
+        stream?.cancel()
+        stream = null
+        super.onPause()
+    }
+
+    private suspend fun load(wallet: Wallet) {
+        val member = try {
+            wallet.merchant().memberships().firstOrNull { it.active }
+        } catch (e: WalletException) {
+            status.text = walletErrorMessage(e)
+            return
+        }
+        if (member == null) {
+            heading.text = words.none
+            return
+        }
+        heading.text = "${member.merchantName} · ${words.role(member.role)}"
+        follow(wallet)
+        if (member.role == MerchantRole.OWNER) showStaff(wallet, member)
+        if (member.role == MerchantRole.OWNER || MerchantOperation.REFUND in member.operations) showPayments(wallet, member)
+    }
+
+    /** The live prompts while the screen is in front. */
+    private fun follow(wallet: Wallet) {
+        if (stream != null) return
+        stream = scope.launch {
+            val live = wallet.merchant().prompts()
+            try {
+                while (true) {
+                    val prompt = live.next()
+                    prompts.add(0, prompt)
+                    renderFeed()
+                    EventNotifier.drain(this@MerchantActivity, wallet)
+                }
+            } catch (e: WalletException) {
+                if (e !is WalletException.Cancelled) status.text = walletErrorMessage(e)
+            } finally {
+                live.cancel()
+                live.destroy()
+            }
+        }
+    }
+
+    private fun renderFeed() {
+        feedList.removeAllViews()
+        if (prompts.isEmpty()) feedList.text(words.feedEmpty, "feed_empty", Style.Secondary)
+        prompts.forEachIndexed { i, p -> feedList.text(p.displayText, "prompt_$i", Style.Body, topGap = 12) }
+    }
+
+    private suspend fun showStaff(wallet: Wallet, member: MerchantMembership) {
+        val staff = try {
+            wallet.merchant().listStaff(member.merchantId).filter { it.role == MerchantRole.STAFF }
+        } catch (e: WalletException) {
+            status.text = walletErrorMessage(e)
+            return
+        }
+        staffBox.removeAllViews()
+        staffBox.text(words.staff, "staff_title", Style.Heading, topGap = 16)
+        staff.forEachIndexed { i, s ->
+            val what = s.operations.joinToString(", ") { words.operation(it) }
+            staffBox.text("${s.label.ifEmpty { s.handle }} · $what${if (s.active) "" else " · ${words.revoked}"}", "staff_$i", Style.Body, topGap = 12)
+            if (s.active) staffBox.button(words.revoke, "staff_revoke_$i") {
+                scope.launch {
+                    try {
+                        wallet.merchant().revokeStaff(member.merchantId, s.memberId)
+                    } catch (e: WalletException) {
+                        status.text = walletErrorMessage(e)
+                    }
+                    showStaff(wallet, member)
+                }
+            }
+        }
+        inviteForm(wallet, member)
+    }
+
+    private fun inviteForm(wallet: Wallet, member: MerchantMembership) {
+        val operations = mutableSetOf(MerchantOperation.RECEIVE_PROMPTS)
+        val content = mutableSetOf(PromptAttribute.AMOUNT, PromptAttribute.TIME)
+        staffBox.text(words.staffInvite, "invite_title", Style.Heading, topGap = 16)
+        val label = staffBox.field(words.labelPlaceholder, "invite_label", InputType.TYPE_CLASS_TEXT)
+        staffBox.text(words.operations, "invite_operations", Style.Secondary)
+        MerchantOperation.values().forEach { op -> staffBox.toggle(words.operation(op), "op_${op.name}", operations, op) }
+        staffBox.text(words.content, "invite_content", Style.Secondary)
+        PromptAttribute.values().forEach { a -> staffBox.toggle(words.attribute(a), "attr_${a.name}", content, a) }
+        val result = staffBox.group("staff_invitation")
+        staffBox.button(words.staffInvite, "invite_staff") {
+            scope.launch {
+                val made = try {
+                    wallet.merchant().inviteStaff(member.merchantId, operations.toList(), content.toList(),
+                        label.text.toString().trim().ifEmpty { null }, null, null)
+                } catch (e: WalletException) {
+                    status.text = walletErrorMessage(e)
+                    return@launch
+                }
+                result.removeAllViews()
+                result.text(words.invitation(made.label), "staff_invitation_label", Style.Secondary, topGap = 12)
+                result.text(made.code, "staff_invitation_code", Style.Amount, topGap = 0)
+                result.addView(ImageView(this@MerchantActivity).apply {
+                    tag = "staff_invitation_qr"
+                    setImageBitmap(QrImage.bitmap(made.qrPayload))
+                    contentDescription = made.qrPayload
+                }, LinearLayout.LayoutParams(dp(200), dp(200)))
+            }
+        }
+    }
+
+    /** A button that adds or removes `value` from `chosen`, showing a tick when chosen. */
+    private fun <T> LinearLayout.toggle(label: String, tag: String, chosen: MutableSet<T>, value: T) {
+        lateinit var b: Button
+        fun draw() { b.text = (if (value in chosen) "✓ " else "   ") + label }
+        b = button(label, tag) {
+            if (!chosen.remove(value)) chosen.add(value)
+            draw()
+        }
+        draw()
+    }
+
+    private suspend fun showPayments(wallet: Wallet, member: MerchantMembership) {
+        val payments = try {
+            wallet.merchant().history(member.merchantId, PAYMENTS.toUInt())
+        } catch (e: WalletException) {
+            status.text = walletErrorMessage(e)
+            return
+        }
+        refundBox.removeAllViews()
+        refundBox.text(words.refunds, "refunds_title", Style.Heading, topGap = 16)
+        payments.forEachIndexed { i, p ->
+            val currency = p.currency ?: "CNY"
+            val amount = p.amountMinor?.let { Money.format(it, currency) } ?: ""
+            val refunded = p.refundedMinor?.takeIf { it > 0 }?.let { " · -${Money.format(it, currency)}" } ?: ""
+            refundBox.text(listOfNotNull(p.payerName, amount, p.orderId).joinToString(" · ") + refunded, "payment_$i", Style.Body, topGap = 12)
+            val result = refundBox.text("", "refund_result_$i", Style.Secondary, topGap = 0)
+            refundBox.button(words.refundSubmit, "refund_$i") {
+                scope.launch {
+                    result.text = try {
+                        val r = wallet.merchant().refund(member.merchantId, p.paymentId, null, null, null)
+                        words.refunded(Money.format(r.amountMinor, r.currency), Money.format(r.remainingMinor, r.currency))
+                    } catch (e: WalletException) {
+                        walletErrorMessage(e)
+                    }
+                }
+            }
+        }
+    }
+
+    private fun join() = withWallet({ status.text = it }) { wallet ->
+        val code = joinCode.text.toString().trim()
+        if (code.isEmpty()) return@withWallet
+        try {
+            wallet.merchant().acceptInvitation(code)
+            joinCode.setText("")
+            status.text = ""
+        } catch (e: WalletException) {
+            status.text = walletErrorMessage(e)
+        }
+        load(wallet)
+    }
+
+    private companion object {
+        const val PAYMENTS = 20
+    }
+}

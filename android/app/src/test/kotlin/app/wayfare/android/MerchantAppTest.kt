@@ -1,0 +1,144 @@
+package app.wayfare.android
+
+import android.app.NotificationManager
+import android.content.Context
+import android.os.Vibrator
+import android.speech.tts.TextToSpeech
+import app.wayfare.android.notify.EventNotifier
+import app.wayfare.android.ui.HomeActivity
+import app.wayfare.android.ui.MerchantActivity
+import app.wayfare.android.ui.RegisterActivity
+import app.wayfare.core.DiscoveredTerminal
+import app.wayfare.core.DiscoverySource
+import app.wayfare.core.InMemoryKeyStore
+import app.wayfare.core.MdnsScope
+import app.wayfare.core.TapOutcome
+import app.wayfare.core.TerminalKind
+import app.wayfare.core.Wallet
+import app.wayfare.core.WalletConfig
+import kotlinx.coroutines.runBlocking
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.Robolectric
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
+import org.robolectric.shadows.ShadowTextToSpeech
+import java.io.File
+import java.nio.file.Files
+
+/**
+ * The merchant screen for the café's owner on Robolectric, against the real
+ * core, server and POS terminal: staff invited and revoked, a rider's
+ * payment arriving as a live prompt (shown, notified, spoken, vibrated) and
+ * refunded from the screen.
+ */
+@RunWith(RobolectricTestRunner::class)
+class MerchantAppTest {
+    private val context: Context get() = RuntimeEnvironment.getApplication()
+    private val others = mutableListOf<Wallet>()
+
+    @Before
+    fun freshApp() = runBlocking {
+        Wayfare.shutdown()
+        Wayfare.dataDir(context).deleteRecursively()
+        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
+        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
+        Wayfare.sealingKeys = { keys }
+    }
+
+    @After
+    fun closeWallets() = runBlocking {
+        others.forEach { it.closeWallet(); it.destroy() }
+        Wayfare.shutdown()
+    }
+
+    private fun otherPhone(name: String): Wallet = runBlocking {
+        val dir = Files.createTempDirectory("wayfare-other-").toFile()
+        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
+        w.open()
+        w.account().register(name, null)
+        others.add(w)
+        w
+    }
+
+    private fun merchantScreen() = Robolectric.buildActivity(MerchantActivity::class.java).setup()
+
+    @Test
+    fun `the owner invites and revokes staff, hears a payment as a prompt, and refunds it`() {
+        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
+        val register = launcher.next(RegisterActivity::class.java).get()
+        register.type("name", "Owner")
+        register.click("register")
+        register.next(HomeActivity::class.java)
+        val ownerAccount = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
+        system.admin("POST", "/v1/merchants/${system.pos.merchantId}/owner", """{"account_id":"$ownerAccount","locale":"en"}""")
+        // A fresh start: the prompt is drained by the merchant screen, not by the home screen's background drain.
+        runBlocking { Wayfare.shutdown() }
+
+        val first = merchantScreen()
+        val screen = first.get()
+        assertEquals("Corner Café · Owner", screen.waitForText("membership") { it.contains("·") })
+        screen.waitForText("invite_title")
+        screen.type("invite_label", "Front counter")
+        screen.click("invite_staff")
+        val code = screen.waitForText("staff_invitation_code")
+        assertNotNull(screen.view("staff_invitation_qr"))
+        Screenshots.capture(screen, "30-merchant-invite-staff")
+        val staff = otherPhone("Sam")
+        runBlocking { staff.merchant().acceptInvitation(code) }
+        first.pause().stop().destroy()
+
+        val second = merchantScreen()
+        val owner = second.get()
+        assertTrue(owner.waitForText("staff_0").startsWith("Front counter · Receive prompts"))
+        owner.click("staff_revoke_0")
+        // The list shows the revoked member as such (or no longer lists it).
+        waitUntil("the staff member revoked") { owner.textOf("staff_0").let { it.isEmpty() || it.endsWith("Revoked") } }
+        assertTrue(runBlocking { staff.merchant().memberships().none { it.active } })
+
+        // A rider pays ¥3.00 at the café's till; the owner's screen hears it live.
+        val rider = otherPhone("Mei")
+        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.ringSale(300, "Tea")
+        val paid = runBlocking {
+            val session = rider.terminals().connect(DiscoveredTerminal(
+                terminalId = system.pos.id, merchantName = "", kind = TerminalKind.POS, host = system.pos.host,
+                port = system.pos.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
+            ))
+            val tapped = session.tap()
+            assertTrue("$tapped", tapped is TapOutcome.PaymentRequested)
+            session.confirm().also { session.destroy() }
+        }
+        val prompt = owner.waitForText("prompt_0")
+        assertTrue(prompt, prompt.contains("3.00"))
+        Screenshots.capture(owner, "31-merchant-prompt")
+
+        // Notified on the prompts channel, acknowledged, vibrated and spoken in the prompt's language.
+        val manager = context.getSystemService(NotificationManager::class.java)
+        waitUntil("the prompt's notification") { shadowOf(manager).allNotifications.any { it.channelId == EventNotifier.CHANNEL_PROMPTS } }
+        assertEquals(0u, runBlocking { Wayfare.wallet(context).events().pendingCount() })
+        assertTrue(shadowOf(context.getSystemService(Vibrator::class.java)).milliseconds > 0)
+        val tts = ShadowTextToSpeech.getLastTextToSpeechInstance()
+        assertNotNull("a TextToSpeech engine was created", tts)
+        shadowOf(tts).onInitListener.onInit(TextToSpeech.SUCCESS)
+        val spoken = shadowOf(tts).lastSpokenText
+        assertTrue("spoken: $spoken", spoken != null && spoken.contains("3.00"))
+        assertEquals("en", shadowOf(tts).currentLanguage.language)
+        second.pause().stop().destroy()
+
+        // Refunded from the screen: the rider has her ¥10.00 again.
+        val third = merchantScreen().get()
+        assertTrue(third.waitForText("payment_0").contains("¥3.00"))
+        third.click("refund_0")
+        assertEquals("¥3.00 refunded; ¥0.00 left to refund", third.waitForText("refund_result_0"))
+        Screenshots.capture(third, "32-merchant-refund")
+        waitUntil("the refund in the rider's balance") { runBlocking { rider.account().balance().balanceMinor } == 1_000L }
+        assertTrue(paid.paymentId.isNotEmpty())
+    }
+}
