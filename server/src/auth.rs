@@ -56,6 +56,15 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// Marks a route (as a request extension) whose body is a signed,
+/// idempotent instruction — `POST /v1/payments`: the device's signature on
+/// the instruction authenticates it and its idempotency key makes a replay
+/// answer the first result without moving money again. Such a request
+/// needs no stored nonce, which spares every payment a durable write of
+/// its own; its request signature is still checked, with its time window.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplaySafe;
+
 /// A signed request whose signer has not been looked up yet.
 pub struct UnverifiedRequest {
     /// The signature headers.
@@ -64,6 +73,8 @@ pub struct UnverifiedRequest {
     path_and_query: String,
     /// The raw body.
     pub body: Bytes,
+    /// The route is [`ReplaySafe`]: no nonce is stored.
+    replay_safe: bool,
 }
 
 impl FromRequest<AppState> for UnverifiedRequest {
@@ -71,6 +82,7 @@ impl FromRequest<AppState> for UnverifiedRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let signature = signature_from_headers(req.headers())?;
+        let replay_safe = req.extensions().get::<ReplaySafe>().is_some();
         let method = req.method().clone();
         let uri = req
             .extensions()
@@ -87,6 +99,7 @@ impl FromRequest<AppState> for UnverifiedRequest {
             method,
             path_and_query,
             body,
+            replay_safe,
         })
     }
 }
@@ -120,6 +133,9 @@ impl UnverifiedRequest {
                 redact(&self.signature.key_id)
             )),
         })?;
+        if self.replay_safe {
+            return Ok(());
+        }
         record_nonce(state, nonce_scope, &self.signature.nonce, now).await
     }
 

@@ -176,3 +176,56 @@ async fn registering_the_same_key_twice_returns_the_same_account() {
     assert!(again.get("phone_number").is_none());
     s.server.shutdown().await;
 }
+
+/// A payment request is replay-safe without a stored nonce: the identical
+/// signed bytes again answer the first payment (idempotency key), and the
+/// money moves once.
+#[tokio::test]
+async fn a_replayed_payment_request_answers_the_first_payment_and_moves_money_once() {
+    let s = TestServer::start().await;
+    let (merchant, terminal, phone) = shop(&s, 1_000).await;
+    let (instruction, idem) = phone.instruction(&terminal, "replay-1", 300);
+    let body = serde_json::json!({ "instruction": instruction.to_base64() }).to_string();
+    let sig = sign_request(
+        &phone.key,
+        &phone.device_id,
+        "POST",
+        "/v1/payments",
+        body.as_bytes(),
+        now_ms(),
+    )
+    .unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let mut req = s
+            .http
+            .post(s.url("/v1/payments"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", &idem)
+            .body(body.clone());
+        for (name, value) in sig.headers() {
+            req = req.header(name, value);
+        }
+        answers.push(read(req.send().await.unwrap()).await);
+    }
+    assert_eq!(answers[0].0, StatusCode::CREATED, "{}", answers[0].1);
+    assert_eq!(answers[1].0, StatusCode::OK, "{}", answers[1].1);
+    assert_eq!(answers[0].1["payment_id"], answers[1].1["payment_id"]);
+    assert_eq!(s.balance(&phone.account_id).await, 700);
+    assert_eq!(s.balance(&merchant.account_id).await, 300);
+
+    // Still bound to its signature: other bytes under it are refused.
+    let tampered = body.replace("instruction", "instructions");
+    let mut req = s
+        .http
+        .post(s.url("/v1/payments"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", &idem)
+        .body(tampered);
+    for (name, value) in sig.headers() {
+        req = req.header(name, value);
+    }
+    let (status, answer) = read(req.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_signature");
+}

@@ -43,7 +43,10 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         )
         .route("/v1/sandbox/top-ups", post(admin::top_up))
         .merge(crate::funding::router(funding))
-        .route("/v1/payments", post(payments::create))
+        .route(
+            "/v1/payments",
+            post(payments::create).layer(axum::Extension(crate::auth::ReplaySafe)),
+        )
         .route("/v1/payments/{idempotency_key}", get(payments::get))
         .route("/v1/merchants", post(merchants::create))
         .route("/v1/accounts/{account_id}", get(admin::account))
