@@ -116,6 +116,40 @@ class FeatureAppTest {
     }
 
     @Test
+    fun `a tap at an entry gate records the entry and says the fare comes at the exit`() {
+        register("Wei")
+        system.topUp(runBlocking { wallet().account().info()!!.accountId }, 2_000)
+        val gate = DiscoveredTerminal(
+            terminalId = system.gate.id, merchantName = "", kind = TerminalKind.GATE, host = system.gate.host,
+            port = system.gate.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
+        )
+        val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate)).setup().get()
+        val outcome = sheet.next(OutcomeActivity::class.java).get()
+        assertEquals("Tapped in", outcome.textOf("outcome_title"))
+        assertEquals("Tapped in at Central (line T1). Your fare is charged when you tap out.", outcome.textOf("outcome_body"))
+        Screenshots.capture(outcome, "25-gate-entered")
+        assertEquals(2_000L, balanceMinor())
+    }
+
+    @Test
+    fun `the new screens speak Chinese to a Chinese phone`() {
+        register("Lin")
+        RuntimeEnvironment.setQualifiers("+zh-rCN")
+        try {
+            val topUp = Robolectric.buildActivity(TopUpActivity::class.java).setup().get()
+            assertEquals("在线充值", topUp.textOf("title"))
+            assertEquals("通过 Sandbox 充值", topUp.waitForText("provider_sandbox"))
+            val guardians = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
+            assertEquals("邀请监护人", guardians.textOf("invite_title"))
+            assertEquals("共享范围: 仅乘车", guardians.textOf("invite_scope"))
+            assertEquals("无", guardians.waitForText("as_rider_none"))
+            Screenshots.capture(guardians, "26-guardians-zh")
+        } finally {
+            RuntimeEnvironment.setQualifiers("+en-rUS")
+        }
+    }
+
+    @Test
     fun `the sandbox provider tops up over the air from the Top up screen`() {
         val home = register("Ada")
         home.click("top_up")
@@ -163,7 +197,7 @@ class FeatureAppTest {
         }
         val alert = screen.waitForText("alert_0")
         assertTrue(alert, alert.contains("Mia") && alert.contains("¥2.00"))
-        Screenshots.capture(screen, "23-guardians")
+        Screenshots.capture(screen, "23-guardians", showTag = "my_riders")
 
         // The alert was posted as a notification on the alerts channel, then acknowledged.
         runBlocking { EventNotifier.drain(context, wallet()) }

@@ -38,6 +38,18 @@ class LocalSystem internal constructor() {
     val tram: Terminal
     val kiosk: Terminal
 
+    /**
+     * A station's entry gate doing tap-in/tap-out (distance fares by
+     * station, charged at the exit): started on first use, so that a
+     * problem with it fails only the test that taps there.
+     */
+    val gate: Terminal by lazy {
+        terminal("Metro T1", "gate", "--tap-role", "entry", "--line", "T1", "--vehicle", "Central gate",
+            "--station", "Central", "--station-index", "4", "--direction-from", "A", "--direction-towards", "B") { toml ->
+            toml.replace(Regex("(?s)\\[mode\\].*?(?=\\n\\[linkage\\])"), TAP_IN_MODE)
+        }
+    }
+
     /** A running terminal: its id and merchant, where phones connect, and its control interface. */
     class Terminal(val id: String, val merchantId: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
 
@@ -147,6 +159,25 @@ class LocalSystem internal constructor() {
             .header("authorization", "Bearer ${pos.controlToken}"), "GET", null)
         check(status == 200) { "GET /sales/$orderId: $status $text" }
         return text
+    }
+
+    private companion object {
+        const val TAP_IN_MODE = """[mode]
+kind = "tap_in_out"
+role = "entry"
+currency = "CNY"
+line = "T1"
+vehicle = "Central gate"
+direction_from = "A"
+direction_towards = "B"
+station = "Central"
+station_index = 4
+
+[mode.fare_table]
+by = "stations"
+maximum_minor = 500
+bands = [{ up_to = 2, fare_minor = 200 }, { up_to = 5, fare_minor = 300 }]
+"""
     }
 
     private fun stop() {

@@ -70,9 +70,17 @@ fun <T : Activity> Activity.next(type: Class<T>, timeoutMs: Long = 60_000): Acti
 object Screenshots {
     private val dir = File(System.getProperty("wayfare.screenshots.dir") ?: "target/screenshots")
 
-    fun capture(activity: Activity, name: String): File {
+    /** Renders the screen from its top or, with `showTag`, scrolled so that view is at the top. */
+    fun capture(activity: Activity, name: String, showTag: String? = null): File {
         shadowOf(Looper.getMainLooper()).idleFor(Duration.ofMillis(50))
         val root = activity.window.decorView
+        // From the top of the screen, whichever field took the focus last.
+        (activity.findViewById<android.view.ViewGroup>(android.R.id.content)?.getChildAt(0) as? android.widget.ScrollView)?.let { scroll ->
+            var y = 0
+            var v: View? = showTag?.let { activity.view(it) }
+            while (v != null && v !== scroll) { y += v.top; v = v.parent as? View }
+            scroll.scrollTo(0, if (v === scroll) y else 0)
+        }
         val metrics = activity.resources.displayMetrics
         if (root.width == 0 || root.height == 0 || root.isLayoutRequested) {
             root.measure(
