@@ -28,6 +28,7 @@ mod auth;
 mod billing;
 mod billing_exchange;
 mod civil;
+mod cluster;
 mod config;
 mod db;
 mod device_events;
@@ -283,6 +284,14 @@ pub async fn start_with(
         )));
     }
     tasks.push(spawn_metrics_upkeep(&state, shutdown_rx.clone()));
+    if let Some(url) = state.db().postgres_url() {
+        // Other nodes on this database wake this node's event streams.
+        tasks.push(tokio::spawn(cluster::listen(
+            url.to_string(),
+            state.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
     tasks.extend(metrics_server);
     let mut stop = shutdown_rx;
     let scope = state.metrics().clone();

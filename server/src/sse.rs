@@ -139,7 +139,8 @@ async fn wait_for_wake<E>(c: &mut Cursor<E>) -> bool {
                 }
             }
             msg = c.wake.recv() => match msg {
-                Ok(id) if id == c.owner => return true,
+                // An empty id wakes every stream (wake-ups may have been lost).
+                Ok(id) if id == c.owner || id.is_empty() => return true,
                 Ok(_) => {}
                 Err(RecvError::Lagged(_)) => return true,
                 Err(RecvError::Closed) => return false,

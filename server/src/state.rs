@@ -67,7 +67,20 @@ impl AppState {
 
     /// Wakes the event streams of `terminal_id` after a commit that added
     /// events for it. Nobody listening is fine: the rows are the outbox.
+    /// With several nodes on one PostgreSQL, the other nodes are woken too
+    /// ([`crate::cluster`]).
     pub fn notify_terminal(&self, terminal_id: &str) {
+        self.wake_terminal_locally(terminal_id);
+        if self.inner.db.is_postgres() {
+            crate::cluster::publish(
+                &self.inner.db.pool,
+                crate::cluster::Wake::Terminal(terminal_id.to_string()),
+            );
+        }
+    }
+
+    /// Wakes this node's streams of `terminal_id` only.
+    pub(crate) fn wake_terminal_locally(&self, terminal_id: &str) {
         let _ = self.inner.terminal_events.send(terminal_id.to_string());
     }
 
@@ -78,7 +91,26 @@ impl AppState {
 
     /// Wakes the device event streams of `account_id` after a commit that
     /// added events for it.
+    /// With several nodes on one PostgreSQL, the other nodes are woken too.
     pub fn notify_account(&self, account_id: &str) {
+        self.wake_account_locally(account_id);
+        if self.inner.db.is_postgres() {
+            crate::cluster::publish(
+                &self.inner.db.pool,
+                crate::cluster::Wake::Account(account_id.to_string()),
+            );
+        }
+    }
+
+    /// Wakes every event stream of this node (an empty id is "everyone"):
+    /// after wake-ups may have been lost.
+    pub(crate) fn wake_all_locally(&self) {
+        let _ = self.inner.account_events.send(String::new());
+        let _ = self.inner.terminal_events.send(String::new());
+    }
+
+    /// Wakes this node's device streams of `account_id` only.
+    pub(crate) fn wake_account_locally(&self, account_id: &str) {
         let _ = self.inner.account_events.send(account_id.to_string());
     }
 

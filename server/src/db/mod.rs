@@ -43,6 +43,8 @@ pub struct Db {
     pub pool: AnyPool,
     /// SQLite: the one writer, committing in groups.
     writer: Option<GroupCommit>,
+    /// PostgreSQL: the URL, for the cross-node wake-up listener.
+    postgres_url: Option<String>,
 }
 
 impl Db {
@@ -84,7 +86,12 @@ impl Db {
         sqlx::migrate!("./migrations").run(&pool).await?;
         tracing::debug!(?backend, "database ready");
         let writer = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
-        Ok(Self { pool, writer })
+        let postgres_url = (backend == Backend::Postgres).then(|| url.to_string());
+        Ok(Self {
+            pool,
+            writer,
+            postgres_url,
+        })
     }
 
     /// Runs `work` in one write transaction and commits it. On contention
@@ -136,6 +143,16 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// True on PostgreSQL, where several nodes may share the database.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres_url.is_some()
+    }
+
+    /// The PostgreSQL URL (for `LISTEN`), if that is the backend.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
     }
 
     /// Closes every connection (used on shutdown).
