@@ -26,6 +26,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 bin="$target_dir/release"
 
 work=$(mktemp -d /tmp/wayfare-bench.XXXXXX)
+chmod 755 "$work" # the PostgreSQL cluster below runs as the postgres user
 server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true

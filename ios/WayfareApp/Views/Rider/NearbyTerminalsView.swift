@@ -84,6 +84,8 @@ struct NearbyRow: View {
             return "tram"
         case .gate:
             return "door.sliding.left.hand.open"
+        case .topUp:
+            return "banknote"
         }
     }
 
