@@ -97,7 +97,7 @@ class FeatureAppTest {
         val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, kiosk())).setup().get()
         assertEquals("¥20.00", sheet.waitForText("amount"))
         assertEquals("Central Station", sheet.textOf("merchant"))
-        assertEquals("Top-up", sheet.textOf("offer_title"))
+        assertEquals("Top-up", sheet.textOf("title"))
         Screenshots.capture(sheet, "20-kiosk-offer")
         sheet.click("accept")
         val outcome = sheet.next(OutcomeActivity::class.java).get()

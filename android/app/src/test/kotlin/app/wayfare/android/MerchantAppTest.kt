@@ -117,7 +117,7 @@ class MerchantAppTest {
         }
         val prompt = owner.waitForText("prompt_0")
         assertTrue(prompt, prompt.contains("3.00"))
-        Screenshots.capture(owner, "31-merchant-prompt")
+        Screenshots.capture(owner, "31-merchant-prompt", showTag = "title")
 
         // Notified on the prompts channel, acknowledged, vibrated and spoken in the prompt's language.
         val manager = context.getSystemService(NotificationManager::class.java)
@@ -137,7 +137,7 @@ class MerchantAppTest {
         assertTrue(third.waitForText("payment_0").contains("¥3.00"))
         third.click("refund_0")
         assertEquals("¥3.00 refunded; ¥0.00 left to refund", third.waitForText("refund_result_0"))
-        Screenshots.capture(third, "32-merchant-refund")
+        Screenshots.capture(third, "32-merchant-refund", showTag = "refunds_title")
         waitUntil("the refund in the rider's balance") { runBlocking { rider.account().balance().balanceMinor } == 1_000L }
         assertTrue(paid.paymentId.isNotEmpty())
     }

@@ -74,13 +74,6 @@ object Screenshots {
     fun capture(activity: Activity, name: String, showTag: String? = null): File {
         shadowOf(Looper.getMainLooper()).idleFor(Duration.ofMillis(50))
         val root = activity.window.decorView
-        // From the top of the screen, whichever field took the focus last.
-        (activity.findViewById<android.view.ViewGroup>(android.R.id.content)?.getChildAt(0) as? android.widget.ScrollView)?.let { scroll ->
-            var y = 0
-            var v: View? = showTag?.let { activity.view(it) }
-            while (v != null && v !== scroll) { y += v.top; v = v.parent as? View }
-            scroll.scrollTo(0, if (v === scroll) y else 0)
-        }
         val metrics = activity.resources.displayMetrics
         if (root.width == 0 || root.height == 0 || root.isLayoutRequested) {
             root.measure(
@@ -88,6 +81,13 @@ object Screenshots {
                 View.MeasureSpec.makeMeasureSpec(metrics.heightPixels, View.MeasureSpec.EXACTLY),
             )
             root.layout(0, 0, metrics.widthPixels, metrics.heightPixels)
+        }
+        // After the layout, which scrolls to the focused field: from the top of the screen, or from the named row.
+        (activity.findViewById<android.view.ViewGroup>(android.R.id.content)?.getChildAt(0) as? android.widget.ScrollView)?.let { scroll ->
+            var y = 0
+            var v: View? = showTag?.let { activity.view(it) }
+            while (v != null && v !== scroll) { y += v.top; v = v.parent as? View }
+            scroll.scrollTo(0, if (v === scroll) y else 0)
         }
         val bitmap = Bitmap.createBitmap(root.width, root.height, Bitmap.Config.ARGB_8888)
         root.draw(Canvas(bitmap))

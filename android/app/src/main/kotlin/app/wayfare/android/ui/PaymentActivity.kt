@@ -32,6 +32,7 @@ import kotlinx.coroutines.launch
  * Decline tells the terminal. Either way the outcome screen follows.
  */
 class PaymentActivity : WayfareActivity() {
+    private lateinit var sheetTitle: TextView
     private lateinit var status: TextView
     private lateinit var sheet: LinearLayout
     private var session: TerminalSession? = null
@@ -45,7 +46,7 @@ class PaymentActivity : WayfareActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         show(screen {
-            text(texts.sheetTitle, "title", Style.Title, topGap = 0)
+            sheetTitle = text(texts.sheetTitle, "title", Style.Title, topGap = 0)
             status = text(texts.connecting, "status", Style.Secondary)
             sheet = group("sheet")
         })
@@ -147,11 +148,11 @@ class PaymentActivity : WayfareActivity() {
     /** A kiosk's signed cash offer: who offers it and how much; Accept credits it, Decline leaves the cash with the cashier. */
     private fun showOffer(current: TerminalSession, offer: TopUpOfferInfo) {
         status.text = ""
+        sheetTitle.text = feature.offerTitle
         lateinit var accept: Button
         lateinit var decline: Button
         sheet.removeAllViews()
         sheet.apply {
-            text(feature.offerTitle, "offer_title", Style.Heading, topGap = 12)
             text(feature.offerFrom, "merchant_label", Style.Secondary, topGap = 12)
             text(offer.merchantName, "merchant", Style.Heading, topGap = 0)
             text(feature.offerAmount, "amount_label", Style.Secondary, topGap = 12)
