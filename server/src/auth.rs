@@ -56,12 +56,15 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// Marks a route (as a request extension) whose body is a signed,
-/// idempotent instruction — `POST /v1/payments`: the device's signature on
-/// the instruction authenticates it and its idempotency key makes a replay
-/// answer the first result without moving money again. Such a request
-/// needs no stored nonce, which spares every payment a durable write of
-/// its own; its request signature is still checked, with its time window.
+/// Marks a route (as a request extension) whose body is a device-signed,
+/// idempotent instruction the handler verifies — `POST /v1/payments`: the
+/// instruction's signature authenticates the device (it names the device,
+/// the account, the order and the derived idempotency key) and its
+/// idempotency key makes a replay answer the first result without moving
+/// money again; its own expiry bounds it in time. So the request signature
+/// and a stored nonce would add nothing: the signer is looked up from the
+/// key-id header, and the one Ed25519 verification and the one durable
+/// write of a payment are the instruction's and the payment's.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplaySafe;
 
@@ -113,6 +116,10 @@ impl UnverifiedRequest {
         key: &PublicKey,
         nonce_scope: &str,
     ) -> Result<(), ApiError> {
+        if self.replay_safe {
+            // The handler verifies the signed instruction (see ReplaySafe).
+            return Ok(());
+        }
         let now = now_ms();
         verify_request(
             key,
@@ -133,9 +140,6 @@ impl UnverifiedRequest {
                 redact(&self.signature.key_id)
             )),
         })?;
-        if self.replay_safe {
-            return Ok(());
-        }
         record_nonce(state, nonce_scope, &self.signature.nonce, now).await
     }
 

@@ -5,6 +5,7 @@ mod common;
 
 use common::{now_ms, read, shop, TestServer};
 use reqwest::{Method, StatusCode};
+use wayfare_protocol::instruction::PaymentInstruction;
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::request_auth::sign_request;
 
@@ -177,9 +178,10 @@ async fn registering_the_same_key_twice_returns_the_same_account() {
     s.server.shutdown().await;
 }
 
-/// A payment request is replay-safe without a stored nonce: the identical
-/// signed bytes again answer the first payment (idempotency key), and the
-/// money moves once.
+/// A payment request is replay-safe without a stored nonce or a request
+/// signature check: the identical bytes again answer the first payment
+/// (idempotency key), the money moves once, and the signed instruction is
+/// what authenticates the device.
 #[tokio::test]
 async fn a_replayed_payment_request_answers_the_first_payment_and_moves_money_once() {
     let s = TestServer::start().await;
@@ -214,8 +216,13 @@ async fn a_replayed_payment_request_answers_the_first_payment_and_moves_money_on
     assert_eq!(s.balance(&phone.account_id).await, 700);
     assert_eq!(s.balance(&merchant.account_id).await, 300);
 
-    // Still bound to its signature: other bytes under it are refused.
-    let tampered = body.replace("instruction", "instructions");
+    // The instruction's signature is what authenticates it: a tampered
+    // instruction is refused whatever the request signature says.
+    let mut bytes = instruction.as_bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let forged = PaymentInstruction::from_bytes(bytes);
+    let tampered = serde_json::json!({ "instruction": forged.to_base64() }).to_string();
     let mut req = s
         .http
         .post(s.url("/v1/payments"))
