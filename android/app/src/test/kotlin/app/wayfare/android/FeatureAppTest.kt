@@ -206,6 +206,7 @@ class FeatureAppTest {
         val posted = shadowOf(manager).allNotifications.first()
         assertEquals(EventNotifier.CHANNEL_ALERTS, posted.channelId)
         assertEquals("Mia paid", posted.extras.getString("android.title"))
+        assertEquals(GuardiansActivity::class.java.name, shadowOf(posted.contentIntent).savedIntent.component?.className)
         assertEquals(0u, wallet().events().pendingCount())
     }
 

@@ -3,9 +3,14 @@ package app.wayfare.android.notify
 import android.app.Notification
 import android.app.NotificationChannel
 import android.app.NotificationManager
+import android.app.PendingIntent
 import android.content.Context
+import android.content.Intent
 import android.util.Log
 import app.wayfare.android.ui.FeatureTexts
+import app.wayfare.android.ui.GuardiansActivity
+import app.wayfare.android.ui.HomeActivity
+import app.wayfare.android.ui.MerchantActivity
 import app.wayfare.android.ui.Money
 import app.wayfare.core.Wallet
 import app.wayfare.core.WalletEvent
@@ -25,7 +30,8 @@ import kotlinx.coroutines.sync.withLock
  * payments and top-ups). Each event is acknowledged only after its
  * notification was posted, so an event the app never showed (killed,
  * crashed) comes again on the next drain; the notification id is the
- * event id, so showing it twice replaces rather than duplicates. Prompts
+ * event id, so showing it twice replaces rather than duplicates; tapping
+ * one opens its screen (alerts: guardians, prompts: merchant, else home). Prompts
  * are also spoken and vibrated by [PromptAnnouncer] as the prompt says.
  */
 object EventNotifier {
@@ -115,7 +121,16 @@ object EventNotifier {
             is WalletEventBody.TopUpFailed -> Triple(CHANNEL_PAYMENTS, texts.notifyTopUpFailed, texts.notifyTopUpFailedBody)
             is WalletEventBody.Unknown -> return null
         }
+        val screen = when (channel) {
+            CHANNEL_ALERTS -> GuardiansActivity::class.java
+            CHANNEL_PROMPTS -> MerchantActivity::class.java
+            else -> HomeActivity::class.java
+        }
+        val open = PendingIntent.getActivity(context, event.eventId.toInt(),
+            Intent(context, screen).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK or Intent.FLAG_ACTIVITY_CLEAR_TOP),
+            PendingIntent.FLAG_IMMUTABLE or PendingIntent.FLAG_UPDATE_CURRENT)
         return Notification.Builder(context, channel)
+            .setContentIntent(open)
             .setSmallIcon(android.R.drawable.stat_notify_chat)
             .setContentTitle(title)
             .setContentText(body)
