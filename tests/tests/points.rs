@@ -1,9 +1,11 @@
 //! Loyalty points spent at a POS terminal end to end (P5): the operator
 //! sets the café's points rate, the rider's core reads it, shows the split
 //! and confirms with points; the terminal accepts the receipt, which
-//! carries the split, and the wallet's history shows it.
+//! carries the split, and the wallet's history shows it; the owner's
+//! refund gives the rider back both the money and the points.
 
 use wayfare_cli::local::TerminalOptions;
+use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{max_points_for, points_split, DoneKind, HistoryKind, WalletError};
 use wayfare_e2e::{ring_up, shop, Shop};
 use wayfare_protocol::receipt::Receipt;
@@ -112,5 +114,36 @@ async fn a_rider_pays_at_a_pos_partly_with_points_and_gets_the_split_receipt() {
     }
     let unchanged = rider.wallet.account().balance().await.unwrap();
     assert_eq!((unchanged.balance_minor, unchanged.points), (49_400, 306));
+
+    // The café's owner refunds the lunch from the owner's phone: the rider
+    // gets the 6.00 and the 200 points back, the earned 6 points go, the
+    // café gives back the full 10.00 (4.00 of it to the loyalty account).
+    let owner = system.rider("Owner", None).await.unwrap();
+    attach_owner(
+        system.base_url(),
+        &system.admin_token(),
+        &cafe.merchant_id,
+        &owner.account_id(),
+        "en",
+    )
+    .await
+    .unwrap();
+    let refund = owner
+        .wallet
+        .merchant()
+        .refund(
+            cafe.merchant_id.clone(),
+            outcome.payment_id.clone(),
+            None,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((refund.amount_minor, refund.remaining_minor), (1_000, 0));
+    let refunded = rider.wallet.account().balance().await.unwrap();
+    assert_eq!((refunded.balance_minor, refunded.points), (50_000, 500));
+    assert_eq!(system.balance_of(&cafe.account_id).await, 50_000);
+    assert_eq!(system.admin().ledger_sum().await.unwrap(), 0);
     pos.shutdown().await;
 }
