@@ -60,11 +60,7 @@ impl Api {
         body: &[u8],
         idempotency_key: Option<&str>,
     ) -> Result<(StatusCode, Value)> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default();
-        let signature = sign_request(key, key_id, "POST", path, body, now)?;
+        let signature = sign_request(key, key_id, "POST", path, body, now_ms())?;
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -81,4 +77,12 @@ impl Api {
         let value = response.json().await.unwrap_or(Value::Null);
         Ok((status, value))
     }
+}
+
+/// Unix time in ms (request signatures, instruction times).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }

@@ -111,7 +111,7 @@ impl Shared {
         let rider = &self.scene.riders[rider_index];
         let order_id = format!("lg-{order}");
         let idem = payment_idempotency_key(&rider.account_id, &self.scene.terminal_id, &order_id);
-        let now = crate::verify::now_ms();
+        let now = crate::client::now_ms();
         let body = InstructionBody {
             version: 1,
             account_id: rider.account_id.clone(),

@@ -34,14 +34,6 @@ impl Verdict {
     }
 }
 
-/// Unix time in ms.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
 /// Runs the checks.
 pub async fn verify(api: &Api, scene: &Scene, results: &Results) -> Result<Verdict> {
     let check = api.admin(Method::GET, "/v1/ledger/check", None).await?;

@@ -130,7 +130,6 @@ impl Session {
                     let message = resolver::settle_credited(
                         &shared,
                         &held.order_id,
-                        &receipt,
                         &body,
                         "the phone's receipt",
                     )

@@ -70,8 +70,8 @@ async fn resolve(shared: Arc<Shared>, order_id: String) {
         {
             Ok(status) if status.credited => {
                 match status.receipt.as_deref().map(|r| verify(&shared, &held, r)) {
-                    Some(Ok((receipt, body))) => {
-                        settle_credited(&shared, &order_id, &receipt, &body, "the platform").await;
+                    Some(Ok(body)) => {
+                        settle_credited(&shared, &order_id, &body, "the platform").await;
                     }
                     _ => {
                         // The platform says credited: the cash is the
@@ -116,9 +116,9 @@ pub(crate) fn verify(
     shared: &Shared,
     held: &HeldOffer,
     receipt: &str,
-) -> Result<(TopUpReceipt, TopUpReceiptBody), String> {
+) -> Result<TopUpReceiptBody, String> {
     let receipt = TopUpReceipt::from_base64(receipt).map_err(|e| e.to_string())?;
-    check(shared, held, &receipt).map(|body| (receipt, body))
+    check(shared, held, &receipt)
 }
 
 /// Checks a receipt against the held offer.
@@ -143,7 +143,6 @@ pub(crate) fn check(
 pub(crate) async fn settle_credited(
     shared: &Arc<Shared>,
     order_id: &str,
-    _receipt: &TopUpReceipt,
     body: &TopUpReceiptBody,
     by: &str,
 ) -> Option<String> {
