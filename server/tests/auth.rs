@@ -1,7 +1,7 @@
 //! Request authentication: signatures, freshness, replay, admin token.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{now_ms, read, shop, TestServer};
 use reqwest::{Method, StatusCode};

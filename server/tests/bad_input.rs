@@ -2,7 +2,7 @@
 //! plain-text rejection.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{read, shop, TestServer};
 use reqwest::{Method, StatusCode};

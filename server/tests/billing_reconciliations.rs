@@ -4,7 +4,7 @@
 //! WAYFARE_TEST_DATABASE_URL is set, PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::days::{today, unused_past_day};
 use common::{database_urls, shop, TestServer};

@@ -6,7 +6,7 @@
 //! SQLite and, when WAYFARE_TEST_DATABASE_URL is set, PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{database_urls, now_ms, shop, Phone, Terminal, TestServer};
 use reqwest::{Method, StatusCode};

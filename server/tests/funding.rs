@@ -6,7 +6,7 @@
 //! when WAYFARE_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{database_urls, now_ms, Phone, TestServer};
 use reqwest::{Method, StatusCode};

@@ -3,7 +3,7 @@
 //! when WAYFARE_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::guardians::{flat_fare, tap_out_fare};
 use common::{database_urls, now_ms, TestServer};

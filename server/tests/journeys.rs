@@ -6,7 +6,7 @@
 //! that expires unused. A completed journey is never charged again.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{now_ms, shop, Phone, Terminal, TestServer};
 use reqwest::{Method, StatusCode};

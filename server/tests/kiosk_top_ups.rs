@@ -4,9 +4,8 @@
 //! cash floats; every refusal moves nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "kiosk/support.rs"]
-mod support;
+use crate::common;
+use crate::kiosk_support as support;
 
 use common::{days, now_ms, TestServer};
 use reqwest::{Method, StatusCode};

@@ -2,9 +2,8 @@
 //! on SQLite and, when WAYFARE_TEST_DATABASE_URL is set, on PostgreSQL too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "merchant_scene/mod.rs"]
-mod merchant_scene;
+use crate::common;
+use crate::merchant_scene;
 
 use common::database_urls;
 use merchant_scene::{next_prompt, scene};

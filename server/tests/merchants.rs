@@ -3,9 +3,8 @@
 //! SQLite and, when WAYFARE_TEST_DATABASE_URL is set, on PostgreSQL too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "merchant_scene/mod.rs"]
-mod merchant_scene;
+use crate::common;
+use crate::merchant_scene;
 
 use common::{database_urls, now_ms};
 use merchant_scene::{keys_of, next_prompt, scene, ALL_ATTRS, ALL_OPS};

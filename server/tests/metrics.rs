@@ -5,9 +5,8 @@
 //! WAYFARE_TEST_DATABASE_URL is set, on PostgreSQL too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "metrics_text/mod.rs"]
-mod metrics_text;
+use crate::common;
+use crate::metrics_text;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! WAYFARE_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{database_urls, now_ms, shop, TestServer};
 use reqwest::{Method, StatusCode};

@@ -4,9 +4,8 @@
 //! WAYFARE_TEST_DATABASE_URL is set, on PostgreSQL too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "merchant_scene/mod.rs"]
-mod merchant_scene;
+use crate::common;
+use crate::merchant_scene;
 
 use common::{database_urls, TestServer};
 use merchant_scene::Scene;

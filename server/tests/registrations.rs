@@ -4,7 +4,7 @@
 //! on SQLite, and on PostgreSQL too when WAYFARE_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::{database_urls, now_ms, Phone, Terminal, TestServer};
 use reqwest::{Method, StatusCode};

@@ -2,7 +2,7 @@
 //! Last-Event-ID), platform confirmation, reports; restart keeps state.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

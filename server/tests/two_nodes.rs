@@ -6,7 +6,7 @@
 //! WAYFARE_TEST_DATABASE_URL is set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::guardians::flat_fare;
 use common::{isolated_database, now_ms, read, TestServer};

@@ -1,6 +1,6 @@
 //! The `wayfare-terminal` binary runs from a TOML file and stops on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

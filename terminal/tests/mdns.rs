@@ -1,6 +1,6 @@
 //! mDNS advertisement on loopback only.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! POS mode: sales entered through the control interface.
 
-mod common;
+use crate::common;
 
 use common::*;
 use wayfare_protocol::messages::{DoneOutcome, SessionMessage, TerminalKind};

@@ -1,6 +1,6 @@
 //! Enrollment against a stub of `POST /v1/terminals`.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

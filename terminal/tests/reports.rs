@@ -1,6 +1,6 @@
 //! The durable report queue.
 
-mod common;
+use crate::common;
 
 use common::*;
 use tokio::sync::watch;

@@ -1,6 +1,6 @@
 //! Phone sessions against a real terminal over TCP.
 
-mod common;
+use crate::common;
 
 use common::*;
 use wayfare_protocol::fare::FareMode;

@@ -2,7 +2,7 @@
 //! center that confirms payments.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use wayfare_protocol::fare::FareMode;

@@ -1,8 +1,7 @@
 //! The terminal as the merchant's on-site prompt device (P4): it speaks each
 //! order once through its command hook, also across its own restart.
 
-#[path = "merchant_common/mod.rs"]
-mod merchant_common;
+use crate::merchant_common;
 
 use std::time::Duration;
 

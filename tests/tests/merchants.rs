@@ -1,8 +1,7 @@
 //! Merchants (P4) end to end: a real control center, a real POS terminal
 //! and real wallets (owner, staff, customers) on loopback.
 
-#[path = "merchant_common/mod.rs"]
-mod merchant_common;
+use crate::merchant_common;
 
 use merchant_common::{next, raw, shop, CNY};
 use wayfare_cli::local::{manual_terminal, TerminalOptions};

@@ -1,0 +1,35 @@
+//! The control center's integration tests: real HTTP against an in-process server on SQLite and, when `WAYFARE_TEST_DATABASE_URL` is set, PostgreSQL.
+//!
+//! One test binary for the whole crate (each file below is a module): one
+//! link instead of one per file keeps `scripts/test.sh` fast, and the
+//! shared helpers are compiled once. Run one area with
+//! `cargo test -p <crate> --test integration <module>::`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+#[path = "kiosk/support.rs"]
+mod kiosk_support;
+mod merchant_scene;
+mod metrics_text;
+mod auth;
+mod bad_input;
+mod billing;
+mod billing_exchange;
+mod billing_reconciliations;
+mod durability;
+mod express;
+mod funding;
+mod guardians;
+mod invitations;
+mod journeys;
+mod kiosk_top_ups;
+mod merchant_refunds;
+mod merchants;
+mod metrics;
+mod payments;
+mod pg_races;
+mod points;
+mod registrations;
+mod terminals;
+mod tls;
+mod two_nodes;
