@@ -55,6 +55,7 @@ class FeatureAppTest {
         Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
         val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
         Wayfare.sealingKeys = { keys }
+        allowNotifications()
     }
 
     @After

@@ -50,6 +50,7 @@ class MerchantAppTest {
         Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
         val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
         Wayfare.sealingKeys = { keys }
+        allowNotifications()
     }
 
     @After

@@ -32,6 +32,11 @@ fun waitUntil(what: String, timeoutMs: Long = 60_000, done: () -> Boolean) {
     }
 }
 
+/** The person allowed notifications (Android 13+ runtime permission; Robolectric starts without it). */
+fun allowNotifications() {
+    shadowOf(org.robolectric.RuntimeEnvironment.getApplication()).grantPermissions(android.Manifest.permission.POST_NOTIFICATIONS)
+}
+
 fun Activity.view(tag: String): View? = window.decorView.findViewWithTag(tag)
 
 /** The text a person sees in the view tagged `tag` ("" when it is not there). */
@@ -54,11 +59,17 @@ fun Activity.type(tag: String, text: String) {
     (view(tag) as? EditText ?: error("no field '$tag' on ${javaClass.simpleName}")).setText(text)
 }
 
+private const val REQUEST_PERMISSIONS = "android.content.pm.action.REQUEST_PERMISSIONS"
+
 /** Waits for the Activity `from` starts next and brings it up with that Intent. */
 fun <T : Activity> Activity.next(type: Class<T>, timeoutMs: Long = 60_000): ActivityController<T> {
     var started: Intent? = null
     waitUntil("${javaClass.simpleName} to start ${type.simpleName}", timeoutMs) {
-        started = started ?: shadowOf(this).nextStartedActivity
+        // The system's permission dialog (Activity.requestPermissions starts it) is not a screen of the app.
+        while (started == null) {
+            val intent = shadowOf(this).nextStartedActivity ?: break
+            if (intent.action != REQUEST_PERMISSIONS) started = intent
+        }
         started != null
     }
     val intent = started!!

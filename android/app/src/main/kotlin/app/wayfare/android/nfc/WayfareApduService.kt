@@ -1,11 +1,9 @@
 package app.wayfare.android.nfc
 
-import android.content.Intent
 import android.nfc.cardemulation.HostApduService
 import android.os.Bundle
 import android.util.Log
 import app.wayfare.android.Wayfare
-import app.wayfare.android.ui.PaymentActivity
 import app.wayfare.core.NfcCard
 import app.wayfare.core.NfcListener
 import app.wayfare.core.TerminalSession
@@ -23,10 +21,8 @@ import kotlinx.coroutines.sync.withLock
  * carries the session in EXCHANGE APDUs and signs express taps. The core
  * answers asynchronously: [processCommandApdu] returns null and the answer
  * follows through [sendResponseApdu] when the coroutine has it. A verified
- * session from a point of sale opens the payment sheet.
- *
- * TODO(issue 10): transit taps driven in the background (tap() at gates and
- * trams) with a notification, and express taps' settings screen.
+ * session opens the payment sheet ([TapSheet]: directly while the app is
+ * in front, else through a full-screen-intent notification).
  */
 class WayfareApduService : HostApduService() {
     private val scope = MainScope()
@@ -68,8 +64,7 @@ class WayfareApduService : HostApduService() {
     /** Called by the core on the thread of the APDU that verified the terminal: return quickly. */
     private inner class Listener : NfcListener {
         override fun onSession(session: TerminalSession) {
-            Wayfare.handOff(session)
-            startActivity(PaymentActivity.intentForHandoff(this@WayfareApduService).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK))
+            TapSheet.open(this@WayfareApduService, session)
         }
 
         override fun onTapFailed(reason: String) {

@@ -31,7 +31,8 @@ import kotlinx.coroutines.sync.withLock
  * notification was posted, so an event the app never showed (killed,
  * crashed) comes again on the next drain; the notification id is the
  * event id, so showing it twice replaces rather than duplicates; tapping
- * one opens its screen (alerts: guardians, prompts: merchant, else home). Prompts
+ * one opens its screen (alerts: guardians, prompts: merchant, else home).
+ * While notifications are not allowed, events stay queued. Prompts
  * are also spoken and vibrated by [PromptAnnouncer] as the prompt says.
  */
 object EventNotifier {
@@ -59,7 +60,7 @@ object EventNotifier {
     }
 
     /** A drain off the main thread; a wallet closed meanwhile leaves its events for the next open. */
-    private fun drainQuietly(context: Context, wallet: Wallet) {
+    fun drainQuietly(context: Context, wallet: Wallet) {
         background.launch {
             try {
                 if (attached === wallet) drain(context, wallet)
@@ -74,9 +75,14 @@ object EventNotifier {
         if (attached === wallet) attached = null
     }
 
-    /** Posts every waiting event and acknowledges it; returns how many were posted. */
+    /**
+     * Posts every waiting event and acknowledges it; returns how many were
+     * posted. While notifications are not allowed ([NotificationAccess])
+     * nothing would be shown, so every event stays queued.
+     */
     suspend fun drain(context: Context, wallet: Wallet): Int = lock.withLock {
         val app = context.applicationContext
+        if (!NotificationAccess.allowed(app)) return@withLock 0
         val manager = app.getSystemService(NotificationManager::class.java)
         val texts = FeatureTexts.of(app)
         ensureChannels(manager, texts)

@@ -1,12 +1,14 @@
 package app.wayfare.android.ui
 
 import android.content.Intent
+import android.content.pm.PackageManager
 import android.os.Bundle
 import android.view.View
 import android.widget.LinearLayout
 import android.widget.TextView
 import app.wayfare.android.Wayfare
 import app.wayfare.android.notify.EventNotifier
+import app.wayfare.android.notify.NotificationAccess
 import app.wayfare.core.HistoryEntry
 import app.wayfare.core.HistoryKind
 import app.wayfare.core.StoredReceipt
@@ -21,7 +23,9 @@ import java.util.Date
  * The launcher screen: opens the wallet (sending a first-time rider to
  * registration), then shows the balance, the loyalty points and the history
  * with each payment's receipt, and the way to top up and to the guardians;
- * starts draining the wallet's events into notifications. Refreshed whenever it comes back to the front.
+ * starts draining the wallet's events into notifications, asking for the
+ * notification permission on Android 13+ (and saying what waits unshown
+ * when it is refused). Refreshed whenever it comes back to the front.
  */
 class HomeActivity : WayfareActivity() {
     private lateinit var greeting: TextView
@@ -29,6 +33,9 @@ class HomeActivity : WayfareActivity() {
     private lateinit var points: TextView
     private lateinit var pending: TextView
     private lateinit var history: LinearLayout
+    private lateinit var notices: LinearLayout
+    private lateinit var noticesWaiting: TextView
+    private val device: DeviceTexts by lazy { DeviceTexts.of(texts) }
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -38,6 +45,12 @@ class HomeActivity : WayfareActivity() {
             balance = text("", "balance", Style.Amount, topGap = 0)
             points = text("", "points", Style.Secondary, topGap = 0)
             pending = text("", "pending", Style.Secondary)
+            notices = group("notifications") {
+                visibility = View.GONE
+                text(device.notificationsOff, "notifications_off", Style.Error, topGap = 12)
+                noticesWaiting = text("", "notifications_waiting", Style.Secondary, topGap = 4)
+                button(device.notificationsEnable, "notifications_enable") { NotificationAccess.turnOn(this@HomeActivity) }
+            }
             button(texts.payButton, "pay") { startActivity(Intent(this@HomeActivity, NearbyActivity::class.java)) }
             val feature = FeatureTexts.of(texts)
             button(feature.topUpButton, "top_up") { startActivity(Intent(this@HomeActivity, TopUpActivity::class.java)) }
@@ -70,7 +83,41 @@ class HomeActivity : WayfareActivity() {
             }
             greeting.text = wallet.account().info()?.displayName ?: ""
             EventNotifier.attach(this@HomeActivity, wallet)
+            checkNotifications(wallet)
             show(wallet)
+        }
+    }
+
+    /**
+     * Android 13+: asks for POST_NOTIFICATIONS once; after a "no" the screen
+     * says what waits unshown (events stay queued) and offers to turn them on.
+     */
+    private fun checkNotifications(wallet: Wallet) {
+        when {
+            NotificationAccess.allowed(this) -> notices.visibility = View.GONE
+            NotificationAccess.shouldAsk(this) -> if (!askedNow) {
+                askedNow = true
+                NotificationAccess.ask(this)
+            }
+            else -> {
+                val waiting = wallet.events().pendingCount().toInt()
+                noticesWaiting.text = if (waiting > 0) device.notificationsWaiting(waiting) else ""
+                noticesWaiting.visibility = if (waiting > 0) View.VISIBLE else View.GONE
+                notices.visibility = View.VISIBLE
+            }
+        }
+    }
+
+    override fun onRequestPermissionsResult(requestCode: Int, permissions: Array<out String>, grantResults: IntArray) {
+        super.onRequestPermissionsResult(requestCode, permissions, grantResults)
+        if (requestCode != NotificationAccess.REQUEST_CODE) return
+        val granted = grantResults.isNotEmpty() && grantResults.all { it == PackageManager.PERMISSION_GRANTED }
+        NotificationAccess.answered(this, granted)
+        scope.launch {
+            val wallet = try { Wayfare.wallet(this@HomeActivity) } catch (e: WalletException) { return@launch }
+            checkNotifications(wallet)
+            // What waited unshown is posted now.
+            if (NotificationAccess.allowed(this@HomeActivity)) EventNotifier.drainQuietly(this@HomeActivity, wallet)
         }
     }
 
@@ -118,6 +165,9 @@ class HomeActivity : WayfareActivity() {
 
     private fun time(atMs: ULong): String =
         DateFormat.getDateTimeInstance(DateFormat.MEDIUM, DateFormat.SHORT).format(Date(atMs.toLong()))
+
+    /** The system's question was put by this screen already (one dialog per screen). */
+    private var askedNow = false
 
     private companion object {
         const val HISTORY_LIMIT = 50

@@ -7,6 +7,7 @@ import android.widget.Button
 import android.widget.LinearLayout
 import android.widget.TextView
 import app.wayfare.android.Wayfare
+import app.wayfare.android.nfc.TapSheet
 import app.wayfare.core.DiscoveredTerminal
 import app.wayfare.core.DiscoverySource
 import app.wayfare.core.PaymentRequestInfo
@@ -63,6 +64,7 @@ class PaymentActivity : WayfareActivity() {
     private suspend fun run() {
         try {
             val current = if (intent.getBooleanExtra(EXTRA_HANDOFF, false)) {
+                TapSheet.opened(this)
                 Wayfare.takeHandoff() ?: return finish()
             } else {
                 Wayfare.wallet(this).terminals().connect(terminalFrom(intent))

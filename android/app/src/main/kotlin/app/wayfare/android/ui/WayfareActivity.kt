@@ -30,7 +30,18 @@ abstract class WayfareActivity : Activity() {
         title = texts.appName
     }
 
+    override fun onResume() {
+        super.onResume()
+        Foreground.resumed(this)
+    }
+
+    override fun onPause() {
+        Foreground.paused(this)
+        super.onPause()
+    }
+
     override fun onDestroy() {
+        Foreground.paused(this)
         scope.cancel()
         super.onDestroy()
     }
