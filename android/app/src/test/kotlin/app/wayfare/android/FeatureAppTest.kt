@@ -133,6 +133,34 @@ class FeatureAppTest {
     }
 
     @Test
+    fun `tapping out at the exit gate shows the fare from the entry station, and confirming pays it`() {
+        register("Ming")
+        system.topUp(runBlocking { wallet().account().info()!!.accountId }, 2_000)
+        val entry = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate(system.gate))).setup().get()
+        assertEquals("Tapped in", entry.next(OutcomeActivity::class.java).get().textOf("outcome_title"))
+
+        val exit = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate(system.exitGate))).setup().get()
+        assertEquals("¥3.00", exit.waitForText("amount"))
+        assertEquals("Metro T1", exit.textOf("merchant"))
+        assertEquals("Fare T1 from Central to Harbour", exit.textOf("description"))
+        assertEquals("Line T1 at Harbour, from A towards B", exit.textOf("fare"))
+        assertEquals("Entered at Central", exit.textOf("fare_entry"))
+        Screenshots.capture(exit, "27-gate-exit-fare")
+        exit.click("confirm")
+        val outcome = exit.next(OutcomeActivity::class.java).get()
+        assertEquals("Paid", outcome.textOf("outcome_title"))
+        assertEquals("You paid ¥3.00 to Metro T1. Your balance is now ¥17.00.", outcome.textOf("outcome_body"))
+        assertEquals(1_700L, balanceMinor())
+        val receipt = runBlocking { wallet().payments().receipts(10u) }.single()
+        assertEquals("Fare T1 from Central to Harbour", receipt.description)
+    }
+
+    private fun gate(t: LocalSystem.Terminal) = DiscoveredTerminal(
+        terminalId = t.id, merchantName = "", kind = TerminalKind.GATE, host = t.host,
+        port = t.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
+    )
+
+    @Test
     fun `the new screens speak Chinese to a Chinese phone`() {
         register("Lin")
         RuntimeEnvironment.setQualifiers("+zh-rCN")

@@ -30,6 +30,7 @@ class LocalSystem internal constructor() {
     private val binDir = File(System.getProperty("wayfare.bin.dir") ?: "../../target/debug")
     private val root: File = Files.createTempDirectory("wayfare-android-").toFile()
     private val procs = mutableListOf<Process>()
+    private val terminals = java.util.concurrent.atomic.AtomicInteger()
     private val http = HttpClient.newHttpClient()
     private val serverDir = File(root, "server")
     val baseUrl: String
@@ -46,7 +47,22 @@ class LocalSystem internal constructor() {
     val gate: Terminal by lazy {
         terminal("Metro T1", "gate", "--tap-role", "entry", "--line", "T1", "--vehicle", "Central gate",
             "--station", "Central", "--station-index", "4", "--direction-from", "A", "--direction-towards", "B") { toml ->
-            toml.replace(Regex("(?s)\\[mode\\].*?(?=\\n\\[linkage\\])"), TAP_IN_MODE)
+            toml.replace(Regex("(?s)\\[mode\\].*?(?=\\n\\[linkage\\])"), TAP_MODE)
+        }
+    }
+
+    /**
+     * The same line's exit gate at Harbour (station 7), of the same operator
+     * as [gate] (an exit honours only its own operator's tap-in tokens):
+     * Central (4) → Harbour is 3 stations, ¥3.00 in the fare table.
+     */
+    val exitGate: Terminal by lazy {
+        terminal("Metro T1", "gate", "--tap-role", "exit", "--line", "T1", "--vehicle", "Harbour gate",
+            "--station", "Harbour", "--station-index", "7", "--direction-from", "A", "--direction-towards", "B",
+            merchantId = gate.merchantId) { toml ->
+            toml.replace(Regex("(?s)\\[mode\\].*?(?=\\n\\[linkage\\])"), TAP_MODE
+                .replace("role = \"entry\"", "role = \"exit\"").replace("Central gate", "Harbour gate")
+                .replace("station = \"Central\"", "station = \"Harbour\"").replace("station_index = 4", "station_index = 7"))
         }
     }
 
@@ -71,9 +87,11 @@ class LocalSystem internal constructor() {
         }
     }
 
-    private fun terminal(merchant: String, kind: String, vararg extra: String, edit: (String) -> String = { it }): Terminal {
-        val merchantId = field(admin("POST", "/v1/merchants", """{"name":"$merchant","currency":"CNY"}"""), "merchant_id")
-        val dir = File(root, "terminal-$kind")
+    private fun terminal(merchant: String, kind: String, vararg extra: String, merchantId: String? = null,
+                         edit: (String) -> String = { it }): Terminal {
+        val merchantId = merchantId
+            ?: field(admin("POST", "/v1/merchants", """{"name":"$merchant","currency":"CNY"}"""), "merchant_id")
+        val dir = File(root, "terminal-$kind-${terminals.incrementAndGet()}")
         val enroll = ProcessBuilder(
             listOf(File(binDir, "wayfare-terminal").path, "enroll", "--server-url", baseUrl,
                 "--admin-token-file", File(serverDir, "admin-token").path, "--merchant-id", merchantId,
@@ -162,7 +180,7 @@ class LocalSystem internal constructor() {
     }
 
     private companion object {
-        const val TAP_IN_MODE = """[mode]
+        const val TAP_MODE = """[mode]
 kind = "tap_in_out"
 role = "entry"
 currency = "CNY"
