@@ -6,26 +6,26 @@
 //! `cargo test -p <crate> --test integration <module>::`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-#[path = "kiosk/support.rs"]
-mod kiosk_support;
-mod merchant_scene;
-mod metrics_text;
 mod auth;
 mod bad_input;
 mod billing;
 mod billing_exchange;
 mod billing_reconciliations;
+mod common;
 mod durability;
 mod express;
 mod funding;
 mod guardians;
 mod invitations;
 mod journeys;
+#[path = "kiosk/support.rs"]
+mod kiosk_support;
 mod kiosk_top_ups;
 mod merchant_refunds;
+mod merchant_scene;
 mod merchants;
 mod metrics;
+mod metrics_text;
 mod payments;
 mod pg_races;
 mod points;

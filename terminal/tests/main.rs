@@ -6,8 +6,8 @@
 //! `cargo test -p <crate> --test integration <module>::`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
 mod binary;
+mod common;
 mod connections;
 mod control;
 mod logs;

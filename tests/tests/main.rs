@@ -6,7 +6,6 @@
 //! `cargo test -p <crate> --test integration <module>::`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod merchant_common;
 mod ble;
 mod concurrency;
 mod discovery;
@@ -16,6 +15,7 @@ mod guardians;
 mod in_doubt;
 mod kiosk_top_up;
 mod merchant_announcer;
+mod merchant_common;
 mod merchants;
 mod nearby;
 mod nfc;
