@@ -35,14 +35,14 @@ pub async fn append(
     data: &str,
     at_ms: i64,
 ) -> Result<i64, ApiError> {
-    sqlx::query("UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1")
-        .bind(account_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    let (seq,): (i64,) = sqlx::query_as("SELECT event_seq FROM accounts WHERE id = $1")
-        .bind(account_id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+    // One statement takes the next number and locks the row until commit
+    // (RETURNING: SQLite ≥ 3.35 and PostgreSQL), so numbers commit in order.
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(account_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query(
         "INSERT INTO account_events (account_id, seq, kind, data, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5)",

@@ -30,14 +30,13 @@ pub async fn append(
     data: &str,
     at_ms: i64,
 ) -> Result<i64, ApiError> {
-    sqlx::query("UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1")
-        .bind(terminal_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    let (seq,): (i64,) = sqlx::query_as("SELECT event_seq FROM terminals WHERE id = $1")
-        .bind(terminal_id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
+    // One statement takes the next number and locks the row until commit.
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    )
+    .bind(terminal_id.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
     sqlx::query(
         "INSERT INTO terminal_events (terminal_id, seq, kind, payment_id, data, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6)",

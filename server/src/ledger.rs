@@ -48,6 +48,27 @@ pub struct Movement {
 /// A covered debit the balance cannot pay fails with `insufficient_funds`
 /// (the caller's transaction must then be rolled back).
 pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i64>, ApiError> {
+    post_debits(conn, movement).await?.finish(conn).await
+}
+
+/// A movement whose legs that require cover are posted and whose others are not
+/// yet: see [`post_debits`].
+#[must_use = "a posting moves money only once finished"]
+pub struct Posting<'m> {
+    movement: &'m Movement,
+    balances: Vec<Option<i64>>,
+}
+
+/// The first half of [`post`]: checks the movement and posts the legs that
+/// require cover (the payer's side, which decides whether the movement can
+/// happen).
+/// The credits wait for [`Posting::finish`], so a caller can lock the
+/// accounts every transaction shares (a merchant's balance) just before its
+/// commit: on PostgreSQL their row locks are then held for the shortest time.
+pub async fn post_debits<'m>(
+    conn: &mut AnyConnection,
+    movement: &'m Movement,
+) -> Result<Posting<'m>, ApiError> {
     let sum: i128 = movement
         .legs
         .iter()
@@ -62,51 +83,97 @@ pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i
     }
     let mut balances = Vec::with_capacity(movement.legs.len());
     for leg in &movement.legs {
-        // One statement moves the balance and reads it back (RETURNING, on
-        // SQLite ≥ 3.35 and PostgreSQL); a covered debit is conditional, so
-        // it is correct under concurrency on both backends (PostgreSQL
-        // re-checks the condition after the row lock).
-        let updated: Option<(i64, i64)> = if leg.require_cover && leg.amount_minor < 0 {
-            sqlx::query_as(
-                "UPDATE accounts SET balance_minor = balance_minor + $1, \
-                 entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0 \
-                 RETURNING balance_minor, entry_seq",
-            )
+        // Every leg that asks for cover (the payer's, even when points pay
+        // it all), so its balance after is known from here on.
+        balances.push(if leg.require_cover {
+            Some(post_leg(conn, movement, leg).await?)
         } else {
-            sqlx::query_as(
-                "UPDATE accounts SET balance_minor = balance_minor + $1, \
-                 entry_seq = entry_seq + 1 WHERE id = $2 RETURNING balance_minor, entry_seq",
-            )
-        }
-        .bind(leg.amount_minor)
-        .bind(leg.account_id.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some((balance, seq)) = updated else {
-            return Err(refusal(conn, leg, &movement.currency).await);
-        };
-        sqlx::query(
-            "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
-             amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(new_id("led").map_err(|e| ApiError::Internal(e.to_string()))?)
-        .bind(movement.movement_id.clone())
-        .bind(movement.kind)
-        .bind(leg.account_id.clone())
-        .bind(seq)
-        .bind(leg.amount_minor)
-        .bind(movement.currency.code().to_string())
-        .bind(balance)
-        .bind(movement.payment_id.clone())
-        .bind(movement.description.clone())
-        .bind(movement.at_ms)
-        .execute(&mut *conn)
-        .await?;
-        balances.push(balance);
+            None
+        });
     }
-    // Points carried by the legs, double-entry against the loyalty account
-    // (after the money legs: the loyalty row is locked last).
+    Ok(Posting { movement, balances })
+}
+
+impl Posting<'_> {
+    /// The balance after a leg already posted (leg order): those that
+    /// require cover.
+    pub fn debited_balance(&self, leg: usize) -> Option<i64> {
+        self.balances.get(leg).copied().flatten()
+    }
+
+    /// Posts the remaining legs and the points they carry; returns each
+    /// leg's balance after it, in leg order.
+    pub async fn finish(self, conn: &mut AnyConnection) -> Result<Vec<i64>, ApiError> {
+        let movement = self.movement;
+        let mut balances = Vec::with_capacity(self.balances.len());
+        for (leg, posted) in movement.legs.iter().zip(self.balances) {
+            balances.push(match posted {
+                Some(balance) => balance,
+                None => post_leg(conn, movement, leg).await?,
+            });
+        }
+        post_points(conn, movement).await?;
+        Ok(balances)
+    }
+}
+
+fn is_covered_debit(leg: &Leg) -> bool {
+    leg.require_cover && leg.amount_minor < 0
+}
+
+/// Moves one leg's balance and adds its entry; returns the balance after.
+async fn post_leg(
+    conn: &mut AnyConnection,
+    movement: &Movement,
+    leg: &Leg,
+) -> Result<i64, ApiError> {
+    // One statement moves the balance and reads it back (RETURNING, on
+    // SQLite ≥ 3.35 and PostgreSQL); a covered debit is conditional, so it
+    // is correct under concurrency on both backends (PostgreSQL re-checks
+    // the condition after the row lock).
+    let updated: Option<(i64, i64)> = if is_covered_debit(leg) {
+        sqlx::query_as(
+            "UPDATE accounts SET balance_minor = balance_minor + $1, \
+             entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0 \
+             RETURNING balance_minor, entry_seq",
+        )
+    } else {
+        sqlx::query_as(
+            "UPDATE accounts SET balance_minor = balance_minor + $1, \
+             entry_seq = entry_seq + 1 WHERE id = $2 RETURNING balance_minor, entry_seq",
+        )
+    }
+    .bind(leg.amount_minor)
+    .bind(leg.account_id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((balance, seq)) = updated else {
+        return Err(refusal(conn, leg, &movement.currency).await);
+    };
+    sqlx::query(
+        "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
+         amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(new_id("led").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(movement.movement_id.clone())
+    .bind(movement.kind)
+    .bind(leg.account_id.clone())
+    .bind(seq)
+    .bind(leg.amount_minor)
+    .bind(movement.currency.code().to_string())
+    .bind(balance)
+    .bind(movement.payment_id.clone())
+    .bind(movement.description.clone())
+    .bind(movement.at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(balance)
+}
+
+/// Points carried by the legs, double-entry against the loyalty account.
+async fn post_points(conn: &mut AnyConnection, movement: &Movement) -> Result<(), ApiError> {
+    // After the money legs: the loyalty row is locked last.
     for leg in movement.legs.iter().filter(|l| l.points != 0) {
         points::ledger::transfer(
             conn,
@@ -123,7 +190,7 @@ pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i
         )
         .await?;
     }
-    Ok(balances)
+    Ok(())
 }
 
 /// Explains why a leg's account update changed no row.

@@ -26,71 +26,116 @@ use crate::error::ApiError;
 /// The SSE event kind and outbound message kind of an alert.
 pub const ALERT_KIND: &str = "guardian.alert";
 
-/// Refuses the payment when the rider's spending today (this payment
-/// included, so it must already be inserted) exceeds a daily limit set by
-/// any active guardian. Call after the ledger debited the payer.
-pub async fn enforce_daily_limits(
-    conn: &mut AnyConnection,
-    rider_account_id: &str,
-    now_ms: i64,
-    currency: &Currency,
-) -> Result<(), ApiError> {
-    let limits: Vec<(i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT daily_limit_minor, limit_utc_offset_minutes FROM guardian_bindings \
-         WHERE rider_account_id = $1 AND status = 'active' AND daily_limit_minor IS NOT NULL \
-         ORDER BY id{}",
-        lock_clause(conn, RowLock::Share)
-    )))
-    .bind(rider_account_id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    for (limit, offset) in limits {
-        let since = local_day_start(now_ms, offset);
-        let (spent,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payments \
-             WHERE account_id = $1 AND completed_at_ms >= $2",
-        )
-        .bind(rider_account_id.to_string())
-        .bind(since)
-        .fetch_one(&mut *conn)
-        .await?;
-        if spent > limit {
-            return Err(ApiError::GuardianLimitReached(format!(
-                "daily limit set by your guardian reached: {} of {} a day",
-                currency.format(spent),
-                currency.format(limit),
-            )));
-        }
-    }
-    Ok(())
+/// One active binding of the paying rider, as a payment needs it.
+struct BindingRow {
+    id: String,
+    guardian_account_id: String,
+    scope: String,
+    shown_as: String,
+    shown_value: String,
+    daily_limit_minor: Option<i64>,
+    limit_utc_offset_minutes: i64,
 }
 
-/// Writes an alert for every active binding of the payer whose scope
-/// covers this payment. `facts.rider` is replaced per binding. Returns the
-/// guardian accounts to wake after the commit.
-pub async fn fan_out(
-    conn: &mut AnyConnection,
-    rider_account_id: &str,
-    facts: &AlertFacts,
-) -> Result<Vec<String>, ApiError> {
-    let bindings: Vec<(String, String, String, String, String)> =
-        sqlx::query_as(AssertSqlSafe(format!(
-            "SELECT id, guardian_account_id, scope, shown_as, shown_value FROM guardian_bindings \
+/// The paying rider's active bindings, read once per payment (one
+/// statement) for both the daily limits and the alerts, and share-locked
+/// until the payment commits.
+pub struct RiderBindings {
+    rider_account_id: String,
+    rows: Vec<BindingRow>,
+}
+
+impl RiderBindings {
+    /// Reads (and on PostgreSQL share-locks) the rider's active bindings.
+    pub async fn load(conn: &mut AnyConnection, rider_account_id: &str) -> Result<Self, ApiError> {
+        type Row = (String, String, String, String, String, Option<i64>, i64);
+        let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, guardian_account_id, scope, shown_as, shown_value, daily_limit_minor, \
+             limit_utc_offset_minutes FROM guardian_bindings \
              WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id{}",
             lock_clause(conn, RowLock::Share)
         )))
         .bind(rider_account_id.to_string())
         .fetch_all(&mut *conn)
         .await?;
+        let rows = rows
+            .into_iter()
+            .map(|r| BindingRow {
+                id: r.0,
+                guardian_account_id: r.1,
+                scope: r.2,
+                shown_as: r.3,
+                shown_value: r.4,
+                daily_limit_minor: r.5,
+                limit_utc_offset_minutes: r.6,
+            })
+            .collect();
+        Ok(Self {
+            rider_account_id: rider_account_id.to_string(),
+            rows,
+        })
+    }
+
+    /// Refuses the payment when the rider's spending today (this payment
+    /// included, so it must already be inserted) exceeds a daily limit set
+    /// by any active guardian. Call after the ledger debited the payer.
+    pub async fn enforce_daily_limits(
+        &self,
+        conn: &mut AnyConnection,
+        now_ms: i64,
+        currency: &Currency,
+    ) -> Result<(), ApiError> {
+        for row in &self.rows {
+            let Some(limit) = row.daily_limit_minor else {
+                continue;
+            };
+            let since = local_day_start(now_ms, row.limit_utc_offset_minutes);
+            let (spent,): (i64,) = sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payments \
+                 WHERE account_id = $1 AND completed_at_ms >= $2",
+            )
+            .bind(self.rider_account_id.clone())
+            .bind(since)
+            .fetch_one(&mut *conn)
+            .await?;
+            if spent > limit {
+                return Err(ApiError::GuardianLimitReached(format!(
+                    "daily limit set by your guardian reached: {} of {} a day",
+                    currency.format(spent),
+                    currency.format(limit),
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an alert for every binding whose scope covers this payment.
+    /// `facts.rider` is replaced per binding. Returns the guardian accounts
+    /// to wake after the commit.
+    pub async fn fan_out(
+        &self,
+        conn: &mut AnyConnection,
+        facts: &AlertFacts,
+    ) -> Result<Vec<String>, ApiError> {
+        fan_out(conn, &self.rows, facts).await
+    }
+}
+
+async fn fan_out(
+    conn: &mut AnyConnection,
+    bindings: &[BindingRow],
+    facts: &AlertFacts,
+) -> Result<Vec<String>, ApiError> {
     let transit = facts.is_transit();
     let mut woken = Vec::new();
-    for (binding_id, guardian, scope, shown_as, shown_value) in bindings {
-        if !Scope::parse(&scope)?.covers(transit) {
+    for b in bindings {
+        let (binding_id, guardian, scope) = (&b.id, &b.guardian_account_id, &b.scope);
+        if !Scope::parse(scope)?.covers(transit) {
             continue;
         }
         let alert_id = new_id("alr").map_err(|e| ApiError::Internal(e.to_string()))?;
         let mut per_binding = facts.clone();
-        per_binding.rider = ShownAs::from_row(&shown_as, &shown_value);
+        per_binding.rider = ShownAs::from_row(&b.shown_as, &b.shown_value);
         let mut data = per_binding.fields();
         if let Value::Object(map) = &mut data {
             map.insert("alert_id".into(), Value::String(alert_id.clone()));
@@ -99,13 +144,13 @@ pub async fn fan_out(
         }
         let data = data.to_string();
         let seq =
-            crate::device_events::append(conn, &guardian, ALERT_KIND, &data, facts.at_ms).await?;
+            crate::device_events::append(conn, guardian, ALERT_KIND, &data, facts.at_ms).await?;
         sqlx::query(
             "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
              event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(alert_id.clone())
-        .bind(binding_id)
+        .bind(binding_id.clone())
         .bind(guardian.clone())
         .bind(facts.payment_id.clone())
         .bind(seq)
@@ -125,7 +170,7 @@ pub async fn fan_out(
         .bind(facts.at_ms)
         .execute(&mut *conn)
         .await?;
-        woken.push(guardian);
+        woken.push(guardian.clone());
     }
     Ok(woken)
 }

@@ -163,39 +163,48 @@ pub async fn fan_out(
     Ok(woken)
 }
 
-type PaymentFactsRow = (String, String, i64, String, i64, String, String, String);
+/// The facts of a completed payment, for [`fan_out`] inside the payment's
+/// transaction (`POST /v1/payments` has them all at hand: no read needed).
+pub struct PaidFacts<'a> {
+    /// The payment.
+    pub payment_id: &'a str,
+    /// The merchant paid.
+    pub merchant_id: &'a str,
+    /// The terminal's order id.
+    pub order_id: &'a str,
+    /// Amount, minor units.
+    pub amount_minor: i64,
+    /// Currency code.
+    pub currency: &'a str,
+    /// Completion time (Unix ms).
+    pub at_ms: i64,
+    /// The payer's display name.
+    pub payer_name: &'a str,
+    /// The merchant's name.
+    pub payee_name: &'a str,
+    /// The terminal's kind (`pos`, `tram`, `gate`, …).
+    pub terminal_kind: &'a str,
+}
 
-/// The prompts of a completed payment, inside the payment's transaction
-/// (called by `POST /v1/payments`); returns the accounts to wake.
+/// The prompts of a completed payment, inside the payment's transaction;
+/// returns the accounts to wake.
 pub async fn on_payment(
     conn: &mut AnyConnection,
-    payment_id: &str,
+    paid: PaidFacts<'_>,
 ) -> Result<Vec<String>, ApiError> {
-    let row: Option<PaymentFactsRow> = sqlx::query_as(
-        "SELECT p.merchant_id, p.order_id, p.amount_minor, p.currency, p.completed_at_ms, \
-         a.display_name, m.name, t.kind FROM payments p \
-         JOIN accounts a ON a.id = p.account_id JOIN merchants m ON m.id = p.merchant_id \
-         JOIN terminals t ON t.id = p.terminal_id WHERE p.id = $1",
-    )
-    .bind(payment_id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(r) = row else {
-        return Ok(Vec::new());
-    };
     let facts = PromptFacts {
         event: "payment",
-        source_id: payment_id.to_string(),
-        merchant_id: r.0,
-        order_id: r.1,
-        payer_name: Some(r.5),
-        payee_name: r.6,
-        payment_type: r.7,
-        amount_minor: r.2,
-        currency: r.3,
-        at_ms: r.4,
+        source_id: paid.payment_id.to_string(),
+        merchant_id: paid.merchant_id.to_string(),
+        order_id: paid.order_id.to_string(),
+        payer_name: Some(paid.payer_name.to_string()),
+        payee_name: paid.payee_name.to_string(),
+        payment_type: paid.terminal_kind.to_string(),
+        amount_minor: paid.amount_minor,
+        currency: paid.currency.to_string(),
+        at_ms: paid.at_ms,
         payment_platform: NATIVE_PLATFORM.into(),
-        payment_id: Some(payment_id.to_string()),
+        payment_id: Some(paid.payment_id.to_string()),
         refund_id: None,
     };
     fan_out(conn, &facts).await

@@ -309,6 +309,11 @@ pub(crate) struct Context {
     split: Split,
     /// Alert facts without the rider's name (set per binding).
     alert: AlertFacts,
+    /// The payer's display name and the terminal's kind, for the
+    /// merchant's prompts (read here, outside the write transaction: they
+    /// only label the prompt).
+    payer_name: String,
+    terminal_kind: String,
 }
 
 pub(crate) async fn load_context(
@@ -316,11 +321,12 @@ pub(crate) async fn load_context(
     keys: &ServerKeys,
     body: &InstructionBody,
 ) -> Result<Context, ApiError> {
-    let payer: Option<(String,)> = sqlx::query_as("SELECT currency FROM accounts WHERE id = $1")
-        .bind(body.account_id.clone())
-        .fetch_optional(pool)
-        .await?;
-    let (payer_currency,) =
+    let payer: Option<(String, String)> =
+        sqlx::query_as("SELECT currency, display_name FROM accounts WHERE id = $1")
+            .bind(body.account_id.clone())
+            .fetch_optional(pool)
+            .await?;
+    let (payer_currency, payer_name) =
         payer.ok_or_else(|| ApiError::NotFound("the paying account does not exist".into()))?;
     let merchant: Option<(String, String, String)> =
         sqlx::query_as("SELECT account_id, currency, name FROM merchants WHERE id = $1")
@@ -388,6 +394,8 @@ pub(crate) async fn load_context(
             utc_offset_minutes: crate::routes::terminals::utc_offset_of(location_json.as_deref()),
             fare: body.fare.clone(),
         },
+        payer_name,
+        terminal_kind,
     })
 }
 
@@ -405,6 +413,8 @@ struct Plan {
     earned: i64,
     event_data: String,
     alert: AlertFacts,
+    payer_name: String,
+    terminal_kind: String,
     source: Source,
 }
 
@@ -468,6 +478,8 @@ pub(crate) async fn commit(
             at_ms: to_i64(now),
             ..ctx.alert
         },
+        payer_name: ctx.payer_name,
+        terminal_kind: ctx.terminal_kind,
         source,
     };
     state
@@ -514,31 +526,60 @@ async fn write_payment(
     if plan.split.value_minor > 0 {
         points::ledger::loyalty_account(conn, &b.currency, at).await?;
     }
-    let balances = ledger::post(conn, &plan.movement).await?;
-    let balance_after = balances.first().copied().unwrap_or_default();
+    // Statement order: the rows only this payment touches first, the rows
+    // every payment of a merchant shares (its balance, its owner's event
+    // sequence, the terminal's, the loyalty account) last, so that on
+    // PostgreSQL their row locks are held for the fewest statements.
+    //
+    // The payer's debit decides whether the payment can happen; its row is
+    // now locked until commit, so concurrent payments of this rider are
+    // counted one after the other by the daily limits.
+    let posting = ledger::post_debits(conn, &plan.movement).await?;
+    let balance_after = posting.debited_balance(0).unwrap_or_default();
     let online = plan.source == Source::Online;
+    // Express debts were alerted when their tap settled.
+    let bindings = match plan.source {
+        Source::ExpressDebt => None,
+        Source::Online | Source::ExpressTap => {
+            Some(alerts::RiderBindings::load(conn, &b.account_id).await?)
+        }
+    };
     if online {
-        // The payer's balance row is now locked until commit: concurrent
-        // payments of this rider are counted one after the other.
-        alerts::enforce_daily_limits(conn, &b.account_id, at, &b.currency).await?;
+        if let Some(bindings) = &bindings {
+            bindings.enforce_daily_limits(conn, at, &b.currency).await?;
+        }
         crate::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
     }
-    let guardians = if plan.source == Source::ExpressDebt {
-        Vec::new()
-    } else {
-        alerts::fan_out(conn, &b.account_id, &plan.alert).await?
-    };
-    // Merchant prompts (P4), one per authorised device; woken like the guardians.
-    let guardians = [
-        guardians,
-        crate::merchants::prompts::on_payment(conn, &plan.payment_id).await?,
-    ]
-    .concat();
     sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
         .bind(balance_after)
         .bind(plan.payment_id.clone())
         .execute(&mut *conn)
         .await?;
+    let mut woken = match &bindings {
+        Some(bindings) => bindings.fan_out(conn, &plan.alert).await?,
+        None => Vec::new(),
+    };
+    // The shared rows, in the order every money path locks them: the
+    // merchant's balance, its members' event sequences, the terminal's.
+    posting.finish(conn).await?;
+    // Merchant prompts (P4), one per authorised device; woken like the guardians.
+    woken.extend(
+        crate::merchants::prompts::on_payment(
+            conn,
+            crate::merchants::prompts::PaidFacts {
+                payment_id: &plan.payment_id,
+                merchant_id: &b.merchant_id,
+                order_id: &b.order_id,
+                amount_minor: to_i64(b.amount_minor),
+                currency: b.currency.code(),
+                at_ms: at,
+                payer_name: &plan.payer_name,
+                payee_name: &plan.alert.merchant_name,
+                terminal_kind: &plan.terminal_kind,
+            },
+        )
+        .await?,
+    );
     crate::events::append(
         conn,
         &b.terminal_id,
@@ -550,6 +591,7 @@ async fn write_payment(
     .await?;
     // Points last: the loyalty account's row is hot.
     points::payment::move_points(conn, b, &plan.payment_id, plan.split, plan.earned, at).await?;
+    let guardians = woken;
     // The request's expiry is checked again at the last moment before the
     // commit: a payment whose retry was (or could have been) told `410`
     // never commits later, so a terminal that waited past the expiry can
