@@ -124,24 +124,74 @@ pub async fn fan_out(
     conn: &mut AnyConnection,
     facts: &PromptFacts,
 ) -> Result<Vec<String>, ApiError> {
-    let members = active_members(conn, &facts.merchant_id).await?;
-    let receivers: Vec<&Member> = members
-        .iter()
-        .filter(|m| m.scopes.allows(Operation::ReceivePrompts))
-        .collect();
-    if receivers.is_empty() {
-        return Ok(Vec::new());
+    let receivers = Receivers::load(conn, &facts.merchant_id).await?;
+    receivers.write(conn, facts).await
+}
+
+/// The members of a merchant who receive prompts, with the merchant's
+/// prompt profile: read (and share-locked) before a payment locks the rows
+/// every payment of the merchant shares, so that those locks are held for
+/// the fewest statements.
+pub struct Receivers {
+    members: Vec<Member>,
+    locale: String,
+    salt: String,
+}
+
+impl Receivers {
+    /// Reads the merchant's receiving members and its profile.
+    pub async fn load(conn: &mut AnyConnection, merchant_id: &str) -> Result<Self, ApiError> {
+        let members: Vec<Member> = active_members(conn, merchant_id)
+            .await?
+            .into_iter()
+            .filter(|m| m.scopes.allows(Operation::ReceivePrompts))
+            .collect();
+        if members.is_empty() {
+            return Ok(Self {
+                members,
+                locale: String::new(),
+                salt: String::new(),
+            });
+        }
+        let profile: Option<(String, String)> = sqlx::query_as(
+            "SELECT locale, dedupe_salt FROM merchant_profiles WHERE merchant_id = $1",
+        )
+        .bind(merchant_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let (locale, salt) = profile.unwrap_or_else(|| ("zh".into(), String::new()));
+        Ok(Self {
+            members,
+            locale,
+            salt,
+        })
     }
-    let profile: Option<(String, String)> =
-        sqlx::query_as("SELECT locale, dedupe_salt FROM merchant_profiles WHERE merchant_id = $1")
-            .bind(facts.merchant_id.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (locale, salt) = profile.unwrap_or_else(|| ("zh".into(), String::new()));
-    let key = dedupe_key(&salt, facts);
+
+    /// Writes one prompt per receiving member; returns the accounts whose
+    /// streams to wake after the commit.
+    pub async fn write(
+        &self,
+        conn: &mut AnyConnection,
+        facts: &PromptFacts,
+    ) -> Result<Vec<String>, ApiError> {
+        if self.members.is_empty() {
+            return Ok(Vec::new());
+        }
+        write_prompts(conn, &self.members, &self.locale, &self.salt, facts).await
+    }
+}
+
+async fn write_prompts(
+    conn: &mut AnyConnection,
+    receivers: &[Member],
+    locale: &str,
+    salt: &str,
+    facts: &PromptFacts,
+) -> Result<Vec<String>, ApiError> {
+    let key = dedupe_key(salt, facts);
     let mut woken = Vec::with_capacity(receivers.len());
     for member in receivers {
-        let data = scoped_data(facts, member, &locale, &key).to_string();
+        let data = scoped_data(facts, member, locale, &key).to_string();
         let seq =
             crate::device_events::append(conn, &member.account_id, PROMPT_KIND, &data, facts.at_ms)
                 .await?;
@@ -190,6 +240,7 @@ pub struct PaidFacts<'a> {
 /// returns the accounts to wake.
 pub async fn on_payment(
     conn: &mut AnyConnection,
+    receivers: &Receivers,
     paid: PaidFacts<'_>,
 ) -> Result<Vec<String>, ApiError> {
     let facts = PromptFacts {
@@ -207,7 +258,7 @@ pub async fn on_payment(
         payment_id: Some(paid.payment_id.to_string()),
         refund_id: None,
     };
-    fan_out(conn, &facts).await
+    receivers.write(conn, &facts).await
 }
 
 /// Withdraws the prompts of `merchant_id` that `account_id` has not read

@@ -559,6 +559,7 @@ async fn write_payment(
         Some(bindings) => bindings.fan_out(conn, &plan.alert).await?,
         None => Vec::new(),
     };
+    let receivers = crate::merchants::prompts::Receivers::load(conn, &b.merchant_id).await?;
     // The shared rows, in the order every money path locks them: the
     // merchant's balance, its members' event sequences, the terminal's.
     posting.finish(conn).await?;
@@ -566,6 +567,7 @@ async fn write_payment(
     woken.extend(
         crate::merchants::prompts::on_payment(
             conn,
+            &receivers,
             crate::merchants::prompts::PaidFacts {
                 payment_id: &plan.payment_id,
                 merchant_id: &b.merchant_id,
