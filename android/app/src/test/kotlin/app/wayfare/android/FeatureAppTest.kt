@@ -229,7 +229,7 @@ class FeatureAppTest {
         Screenshots.capture(screen, "23-guardians", showTag = "my_riders")
 
         // The alert was posted as a notification on the alerts channel, then acknowledged.
-        runBlocking { EventNotifier.drain(context, wallet()) }
+        offMain("the drain") { EventNotifier.drain(context, wallet()) }
         val manager = context.getSystemService(NotificationManager::class.java)
         waitUntil("the alert's notification") { shadowOf(manager).allNotifications.isNotEmpty() }
         val posted = shadowOf(manager).allNotifications.first()

@@ -94,7 +94,7 @@ class NotificationsAppTest {
         assertTrue(home.textOf("notifications_off").startsWith("Notifications are off."))
         assertEquals("1 notice is waiting.", home.waitForText("notifications_waiting"))
         Screenshots.capture(home, "40-notifications-refused")
-        runBlocking { EventNotifier.drain(context, Wayfare.wallet(context)) }
+        offMain("the drain") { EventNotifier.drain(context, Wayfare.wallet(context)) }
         assertTrue(shadowOf(manager).allNotifications.isEmpty())
         assertEquals(1u, runBlocking { Wayfare.wallet(context).events().pendingCount() })
 

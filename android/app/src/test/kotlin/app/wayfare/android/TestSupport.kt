@@ -37,6 +37,18 @@ fun allowNotifications() {
     shadowOf(org.robolectric.RuntimeEnvironment.getApplication()).grantPermissions(android.Manifest.permission.POST_NOTIFICATIONS)
 }
 
+/**
+ * Runs a suspending call on another thread while the main looper keeps
+ * running: a screen's coroutine may hold what the call waits for (the
+ * event drain's lock) and can only go on through the main thread.
+ */
+fun <T> offMain(what: String, block: suspend () -> T): T {
+    val result = java.util.concurrent.atomic.AtomicReference<Result<T>?>(null)
+    Thread { result.set(runCatching { kotlinx.coroutines.runBlocking { block() } }) }.apply { isDaemon = true; start() }
+    waitUntil(what) { result.get() != null }
+    return result.get()!!.getOrThrow()
+}
+
 fun Activity.view(tag: String): View? = window.decorView.findViewWithTag(tag)
 
 /** The text a person sees in the view tagged `tag` ("" when it is not there). */

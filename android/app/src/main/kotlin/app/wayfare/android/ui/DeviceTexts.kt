@@ -20,6 +20,27 @@ sealed class DeviceTexts {
     abstract fun tapTitle(merchant: String): String
     abstract val tapBody: String
 
+    // Express taps
+    abstract val expressButton: String
+    abstract val expressTitle: String
+    abstract val expressExplain: String
+    abstract val expressEnabled: String
+    abstract val expressPerTap: String
+    abstract val expressTotal: String
+    abstract val expressSave: String
+    abstract val expressSync: String
+    abstract val expressOff: String
+    abstract val expressReady: String
+    abstract val expressNotReady: String
+    abstract fun expressAllowance(hint: String, spent: String, total: String, perTap: String, until: String): String
+    abstract fun expressPending(count: Int): String
+    abstract val expressSaved: String
+    abstract fun expressNotFetched(reason: String): String
+    abstract val expressInvalid: String
+    abstract val expressNoDebt: String
+    abstract fun expressDebt(amount: String, blocked: Boolean): String
+    abstract fun expressSettled(count: Int): String
+
     object English : DeviceTexts() {
         override val notificationsOff =
             "Notifications are off. Guardian alerts, shop prompts and payment notices are kept here until you turn them on."
@@ -29,6 +50,30 @@ sealed class DeviceTexts {
         override val channelTaps = "Taps to pay"
         override fun tapTitle(merchant: String) = "Pay $merchant?"
         override val tapBody = "Open to see the amount and confirm."
+        override val expressButton = "Express taps"
+        override val expressTitle = "Express taps"
+        override val expressExplain =
+            "With express taps on, a gate can charge this phone even without a connection, never more than the limits below."
+        override val expressEnabled = "Express taps on"
+        override val expressPerTap = "Largest fare per tap"
+        override val expressTotal = "Largest total while offline"
+        override val expressSave = "Save"
+        override val expressSync = "Check with the server"
+        override val expressOff = "Express taps are off: every gate asks online."
+        override val expressReady = "Ready: gates can charge this phone offline."
+        override val expressNotReady = "On, but no allowance is held yet: it is fetched when the phone is online."
+        override fun expressAllowance(hint: String, spent: String, total: String, perTap: String, until: String) =
+            "Allowance $hint: $spent of $total used, up to $perTap a tap, until $until"
+        override fun expressPending(count: Int) =
+            if (count == 1) "1 express tap not yet settled" else "$count express taps not yet settled"
+        override val expressSaved = "Saved."
+        override fun expressNotFetched(reason: String) = "Saved, but no allowance was fetched: $reason"
+        override val expressInvalid = "Enter amounts like 5.00; the total must be at least the largest fare per tap."
+        override val expressNoDebt = "Nothing is owed for express taps."
+        override fun expressDebt(amount: String, blocked: Boolean) =
+            if (blocked) "Express taps left $amount unpaid: they are paused until a top-up pays it."
+            else "Express taps left $amount unpaid."
+        override fun expressSettled(count: Int) = if (count == 1) "1 express tap settled recently" else "$count express taps settled recently"
     }
 
     object Chinese : DeviceTexts() {
@@ -38,6 +83,27 @@ sealed class DeviceTexts {
         override val channelTaps = "碰一碰付款"
         override fun tapTitle(merchant: String) = "向 $merchant 付款？"
         override val tapBody = "打开查看金额并确认。"
+        override val expressButton = "快速通行"
+        override val expressTitle = "快速通行"
+        override val expressExplain = "开启后，即使手机没有网络，闸机也可以扣费，但绝不超过下面的限额。"
+        override val expressEnabled = "开启快速通行"
+        override val expressPerTap = "单次最高车费"
+        override val expressTotal = "离线累计最高金额"
+        override val expressSave = "保存"
+        override val expressSync = "与服务器核对"
+        override val expressOff = "快速通行已关闭：每个闸机都会在线确认。"
+        override val expressReady = "已就绪：闸机可以离线扣费。"
+        override val expressNotReady = "已开启，但尚未取得额度：手机联网时会自动获取。"
+        override fun expressAllowance(hint: String, spent: String, total: String, perTap: String, until: String) =
+            "额度 $hint：已用 $spent / $total，每次最多 $perTap，有效至 $until"
+        override fun expressPending(count: Int) = "$count 笔快速通行尚未结算"
+        override val expressSaved = "已保存。"
+        override fun expressNotFetched(reason: String) = "已保存，但未取得额度：$reason"
+        override val expressInvalid = "请输入如 5.00 的金额；累计金额不能低于单次最高车费。"
+        override val expressNoDebt = "快速通行没有欠款。"
+        override fun expressDebt(amount: String, blocked: Boolean) =
+            if (blocked) "快速通行尚欠 $amount：充值还清前暂停使用。" else "快速通行尚欠 $amount。"
+        override fun expressSettled(count: Int) = "最近结算了 $count 笔快速通行"
     }
 
     companion object {

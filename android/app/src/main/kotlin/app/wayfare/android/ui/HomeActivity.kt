@@ -55,6 +55,7 @@ class HomeActivity : WayfareActivity() {
             val feature = FeatureTexts.of(texts)
             button(feature.topUpButton, "top_up") { startActivity(Intent(this@HomeActivity, TopUpActivity::class.java)) }
             button(feature.guardiansButton, "guardians") { startActivity(Intent(this@HomeActivity, GuardiansActivity::class.java)) }
+            button(device.expressButton, "express") { startActivity(Intent(this@HomeActivity, ExpressActivity::class.java)) }
             button(MerchantTexts.of(texts).button, "merchant") { startActivity(Intent(this@HomeActivity, MerchantActivity::class.java)) }
             button(texts.refreshButton, "refresh") { refresh() }
             divider()

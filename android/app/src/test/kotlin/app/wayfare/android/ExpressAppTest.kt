@@ -1,0 +1,113 @@
+package app.wayfare.android
+
+import android.content.Context
+import android.view.View
+import app.wayfare.android.ui.ExpressActivity
+import app.wayfare.android.ui.HomeActivity
+import app.wayfare.android.ui.RegisterActivity
+import app.wayfare.core.MdnsScope
+import kotlinx.coroutines.runBlocking
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertTrue
+import org.junit.Before
+import org.junit.Test
+import org.junit.runner.RunWith
+import org.robolectric.Robolectric
+import org.robolectric.RobolectricTestRunner
+import org.robolectric.RuntimeEnvironment
+import java.io.File
+
+/**
+ * The express-tap settings screen on `wallet.express()`, against the real
+ * core and server: turned on without money (saved, no allowance), an
+ * allowance fetched once the balance allows (the server's caps shown),
+ * refused limits, turned off, the server's view.
+ */
+@RunWith(RobolectricTestRunner::class)
+class ExpressAppTest {
+    private val context: Context get() = RuntimeEnvironment.getApplication()
+
+    @Before
+    fun freshApp() = runBlocking {
+        Wayfare.shutdown()
+        Wayfare.dataDir(context).deleteRecursively()
+        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
+        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
+        Wayfare.sealingKeys = { keys }
+        allowNotifications()
+    }
+
+    @After
+    fun closeWallet() = runBlocking { Wayfare.shutdown() }
+
+    @Test
+    fun `express taps are turned on, get an allowance within the balance, refuse bad limits, and turn off`() {
+        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
+        val register = launcher.next(RegisterActivity::class.java).get()
+        register.type("name", "Jun")
+        register.click("register")
+        val home = register.next(HomeActivity::class.java).get()
+        home.waitForText("balance")
+        home.click("express")
+        val screen = home.next(ExpressActivity::class.java).get()
+        assertEquals("Express taps are off: every gate asks online.", screen.waitForText("express_state"))
+        assertFalse(screen.checked("express_enabled"))
+
+        // On with no money: the choice is saved, the server grants nothing yet.
+        screen.toggle("express_enabled")
+        screen.type("express_per_tap", "3.00")
+        screen.type("express_total", "30.00")
+        screen.click("express_save")
+        val notFetched = screen.waitForText("express_result")
+        assertTrue(notFetched, notFetched.startsWith("Saved, but no allowance was fetched: "))
+        assertEquals("On, but no allowance is held yet: it is fetched when the phone is online.", screen.textOf("express_state"))
+        val saved = runBlocking { Wayfare.wallet(context).express().settings() }
+        assertTrue(saved.enabled)
+        assertEquals(300uL, saved.perTapMaxMinor)
+        assertEquals(3_000uL, saved.totalMaxMinor)
+
+        // ¥20.00 topped up: opening the screen fetches an allowance, capped at the balance.
+        system.topUp(runBlocking { Wayfare.wallet(context).account().info()!!.accountId }, 2_000)
+        val ready = Robolectric.buildActivity(ExpressActivity::class.java).setup().get()
+        assertEquals("Ready: gates can charge this phone offline.", ready.waitForText("express_state") { it.startsWith("Ready") })
+        assertTrue(ready.checked("express_enabled"))
+        assertEquals("3.00", ready.textOf("express_per_tap"))
+        val allowance = ready.textOf("express_allowance")
+        assertTrue(allowance, Regex("Allowance alw_\\S+: ¥0\\.00 of ¥20\\.00 used, up to ¥3\\.00 a tap, until .+").matches(allowance))
+        Screenshots.capture(ready, "45-express-ready")
+
+        // A total below the per-tap limit is refused on the screen; nothing changes.
+        ready.type("express_total", "2.00")
+        ready.click("express_save")
+        assertEquals("Enter amounts like 5.00; the total must be at least the largest fare per tap.", ready.textOf("express_result"))
+        assertEquals(3_000uL, runBlocking { Wayfare.wallet(context).express().settings() }.totalMaxMinor)
+
+        // The server's view: nothing owed.
+        ready.click("express_sync")
+        assertEquals("Nothing is owed for express taps.", ready.waitForText("express_account"))
+
+        // Off: the allowance is forgotten on this phone at once.
+        ready.type("express_total", "30.00")
+        ready.toggle("express_enabled")
+        ready.click("express_save")
+        assertEquals("Express taps are off: every gate asks online.", ready.waitForText("express_state") { it.startsWith("Express taps are off") })
+        assertEquals("Saved.", ready.textOf("express_result"))
+        assertEquals(View.GONE, ready.view("express_allowance")!!.visibility)
+        val status = runBlocking { Wayfare.wallet(context).express().status() }
+        assertFalse(status.settings.enabled)
+        assertNull(status.allowance)
+    }
+
+    /** A switch flipped as a finger does (a switch handles the click without a listener). */
+    private fun android.app.Activity.toggle(tag: String) {
+        val switch = view(tag) as android.widget.CompoundButton
+        val before = switch.isChecked
+        switch.performClick()
+        check(switch.isChecked != before) { "'$tag' did not toggle" }
+    }
+
+    private fun android.app.Activity.checked(tag: String) = (view(tag) as android.widget.CompoundButton).isChecked
+}
