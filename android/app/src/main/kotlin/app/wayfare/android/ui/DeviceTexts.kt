@@ -41,6 +41,11 @@ sealed class DeviceTexts {
     abstract fun expressDebt(amount: String, blocked: Boolean): String
     abstract fun expressSettled(count: Int): String
 
+    // The nearby list's sources
+    abstract fun source(source: app.wayfare.core.NearbySource): String
+    abstract fun seenBy(sources: String): String
+    abstract fun sourceUnavailable(source: String, reason: String): String
+
     object English : DeviceTexts() {
         override val notificationsOff =
             "Notifications are off. Guardian alerts, shop prompts and payment notices are kept here until you turn them on."
@@ -50,6 +55,14 @@ sealed class DeviceTexts {
         override val channelTaps = "Taps to pay"
         override fun tapTitle(merchant: String) = "Pay $merchant?"
         override val tapBody = "Open to see the amount and confirm."
+        override fun source(source: app.wayfare.core.NearbySource) = when (source) {
+            app.wayfare.core.NearbySource.NFC -> "NFC tap"
+            app.wayfare.core.NearbySource.BLE -> "Bluetooth"
+            app.wayfare.core.NearbySource.MDNS -> "Wi-Fi (Wayfare)"
+            app.wayfare.core.NearbySource.PLATFORM -> "Wi-Fi (Android)"
+        }
+        override fun seenBy(sources: String) = "Seen by $sources"
+        override fun sourceUnavailable(source: String, reason: String) = "$source is unavailable: $reason"
         override val expressButton = "Express taps"
         override val expressTitle = "Express taps"
         override val expressExplain =
@@ -83,6 +96,14 @@ sealed class DeviceTexts {
         override val channelTaps = "碰一碰付款"
         override fun tapTitle(merchant: String) = "向 $merchant 付款？"
         override val tapBody = "打开查看金额并确认。"
+        override fun source(source: app.wayfare.core.NearbySource) = when (source) {
+            app.wayfare.core.NearbySource.NFC -> "NFC 碰一碰"
+            app.wayfare.core.NearbySource.BLE -> "蓝牙"
+            app.wayfare.core.NearbySource.MDNS -> "Wi-Fi（Wayfare）"
+            app.wayfare.core.NearbySource.PLATFORM -> "Wi-Fi（Android）"
+        }
+        override fun seenBy(sources: String) = "发现方式：$sources"
+        override fun sourceUnavailable(source: String, reason: String) = "$source 不可用：$reason"
         override val expressButton = "快速通行"
         override val expressTitle = "快速通行"
         override val expressExplain = "开启后，即使手机没有网络，闸机也可以扣费，但绝不超过下面的限额。"
