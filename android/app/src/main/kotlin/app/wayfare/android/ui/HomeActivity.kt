@@ -7,6 +7,7 @@ import android.view.View
 import android.widget.LinearLayout
 import android.widget.TextView
 import app.wayfare.android.Wayfare
+import app.wayfare.android.notify.EventDrainJob
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.android.notify.NotificationAccess
 import app.wayfare.core.HistoryEntry
@@ -84,6 +85,7 @@ class HomeActivity : WayfareActivity() {
             }
             greeting.text = wallet.account().info()?.displayName ?: ""
             EventNotifier.attach(this@HomeActivity, wallet)
+            EventDrainJob.schedule(this@HomeActivity)
             checkNotifications(wallet)
             show(wallet)
         }
