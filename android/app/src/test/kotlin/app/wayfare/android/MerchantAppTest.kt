@@ -3,6 +3,7 @@ package app.wayfare.android
 import android.app.NotificationManager
 import android.content.Context
 import android.os.Vibrator
+import android.widget.CompoundButton
 import android.speech.tts.TextToSpeech
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.android.ui.HomeActivity
@@ -12,6 +13,8 @@ import app.wayfare.core.DiscoveredTerminal
 import app.wayfare.core.DiscoverySource
 import app.wayfare.core.InMemoryKeyStore
 import app.wayfare.core.MdnsScope
+import app.wayfare.core.MerchantOperation
+import app.wayfare.core.PromptAttribute
 import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
 import app.wayfare.core.Wallet
@@ -19,6 +22,7 @@ import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertTrue
 import org.junit.Before
@@ -142,4 +146,78 @@ class MerchantAppTest {
         waitUntil("the refund in the rider's balance") { runBlocking { rider.account().balance().balanceMinor } == 1_000L }
         assertTrue(paid.paymentId.isNotEmpty())
     }
+
+    @Test
+    fun `the owner changes a staff member's scopes and this phone's prompts, and refunds part of a payment with a reason`() {
+        runBlocking { Wayfare.wallet(context).account().register("Owner Two", null) }
+        val ownerAccount = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
+        system.admin("POST", "/v1/merchants/${system.pos.merchantId}/owner", """{"account_id":"$ownerAccount","locale":"en"}""")
+        val kim = otherPhone("Kim")
+        runBlocking {
+            val code = Wayfare.wallet(context).merchant().inviteStaff(system.pos.merchantId,
+                listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Kitchen", null, null).code
+            kim.merchant().acceptInvitation(code)
+        }
+
+        // Kim may now also refund and see who paid.
+        val controller = merchantScreen()
+        val screen = controller.get()
+        waitUntil("Kim in the staff list") { staffRow(screen, "Kitchen") != null }
+        val i = staffRow(screen, "Kitchen")!!
+        assertEquals("Kitchen · Receive prompts", screen.textOf("staff_$i"))
+        screen.click("staff_scopes_$i")
+        screen.click("staff_${i}_op_REFUND")
+        screen.click("staff_${i}_attr_PAYER_NAME")
+        screen.click("staff_scopes_save_$i")
+        waitUntil("the new scopes in the list") { staffRow(screen, "Kitchen")?.let { screen.textOf("staff_$it") } == "Kitchen · Receive prompts, Refund" }
+        val kept = runBlocking { kim.merchant().memberships() }.single { it.active }
+        assertEquals(setOf(MerchantOperation.RECEIVE_PROMPTS, MerchantOperation.REFUND), kept.operations.toSet())
+        assertEquals(setOf(PromptAttribute.AMOUNT, PromptAttribute.PAYER_NAME), kept.content.toSet())
+
+        // This phone: prompts shown, but neither spoken nor vibrated.
+        assertTrue((screen.view("prompt_speak") as CompoundButton).isChecked)
+        (screen.view("prompt_speak") as CompoundButton).performClick()
+        (screen.view("prompt_vibrate") as CompoundButton).performClick()
+        val settings = runBlocking { Wayfare.wallet(context).merchant().promptSettings() }
+        assertTrue(settings.showText && !settings.speak && !settings.vibrate)
+        Screenshots.capture(screen, "33-merchant-scopes-and-prompts", showTag = "prompt_settings_title")
+
+        // A rider pays ¥4.00: the prompt is in the feed and notified, not vibrated.
+        val rider = otherPhone("Bo")
+        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.ringSale(400, "Cake")
+        runBlocking {
+            val session = rider.terminals().connect(DiscoveredTerminal(system.pos.id, "", TerminalKind.POS, system.pos.host,
+                system.pos.port.toUShort(), DiscoverySource.MANUAL, null, null))
+            assertTrue(session.tap() is TapOutcome.PaymentRequested)
+            session.confirm()
+            session.destroy()
+        }
+        assertTrue(screen.waitForText("prompt_0").contains("4.00"))
+        val manager = context.getSystemService(NotificationManager::class.java)
+        waitUntil("the prompt's notification") { shadowOf(manager).allNotifications.any { it.channelId == EventNotifier.CHANNEL_PROMPTS } }
+        assertEquals(0L, shadowOf(context.getSystemService(Vibrator::class.java)).milliseconds)
+        ShadowTextToSpeech.getLastTextToSpeechInstance()?.let { assertFalse(shadowOf(it).lastSpokenText.orEmpty().contains("4.00")) }
+        controller.pause().stop().destroy()
+
+        // ¥1.50 of it refunded with a reason, then the rest.
+        val refunds = merchantScreen().get()
+        assertTrue(refunds.waitForText("payment_0").contains("¥4.00"))
+        refunds.type("refund_amount_0", "abc")
+        refunds.click("refund_0")
+        assertEquals("Enter an amount like 1.50, or leave it empty to refund all that is left.", refunds.textOf("refund_result_0"))
+        refunds.type("refund_amount_0", "1.50")
+        refunds.type("refund_reason_0", "Cake was dry")
+        refunds.click("refund_0")
+        assertEquals("¥1.50 refunded; ¥2.50 left to refund", refunds.waitForText("refund_result_0") { it.contains("refunded") })
+        waitUntil("the part refunded to the rider") { runBlocking { rider.account().balance().balanceMinor } == 750L }
+        refunds.type("refund_amount_0", "")
+        refunds.click("refund_0")
+        assertEquals("¥2.50 refunded; ¥0.00 left to refund", refunds.waitForText("refund_result_0") { it.startsWith("¥2.50") })
+        waitUntil("the rest refunded to the rider") { runBlocking { rider.account().balance().balanceMinor } == 1_000L }
+    }
+
+    /** The index of the staff row whose text starts with `label`, if listed. */
+    private fun staffRow(screen: android.app.Activity, label: String): Int? =
+        generateSequence(0) { it + 1 }.takeWhile { screen.view("staff_$it") != null }.firstOrNull { screen.textOf("staff_$it").startsWith(label) }
 }

@@ -2,10 +2,12 @@ package app.wayfare.android.ui
 
 import android.os.Bundle
 import android.text.InputType
+import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.ImageView
 import android.widget.LinearLayout
+import android.widget.Switch
 import android.widget.TextView
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.core.MerchantMembership
@@ -13,6 +15,7 @@ import app.wayfare.core.MerchantOperation
 import app.wayfare.core.MerchantPrompt
 import app.wayfare.core.MerchantRole
 import app.wayfare.core.PromptAttribute
+import app.wayfare.core.PromptSettings
 import app.wayfare.core.Wallet
 import app.wayfare.core.WalletException
 import app.wayfare.core.walletErrorMessage
@@ -25,8 +28,9 @@ import kotlinx.coroutines.launch
  * screen is open; each prompt also notified, spoken and vibrated through
  * [EventNotifier]); for an owner the staff list (invite with operation and
  * content scopes, code and QR; revoke); with the refund operation the
- * recent payments, each refundable in full. Anyone can join a merchant with
- * a staff code.
+ * recent payments, each refundable in full or in part with a reason; each
+ * staff member's scopes changeable; how this phone announces prompts (text,
+ * speech, vibration). Anyone can join a merchant with a staff code.
  */
 class MerchantActivity : WayfareActivity() {
     private lateinit var words: MerchantTexts
@@ -35,6 +39,7 @@ class MerchantActivity : WayfareActivity() {
     private lateinit var feedList: LinearLayout
     private lateinit var staffBox: LinearLayout
     private lateinit var refundBox: LinearLayout
+    private lateinit var settingsBox: LinearLayout
     private lateinit var joinCode: EditText
     private val prompts = mutableListOf<MerchantPrompt>()
     private var stream: Job? = null
@@ -48,6 +53,7 @@ class MerchantActivity : WayfareActivity() {
             status = text("", "status", Style.Error)
             text(words.feed, "feed_title", Style.Heading, topGap = 16)
             feedList = group("feed")
+            settingsBox = group("prompt_settings")
             divider()
             staffBox = group("staff")
             refundBox = group("refunds")
@@ -83,6 +89,7 @@ class MerchantActivity : WayfareActivity() {
         }
         heading.text = "${member.merchantName} · ${words.role(member.role)}"
         follow(wallet)
+        showPromptSettings(wallet)
         if (member.role == MerchantRole.OWNER) showStaff(wallet, member)
         if (member.role == MerchantRole.OWNER || MerchantOperation.REFUND in member.operations) showPayments(wallet, member)
     }
@@ -114,6 +121,25 @@ class MerchantActivity : WayfareActivity() {
         prompts.forEachIndexed { i, p -> feedList.text(p.displayText, "prompt_$i", Style.Body, topGap = 12) }
     }
 
+    /** How this phone announces prompts (kept on the phone by the core; the next prompt follows it). */
+    private fun showPromptSettings(wallet: Wallet) {
+        val merchant = wallet.merchant()
+        settingsBox.removeAllViews()
+        settingsBox.text(words.promptSettings, "prompt_settings_title", Style.Heading, topGap = 16)
+        fun switch(label: String, tag: String, on: (PromptSettings) -> Boolean, set: (PromptSettings, Boolean) -> PromptSettings) {
+            settingsBox.switch(label, tag, on(merchant.promptSettings())) { checked ->
+                try {
+                    merchant.setPromptSettings(set(merchant.promptSettings(), checked))
+                } catch (e: WalletException) {
+                    status.text = walletErrorMessage(e)
+                }
+            }
+        }
+        switch(words.promptShowText, "prompt_show_text", { it.showText }) { s, v -> s.copy(showText = v) }
+        switch(words.promptSpeak, "prompt_speak", { it.speak }) { s, v -> s.copy(speak = v) }
+        switch(words.promptVibrate, "prompt_vibrate", { it.vibrate }) { s, v -> s.copy(vibrate = v) }
+    }
+
     private suspend fun showStaff(wallet: Wallet, member: MerchantMembership) {
         val staff = try {
             wallet.merchant().listStaff(member.merchantId).filter { it.role == MerchantRole.STAFF }
@@ -126,6 +152,7 @@ class MerchantActivity : WayfareActivity() {
         staff.forEachIndexed { i, s ->
             val what = s.operations.joinToString(", ") { words.operation(it) }
             staffBox.text("${s.label.ifEmpty { s.handle }} · $what${if (s.active) "" else " · ${words.revoked}"}", "staff_$i", Style.Body, topGap = 12)
+            if (s.active) scopesEditor(wallet, member, s, i)
             if (s.active) staffBox.button(words.revoke, "staff_revoke_$i") {
                 scope.launch {
                     try {
@@ -171,6 +198,46 @@ class MerchantActivity : WayfareActivity() {
         }
     }
 
+    /** "Change what they may do": the member's operations and content as toggles, saved with `setStaffScopes`. */
+    private fun scopesEditor(wallet: Wallet, member: MerchantMembership, staff: MerchantMembership, i: Int) {
+        val operations = staff.operations.toMutableSet()
+        val content = staff.content.toMutableSet()
+        val editor = LinearLayout(this).apply { orientation = LinearLayout.VERTICAL; tag = "staff_editor_$i"; visibility = View.GONE }
+        staffBox.button(words.changeScopes, "staff_scopes_$i") {
+            editor.visibility = if (editor.visibility == View.GONE) View.VISIBLE else View.GONE
+        }
+        staffBox.addView(editor)
+        editor.text(words.operations, "staff_${i}_operations", Style.Secondary)
+        MerchantOperation.values().forEach { op -> editor.toggle(words.operation(op), "staff_${i}_op_${op.name}", operations, op) }
+        editor.text(words.content, "staff_${i}_content", Style.Secondary)
+        PromptAttribute.values().forEach { a -> editor.toggle(words.attribute(a), "staff_${i}_attr_${a.name}", content, a) }
+        editor.button(words.saveScopes, "staff_scopes_save_$i") {
+            scope.launch {
+                try {
+                    wallet.merchant().setStaffScopes(member.merchantId, staff.memberId, operations.toList(), content.toList())
+                } catch (e: WalletException) {
+                    status.text = walletErrorMessage(e)
+                }
+                showStaff(wallet, member)
+            }
+        }
+    }
+
+    /** A labelled switch that reports every change. */
+    private fun LinearLayout.switch(label: String, tag: String, on: Boolean, changed: (Boolean) -> Unit): Switch {
+        val view = Switch(context).apply {
+            text = label
+            this.tag = tag
+            textSize = Style.Body.sp
+            setTextColor(Style.Body.color)
+            isChecked = on
+            setOnCheckedChangeListener { _, checked -> changed(checked) }
+        }
+        addView(view, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, LinearLayout.LayoutParams.WRAP_CONTENT)
+            .apply { topMargin = dp(8) })
+        return view
+    }
+
     /** A button that adds or removes `value` from `chosen`, showing a tick when chosen. */
     private fun <T> LinearLayout.toggle(label: String, tag: String, chosen: MutableSet<T>, value: T) {
         lateinit var b: Button
@@ -196,11 +263,22 @@ class MerchantActivity : WayfareActivity() {
             val amount = p.amountMinor?.let { Money.format(it, currency) } ?: ""
             val refunded = p.refundedMinor?.takeIf { it > 0 }?.let { " · -${Money.format(it, currency)}" } ?: ""
             refundBox.text(listOfNotNull(p.payerName, amount, p.orderId).joinToString(" · ") + refunded, "payment_$i", Style.Body, topGap = 12)
+            val amountField = refundBox.field(words.refundAmountHint, "refund_amount_$i",
+                InputType.TYPE_CLASS_NUMBER or InputType.TYPE_NUMBER_FLAG_DECIMAL)
+            val reasonField = refundBox.field(words.refundReasonHint, "refund_reason_$i", InputType.TYPE_CLASS_TEXT)
             val result = refundBox.text("", "refund_result_$i", Style.Secondary, topGap = 0)
             refundBox.button(words.refundSubmit, "refund_$i") {
+                // Empty: everything left; else part of it.
+                val typed = amountField.text.toString().trim()
+                val part = if (typed.isEmpty()) null else FeatureTexts.parseAmount(typed)?.takeIf { it > 0 }
+                if (typed.isNotEmpty() && part == null) {
+                    result.text = words.refundAmountInvalid
+                    return@button
+                }
+                val reason = reasonField.text.toString().trim().ifEmpty { null }
                 scope.launch {
                     result.text = try {
-                        val r = wallet.merchant().refund(member.merchantId, p.paymentId, null, null, null)
+                        val r = wallet.merchant().refund(member.merchantId, p.paymentId, part?.toULong(), reason, null)
                         words.refunded(Money.format(r.amountMinor, r.currency), Money.format(r.remainingMinor, r.currency))
                     } catch (e: WalletException) {
                         walletErrorMessage(e)

@@ -30,6 +30,15 @@ sealed class MerchantTexts {
     abstract val refundSubmit: String
     abstract fun refunded(amount: String, remaining: String): String
     abstract fun operation(op: MerchantOperation): String
+    abstract val promptSettings: String
+    abstract val promptShowText: String
+    abstract val promptSpeak: String
+    abstract val promptVibrate: String
+    abstract val changeScopes: String
+    abstract val saveScopes: String
+    abstract val refundAmountHint: String
+    abstract val refundReasonHint: String
+    abstract val refundAmountInvalid: String
     abstract fun attribute(attr: PromptAttribute): String
 
     object English : MerchantTexts() {
@@ -53,6 +62,15 @@ sealed class MerchantTexts {
         override val refunds = "Payments and refunds"
         override val refundSubmit = "Refund"
         override fun refunded(amount: String, remaining: String) = "$amount refunded; $remaining left to refund"
+        override val promptSettings = "Prompts on this phone"
+        override val promptShowText = "Show the prompt's text"
+        override val promptSpeak = "Speak it"
+        override val promptVibrate = "Vibrate"
+        override val changeScopes = "Change what they may do"
+        override val saveScopes = "Save"
+        override val refundAmountHint = "Amount (empty: all that is left)"
+        override val refundReasonHint = "Reason (optional)"
+        override val refundAmountInvalid = "Enter an amount like 1.50, or leave it empty to refund all that is left."
         override fun operation(op: MerchantOperation) = when (op) {
             MerchantOperation.RECEIVE_PROMPTS -> "Receive prompts"
             MerchantOperation.VIEW_HISTORY -> "See payments"
@@ -90,6 +108,15 @@ sealed class MerchantTexts {
         override val refunds = "收款与退款"
         override val refundSubmit = "退款"
         override fun refunded(amount: String, remaining: String) = "已退 $amount，可退余额 $remaining"
+        override val promptSettings = "本机提醒方式"
+        override val promptShowText = "显示提醒文字"
+        override val promptSpeak = "语音播报"
+        override val promptVibrate = "振动"
+        override val changeScopes = "修改权限"
+        override val saveScopes = "保存"
+        override val refundAmountHint = "金额（留空：退还剩余全部）"
+        override val refundReasonHint = "原因（可选）"
+        override val refundAmountInvalid = "请输入如 1.50 的金额，或留空以退还剩余全部。"
         override fun operation(op: MerchantOperation) = when (op) {
             MerchantOperation.RECEIVE_PROMPTS -> "接收提醒"
             MerchantOperation.VIEW_HISTORY -> "查看收款"
