@@ -46,6 +46,13 @@ sealed class DeviceTexts {
     abstract fun seenBy(sources: String): String
     abstract fun sourceUnavailable(source: String, reason: String): String
 
+    // Scanning an invitation's QR code
+    abstract val scanButton: String
+    abstract val scanTitle: String
+    abstract val scanHint: String
+    abstract val scanNoCamera: String
+    abstract val scanNoPermission: String
+
     object English : DeviceTexts() {
         override val notificationsOff =
             "Notifications are off. Guardian alerts, shop prompts and payment notices are kept here until you turn them on."
@@ -63,6 +70,11 @@ sealed class DeviceTexts {
         }
         override fun seenBy(sources: String) = "Seen by $sources"
         override fun sourceUnavailable(source: String, reason: String) = "$source is unavailable: $reason"
+        override val scanButton = "Scan the QR code"
+        override val scanTitle = "Scan an invitation"
+        override val scanHint = "Point the camera at the invitation's QR code."
+        override val scanNoCamera = "No camera can be used on this phone: type the code instead."
+        override val scanNoPermission = "Without the camera, type the code instead."
         override val expressButton = "Express taps"
         override val expressTitle = "Express taps"
         override val expressExplain =
@@ -104,6 +116,11 @@ sealed class DeviceTexts {
         }
         override fun seenBy(sources: String) = "发现方式：$sources"
         override fun sourceUnavailable(source: String, reason: String) = "$source 不可用：$reason"
+        override val scanButton = "扫描二维码"
+        override val scanTitle = "扫描邀请"
+        override val scanHint = "将相机对准邀请的二维码。"
+        override val scanNoCamera = "本机没有可用的相机：请输入邀请码。"
+        override val scanNoPermission = "未允许使用相机：请输入邀请码。"
         override val expressButton = "快速通行"
         override val expressTitle = "快速通行"
         override val expressExplain = "开启后，即使手机没有网络，闸机也可以扣费，但绝不超过下面的限额。"

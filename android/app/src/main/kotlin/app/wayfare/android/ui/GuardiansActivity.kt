@@ -1,5 +1,6 @@
 package app.wayfare.android.ui
 
+import android.content.Intent
 import android.os.Bundle
 import android.text.InputType
 import android.widget.Button
@@ -24,7 +25,7 @@ import java.util.TimeZone
 /**
  * Guardians, both ways: a rider invites a guardian (what is shared, how the
  * rider is named; the code and its QR image) and revokes; a guardian accepts
- * a code, sets the rider's daily limit, leaves, and sees the alert feed —
+ * a code (typed, or scanned from the QR image with [ScanActivity]), sets the rider's daily limit, leaves, and sees the alert feed —
  * the stored alerts, then the live alert stream while the screen is open
  * (each alert also goes through [EventNotifier] as a notification).
  */
@@ -64,6 +65,10 @@ class GuardiansActivity : WayfareActivity() {
             text(feature.guardianAccept, "accept_title", Style.Heading, topGap = 16)
             code = field(feature.acceptPlaceholder, "accept_code", InputType.TYPE_CLASS_TEXT)
             button(feature.acceptSubmit, "accept") { accept() }
+            button(DeviceTexts.of(texts).scanButton, "accept_scan") {
+                @Suppress("DEPRECATION")
+                startActivityForResult(Intent(this@GuardiansActivity, ScanActivity::class.java), REQUEST_SCAN)
+            }
             divider()
             text(feature.myGuardians, "my_guardians", Style.Heading, topGap = 16)
             asRider = group("as_rider")
@@ -130,6 +135,16 @@ class GuardiansActivity : WayfareActivity() {
             contentDescription = created.qrPayload
         }, LinearLayout.LayoutParams(dp(200), dp(200)).apply { topMargin = dp(8) })
         invitation.text(feature.inviteExpires(time(created.expiresAtMs)), "invitation_expires", Style.Secondary)
+    }
+
+    /** A scanned invitation: its payload is accepted like a typed code. */
+    @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // startActivityForResult: the framework's only way without AndroidX.
+    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
+        super.onActivityResult(requestCode, resultCode, data)
+        val payload = data?.getStringExtra(ScanActivity.EXTRA_PAYLOAD)
+        if (requestCode != REQUEST_SCAN || resultCode != RESULT_OK || payload.isNullOrBlank()) return
+        code.setText(payload)
+        accept()
     }
 
     private fun accept() = withWallet({ status.text = it }) { wallet ->
@@ -211,6 +226,7 @@ class GuardiansActivity : WayfareActivity() {
         DateFormat.getDateTimeInstance(DateFormat.MEDIUM, DateFormat.SHORT).format(Date(atMs))
 
     private companion object {
+        const val REQUEST_SCAN = 4204
         const val ALERT_LIMIT = 50
     }
 }

@@ -1,0 +1,53 @@
+package app.wayfare.android.ui
+
+import android.graphics.Bitmap
+import android.media.Image
+import com.google.zxing.BarcodeFormat
+import com.google.zxing.BinaryBitmap
+import com.google.zxing.DecodeHintType
+import com.google.zxing.LuminanceSource
+import com.google.zxing.PlanarYUVLuminanceSource
+import com.google.zxing.RGBLuminanceSource
+import com.google.zxing.ReaderException
+import com.google.zxing.common.HybridBinarizer
+import com.google.zxing.qrcode.QRCodeReader
+
+/**
+ * Reads a QR code (an invitation's payload) with ZXing's core (pure Java,
+ * Maven Central; no Google Play services): from a camera2 frame's
+ * luminance plane ([decode] of an `Image`, YUV_420_888) or from a bitmap.
+ * Returns null when no QR code is found, so a scanner just tries the next
+ * frame.
+ */
+object QrDecode {
+    private val hints = mapOf(
+        DecodeHintType.POSSIBLE_FORMATS to listOf(BarcodeFormat.QR_CODE),
+        DecodeHintType.TRY_HARDER to true,
+    )
+
+    /** A bitmap (a photo, or the QR image this app draws). */
+    fun decode(bitmap: Bitmap): String? {
+        val pixels = IntArray(bitmap.width * bitmap.height)
+        bitmap.getPixels(pixels, 0, bitmap.width, 0, 0, bitmap.width, bitmap.height)
+        return decode(RGBLuminanceSource(bitmap.width, bitmap.height, pixels))
+    }
+
+    /** A camera2 frame in YUV_420_888: its Y plane is the luminance ZXing reads. */
+    fun decode(image: Image): String? {
+        val plane = image.planes[0]
+        val buffer = plane.buffer
+        val bytes = ByteArray(plane.rowStride * image.height)
+        buffer.get(bytes, 0, minOf(buffer.remaining(), bytes.size))
+        return decodeLuminance(bytes, image.width, image.height, plane.rowStride)
+    }
+
+    /** Luminance bytes, `rowStride` bytes per row (a camera's Y plane pads its rows). */
+    fun decodeLuminance(luminance: ByteArray, width: Int, height: Int, rowStride: Int = width): String? =
+        decode(PlanarYUVLuminanceSource(luminance, rowStride, height, 0, 0, width, height, false))
+
+    private fun decode(source: LuminanceSource): String? = try {
+        QRCodeReader().decode(BinaryBitmap(HybridBinarizer(source)), hints).text
+    } catch (e: ReaderException) {
+        null
+    }
+}
