@@ -101,6 +101,31 @@ class ExpressAppTest {
         assertNull(status.allowance)
     }
 
+    @Test
+    fun `the express, scan and notification texts speak Chinese to a Chinese phone`() {
+        runBlocking { Wayfare.wallet(context).account().register("Lin", null) }
+        RuntimeEnvironment.setQualifiers("+zh-rCN")
+        try {
+            val express = Robolectric.buildActivity(ExpressActivity::class.java).setup().get()
+            assertEquals("快速通行", express.textOf("title"))
+            assertEquals("快速通行已关闭：每个闸机都会在线确认。", express.waitForText("express_state"))
+            assertEquals("开启快速通行", express.textOf("express_enabled"))
+            Screenshots.capture(express, "48-express-zh")
+            val scan = Robolectric.buildActivity(app.wayfare.android.ui.ScanActivity::class.java).setup().get()
+            assertEquals("扫描邀请", scan.textOf("title"))
+            assertEquals("将相机对准邀请的二维码。", scan.textOf("scan_status"))
+            val guardians = Robolectric.buildActivity(app.wayfare.android.ui.GuardiansActivity::class.java).setup().get()
+            assertEquals("扫描二维码", guardians.textOf("accept_scan"))
+            val home = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
+            home.waitForText("greeting") { it == "Lin" }
+            assertEquals("快速通行", home.textOf("express"))
+            assertEquals("通知已关闭。监护提醒、商户提示和付款通知会保留在这里，直到您开启通知。", home.textOf("notifications_off"))
+            assertEquals("开启通知", home.textOf("notifications_enable"))
+        } finally {
+            RuntimeEnvironment.setQualifiers("+en-rUS")
+        }
+    }
+
     /** A switch flipped as a finger does (a switch handles the click without a listener). */
     private fun android.app.Activity.toggle(tag: String) {
         val switch = view(tag) as android.widget.CompoundButton
