@@ -51,6 +51,23 @@ impl Api {
         Ok(body)
     }
 
+    /// An admin call answered with text (`GET /metrics`).
+    pub async fn admin_text(&self, method: Method, path: &str) -> Result<String> {
+        let response = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .with_context(|| format!("{method} {path}"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{method} {path} answered {status}: {text}");
+        }
+        Ok(text)
+    }
+
     /// A device-signed call; returns the status and the JSON answer.
     pub async fn device(
         &self,

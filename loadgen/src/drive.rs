@@ -108,29 +108,7 @@ impl Shared {
     }
 
     fn build(&self, rider_index: usize, order: u64) -> Result<(String, Vec<u8>)> {
-        let rider = &self.scene.riders[rider_index];
-        let order_id = format!("lg-{order}");
-        let idem = payment_idempotency_key(&rider.account_id, &self.scene.terminal_id, &order_id);
-        let now = crate::client::now_ms();
-        let body = InstructionBody {
-            version: 1,
-            account_id: rider.account_id.clone(),
-            device_id: rider.device_id.clone(),
-            idempotency_key: idem.clone(),
-            order_id,
-            merchant_id: self.scene.merchant_id.clone(),
-            terminal_id: self.scene.terminal_id.clone(),
-            amount_minor: self.amount_minor,
-            currency: self.scene.currency.clone(),
-            description: "Load test".into(),
-            fare: None,
-            expires_at_ms: now + 120_000,
-            signed_at_ms: now,
-            points_spent: 0,
-        };
-        let instruction = PaymentInstruction::sign(&rider.key, &body)?;
-        let json = serde_json::json!({ "instruction": instruction.to_base64() }).to_string();
-        Ok((idem, json.into_bytes()))
+        signed_payment(&self.scene, rider_index, order, self.amount_minor)
     }
 
     async fn send(&self, rider_index: usize, idem: &str, body: &[u8]) -> Outcome {
@@ -161,6 +139,39 @@ impl Shared {
             *first = Some(e);
         }
     }
+}
+
+/// Signs payment number `order` of rider `rider_index` at the scene's
+/// terminal: returns its idempotency key and the `POST /v1/payments` body.
+pub fn signed_payment(
+    scene: &Scene,
+    rider_index: usize,
+    order: u64,
+    amount_minor: u64,
+) -> Result<(String, Vec<u8>)> {
+    let rider = &scene.riders[rider_index];
+    let order_id = format!("lg-{order}");
+    let idem = payment_idempotency_key(&rider.account_id, &scene.terminal_id, &order_id);
+    let now = crate::client::now_ms();
+    let body = InstructionBody {
+        version: 1,
+        account_id: rider.account_id.clone(),
+        device_id: rider.device_id.clone(),
+        idempotency_key: idem.clone(),
+        order_id,
+        merchant_id: scene.merchant_id.clone(),
+        terminal_id: scene.terminal_id.clone(),
+        amount_minor,
+        currency: scene.currency.clone(),
+        description: "Load test".into(),
+        fare: None,
+        expires_at_ms: now + 120_000,
+        signed_at_ms: now,
+        points_spent: 0,
+    };
+    let instruction = PaymentInstruction::sign(&rider.key, &body)?;
+    let json = serde_json::json!({ "instruction": instruction.to_base64() }).to_string();
+    Ok((idem, json.into_bytes()))
 }
 
 /// Runs the warm-up and the measured window; then re-sends every payment

@@ -9,6 +9,12 @@
 //! when the last is answered. Open loop (`--rate R`): payments are due at a
 //! fixed rate whatever the server does, and each latency is measured from
 //! when the payment was due, so queueing delay is not hidden.
+//!
+//! Two modes: `payments` (the default when no subcommand is given, so
+//! `wayfare-loadgen --rate 500` still works) and `streams`: thousands of
+//! connected device event streams while bound riders pay, measuring how
+//! long each guardian alert takes to reach the guardian's wallet core
+//! (see [`streams`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,12 +26,40 @@ mod client;
 mod drive;
 mod report;
 mod setup;
+mod streams;
 mod verify;
 
 /// Load generator for the Wayfare control center.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "wayfare-loadgen", version)]
-pub struct Args {
+#[derive(Parser, Debug)]
+#[command(
+    name = "wayfare-loadgen",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    /// The mode; without one, `payments` with the options given here.
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    /// The `payments` mode's options (when no subcommand is given).
+    #[command(flatten)]
+    payments: Args,
+}
+
+/// What to load the control center with.
+#[derive(clap::Subcommand, Debug)]
+enum Mode {
+    /// Device-signed payments, closed or open loop, then a ledger check
+    /// (the default).
+    Payments(Args),
+    /// Connected device event streams (SSE) while bound riders pay:
+    /// commit → guardian core delivery latency and server memory per
+    /// connected subscriber.
+    Streams(streams::StreamArgs),
+}
+
+/// Where the control center is and how to be its operator.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Target {
     /// The control center's base URL (loopback only in tests and benches).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub server: String,
@@ -35,6 +69,14 @@ pub struct Args {
     /// File holding the admin token (the server's DATA_DIR/admin-token).
     #[arg(long, value_name = "PATH")]
     pub admin_token_file: Option<PathBuf>,
+}
+
+/// The `payments` mode's options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// The control center.
+    #[command(flatten)]
+    pub target: Target,
     /// Riders (registered devices) paying; payments go round-robin.
     #[arg(long, default_value_t = 256)]
     pub riders: usize,
@@ -68,7 +110,8 @@ pub struct Args {
     pub max_in_flight: usize,
 }
 
-fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+/// Parses `20s`, `500ms`, `2m`.
+pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
         .map(|at| text.split_at(at))
@@ -84,8 +127,9 @@ fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     }
 }
 
-impl Args {
-    fn token(&self) -> Result<String> {
+impl Target {
+    /// The admin token, from the option, the environment or the file.
+    pub fn token(&self) -> Result<String> {
         match (&self.admin_token, &self.admin_token_file) {
             (Some(t), _) => Ok(t.trim().to_string()),
             (None, Some(path)) => Ok(std::fs::read_to_string(path)
@@ -98,6 +142,13 @@ impl Args {
         }
     }
 
+    /// A client of the control center.
+    pub fn api(&self) -> Result<client::Api> {
+        client::Api::new(&self.server, self.token()?)
+    }
+}
+
+impl Args {
     fn check(&self) -> Result<()> {
         if self.riders == 0 || self.concurrency == 0 || self.rate == Some(0) {
             bail!("--riders, --concurrency and --rate must be positive");
@@ -115,8 +166,13 @@ impl Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let args = Args::parse();
-    match run(args).await {
+    let cli = Cli::parse();
+    let outcome = match cli.mode {
+        None => run(cli.payments).await,
+        Some(Mode::Payments(args)) => run(args).await,
+        Some(Mode::Streams(args)) => streams::run(args).await,
+    };
+    match outcome {
         Ok(true) => std::process::ExitCode::SUCCESS,
         Ok(false) => std::process::ExitCode::from(1),
         Err(e) => {
@@ -130,8 +186,9 @@ async fn main() -> std::process::ExitCode {
 /// check found a lost or doubled payment.
 async fn run(args: Args) -> Result<bool> {
     args.check()?;
-    let api = client::Api::new(&args.server, args.token()?)?;
-    let scene = std::sync::Arc::new(setup::Scene::build(&api, &args).await?);
+    let api = args.target.api()?;
+    let scene = setup::Scene::build(&api, args.riders, &args.currency, args.amount_minor).await?;
+    let scene = std::sync::Arc::new(scene);
     let results = drive::drive(&api, &scene, &args).await?;
     let verdict = verify::verify(&api, &scene, &results).await?;
     report::print(&args, &results, &verdict);

@@ -7,7 +7,6 @@ use serde_json::json;
 use wayfare_protocol::keys::SigningKey;
 
 use crate::client::Api;
-use crate::Args;
 
 /// A registered rider.
 pub struct Rider {
@@ -38,15 +37,22 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// Creates the merchant, its terminal and the riders, funding each
-    /// rider for more payments than the run can make.
-    pub async fn build(api: &Api, args: &Args) -> Result<Self> {
-        let currency = wayfare_protocol::money::Currency::parse(&args.currency)?;
+    /// Creates the merchant, its terminal and `riders` riders paying
+    /// `amount_minor` in `currency`, funding each rider for more payments
+    /// than the run can make.
+    pub async fn build(
+        api: &Api,
+        riders: usize,
+        currency: &str,
+        amount_minor: u64,
+    ) -> Result<Self> {
+        let currency_code = currency.to_string();
+        let currency = wayfare_protocol::money::Currency::parse(currency)?;
         let merchant = api
             .admin(
                 Method::POST,
                 "/v1/merchants",
-                Some(json!({ "name": "Loadgen Café", "currency": args.currency })),
+                Some(json!({ "name": "Loadgen Café", "currency": currency_code })),
             )
             .await?;
         let merchant_id = field(&merchant, "merchant_id")?;
@@ -62,15 +68,16 @@ impl Scene {
             .await?;
         let terminal_id = field(&terminal, "terminal_id")?;
 
-        eprintln!("setting up {} riders…", args.riders);
+        eprintln!("setting up {riders} riders…");
         // Enough for 100 000 payments per rider at the chosen amount, far
         // beyond any run, within the sandbox's per-top-up limit.
-        let funded_minor = (args.amount_minor * 100_000).min(1_000_000_000);
-        let mut riders = Vec::with_capacity(args.riders);
+        let funded_minor = (amount_minor * 100_000).min(1_000_000_000);
+        let count = riders;
+        let mut riders = Vec::with_capacity(count);
         let mut pending = tokio::task::JoinSet::new();
-        for i in 0..args.riders {
+        for i in 0..count {
             let api = api.clone();
-            let currency = args.currency.clone();
+            let currency = currency_code.clone();
             pending.spawn(async move { register(&api, i, &currency, funded_minor).await });
             if pending.len() >= 32 {
                 if let Some(done) = pending.join_next().await {
@@ -87,26 +94,46 @@ impl Scene {
             terminal_id,
             riders,
             currency,
-            amount_minor: args.amount_minor,
+            amount_minor,
         })
     }
 }
 
-async fn register(api: &Api, i: usize, currency: &str, funded_minor: u64) -> Result<Rider> {
+/// A registered device that is not funded.
+pub struct Device {
+    /// The device key that signs its requests.
+    pub key: SigningKey,
+    /// Its device id.
+    pub device_id: String,
+    /// Its account.
+    pub account_id: String,
+}
+
+/// Registers a new device (a fresh key) named `name`.
+pub async fn register_device(api: &Api, name: &str, currency: &str) -> Result<Device> {
     let key = SigningKey::generate()?;
-    let body = json!({ "display_name": format!("Rider {i}"),
+    let body = json!({ "display_name": name,
         "device_key": key.public_key().to_base64(), "currency": currency })
     .to_string();
     let (status, answer) = api
         .device(&key, "register", "/v1/devices", body.as_bytes(), None)
         .await?;
     if status != StatusCode::CREATED {
-        anyhow::bail!("registering rider {i} answered {status}: {answer}");
+        anyhow::bail!("registering {name} answered {status}: {answer}");
     }
-    let rider = Rider {
+    Ok(Device {
         key,
         device_id: field(&answer, "device_id")?,
         account_id: field(&answer, "account_id")?,
+    })
+}
+
+async fn register(api: &Api, i: usize, currency: &str, funded_minor: u64) -> Result<Rider> {
+    let device = register_device(api, &format!("Rider {i}"), currency).await?;
+    let rider = Rider {
+        key: device.key,
+        device_id: device.device_id,
+        account_id: device.account_id,
         funded_minor,
     };
     api.admin(
@@ -121,7 +148,8 @@ async fn register(api: &Api, i: usize, currency: &str, funded_minor: u64) -> Res
     Ok(rider)
 }
 
-fn field(value: &serde_json::Value, name: &str) -> Result<String> {
+/// A string field of an answer.
+pub fn field(value: &serde_json::Value, name: &str) -> Result<String> {
     value[name]
         .as_str()
         .map(str::to_string)
