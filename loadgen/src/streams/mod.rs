@@ -244,7 +244,7 @@ async fn register_many(
         if pending.len() >= concurrency {
             if let Some(done) = pending.join_next().await {
                 devices.push(done??);
-                if devices.len() % 500 == 0 {
+                if devices.len().is_multiple_of(500) {
                     eprint!("\r  registered {}/{n}   ", devices.len());
                 }
             }

@@ -76,7 +76,7 @@ impl RawStreams {
 }
 
 fn progress(opened: usize, total: usize) {
-    if opened % 500 == 0 || opened == total {
+    if opened.is_multiple_of(500) || opened == total {
         eprint!("\r  raw streams open: {opened}/{total}   ");
     }
 }
