@@ -7,12 +7,12 @@ use std::convert::Infallible;
 use axum::response::sse::Event;
 use futures::Stream;
 use sqlx::AnyConnection;
-use tokio::sync::broadcast;
 use wayfare_protocol::ids::redact;
 
 use crate::error::ApiError;
 use crate::sse;
 use crate::state::AppState;
+use crate::wakeups::Subscription;
 
 /// The rows after a sequence number (see [`sse::replay_then_follow`]).
 const FETCH_AFTER: &str =
@@ -68,7 +68,7 @@ pub fn stream(
     state: AppState,
     terminal_id: String,
     after_seq: i64,
-    wake: broadcast::Receiver<String>,
+    wake: Subscription,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     sse::replay_then_follow(state, FETCH_AFTER, terminal_id, after_seq, wake, |id, e| {
         tracing::warn!(terminal = %redact(id), error = %e, "event stream ended");

@@ -55,6 +55,7 @@ mod state;
 mod tls;
 mod top_ups;
 mod transit;
+mod wakeups;
 
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};
 pub use config::ServerConfig;

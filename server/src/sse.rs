@@ -13,11 +13,11 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use futures::Stream;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::wakeups::Subscription;
 
 /// Most rows read per query while catching up.
 const PAGE: i64 = 100;
@@ -55,24 +55,25 @@ struct Cursor<E> {
     owner: String,
     last_seq: i64,
     on_error: E,
-    wake: broadcast::Receiver<String>,
+    wake: Subscription,
     shutdown: watch::Receiver<bool>,
     pending: VecDeque<Event>,
 }
 
-/// The rows of `owner` after `after_seq`, then live ones as wake-ups naming
-/// `owner` (or lost wake-ups) arrive on `wake`, until the client goes away
+/// The rows of `owner` after `after_seq`, then live ones as wake-ups of
+/// `owner` (or of every stream) arrive on `wake`, until the client goes away
 /// or the server shuts down. `query` reads the next rows in order: it binds
 /// `$1` to the owner, `$2` to the last sequence number seen and `$3` to the
 /// page size, and selects `seq, kind, data`. A failed read is handed to
 /// `on_error` (with the owner) and ends the stream. `wake` must be
-/// subscribed before the first row is read, so no commit is missed.
+/// `owner`'s subscription, made before the first row is read, so no commit
+/// is missed.
 pub(crate) fn replay_then_follow<E>(
     state: AppState,
     query: &'static str,
     owner: String,
     after_seq: i64,
-    wake: broadcast::Receiver<String>,
+    wake: Subscription,
     on_error: E,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send
 where
@@ -129,7 +130,8 @@ async fn fetch_after<E>(c: &Cursor<E>) -> Result<Vec<(i64, String, String)>, Api
 }
 
 /// Waits until a commit concerns the cursor's owner (or wake-ups were
-/// lost); false when the stream should end.
+/// lost): only this owner's wake-ups reach it ([`crate::wakeups`]); false
+/// when the stream should end.
 async fn wait_for_wake<E>(c: &mut Cursor<E>) -> bool {
     loop {
         tokio::select! {
@@ -138,13 +140,7 @@ async fn wait_for_wake<E>(c: &mut Cursor<E>) -> bool {
                     return false;
                 }
             }
-            msg = c.wake.recv() => match msg {
-                // An empty id wakes every stream (wake-ups may have been lost).
-                Ok(id) if id == c.owner || id.is_empty() => return true,
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => return true,
-                Err(RecvError::Closed) => return false,
-            }
+            () = c.wake.woken() => return true,
         }
     }
 }

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{watch, Notify};
 
 use crate::db::Db;
 use crate::invitations::AttemptLimits;
 use crate::keys::ServerKeys;
 use crate::metrics::Metrics;
+use crate::wakeups::{Subscription, Wakeups};
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -18,8 +19,8 @@ pub struct AppState {
 struct Inner {
     db: Db,
     keys: ServerKeys,
-    terminal_events: broadcast::Sender<String>,
-    account_events: broadcast::Sender<String>,
+    terminal_events: Wakeups,
+    account_events: Wakeups,
     outbound: Notify,
     billing: Notify,
     billing_configured: std::sync::atomic::AtomicBool,
@@ -37,14 +38,12 @@ impl AppState {
         shutdown: watch::Receiver<bool>,
         invitation_limits: AttemptLimits,
     ) -> Self {
-        let (terminal_events, _) = broadcast::channel(1024);
-        let (account_events, _) = broadcast::channel(1024);
         Self {
             inner: Arc::new(Inner {
                 db,
                 keys,
-                terminal_events,
-                account_events,
+                terminal_events: Wakeups::new(),
+                account_events: Wakeups::new(),
                 outbound: Notify::new(),
                 billing: Notify::new(),
                 billing_configured: std::sync::atomic::AtomicBool::new(false),
@@ -81,12 +80,12 @@ impl AppState {
 
     /// Wakes this node's streams of `terminal_id` only.
     pub(crate) fn wake_terminal_locally(&self, terminal_id: &str) {
-        let _ = self.inner.terminal_events.send(terminal_id.to_string());
+        self.inner.terminal_events.wake(terminal_id);
     }
 
-    /// Subscribes to terminal wake-ups (the payload is a terminal id).
-    pub fn subscribe_terminal_events(&self) -> broadcast::Receiver<String> {
-        self.inner.terminal_events.subscribe()
+    /// Subscribes to the wake-ups of `terminal_id`'s event streams.
+    pub fn subscribe_terminal_events(&self, terminal_id: &str) -> Subscription {
+        self.inner.terminal_events.subscribe(terminal_id)
     }
 
     /// Wakes the device event streams of `account_id` after a commit that
@@ -102,21 +101,21 @@ impl AppState {
         }
     }
 
-    /// Wakes every event stream of this node (an empty id is "everyone"):
-    /// after wake-ups may have been lost.
+    /// Wakes every event stream of this node: after wake-ups may have
+    /// been lost.
     pub(crate) fn wake_all_locally(&self) {
-        let _ = self.inner.account_events.send(String::new());
-        let _ = self.inner.terminal_events.send(String::new());
+        self.inner.account_events.wake_all();
+        self.inner.terminal_events.wake_all();
     }
 
     /// Wakes this node's device streams of `account_id` only.
     pub(crate) fn wake_account_locally(&self, account_id: &str) {
-        let _ = self.inner.account_events.send(account_id.to_string());
+        self.inner.account_events.wake(account_id);
     }
 
-    /// Subscribes to account wake-ups (the payload is an account id).
-    pub fn subscribe_account_events(&self) -> broadcast::Receiver<String> {
-        self.inner.account_events.subscribe()
+    /// Subscribes to the wake-ups of `account_id`'s device event streams.
+    pub fn subscribe_account_events(&self, account_id: &str) -> Subscription {
+        self.inner.account_events.subscribe(account_id)
     }
 
     /// Wakes the outbound-gateway worker after a commit that queued messages.

@@ -23,7 +23,7 @@ pub(crate) async fn events(
     let account_id = request.signer.account_id;
     // Subscribe before the stream's first read: nothing committed in
     // between can be missed.
-    let wake = state.subscribe_account_events();
+    let wake = state.subscribe_account_events(&account_id);
     let after = crate::sse::last_event_id(&headers)?.unwrap_or(0);
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
     let stream = crate::device_events::stream(state.clone(), account_id, after, wake);

@@ -365,7 +365,7 @@ pub(crate) async fn events(
     let terminal_id = request.signer.terminal_id;
     // Subscribe before reading the start point: nothing committed in between
     // can be missed.
-    let wake = state.subscribe_terminal_events();
+    let wake = state.subscribe_terminal_events(&terminal_id);
     let after = match crate::sse::last_event_id(&headers)? {
         Some(after) => after,
         None => crate::events::latest_seq(&state, &terminal_id).await?,
