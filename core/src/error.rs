@@ -67,7 +67,7 @@ pub enum WalletError {
         reason: String,
     },
     /// The wallet's balance does not cover the payment. Nothing was charged.
-    #[error("insufficient funds for a payment of {amount_minor} minor units; top up the wallet")]
+    #[error("insufficient funds{}; top up the wallet", amount_text(*amount_minor))]
     InsufficientFunds {
         /// The current balance, when it could be fetched.
         balance_minor: Option<i64>,
@@ -101,7 +101,61 @@ pub enum WalletError {
         /// The transport error.
         reason: String,
     },
-    /// The server refused the request.
+    /// The invitation code (a guardian's or a merchant's staff) is not
+    /// valid: unknown, expired, already used, or this phone's own — one
+    /// answer for all, so codes cannot be probed. Ask for a new code.
+    #[error(
+        "this invitation code is not valid (unknown, expired or already used); ask for a new one"
+    )]
+    InvitationInvalid,
+    /// Too many wrong invitation codes from this account: wait before
+    /// trying again.
+    #[error("too many attempts; try again later: {reason}")]
+    TooManyAttempts {
+        /// The server's explanation (with how long to wait).
+        reason: String,
+    },
+    /// This guardian is already bound to this rider (or a binding between
+    /// the two is waiting): nothing changed.
+    #[error("already bound: {reason}")]
+    AlreadyBound {
+        /// The server's explanation.
+        reason: String,
+    },
+    /// The guardian binding has ended (revoked or left): refresh the list.
+    #[error("this binding has ended: {reason}")]
+    BindingEnded {
+        /// The server's explanation.
+        reason: String,
+    },
+    /// This phone is already a member of the merchant: nothing changed.
+    #[error("already a member of this merchant: {reason}")]
+    AlreadyMember {
+        /// The server's explanation.
+        reason: String,
+    },
+    /// This phone's role or scopes do not allow the operation (for staff:
+    /// the owner can grant the scope).
+    #[error("not permitted: {reason}")]
+    NotPermitted {
+        /// The server's explanation (names the missing scope).
+        reason: String,
+    },
+    /// The record does not exist, or this phone may not see it.
+    #[error("not found: {reason}")]
+    NotFound {
+        /// The server's explanation.
+        reason: String,
+    },
+    /// A merchant's refund was refused and nothing moved: more than what is
+    /// left refundable of the payment, or more than the merchant's balance.
+    #[error("the refund was refused: {reason}")]
+    RefundRefused {
+        /// What is left refundable, or that the balance does not cover it.
+        reason: String,
+    },
+    /// The server refused the request for a reason without a variant of
+    /// its own; `code` is the server's stable code (docs/api.md).
     #[error("the server refused the request ({code}): {reason}")]
     Server {
         /// Stable snake_case code from the server (see docs/api.md).
@@ -186,6 +240,15 @@ pub enum WalletError {
     },
 }
 
+/// The amount's part of the insufficient-funds message, when it is known.
+fn amount_text(amount_minor: u64) -> String {
+    if amount_minor == 0 {
+        String::new()
+    } else {
+        format!(" for a payment of {amount_minor} minor units")
+    }
+}
+
 impl WalletError {
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         WalletError::InvalidInput {
@@ -247,6 +310,14 @@ impl From<HttpError> for WalletError {
                     amount_minor: 0,
                 },
                 "guardian_limit_reached" => WalletError::GuardianLimitReached { reason },
+                "invitation_invalid" => WalletError::InvitationInvalid,
+                "too_many_attempts" => WalletError::TooManyAttempts { reason },
+                "already_bound" => WalletError::AlreadyBound { reason },
+                "binding_ended" => WalletError::BindingEnded { reason },
+                "already_member" => WalletError::AlreadyMember { reason },
+                "forbidden" | "missing_scope" => WalletError::NotPermitted { reason },
+                "not_found" => WalletError::NotFound { reason },
+                "refund_exceeds_payment" => WalletError::RefundRefused { reason },
                 "express_blocked" => WalletError::ExpressBlocked {
                     debt_minor: None,
                     reason,
@@ -401,9 +472,28 @@ mod tests {
                 ..
             }
         ));
+        // Guardian and merchant refusals arrive typed.
+        assert_eq!(api("invitation_invalid"), WalletError::InvitationInvalid);
+        for (code, expected) in [
+            ("forbidden", "NotPermitted"),
+            ("missing_scope", "NotPermitted"),
+            ("not_found", "NotFound"),
+            ("already_bound", "AlreadyBound"),
+            ("binding_ended", "BindingEnded"),
+            ("already_member", "AlreadyMember"),
+            ("too_many_attempts", "TooManyAttempts"),
+            ("refund_exceeds_payment", "RefundRefused"),
+        ] {
+            let got = format!("{:?}", api(code));
+            assert!(got.starts_with(expected), "{code} → {got}");
+        }
+        // A code without a variant keeps the server's code.
         assert!(
-            matches!(api("forbidden"), WalletError::Server { code, .. } if code == "forbidden")
+            matches!(api("idempotency_conflict"), WalletError::Server { code, .. } if code == "idempotency_conflict")
         );
+        // Without the amount, the message does not invent one.
+        let funds = api("insufficient_funds").to_string();
+        assert_eq!(funds, "insufficient funds; top up the wallet");
     }
 
     #[test]

@@ -97,8 +97,8 @@ impl RegistrationsApi {
 
     /// Revokes a registration: the merchant's platform no longer has the
     /// rider, and the consent that made it can never be used again.
-    /// Revoking twice is harmless. Fails with `Server` code `not_found`
-    /// for an id that is not the rider's.
+    /// Revoking twice is harmless. Fails with `NotFound` for an id that is
+    /// not the rider's.
     pub async fn revoke(
         &self,
         registration_id: String,

@@ -116,10 +116,9 @@ impl GuardiansApi {
     }
 
     /// Guardian: accepts a rider's invitation (the code as shown, in any
-    /// case, or the scanned QR payload). Fails with `Server` code
-    /// `invitation_invalid` (unknown, expired, used or one's own: one
-    /// answer, so codes cannot be probed), `already_bound`, or
-    /// `too_many_attempts` (try again later).
+    /// case, or the scanned QR payload). Fails with `InvitationInvalid`
+    /// (unknown, expired, used or one's own: one answer, so codes cannot be
+    /// probed), `AlreadyBound`, or `TooManyAttempts` (try again later).
     pub async fn accept_invitation(&self, code: String) -> Result<GuardianBinding, WalletError> {
         self.call(
             Method::POST,

@@ -261,10 +261,10 @@ impl MerchantApi {
     }
 
     /// Refunds `amount_minor` of a payment (everything left when `None`);
-    /// needs the `refund` scope (else `Server { code: "missing_scope" }`).
+    /// needs the `refund` scope (else `NotPermitted`).
     /// Pass the same `request_id` to retry a refund whose answer was lost
-    /// (a new one is made when `None`). More than what is left is refused
-    /// (`refund_exceeds_payment`).
+    /// (a new one is made when `None`). More than what is left, or more
+    /// than the merchant's balance, is `RefundRefused`.
     pub async fn refund(
         &self,
         merchant_id: String,
@@ -291,7 +291,14 @@ impl MerchantApi {
                 &format!("/v1/merchants/{merchant}/refunds"),
                 Some(body),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // The merchant's balance, not a wallet's: say so.
+                WalletError::InsufficientFunds { .. } => WalletError::RefundRefused {
+                    reason: "the merchant's balance does not cover this refund".into(),
+                },
+                other => other,
+            })?;
         Ok(answer.into())
     }
 

@@ -209,7 +209,7 @@ mod tests {
         ));
         assert!(matches!(
             top_up_error("card", api("forbidden")),
-            WalletError::Server { .. }
+            WalletError::NotPermitted { .. }
         ));
         assert!(check_reference("fi_0123abc").is_ok());
         for bad in ["", "../keys", "fi_1?x=1", &"a".repeat(129)] {
