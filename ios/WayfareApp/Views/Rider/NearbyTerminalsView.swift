@@ -54,8 +54,7 @@ struct NearbyTerminalsView: View {
     }
 
     private var isPaying: Bool {
-        if case .paying = rider.flow { return true }
-        return false
+        rider.flowIsBusy
     }
 }
 
@@ -114,7 +113,7 @@ struct PaymentFlowView: View {
             content
                 .toolbar {
                     ToolbarItem(placement: .cancellationAction) {
-                        if case .paying = rider.flow {
+                        if rider.flowIsBusy {
                             EmptyView()
                         } else {
                             Button(L10n.t("common.close")) { rider.finish() }
@@ -137,6 +136,10 @@ struct PaymentFlowView: View {
             PaymentSheetView(prompt: prompt, paying: false)
         case .paying(let prompt):
             PaymentSheetView(prompt: prompt, paying: true)
+        case .topUpOffer(let prompt):
+            TopUpOfferView(prompt: prompt, crediting: false)
+        case .crediting(let prompt):
+            TopUpOfferView(prompt: prompt, crediting: true)
         case .outcome(let outcome):
             OutcomeView(outcome: outcome)
         }

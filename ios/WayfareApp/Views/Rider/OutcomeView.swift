@@ -21,9 +21,9 @@ struct OutcomeView: View {
 
     private var icon: String {
         switch outcome {
-        case .paid, .entered:
+        case .paid, .entered, .toppedUp:
             return "checkmark.circle.fill"
-        case .pending:
+        case .pending, .topUpPending:
             return "clock.fill"
         case .declined:
             return "xmark.circle"
@@ -34,9 +34,9 @@ struct OutcomeView: View {
 
     private var color: Color {
         switch outcome {
-        case .paid, .entered:
+        case .paid, .entered, .toppedUp:
             return .green
-        case .pending:
+        case .pending, .topUpPending:
             return .orange
         case .declined:
             return .secondary
@@ -56,8 +56,12 @@ struct OutcomeView: View {
             case .inDoubt, .cancelled:
                 return L10n.t("outcome.paid", paid.receipt.formattedAmount)
             }
+        case .toppedUp(let credited):
+            return L10n.t("outcome.topped_up", L10n.money(Int64(credited.amountMinor), credited.currency))
         case .pending:
             return L10n.t("outcome.pending")
+        case .topUpPending:
+            return L10n.t("outcome.topup_pending")
         case .declined:
             return L10n.t("outcome.declined")
         case .entered(let station, _, _):
@@ -72,8 +76,12 @@ struct OutcomeView: View {
         case .paid(let paid):
             let done = paid.terminalDone.message
             return [paid.receipt.merchantName, done].filter { !$0.isEmpty }.joined(separator: "\n")
+        case .toppedUp(let credited):
+            return L10n.t("outcome.topped_up.detail", L10n.money(credited.balanceMinor, credited.currency))
         case .pending:
             return L10n.t("outcome.pending.detail")
+        case .topUpPending(let orderId, _):
+            return L10n.t("outcome.topup_pending.detail", orderId)
         case .declined(let done):
             return done.message
         case .entered(_, let line, let message):

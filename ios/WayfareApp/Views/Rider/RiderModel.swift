@@ -15,8 +15,21 @@ final class RiderModel: ObservableObject {
         let request: PaymentRequestInfo
     }
 
+    /// A counter or kiosk top-up offer on screen, with its session.
+    struct TopUpPrompt {
+        let session: TerminalSession
+        /// The terminal as its certificate names it.
+        let terminal: TerminalInfo
+        let offer: TopUpOfferInfo
+    }
+
     enum Outcome {
         case paid(PaymentOutcome)
+        /// Cash credited: the server's receipt checked by phone and terminal.
+        case toppedUp(TopUpOutcome)
+        /// The top-up's outcome is unknown; the terminal settles it with the
+        /// server, so the cash is not lost.
+        case topUpPending(orderId: String, reason: String)
         /// The phone could not learn whether the server took the money. The
         /// same signed instruction settles it later: never charged twice.
         case pending(String)
@@ -30,6 +43,8 @@ final class RiderModel: ObservableObject {
         case connecting(String)
         case request(PaymentPrompt)
         case paying(PaymentPrompt)
+        case topUpOffer(TopUpPrompt)
+        case crediting(TopUpPrompt)
         case outcome(Outcome)
     }
 
@@ -63,6 +78,14 @@ final class RiderModel: ObservableObject {
     @Published private(set) var nearby: [NearbyEntry] = []
     @Published private(set) var unavailable: [String] = []
     @Published var flow: Flow = .idle
+
+    /// True while money is moving (paying or crediting): the sheet stays.
+    var flowIsBusy: Bool {
+        switch flow {
+        case .paying, .crediting: return true
+        default: return false
+        }
+    }
     @Published private(set) var trips: [Trip] = []
     @Published private(set) var express: ExpressStatus?
     @Published private(set) var expressAccount: ExpressAccount?
@@ -229,10 +252,7 @@ final class RiderModel: ObservableObject {
                 case .paymentRequested(let asked):
                     request = asked
                 case .topUpOffered(let offer):
-                    // Counter top-ups have no screen in this app yet: the
-                    // offer is declined, so the cashier keeps the cash.
-                    _ = try? await session.declineTopUp(reason: "top-ups are not supported by this app")
-                    flow = .outcome(.failed("\(info.merchantName) offers a top-up of \(offer.formattedAmount); top-ups at a counter are not supported by this app yet"))
+                    flow = .topUpOffer(TopUpPrompt(session: session, terminal: info, offer: offer))
                     return
                 }
             case .pos:
@@ -271,9 +291,40 @@ final class RiderModel: ObservableObject {
         }
     }
 
+    /// Claims the offered cash for this wallet. An unknown outcome is
+    /// `TopUpPending`: the terminal settles it with the server, and a
+    /// credited top-up shows in the balance either way.
+    func acceptTopUp(_ prompt: TopUpPrompt) async {
+        flow = .crediting(prompt)
+        do {
+            let credited = try await prompt.session.acceptTopUp()
+            flow = .outcome(.toppedUp(credited))
+        } catch WalletError.TopUpPending(let orderId, let reason) {
+            flow = .outcome(.topUpPending(orderId: orderId, reason: reason))
+        } catch {
+            flow = .outcome(.failed(L10n.message(error)))
+        }
+        await refresh()
+    }
+
+    /// Leaves the cash with the cashier.
+    func declineTopUp(_ prompt: TopUpPrompt) async {
+        do {
+            let done = try await prompt.session.declineTopUp(reason: "declined by the rider")
+            flow = .outcome(.declined(done))
+        } catch {
+            flow = .outcome(.failed(L10n.message(error)))
+        }
+    }
+
     func finish() {
-        if case .request(let prompt) = flow {
+        switch flow {
+        case .request(let prompt):
             prompt.session.cancel()
+        case .topUpOffer(let prompt):
+            prompt.session.cancel()
+        default:
+            break
         }
         flow = .idle
     }
