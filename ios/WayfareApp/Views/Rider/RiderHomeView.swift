@@ -34,6 +34,7 @@ struct RiderHomeView: View {
             Section {
                 NavigationLink(L10n.t("trips.title")) { TripsView() }
                 NavigationLink(L10n.t("express.title")) { ExpressSettingsView() }
+                NavigationLink(L10n.t("topup.title")) { TopUpView() }
             }
             Section(L10n.t("wallet.history")) {
                 if rider.history.isEmpty {

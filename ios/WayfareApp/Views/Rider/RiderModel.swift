@@ -91,7 +91,8 @@ final class RiderModel: ObservableObject {
     @Published private(set) var expressAccount: ExpressAccount?
     @Published var error: String?
 
-    private var wallet: Wallet?
+    /// The open wallet (read by screens that call the core directly).
+    private(set) var wallet: Wallet?
     private let discovery = BonjourDiscovery()
     private var bleScan: Task<Void, Never>?
     private var lan: [String: DiscoveredTerminal] = [:]
