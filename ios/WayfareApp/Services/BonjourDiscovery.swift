@@ -3,36 +3,43 @@ import Network
 import os
 import WayfareCore
 
-/// Terminals on the LAN through the Network framework: browses Bonjour
-/// `_wayfare._tcp` (the service type terminals advertise; see
-/// `MDNS_SERVICE_TYPE` in the protocol crate) with `NWBrowser`, resolves each
-/// service to an address with a short-lived `NWConnection`, and turns its TXT
-/// record (the terminal's beacon: `v`, `tid`, `name`, `kind`) into the core's
-/// `DiscoveredTerminal`, which `terminals().connect(terminal:)` takes. The
+/// Apple's service browser as the core's `PlatformDiscovery`: the core
+/// calls `start(sink:)` when `terminals().watchNearby(...)` begins and
+/// `stop()` when the watch ends. It browses Bonjour `_wayfare._tcp` (the
+/// service type terminals advertise; `MDNS_SERVICE_TYPE` in the protocol
+/// crate) with `NWBrowser`, resolves each service to an address with a
+/// short-lived `NWConnection`, and hands the core its name, address, port
+/// and TXT record (`PlatformService`). The core reads the TXT record as a
+/// Wayfare beacon (every terminal kind it knows, top-up terminals
+/// included), merges it with its other sources, nearest first, and the
 /// handshake then checks the terminal's certificate: the TXT record is only
 /// a hint.
 ///
 /// Needs `NSLocalNetworkUsageDescription` and `NSBonjourServices`
 /// (`_wayfare._tcp`) in Info.plist; no multicast entitlement (that is only
-/// for raw multicast sockets, which the core's own mDNS browser would need).
-/// Callbacks arrive on the browser's own queue.
-final class BonjourDiscovery: @unchecked Sendable {
+/// for raw multicast sockets, which the core's own mDNS browser would need:
+/// the app turns that source off). Callbacks arrive on the browser's queue.
+final class BonjourDiscovery: PlatformDiscovery, @unchecked Sendable {
     static let serviceType = "_wayfare._tcp"
-    var onFound: ((String, DiscoveredTerminal) -> Void)?
-    var onLost: ((String) -> Void)?
-    var onUnavailable: ((String) -> Void)?
 
     private let queue = DispatchQueue(label: "app.wayfare.bonjour")
     private let log = Logger(subsystem: "app.wayfare", category: "bonjour")
     private var browser: NWBrowser?
+    private var sink: PlatformDiscoverySink?
     private var resolving: [String: NWConnection] = [:]
 
-    func start() {
-        queue.async { self.begin() }
+    func start(sink: PlatformDiscoverySink) throws {
+        queue.async {
+            self.sink = sink
+            self.begin()
+        }
     }
 
-    func stop() {
-        queue.async { self.end() }
+    func stop() throws {
+        queue.async {
+            self.end()
+            self.sink = nil
+        }
     }
 
     private func begin() {
@@ -63,12 +70,12 @@ final class BonjourDiscovery: @unchecked Sendable {
     private func stateChanged(_ state: NWBrowser.State) {
         switch state {
         case .failed(let error):
-            onUnavailable?("Bonjour browsing failed: \(error.localizedDescription)")
+            sink?.unavailable(reason: "Bonjour browsing failed: \(error.localizedDescription)")
             end()
         case .waiting(let error):
             // Local network permission denied shows up as a DNS policy
             // error while waiting.
-            onUnavailable?("Bonjour browsing is waiting: \(error.localizedDescription)")
+            sink?.unavailable(reason: "Bonjour browsing is waiting: \(error.localizedDescription)")
         default:
             break
         }
@@ -84,7 +91,7 @@ final class BonjourDiscovery: @unchecked Sendable {
             case .removed(let result):
                 if let name = Self.serviceName(result.endpoint) {
                     resolving.removeValue(forKey: name)?.cancel()
-                    onLost?(name)
+                    sink?.serviceLost(name: name)
                 }
             default:
                 break
@@ -111,11 +118,8 @@ final class BonjourDiscovery: @unchecked Sendable {
             guard let self, let connection else { return }
             switch state {
             case .ready:
-                if case .hostPort(let host, let port)? = connection.currentPath?.remoteEndpoint,
-                   let terminal = Self.terminal(txt: txt, host: Self.text(host), port: port.rawValue) {
-                    self.onFound?(name, terminal)
-                } else {
-                    self.log.info("ignored a service whose TXT record is not a Wayfare beacon")
+                if case .hostPort(let host, let port)? = connection.currentPath?.remoteEndpoint {
+                    self.report(PlatformService(name: name, host: Self.text(host), port: port.rawValue, txt: txt))
                 }
                 connection.cancel()
                 self.resolving.removeValue(forKey: name)
@@ -130,32 +134,14 @@ final class BonjourDiscovery: @unchecked Sendable {
         connection.start(queue: queue)
     }
 
-    /// The beacon in a TXT record, as the core's mDNS browser reads it
-    /// (`Beacon::from_txt_properties`): nil when a field is missing, the
-    /// version is not a number or the kind is unknown.
-    static func terminal(txt: [String: String], host: String, port: UInt16) -> DiscoveredTerminal? {
-        guard let version = txt["v"], UInt16(version) != nil,
-              let id = txt["tid"], !id.isEmpty,
-              let name = txt["name"],
-              let kindText = txt["kind"],
-              !host.isEmpty, port != 0
-        else {
-            return nil
+    /// Hands a resolved service to the core, which lists it only if its
+    /// TXT record is a Wayfare beacon.
+    private func report(_ service: PlatformService) {
+        do {
+            try sink?.serviceFound(service: service)
+        } catch {
+            log.info("a _wayfare._tcp service was not listed: \(String(describing: error), privacy: .public)")
         }
-        let kind: TerminalKind
-        switch kindText {
-        case "pos":
-            kind = .pos
-        case "tram":
-            kind = .tram
-        case "gate":
-            kind = .gate
-        default:
-            return nil
-        }
-        return DiscoveredTerminal(
-            terminalId: id, merchantName: name, kind: kind, host: host, port: port,
-            source: .lan, rssi: nil, bleId: nil)
     }
 
     private static func serviceName(_ endpoint: NWEndpoint) -> String? {

@@ -89,17 +89,13 @@ struct NearbyRow: View {
     }
 
     private var sources: String {
-        terminal.sources.map { source -> String in
-            switch source {
-            case .nfc:
-                return L10n.t("nearby.source.nfc")
-            case .ble:
-                return L10n.t("nearby.source.ble")
-            case .lan, .manual:
-                return L10n.t("nearby.source.lan")
-            }
+        // A terminal the core saw over the LAN both ways is named once.
+        var names: [String] = []
+        for source in terminal.sources {
+            let name = RiderModel.name(of: source)
+            if !names.contains(name) { names.append(name) }
         }
-        .joined(separator: " · ")
+        return names.joined(separator: " · ")
     }
 }
 

@@ -53,7 +53,7 @@ final class RiderModel: ObservableObject {
         let connect: DiscoveredTerminal
         /// Signal strength in dBm while a BLE scan hears it.
         let rssi: Int16?
-        let sources: [DiscoverySource]
+        let sources: [NearbySource]
 
         var terminalId: String { connect.terminalId }
         var merchantName: String { connect.merchantName }
@@ -94,9 +94,7 @@ final class RiderModel: ObservableObject {
     /// The open wallet (read by screens that call the core directly).
     private(set) var wallet: Wallet?
     private let discovery = BonjourDiscovery()
-    private var bleScan: Task<Void, Never>?
-    private var lan: [String: DiscoveredTerminal] = [:]
-    private var ble: [DiscoveredTerminal] = []
+    private var watch: NearbyHandle?
     private let log = Logger(subsystem: "app.wayfare", category: "rider")
 
     func attach(wallet: Wallet, settled: [PaymentOutcome], stillPending: UInt32) {
@@ -142,83 +140,47 @@ final class RiderModel: ObservableObject {
 
     // MARK: - Nearby terminals
 
-    /// One list, nearest first: terminals heard over Bluetooth by signal
-    /// strength (the core's BLE scan, `discoverBle`, repeated while the list
-    /// is on screen), then those found on the LAN by `BonjourDiscovery`. A
-    /// terminal seen both ways is listed once and reached over the LAN
-    /// (quicker and sturdier than a GATT link).
+    /// One list, nearest first, merged by the core
+    /// (`terminals().watchNearby`): Bluetooth by signal strength through the
+    /// core's BLE scan, and the LAN through Apple's Bonjour browser handed
+    /// to the core as its `PlatformDiscovery` (the core's own mDNS socket is
+    /// off: raw multicast needs an entitlement on iOS). A terminal seen both
+    /// ways is listed once; the core says how to reach it.
     func startNearby() {
-        guard let wallet, bleScan == nil else { return }
-        discovery.onFound = { [weak self] service, terminal in
-            Task { @MainActor in self?.lanFound(service, terminal) }
+        guard let wallet, watch == nil else { return }
+        let relay = NearbyRelay(
+            changed: { [weak self] terminals in
+                Task { @MainActor in self?.show(terminals) }
+            },
+            unavailable: { [weak self] source, reason in
+                Task { @MainActor in self?.sourceUnavailable(RiderModel.name(of: source), reason) }
+            })
+        let handle = wallet.terminals().watchNearby(
+            listener: relay, platform: discovery, options: NearbyOptions(mdns: false, bluetooth: true))
+        if let reason = handle.error() {
+            sourceUnavailable(L10n.t("nearby.source.lan"), reason)
         }
-        discovery.onLost = { [weak self] service in
-            Task { @MainActor in self?.lanLost(service) }
-        }
-        discovery.onUnavailable = { [weak self] reason in
-            Task { @MainActor in self?.sourceUnavailable(L10n.t("nearby.source.lan"), reason) }
-        }
-        discovery.start()
-        let terminals = wallet.terminals()
-        bleScan = Task { [weak self] in
-            while !Task.isCancelled {
-                do {
-                    let heard = try await terminals.discoverBle(timeoutMs: 3_000)
-                    self?.bleHeard(heard)
-                } catch WalletError.BluetoothUnavailable(let reason) {
-                    self?.sourceUnavailable(L10n.t("nearby.source.ble"), reason)
-                    return
-                } catch {
-                    try? await Task.sleep(nanoseconds: 2_000_000_000)
-                }
-            }
-        }
+        watch = handle
     }
 
     func stopNearby() {
-        discovery.stop()
-        bleScan?.cancel()
-        bleScan = nil
+        watch?.cancel()
+        watch = nil
     }
 
-    private func lanFound(_ service: String, _ terminal: DiscoveredTerminal) {
-        lan[service] = terminal
-        mergeNearby()
-    }
-
-    private func lanLost(_ service: String) {
-        lan.removeValue(forKey: service)
-        mergeNearby()
-    }
-
-    private func bleHeard(_ terminals: [DiscoveredTerminal]) {
-        ble = terminals
-        mergeNearby()
-    }
-
-    private func mergeNearby() {
-        var byId: [String: NearbyEntry] = [:]
-        for t in ble {
-            byId[t.terminalId] = NearbyEntry(connect: t, rssi: t.rssi, sources: [.ble])
+    private func show(_ terminals: [NearbyTerminal]) {
+        // The core's order is the list's: nearest first.
+        nearby = terminals.compactMap { t in
+            t.connect.map { NearbyEntry(connect: $0, rssi: t.rssi, sources: t.sources) }
         }
-        for t in lan.values {
-            if let seen = byId[t.terminalId] {
-                byId[t.terminalId] = NearbyEntry(connect: t, rssi: seen.rssi, sources: [.ble, .lan])
-            } else {
-                byId[t.terminalId] = NearbyEntry(connect: t, rssi: nil, sources: [.lan])
-            }
-        }
-        nearby = byId.values.sorted { a, b in
-            switch (a.rssi, b.rssi) {
-            case let (x?, y?):
-                return x > y
-            case (.some, .none):
-                return true
-            case (.none, .some):
-                return false
-            case (.none, .none):
-                return a.merchantName < b.merchantName
-            }
+    }
+
+    static func name(of source: NearbySource) -> String {
+        switch source {
+        case .ble:
+            return L10n.t("nearby.source.ble")
+        case .mdns, .platform:
+            return L10n.t("nearby.source.lan")
         }
     }
 
