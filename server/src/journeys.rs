@@ -27,7 +27,7 @@ use wayfare_protocol::money::Currency;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::PROTOCOL_VERSION;
 
-use crate::db::{now_ms, to_i64};
+use crate::db::{lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::ledger::{self, Leg, Movement};
 use crate::state::AppState;
@@ -118,16 +118,10 @@ pub(crate) async fn record_entry(
         None => (String::new(), String::new(), body.signed_at_ms),
     };
     // Entries still open for this rider become incomplete journeys now.
+    // Decided inside the transaction, with the rider's tap-ins serialised
+    // by their account row: two gates reporting at the same moment must not
+    // each see "no other open entry" and leave both open.
     let reason = format!("tapped in again at {station} without tapping out");
-    let open: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT_ENTRY} WHERE e.account_id = $1 AND e.state = 'open' AND e.token_id <> $2 \
-         ORDER BY e.entered_at_ms"
-    )))
-    .bind(account_id.clone())
-    .bind(body.token_id.clone())
-    .fetch_all(pool)
-    .await?;
-    let charges = sign_charges(state, open, &reason).await?;
     let entry = (
         body.clone(),
         account_id.clone(),
@@ -137,13 +131,22 @@ pub(crate) async fn record_entry(
         to_i64(entered_at),
         currency,
     );
+    let tx_state = state.clone();
     let charged = state
         .db()
         .write_tx(move |conn| {
             let entry = entry.clone();
-            let charges = charges.clone();
+            let reason = reason.clone();
+            let state = tx_state.clone();
             Box::pin(async move {
                 let (b, account_id, merchant_id, line, station, entered_at, currency) = entry;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT id FROM accounts WHERE id = $1{}",
+                    lock_clause(conn, RowLock::Update)
+                )))
+                .bind(account_id.clone())
+                .fetch_optional(&mut *conn)
+                .await?;
                 let inserted = sqlx::query(
                     "INSERT INTO transit_entries (token_id, account_id, device_id, terminal_id, \
                      merchant_id, line, station, entered_at_ms, expires_at_ms, \
@@ -152,7 +155,7 @@ pub(crate) async fn record_entry(
                      ON CONFLICT (token_id) DO NOTHING",
                 )
                 .bind(b.token_id.clone())
-                .bind(account_id)
+                .bind(account_id.clone())
                 .bind(b.device_id.clone())
                 .bind(b.terminal_id.clone())
                 .bind(merchant_id)
@@ -168,6 +171,8 @@ pub(crate) async fn record_entry(
                 if inserted == 0 {
                     return Ok(Vec::new()); // a re-sent report
                 }
+                let rows = incomplete(conn, &account_id, &b.token_id, entered_at).await?;
+                let charges = sign_charges(&mut *conn, &state, rows, &reason).await?;
                 let mut charged = Vec::new();
                 for c in &charges {
                     if charge(conn, c).await? {
@@ -183,6 +188,46 @@ pub(crate) async fn record_entry(
     }
     tracing::info!(token = %redact(token_id), incomplete = charged.len(), "transit entry recorded");
     Ok(())
+}
+
+/// The rider's open entries that a new entry (`token_id`, entered at
+/// `entered_at`) leaves incomplete: every other open entry entered before
+/// it — and, when an open entry was entered after it (its report arrived
+/// late), the new entry itself.
+async fn incomplete(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    token_id: &str,
+    entered_at: i64,
+) -> Result<Vec<EntryRow>, ApiError> {
+    let mut rows: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_ENTRY} WHERE e.account_id = $1 AND e.state = 'open' AND e.token_id <> $2 \
+         AND e.entered_at_ms <= $3 ORDER BY e.entered_at_ms"
+    )))
+    .bind(account_id.to_string())
+    .bind(token_id.to_string())
+    .bind(entered_at)
+    .fetch_all(&mut *conn)
+    .await?;
+    let later: Option<(String,)> = sqlx::query_as(
+        "SELECT token_id FROM transit_entries WHERE account_id = $1 AND state = 'open' \
+         AND token_id <> $2 AND entered_at_ms > $3 LIMIT 1",
+    )
+    .bind(account_id.to_string())
+    .bind(token_id.to_string())
+    .bind(entered_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if later.is_some() {
+        let own: Vec<EntryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ENTRY} WHERE e.token_id = $1"
+        )))
+        .bind(token_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.extend(own);
+    }
+    Ok(rows)
 }
 
 fn check_consent(
@@ -226,8 +271,15 @@ pub(crate) async fn sweep(state: &AppState, grace_ms: u64) -> Result<usize, ApiE
     .bind(cutoff)
     .fetch_all(&state.db().pool)
     .await?;
-    let charges =
-        sign_charges(state, expired, "the tap-in token expired without a tap-out").await?;
+    let mut conn = state.db().pool.acquire().await?;
+    let charges = sign_charges(
+        &mut conn,
+        state,
+        expired,
+        "the tap-in token expired without a tap-out",
+    )
+    .await?;
+    drop(conn);
     let mut done = 0;
     for c in charges {
         let account = c.account_id.clone();
@@ -248,6 +300,7 @@ pub(crate) async fn sweep(state: &AppState, grace_ms: u64) -> Result<usize, ApiE
 
 /// Signs a receipt for each entry about to be charged.
 async fn sign_charges(
+    conn: &mut AnyConnection,
     state: &AppState,
     rows: Vec<EntryRow>,
     reason: &str,
@@ -262,7 +315,7 @@ async fn sign_charges(
         let payer: Option<(Option<String>,)> =
             sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
                 .bind(account_id.clone())
-                .fetch_optional(&state.db().pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         let receipt = Receipt::issue(
             &state.keys().receipt,

@@ -40,7 +40,7 @@ fn entry(token_id: &str, station: &str) -> TripEntry {
     }
 }
 
-/// The gate's `tap_in` report for `phone` entering with `token_id`,
+/// The gate's `tap_in` report for `phone` entering with `token_id` now,
 /// carrying the consent `sign_with` signed (the phone's own key, normally).
 async fn report_entry(
     s: &TestServer,
@@ -50,6 +50,38 @@ async fn report_entry(
     expires_at_ms: u64,
     sign_with: &wayfare_protocol::keys::SigningKey,
 ) -> (StatusCode, Value) {
+    let at = Entered {
+        token_id,
+        station: "Harbour",
+        expires_at_ms,
+        at_ms: now_ms(),
+    };
+    post_entry(s, gate, phone, at, sign_with).await
+}
+
+/// When and with which token a rider entered.
+struct Entered<'a> {
+    token_id: &'a str,
+    station: &'a str,
+    expires_at_ms: u64,
+    at_ms: u64,
+}
+
+/// The `tap_in` report of an entry at `entered.at_ms` (a report may arrive
+/// long after the tap: the gate's queue retries through outages).
+async fn post_entry(
+    s: &TestServer,
+    gate: &Terminal,
+    phone: &Phone,
+    entered: Entered<'_>,
+    sign_with: &wayfare_protocol::keys::SigningKey,
+) -> (StatusCode, Value) {
+    let Entered {
+        token_id,
+        station,
+        expires_at_ms,
+        at_ms,
+    } = entered;
     let consent = EntryConsent::sign(
         sign_with,
         &EntryConsentBody {
@@ -69,7 +101,7 @@ async fn report_entry(
         "report_id": format!("rep-{token_id}"),
         "kind": "tap_in",
         "order_id": token_id,
-        "fare": fare(FareMode::TapIn, "Harbour", Some(entry(token_id, "Harbour"))),
+        "fare": fare(FareMode::TapIn, station, Some(TripEntry { at_ms, ..entry(token_id, station) })),
         "at_ms": now_ms(),
         "detail": "tap-in",
         "entry_consent": consent.to_base64(),
@@ -171,6 +203,77 @@ async fn withheld_token(url: Option<String>) {
     sweep(&s, 0).await;
     assert_eq!(maximum_fares(&s, &phone).await.len(), 1, "no token expired");
     assert_eq!(s.ledger_check().await["sum_minor"], 0);
+}
+
+/// Two gates report two entries of the same rider at the same moment: the
+/// decision is taken inside one transaction per report, with the rider's
+/// reports serialised, so exactly one journey is left incomplete and
+/// charged — never both left open (each having seen no other).
+#[tokio::test]
+async fn entries_reported_at_the_same_moment_charge_one_journey_once() {
+    for url in common::database_urls() {
+        let s = TestServer::start_with(url).await;
+        let (_metro, gate, phone) = shop(&s, 2_000).await;
+        let later = now_ms() + 3_600_000;
+        let (w1, w2) = (token(), token());
+        let (a, b) = tokio::join!(
+            report_entry(&s, &gate, &phone, &w1, later, &phone.key),
+            report_entry(&s, &gate, &phone, &w2, later, &phone.key),
+        );
+        assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{a:?} {b:?}");
+        let charged = maximum_fares(&s, &phone).await;
+        assert_eq!(charged.len(), 1, "{charged:?}");
+        assert_eq!(s.balance(&phone.account_id).await, 2_000 - MAX_FARE as i64);
+        assert_eq!(s.ledger_check().await["sum_minor"], 0);
+    }
+}
+
+/// The report of an earlier entry arrives after a later one's (the first
+/// gate was offline): the earlier journey is the incomplete one, and the
+/// later entry stays open for its exit.
+#[tokio::test]
+async fn a_late_report_of_an_earlier_entry_charges_that_entry_not_the_later_one() {
+    for url in common::database_urls() {
+        let s = TestServer::start_with(url).await;
+        let (_metro, gate, phone) = shop(&s, 2_000).await;
+        let later = now_ms() + 3_600_000;
+        let (first, second) = (token(), token());
+        let now = now_ms();
+        let entered = |token_id, station, at_ms| Entered {
+            token_id,
+            station,
+            expires_at_ms: later,
+            at_ms,
+        };
+        let reported = post_entry(
+            &s,
+            &gate,
+            &phone,
+            entered(&second, "Museum", now),
+            &phone.key,
+        )
+        .await;
+        assert_eq!(reported.0, StatusCode::OK, "{reported:?}");
+        assert!(maximum_fares(&s, &phone).await.is_empty());
+        let late = post_entry(
+            &s,
+            &gate,
+            &phone,
+            entered(&first, "Harbour", now - 60_000),
+            &phone.key,
+        )
+        .await;
+        assert_eq!(late.0, StatusCode::OK, "{late:?}");
+        let charged = maximum_fares(&s, &phone).await;
+        assert_eq!(charged.len(), 1, "{charged:?}");
+        let description = charged[0]["description"].as_str().unwrap_or_default();
+        assert!(description.contains("entered at Harbour"), "{description}");
+        // The later entry is still open: a third entry now charges it.
+        report_entry(&s, &gate, &phone, &token(), later, &phone.key).await;
+        let charged = maximum_fares(&s, &phone).await;
+        assert_eq!(charged.len(), 2, "{charged:?}");
+        assert_eq!(s.ledger_check().await["sum_minor"], 0);
+    }
 }
 
 #[tokio::test]
