@@ -137,6 +137,7 @@ impl AccountApi {
     /// stores the identity. Pins the operator and receipt keys first when
     /// the configuration does not carry them (trust on first use). The phone
     /// number, if given, stays on the server and is never sent to terminals.
+    #[uniffi::method(default(phone_number = None))]
     pub async fn register(
         &self,
         display_name: String,

@@ -14,7 +14,7 @@ EVENT_WAIT_S = 30
 async def registered_wallet(system):
     wallet = wf.Wallet(system.config(system.wallet_dir()), PyKeyStore())
     await wallet.open()
-    await wallet.account().register("Top-up rider", None)
+    await wallet.account().register("Top-up rider")  # phone_number defaults to None
     return wallet
 
 

@@ -15,7 +15,7 @@ EVENT_WAIT_S = 20
 async def registered_wallet(system, key_store, top_up_minor=0, name="Rider"):
     wallet = wf.Wallet(system.config(system.wallet_dir()), key_store)
     await wallet.open()
-    info = await wallet.account().register(name, None)
+    info = await wallet.account().register(name)  # phone_number defaults to None
     if top_up_minor:
         system.top_up(info.account_id, top_up_minor)
     return wallet, info

@@ -94,6 +94,7 @@ impl GuardiansApi {
     /// guardian receives (`scope`) and how the rider is named in alerts.
     /// `expires_in_s` defaults to 600 (at most 86400). Show the code, or a
     /// QR code of `qr_payload`; it works once.
+    #[uniffi::method(default(expires_in_s = None))]
     pub async fn create_invitation(
         &self,
         scope: GuardianScope,
@@ -164,6 +165,7 @@ impl GuardiansApi {
     /// limit, counted over the local day at `utc_offset_minutes` (default
     /// 0, UTC). The rider's payments beyond it fail with
     /// `GuardianLimitReached`.
+    #[uniffi::method(default(utc_offset_minutes = None))]
     pub async fn set_daily_limit(
         &self,
         binding_id: String,

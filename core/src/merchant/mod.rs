@@ -140,6 +140,7 @@ impl MerchantApi {
     /// Owner: invites a staff device with these scopes. The invitation is
     /// single use and expires after `expires_in_s` (default 600 s); with
     /// `invitee_handle`, only the device with that handle can accept it.
+    #[uniffi::method(default(label = None, invitee_handle = None, expires_in_s = None))]
     pub async fn invite_staff(
         &self,
         merchant_id: String,
@@ -265,6 +266,7 @@ impl MerchantApi {
     /// Pass the same `request_id` to retry a refund whose answer was lost
     /// (a new one is made when `None`). More than what is left, or more
     /// than the merchant's balance, is `RefundRefused`.
+    #[uniffi::method(default(amount_minor = None, reason = None, request_id = None))]
     pub async fn refund(
         &self,
         merchant_id: String,

@@ -44,7 +44,7 @@ class GuardianTest {
         val guardian = walletWith("Dad")
         val stranger = walletWith("Eve")
 
-        val invitation = rider.guardians().createInvitation(GuardianScope.TRANSIT_ONLY, RiderName.PhoneTail, null)
+        val invitation = rider.guardians().createInvitation(GuardianScope.TRANSIT_ONLY, RiderName.PhoneTail) // expiresInS defaults to null
         assertEquals("The phone ending 1234", invitation.riderName)
         val binding = guardian.guardians().acceptInvitation(invitation.qrPayload)
         assertEquals("guardian", binding.role)

@@ -51,7 +51,7 @@ class WalletTest {
         val dir = system.newWalletDir()
         val wallet = Wallet(system.config(dir), keyStore)
         wallet.open()
-        val info = wallet.account().register(name, null)
+        val info = wallet.account().register(name) // phoneNumber defaults to null
         if (topUp > 0) system.topUp(info.accountId, topUp)
         return wallet to dir
     }
