@@ -117,60 +117,52 @@ impl RiderBindings {
         conn: &mut AnyConnection,
         facts: &AlertFacts,
     ) -> Result<Vec<String>, ApiError> {
-        fan_out(conn, &self.rows, facts).await
-    }
-}
-
-async fn fan_out(
-    conn: &mut AnyConnection,
-    bindings: &[BindingRow],
-    facts: &AlertFacts,
-) -> Result<Vec<String>, ApiError> {
-    let transit = facts.is_transit();
-    let mut woken = Vec::new();
-    for b in bindings {
-        let (binding_id, guardian, scope) = (&b.id, &b.guardian_account_id, &b.scope);
-        if !Scope::parse(scope)?.covers(transit) {
-            continue;
+        let transit = facts.is_transit();
+        let mut woken = Vec::new();
+        for b in &self.rows {
+            let (binding_id, guardian, scope) = (&b.id, &b.guardian_account_id, &b.scope);
+            if !Scope::parse(scope)?.covers(transit) {
+                continue;
+            }
+            let alert_id = new_id("alr").map_err(|e| ApiError::Internal(e.to_string()))?;
+            let mut per_binding = facts.clone();
+            per_binding.rider = ShownAs::from_row(&b.shown_as, &b.shown_value);
+            let mut data = per_binding.fields();
+            if let Value::Object(map) = &mut data {
+                map.insert("alert_id".into(), Value::String(alert_id.clone()));
+                map.insert("binding_id".into(), Value::String(binding_id.clone()));
+                map.insert("scope".into(), Value::String(scope.clone()));
+            }
+            let data = data.to_string();
+            let seq = crate::device_events::append(conn, guardian, ALERT_KIND, &data, facts.at_ms)
+                .await?;
+            sqlx::query(
+                "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
+                 event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(alert_id.clone())
+            .bind(binding_id.clone())
+            .bind(guardian.clone())
+            .bind(facts.payment_id.clone())
+            .bind(seq)
+            .bind(data.clone())
+            .bind(facts.at_ms)
+            .execute(&mut *conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
+                 created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(alert_id)
+            .bind(ALERT_KIND)
+            .bind(guardian.clone())
+            .bind(data)
+            .bind(facts.at_ms)
+            .bind(facts.at_ms)
+            .execute(&mut *conn)
+            .await?;
+            woken.push(guardian.clone());
         }
-        let alert_id = new_id("alr").map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut per_binding = facts.clone();
-        per_binding.rider = ShownAs::from_row(&b.shown_as, &b.shown_value);
-        let mut data = per_binding.fields();
-        if let Value::Object(map) = &mut data {
-            map.insert("alert_id".into(), Value::String(alert_id.clone()));
-            map.insert("binding_id".into(), Value::String(binding_id.clone()));
-            map.insert("scope".into(), Value::String(scope.clone()));
-        }
-        let data = data.to_string();
-        let seq =
-            crate::device_events::append(conn, guardian, ALERT_KIND, &data, facts.at_ms).await?;
-        sqlx::query(
-            "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
-             event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(alert_id.clone())
-        .bind(binding_id.clone())
-        .bind(guardian.clone())
-        .bind(facts.payment_id.clone())
-        .bind(seq)
-        .bind(data.clone())
-        .bind(facts.at_ms)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
-             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(alert_id)
-        .bind(ALERT_KIND)
-        .bind(guardian.clone())
-        .bind(data)
-        .bind(facts.at_ms)
-        .bind(facts.at_ms)
-        .execute(&mut *conn)
-        .await?;
-        woken.push(guardian.clone());
+        Ok(woken)
     }
-    Ok(woken)
 }

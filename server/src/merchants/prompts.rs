@@ -177,40 +177,35 @@ impl Receivers {
         if self.members.is_empty() {
             return Ok(Vec::new());
         }
-        write_prompts(conn, &self.members, &self.locale, &self.salt, facts).await
+        let key = dedupe_key(&self.salt, facts);
+        let mut woken = Vec::with_capacity(self.members.len());
+        for member in &self.members {
+            let data = scoped_data(facts, member, &self.locale, &key).to_string();
+            let seq = crate::device_events::append(
+                conn,
+                &member.account_id,
+                PROMPT_KIND,
+                &data,
+                facts.at_ms,
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO merchant_prompts (merchant_id, account_id, event_seq, source, source_id, \
+                 dedupe_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(facts.merchant_id.clone())
+            .bind(member.account_id.clone())
+            .bind(seq)
+            .bind(facts.event)
+            .bind(facts.source_id.clone())
+            .bind(key.clone())
+            .bind(facts.at_ms)
+            .execute(&mut *conn)
+            .await?;
+            woken.push(member.account_id.clone());
+        }
+        Ok(woken)
     }
-}
-
-async fn write_prompts(
-    conn: &mut AnyConnection,
-    receivers: &[Member],
-    locale: &str,
-    salt: &str,
-    facts: &PromptFacts,
-) -> Result<Vec<String>, ApiError> {
-    let key = dedupe_key(salt, facts);
-    let mut woken = Vec::with_capacity(receivers.len());
-    for member in receivers {
-        let data = scoped_data(facts, member, locale, &key).to_string();
-        let seq =
-            crate::device_events::append(conn, &member.account_id, PROMPT_KIND, &data, facts.at_ms)
-                .await?;
-        sqlx::query(
-            "INSERT INTO merchant_prompts (merchant_id, account_id, event_seq, source, source_id, \
-             dedupe_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(facts.merchant_id.clone())
-        .bind(member.account_id.clone())
-        .bind(seq)
-        .bind(facts.event)
-        .bind(facts.source_id.clone())
-        .bind(key.clone())
-        .bind(facts.at_ms)
-        .execute(&mut *conn)
-        .await?;
-        woken.push(member.account_id.clone());
-    }
-    Ok(woken)
 }
 
 /// The facts of a completed payment, for [`fan_out`] inside the payment's

@@ -231,7 +231,6 @@ async fn write_payment(
     .await?;
     // Points last: the loyalty account's row is hot.
     points::payment::move_points(conn, b, &plan.payment_id, plan.split, plan.earned, at).await?;
-    let guardians = woken;
     // The request's expiry is checked again at the last moment before the
     // commit: a payment whose retry was (or could have been) told `410`
     // never commits later, so a terminal that waited past the expiry can
@@ -255,5 +254,6 @@ async fn write_payment(
         points_spent: plan.split.points_spent,
         points_value_minor: plan.split.value_minor,
     };
-    Ok((result, guardians))
+    // The guardians and merchant members whose streams to wake.
+    Ok((result, woken))
 }
