@@ -147,6 +147,15 @@ class LocalSystem internal constructor() {
         return text
     }
 
+    /** A merchant with no terminal (one a person can own or staff); returns its id. */
+    fun merchant(name: String): String =
+        field(admin("POST", "/v1/merchants", """{"name":"$name","currency":"CNY"}"""), "merchant_id")
+
+    /** The operator makes `accountId` an owner of `merchantId` (prompts in English). */
+    fun makeOwner(merchantId: String, accountId: String) {
+        admin("POST", "/v1/merchants/$merchantId/owner", """{"account_id":"$accountId","locale":"en"}""")
+    }
+
     fun topUp(accountId: String, amountMinor: Long) {
         admin("POST", "/v1/sandbox/top-ups", """{"account_id":"$accountId","amount_minor":$amountMinor,"currency":"CNY"}""")
     }

@@ -122,7 +122,7 @@ class ScanAppTest {
 
         // The scanner asks for the camera; refused, it says to type the code instead.
         val scanner = Robolectric.buildActivity(ScanActivity::class.java, asked.intent).setup().get()
-        assertEquals("Scan an invitation", scanner.textOf("title"))
+        assertEquals("Scan a guardian invitation", scanner.textOf("title"))
         val camera = shadowOf(scanner).lastRequestedPermission
         assertEquals(listOf(Manifest.permission.CAMERA), camera.requestedPermissions.toList())
         scanner.onRequestPermissionsResult(camera.requestCode, camera.requestedPermissions, intArrayOf(PackageManager.PERMISSION_DENIED))

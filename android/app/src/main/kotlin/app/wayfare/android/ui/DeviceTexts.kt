@@ -48,7 +48,8 @@ sealed class DeviceTexts {
 
     // Scanning an invitation's QR code
     abstract val scanButton: String
-    abstract val scanTitle: String
+    /** The scanner's title: what is scanned (null: an invitation of either kind). */
+    abstract fun scanTitle(what: ScanActivity.Scanned?): String
     abstract val scanHint: String
     abstract val scanNoCamera: String
     abstract val scanNoPermission: String
@@ -71,7 +72,11 @@ sealed class DeviceTexts {
         override fun seenBy(sources: String) = "Seen by $sources"
         override fun sourceUnavailable(source: String, reason: String) = "$source is unavailable: $reason"
         override val scanButton = "Scan the QR code"
-        override val scanTitle = "Scan an invitation"
+        override fun scanTitle(what: ScanActivity.Scanned?) = when (what) {
+            ScanActivity.Scanned.GUARDIAN_INVITATION -> "Scan a guardian invitation"
+            ScanActivity.Scanned.STAFF_INVITATION -> "Scan a staff invitation"
+            null -> "Scan an invitation"
+        }
         override val scanHint = "Point the camera at the invitation's QR code."
         override val scanNoCamera = "No camera can be used on this phone: type the code instead."
         override val scanNoPermission = "Without the camera, type the code instead."
@@ -117,7 +122,11 @@ sealed class DeviceTexts {
         override fun seenBy(sources: String) = "发现方式：$sources"
         override fun sourceUnavailable(source: String, reason: String) = "$source 不可用：$reason"
         override val scanButton = "扫描二维码"
-        override val scanTitle = "扫描邀请"
+        override fun scanTitle(what: ScanActivity.Scanned?) = when (what) {
+            ScanActivity.Scanned.GUARDIAN_INVITATION -> "扫描监护邀请"
+            ScanActivity.Scanned.STAFF_INVITATION -> "扫描店员邀请"
+            null -> "扫描邀请"
+        }
         override val scanHint = "将相机对准邀请的二维码。"
         override val scanNoCamera = "本机没有可用的相机：请输入邀请码。"
         override val scanNoPermission = "未允许使用相机：请输入邀请码。"

@@ -66,8 +66,7 @@ class GuardiansActivity : WayfareActivity() {
             code = field(feature.acceptPlaceholder, "accept_code", InputType.TYPE_CLASS_TEXT)
             button(feature.acceptSubmit, "accept") { accept() }
             button(DeviceTexts.of(texts).scanButton, "accept_scan") {
-                @Suppress("DEPRECATION")
-                startActivityForResult(Intent(this@GuardiansActivity, ScanActivity::class.java), REQUEST_SCAN)
+                ScanActivity.start(this@GuardiansActivity, ScanActivity.Scanned.GUARDIAN_INVITATION, REQUEST_SCAN)
             }
             divider()
             text(feature.myGuardians, "my_guardians", Style.Heading, topGap = 16)
@@ -141,8 +140,7 @@ class GuardiansActivity : WayfareActivity() {
     @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // startActivityForResult: the framework's only way without AndroidX.
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
         super.onActivityResult(requestCode, resultCode, data)
-        val payload = data?.getStringExtra(ScanActivity.EXTRA_PAYLOAD)
-        if (requestCode != REQUEST_SCAN || resultCode != RESULT_OK || payload.isNullOrBlank()) return
+        val payload = ScanActivity.payload(requestCode, resultCode, data, REQUEST_SCAN) ?: return
         code.setText(payload)
         accept()
     }

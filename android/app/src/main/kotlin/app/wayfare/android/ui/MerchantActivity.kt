@@ -1,5 +1,6 @@
 package app.wayfare.android.ui
 
+import android.content.Intent
 import android.os.Bundle
 import android.text.InputType
 import android.view.View
@@ -30,7 +31,9 @@ import kotlinx.coroutines.launch
  * content scopes, code and QR; revoke); with the refund operation the
  * recent payments, each refundable in full or in part with a reason; each
  * staff member's scopes changeable; how this phone announces prompts (text,
- * speech, vibration). Anyone can join a merchant with a staff code.
+ * speech, vibration). Anyone can join a merchant with a staff code, typed
+ * or scanned from the owner's QR image with [ScanActivity] (the core takes
+ * either the code or the QR payload).
  */
 class MerchantActivity : WayfareActivity() {
     private lateinit var words: MerchantTexts
@@ -61,6 +64,9 @@ class MerchantActivity : WayfareActivity() {
             text(words.join, "join_title", Style.Heading, topGap = 16)
             joinCode = field(words.joinPlaceholder, "join_code", InputType.TYPE_CLASS_TEXT)
             button(words.joinSubmit, "join") { join() }
+            button(DeviceTexts.of(texts).scanButton, "join_scan") {
+                ScanActivity.start(this@MerchantActivity, ScanActivity.Scanned.STAFF_INVITATION, REQUEST_SCAN)
+            }
         })
         renderFeed()
     }
@@ -288,6 +294,15 @@ class MerchantActivity : WayfareActivity() {
         }
     }
 
+    /** A scanned staff invitation: its QR payload joins like a typed code. */
+    @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // onActivityResult: the framework's only way without AndroidX.
+    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
+        super.onActivityResult(requestCode, resultCode, data)
+        val payload = ScanActivity.payload(requestCode, resultCode, data, REQUEST_SCAN) ?: return
+        joinCode.setText(payload)
+        join()
+    }
+
     private fun join() = withWallet({ status.text = it }) { wallet ->
         val code = joinCode.text.toString().trim()
         if (code.isEmpty()) return@withWallet
@@ -303,5 +318,6 @@ class MerchantActivity : WayfareActivity() {
 
     private companion object {
         const val PAYMENTS = 20
+        const val REQUEST_SCAN = 4205
     }
 }

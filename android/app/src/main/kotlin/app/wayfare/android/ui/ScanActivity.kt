@@ -1,6 +1,7 @@
 package app.wayfare.android.ui
 
 import android.Manifest
+import android.app.Activity
 import android.content.Intent
 import android.content.pm.PackageManager
 import android.graphics.ImageFormat
@@ -24,7 +25,9 @@ import android.widget.TextView
  * own API): a viewfinder and an `ImageReader` of YUV frames, each decoded
  * by [QrDecode] until one holds a QR code, whose text goes back to the
  * caller as [EXTRA_PAYLOAD]. Asks for the CAMERA permission first; without
- * it or without a camera the screen says to type the code instead.
+ * it or without a camera the screen says to type the code instead. The
+ * caller says what is scanned ([Scanned], [EXTRA_WHAT]) so that the title
+ * names it: a guardian's or a merchant's staff invitation.
  */
 class ScanActivity : WayfareActivity() {
     private val device: DeviceTexts by lazy { DeviceTexts.of(texts) }
@@ -39,7 +42,8 @@ class ScanActivity : WayfareActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         show(screen {
-            text(device.scanTitle, "title", Style.Title, topGap = 0)
+            val what = intent.getStringExtra(EXTRA_WHAT)?.let { name -> Scanned.values().firstOrNull { it.name == name } }
+            text(device.scanTitle(what), "title", Style.Title, topGap = 0)
             status = text(device.scanHint, "scan_status", Style.Secondary)
             viewfinder = TextureView(context).apply { tag = "scan_viewfinder" }
             addView(viewfinder, LinearLayout.LayoutParams(LinearLayout.LayoutParams.MATCH_PARENT, dp(360)).apply { topMargin = dp(12) })
@@ -148,9 +152,26 @@ class ScanActivity : WayfareActivity() {
         thread?.quitSafely(); thread = null
     }
 
+    /** What a screen asks to scan; the scanner's title names it. */
+    enum class Scanned { GUARDIAN_INVITATION, STAFF_INVITATION }
+
     companion object {
         /** The scanned text (an invitation's QR payload). */
         const val EXTRA_PAYLOAD = "scan.payload"
+        /** A [Scanned] name: what the caller asks to scan. */
+        const val EXTRA_WHAT = "scan.what"
+
+        /** Opens the scanner for `what`; its payload comes back to `from.onActivityResult` with `requestCode`. */
+        fun start(from: Activity, what: Scanned, requestCode: Int) {
+            @Suppress("DEPRECATION") // startActivityForResult: the framework's only way without AndroidX.
+            from.startActivityForResult(Intent(from, ScanActivity::class.java).putExtra(EXTRA_WHAT, what.name), requestCode)
+        }
+
+        /** The payload of the scanner's result when it answers `requestCode` with one, else null (cancelled, another request). */
+        fun payload(requestCode: Int, resultCode: Int, data: Intent?, expected: Int): String? =
+            data?.getStringExtra(EXTRA_PAYLOAD)?.trim()
+                ?.takeIf { requestCode == expected && resultCode == Activity.RESULT_OK && it.isNotEmpty() }
+
         private const val REQUEST_CAMERA = 4203
         private const val WIDTH = 1280
         private const val HEIGHT = 720
