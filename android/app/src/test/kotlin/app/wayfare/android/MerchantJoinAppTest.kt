@@ -4,21 +4,28 @@ import android.Manifest
 import android.app.Activity
 import android.content.Context
 import android.content.Intent
+import android.app.NotificationManager
 import android.content.pm.PackageManager
 import app.wayfare.android.ui.MerchantActivity
 import app.wayfare.android.ui.QrDecode
 import app.wayfare.android.ui.QrImage
 import app.wayfare.android.ui.ScanActivity
+import app.wayfare.android.notify.EventNotifier
+import app.wayfare.core.DiscoveredTerminal
+import app.wayfare.core.DiscoverySource
 import app.wayfare.core.InMemoryKeyStore
 import app.wayfare.core.MdnsScope
 import app.wayfare.core.MerchantOperation
 import app.wayfare.core.MerchantRole
 import app.wayfare.core.PromptAttribute
+import app.wayfare.core.TapOutcome
+import app.wayfare.core.TerminalKind
 import app.wayfare.core.Wallet
 import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
 import org.junit.After
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.junit.Test
@@ -31,9 +38,11 @@ import java.io.File
 import java.nio.file.Files
 
 /**
- * Joining merchants from the merchant screen, against the real core and
- * server: a staff invitation's QR code scanned (the payload the scanner
- * returns joins like a typed code).
+ * Joining merchants from the merchant screen, against the real core,
+ * server and POS terminal: a staff invitation's QR code scanned (the
+ * payload the scanner returns joins like a typed code); a person who owns
+ * one merchant and staffs another picks which one the screen shows, and the
+ * choice is kept.
  */
 @RunWith(RobolectricTestRunner::class)
 class MerchantJoinAppTest {
@@ -129,5 +138,69 @@ class MerchantJoinAppTest {
         } finally {
             RuntimeEnvironment.setQualifiers("+en-rUS")
         }
+    }
+
+    @Test
+    fun `an owner of one merchant and staff of another picks which one the screen shows, and it is remembered`() {
+        runBlocking { Wayfare.wallet(context).account().register("Pat", null) }
+        val me = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
+        // Owner of the café (its till is in the test system), staff of a noodle bar.
+        val cafe = system.pos.merchantId
+        system.makeOwner(cafe, me)
+        val (_, noodles) = ownedMerchant("Noodle Bar", "Hana")
+        runBlocking {
+            val code = others.single().merchant().inviteStaff(noodles, listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Pat").code
+            Wayfare.wallet(context).merchant().acceptInvitation(code)
+        }
+
+        val first = Robolectric.buildActivity(MerchantActivity::class.java).setup()
+        val screen = first.get()
+        screen.waitForText("merchant_choices_title")
+        assertEquals("Your merchants: tap one to show it", screen.textOf("merchant_choices_title"))
+        assertEquals(setOf("Corner Café · Owner", "Noodle Bar · Staff"),
+            setOf(screen.textOf("merchant_choice_$cafe"), screen.textOf("merchant_choice_$noodles")).map { it.removePrefix("✓").trim() }.toSet())
+
+        // The noodle bar: staff, so no staff list and no refunds; the choice is ticked.
+        screen.click("merchant_choice_$noodles")
+        assertEquals("Noodle Bar · Staff", screen.waitForText("membership") { it.startsWith("Noodle") })
+        assertEquals("✓ Noodle Bar · Staff", screen.textOf("merchant_choice_$noodles"))
+        assertEquals("   Corner Café · Owner", screen.textOf("merchant_choice_$cafe"))
+        assertNull(screen.view("staff_title"))
+        assertNull(screen.view("refunds_title"))
+
+        // A rider pays ¥2.50 at the café: notified, but the noodle bar's feed does not list it.
+        val rider = otherPhone("Ivo")
+        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.ringSale(250, "Biscuit")
+        runBlocking {
+            val session = rider.terminals().connect(DiscoveredTerminal(system.pos.id, "", TerminalKind.POS, system.pos.host,
+                system.pos.port.toUShort(), DiscoverySource.MANUAL, null, null))
+            assertTrue(session.tap() is TapOutcome.PaymentRequested)
+            session.confirm()
+            session.destroy()
+        }
+        val manager = context.getSystemService(NotificationManager::class.java)
+        waitUntil("the café's prompt notified") { shadowOf(manager).allNotifications.any { it.channelId == EventNotifier.CHANNEL_PROMPTS } }
+        assertNull(screen.view("prompt_0"))
+        assertEquals("Payments confirmed for your shop appear here", screen.textOf("feed_empty"))
+        Screenshots.capture(screen, "36-merchant-choose-staff")
+
+        // The café: owner, its staff list, and the prompt in its feed.
+        screen.click("merchant_choice_$cafe")
+        assertEquals("Corner Café · Owner", screen.waitForText("membership") { it.startsWith("Corner") })
+        assertEquals("✓ Corner Café · Owner", screen.textOf("merchant_choice_$cafe"))
+        assertTrue(screen.waitForText("prompt_0").contains("2.50"))
+        screen.waitForText("staff_title")
+        Screenshots.capture(screen, "37-merchant-choose-owner", showTag = "title")
+        first.pause().stop().destroy()
+
+        // Opened again: the café, as left.
+        val again = Robolectric.buildActivity(MerchantActivity::class.java).setup().get()
+        assertEquals("Corner Café · Owner", again.waitForText("membership") { it.contains("·") })
+        assertEquals("✓ Corner Café · Owner", again.textOf("merchant_choice_$cafe"))
+        again.click("merchant_choice_$noodles")
+        again.waitForText("membership") { it.startsWith("Noodle") }
+        val third = Robolectric.buildActivity(MerchantActivity::class.java).setup().get()
+        assertEquals("Noodle Bar · Staff", third.waitForText("membership") { it.contains("·") })
     }
 }

@@ -24,8 +24,9 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
 
 /**
- * The merchant side of the app, for the first merchant this account
- * belongs to: the live prompt feed (the core's prompt stream while the
+ * The merchant side of the app, for one merchant this account belongs to
+ * (with several, buttons at the top pick which; [MerchantChoice] remembers
+ * it, else the first): the live prompt feed of that merchant (the core's prompt stream while the
  * screen is open; each prompt also notified, spoken and vibrated through
  * [EventNotifier]); for an owner the staff list (invite with operation and
  * content scopes, code and QR; revoke); with the refund operation the
@@ -39,6 +40,7 @@ class MerchantActivity : WayfareActivity() {
     private lateinit var words: MerchantTexts
     private lateinit var status: TextView
     private lateinit var heading: TextView
+    private lateinit var choices: LinearLayout
     private lateinit var feedList: LinearLayout
     private lateinit var staffBox: LinearLayout
     private lateinit var refundBox: LinearLayout
@@ -46,12 +48,16 @@ class MerchantActivity : WayfareActivity() {
     private lateinit var joinCode: EditText
     private val prompts = mutableListOf<MerchantPrompt>()
     private var stream: Job? = null
+    private var loading: Job? = null
+    /** The merchant the screen shows (its prompts only are listed). */
+    private var shown: String? = null
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         words = MerchantTexts.of(texts)
         show(screen {
             text(words.title, "title", Style.Title, topGap = 0)
+            choices = group("merchant_choices")
             heading = text("", "membership", Style.Heading)
             status = text("", "status", Style.Error)
             text(words.feed, "feed_title", Style.Heading, topGap = 16)
@@ -73,7 +79,13 @@ class MerchantActivity : WayfareActivity() {
 
     override fun onResume() {
         super.onResume()
-        withWallet({ status.text = it }) { wallet -> load(wallet) }
+        reload()
+    }
+
+    /** Shows the chosen merchant afresh (a load still running for another choice is dropped). */
+    private fun reload() {
+        loading?.cancel()
+        loading = withWallet({ status.text = it }) { wallet -> load(wallet) }
     }
 
     override fun onPause() {
@@ -83,12 +95,18 @@ class MerchantActivity : WayfareActivity() {
     }
 
     private suspend fun load(wallet: Wallet) {
-        val member = try {
-            wallet.merchant().memberships().firstOrNull { it.active }
+        val active = try {
+            wallet.merchant().memberships().filter { it.active }
         } catch (e: WalletException) {
             status.text = walletErrorMessage(e)
             return
         }
+        val member = MerchantChoice.pick(this, active)
+        showChoices(active, member)
+        shown = member?.merchantId
+        staffBox.removeAllViews()
+        refundBox.removeAllViews()
+        renderFeed()
         if (member == null) {
             heading.text = words.none
             return
@@ -100,7 +118,21 @@ class MerchantActivity : WayfareActivity() {
         if (member.role == MerchantRole.OWNER || MerchantOperation.REFUND in member.operations) showPayments(wallet, member)
     }
 
-    /** The live prompts while the screen is in front. */
+    /** With more than one merchant: a button each, the shown one ticked; a tap shows that one and remembers it. */
+    private fun showChoices(active: List<MerchantMembership>, member: MerchantMembership?) {
+        choices.removeAllViews()
+        if (active.size < 2) return
+        choices.text(words.chooseMerchant, "merchant_choices_title", Style.Secondary)
+        active.forEach { m ->
+            val mark = if (m.merchantId == member?.merchantId) "✓ " else "   "
+            choices.button("$mark${m.merchantName} · ${words.role(m.role)}", "merchant_choice_${m.merchantId}") {
+                MerchantChoice.remember(this, m.merchantId)
+                reload()
+            }
+        }
+    }
+
+    /** The live prompts while the screen is in front (of every merchant; the feed lists the shown one's). */
     private fun follow(wallet: Wallet) {
         if (stream != null) return
         stream = scope.launch {
@@ -123,8 +155,9 @@ class MerchantActivity : WayfareActivity() {
 
     private fun renderFeed() {
         feedList.removeAllViews()
-        if (prompts.isEmpty()) feedList.text(words.feedEmpty, "feed_empty", Style.Secondary)
-        prompts.forEachIndexed { i, p -> feedList.text(p.displayText, "prompt_$i", Style.Body, topGap = 12) }
+        val listed = prompts.filter { it.merchantId == shown }
+        if (listed.isEmpty()) feedList.text(words.feedEmpty, "feed_empty", Style.Secondary)
+        listed.forEachIndexed { i, p -> feedList.text(p.displayText, "prompt_$i", Style.Body, topGap = 12) }
     }
 
     /** How this phone announces prompts (kept on the phone by the core; the next prompt follows it). */

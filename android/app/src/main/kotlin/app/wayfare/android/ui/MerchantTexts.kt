@@ -12,6 +12,8 @@ sealed class MerchantTexts {
     abstract val button: String
     abstract val title: String
     abstract val none: String
+    /** Above the buttons that pick which of several merchants the screen shows. */
+    abstract val chooseMerchant: String
     abstract fun role(role: MerchantRole): String
     abstract val feed: String
     abstract val feedEmpty: String
@@ -45,6 +47,7 @@ sealed class MerchantTexts {
         override val button = "Merchant"
         override val title = "Merchant"
         override val none = "This account is not a member of any merchant."
+        override val chooseMerchant = "Your merchants: tap one to show it"
         override fun role(role: MerchantRole) = if (role == MerchantRole.OWNER) "Owner" else "Staff"
         override val feed = "Live prompts"
         override val feedEmpty = "Payments confirmed for your shop appear here"
@@ -91,6 +94,7 @@ sealed class MerchantTexts {
         override val button = "商户"
         override val title = "商户"
         override val none = "该账户不是任何商户的成员。"
+        override val chooseMerchant = "你的商户：点按即可切换"
         override fun role(role: MerchantRole) = if (role == MerchantRole.OWNER) "店主" else "店员"
         override val feed = "实时收款提醒"
         override val feedEmpty = "你店铺确认的付款会显示在这里"
