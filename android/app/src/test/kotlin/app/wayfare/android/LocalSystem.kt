@@ -66,6 +66,12 @@ class LocalSystem internal constructor() {
         }
     }
 
+    /**
+     * A tea shop's POS (a merchant of its own, so that the points rate a
+     * test sets there changes no other test's sheet): started on first use.
+     */
+    val pointsShop: Terminal by lazy { terminal("Tea Garden", "pos") }
+
     /** A running terminal: its id and merchant, where phones connect, and its control interface. */
     class Terminal(val id: String, val merchantId: String, val host: String, val port: Int, val controlUrl: String, val controlToken: String)
 
@@ -160,10 +166,15 @@ class LocalSystem internal constructor() {
         admin("POST", "/v1/sandbox/top-ups", """{"account_id":"$accountId","amount_minor":$amountMinor,"currency":"CNY"}""")
     }
 
-    /** The cashier rings up a sale on the POS terminal (its control interface); returns the order id. */
-    fun ringSale(amountMinor: Long, description: String): String {
-        val (status, text) = send(HttpRequest.newBuilder(URI.create(pos.controlUrl + "/sales"))
-            .header("authorization", "Bearer ${pos.controlToken}")
+    /** The operator sets what one point pays at `merchantId` and the largest share of a payment points may pay. */
+    fun setPointsRate(merchantId: String, minorPerPoint: Long, maxShareBps: Int) {
+        admin("PUT", "/v1/admin/merchants/$merchantId/points-rate", """{"minor_per_point":$minorPerPoint,"max_share_bps":$maxShareBps}""")
+    }
+
+    /** The cashier rings up a sale on a POS terminal (its control interface; the café's unless `at`); returns the order id. */
+    fun ringSale(amountMinor: Long, description: String, at: Terminal = pos): String {
+        val (status, text) = send(HttpRequest.newBuilder(URI.create(at.controlUrl + "/sales"))
+            .header("authorization", "Bearer ${at.controlToken}")
             .header("content-type", "application/json"),
             "POST", """{"amount_minor":$amountMinor,"description":"$description"}""")
         check(status == 201) { "POST /sales: $status $text" }

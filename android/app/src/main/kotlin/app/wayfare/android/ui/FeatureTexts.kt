@@ -35,6 +35,8 @@ sealed class FeatureTexts {
     abstract fun usePoints(points: Long): String
     abstract val noPoints: String
     abstract fun pointsSplit(points: Long, pointsValue: String, money: String): String
+    /** After paying: what the points paid of the amount (the receipt's `pointsSpent`, `pointsValueMinor`). */
+    abstract fun pointsPaid(points: Long, pointsValue: String): String
 
     // Over-the-air top-up screen
     abstract val topUpButton: String
@@ -131,6 +133,7 @@ sealed class FeatureTexts {
         override val noPoints = "Pay without points"
         override fun pointsSplit(points: Long, pointsValue: String, money: String) =
             "$points points ($pointsValue) + $money from your balance"
+        override fun pointsPaid(points: Long, pointsValue: String) = "$points points paid $pointsValue of it."
 
         override val topUpButton = "Top up"
         override val topUpTitle = "Top up over the air"
@@ -222,6 +225,7 @@ sealed class FeatureTexts {
         override val noPoints = "不使用积分"
         override fun pointsSplit(points: Long, pointsValue: String, money: String) =
             "$points 积分（$pointsValue）+ 余额 $money"
+        override fun pointsPaid(points: Long, pointsValue: String) = "其中 $points 积分抵扣 $pointsValue。"
 
         override val topUpButton = "充值"
         override val topUpTitle = "在线充值"

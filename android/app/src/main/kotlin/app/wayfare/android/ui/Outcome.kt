@@ -53,13 +53,15 @@ data class Outcome(
         fun paid(texts: Texts, outcome: PaymentOutcome): Outcome {
             val receipt = outcome.receipt
             val done = outcome.terminalDone
+            val points = if (receipt.pointsSpent == 0uL) "" else " " + FeatureTexts.of(texts)
+                .pointsPaid(receipt.pointsSpent.toLong(), Money.format(receipt.pointsValueMinor.toLong(), receipt.currency))
             return Outcome(
                 kind = Kind.PAID,
                 title = texts.paidTitle,
                 body = texts.paidBody(
                     receipt.formattedAmount, receipt.merchantName,
                     Money.format(outcome.balanceAfterMinor, outcome.currency),
-                ),
+                ) + points,
                 detail = when {
                     done == null -> ""
                     done.outcome == DoneKind.ACCEPTED -> texts.terminalAccepted
