@@ -1,6 +1,5 @@
 package app.wayfare.android
 
-import android.content.Context
 import android.content.Intent
 import android.nfc.cardemulation.HostApduService
 import android.os.Bundle
@@ -8,9 +7,6 @@ import android.os.IMessenger
 import android.os.Message
 import android.os.Messenger
 import app.wayfare.android.nfc.WayfareApduService
-import app.wayfare.core.MdnsScope
-import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
@@ -19,7 +15,6 @@ import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
-import org.robolectric.RuntimeEnvironment
 import java.io.File
 import java.util.concurrent.CopyOnWriteArrayList
 import javax.xml.parsers.DocumentBuilderFactory
@@ -31,21 +26,9 @@ import javax.xml.parsers.DocumentBuilderFactory
  * answers later through sendResponseApdu.
  */
 @RunWith(RobolectricTestRunner::class)
-class ApduServiceTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-
+class ApduServiceTest : AppTest(notificationsAllowed = false) {
     @Before
-    fun registeredWallet() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        Wayfare.sealingKeys = { JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12")) }
-        Wayfare.wallet(context).account().register("Tap", null)
-        Unit
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
+    fun registeredWallet() = register("Tap")
 
     /** Plays the NFC service (android.nfc's side of the binder): sends APDUs, collects answers. */
     private class NfcStack(service: HostApduService) {

@@ -3,35 +3,22 @@ package app.wayfare.android
 import android.app.NotificationManager
 import android.app.job.JobInfo
 import android.app.job.JobScheduler
-import android.content.Context
 import app.wayfare.android.notify.EventDrainJob
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.android.ui.GuardiansActivity
 import app.wayfare.android.ui.HomeActivity
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
 import app.wayfare.core.GuardianScope
-import app.wayfare.core.InMemoryKeyStore
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.RiderName
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
-import app.wayfare.core.Wallet
-import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
-import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
-import java.nio.file.Files
 
 /**
  * The background drain: the home screen schedules [EventDrainJob]; run with
@@ -40,25 +27,8 @@ import java.nio.file.Files
  * are not allowed). Real core, server and tram reader.
  */
 @RunWith(RobolectricTestRunner::class)
-class BackgroundDrainTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
+class BackgroundDrainTest : AppTest(notificationsAllowed = false) {
     private val manager: NotificationManager get() = context.getSystemService(NotificationManager::class.java)
-    private var rider: Wallet? = null
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-    }
-
-    @After
-    fun closeWallets() = runBlocking {
-        rider?.let { it.closeWallet(); it.destroy() }
-        Wayfare.shutdown()
-    }
 
     /** Runs the job as the system does and waits for it to say it finished. */
     private fun runJob(): Boolean {
@@ -74,7 +44,7 @@ class BackgroundDrainTest {
     @Test
     fun `the scheduled job posts a guardian alert with no screen open, and only acknowledges what was shown`() {
         // The home screen schedules the periodic drain (any network, kept across reboots).
-        runBlocking { Wayfare.wallet(context).account().register("Grandpa", null) }
+        register("Grandpa")
         Robolectric.buildActivity(HomeActivity::class.java).setup().get().waitForText("greeting") { it == "Grandpa" }
         val scheduled = context.getSystemService(JobScheduler::class.java).getPendingJob(EventDrainJob.JOB_ID)
         assertEquals(EventDrainJob::class.java.name, scheduled.service.className)
@@ -85,25 +55,14 @@ class BackgroundDrainTest {
 
         // The app is closed (wallet and its listener gone); a rider this phone looks after rides a tram.
         runBlocking { Wayfare.shutdown() }
-        val mia = runBlocking {
-            val dir = Files.createTempDirectory("wayfare-other-").toFile()
-            Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore()).also {
-                rider = it
-                it.open()
-                it.account().register("Mia", null)
-            }
-        }
+        val mia = otherPhone("Mia")
         runBlocking {
             val code = mia.guardians().createInvitation(GuardianScope.ALL_PAYMENTS, RiderName.Nickname("Mia"), null).code
             Wayfare.wallet(context).guardians().acceptInvitation(code)
             Wayfare.shutdown()
-            system.topUp(mia.account().info()!!.accountId, 1_000)
-            val session = mia.terminals().connect(DiscoveredTerminal(system.tram.id, "", TerminalKind.TRAM, system.tram.host,
-                system.tram.port.toUShort(), DiscoverySource.MANUAL, null, null))
-            assertTrue(session.tap() is TapOutcome.PaymentRequested)
-            session.confirm()
-            session.destroy()
         }
+        system.topUp(accountId(mia), 1_000)
+        payAt(mia, system.tram, TerminalKind.TRAM)
 
         // Notifications not allowed: the job catches the alert up but shows nothing, so nothing is acknowledged.
         assertFalse(runJob())

@@ -1,6 +1,5 @@
 package app.wayfare.android
 
-import android.content.Context
 import android.net.nsd.NsdManager
 import android.net.nsd.NsdServiceInfo
 import android.widget.Button
@@ -9,19 +8,13 @@ import app.wayfare.android.platform.NsdDiscovery
 import app.wayfare.android.ui.NearbyActivity
 import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
-import app.wayfare.core.MdnsScope
-import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
-import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
 import java.net.InetAddress
 
 /**
@@ -32,27 +25,12 @@ import java.net.InetAddress
  * beacon, lost, a browse that fails); the core, server and terminals are real.
  */
 @RunWith(RobolectricTestRunner::class)
-class DiscoveryAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
-
+class DiscoveryAppTest : AppTest() {
     private fun service(name: String) = NsdServiceInfo().apply { serviceName = name; serviceType = NsdDiscovery.SERVICE_TYPE }
 
     @Test
     fun `NsdManager's services reach the core's nearby list, in the core's order, and paying from it reaches the terminal`() {
-        runBlocking { Wayfare.wallet(context).account().register("Ode", null) }
+        register("Ode")
         val controller = Robolectric.buildActivity(NearbyActivity::class.java).setup()
         val nearby = controller.get()
         val nsd = shadowOf(context.getSystemService(NsdManager::class.java))

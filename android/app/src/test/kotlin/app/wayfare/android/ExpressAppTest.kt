@@ -1,24 +1,18 @@
 package app.wayfare.android
 
-import android.content.Context
 import android.view.View
 import app.wayfare.android.ui.ExpressActivity
 import app.wayfare.android.ui.HomeActivity
-import app.wayfare.android.ui.RegisterActivity
-import app.wayfare.core.MdnsScope
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
-import java.io.File
 
 /**
  * The express-tap settings screen on `wallet.express()`, against the real
@@ -27,29 +21,10 @@ import java.io.File
  * refused limits, turned off, the server's view.
  */
 @RunWith(RobolectricTestRunner::class)
-class ExpressAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
-
+class ExpressAppTest : AppTest() {
     @Test
     fun `express taps are turned on, get an allowance within the balance, refuse bad limits, and turn off`() {
-        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
-        val register = launcher.next(RegisterActivity::class.java).get()
-        register.type("name", "Jun")
-        register.click("register")
-        val home = register.next(HomeActivity::class.java).get()
+        val home = registerThroughScreens("Jun")
         home.waitForText("balance")
         home.click("express")
         val screen = home.next(ExpressActivity::class.java).get()
@@ -70,7 +45,7 @@ class ExpressAppTest {
         assertEquals(3_000uL, saved.totalMaxMinor)
 
         // ¥20.00 topped up: opening the screen fetches an allowance, capped at the balance.
-        system.topUp(runBlocking { Wayfare.wallet(context).account().info()!!.accountId }, 2_000)
+        system.topUp(accountId(), 2_000)
         val ready = Robolectric.buildActivity(ExpressActivity::class.java).setup().get()
         assertEquals("Ready: gates can charge this phone offline.", ready.waitForText("express_state") { it.startsWith("Ready") })
         assertTrue(ready.checked("express_enabled"))
@@ -103,7 +78,7 @@ class ExpressAppTest {
 
     @Test
     fun `the express, scan and notification texts speak Chinese to a Chinese phone`() {
-        runBlocking { Wayfare.wallet(context).account().register("Lin", null) }
+        register("Lin")
         RuntimeEnvironment.setQualifiers("+zh-rCN")
         try {
             val express = Robolectric.buildActivity(ExpressActivity::class.java).setup().get()

@@ -1,41 +1,26 @@
 package app.wayfare.android
 
-import android.app.Activity
 import android.app.NotificationManager
-import android.content.Context
-import android.content.Intent
 import android.widget.ImageView
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.android.ui.GuardiansActivity
 import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
-import app.wayfare.android.ui.RegisterActivity
 import app.wayfare.android.ui.TopUpActivity
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
 import app.wayfare.core.GuardianScope
-import app.wayfare.core.InMemoryKeyStore
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.RiderName
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
-import app.wayfare.core.Wallet
-import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
-import java.nio.file.Files
 
 /**
  * The kiosk top-up, the over-the-air top-up and the guardian screens on
@@ -44,56 +29,14 @@ import java.nio.file.Files
  * one, is a wallet of the real core opened by the test itself.
  */
 @RunWith(RobolectricTestRunner::class)
-class FeatureAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-    private val others = mutableListOf<Wallet>()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallets() = runBlocking {
-        others.forEach { it.closeWallet(); it.destroy() }
-        Wayfare.shutdown()
-    }
-
-    private fun register(name: String): Activity {
-        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
-        val register = launcher.next(RegisterActivity::class.java).get()
-        register.type("name", name)
-        register.click("register")
-        return register.next(HomeActivity::class.java).get()
-    }
-
-    private fun wallet(): Wallet = runBlocking { Wayfare.wallet(context) }
-
+class FeatureAppTest : AppTest() {
     private fun balanceMinor(): Long = runBlocking { wallet().account().balance().balanceMinor }
 
-    /** Another rider's phone: a wallet of the real core with its own data directory. */
-    private fun otherRider(name: String): Wallet = runBlocking {
-        val dir = Files.createTempDirectory("wayfare-other-").toFile()
-        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
-        w.open()
-        w.account().register(name, null)
-        others.add(w)
-        w
-    }
-
-    private fun kiosk() = DiscoveredTerminal(
-        terminalId = system.kiosk.id, merchantName = "", kind = TerminalKind.TOP_UP, host = system.kiosk.host,
-        port = system.kiosk.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-    )
+    private fun kiosk() = typedIn(system.kiosk, TerminalKind.TOP_UP)
 
     @Test
     fun `cash at a kiosk is offered, accepted and credited, and a declined offer adds nothing`() {
-        register("Lin")
+        registerThroughScreens("Lin")
         system.takeCash(2_000)
         val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, kiosk())).setup().get()
         assertEquals("¥20.00", sheet.waitForText("amount"))
@@ -118,13 +61,9 @@ class FeatureAppTest {
 
     @Test
     fun `a tap at an entry gate records the entry and says the fare comes at the exit`() {
-        register("Wei")
-        system.topUp(runBlocking { wallet().account().info()!!.accountId }, 2_000)
-        val gate = DiscoveredTerminal(
-            terminalId = system.gate.id, merchantName = "", kind = TerminalKind.GATE, host = system.gate.host,
-            port = system.gate.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-        )
-        val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate)).setup().get()
+        registerThroughScreens("Wei")
+        system.topUp(accountId(), 2_000)
+        val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate(system.gate))).setup().get()
         val outcome = sheet.next(OutcomeActivity::class.java).get()
         assertEquals("Tapped in", outcome.textOf("outcome_title"))
         assertEquals("Tapped in at Central (line T1). Your fare is charged when you tap out.", outcome.textOf("outcome_body"))
@@ -134,8 +73,8 @@ class FeatureAppTest {
 
     @Test
     fun `tapping out at the exit gate shows the fare from the entry station, and confirming pays it`() {
-        register("Ming")
-        system.topUp(runBlocking { wallet().account().info()!!.accountId }, 2_000)
+        registerThroughScreens("Ming")
+        system.topUp(accountId(), 2_000)
         val entry = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context, gate(system.gate))).setup().get()
         assertEquals("Tapped in", entry.next(OutcomeActivity::class.java).get().textOf("outcome_title"))
 
@@ -155,14 +94,11 @@ class FeatureAppTest {
         assertEquals("Fare T1 from Central to Harbour", receipt.description)
     }
 
-    private fun gate(t: LocalSystem.Terminal) = DiscoveredTerminal(
-        terminalId = t.id, merchantName = "", kind = TerminalKind.GATE, host = t.host,
-        port = t.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-    )
+    private fun gate(t: LocalSystem.Terminal) = typedIn(t, TerminalKind.GATE)
 
     @Test
     fun `the new screens speak Chinese to a Chinese phone`() {
-        register("Lin")
+        registerThroughScreens("Lin")
         RuntimeEnvironment.setQualifiers("+zh-rCN")
         try {
             val topUp = Robolectric.buildActivity(TopUpActivity::class.java).setup().get()
@@ -180,7 +116,7 @@ class FeatureAppTest {
 
     @Test
     fun `the sandbox provider tops up over the air from the Top up screen`() {
-        val home = register("Ada")
+        val home = registerThroughScreens("Ada")
         home.click("top_up")
         val screen = home.next(TopUpActivity::class.java).get()
         assertEquals("Top up with Sandbox", screen.waitForText("provider_sandbox"))
@@ -196,9 +132,9 @@ class FeatureAppTest {
 
     @Test
     fun `a guardian accepts a rider's code, sets a daily limit, and the rider's fare arrives as an alert and a notification`() {
-        register("Grandma")
-        val rider = otherRider("Mia")
-        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        registerThroughScreens("Grandma")
+        val rider = otherPhone("Mia")
+        system.topUp(accountId(rider), 1_000)
         val invitation = runBlocking { rider.guardians().createInvitation(GuardianScope.ALL_PAYMENTS, RiderName.Nickname("Mia"), null) }
 
         val screen = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
@@ -214,16 +150,7 @@ class FeatureAppTest {
         assertEquals(2_000L, bound.asRider[0].dailyLimitMinor)
 
         // The rider pays a tram fare on her own phone; the guardian's screen hears it live.
-        runBlocking {
-            val session = rider.terminals().connect(DiscoveredTerminal(
-                terminalId = system.tram.id, merchantName = "", kind = TerminalKind.TRAM, host = system.tram.host,
-                port = system.tram.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-            ))
-            val tapped = session.tap()
-            assertTrue("$tapped", tapped is TapOutcome.PaymentRequested)
-            session.confirm()
-            session.destroy()
-        }
+        payAt(rider, system.tram, TerminalKind.TRAM)
         val alert = screen.waitForText("alert_0")
         assertTrue(alert, alert.contains("Mia") && alert.contains("¥2.00"))
         Screenshots.capture(screen, "23-guardians", showTag = "my_riders")
@@ -241,7 +168,7 @@ class FeatureAppTest {
 
     @Test
     fun `a rider's invitation shows its code and a QR image, and revoking ends the binding`() {
-        register("Kai")
+        registerThroughScreens("Kai")
         val screen = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
         screen.waitForText("as_rider_none")
         screen.click("invite_scope")
@@ -252,7 +179,7 @@ class FeatureAppTest {
         assertTrue(qr.contentDescription.isNotEmpty())
         Screenshots.capture(screen, "24-guardian-invitation")
 
-        val guardian = otherRider("Dad")
+        val guardian = otherPhone("Dad")
         runBlocking { guardian.guardians().acceptInvitation(code) }
         val again = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
         assertTrue(again.waitForText("guardian_0").startsWith("Dad · All payments"))

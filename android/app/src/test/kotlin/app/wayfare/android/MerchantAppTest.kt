@@ -1,40 +1,25 @@
 package app.wayfare.android
 
 import android.app.NotificationManager
-import android.content.Context
 import android.os.Vibrator
 import android.widget.CompoundButton
 import android.speech.tts.TextToSpeech
 import app.wayfare.android.notify.EventNotifier
-import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.MerchantActivity
-import app.wayfare.android.ui.RegisterActivity
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
-import app.wayfare.core.InMemoryKeyStore
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.MerchantOperation
 import app.wayfare.core.PromptAttribute
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
-import app.wayfare.core.Wallet
-import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
-import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
 import org.robolectric.shadows.ShadowTextToSpeech
-import java.io.File
-import java.nio.file.Files
 
 /**
  * The merchant screen for the café's owner on Robolectric, against the real
@@ -43,46 +28,13 @@ import java.nio.file.Files
  * refunded from the screen.
  */
 @RunWith(RobolectricTestRunner::class)
-class MerchantAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-    private val others = mutableListOf<Wallet>()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallets() = runBlocking {
-        others.forEach { it.closeWallet(); it.destroy() }
-        Wayfare.shutdown()
-    }
-
-    private fun otherPhone(name: String): Wallet = runBlocking {
-        val dir = Files.createTempDirectory("wayfare-other-").toFile()
-        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
-        w.open()
-        w.account().register(name, null)
-        others.add(w)
-        w
-    }
-
+class MerchantAppTest : AppTest() {
     private fun merchantScreen() = Robolectric.buildActivity(MerchantActivity::class.java).setup()
 
     @Test
     fun `the owner invites and revokes staff, hears a payment as a prompt, and refunds it`() {
-        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
-        val register = launcher.next(RegisterActivity::class.java).get()
-        register.type("name", "Owner")
-        register.click("register")
-        register.next(HomeActivity::class.java)
-        val ownerAccount = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
-        system.admin("POST", "/v1/merchants/${system.pos.merchantId}/owner", """{"account_id":"$ownerAccount","locale":"en"}""")
+        registerThroughScreens("Owner")
+        system.makeOwner(system.pos.merchantId, accountId())
         // A fresh start: the prompt is drained by the merchant screen, not by the home screen's background drain.
         runBlocking { Wayfare.shutdown() }
 
@@ -109,17 +61,9 @@ class MerchantAppTest {
 
         // A rider pays ¥3.00 at the café's till; the owner's screen hears it live.
         val rider = otherPhone("Mei")
-        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.topUp(accountId(rider), 1_000)
         system.ringSale(300, "Tea")
-        val paid = runBlocking {
-            val session = rider.terminals().connect(DiscoveredTerminal(
-                terminalId = system.pos.id, merchantName = "", kind = TerminalKind.POS, host = system.pos.host,
-                port = system.pos.port.toUShort(), source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-            ))
-            val tapped = session.tap()
-            assertTrue("$tapped", tapped is TapOutcome.PaymentRequested)
-            session.confirm().also { session.destroy() }
-        }
+        val paid = payAt(rider, system.pos, TerminalKind.POS)
         val prompt = owner.waitForText("prompt_0")
         assertTrue(prompt, prompt.contains("3.00"))
         Screenshots.capture(owner, "31-merchant-prompt", showTag = "title")
@@ -149,12 +93,11 @@ class MerchantAppTest {
 
     @Test
     fun `the owner changes a staff member's scopes and this phone's prompts, and refunds part of a payment with a reason`() {
-        runBlocking { Wayfare.wallet(context).account().register("Owner Two", null) }
-        val ownerAccount = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
-        system.admin("POST", "/v1/merchants/${system.pos.merchantId}/owner", """{"account_id":"$ownerAccount","locale":"en"}""")
+        register("Owner Two")
+        system.makeOwner(system.pos.merchantId, accountId())
         val kim = otherPhone("Kim")
         runBlocking {
-            val code = Wayfare.wallet(context).merchant().inviteStaff(system.pos.merchantId,
+            val code = wallet().merchant().inviteStaff(system.pos.merchantId,
                 listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Kitchen", null, null).code
             kim.merchant().acceptInvitation(code)
         }
@@ -184,15 +127,9 @@ class MerchantAppTest {
 
         // A rider pays ¥4.00: the prompt is in the feed and notified, not vibrated.
         val rider = otherPhone("Bo")
-        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.topUp(accountId(rider), 1_000)
         system.ringSale(400, "Cake")
-        runBlocking {
-            val session = rider.terminals().connect(DiscoveredTerminal(system.pos.id, "", TerminalKind.POS, system.pos.host,
-                system.pos.port.toUShort(), DiscoverySource.MANUAL, null, null))
-            assertTrue(session.tap() is TapOutcome.PaymentRequested)
-            session.confirm()
-            session.destroy()
-        }
+        payAt(rider, system.pos, TerminalKind.POS)
         assertTrue(screen.waitForText("prompt_0").contains("4.00"))
         val manager = context.getSystemService(NotificationManager::class.java)
         waitUntil("the prompt's notification") { shadowOf(manager).allNotifications.any { it.channelId == EventNotifier.CHANNEL_PROMPTS } }

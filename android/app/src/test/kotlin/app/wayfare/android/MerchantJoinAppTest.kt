@@ -1,41 +1,26 @@
 package app.wayfare.android
 
-import android.Manifest
-import android.app.Activity
-import android.content.Context
-import android.content.Intent
 import android.app.NotificationManager
-import android.content.pm.PackageManager
 import app.wayfare.android.ui.MerchantActivity
 import app.wayfare.android.ui.QrDecode
 import app.wayfare.android.ui.QrImage
 import app.wayfare.android.ui.ScanActivity
 import app.wayfare.android.notify.EventNotifier
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
-import app.wayfare.core.InMemoryKeyStore
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.MerchantOperation
 import app.wayfare.core.MerchantRole
 import app.wayfare.core.PromptAttribute
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
 import app.wayfare.core.Wallet
-import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
-import java.nio.file.Files
 
 /**
  * Joining merchants from the merchant screen, against the real core,
@@ -45,46 +30,18 @@ import java.nio.file.Files
  * choice is kept.
  */
 @RunWith(RobolectricTestRunner::class)
-class MerchantJoinAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-    private val others = mutableListOf<Wallet>()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallets() = runBlocking {
-        others.forEach { it.closeWallet(); it.destroy() }
-        Wayfare.shutdown()
-    }
-
-    private fun otherPhone(name: String): Wallet = runBlocking {
-        val dir = Files.createTempDirectory("wayfare-other-").toFile()
-        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
-        w.open()
-        w.account().register(name, null)
-        others.add(w)
-        w
-    }
-
+class MerchantJoinAppTest : AppTest() {
     /** A new merchant owned by another phone; returns the owner's wallet and the merchant's id. */
     private fun ownedMerchant(merchant: String, owner: String): Pair<Wallet, String> {
         val phone = otherPhone(owner)
         val id = system.merchant(merchant)
-        system.makeOwner(id, runBlocking { phone.account().info()!!.accountId })
+        system.makeOwner(id, accountId(phone))
         return phone to id
     }
 
     @Test
     fun `staff scans the owner's invitation QR code on the merchant screen and becomes a member`() {
-        runBlocking { Wayfare.wallet(context).account().register("Sam", null) }
+        register("Sam")
         val (owner, teaHouse) = ownedMerchant("Tea House", "Olga")
         val invitation = runBlocking {
             owner.merchant().inviteStaff(teaHouse, listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Counter")
@@ -100,16 +57,14 @@ class MerchantJoinAppTest {
         // The scanner says what it scans; this phone has no camera, so it also says to type the code.
         val scanner = Robolectric.buildActivity(ScanActivity::class.java, asked.intent).setup().get()
         assertEquals("Scan a staff invitation", scanner.textOf("title"))
-        shadowOf(RuntimeEnvironment.getApplication()).grantPermissions(Manifest.permission.CAMERA)
-        val camera = shadowOf(scanner).lastRequestedPermission
-        scanner.onRequestPermissionsResult(camera.requestCode, camera.requestedPermissions, intArrayOf(PackageManager.PERMISSION_GRANTED))
+        scanner.answerCameraRequest(granted = true)
         assertEquals("No camera can be used on this phone: type the code instead.", scanner.textOf("scan_status"))
         Screenshots.capture(scanner, "34-scan-staff-invitation")
 
         // What the camera would read from the owner's screen, handed back as Android hands a result.
         val read = QrDecode.decode(QrImage.bitmap(invitation.qrPayload))!!
         assertEquals(invitation.qrPayload, read)
-        shadowOf(screen).receiveResult(asked.intent, Activity.RESULT_OK, Intent().putExtra(ScanActivity.EXTRA_PAYLOAD, read))
+        screen.scanned(asked, read)
         assertEquals("Tea House · Staff", screen.waitForText("membership") { it.contains("·") || screen.textOf("status").isNotEmpty() })
         assertEquals("", screen.textOf("status"))
         assertEquals("", screen.textOf("join_code"))
@@ -124,7 +79,7 @@ class MerchantJoinAppTest {
 
     @Test
     fun `the merchant screen's Scan button and the staff scanner speak Chinese to a Chinese phone`() {
-        runBlocking { Wayfare.wallet(context).account().register("Lin", null) }
+        register("Lin")
         RuntimeEnvironment.setQualifiers("+zh-rCN")
         try {
             val screen = Robolectric.buildActivity(MerchantActivity::class.java).setup().get()
@@ -142,15 +97,14 @@ class MerchantJoinAppTest {
 
     @Test
     fun `an owner of one merchant and staff of another picks which one the screen shows, and it is remembered`() {
-        runBlocking { Wayfare.wallet(context).account().register("Pat", null) }
-        val me = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
+        register("Pat")
         // Owner of the café (its till is in the test system), staff of a noodle bar.
         val cafe = system.pos.merchantId
-        system.makeOwner(cafe, me)
-        val (_, noodles) = ownedMerchant("Noodle Bar", "Hana")
+        system.makeOwner(cafe, accountId())
+        val (hana, noodles) = ownedMerchant("Noodle Bar", "Hana")
         runBlocking {
-            val code = others.single().merchant().inviteStaff(noodles, listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Pat").code
-            Wayfare.wallet(context).merchant().acceptInvitation(code)
+            val code = hana.merchant().inviteStaff(noodles, listOf(MerchantOperation.RECEIVE_PROMPTS), listOf(PromptAttribute.AMOUNT), "Pat").code
+            wallet().merchant().acceptInvitation(code)
         }
 
         val first = Robolectric.buildActivity(MerchantActivity::class.java).setup()
@@ -170,15 +124,9 @@ class MerchantJoinAppTest {
 
         // A rider pays ¥2.50 at the café: notified, but the noodle bar's feed does not list it.
         val rider = otherPhone("Ivo")
-        system.topUp(runBlocking { rider.account().info()!!.accountId }, 1_000)
+        system.topUp(accountId(rider), 1_000)
         system.ringSale(250, "Biscuit")
-        runBlocking {
-            val session = rider.terminals().connect(DiscoveredTerminal(system.pos.id, "", TerminalKind.POS, system.pos.host,
-                system.pos.port.toUShort(), DiscoverySource.MANUAL, null, null))
-            assertTrue(session.tap() is TapOutcome.PaymentRequested)
-            session.confirm()
-            session.destroy()
-        }
+        payAt(rider, system.pos, TerminalKind.POS)
         val manager = context.getSystemService(NotificationManager::class.java)
         waitUntil("the café's prompt notified") { shadowOf(manager).allNotifications.any { it.channelId == EventNotifier.CHANNEL_PROMPTS } }
         assertNull(screen.view("prompt_0"))

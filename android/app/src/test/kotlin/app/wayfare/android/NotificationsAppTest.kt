@@ -3,7 +3,6 @@ package app.wayfare.android
 import android.Manifest
 import android.app.Activity
 import android.app.NotificationManager
-import android.content.Context
 import android.content.pm.PackageManager
 import android.provider.Settings
 import android.view.View
@@ -14,26 +13,18 @@ import app.wayfare.android.nfc.WayfareApduService
 import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
-import app.wayfare.android.ui.RegisterActivity
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
-import app.wayfare.core.MdnsScope
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
 
 /**
  * Notifications on Android 13+ (the runtime permission asked, refused and
@@ -42,49 +33,22 @@ import java.io.File
  * notification), against the real core, server and terminals.
  */
 @RunWith(RobolectricTestRunner::class)
-class NotificationsAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
+class NotificationsAppTest : AppTest(notificationsAllowed = false) {
     private val manager: NotificationManager get() = context.getSystemService(NotificationManager::class.java)
 
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
-
-    private fun terminal(t: LocalSystem.Terminal, kind: TerminalKind) = DiscoveredTerminal(
-        terminalId = t.id, merchantName = "", kind = kind, host = t.host, port = t.port.toUShort(),
-        source = DiscoverySource.MANUAL, rssi = null, bleId = null,
-    )
-
     /** The rider pays a tram fare on this phone through the core: a "payment completed" event is queued. */
-    private fun rideTram() = runBlocking {
-        val session = Wayfare.wallet(context).terminals().connect(terminal(system.tram, TerminalKind.TRAM))
-        assertTrue(session.tap() is TapOutcome.PaymentRequested)
-        session.confirm()
-        session.destroy()
-    }
+    private fun rideTram() = payAt(wallet(), system.tram, TerminalKind.TRAM)
 
     @Test
     fun `on Android 13 and later the app asks for notifications, says what waits when refused, and posts it when granted`() {
-        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
-        val register = launcher.next(RegisterActivity::class.java).get()
-        register.type("name", "Noa")
-        register.click("register")
-        val home = register.next(HomeActivity::class.java).get()
+        val home = registerThroughScreens("Noa")
         home.waitForText("balance")
         waitUntil("the permission request") { shadowOf(home).lastRequestedPermission != null }
         val asked = shadowOf(home).lastRequestedPermission
         assertEquals(listOf(Manifest.permission.POST_NOTIFICATIONS), asked.requestedPermissions.toList())
         assertEquals(NotificationAccess.REQUEST_CODE, asked.requestCode)
 
-        system.topUp(runBlocking { Wayfare.wallet(context).account().info()!!.accountId }, 1_000)
+        system.topUp(accountId(), 1_000)
         rideTram()
         assertEquals(1u, runBlocking { Wayfare.wallet(context).events().pendingCount() })
 
@@ -122,10 +86,10 @@ class NotificationsAppTest {
     @Test
     fun `a tap while the app is not in front opens the sheet through a full-screen notification, in front directly`() {
         allowNotifications()
-        runBlocking { Wayfare.wallet(context).account().register("Ana", null) }
-        system.topUp(runBlocking { Wayfare.wallet(context).account().info()!!.accountId }, 1_000)
+        register("Ana")
+        system.topUp(accountId(), 1_000)
         val service = Robolectric.buildService(WayfareApduService::class.java).create().get()
-        val pos = terminal(system.pos, TerminalKind.POS)
+        val pos = typedIn(system.pos, TerminalKind.POS)
 
         // No screen in front: the sheet comes as a full-screen-intent notification, no Activity is started.
         TapSheet.open(service, runBlocking { Wayfare.wallet(context).terminals().connect(pos) })

@@ -1,25 +1,16 @@
 package app.wayfare.android
 
-import android.content.Context
 import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
-import app.wayfare.core.DiscoveredTerminal
-import app.wayfare.core.DiscoverySource
-import app.wayfare.core.MdnsScope
-import app.wayfare.core.TapOutcome
 import app.wayfare.core.TerminalKind
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
-import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
 import org.robolectric.RuntimeEnvironment
-import java.io.File
 
 /**
  * Paying with loyalty points end to end, against the real core, server and
@@ -29,45 +20,24 @@ import java.io.File
  * the home screen shows after.
  */
 @RunWith(RobolectricTestRunner::class)
-class PointsAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
-
+class PointsAppTest : AppTest() {
     private val shop get() = system.pointsShop
 
-    /** The sheet for the tea shop's till, as the nearby list opens it. */
-    private fun sheet() = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentFor(context,
-        DiscoveredTerminal(shop.id, "Tea Garden", TerminalKind.POS, shop.host, shop.port.toUShort(), DiscoverySource.MANUAL, null, null))).setup().get()
+    /** The sheet for the tea shop's till, typed in. */
+    private fun sheet() = Robolectric.buildActivity(PaymentActivity::class.java,
+        PaymentActivity.intentFor(context, typedIn(shop, TerminalKind.POS))).setup().get()
 
     @Test
     fun `a rider pays part of a sale with points, within the merchant's cap, and sees the balance and points after`() {
         // One point pays ¥0.10 at the tea shop, for at most half of a payment.
         system.setPointsRate(shop.merchantId, minorPerPoint = 10, maxShareBps = 5_000)
-        runBlocking { Wayfare.wallet(context).account().register("Rui", null) }
-        system.topUp(runBlocking { Wayfare.wallet(context).account().info()!!.accountId }, 5_000)
+        register("Rui")
+        system.topUp(accountId(), 5_000)
 
         // ¥40.00 paid with money earns 40 points (one per yuan).
         system.ringSale(4_000, "Tea tin", at = shop)
-        runBlocking {
-            val session = Wayfare.wallet(context).terminals().connect(DiscoveredTerminal(shop.id, "", TerminalKind.POS, shop.host,
-                shop.port.toUShort(), DiscoverySource.MANUAL, null, null))
-            assertTrue(session.tap() is TapOutcome.PaymentRequested)
-            session.confirm()
-            session.destroy()
-        }
-        val before = runBlocking { Wayfare.wallet(context).account().balance() }
+        payAt(wallet(), shop, TerminalKind.POS)
+        val before = runBlocking { wallet().account().balance() }
         assertEquals(1_000L, before.balanceMinor)
         assertEquals(40L, before.points)
 
@@ -98,7 +68,7 @@ class PointsAppTest {
         val home = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
         assertEquals("¥7.00", home.waitForText("balance") { it == "¥7.00" })
         assertEquals("13 points", home.waitForText("points") { it == "13 points" })
-        val after = runBlocking { Wayfare.wallet(context).account().balance() }
+        val after = runBlocking { wallet().account().balance() }
         assertEquals(700L, after.balanceMinor)
         assertEquals(13L, after.points)
 
@@ -117,6 +87,6 @@ class PointsAppTest {
         } finally {
             RuntimeEnvironment.setQualifiers("+en-rUS")
         }
-        assertEquals(13L, runBlocking { Wayfare.wallet(context).account().balance() }.points)
+        assertEquals(13L, runBlocking { wallet().account().balance() }.points)
     }
 }

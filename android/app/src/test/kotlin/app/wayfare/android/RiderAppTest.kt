@@ -1,7 +1,6 @@
 package app.wayfare.android
 
 import android.app.Activity
-import android.content.Context
 import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.NearbyActivity
 import app.wayfare.android.ui.Outcome
@@ -9,17 +8,13 @@ import app.wayfare.android.ui.OutcomeActivity
 import app.wayfare.android.ui.PaymentActivity
 import app.wayfare.android.ui.RegisterActivity
 import app.wayfare.android.ui.Texts
-import app.wayfare.core.DiscoveredTerminal
 import app.wayfare.core.DiscoverySource
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.TerminalKind
 import app.wayfare.core.WalletException
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
@@ -34,40 +29,19 @@ import java.io.File
  * loopback. Assertions read what the views show.
  */
 @RunWith(RobolectricTestRunner::class)
-class RiderAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
-    private lateinit var keys: JceSealingKeys
-
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-    }
-
-    @After
-    fun closeWallet() = runBlocking { Wayfare.shutdown() }
-
-    /** First run through the registration screen; returns the home screen it leads to. */
-    private fun registerThroughScreens(name: String, screenshot: String? = null): Activity {
-        val launcher = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
-        val register = launcher.next(RegisterActivity::class.java).get()
-        assertEquals("Welcome to Wayfare", register.textOf("title"))
-        register.type("name", name)
-        screenshot?.let { Screenshots.capture(register, it) }
-        register.click("register")
-        return register.next(HomeActivity::class.java).get()
-    }
-
-    private fun accountId(): String = runBlocking { Wayfare.wallet(context).account().info()!!.accountId }
+class RiderAppTest : AppTest(notificationsAllowed = false) {
+    /** First run through the registration screen, its title checked (and, with `screenshot`, drawn); returns the home screen. */
+    private fun firstRun(name: String, screenshot: String? = null): Activity =
+        registerThroughScreens(name) { register ->
+            assertEquals("Welcome to Wayfare", register.textOf("title"))
+            screenshot?.let { Screenshots.capture(register, it) }
+        }
 
     private fun home(): Activity = Robolectric.buildActivity(HomeActivity::class.java).setup().get()
 
     @Test
     fun `register, see the balance, find the POS, pay a sale and see its receipt in the history`() {
-        val first = registerThroughScreens("Lin", "01-register")
+        val first = firstRun("Lin", "01-register")
         first.waitForText("balance") { it == "¥0.00" }
         system.topUp(accountId(), 5_000)
 
@@ -117,7 +91,7 @@ class RiderAppTest {
 
     @Test
     fun `a terminal typed in, and a declined sale pays nothing`() {
-        val home = registerThroughScreens("Ada")
+        val home = firstRun("Ada")
         system.topUp(accountId(), 2_000)
         home.click("pay")
         val nearby = home.next(NearbyActivity::class.java).get()
@@ -142,7 +116,7 @@ class RiderAppTest {
 
     @Test
     fun `a tram fare the balance cannot cover is explained, with the fare's line and direction on the sheet`() {
-        val home = registerThroughScreens("Wei")
+        val home = firstRun("Wei")
         system.topUp(accountId(), 50)
         home.click("pay")
         val nearby = home.next(NearbyActivity::class.java).get()
@@ -167,15 +141,10 @@ class RiderAppTest {
 
     @Test
     fun `a session handed off (as an NFC tap does) opens the sheet and pays`() {
-        registerThroughScreens("Kai")
+        firstRun("Kai")
         system.topUp(accountId(), 1_000)
         // The HCE service's NfcListener hands a verified session over exactly so.
-        val session = runBlocking {
-            Wayfare.wallet(context).terminals().connect(DiscoveredTerminal(
-                terminalId = system.pos.id, merchantName = "", kind = TerminalKind.POS, host = system.pos.host,
-                port = system.pos.port.toUShort(), source = DiscoverySource.NFC, rssi = null, bleId = null,
-            ))
-        }
+        val session = runBlocking { wallet().terminals().connect(typedIn(system.pos, TerminalKind.POS, DiscoverySource.NFC)) }
         Wayfare.handOff(session)
         val sheet = Robolectric.buildActivity(PaymentActivity::class.java, PaymentActivity.intentForHandoff(context)).setup().get()
         sheet.waitForText("status") { it.startsWith("Connected.") }
@@ -189,7 +158,7 @@ class RiderAppTest {
 
     @Test
     fun `the core's logs reach logcat without identifiers`() {
-        registerThroughScreens("Logcat")
+        firstRun("Logcat")
         val info = runBlocking { Wayfare.wallet(context).account().info()!! }
         val logs = ShadowLog.getLogs().filter { it.tag.startsWith("Wayfare/") }
         assertTrue(logs.joinToString { "${it.tag}: ${it.msg}" }, logs.any { it.tag == "Wayfare/wallet" && it.msg.contains("wallet opened") })
@@ -224,7 +193,7 @@ class RiderAppTest {
 
     @Test
     fun `the Keystore-sealed device key survives an app restart`() {
-        val home = registerThroughScreens("Mei")
+        val home = firstRun("Mei")
         val accountId = accountId()
         assertEquals("Mei", home.waitForText("greeting") { it == "Mei" })
         val usesAtRegistration = keys.uses.get()
@@ -234,8 +203,7 @@ class RiderAppTest {
         // The process dies: the wallet closes, the Activities and the key
         // store object go; the data directory and the key store's file stay.
         runBlocking { Wayfare.shutdown() }
-        keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
+        useKeys(JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12")))
 
         val again = home()
         assertEquals("Mei", again.waitForText("greeting") { it == "Mei" })

@@ -2,9 +2,6 @@ package app.wayfare.android
 
 import android.Manifest
 import android.app.Activity
-import android.content.Context
-import android.content.Intent
-import android.content.pm.PackageManager
 import android.graphics.Bitmap
 import android.graphics.Color
 import app.wayfare.android.ui.GuardiansActivity
@@ -12,25 +9,17 @@ import app.wayfare.android.ui.QrDecode
 import app.wayfare.android.ui.QrImage
 import app.wayfare.android.ui.ScanActivity
 import app.wayfare.core.GuardianScope
-import app.wayfare.core.InMemoryKeyStore
-import app.wayfare.core.MdnsScope
 import app.wayfare.core.RiderName
 import app.wayfare.core.Wallet
-import app.wayfare.core.WalletConfig
 import kotlinx.coroutines.runBlocking
-import org.junit.After
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
-import org.junit.Before
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.Robolectric
 import org.robolectric.RobolectricTestRunner
-import org.robolectric.RuntimeEnvironment
 import org.robolectric.Shadows.shadowOf
-import java.io.File
-import java.nio.file.Files
 
 /**
  * Scanning a guardian invitation's QR code: the QR image the app draws for
@@ -41,33 +30,12 @@ import java.nio.file.Files
  * not run here.
  */
 @RunWith(RobolectricTestRunner::class)
-class ScanAppTest {
-    private val context: Context get() = RuntimeEnvironment.getApplication()
+class ScanAppTest : AppTest() {
     private var rider: Wallet? = null
 
-    @Before
-    fun freshApp() = runBlocking {
-        Wayfare.shutdown()
-        Wayfare.dataDir(context).deleteRecursively()
-        Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
-        val keys = JceSealingKeys(File(context.noBackupFilesDir, "test-keystore.p12"))
-        Wayfare.sealingKeys = { keys }
-        allowNotifications()
-    }
-
-    @After
-    fun closeWallets() = runBlocking {
-        rider?.let { it.closeWallet(); it.destroy() }
-        Wayfare.shutdown()
-    }
-
-    private fun riderInvitation(): String = runBlocking {
-        val dir = Files.createTempDirectory("wayfare-other-").toFile()
-        val w = Wallet(WalletConfig(dir.path, system.baseUrl, null, null, MdnsScope.LOOPBACK), InMemoryKeyStore().asKeyStore())
-        rider = w
-        w.open()
-        w.account().register("Mia", null)
-        w.guardians().createInvitation(GuardianScope.TRANSIT_ONLY, RiderName.Nickname("Mia"), null).qrPayload
+    private fun riderInvitation(): String {
+        val w = otherPhone("Mia").also { rider = it }
+        return runBlocking { w.guardians().createInvitation(GuardianScope.TRANSIT_ONLY, RiderName.Nickname("Mia"), null).qrPayload }
     }
 
     /** The bitmap's luminance as a camera's Y plane, each row padded to `rowStride` bytes. */
@@ -112,7 +80,7 @@ class ScanAppTest {
 
     @Test
     fun `a guardian scans a rider's invitation and is bound to her`() {
-        runBlocking { Wayfare.wallet(context).account().register("Grandma", null) }
+        register("Grandma")
         val payload = riderInvitation()
         val screen = Robolectric.buildActivity(GuardiansActivity::class.java).setup().get()
         screen.waitForText("as_guardian_none")
@@ -125,21 +93,17 @@ class ScanAppTest {
         assertEquals("Scan a guardian invitation", scanner.textOf("title"))
         val camera = shadowOf(scanner).lastRequestedPermission
         assertEquals(listOf(Manifest.permission.CAMERA), camera.requestedPermissions.toList())
-        scanner.onRequestPermissionsResult(camera.requestCode, camera.requestedPermissions, intArrayOf(PackageManager.PERMISSION_DENIED))
+        scanner.answerCameraRequest(granted = false)
         assertEquals("Without the camera, type the code instead.", scanner.textOf("scan_status"))
         Screenshots.capture(scanner, "47-scan-no-camera")
         // Allowed, on a phone without a camera (Robolectric's CameraManager lists none): the same advice.
-        shadowOf(RuntimeEnvironment.getApplication()).grantPermissions(Manifest.permission.CAMERA)
-        scanner.onRequestPermissionsResult(camera.requestCode, camera.requestedPermissions, intArrayOf(PackageManager.PERMISSION_GRANTED))
+        scanner.answerCameraRequest(granted = true)
         assertEquals("No camera can be used on this phone: type the code instead.", scanner.textOf("scan_status"))
 
         // What the camera would read: the QR image the rider's phone shows, decoded.
         val read = QrDecode.decode(QrImage.bitmap(payload))!!
         // As Android hands the scanner's result back (Activity.onActivityResult).
-        Activity::class.java.getDeclaredMethod("onActivityResult", Int::class.java, Int::class.java, Intent::class.java).let {
-            it.isAccessible = true
-            it.invoke(screen, asked.requestCode, Activity.RESULT_OK, Intent().putExtra(ScanActivity.EXTRA_PAYLOAD, read))
-        }
+        screen.scanned(asked, read)
         waitUntil("the binding or an error") { screen.textOf("rider_0").isNotEmpty() || screen.textOf("status").isNotEmpty() }
         assertEquals("", screen.textOf("status"))
         assertTrue(screen.waitForText("rider_0").startsWith("Mia · Rides only"))

@@ -71,6 +71,20 @@ fun Activity.type(tag: String, text: String) {
     (view(tag) as? EditText ?: error("no field '$tag' on ${javaClass.simpleName}")).setText(text)
 }
 
+/** The scanner's answer to the system's CAMERA request, as the person gives it (allowed: the app then holds it). */
+fun Activity.answerCameraRequest(granted: Boolean) {
+    val asked = shadowOf(this).lastRequestedPermission ?: error("${javaClass.simpleName} asked for no permission")
+    if (granted) shadowOf(org.robolectric.RuntimeEnvironment.getApplication()).grantPermissions(android.Manifest.permission.CAMERA)
+    onRequestPermissionsResult(asked.requestCode, asked.requestedPermissions,
+        intArrayOf(if (granted) android.content.pm.PackageManager.PERMISSION_GRANTED else android.content.pm.PackageManager.PERMISSION_DENIED))
+}
+
+/** Hands `payload` back as the scanner's result for the request this screen started, as Android does. */
+fun Activity.scanned(asked: org.robolectric.shadows.ShadowActivity.IntentForResult, payload: String) {
+    shadowOf(this).receiveResult(asked.intent, Activity.RESULT_OK,
+        Intent().putExtra(app.wayfare.android.ui.ScanActivity.EXTRA_PAYLOAD, payload))
+}
+
 private const val REQUEST_PERMISSIONS = "android.content.pm.action.REQUEST_PERMISSIONS"
 
 /** Waits for the Activity `from` starts next and brings it up with that Intent. */

@@ -1,6 +1,5 @@
 package app.wayfare.android.ui
 
-import android.content.Intent
 import android.os.Bundle
 import android.text.InputType
 import android.widget.Button
@@ -66,7 +65,7 @@ class GuardiansActivity : WayfareActivity() {
             code = field(feature.acceptPlaceholder, "accept_code", InputType.TYPE_CLASS_TEXT)
             button(feature.acceptSubmit, "accept") { accept() }
             button(DeviceTexts.of(texts).scanButton, "accept_scan") {
-                ScanActivity.start(this@GuardiansActivity, ScanActivity.Scanned.GUARDIAN_INVITATION, REQUEST_SCAN)
+                scan(ScanActivity.Scanned.GUARDIAN_INVITATION)
             }
             divider()
             text(feature.myGuardians, "my_guardians", Style.Heading, topGap = 16)
@@ -137,10 +136,7 @@ class GuardiansActivity : WayfareActivity() {
     }
 
     /** A scanned invitation: its payload is accepted like a typed code. */
-    @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // startActivityForResult: the framework's only way without AndroidX.
-    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
-        super.onActivityResult(requestCode, resultCode, data)
-        val payload = ScanActivity.payload(requestCode, resultCode, data, REQUEST_SCAN) ?: return
+    override fun onScanned(payload: String) {
         code.setText(payload)
         accept()
     }
@@ -224,7 +220,6 @@ class GuardiansActivity : WayfareActivity() {
         DateFormat.getDateTimeInstance(DateFormat.MEDIUM, DateFormat.SHORT).format(Date(atMs))
 
     private companion object {
-        const val REQUEST_SCAN = 4204
         const val ALERT_LIMIT = 50
     }
 }

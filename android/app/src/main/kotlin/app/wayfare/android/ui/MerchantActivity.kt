@@ -1,6 +1,5 @@
 package app.wayfare.android.ui
 
-import android.content.Intent
 import android.os.Bundle
 import android.text.InputType
 import android.view.View
@@ -71,7 +70,7 @@ class MerchantActivity : WayfareActivity() {
             joinCode = field(words.joinPlaceholder, "join_code", InputType.TYPE_CLASS_TEXT)
             button(words.joinSubmit, "join") { join() }
             button(DeviceTexts.of(texts).scanButton, "join_scan") {
-                ScanActivity.start(this@MerchantActivity, ScanActivity.Scanned.STAFF_INVITATION, REQUEST_SCAN)
+                scan(ScanActivity.Scanned.STAFF_INVITATION)
             }
         })
         renderFeed()
@@ -328,10 +327,7 @@ class MerchantActivity : WayfareActivity() {
     }
 
     /** A scanned staff invitation: its QR payload joins like a typed code. */
-    @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // onActivityResult: the framework's only way without AndroidX.
-    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
-        super.onActivityResult(requestCode, resultCode, data)
-        val payload = ScanActivity.payload(requestCode, resultCode, data, REQUEST_SCAN) ?: return
+    override fun onScanned(payload: String) {
         joinCode.setText(payload)
         join()
     }
@@ -351,6 +347,5 @@ class MerchantActivity : WayfareActivity() {
 
     private companion object {
         const val PAYMENTS = 20
-        const val REQUEST_SCAN = 4205
     }
 }

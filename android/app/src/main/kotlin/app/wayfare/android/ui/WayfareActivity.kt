@@ -1,6 +1,7 @@
 package app.wayfare.android.ui
 
 import android.app.Activity
+import android.content.Intent
 import android.os.Bundle
 import android.view.View
 import app.wayfare.android.Wayfare
@@ -17,7 +18,9 @@ import kotlinx.coroutines.launch
  * What every screen shares: the texts of the current locale and a coroutine
  * scope on the main thread that ends with the Activity (no AndroidX
  * lifecycle here). Core calls suspend on the core's own runtime; their
- * continuations come back to the main thread to touch views.
+ * continuations come back to the main thread to touch views. Screens that
+ * scan a QR code start [ScanActivity] with [scan] and get what it read in
+ * [onScanned].
  */
 abstract class WayfareActivity : Activity() {
     protected lateinit var texts: Texts
@@ -47,6 +50,22 @@ abstract class WayfareActivity : Activity() {
     }
 
     protected fun show(view: View) = setContentView(view)
+
+    /** Opens the scanner for `what`; the payload it reads comes to [onScanned]. */
+    protected fun scan(what: ScanActivity.Scanned) = ScanActivity.start(this, what, REQUEST_SCAN)
+
+    /** A QR payload the scanner read for this screen (after [scan]); screens that scan override it. */
+    protected open fun onScanned(payload: String) {}
+
+    @Suppress("OVERRIDE_DEPRECATION", "DEPRECATION") // onActivityResult: the framework's only way without AndroidX.
+    override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
+        super.onActivityResult(requestCode, resultCode, data)
+        ScanActivity.payload(requestCode, resultCode, data, REQUEST_SCAN)?.let(::onScanned)
+    }
+
+    private companion object {
+        const val REQUEST_SCAN = 4204
+    }
 
     /**
      * Runs `block` with the open wallet on the main thread's scope; if the
