@@ -53,10 +53,16 @@ mkdir -p "$module/src/main/jniLibs" "$module/src/main/kotlin"
 # calls System.loadLibrary("wayfare_core") (JNA's loading does not), and
 # btleplug's Java helper classes (its droidplug sources, which the crate
 # ships) are compiled into the AAR.
+# The `mobile` feature drops debug/trace lines and dependencies' `log`
+# records; relocations are packed (Android's APS2, minSdk 23+), as
+# bindings/bench/run.sh measures on Linux.
+for triple in AARCH64_LINUX_ANDROID ARMV7_LINUX_ANDROIDEABI X86_64_LINUX_ANDROID; do
+    export "CARGO_TARGET_${triple}_RUSTFLAGS=-C link-arg=-Wl,--pack-dyn-relocs=android"
+done
 cargo ndk \
     -t arm64-v8a -t armeabi-v7a -t x86_64 \
     -o "$module/src/main/jniLibs" \
-    build -p wayfare-core --profile release-mobile
+    build -p wayfare-core --profile release-mobile --features mobile
 cp -r build/bindings/kotlin/. "$module/src/main/kotlin/"
 btleplug_dir=$(cargo metadata --format-version 1 | python3 -c '
 import json, os, sys

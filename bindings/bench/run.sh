@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The mobile release build and the FFI benchmark:
-#  1. builds libwayfare_core under [profile.release-mobile] (LTO, opt-level
-#     "z", one codegen unit, stripped) and prints its size;
+#  1. builds libwayfare_core as an app ships it: [profile.release-mobile]
+#     (LTO, opt-level "z", one codegen unit, stripped), the `mobile` feature
+#     (no debug/trace lines, no dependency `log` records) and packed
+#     relative relocations (`-z pack-relative-relocs`: glibc 2.36+; the
+#     Android build packs them with `--pack-dyn-relocs=android`), and
+#     prints its size;
 #  2. the Rust baseline: criterion bench core/benches/ffi_round_trip.rs;
 #  3. the FFI side: bindings/bench/ffi_round_trip.py through Python bindings
 #     generated from the release-mobile library.
@@ -11,7 +15,9 @@ cd "$(dirname "$0")/../.."
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 echo "== release-mobile build"
-cargo build -p wayfare-core --profile release-mobile
+# `cargo rustc` hands the link flag to the library's own link step only.
+cargo rustc -p wayfare-core --lib --crate-type cdylib --profile release-mobile --features mobile \
+    -- -C link-arg=-Wl,-z,pack-relative-relocs
 lib="$target_dir/release-mobile/libwayfare_core.so"
 size=$(stat -c %s "$lib")
 echo "cdylib size (release-mobile, x86_64 Linux, with BLE): $size bytes ($((size / 1024)) KiB)"

@@ -38,7 +38,8 @@ for t in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios; do
     # With BLE (the default `ble` feature): btleplug on CoreBluetooth; the
     # package links CoreBluetooth, the app declares
     # NSBluetoothAlwaysUsageDescription.
-    cargo build -p wayfare-core --profile release-mobile --target "$t"
+    # `mobile`: no debug/trace lines, no dependency `log` records.
+    cargo build -p wayfare-core --profile release-mobile --features mobile --target "$t"
 done
 
 pkg="$root/bindings/ios"

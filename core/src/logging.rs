@@ -15,7 +15,8 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::Layer;
 
 use crate::error::WalletError;
 use crate::listener::ListenerError;
@@ -169,15 +170,19 @@ impl<S: Subscriber> Layer<S> for SinkLayer {
 ///
 /// Call once per process, before creating wallets; a second call fails with
 /// `InvalidInput` and leaves the first logger in place. The logger lives
-/// as long as the process.
+/// as long as the process. The library an app ships (built with the
+/// `mobile` feature) has no `debug` or `trace` lines: asking for them there
+/// gives `info` and above.
 #[uniffi::export]
 pub fn init_logging(level: LogLevel, logger: Arc<dyn LogSink>) -> Result<(), WalletError> {
     install(&filter_for(level), logger)
 }
 
-/// Installs the subscriber with an `EnvFilter` directive.
+/// Installs the subscriber with a per-target directive
+/// (`warn,wayfare_core=info`, the `RUST_LOG` syntax without regexes).
 pub(crate) fn install(directive: &str, sink: Arc<dyn LogSink>) -> Result<(), WalletError> {
-    let filter = EnvFilter::try_new(directive)
+    let filter: Targets = directive
+        .parse()
         .map_err(|e| WalletError::invalid(format!("bad log filter {directive:?}: {e}")))?;
     tracing_subscriber::registry()
         .with(SinkLayer { sink }.with_filter(filter))
@@ -207,7 +212,7 @@ mod tests {
     #[test]
     fn events_are_filtered_per_target_and_forwarded() {
         let capture = Arc::new(Capture(Mutex::new(Vec::new())));
-        let filter = EnvFilter::try_new(DEFAULT_LOG_FILTER).unwrap();
+        let filter = DEFAULT_LOG_FILTER.parse::<Targets>().unwrap();
         let subscriber = tracing_subscriber::registry().with(
             SinkLayer {
                 sink: capture.clone(),
@@ -225,13 +230,13 @@ mod tests {
         assert_eq!(lines[0].1, "wayfare_core::payments");
         assert_eq!(lines[0].2, "payment completed key=idem_ab…");
         assert_eq!(lines[1].0, LogLevel::Warn);
-        assert!(install("[not a filter", capture.clone()).is_err());
+        assert!(install("wayfare_core=loudest", capture.clone()).is_err());
     }
 
     #[test]
     fn level_filters_the_core_and_caps_dependencies_at_warn() {
         let capture = Arc::new(Capture(Mutex::new(Vec::new())));
-        let filter = EnvFilter::try_new(filter_for(LogLevel::Debug)).unwrap();
+        let filter = filter_for(LogLevel::Debug).parse::<Targets>().unwrap();
         let subscriber = tracing_subscriber::registry().with(
             SinkLayer {
                 sink: capture.clone(),
