@@ -49,6 +49,7 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod points;
+pub mod push;
 mod routes;
 mod sse;
 mod state;
@@ -58,7 +59,7 @@ mod transit;
 mod wakeups;
 
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};
-pub use config::ServerConfig;
+pub use config::{ConfigFile, ConfigFileError, ServerConfig};
 pub use error::{ApiError, ServerError};
 pub use funding::{
     sign_callback, FundingConfig, FundingConfigError, ProviderConfig, ProviderKind,
@@ -67,13 +68,17 @@ pub use funding::{
 pub use gateway::{LogGateway, OutboundGateway, OutboundMessage, WebhookGateway};
 pub use invitations::AttemptLimits;
 pub use outbox::RetryPolicy;
+pub use push::{PushConfig, PushConfigError, PushGateways};
 pub use tls::{TlsConfig, TlsError};
 
 /// What a server does besides its configuration: where alerts go out.
 #[derive(Clone)]
 pub struct ServerOptions {
-    /// The outbound gateway for SMS/push (default: [`LogGateway`]).
+    /// The outbound gateway for SMS (default: [`LogGateway`]).
     pub gateway: Arc<dyn OutboundGateway>,
+    /// The push adapters (FCM, APNs) for devices that registered a push
+    /// token; none by default. Build them with [`PushConfig::resolve`].
+    pub push: PushGateways,
     /// Backoff of failed gateway deliveries.
     pub retry: RetryPolicy,
     /// Limits of failed invitation accept attempts (guardian and staff).
@@ -96,6 +101,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             gateway: Arc::new(LogGateway),
+            push: PushGateways::default(),
             retry: RetryPolicy::default(),
             invitation_limits: AttemptLimits::default(),
             billing: None,
@@ -275,7 +281,12 @@ pub async fn start_with(
     };
     let outbound = tokio::spawn(metrics::scope(
         state.metrics().clone(),
-        outbox::run(state.clone(), options.gateway.clone(), options.retry),
+        outbox::run(
+            state.clone(),
+            options.gateway.clone(),
+            options.push.clone(),
+            options.retry,
+        ),
     ));
     if let Some(endpoint) = options.billing.clone() {
         state.set_billing_configured();

@@ -9,8 +9,7 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 use wayfare_server::{
-    start_with, BillingEndpoint, FundingConfig, ServerConfig, ServerOptions, TlsConfig,
-    WebhookGateway,
+    start_with, BillingEndpoint, ConfigFile, ServerConfig, ServerOptions, TlsConfig, WebhookGateway,
 };
 
 /// Wayfare control center, payment server and platform API.
@@ -58,9 +57,11 @@ struct Args {
     /// PEM private key of the --tls-cert certificate. Needs --tls-cert.
     #[arg(long, value_name = "PATH", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// The server's TOML file: today its `[[funding.providers]]`, the
-    /// over-the-air top-up providers (see server/wayfare-server.example.toml).
-    /// Without it riders cannot top up over the air.
+    /// The server's TOML file (see server/wayfare-server.example.toml):
+    /// `[[funding.providers]]`, the over-the-air top-up providers (without
+    /// them riders cannot top up over the air), and `[push.fcm]` /
+    /// `[push.apns]`, the push services that wake closed apps for guardian
+    /// alerts and merchant prompts (without them only open apps hear them).
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Also serve `GET /metrics` (Prometheus text) on this address, plain
@@ -94,13 +95,21 @@ async fn main() -> std::process::ExitCode {
         ..ServerOptions::default()
     };
     if let Some(path) = &args.config {
-        match FundingConfig::load(path) {
-            Ok(funding) => options.funding = funding,
+        let file = match ConfigFile::load(path) {
+            Ok(file) => file,
+            Err(e) => {
+                eprintln!("wayfare-server: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        match file.push.resolve() {
+            Ok(push) => options.push = push,
             Err(e) => {
                 eprintln!("wayfare-server: {e}");
                 return std::process::ExitCode::FAILURE;
             }
         }
+        options.funding = file.funding;
     }
     if let Some(url) = &args.alert_webhook_url {
         match WebhookGateway::new(url, Duration::from_secs(10)) {

@@ -11,6 +11,7 @@ mod kiosk_ops;
 mod merchant_ops;
 mod metrics_ops;
 mod points_ops;
+mod push_ops;
 mod registration_ops;
 
 /// Who may call an operation.
@@ -298,6 +299,7 @@ pub fn document() -> Value {
         .chain(kiosk_ops::ops())
         .chain(funding_ops::ops())
         .chain(metrics_ops::ops())
+        .chain(push_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -375,8 +377,10 @@ mod tests {
         // rates (admin and device).
         // + 2: kiosk top-ups (claim, terminal confirmation).
         // + 5: over-the-air top-up (start, providers, status, callback, list).
-        // + 1: /metrics.
-        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 2 + 2 + 5 + 1);
+        // + 1: /metrics. + 1: push tokens (put, delete).
+        assert_eq!(paths.len(), 29 + 9 + 4 + 1 + 6 + 4 + 2 + 2 + 5 + 1 + 1);
+        let push = &doc["paths"]["/v1/devices/push-token"];
+        assert!(push["put"]["requestBody"].is_object() && push["delete"].is_object());
         assert!(
             doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
                 ["text/plain; version=0.0.4"]

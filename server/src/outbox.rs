@@ -4,6 +4,12 @@
 //! answers success. Rows survive restarts, so nothing made before a crash
 //! is lost; a row is claimed with a lease before each attempt so that two
 //! server instances on one PostgreSQL database do not both send it.
+//!
+//! Taking a message also queues its pushes (`crate::push::deliveries`:
+//! one per device of the recipient with a push token), which the same loop
+//! then sends with their own retries. Guardian alerts go to the gateway
+//! and to push; merchant prompts only to push: every sale of a shop must
+//! not become an SMS.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +20,9 @@ use wayfare_protocol::ids::redact;
 
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
-use crate::gateway::{OutboundGateway, OutboundMessage};
+use crate::gateway::{GatewayError, OutboundGateway, OutboundMessage};
+use crate::merchants::prompts::PROMPT_KIND;
+use crate::push::{deliveries, PushGateways};
 use crate::state::AppState;
 
 /// How long a claimed row is left alone by other workers.
@@ -53,10 +61,23 @@ impl RetryPolicy {
 }
 
 /// Runs until the server shuts down.
-pub async fn run(state: AppState, gateway: Arc<dyn OutboundGateway>, policy: RetryPolicy) {
+pub async fn run(
+    state: AppState,
+    gateway: Arc<dyn OutboundGateway>,
+    push: PushGateways,
+    policy: RetryPolicy,
+) {
     let mut shutdown = state.shutdown_signal();
     loop {
-        let idle = match deliver_due(&state, gateway.as_ref(), policy).await {
+        let pass = async {
+            let messages = deliver_due(&state, gateway.as_ref(), &push, policy).await?;
+            let pushes = deliveries::deliver_due(&state, &push, policy).await?;
+            Ok::<_, ApiError>(match (messages, pushes) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            })
+        };
+        let idle = match pass.await {
             Ok(Some(next_due)) => {
                 let wait = next_due - to_i64(now_ms());
                 Duration::from_millis(wait.clamp(5, MAX_IDLE.as_millis() as i64) as u64)
@@ -75,36 +96,66 @@ pub async fn run(state: AppState, gateway: Arc<dyn OutboundGateway>, policy: Ret
     }
 }
 
-type DueRow = (String, String, String, String, i64, i64);
+type DueRow = (String, String, String, String, i64, i64, i64);
 
 /// Attempts every due message once; returns when the next one is due.
 async fn deliver_due(
     state: &AppState,
     gateway: &dyn OutboundGateway,
+    push: &PushGateways,
     policy: RetryPolicy,
 ) -> Result<Option<i64>, ApiError> {
     let pool = &state.db().pool;
     let now = to_i64(now_ms());
     let due: Vec<DueRow> = sqlx::query_as(
-        "SELECT id, kind, account_id, data, attempts, next_attempt_at_ms FROM outbound_messages \
-         WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
+        "SELECT id, kind, account_id, data, attempts, next_attempt_at_ms, created_at_ms \
+         FROM outbound_messages WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
          ORDER BY created_at_ms, id LIMIT $2",
     )
     .bind(now)
     .bind(BATCH)
     .fetch_all(pool)
     .await?;
-    for (id, kind, account_id, data, attempts, due_at) in due {
+    for (id, kind, account_id, data, attempts, due_at, created_at) in due {
         if !Queue::Outbound.claim(state, &id, due_at).await? {
             continue;
         }
-        let outcome = match message(state, &id, &kind, &account_id, &data).await {
-            Ok(msg) => gateway.deliver(&msg).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
+        // Pushes first: queued once, they go out whatever the gateway says.
+        let outcome = match deliveries::enqueue(state, push, &id, &account_id, created_at).await {
+            Err(e) => Err(Failure::from(e.to_string())),
+            Ok(_) if kind == PROMPT_KIND => Ok(()),
+            Ok(_) => match message(state, &id, &kind, &account_id, &data).await {
+                Ok(msg) => gateway.deliver(&msg).await.map_err(Failure::from),
+                Err(e) => Err(Failure::from(e.to_string())),
+            },
         };
         finish(state, &id, attempts + 1, outcome, policy, gateway.name()).await?;
     }
     Queue::Outbound.next_due(state).await
+}
+
+/// A failed attempt: what to record, and the wait the gateway asked for.
+struct Failure {
+    error: String,
+    retry_after: Duration,
+}
+
+impl From<String> for Failure {
+    fn from(error: String) -> Self {
+        Self {
+            error,
+            retry_after: Duration::ZERO,
+        }
+    }
+}
+
+impl From<GatewayError> for Failure {
+    fn from(e: GatewayError) -> Self {
+        Self {
+            retry_after: e.retry_after().unwrap_or_default(),
+            error: e.to_string(),
+        }
+    }
 }
 
 async fn message(
@@ -134,6 +185,7 @@ async fn message(
         text_en: text("text_en"),
         text_zh: text("text_zh"),
         data,
+        push: Vec::new(),
     })
 }
 
@@ -141,20 +193,22 @@ async fn finish(
     state: &AppState,
     id: &str,
     attempts: i64,
-    outcome: Result<(), String>,
+    outcome: Result<(), Failure>,
     policy: RetryPolicy,
     gateway: &str,
 ) -> Result<(), ApiError> {
-    match &outcome {
+    let (outcome, floor) = match outcome {
         Ok(()) => {
-            tracing::info!(message = %redact(id), gateway, attempts, "outbound message delivered")
+            tracing::info!(message = %redact(id), gateway, attempts, "outbound message delivered");
+            (Ok(()), Duration::ZERO)
         }
-        Err(e) => {
-            tracing::warn!(message = %redact(id), gateway, attempts, error = %e, "outbound delivery failed; will retry")
+        Err(f) => {
+            tracing::warn!(message = %redact(id), gateway, attempts, error = %f.error, "outbound delivery failed; will retry");
+            (Err(f.error), f.retry_after)
         }
-    }
+    };
     Queue::Outbound
-        .record(state, id, attempts, outcome, policy)
+        .record_after(state, id, attempts, outcome, policy, floor)
         .await
 }
 
@@ -167,6 +221,8 @@ pub(crate) enum Queue {
     Outbound,
     /// `billing_exports` (a closed day for the billing system).
     BillingExports,
+    /// `push_deliveries` (one push to one device).
+    Push,
 }
 
 impl Queue {
@@ -174,6 +230,7 @@ impl Queue {
         match self {
             Queue::Outbound => "outbound_messages",
             Queue::BillingExports => "billing_exports",
+            Queue::Push => "push_deliveries",
         }
     }
 
@@ -218,8 +275,24 @@ impl Queue {
         outcome: Result<(), String>,
         policy: RetryPolicy,
     ) -> Result<(), ApiError> {
+        self.record_after(state, id, attempts, outcome, policy, Duration::ZERO)
+            .await
+    }
+
+    /// [`Queue::record`], and a failure is not due again before `floor`
+    /// (a `Retry-After`), even when the policy's delay is shorter.
+    pub(crate) async fn record_after(
+        self,
+        state: &AppState,
+        id: &str,
+        attempts: i64,
+        outcome: Result<(), String>,
+        policy: RetryPolicy,
+        floor: Duration,
+    ) -> Result<(), ApiError> {
         let now = to_i64(now_ms());
-        let next = now + policy.delay_ms(attempts);
+        let floor_ms = i64::try_from(floor.as_millis()).unwrap_or(i64::MAX);
+        let next = now.saturating_add(policy.delay_ms(attempts).max(floor_ms));
         let table = self.table();
         let id = id.to_string();
         state
@@ -246,6 +319,39 @@ impl Queue {
                     }
                     .execute(&mut *conn)
                     .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Closes a row that no attempt can deliver: done (never attempted
+    /// again), with `reason` as its last error.
+    pub(crate) async fn close(
+        self,
+        state: &AppState,
+        id: &str,
+        attempts: i64,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        let now = to_i64(now_ms());
+        let sql = format!(
+            "UPDATE {} SET delivered_at_ms = $1, attempts = $2, last_error = $3 WHERE id = $4",
+            self.table()
+        );
+        let (id, reason) = (id.to_string(), reason.chars().take(300).collect::<String>());
+        state
+            .db()
+            .write_tx(move |conn| {
+                let (id, reason, sql) = (id.clone(), reason.clone(), sql.clone());
+                Box::pin(async move {
+                    sqlx::query(AssertSqlSafe(sql))
+                        .bind(now)
+                        .bind(attempts)
+                        .bind(reason)
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })

@@ -29,6 +29,7 @@ mod metrics_text;
 mod payments;
 mod pg_races;
 mod points;
+mod push;
 mod registrations;
 mod terminals;
 mod tls;

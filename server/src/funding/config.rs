@@ -106,18 +106,11 @@ pub struct FundingConfig {
     pub providers: Vec<ProviderConfig>,
 }
 
-/// The server's TOML file; today it holds only `[funding]`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServerFile {
-    #[serde(default)]
-    funding: FundingConfig,
-}
-
 impl FundingConfig {
-    /// The `[funding]` section of a server TOML file's text.
+    /// The `[funding]` section of a server TOML file's text
+    /// ([`crate::ConfigFile`]).
     pub fn from_toml(text: &str) -> Result<Self, FundingConfigError> {
-        toml::from_str::<ServerFile>(text)
+        toml::from_str::<crate::ConfigFile>(text)
             .map(|f| f.funding)
             .map_err(|e| FundingConfigError::Parse(e.to_string()))
     }

@@ -9,6 +9,11 @@
 //! of the merchant (native payment, forwarded copies, re-deliveries), so
 //! phones and announcers announce only the earliest; the key is a salted
 //! hash, so it reveals nothing about the order id.
+//!
+//! A member with a push token also gets an `outbound_messages` row of the
+//! same kind, which the outbox sends only by push (`crate::push`): its text
+//! is the head of the prompt ("Wayfare received ¥12.50"), rendered from the
+//! member's scoped attributes only, so a push says no more than the stream.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,6 +22,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::AnyConnection;
 use wayfare_protocol::ids::{hex_lower, new_id, redact, sha256};
+use wayfare_protocol::prompt::{render, PromptData};
 
 use super::scopes::{Attribute, Operation};
 use super::{active_members, owner, Member};
@@ -136,6 +142,8 @@ pub struct Receivers {
     members: Vec<Member>,
     locale: String,
     salt: String,
+    /// The members' accounts with a push token registered.
+    push: Vec<String>,
 }
 
 impl Receivers {
@@ -151,6 +159,7 @@ impl Receivers {
                 members,
                 locale: String::new(),
                 salt: String::new(),
+                push: Vec::new(),
             });
         }
         let profile: Option<(String, String)> = sqlx::query_as(
@@ -160,10 +169,19 @@ impl Receivers {
         .fetch_optional(&mut *conn)
         .await?;
         let (locale, salt) = profile.unwrap_or_else(|| ("zh".into(), String::new()));
+        let push: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT t.account_id FROM push_tokens t \
+             JOIN merchant_members m ON m.account_id = t.account_id \
+             WHERE m.merchant_id = $1 AND m.status = 'active'",
+        )
+        .bind(merchant_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
         Ok(Self {
             members,
             locale,
             salt,
+            push: push.into_iter().map(|(account,)| account).collect(),
         })
     }
 
@@ -180,7 +198,11 @@ impl Receivers {
         let key = dedupe_key(&self.salt, facts);
         let mut woken = Vec::with_capacity(self.members.len());
         for member in &self.members {
-            let data = scoped_data(facts, member, &self.locale, &key).to_string();
+            let scoped = scoped_data(facts, member, &self.locale, &key);
+            if self.push.contains(&member.account_id) {
+                queue_push(conn, &member.account_id, &scoped, facts.at_ms).await?;
+            }
+            let data = scoped.to_string();
             let seq = crate::device_events::append(
                 conn,
                 &member.account_id,
@@ -206,6 +228,46 @@ impl Receivers {
         }
         Ok(woken)
     }
+}
+
+/// The short texts of a prompt's push, English and Chinese: its head
+/// (platform, verb, amount) from the member's scoped attributes, without
+/// names or the order id.
+pub fn push_texts(scoped: &Value) -> (String, String) {
+    match serde_json::from_value::<PromptData>(scoped.clone()) {
+        Ok(mut head) => {
+            head.payer_name = None;
+            head.payee_name = None;
+            head.order_id = None;
+            (render(&head, "en").display, render(&head, "zh").display)
+        }
+        Err(_) => ("Payment notice".into(), "收款提醒".into()),
+    }
+}
+
+/// Queues the push of one prompt for `account_id` (the outbox sends
+/// `merchant.prompt` rows by push only).
+async fn queue_push(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    scoped: &Value,
+    at_ms: i64,
+) -> Result<(), ApiError> {
+    let (text_en, text_zh) = push_texts(scoped);
+    let id = new_id("prm").map_err(|e| ApiError::Internal(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
+         created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(PROMPT_KIND)
+    .bind(account_id.to_string())
+    .bind(json!({ "text_en": text_en, "text_zh": text_zh }).to_string())
+    .bind(at_ms)
+    .bind(at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// The facts of a completed payment, for [`fan_out`] inside the payment's
@@ -375,6 +437,9 @@ pub(crate) async fn forward_notice(
         Ok(accounts) => {
             for account in &accounts {
                 state.notify_account(account);
+            }
+            if !accounts.is_empty() {
+                state.notify_outbound();
             }
             tracing::info!(merchant = %redact(&merchant_id), prompts = accounts.len(), "outside notice fanned out");
             Ok((

@@ -297,6 +297,10 @@ pub(crate) async fn refund(
     for account in &woken {
         state.notify_account(account);
     }
+    if !woken.is_empty() {
+        // Prompts of members with a push token wait in the outbox.
+        state.notify_outbound();
+    }
     if created {
         tracing::info!(
             refund = %redact(&result.refund_id),

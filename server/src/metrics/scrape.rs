@@ -18,11 +18,12 @@ use crate::state::AppState;
 /// The Prometheus text exposition format.
 pub(crate) const CONTENT_TYPE_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The outboxes whose backlog is exported: label value and table. Both
-/// tables mark delivery with `delivered_at_ms` and are indexed on it.
+/// The outboxes whose backlog is exported: label value and table. Every
+/// table marks delivery with `delivered_at_ms` and is indexed on it.
 const OUTBOXES: &[(&str, &str)] = &[
     ("gateway", "outbound_messages"),
     ("billing", "billing_exports"),
+    ("push", "push_deliveries"),
 ];
 
 /// `GET /metrics` on the main listener (admin token).

@@ -73,9 +73,10 @@ pub(super) fn ops() -> Vec<Op> {
                  "mismatched": { "type": "array" }, "unknown": { "type": "array" } }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/outbound/status", id: "outboundStatus",
-             summary: "Outbound gateway outbox: pending and delivered messages, total attempts.",
+             summary: "Outbound gateway outbox: pending and delivered messages, total attempts; push: per-device pushes pending, delivered, dropped (token refused or removed, message refused, older than a day) and their attempts.",
              auth: Auth::Admin, request: None,
-             success: ("200", obj(&["pending", "delivered", "attempts"], json!({ "pending": int(), "delivered": int(), "attempts": int() }))),
+             success: ("200", obj(&["pending", "delivered", "attempts", "push"], json!({ "pending": int(), "delivered": int(), "attempts": int(),
+                 "push": obj(&["pending", "delivered", "dropped", "attempts"], json!({ "pending": int(), "delivered": int(), "dropped": int(), "attempts": int() })) }))),
              errors: &["401"] },
     ]
 }

@@ -105,6 +105,7 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .merge(crate::express::router())
         .merge(crate::points::router())
         .merge(crate::kiosk::router())
+        .merge(crate::push::tokens::router())
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -107,7 +107,7 @@ pub(crate) async fn reconcile(
 }
 
 /// `GET /v1/outbound/status`: how many gateway messages wait and how many
-/// were delivered.
+/// were delivered, and the same for pushes.
 pub(crate) async fn outbound_status(
     State(state): State<AppState>,
     _admin: Admin,
@@ -120,9 +120,29 @@ pub(crate) async fn outbound_status(
     )
     .fetch_one(&state.db().pool)
     .await?;
+    // Pushes: sent, or closed without sending (token refused or removed,
+    // message refused, too old) with the reason as last_error.
+    let (push_pending, push_sent, push_dropped, push_attempts): (i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT \
+             CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NOT NULL AND last_error IS NULL \
+                  THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NOT NULL AND last_error IS NOT NULL \
+                  THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(attempts), 0) AS BIGINT) FROM push_deliveries",
+        )
+        .fetch_one(&state.db().pool)
+        .await?;
     Ok(Json(json!({
         "pending": pending,
         "delivered": delivered,
         "attempts": attempts,
+        "push": {
+            "pending": push_pending,
+            "delivered": push_sent,
+            "dropped": push_dropped,
+            "attempts": push_attempts,
+        },
     })))
 }

@@ -42,7 +42,11 @@ pub struct Scene {
 }
 
 pub async fn scene(url: Option<String>) -> Scene {
-    let s = TestServer::start_with(url).await;
+    scene_on(TestServer::start_with(url).await).await
+}
+
+/// The scene on a server already started (with options of its own).
+pub async fn scene_on(s: TestServer) -> Scene {
     let (merchant, terminal, payer) = shop(&s, 100_000).await;
     let owner = s.phone("CNY").await;
     let (status, body) = s
