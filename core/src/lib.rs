@@ -3,7 +3,8 @@
 //! by the desktop CLI.
 //!
 //! Start with [`Wallet`]: `Wallet::new(config, key_store)`, then `open()`,
-//! then the sub-objects `account()` (with over-the-air `top_up`),
+//! then the sub-objects `account()` (with over-the-air `top_up` and the
+//! push token, `register_push_token`),
 //! `terminals()`, `payments()`, `guardians()` and `express()`.
 //!
 //! # Runtime
@@ -37,6 +38,7 @@ mod logging;
 mod merchant;
 mod nfc;
 mod payments;
+mod push;
 mod registrations;
 mod session;
 mod store;
@@ -74,6 +76,7 @@ pub use merchant::{
 pub use nfc::{NfcCard, NfcListener};
 pub use payments::points::{max_points_for, points_split, PointsRate, PointsSplit};
 pub use payments::{PaymentFailure, PaymentOutcome, PaymentsApi, StoredReceipt};
+pub use push::PushPlatform;
 pub use registrations::{PlatformRegistration, RegistrationsApi};
 pub use session::tap_in::TapOutcome;
 pub use session::{

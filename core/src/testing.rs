@@ -176,6 +176,8 @@ pub(crate) struct ServerState {
     pub fail_register: bool,
     /// The express endpoints' state.
     pub express: FakeExpress,
+    /// The last `PUT /v1/devices/push-token` body; `DELETE` (no body) empties it.
+    pub push_tokens: Vec<Value>,
 }
 
 /// The fake control center's express endpoints: `POST` and `DELETE
@@ -220,6 +222,7 @@ pub(crate) async fn spawn_server(keys: &Keys, mode: Mode) -> FakeServer {
         register_keys: Vec::new(),
         fail_register: false,
         express: FakeExpress::default(),
+        push_tokens: Vec::new(),
     }));
     let shared = state.clone();
     let key = Arc::new(SigningKey::from_seed(keys.receipt.seed()).unwrap());
@@ -314,7 +317,8 @@ async fn serve(
     let signed = request_line.starts_with("POST /v1/payments ")
         || request_line.starts_with("POST /v1/devices ")
         || request_line.starts_with("GET /v1/wallet")
-        || request_line.contains(" /v1/express");
+        || request_line.contains(" /v1/express")
+        || request_line.contains(" /v1/devices/push-token ");
     let (status, answer) = if signed && !verify_signature(state, &head, body) {
         (
             401,
@@ -357,6 +361,19 @@ async fn serve(
         )
     } else if request_line.contains(" /v1/express") {
         express(state, key, &request_line, body)
+    } else if request_line.contains(" /v1/devices/push-token ") {
+        let mut s = state.lock().unwrap();
+        let removed = !s.push_tokens.is_empty();
+        match serde_json::from_slice::<Value>(body).ok() {
+            Some(b) if b["token"].as_str().is_some_and(|t| t.contains(' ')) => (
+                422,
+                json!({"error":{"code":"invalid_field","message":"token"}}),
+            ),
+            put => {
+                s.push_tokens = put.into_iter().collect();
+                (200, json!({ "removed": removed }))
+            }
+        }
     } else if request_line.starts_with("POST /v1/payments ") {
         pay(state, key, body)
     } else if request_line.starts_with("GET /v1/wallet ") {
