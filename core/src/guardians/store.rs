@@ -3,6 +3,12 @@
 //! `guardians().alerts()` works offline), the ids of alerts already handed
 //! to the app (so a replayed event is never shown twice, even after a
 //! restart) and the stream cursor (the last server event id handled).
+//!
+//! Alerts are keyed newest first (`newest/` + `u64::MAX - event_id`), so
+//! the newest are read with a forward scan: sled's reverse iterator would
+//! compile a 1 MiB constant into the library (see `store::receipts`).
+//! Alerts kept by earlier versions under `alert/` + `event_id` are moved
+//! when the tree is opened.
 
 use crate::store::{Store, StoreError};
 
@@ -10,7 +16,9 @@ use super::types::GuardianAlert;
 
 const TREE: &str = "guardian_alerts";
 const CURSOR: &[u8] = b"cursor";
-const ALERT_PREFIX: &[u8] = b"alert/";
+const ALERT_PREFIX: &[u8] = b"newest/";
+/// Where versions before schema 2 kept alerts (oldest first).
+const OLD_ALERT_PREFIX: &[u8] = b"alert/";
 const SEEN_PREFIX: &str = "seen/";
 
 fn corrupt(reason: impl ToString) -> StoreError {
@@ -22,7 +30,7 @@ fn corrupt(reason: impl ToString) -> StoreError {
 
 fn alert_key(event_id: u64) -> Vec<u8> {
     let mut key = ALERT_PREFIX.to_vec();
-    key.extend_from_slice(&event_id.to_be_bytes());
+    key.extend_from_slice(&(u64::MAX - event_id).to_be_bytes());
     key
 }
 
@@ -36,9 +44,11 @@ pub(crate) struct AlertStore {
 impl AlertStore {
     /// The tree of an open store.
     pub(crate) fn new(store: &Store) -> Result<Self, StoreError> {
+        let tree = store.tree(TREE)?;
+        move_old_alerts(&tree)?;
         Ok(Self {
             store: store.clone(),
-            tree: store.tree(TREE)?,
+            tree,
         })
     }
 
@@ -86,13 +96,30 @@ impl AlertStore {
     /// Kept alerts, oldest first, at most `limit` of the newest.
     pub(crate) fn alerts(&self, limit: usize) -> Result<Vec<GuardianAlert>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(ALERT_PREFIX).rev().take(limit) {
+        for item in self.tree.scan_prefix(ALERT_PREFIX).take(limit) {
             let (_, raw) = item?;
             out.push(serde_json::from_slice(&raw).map_err(corrupt)?);
         }
         out.reverse();
         Ok(out)
     }
+}
+
+/// Moves alerts kept under the old oldest-first keys to the newest-first
+/// ones, each in one batch with its removal, so a crash leaves every alert
+/// under exactly one key.
+fn move_old_alerts(tree: &sled::Tree) -> Result<(), StoreError> {
+    for item in tree.scan_prefix(OLD_ALERT_PREFIX) {
+        let (key, raw) = item?;
+        let event_id: [u8; 8] = key[OLD_ALERT_PREFIX.len()..]
+            .try_into()
+            .map_err(|_| corrupt("old alert key is not prefix + 8 bytes"))?;
+        let mut batch = sled::Batch::default();
+        batch.insert(alert_key(u64::from_be_bytes(event_id)), raw);
+        batch.remove(key);
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -144,5 +171,37 @@ mod tests {
         assert_eq!(kept, [3, 5]);
         assert_eq!(alerts.alerts(1).unwrap()[0].event_id, 5);
         assert!(!alerts.keep_first(&alert(3, "alr_a")).unwrap());
+    }
+
+    #[tokio::test]
+    async fn alerts_kept_oldest_first_by_an_earlier_version_are_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).await.unwrap();
+        let tree = store.tree(TREE).unwrap();
+        for id in [7u64, 2, 11] {
+            let mut key = OLD_ALERT_PREFIX.to_vec();
+            key.extend_from_slice(&id.to_be_bytes());
+            tree.insert(
+                key,
+                serde_json::to_vec(&alert(id, &format!("alr_{id}"))).unwrap(),
+            )
+            .unwrap();
+        }
+        for _ in 0..2 {
+            let alerts = AlertStore::new(&store).unwrap();
+            let kept: Vec<_> = alerts
+                .alerts(2)
+                .unwrap()
+                .into_iter()
+                .map(|a| a.event_id)
+                .collect();
+            assert_eq!(kept, [7, 11]);
+            assert_eq!(tree.scan_prefix(OLD_ALERT_PREFIX).count(), 0);
+            assert_eq!(tree.scan_prefix(ALERT_PREFIX).count(), 3);
+        }
+        let mut short = OLD_ALERT_PREFIX.to_vec();
+        short.push(1);
+        tree.insert(short, b"{}".to_vec()).unwrap();
+        assert!(AlertStore::new(&store).is_err());
     }
 }

@@ -5,7 +5,8 @@
 //! - `identity`: the sealed device seed, account and device ids, pinned
 //!   operator and receipt keys;
 //! - `outbox`: payment intents by idempotency key (see [`outbox`]);
-//! - `receipts`: verified receipts, ordered by completion time;
+//! - `receipts_newest_first`: verified receipts, newest first (schema 2;
+//!   schema 1 kept them oldest first in `receipts`, see [`receipts`]);
 //! - `events`, `event_keys`: the app's event queue (see `crate::events`).
 //!
 //! Values are JSON. Every write that matters for money (intents, receipts,
@@ -21,7 +22,11 @@ use serde::{de::DeserializeOwned, Serialize};
 
 /// The schema this build writes. Older versions are migrated on open;
 /// newer ones are refused (a downgraded app must not corrupt data).
-pub(crate) const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: receipts and guardian alerts are keyed newest first, so the newest
+/// are read with a forward scan (sled's reverse iterator carries a 1 MiB
+/// constant into every app's library; see [`receipts`]).
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 const META_SCHEMA: &[u8] = b"schema_version";
 
@@ -121,14 +126,20 @@ impl Store {
                         supported: SCHEMA_VERSION,
                     });
                 }
-                // Version 1 is the first schema: nothing to migrate yet. A
-                // future version migrates here, then rewrites the version.
+                // Each step is idempotent, so a migration cut short by a
+                // crash runs again; the version is written last.
+                if found < 2 {
+                    receipts::migrate_to_newest_first(&db)?;
+                    db.flush()?;
+                    meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                }
             }
         }
         Ok(Self {
             identity: db.open_tree("identity")?,
             outbox: db.open_tree("outbox")?,
-            receipts: db.open_tree("receipts")?,
+            receipts: db.open_tree(receipts::TREE)?,
             db,
         })
     }
