@@ -21,6 +21,7 @@ final class AppModel: ObservableObject {
     let guardian = GuardianModel()
     let merchant = MerchantModel()
     @Published private(set) var notifier: EventNotifier?
+    private var push: PushRegistration?
     private let logSink = OSLogSink()
 
     /// Opens the wallet once: key store, logging, the wallet itself (which
@@ -64,10 +65,31 @@ final class AppModel: ObservableObject {
     private func enterApp(_ wallet: Wallet) async {
         account = wallet.account().info()
         phase = .ready
+        let push = PushRegistration(account: wallet.account())
+        self.push = push
+        push.requestToken()
+        await push.sendPending()
         await rider.refresh()
         rider.startNearby()
         await guardian.refresh()
         await merchant.refresh()
+    }
+
+    /// The APNs token iOS handed the app delegate.
+    func pushTokenReceived(_ deviceToken: Data) async {
+        await push?.tokenReceived(deviceToken)
+    }
+
+    /// A push arrived: opens the wallet if this launch was for the push,
+    /// registers a token left unsent, and drains the core's event queue
+    /// (guardian alerts are caught up first). True when the drain ran.
+    func pushReceived() async -> Bool {
+        if wallet == nil { await start() }
+        guard let wallet, let notifier else { return false }
+        await push?.sendPending()
+        _ = try? await wallet.guardians().syncAlerts()
+        await notifier.drain()
+        return true
     }
 
     /// Called when the app goes to the background: stops radios and streams.

@@ -13,15 +13,21 @@ struct WayfareApp: App {
         WindowGroup {
             RootView()
                 .environmentObject(model)
-                .task { await model.start() }
+                .task {
+                    appDelegate.model = model
+                    await model.start()
+                }
         }
     }
 }
 
 /// Shows Wayfare's notifications while the app is in front too, so a
 /// notification the event drain posted is on screen before its event is
-/// acknowledged.
+/// acknowledged; hands APNs tokens and background pushes to the model.
 final class AppDelegate: NSObject, UIApplicationDelegate, UNUserNotificationCenterDelegate {
+    /// Set by `WayfareApp` before the wallet opens.
+    weak var model: AppModel?
+
     func application(
         _ application: UIApplication,
         didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil
@@ -36,5 +42,27 @@ final class AppDelegate: NSObject, UIApplicationDelegate, UNUserNotificationCent
         withCompletionHandler completionHandler: @escaping (UNNotificationPresentationOptions) -> Void
     ) {
         completionHandler([.banner, .list, .sound])
+    }
+
+    func application(_ application: UIApplication, didRegisterForRemoteNotificationsWithDeviceToken deviceToken: Data) {
+        Task { @MainActor in await model?.pushTokenReceived(deviceToken) }
+    }
+
+    func application(_ application: UIApplication, didFailToRegisterForRemoteNotificationsWithError error: Error) {
+        // No token (a simulator, no network): alerts still arrive while the
+        // app is open, through the event stream.
+    }
+
+    /// A push (only an id, a kind and a short text): the drain fetches the
+    /// event it announces and shows it from the core's queue.
+    func application(
+        _ application: UIApplication,
+        didReceiveRemoteNotification userInfo: [AnyHashable: Any],
+        fetchCompletionHandler completionHandler: @escaping (UIBackgroundFetchResult) -> Void
+    ) {
+        Task { @MainActor in
+            let fetched = await model?.pushReceived() ?? false
+            completionHandler(fetched ? .newData : .failed)
+        }
     }
 }
