@@ -45,7 +45,7 @@ pub async fn demo_guardian_and_tap_ride(system: &LocalSystem) -> Result<()> {
         .await?;
     println!(
         "guardian accepted ({}), daily limit {} minor units",
-        binding.scope,
+        binding.scope.as_str(),
         binding.daily_limit_minor.unwrap_or_default()
     );
     let alerts = guardian.wallet.guardians().alert_stream();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::{Subcommand, ValueEnum};
-use wayfare_core::{GuardianAlert, GuardianBinding, GuardianScope, RiderName, Wallet};
+use wayfare_core::{BindingRole, GuardianAlert, GuardianBinding, GuardianScope, RiderName, Wallet};
 
 /// What the guardian receives.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -88,14 +88,17 @@ fn print_binding(b: &GuardianBinding) {
         .daily_limit_minor
         .map(|l| format!(", daily limit {l} minor units"))
         .unwrap_or_default();
-    let who = if b.role == "rider" {
+    let who = if b.role == BindingRole::Rider {
         format!("guardian {} ({})", b.counterpart_name, b.counterpart_handle)
     } else {
         format!("rider shown as \"{}\"", b.rider_name)
     };
     println!(
         "{}  as {:<8} {:<7} {:<13} {who}{limit}",
-        b.binding_id, b.role, b.status, b.scope
+        b.binding_id,
+        b.role.as_str(),
+        b.status.as_str(),
+        b.scope.as_str()
     );
 }
 
@@ -127,7 +130,9 @@ pub async fn run(wallet: &Arc<Wallet>, action: GuardianAction) -> Result<()> {
             println!("QR payload:      {}", inv.qr_payload);
             println!(
                 "the guardian will see \"{}\" ({}); valid until {} (Unix ms), once",
-                inv.rider_name, inv.scope, inv.expires_at_ms
+                inv.rider_name,
+                inv.scope.as_str(),
+                inv.expires_at_ms
             );
         }
         GuardianAction::Accept { code } => {

@@ -62,8 +62,8 @@ pub use express::{
     PendingExpressTap, SettledExpressTap,
 };
 pub use guardians::{
-    AlertTransit, GuardianAlert, GuardianAlertStream, GuardianBinding, GuardianBindings,
-    GuardianInvitation, GuardianScope, GuardiansApi, RiderName,
+    AlertTransit, BindingRole, BindingStatus, GuardianAlert, GuardianAlertStream, GuardianBinding,
+    GuardianBindings, GuardianInvitation, GuardianScope, GuardiansApi, RiderName, RiderNameKind,
 };
 pub use keystore::{InMemoryKeyStore, KeyStore, KeyStoreError};
 pub use listener::{DiscoveryListener, ListenerError, WalletListener};

@@ -28,8 +28,11 @@ def test_binding_consent_ride_alert_and_authorization(system, run):
         inv = await rider.guardians().create_invitation(
             wf.GuardianScope.TRANSIT_ONLY, wf.RiderName.PHONE_TAIL(), None)
         assert inv.rider_name == "The phone ending 1234"
+        assert inv.scope == wf.GuardianScope.TRANSIT_ONLY
+        assert inv.shown_as == wf.RiderNameKind.PHONE_TAIL
         binding = await guardian.guardians().accept_invitation(inv.qr_payload)
-        assert binding.role == "guardian" and binding.status == "active"
+        assert binding.role == wf.BindingRole.GUARDIAN and binding.status == wf.BindingStatus.ACTIVE
+        assert binding.scope == wf.GuardianScope.TRANSIT_ONLY
         with pytest.raises(wf.WalletError.InvitationInvalid):
             await stranger.guardians().accept_invitation(inv.code)
         with pytest.raises(wf.WalletError.NotFound):
@@ -59,7 +62,7 @@ def test_binding_consent_ride_alert_and_authorization(system, run):
         assert [e.body.alert.alert_id for e in events] == [alert.alert_id]
 
         revoked = await rider.guardians().revoke(binding.binding_id)
-        assert revoked.status == "revoked"
+        assert revoked.status == wf.BindingStatus.REVOKED
         for w in (rider, guardian, stranger):
             await w.close()
 

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_core::{
-    GuardianAlert, GuardianScope, ListenerError, PaymentFailure, PaymentOutcome,
-    PaymentRequestInfo, RiderName, TapOutcome, WalletError, WalletEventBody, WalletListener,
+    BindingRole, BindingStatus, GuardianAlert, GuardianScope, ListenerError, PaymentFailure,
+    PaymentOutcome, PaymentRequestInfo, RiderName, TapOutcome, WalletError, WalletEventBody,
+    WalletListener,
 };
 use wayfare_terminal::RunningTerminal;
 
@@ -107,7 +108,10 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
     assert!(matches!(err, WalletError::InvitationInvalid), "{err:?}");
     // The guardian accepts (by QR payload); the code is then spent.
     let b = g.accept_invitation(inv.qr_payload.clone()).await.unwrap();
-    assert_eq!((b.role.as_str(), b.status.as_str()), ("guardian", "active"));
+    assert_eq!(
+        (b.role, b.status),
+        (BindingRole::Guardian, BindingStatus::Active)
+    );
     assert_eq!(b.rider_name_zh, "尾号1234的手机");
     let err = s.accept_invitation(inv.code.clone()).await.unwrap_err();
     assert!(matches!(err, WalletError::InvitationInvalid), "{err:?}");
@@ -140,7 +144,10 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
     assert_eq!(mine.as_rider.len(), 1);
     assert_eq!(mine.as_rider[0].counterpart_name, "Dad");
     let id = mine.as_rider[0].binding_id.clone();
-    assert_eq!(g.binding(id.clone()).await.unwrap().role, "guardian");
+    assert_eq!(
+        g.binding(id.clone()).await.unwrap().role,
+        BindingRole::Guardian
+    );
     let theirs = s.bindings(true).await.unwrap();
     assert!(theirs.as_rider.is_empty() && theirs.as_guardian.is_empty());
     for err in [
@@ -172,14 +179,14 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
 
     // Revoked: the very next ride makes no alert.
     let revoked = r.revoke(id.clone()).await.unwrap();
-    assert_eq!(revoked.status, "revoked");
+    assert_eq!(revoked.status, BindingStatus::Revoked);
     ride(&rider, &tram).await;
     assert!(g.sync_alerts().await.unwrap().is_empty());
     assert_eq!(g.alerts(50).unwrap().len(), 1);
     assert!(g.bindings(false).await.unwrap().as_guardian.is_empty());
     assert_eq!(
         g.bindings(true).await.unwrap().as_guardian[0].status,
-        "revoked"
+        BindingStatus::Revoked
     );
 }
 

@@ -17,8 +17,8 @@ use serde_json::json;
 
 pub use stream::GuardianAlertStream;
 pub use types::{
-    AlertTransit, GuardianAlert, GuardianBinding, GuardianBindings, GuardianInvitation,
-    GuardianScope, RiderName,
+    AlertTransit, BindingRole, BindingStatus, GuardianAlert, GuardianBinding, GuardianBindings,
+    GuardianInvitation, GuardianScope, RiderName, RiderNameKind,
 };
 
 use crate::error::WalletError;

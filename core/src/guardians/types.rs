@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// What a guardian receives about the rider's payments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
 pub enum GuardianScope {
     /// Only transit payments (tram, gate).
     TransitOnly,
@@ -13,12 +14,68 @@ pub enum GuardianScope {
 }
 
 impl GuardianScope {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The wire name (`transit_only`, `all_payments`).
+    pub fn as_str(self) -> &'static str {
         match self {
             GuardianScope::TransitOnly => "transit_only",
             GuardianScope::AllPayments => "all_payments",
         }
     }
+}
+
+/// Which side of a binding the caller is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingRole {
+    /// The caller is the rider whose payments are watched.
+    Rider,
+    /// The caller is the guardian who is told.
+    Guardian,
+}
+
+impl BindingRole {
+    /// The wire name (`rider`, `guardian`), for logs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindingRole::Rider => "rider",
+            BindingRole::Guardian => "guardian",
+        }
+    }
+}
+
+/// Where a binding stands. Only an active binding sends alerts and counts
+/// a daily limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingStatus {
+    /// Alerts flow.
+    Active,
+    /// The rider ended it.
+    Revoked,
+    /// The guardian left.
+    Left,
+}
+
+impl BindingStatus {
+    /// The wire name (`active`, `revoked`, `left`), for logs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BindingStatus::Active => "active",
+            BindingStatus::Revoked => "revoked",
+            BindingStatus::Left => "left",
+        }
+    }
+}
+
+/// Which kind of name the rider chose to be shown by (the name itself is
+/// the record's `rider_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum RiderNameKind {
+    /// The last four digits of the rider's phone number.
+    PhoneTail,
+    /// A nickname the rider chose.
+    Nickname,
 }
 
 /// How the rider is named in the guardian's alerts.
@@ -44,10 +101,10 @@ pub struct GuardianInvitation {
     pub code: String,
     /// The string to encode in a QR code (the guardian may scan it instead).
     pub qr_payload: String,
-    /// `transit_only` or `all_payments`.
-    pub scope: String,
-    /// `phone_tail` or `nickname`.
-    pub shown_as: String,
+    /// What the guardian will receive.
+    pub scope: GuardianScope,
+    /// Which kind of name the rider is shown by.
+    pub shown_as: RiderNameKind,
     /// How the rider will be named, e.g. "The phone ending 1234".
     pub rider_name: String,
     /// After this the invitation is refused (Unix ms).
@@ -59,14 +116,14 @@ pub struct GuardianInvitation {
 pub struct GuardianBinding {
     /// Binding id.
     pub binding_id: String,
-    /// `rider` or `guardian`: the caller's side.
-    pub role: String,
-    /// `active`, `revoked` or `left`.
-    pub status: String,
-    /// `transit_only` or `all_payments`.
-    pub scope: String,
-    /// `phone_tail` or `nickname`.
-    pub shown_as: String,
+    /// The caller's side.
+    pub role: BindingRole,
+    /// Active, or how it ended.
+    pub status: BindingStatus,
+    /// What the guardian will receive.
+    pub scope: GuardianScope,
+    /// Which kind of name the rider is shown by.
+    pub shown_as: RiderNameKind,
     /// How the rider is named in alerts (English).
     pub rider_name: String,
     /// How the rider is named in alerts (Chinese).

@@ -49,7 +49,7 @@ struct BindingRow: View {
 
     var body: some View {
         VStack(alignment: .leading, spacing: 2) {
-            Text(binding.role == "rider" ? binding.counterpartName : riderName)
+            Text(binding.role == .rider ? binding.counterpartName : riderName)
             HStack {
                 Text(GuardianModel.scopeText(binding.scope))
                 if let limit = binding.dailyLimitMinor {
@@ -84,7 +84,7 @@ struct BindingDetailView: View {
                     value: binding.dailyLimitMinor.map { L10n.money($0, binding.currency) } ?? L10n.t("guardian.limit.none"))
                 LabeledContent(L10n.t("guardian.since"), value: L10n.date(ms: binding.createdAtMs))
             }
-            if binding.role == "rider" {
+            if binding.role == .rider {
                 Section {
                     TextField(L10n.t("guardian.limit.placeholder"), text: $limit).keyboardType(.numberPad)
                     Button(L10n.t("guardian.limit.set")) {
@@ -115,6 +115,6 @@ struct BindingDetailView: View {
             }
             ErrorBanner(message: guardian.error)
         }
-        .navigationTitle(binding.role == "rider" ? binding.counterpartName : binding.riderName)
+        .navigationTitle(binding.role == .rider ? binding.counterpartName : binding.riderName)
     }
 }

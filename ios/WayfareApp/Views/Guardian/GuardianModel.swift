@@ -123,7 +123,11 @@ final class GuardianModel: ObservableObject {
         feed = nil
     }
 
-    static func scopeText(_ scope: String) -> String {
-        scope == "transit_only" ? L10n.t("guardian.scope.transit") : L10n.t("guardian.scope.all")
+    /// A binding's scope in words (the core's enum, never a string compare).
+    static func scopeText(_ scope: GuardianScope) -> String {
+        switch scope {
+        case .transitOnly: return L10n.t("guardian.scope.transit")
+        case .allPayments: return L10n.t("guardian.scope.all")
+        }
     }
 }

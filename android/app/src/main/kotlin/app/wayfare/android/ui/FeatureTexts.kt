@@ -1,6 +1,7 @@
 package app.wayfare.android.ui
 
 import android.content.Context
+import app.wayfare.core.GuardianScope
 
 /**
  * The texts of the taps, top-ups, points, guardian screens and
@@ -73,7 +74,11 @@ sealed class FeatureTexts {
     abstract val myGuardians: String
     abstract val myRiders: String
     abstract val none: String
-    abstract fun scopeText(scope: String): String
+    /** A binding's scope in words (the core's enum, never a string compare). */
+    fun scopeText(scope: GuardianScope): String = when (scope) {
+        GuardianScope.TRANSIT_ONLY -> scopeTransit
+        GuardianScope.ALL_PAYMENTS -> scopeAll
+    }
     abstract fun limitValue(amount: String): String
     abstract val limitNone: String
     abstract val limitPlaceholder: String
@@ -169,7 +174,6 @@ sealed class FeatureTexts {
         override val myGuardians = "My guardians"
         override val myRiders = "Riders I look after"
         override val none = "None"
-        override fun scopeText(scope: String) = if (scope == "transit_only") scopeTransit else scopeAll
         override fun limitValue(amount: String) = "limit $amount a day"
         override val limitNone = "No limit"
         override val limitPlaceholder = "Daily limit (e.g. 20.00)"
@@ -261,7 +265,6 @@ sealed class FeatureTexts {
         override val myGuardians = "我的监护人"
         override val myRiders = "我监护的乘客"
         override val none = "无"
-        override fun scopeText(scope: String) = if (scope == "transit_only") scopeTransit else scopeAll
         override fun limitValue(amount: String) = "每日限额 $amount"
         override val limitNone = "无限额"
         override val limitPlaceholder = "每日限额（例如 20.00）"

@@ -1,5 +1,7 @@
 package app.wayfare.core.test
 
+import app.wayfare.core.BindingRole
+import app.wayfare.core.BindingStatus
 import app.wayfare.core.GuardianScope
 import app.wayfare.core.RiderName
 import app.wayfare.core.TapOutcome
@@ -47,8 +49,8 @@ class GuardianTest {
         val invitation = rider.guardians().createInvitation(GuardianScope.TRANSIT_ONLY, RiderName.PhoneTail) // expiresInS defaults to null
         assertEquals("The phone ending 1234", invitation.riderName)
         val binding = guardian.guardians().acceptInvitation(invitation.qrPayload)
-        assertEquals("guardian", binding.role)
-        assertEquals("active", binding.status)
+        assertEquals(BindingRole.GUARDIAN, binding.role)
+        assertEquals(BindingStatus.ACTIVE, binding.status)
         // Typed refusals an app can act on (no string codes to compare).
         assertThrows<WalletException.InvitationInvalid> {
             runBlocking { stranger.guardians().acceptInvitation(invitation.code) }
@@ -83,7 +85,7 @@ class GuardianTest {
         val queued = guardian.events().pending(10u).map { it.body }.filterIsInstance<WalletEventBody.GuardianAlert>()
         assertEquals(listOf(alert.alertId), queued.map { it.alert.alertId })
 
-        assertEquals("revoked", rider.guardians().revoke(binding.bindingId).status)
+        assertEquals(BindingStatus.REVOKED, rider.guardians().revoke(binding.bindingId).status)
         listOf(rider, guardian, stranger).forEach { it.closeWallet() }
     }
 
