@@ -17,12 +17,58 @@ use crate::tls::TlsConfig;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// `[server]`: what the command-line flags set, for a file-based
+    /// deployment (a flag or its environment variable wins over the file).
+    #[serde(default)]
+    pub server: ServerSection,
     /// `[[funding.providers]]`: the over-the-air top-up providers.
     #[serde(default)]
     pub funding: FundingConfig,
     /// `[push.fcm]`, `[push.apns]`: push to closed apps.
     #[serde(default)]
     pub push: PushConfig,
+}
+
+/// The `[server]` section: one key per `wayfare-server` flag, named as the
+/// flag with underscores (`--data-dir` is `data_dir`). Each is optional;
+/// the flag, then its `WAYFARE_*` environment variable, take precedence.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Keys, admin token and the default SQLite database.
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Where guardian alerts are POSTed for SMS/push.
+    pub alert_webhook_url: Option<String>,
+    /// Where closed days' billing records are POSTed.
+    pub billing_url: Option<String>,
+    /// The file holding the billing HMAC secret.
+    pub billing_secret_file: Option<PathBuf>,
+    /// Close each day once it ended at this UTC offset (minutes).
+    pub billing_close_utc_offset_minutes: Option<i64>,
+    /// PEM certificate chain: serve only HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Also serve `/metrics` without the admin token on this address.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` (default) or `json`: one JSON object per log line.
+    pub log_format: Option<LogFormat>,
+}
+
+/// How the server writes its log lines (to stderr).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`),
+    /// for a log collector.
+    Json,
 }
 
 /// Why the TOML file cannot be read.
@@ -100,5 +146,47 @@ impl ServerConfig {
                 self.data_dir.join("wayfare.db").display()
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_examples_server_section_parses_with_every_key_turned_on() {
+        let example = include_str!("../wayfare-server.example.toml");
+        let start = example.find("[server]").unwrap();
+        let end = start + example[start..].find("\n\n").unwrap();
+        let on: String = example[start..end]
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") => format!("{rest}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let section = ConfigFile::from_toml(&on).unwrap().server;
+        assert_eq!(section.data_dir, Some(PathBuf::from("/var/lib/wayfare")));
+        assert_eq!(section.listen, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(section.billing_close_utc_offset_minutes, Some(480));
+        assert!(section.tls_cert.is_some() && section.tls_key.is_some());
+        assert!(section.metrics_listen.is_some() && section.alert_webhook_url.is_some());
+        assert_eq!(section.log_format, Some(LogFormat::Text));
+    }
+
+    #[test]
+    fn a_misspelt_or_mistyped_server_key_is_refused_by_name() {
+        let err = ConfigFile::from_toml("[server]\nlisten_addr = \"127.0.0.1:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_addr"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nlog_format = \"yaml\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("yaml"), "{err}");
+        let err = ConfigFile::from_toml("[server]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen") || err.contains("socket"), "{err}");
     }
 }

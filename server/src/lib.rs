@@ -59,7 +59,7 @@ mod transit;
 mod wakeups;
 
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};
-pub use config::{ConfigFile, ConfigFileError, ServerConfig};
+pub use config::{ConfigFile, ConfigFileError, LogFormat, ServerConfig, ServerSection};
 pub use error::{ApiError, ServerError};
 pub use funding::{
     sign_callback, FundingConfig, FundingConfigError, ProviderConfig, ProviderKind,

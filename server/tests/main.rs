@@ -26,6 +26,7 @@ mod merchant_scene;
 mod merchants;
 mod metrics;
 mod metrics_text;
+mod operations;
 mod payments;
 mod pg_races;
 mod points;
