@@ -11,6 +11,16 @@ plugins {
     id("org.jetbrains.kotlin.android")
 }
 
+// The operator's control center, set once for release builds:
+//   ./gradlew assembleRelease -Pwayfare.serverUrl=https://cc.example.com
+// (or `wayfare.serverUrl=...` in gradle.properties). It lands in the
+// manifest's app.wayfare.SERVER_URL meta-data, which Wayfare.serverUrl reads;
+// a release build without it, or with a URL that is not https, fails (below).
+val releaseServerUrl: Provider<String> = providers.gradleProperty("wayfare.serverUrl")
+
+/** What a debug build talks to: wayfare-server on the host's loopback as the emulator sees it (10.0.2.2). */
+val debugServerUrl = "http://10.0.2.2:8080"
+
 android {
     namespace = "app.wayfare.android"
     compileSdk = 35
@@ -20,6 +30,17 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"
+    }
+    buildTypes {
+        getByName("debug") {
+            manifestPlaceholders["wayfareServerUrl"] = debugServerUrl
+        }
+        getByName("release") {
+            isMinifyEnabled = true
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"), "proguard-rules.pro")
+            // Empty when unset: checkReleaseServerUrl fails the build before it gets that far.
+            manifestPlaceholders["wayfareServerUrl"] = releaseServerUrl.getOrElse("")
+        }
     }
     sourceSets["main"].java.srcDirs("src/main/kotlin")
     sourceSets["test"].java.srcDirs("src/test/kotlin")
@@ -42,6 +63,25 @@ android {
 }
 
 kotlin { jvmToolchain(17) }
+
+// A release build must name its operator's control center, over https:
+// fail early and say how, rather than ship an app that cannot open a wallet.
+val checkReleaseServerUrl by tasks.registering {
+    val url = releaseServerUrl
+    doLast {
+        val value = url.orNull?.trim()
+        if (value.isNullOrEmpty()) {
+            throw GradleException(
+                "A release build needs the control center's URL: pass -Pwayfare.serverUrl=https://... " +
+                    "or set wayfare.serverUrl in gradle.properties (see android/README.md, Release configuration)."
+            )
+        }
+        if (!value.startsWith("https://")) {
+            throw GradleException("wayfare.serverUrl must be an https URL in a release build, not '$value'.")
+        }
+    }
+}
+tasks.matching { it.name == "preReleaseBuild" }.configureEach { dependsOn(checkReleaseServerUrl) }
 
 dependencies {
     implementation(files("../../build/android/wayfare-core.aar"))

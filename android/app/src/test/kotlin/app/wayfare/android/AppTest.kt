@@ -2,6 +2,8 @@ package app.wayfare.android
 
 import android.app.Activity
 import android.content.Context
+import android.content.pm.ApplicationInfo
+import android.os.Bundle
 import app.wayfare.android.ui.HomeActivity
 import app.wayfare.android.ui.RegisterActivity
 import app.wayfare.core.DiscoveredTerminal
@@ -19,8 +21,10 @@ import org.junit.Assert.assertTrue
 import org.junit.Before
 import org.robolectric.Robolectric
 import org.robolectric.RuntimeEnvironment
+import org.robolectric.Shadows.shadowOf
 import java.io.File
 import java.nio.file.Files
+import javax.xml.parsers.DocumentBuilderFactory
 
 /**
  * The fixture every test of the app against the real system shares, so
@@ -28,7 +32,8 @@ import java.nio.file.Files
  * app (no wallet open, its data gone, pointed at the test [system] on
  * loopback, the sealing key in a JCE key store, notifications allowed
  * unless `notificationsAllowed` is false: the tests of that permission start
- * without it); after it every wallet closed, the app's and the other
+ * without it; a debuggable build whose manifest names the control center
+ * pom.xml filled in, as Gradle's debug build type does); after it every wallet closed, the app's and the other
  * phones'. The steps many tests take are here once: another phone,
  * registering, a terminal typed in, paying at a terminal through the core.
  */
@@ -44,6 +49,7 @@ abstract class AppTest(private val notificationsAllowed: Boolean = true) {
 
     @Before
     fun freshApp() = runBlocking {
+        installBuild(manifestMetaData(Wayfare.SERVER_URL_META), debuggable = true)
         Wayfare.shutdown()
         Wayfare.dataDir(context).deleteRecursively()
         Wayfare.configure(context, Wayfare.Settings(system.baseUrl, MdnsScope.LOOPBACK))
@@ -56,6 +62,29 @@ abstract class AppTest(private val notificationsAllowed: Boolean = true) {
         others.forEach { it.closeWallet(); it.destroy() }
         others.clear()
         Wayfare.shutdown()
+    }
+
+    /**
+     * Plays the installed build as the system reports it: the manifest's
+     * control center (`serverUrl` in the `<meta-data>` [Wayfare] reads; null:
+     * none) and whether the build is debuggable. Robolectric reads no
+     * manifest here (no aapt2), so the test puts both into the package
+     * manager's ApplicationInfo.
+     */
+    protected fun installBuild(serverUrl: String?, debuggable: Boolean) {
+        val info = shadowOf(context.packageManager).getInternalMutablePackageInfo(context.packageName).applicationInfo!!
+        info.metaData = Bundle().apply { if (serverUrl != null) putString(Wayfare.SERVER_URL_META, serverUrl) }
+        info.flags = if (debuggable) info.flags or ApplicationInfo.FLAG_DEBUGGABLE else info.flags and ApplicationInfo.FLAG_DEBUGGABLE.inv()
+    }
+
+    /** The value of the `<meta-data>` named `name` in the manifest pom.xml filled in (`-Dwayfare.manifest`). */
+    protected fun manifestMetaData(name: String): String? {
+        val android = "http://schemas.android.com/apk/res/android"
+        val manifest = File(System.getProperty("wayfare.manifest") ?: "target/manifest/AndroidManifest.xml")
+        val doc = DocumentBuilderFactory.newInstance().apply { isNamespaceAware = true }.newDocumentBuilder().parse(manifest)
+        val all = doc.getElementsByTagName("meta-data")
+        return (0 until all.length).map { all.item(it) as org.w3c.dom.Element }
+            .firstOrNull { it.getAttributeNS(android, "name") == name }?.getAttributeNS(android, "value")
     }
 
     /** The app's wallet seals with `sealing` from now on (the next open uses it). */

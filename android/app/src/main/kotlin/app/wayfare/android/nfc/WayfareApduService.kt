@@ -3,6 +3,7 @@ package app.wayfare.android.nfc
 import android.nfc.cardemulation.HostApduService
 import android.os.Bundle
 import android.util.Log
+import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
 import app.wayfare.core.NfcCard
 import app.wayfare.core.NfcListener
@@ -38,6 +39,10 @@ class WayfareApduService : HostApduService() {
                 } catch (e: WalletException) {
                     // No wallet to answer with (not opened, not registered): no precise diagnosis.
                     Log.w(TAG, "no card to answer the reader: ${e.javaClass.simpleName}")
+                    SW_UNKNOWN
+                } catch (e: ServerUrlException) {
+                    // This build's control center is refused: the home screen says why.
+                    Log.w(TAG, "no card to answer the reader: ${e.problem}")
                     SW_UNKNOWN
                 }
             }

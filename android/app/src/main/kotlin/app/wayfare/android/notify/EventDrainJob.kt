@@ -7,6 +7,7 @@ import android.app.job.JobService
 import android.content.ComponentName
 import android.content.Context
 import android.util.Log
+import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
 import app.wayfare.core.WalletException
 import kotlinx.coroutines.CoroutineScope
@@ -37,6 +38,10 @@ class EventDrainJob : JobService() {
             } catch (e: WalletException) {
                 Log.i(TAG, "background drain failed (${e.javaClass.simpleName}); the scheduler retries")
                 true
+            } catch (e: ServerUrlException) {
+                // Not something a retry mends: the home screen says why.
+                Log.w(TAG, "background drain not run: ${e.problem}")
+                false
             }
             jobFinished(params, retry)
         }

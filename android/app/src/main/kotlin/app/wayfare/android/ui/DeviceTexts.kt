@@ -1,11 +1,13 @@
 package app.wayfare.android.ui
 
 import android.content.Context
+import app.wayfare.android.ServerUrlException
 
 /**
  * The texts of what the app does with the phone itself (notification
  * permission, taps from the background, express taps, the phone's own
- * discovery, the background drain) in English and Chinese: the [Texts]
+ * discovery, the background drain, the control center a build names)
+ * in English and Chinese: the [Texts]
  * pattern (one compiler-checked table per language, picked by the locale),
  * kept apart so that each table stays readable.
  */
@@ -54,6 +56,9 @@ sealed class DeviceTexts {
     abstract val scanNoCamera: String
     abstract val scanNoPermission: String
 
+    /** Why this build will not open the wallet (its control center was refused), in place of the name. */
+    abstract fun serverRefused(problem: ServerUrlException.Problem, url: String?): String
+
     object English : DeviceTexts() {
         override val notificationsOff =
             "Notifications are off. Guardian alerts, shop prompts and payment notices are kept here until you turn them on."
@@ -80,6 +85,17 @@ sealed class DeviceTexts {
         override val scanHint = "Point the camera at the invitation's QR code."
         override val scanNoCamera = "No camera can be used on this phone: type the code instead."
         override val scanNoPermission = "Without the camera, type the code instead."
+        override fun serverRefused(problem: ServerUrlException.Problem, url: String?) = when (problem) {
+            ServerUrlException.Problem.NOT_CONFIGURED ->
+                "This copy of Wayfare was built without the address of its control center, so it cannot open your wallet. " +
+                    "Install the app your transport operator provides."
+            ServerUrlException.Problem.MALFORMED ->
+                "This copy of Wayfare names a control center that is not a web address (\"$url\"), so it cannot open your wallet."
+            ServerUrlException.Problem.NOT_HTTPS ->
+                "This copy of Wayfare would talk to its control center without encryption ($url). " +
+                    "Payments need a secure (https) connection, so your wallet stays closed. " +
+                    "Install the app your transport operator provides."
+        }
         override val expressButton = "Express taps"
         override val expressTitle = "Express taps"
         override val expressExplain =
@@ -130,6 +146,14 @@ sealed class DeviceTexts {
         override val scanHint = "将相机对准邀请的二维码。"
         override val scanNoCamera = "本机没有可用的相机：请输入邀请码。"
         override val scanNoPermission = "未允许使用相机：请输入邀请码。"
+        override fun serverRefused(problem: ServerUrlException.Problem, url: String?) = when (problem) {
+            ServerUrlException.Problem.NOT_CONFIGURED ->
+                "此版本的 Wayfare 构建时没有设置控制中心地址，因此无法打开您的钱包。请安装交通运营方提供的应用。"
+            ServerUrlException.Problem.MALFORMED ->
+                "此版本的 Wayfare 设置的控制中心不是有效的网址（“$url”），因此无法打开您的钱包。"
+            ServerUrlException.Problem.NOT_HTTPS ->
+                "此版本的 Wayfare 会以不加密的方式连接控制中心（$url）。付款需要安全连接（https），因此钱包保持关闭。请安装交通运营方提供的应用。"
+        }
         override val expressButton = "快速通行"
         override val expressTitle = "快速通行"
         override val expressExplain = "开启后，即使手机没有网络，闸机也可以扣费，但绝不超过下面的限额。"

@@ -6,6 +6,7 @@ import android.os.Bundle
 import android.view.View
 import android.widget.LinearLayout
 import android.widget.TextView
+import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
 import app.wayfare.android.notify.EventDrainJob
 import app.wayfare.android.notify.EventNotifier
@@ -77,6 +78,9 @@ class HomeActivity : WayfareActivity() {
             } catch (e: WalletException) {
                 greeting.text = texts.openFailed + " " + walletErrorMessage(e)
                 return@launch
+            } catch (e: ServerUrlException) {
+                greeting.text = device.serverRefused(e.problem, e.url)
+                return@launch
             }
             if (!wallet.account().isRegistered()) {
                 startActivity(Intent(this@HomeActivity, RegisterActivity::class.java))
@@ -117,7 +121,13 @@ class HomeActivity : WayfareActivity() {
         val granted = grantResults.isNotEmpty() && grantResults.all { it == PackageManager.PERMISSION_GRANTED }
         NotificationAccess.answered(this, granted)
         scope.launch {
-            val wallet = try { Wayfare.wallet(this@HomeActivity) } catch (e: WalletException) { return@launch }
+            val wallet = try {
+                Wayfare.wallet(this@HomeActivity)
+            } catch (e: WalletException) {
+                return@launch
+            } catch (e: ServerUrlException) {
+                return@launch
+            }
             checkNotifications(wallet)
             // What waited unshown is posted now.
             if (NotificationAccess.allowed(this@HomeActivity)) EventNotifier.drainQuietly(this@HomeActivity, wallet)

@@ -6,6 +6,7 @@ import android.os.Bundle
 import android.widget.Button
 import android.widget.LinearLayout
 import android.widget.TextView
+import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
 import app.wayfare.android.nfc.TapSheet
 import app.wayfare.core.DiscoveredTerminal
@@ -85,6 +86,8 @@ class PaymentActivity : WayfareActivity() {
             }
         } catch (e: WalletException) {
             if (!isDestroyed) finishWith(Outcome.failed(texts, e, request))
+        } catch (e: ServerUrlException) {
+            if (!isDestroyed) finishWith(Outcome(Outcome.Kind.FAILED, texts.failedTitle, DeviceTexts.of(texts).serverRefused(e.problem, e.url)))
         }
     }
 

@@ -4,6 +4,7 @@ import android.app.Activity
 import android.content.Intent
 import android.os.Bundle
 import android.view.View
+import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
 import app.wayfare.core.Wallet
 import app.wayfare.core.WalletException
@@ -79,6 +80,9 @@ abstract class WayfareActivity : Activity() {
             Wayfare.wallet(this@WayfareActivity)
         } catch (e: WalletException) {
             unavailable(texts.openFailed + " " + walletErrorMessage(e))
+            return@launch
+        } catch (e: ServerUrlException) {
+            unavailable(DeviceTexts.of(texts).serverRefused(e.problem, e.url))
             return@launch
         }
         block(wallet)
