@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Wayfare test on this machine: installs what the tests need,
 # starts a throwaway PostgreSQL, then formatting, lints, the Rust suites, and
-# a bounded run of every fuzz target (scripts/fuzz.sh), the binding suites,
+# a bounded run of every fuzz target (scripts/fuzz.sh), schemathesis against
+# a running server (scripts/test-api-fuzz.sh), the binding suites,
 # and the iOS check against the Swift they generated (scripts/check-ios.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,8 @@ echo "== cargo test"
 cargo test --workspace --no-fail-fast
 echo "== fuzz (every decoder, bounded time, stable Rust)"
 FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh
+echo "== API fuzz (schemathesis against a running server, every operation)"
+scripts/test-api-fuzz.sh
 scripts/test-bindings.sh
 scripts/test-android.sh
 scripts/check-ios.sh

@@ -38,7 +38,8 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// Checks an offset in minutes.
 pub fn check_offset(field: &str, minutes: i64) -> Result<i64, ApiError> {
-    if minutes.abs() > MAX_OFFSET_MINUTES {
+    // A range, not `abs()`: i64::MIN has no absolute value.
+    if !(-MAX_OFFSET_MINUTES..=MAX_OFFSET_MINUTES).contains(&minutes) {
         return Err(ApiError::field(
             field,
             "must be a UTC offset in minutes between -840 and 840",
@@ -87,7 +88,12 @@ pub fn local_day_start(at_ms: i64, offset_minutes: i64) -> i64 {
 pub fn parse_day(field: &str, text: &str, offset_minutes: i64) -> Result<(i64, i64), ApiError> {
     let bad = || ApiError::field(field, "must be a date written YYYY-MM-DD");
     let parts: Vec<&str> = text.split('-').collect();
-    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+    if parts.len() != 3
+        || parts[0].len() != 4
+        || parts[1].len() != 2
+        || parts[2].len() != 2
+        || !parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(bad());
     }
     let year: i64 = parts[0].parse().map_err(|_| bad())?;
@@ -154,10 +160,22 @@ mod tests {
         let (s, e) = parse_day("date", "2026-11-21", 480).unwrap();
         assert_eq!(s, local_day_start(at, 480));
         assert_eq!(e - s, DAY_MS);
-        for bad in ["2026-02-30", "2026-13-01", "21-11-2026", "2026-1-01", "x"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "21-11-2026",
+            "2026-1-01",
+            "x",
+            "2026-+1-01",
+            "2026-01-+1",
+            "+999-01-01",
+        ] {
             assert!(parse_day("date", bad, 0).is_err(), "{bad}");
         }
         assert!(check_offset("o", 841).is_err());
+        // Found by the API fuzzer: abs() of i64::MIN panicked.
+        assert!(check_offset("o", i64::MIN).is_err());
+        assert!(check_offset("o", i64::MAX).is_err());
         assert_eq!(check_offset("o", -840).unwrap(), -840);
     }
 }

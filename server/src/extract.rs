@@ -47,17 +47,59 @@ pub async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes,
 
 /// Parses a JSON body: syntax errors are `400 malformed_json`, a valid JSON
 /// value of the wrong shape (unknown or missing field, wrong type) is
-/// `422 invalid_field`.
+/// `422 invalid_field`. JSON has one kind of number, so `2.0` is the
+/// integer 2 (as JSON Schema and the OpenAPI document say): serde refuses
+/// a float for an integer field, so a body that fails only for that is read
+/// again with its whole floats (up to 2^53) written as integers.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedJson(
             "the request body is empty; send a JSON object".into(),
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::InvalidField(format!("request body: {e}")),
-        _ => ApiError::MalformedJson(format!("request body is not valid JSON: {e}")),
+    serde_json::from_slice(bytes).or_else(|e| match e.classify() {
+        serde_json::error::Category::Data => serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|mut value| whole_floats_as_integers(&mut value).then_some(value))
+            .and_then(|value| serde_json::from_value(value).ok())
+            .ok_or_else(|| ApiError::InvalidField(format!("request body: {e}"))),
+        _ => Err(ApiError::MalformedJson(format!(
+            "request body is not valid JSON: {e}"
+        ))),
     })
+}
+
+/// Rewrites every float with an integral value of at most 2^53 in
+/// magnitude (where a float spells exactly one integer) as that integer;
+/// true when there was one.
+fn whole_floats_as_integers(value: &mut serde_json::Value) -> bool {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation)]
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => {
+                *value = serde_json::Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        serde_json::Value::Array(items) => {
+            // Every element, not only up to the first (no short circuit).
+            let mut any = false;
+            for v in items {
+                any |= whole_floats_as_integers(v);
+            }
+            any
+        }
+        serde_json::Value::Object(map) => {
+            let mut any = false;
+            for v in map.values_mut() {
+                any |= whole_floats_as_integers(v);
+            }
+            any
+        }
+        _ => false,
+    }
 }
 
 /// A path parameter; a bad one is `404 not_found`.
@@ -97,12 +139,19 @@ where
 }
 
 /// Validates an amount given as any JSON number: it must be a positive
-/// integer of minor units within the protocol maximum.
+/// integer of minor units within the protocol maximum (`250.0` is the
+/// integer 250; `2.5` is refused).
 pub fn parse_amount(field: &str, value: &serde_json::Number) -> Result<u64, ApiError> {
     let as_int = value
         .as_i64()
         .map(i128::from)
-        .or_else(|| value.as_u64().map(i128::from));
+        .or_else(|| value.as_u64().map(i128::from))
+        .or_else(|| {
+            let mut whole = serde_json::Value::Number(value.clone());
+            whole_floats_as_integers(&mut whole)
+                .then(|| whole.as_i64().map(i128::from))
+                .flatten()
+        });
     match as_int {
         Some(n) => validate_amount(n).map_err(|e| ApiError::InvalidAmount(format!("{field}: {e}"))),
         None => Err(ApiError::InvalidAmount(format!(
@@ -158,6 +207,8 @@ mod tests {
     fn amounts_from_any_json_number() {
         let n = |s: &str| serde_json::from_str::<serde_json::Number>(s).unwrap();
         assert_eq!(parse_amount("a", &n("250")).unwrap(), 250);
+        assert_eq!(parse_amount("a", &n("250.0")).unwrap(), 250);
+        assert_eq!(parse_amount("a", &n("2.5e2")).unwrap(), 250);
         for bad in [
             "0",
             "-5",
@@ -196,5 +247,35 @@ mod tests {
             Err(ApiError::InvalidField(_))
         ));
         assert!(parse_json::<B>(b"{\"a\":\"x\"}").is_ok());
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct N {
+            n: i64,
+            list: Vec<u32>,
+            inner: Option<Box<N>>,
+        }
+        // Found by the API fuzzer: JSON Schema's `integer` admits 2.0, serde's i64 did not.
+        let parsed: N = parse_json(
+            br#"{"n": -22085.0, "list": [1.0, 2], "inner": {"n": 4e3, "list": [], "inner": null}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.n, -22085);
+        assert_eq!(parsed.list, [1, 2]);
+        assert_eq!(parsed.inner.unwrap().n, 4000);
+        for bad in [
+            &br#"{"n": 1.5, "list": []}"#[..],
+            br#"{"n": 1e300, "list": []}"#,
+            br#"{"n": 1, "list": [-1.0]}"#,
+        ] {
+            assert!(
+                matches!(parse_json::<N>(bad), Err(ApiError::InvalidField(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -50,12 +50,120 @@ fn obj(required: &[&str], props: Value) -> Value {
     json!({ "type": "object", "additionalProperties": false, "required": required, "properties": props })
 }
 
+/// A request body object: as [`obj`], and every optional property also
+/// takes `null` (the server reads each into an `Option`, where `null` is
+/// the same as leaving the property out).
+fn req(required: &[&str], mut props: Value) -> Value {
+    if let Some(map) = props.as_object_mut() {
+        for (name, schema) in map.iter_mut() {
+            if !required.contains(&name.as_str()) {
+                *schema = nullable(schema.clone());
+            }
+        }
+    }
+    obj(required, props)
+}
+
+/// `schema` or `null`.
+fn nullable(mut schema: Value) -> Value {
+    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
+        if !values.contains(&Value::Null) {
+            values.push(Value::Null);
+        }
+        return schema;
+    }
+    match schema.get("type").cloned() {
+        Some(Value::String(t)) if t != "null" => {
+            schema["type"] = json!([t, "null"]);
+            schema
+        }
+        Some(Value::Array(mut types)) => {
+            if !types.contains(&json!("null")) {
+                types.push(json!("null"));
+            }
+            schema["type"] = Value::Array(types);
+            schema
+        }
+        Some(_) => schema,
+        None => json!({ "anyOf": [schema, { "type": "null" }] }),
+    }
+}
+
 fn s() -> Value {
     json!({ "type": "string" })
 }
 
+/// A string the server may answer as `null`.
+fn s_or_null() -> Value {
+    json!({ "type": ["string", "null"] })
+}
+
 fn int() -> Value {
     json!({ "type": "integer", "format": "int64" })
+}
+
+/// An integer the server may answer as `null`.
+fn int_or_null() -> Value {
+    json!({ "type": ["integer", "null"], "format": "int64" })
+}
+
+/// An integer in `min..=max`.
+fn range(min: i64, max: i64) -> Value {
+    json!({ "type": "integer", "minimum": min, "maximum": max })
+}
+
+/// Any `u64` (the server reads the field as one; larger values clamp).
+fn unsigned() -> Value {
+    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
+}
+
+/// An identifier a client chooses or names (`check_id`): 1 to 128
+/// printable ASCII characters without spaces.
+fn id() -> Value {
+    json!({ "type": "string", "pattern": "^[!-~]{1,128}$" })
+}
+
+/// Free text as `check_text` takes it: 1 to `max` characters, not only
+/// white space, no control characters.
+fn text(max: u64) -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT_PATTERN })
+}
+
+/// No control character (Unicode Cc), and at least one character that is
+/// neither a control character nor white space (Rust's `str::trim`).
+const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// An Ed25519 public key: 32 bytes, unpadded base64url (43 characters,
+/// the last one carrying 4 bits).
+fn key() -> Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+        "description": "Ed25519 public key, 32 bytes, unpadded base64url" })
+}
+
+/// An amount of minor units: 1 to 1,000,000,000 (`validate_amount`).
+fn amount() -> Value {
+    json!({ "type": "integer", "minimum": 1, "maximum": 1_000_000_000 })
+}
+
+/// A supported currency (`wayfare_protocol::money::Currency`).
+fn currency() -> Value {
+    json!({ "enum": ["CNY", "EUR", "USD", "GBP", "JPY", "HKD", "CHF"] })
+}
+
+/// A UTC offset in minutes, -840 to 840 (`civil::check_offset`).
+fn offset() -> Value {
+    range(-840, 840)
+}
+
+/// A day `YYYY-MM-DD` of the calendar, 1970 to 9999 (`civil::parse_day`).
+fn date() -> Value {
+    json!({ "type": "string", "format": "date",
+        "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" })
+}
+
+/// A page size: 1 to 500.
+fn limit() -> Value {
+    range(1, 500)
 }
 
 fn ops() -> Vec<Op> {
@@ -69,7 +177,7 @@ fn ops() -> Vec<Op> {
             "currency",
             "points",
         ],
-        json!({ "account_id": s(), "kind": { "enum": ["user", "merchant", "funding", "loyalty"] },
+        json!({ "account_id": s(), "kind": { "enum": ["user", "merchant", "funding", "loyalty", "cash_float"] },
                 "display_name": s(), "balance_minor": int(), "currency": s(), "points": int() }),
     );
     vec![
@@ -86,8 +194,8 @@ fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/devices", id: "registerDevice",
              summary: "Registers a phone key and creates its wallet. Signed with x-wayfare-key-id: register by the key in the body (proof of possession). Re-registering the same key answers 200 with the same account. Currency defaults to CNY; the phone number stays server-side.",
              auth: Auth::Register,
-             request: Some(obj(&["display_name", "device_key"], json!({ "display_name": s(), "device_key": s(),
-                 "phone_number": { "type": "string", "pattern": "^\\+?[0-9]{6,15}$" }, "currency": s() }))),
+             request: Some(req(&["display_name", "device_key"], json!({ "display_name": text(64), "device_key": key(),
+                 "phone_number": { "type": "string", "pattern": "^\\+?[0-9]{6,15}$" }, "currency": currency() }))),
              success: ("201", obj(&["account_id", "device_id", "handle", "currency"], json!({ "account_id": s(), "device_id": s(), "handle": s(), "currency": s() }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/wallet", id: "wallet", summary: "The device's wallet.",
@@ -101,15 +209,15 @@ fn ops() -> Vec<Op> {
              success: ("200", obj(&["entries"], json!({ "entries": { "type": "array", "items": { "$ref": "#/components/schemas/HistoryEntry" } } }))),
              errors: &["401", "422"] },
         Op { method: "post", path: "/v1/sandbox/top-ups", id: "sandboxTopUp",
-             summary: "SANDBOX funding: credits an account from the per-currency sandbox funding account. The same reference twice is one top-up.",
+             summary: "SANDBOX funding: credits an account from the per-currency sandbox funding account. The same reference twice is one top-up (201 again, with the first top-up). Unknown account 404; an account in another currency 422 currency_mismatch.",
              auth: Auth::Admin,
-             request: Some(obj(&["account_id", "amount_minor", "currency"], json!({ "account_id": s(), "amount_minor": int(), "currency": s(), "reference": s() }))),
+             request: Some(req(&["account_id", "amount_minor", "currency"], json!({ "account_id": id(), "amount_minor": amount(), "currency": currency(), "reference": id() }))),
              success: ("201", obj(&["top_up_id", "account_id", "balance_minor", "currency"], json!({ "top_up_id": s(), "account_id": s(), "balance_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "409", "422"] },
         Op { method: "post", path: "/v1/payments", id: "createPayment",
              summary: "Pays with a device-signed PaymentInstruction (with points_spent > 0, that many loyalty points pay part of the amount at the merchant's points rate: 422 points_not_accepted without a rate, 402 insufficient_points, 422 invalid_field over the merchant's cap or the amount). Header idempotency-key must equal the instruction's, which must be payment_idempotency_key(account_id, terminal_id, order_id) (else 422 invalid_field); keys are scoped to the paying account. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
              auth: Auth::Device,
-             request: Some(obj(&["instruction"], json!({ "instruction": { "type": "string", "description": "COSE_Sign1 PaymentInstruction, base64url" } }))),
+             request: Some(req(&["instruction"], json!({ "instruction": { "type": "string", "description": "COSE_Sign1 PaymentInstruction, base64url" } }))),
              success: ("201", payment_result.clone()),
              errors: &["400", "401", "402", "403", "404", "409", "410", "422"] },
         Op { method: "get", path: "/v1/payments/{idempotency_key}", id: "getPayment",
@@ -118,27 +226,27 @@ fn ops() -> Vec<Op> {
              errors: &["401", "404"] },
         Op { method: "post", path: "/v1/merchants", id: "createMerchant", summary: "Creates a merchant and its settlement account.",
              auth: Auth::Admin,
-             request: Some(obj(&["name", "currency"], json!({ "name": s(), "currency": s(), "operator": s(),
-                 "fee_bps": { "type": "integer", "minimum": 0, "maximum": 10000 } }))),
+             request: Some(req(&["name", "currency"], json!({ "name": text(100), "currency": currency(), "operator": text(100),
+                 "fee_bps": range(0, 10_000) }))),
              success: ("201", obj(&["merchant_id", "account_id", "name", "currency", "operator", "fee_bps"], json!({ "merchant_id": s(), "account_id": s(), "name": s(), "currency": s(), "operator": s(), "fee_bps": int() }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/accounts/{account_id}", id: "getAccount", summary: "Any account.",
              auth: Auth::Admin, request: None, success: ("200", account), errors: &["401", "404"] },
         Op { method: "post", path: "/v1/terminals", id: "registerTerminal",
-             summary: "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365).",
+             summary: "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365). Unknown merchant 404.",
              auth: Auth::Admin,
-             request: Some(obj(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": s(),
-                 "kind": { "enum": ["pos", "tram", "gate", "top_up"] }, "terminal_key": s(), "label": s(),
-                 "location": obj(&[], json!({ "line": s(), "vehicle": s(), "station": s(), "station_index": { "type": "integer", "minimum": 0 },
-                     "tap_role": { "enum": ["entry", "exit", "both"] }, "direction_from": s(), "direction_towards": s(),
-                     "utc_offset_minutes": { "type": "integer", "minimum": -840, "maximum": 840 } })),
-                 "valid_for_days": { "type": "integer", "minimum": 1, "maximum": 3650 } }))),
+             request: Some(req(&["merchant_id", "kind", "terminal_key"], json!({ "merchant_id": id(),
+                 "kind": { "enum": ["pos", "tram", "gate", "top_up"] }, "terminal_key": key(), "label": text(100),
+                 "location": req(&[], json!({ "line": text(100), "vehicle": text(100), "station": text(100), "station_index": range(0, u32::MAX.into()),
+                     "tap_role": { "enum": ["entry", "exit", "both"] }, "direction_from": text(100), "direction_towards": text(100),
+                     "utc_offset_minutes": offset() })),
+                 "valid_for_days": range(1, 3650) }))),
              success: ("201", obj(&["terminal_id", "certificate", "operator_key", "receipt_key"], json!({ "terminal_id": s(), "certificate": s(), "operator_key": s(), "receipt_key": s() }))),
              errors: &["400", "401", "404", "422"] },
         Op { method: "post", path: "/v1/platform/confirmations", id: "confirmPayment",
              summary: "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404. Without payment_id, answers for the order (an in-doubt sale): completed with its payment, or not_paid.",
              auth: Auth::Terminal,
-             request: Some(obj(&["order_id"], json!({ "payment_id": s(), "order_id": s(), "token_id": s() }))),
+             request: Some(req(&["order_id"], json!({ "payment_id": id(), "order_id": id(), "token_id": id() }))),
              success: ("200", obj(&["confirmed", "status"], json!({ "confirmed": { "type": "boolean" },
                  "status": { "enum": ["completed", "order_mismatch", "not_paid"] }, "payment_id": s(), "amount_minor": int(), "currency": s() }))),
              errors: &["400", "401", "404", "422"] },
@@ -150,8 +258,10 @@ fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/terminals/me/reports", id: "submitReport",
              summary: "Stores a terminal report once per report_id.",
              auth: Auth::Terminal,
-             request: Some(obj(&["report_id", "kind", "order_id", "at_ms", "detail"], json!({ "report_id": s(), "kind": s(), "order_id": s(),
-                 "payment_id": s(), "amount_minor": int(), "currency": s(), "fare": { "type": "object" }, "at_ms": int(), "detail": s(), "entry_consent": s() }))),
+             request: Some(req(&["report_id", "kind", "order_id", "at_ms", "detail"], json!({ "report_id": id(), "kind": text(64), "order_id": id(),
+                 "payment_id": id(), "amount_minor": amount(), "currency": currency(), "fare": { "$ref": "#/components/schemas/FareContext" },
+                 "at_ms": unsigned(), "detail": { "type": "string", "maxLength": 2000 },
+                 "entry_consent": { "type": "string", "maxLength": 4096, "description": "at most 4096 bytes" } }))),
              success: ("200", obj(&["accepted"], json!({ "accepted": { "const": true } }))),
              errors: &["400", "401", "422"] },
         Op { method: "get", path: "/v1/terminals/{terminal_id}/reports", id: "listReports",
@@ -173,6 +283,19 @@ fn ops() -> Vec<Op> {
     ]
 }
 
+/// Operations whose success is 201 for a new object and 200 for the same
+/// request again, or for an object that already was as asked.
+const REPLAYS_ANSWER_200: &[&str] = &[
+    "registerDevice",
+    "createPayment",
+    "closeBillingDay",
+    "startTopUp",
+    "claimKioskTopUp",
+    "registerRider",
+    "refundPayment",
+    "forwardExternalNotice",
+];
+
 fn operation(op: &Op) -> Value {
     let mut responses = Map::new();
     let content = if op.path.ends_with("/events") {
@@ -186,11 +309,20 @@ fn operation(op: &Op) -> Value {
         op.success.0.to_string(),
         json!({ "description": "success", "content": { content: { "schema": op.success.1 } } }),
     );
-    if op.path == "/v1/payments" {
-        responses.insert("200".into(), json!({ "description": "replay of a completed payment",
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/PaymentResult" } } } }));
+    if REPLAYS_ANSWER_200.contains(&op.id) {
+        responses.insert(
+            "200".into(),
+            json!({ "description": "the same request again (a replay), or the object as it already was",
+                "content": { "application/json": { "schema": op.success.1 } } }),
+        );
     }
     let mut errors: Vec<&str> = op.errors.to_vec();
+    if op.request.is_some() {
+        // An empty or unreadable body; a body of the wrong shape.
+        errors.extend(["400", "422"]);
+    }
+    errors.sort_unstable();
+    errors.dedup();
     errors.extend(["405", "413", "500", "503"]);
     for status in errors {
         let reference = if status == "429" {
@@ -207,82 +339,188 @@ fn operation(op: &Op) -> Value {
             json!({ "required": true, "content": { "application/json": { "schema": schema } } });
     }
     let mut params = Vec::new();
-    for name in [
-        "idempotency_key",
-        "account_id",
-        "terminal_id",
-        "binding_id",
-        "export_id",
-        "reconciliation_id",
-        "reference",
-        "provider",
-    ] {
-        if op.path.contains(&format!("{{{name}}}")) {
-            params.push(json!({ "name": name, "in": "path", "required": true, "schema": s() }));
+    // Every `{name}` of the path: an identifier (`check_id`'s alphabet;
+    // anything else, like an unknown one, answers 404 or 422).
+    let mut rest = op.path;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
+        let name = &rest[start + 1..end];
+        params.push(json!({ "name": name, "in": "path", "required": true, "schema": id() }));
+        rest = &rest[(end + 1).min(rest.len())..];
+    }
+    let query = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
+    match op.id {
+        "createPayment" => params.push(json!({ "name": "idempotency-key", "in": "header",
+            "required": true, "schema": id(),
+            "description": "the instruction's idempotency_key" })),
+        "walletHistory" | "listGuardianAlerts" | "merchantPayments" => {
+            params.push(query("limit", limit()));
         }
-    }
-    if op.id == "createPayment" {
-        params.push(
-            json!({ "name": "idempotency-key", "in": "header", "required": true, "schema": s() }),
-        );
-    }
-    if op.id == "walletHistory" {
-        params.push(json!({ "name": "limit", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
-    }
-    if op.id == "transitSweep" {
-        params.push(
-            json!({ "name": "grace_ms", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 0 } }),
-        );
-    }
-    if op.id == "listTopUps" {
-        params.push(json!({ "name": "status", "in": "query", "required": false,
-            "schema": { "enum": ["pending", "confirmed", "failed"] } }));
-        params.push(json!({ "name": "limit", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": 1, "maximum": 500 } }));
-    }
-    if op.id == "fundingCallback" {
-        params.push(
+        "listGuardianBindings" => {
+            params.push(query("include_ended", json!({ "type": "boolean" })));
+        }
+        "transitSweep" => params.push(query("grace_ms", unsigned())),
+        "listTopUps" => {
+            params.push(query(
+                "status",
+                json!({ "enum": ["pending", "confirmed", "failed"] }),
+            ));
+            params.push(query("limit", limit()));
+        }
+        "fundingCallback" => params.push(
             json!({ "name": "wayfare-signature", "in": "header", "required": true, "schema": s(),
             "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"t.body\")>" }),
-        );
-    }
-    if matches!(op.id, "billingExports" | "reconciliations" | "settlements") {
-        params.push(
-            json!({ "name": "date", "in": "query", "required": op.id == "settlements",
-            "schema": { "type": "string", "format": "date" } }),
-        );
-    }
-    if op.id == "settlements" {
-        params.push(
-            json!({ "name": "utc_offset_minutes", "in": "query", "required": false,
-            "schema": { "type": "integer", "minimum": -720, "maximum": 840 } }),
-        );
-        params.push(json!({ "name": "format", "in": "query", "required": false,
-            "schema": { "enum": ["json", "csv"] } }));
-    }
-    if op.id == "storeReconciliation" {
-        for (name, schema) in [
-            ("date", s()),
-            ("utc_offset_minutes", int()),
-            ("merchant_id", s()),
-        ] {
-            params.push(
-                json!({ "name": name, "in": "query", "required": false, "schema": schema,
-                "description": "text/csv uploads only" }),
-            );
+        ),
+        "billingExports" | "reconciliations" => params.push(query("date", date())),
+        "settlements" => {
+            value["responses"]["200"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
+                "description": "format=csv: the records, one line each, after a header row" } });
+            params
+                .push(json!({ "name": "date", "in": "query", "required": true, "schema": date() }));
+            params.push(query("utc_offset_minutes", offset()));
+            params.push(query("format", json!({ "enum": ["json", "csv"] })));
         }
-        value["requestBody"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
-            "description": "header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment" } });
-    }
-    if op.id == "terminalEvents" || op.id == "deviceEvents" {
-        params.push(json!({ "name": "Last-Event-ID", "in": "header", "required": false, "schema": { "type": "integer" } }));
+        "terminalEvents" | "deviceEvents" => params.push(
+            json!({ "name": "Last-Event-ID", "in": "header", "required": false,
+            "schema": range(0, i64::MAX) }),
+        ),
+        "storeReconciliation" => {
+            for (name, schema) in [
+                ("date", date()),
+                ("utc_offset_minutes", offset()),
+                ("merchant_id", id()),
+            ] {
+                params.push(json!({ "name": name, "in": "query", "required": false,
+                    "schema": schema,
+                    "description": "text/csv uploads only (date required there); with a JSON body, 422" }));
+            }
+            value["requestBody"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
+                "description": "header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment; the day in the query (date required, utc_offset_minutes, merchant_id)" } });
+        }
+        _ => {}
     }
     if !params.is_empty() {
         value["parameters"] = Value::Array(params);
     }
     value
+}
+
+/// The OpenAPI links between operations: what one answer names, the next
+/// request takes (a path parameter, or a body field merged into the
+/// generated body). Also what a stateful fuzzer follows.
+fn links() -> Vec<(&'static str, &'static str, &'static str, Value)> {
+    let path = |pairs: &[(&str, &str)]| {
+        let map: Map<String, Value> = pairs
+            .iter()
+            .map(|(name, field)| {
+                (
+                    (*name).to_string(),
+                    json!(format!("$response.body#/{field}")),
+                )
+            })
+            .collect();
+        json!({ "parameters": map })
+    };
+    let merchant = path(&[("merchant_id", "merchant_id")]);
+    let binding = path(&[("binding_id", "binding_id")]);
+    let member = path(&[("merchant_id", "merchant_id"), ("member_id", "member_id")]);
+    let mut links = vec![
+        (
+            "registerDevice",
+            "201",
+            "getAccount",
+            path(&[("account_id", "account_id")]),
+        ),
+        (
+            "createMerchant",
+            "201",
+            "getAccount",
+            path(&[("account_id", "account_id")]),
+        ),
+        (
+            "registerTerminal",
+            "201",
+            "listReports",
+            path(&[("terminal_id", "terminal_id")]),
+        ),
+        (
+            "closeBillingDay",
+            "201",
+            "billingExport",
+            path(&[("export_id", "export_id")]),
+        ),
+        (
+            "storeReconciliation",
+            "201",
+            "reconciliation",
+            path(&[("reconciliation_id", "reconciliation_id")]),
+        ),
+        (
+            "startTopUp",
+            "201",
+            "getTopUp",
+            path(&[("reference", "reference")]),
+        ),
+        (
+            "registerRider",
+            "201",
+            "revokeRegistration",
+            path(&[("registration_id", "registration_id")]),
+        ),
+        ("setMerchantOwner", "200", "listStaff", merchant.clone()),
+        (
+            "inviteStaff",
+            "201",
+            "acceptStaffInvitation",
+            json!({ "requestBody": { "code": "$response.body#/code" } }),
+        ),
+        (
+            "createGuardianInvitation",
+            "201",
+            "acceptGuardianInvitation",
+            json!({ "requestBody": { "code": "$response.body#/code" } }),
+        ),
+    ];
+    for target in [
+        "setMerchantOwner",
+        "setPointsRate",
+        "pointsRate",
+        "walletPseudonym",
+        "inviteStaff",
+        "listStaff",
+        "merchantPayments",
+        "refundPayment",
+        "forwardExternalNotice",
+    ] {
+        links.push(("createMerchant", "201", target, merchant.clone()));
+    }
+    for target in [
+        "getGuardianBinding",
+        "setGuardianLimit",
+        "leaveGuardianBinding",
+        "revokeGuardianBinding",
+    ] {
+        links.push(("acceptGuardianInvitation", "201", target, binding.clone()));
+    }
+    for target in ["setStaffScopes", "revokeStaff"] {
+        links.push(("acceptStaffInvitation", "201", target, member.clone()));
+    }
+    links
+}
+
+/// Writes [`links`] into the operations' responses.
+fn add_links(paths: &mut Map<String, Value>) {
+    for (from, status, to, mut link) in links() {
+        link["operationId"] = json!(to);
+        let operation = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .find(|op| op["operationId"] == from);
+        if let Some(op) = operation {
+            op["responses"][status]["links"][to] = link;
+        }
+    }
 }
 
 /// Builds the document.
@@ -306,6 +544,7 @@ pub fn document() -> Value {
             .or_insert_with(|| json!({}));
         entry[op.method] = operation(&op);
     }
+    add_links(&mut paths);
     let signature_doc = "Headers x-wayfare-key-id, x-wayfare-timestamp (Unix ms, within ±5 min), x-wayfare-nonce (fresh) and x-wayfare-signature, made by wayfare_protocol::request_auth::sign_request over method, path with query, timestamp, nonce and SHA-256 of the body.";
     json!({
         "openapi": "3.1.0",
@@ -354,6 +593,15 @@ pub fn document() -> Value {
                         "merchant_id": s(), "terminal_id": s(), "order_id": s(), "completed_at_ms": int(),
                         "points_spent": { "type": "integer", "minimum": 0, "description": "loyalty points spent (0 when none)" },
                         "points_value_minor": { "type": "integer", "minimum": 0, "description": "what the points paid; the balance paid amount_minor - points_value_minor" } })),
+                "FareContext": { "type": "object",
+                    "required": ["mode", "line", "vehicle", "direction", "station", "station_index"],
+                    "properties": { "mode": { "enum": ["flat", "tap_out", "maximum_fare", "tap_in"] },
+                        "line": s(), "vehicle": s(), "station": s(), "station_index": range(0, u32::MAX.into()),
+                        "direction": { "type": "object", "required": ["from", "towards"],
+                            "properties": { "from": s(), "towards": s() } },
+                        "entry": { "type": ["object", "null"], "required": ["station", "station_index", "at_ms", "token_id"],
+                            "properties": { "station": s(), "station_index": range(0, u32::MAX.into()),
+                                "at_ms": unsigned(), "token_id": s() } } } },
                 "Binding": guardian_ops::schemas()["Binding"].clone(),
                 "Alert": guardian_ops::schemas()["Alert"].clone(),
                 "HistoryEntry": obj(&["entry_id", "kind", "amount_minor", "currency", "balance_after_minor", "description", "at_ms"],
@@ -392,5 +640,40 @@ mod tests {
                 .is_object()
         );
         assert!(doc["paths"]["/v1/payments"]["post"]["security"].is_array());
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_string()), "{id} twice");
+                // Every `{name}` of the path is a declared path parameter
+                // (the API fuzzer found 13 that were not).
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let named: Vec<&str> = path
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|rest| rest.split('}').next())
+                    .collect();
+                assert_eq!(declared, named, "{method} {path}");
+            }
+        }
+        // Every link names an operation of the document, from a response it has.
+        for (from, status, to, _) in super::links() {
+            assert!(ids.contains(from) && ids.contains(to), "{from} -> {to}");
+            let linked = paths
+                .values()
+                .flat_map(|item| item.as_object().unwrap().values())
+                .any(|op| {
+                    op["operationId"] == from && op["responses"][status]["links"][to].is_object()
+                });
+            assert!(linked, "{from} {status} -> {to}");
+        }
     }
 }

@@ -277,6 +277,131 @@ async fn every_endpoint_answers_bad_input_with_a_json_4xx() {
     s.server.shutdown().await;
 }
 
+/// What the API fuzzer (scripts/test-api-fuzz.sh, schemathesis) found where
+/// the server disagreed with its OpenAPI document, answered as documented.
+#[tokio::test]
+async fn api_fuzz_findings_are_answered_as_documented() {
+    let s = TestServer::start().await;
+    let (merchant, terminal, phone) = shop(&s, 1_000).await;
+    let mer = merchant.merchant_id.clone();
+    let device = |method: Method, path: &str, body: Value| {
+        let body = body.to_string().into_bytes();
+        let (key, id, path) = (&phone.key, phone.device_id.clone(), path.to_string());
+        let s = &s;
+        async move { s.signed(key, &id, method, &path, &body, &[]).await }
+    };
+
+    // A UTC offset of i64::MIN panicked in `abs()` (the connection dropped);
+    // now it is refused like any offset beyond ±840.
+    let (day, _) = common::days::unused_past_day();
+    for offset in [i64::MIN, i64::MAX, 841] {
+        let (status, body) = s
+            .admin(
+                Method::POST,
+                "/v1/billing/exports",
+                Some(json!({"date": day, "utc_offset_minutes": offset})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{offset}: {body}");
+        let (status, body) = s
+            .admin(
+                Method::POST,
+                "/v1/settlements/reconciliations",
+                Some(json!({"date": day, "utc_offset_minutes": offset, "entries": []})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{offset}: {body}");
+    }
+    // A date whose month or day is written with a sign is not YYYY-MM-DD.
+    let (status, body) = s
+        .admin(Method::GET, "/v1/settlements?date=2020-+1-01", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // JSON's 5.0 is the integer 5 (JSON Schema's `integer` admits it).
+    let (status, body) = s
+        .admin(
+            Method::PUT,
+            &format!("/v1/admin/merchants/{mer}/points-rate"),
+            Some(json!({"minor_per_point": 5.0, "max_share_bps": 5e3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["minor_per_point"], 5);
+    assert_eq!(body["max_share_bps"], 5000);
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            "/v1/sandbox/top-ups",
+            Some(json!({"account_id": phone.account_id, "amount_minor": 250.0, "currency": "CNY"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["balance_minor"], 1_250);
+    let (status, body) = s
+        .admin(
+            Method::PUT,
+            &format!("/v1/admin/merchants/{mer}/points-rate"),
+            Some(json!({"minor_per_point": 5.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // An owner's account_id that no registered device has is an unknown
+    // object (404), not a malformed field.
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            &format!("/v1/merchants/{mer}/owner"),
+            Some(json!({"account_id": "acc_nobody"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    // A per-tap cap above the total is lowered to it, like every cap.
+    let tap_key = SigningKey::generate().unwrap().public_key().to_base64();
+    let (status, body) = device(
+        Method::POST,
+        "/v1/express/allowances",
+        json!({"tap_key": tap_key, "per_tap_max_minor": 900, "total_max_minor": 300}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["per_tap_max_minor"], 300);
+    assert_eq!(body["total_max_minor"], 300);
+
+    // A malformed token_id is refused even without a payment_id.
+    let confirm = json!({"order_id": "ord-1", "token_id": "has space"}).to_string();
+    let (status, body) = s
+        .signed(
+            &terminal.key,
+            &terminal.terminal_id,
+            Method::POST,
+            "/v1/platform/confirmations",
+            confirm.as_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // A statement of the documented 5000 lines fits the body limit (it was
+    // refused with 413 at 64 KiB).
+    let entries: Vec<Value> = (0..5_000)
+        .map(|i| json!({"payment_id": format!("pay_statement_line_{i:06}"), "amount_minor": 100, "currency": "CNY"}))
+        .collect();
+    let (status, body) = s
+        .admin(
+            Method::POST,
+            "/v1/settlements/reconciliations",
+            Some(json!({"date": day, "entries": entries})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["unknown"].as_array().map(Vec::len), Some(5_000));
+    s.server.shutdown().await;
+}
+
 trait CloneKey {
     fn clone_key(&self) -> SigningKey;
 }

@@ -130,12 +130,8 @@ pub(crate) async fn issue(
             "caps must be positive",
         ));
     }
-    if req.per_tap_max_minor > req.total_max_minor {
-        return Err(ApiError::field(
-            "per_tap_max_minor",
-            "must not be above total_max_minor",
-        ));
-    }
+    // A per-tap cap above the total is lowered to it, like every cap
+    // (`grant`), rather than refused.
     let grant = grant(&state.db().pool, &device.account_id, &req).await?;
     let allowance_id = new_id("alw").map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = now_ms();

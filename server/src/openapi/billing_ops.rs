@@ -5,7 +5,9 @@
 
 use serde_json::{json, Value};
 
-use super::{int, obj, s, Auth, Op};
+use super::{
+    currency, date, id, int, int_or_null, obj, offset, range, req, s, s_or_null, Auth, Op,
+};
 
 fn ledger_payment() -> Value {
     obj(
@@ -28,10 +30,11 @@ fn entry() -> Value {
 }
 
 fn statement() -> Value {
-    obj(
+    req(
         &["date", "entries"],
-        json!({ "date": s(), "utc_offset_minutes": int(), "merchant_id": s(),
-                "entries": { "type": "array", "maxItems": 5000, "items": entry() } }),
+        json!({ "date": date(), "utc_offset_minutes": offset(), "merchant_id": id(),
+                "entries": { "type": "array", "maxItems": 5000, "items": req(&["payment_id", "amount_minor", "currency"],
+                    json!({ "payment_id": id(), "amount_minor": range(i64::MIN, i64::MAX), "currency": currency() })) } }),
     )
 }
 
@@ -63,13 +66,13 @@ fn export() -> Value {
         json!({ "export_id": s(), "date": s(), "utc_offset": s(), "utc_offset_minutes": int(),
                 "delivery_id": s(), "record_count": int(), "payment_count": int(), "created_at_ms": int(),
                 "state": { "enum": ["pending", "delivered"] }, "attempts": int(),
-                "next_attempt_at_ms": int(), "delivered_at_ms": int(), "last_error": s(),
+                "next_attempt_at_ms": int_or_null(), "delivered_at_ms": int_or_null(), "last_error": s_or_null(),
                 "body": { "type": "object", "description": "exactly what is delivered (GET one only)" } }),
     )
 }
 
 fn reconciliation(full: bool) -> Value {
-    let mut props = json!({ "reconciliation_id": s(), "date": s(), "utc_offset": s(), "merchant_id": s(),
+    let mut props = json!({ "reconciliation_id": s(), "date": s(), "utc_offset": s(), "merchant_id": s_or_null(),
         "source_format": { "enum": ["json", "csv"] }, "lines": int(), "missing_count": int(),
         "mismatched_count": int(), "unknown_count": int(), "created_at_ms": int() });
     if let (Some(p), Some(d)) = (props.as_object_mut(), differences().as_object()) {
@@ -98,7 +101,7 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/billing/exports", id: "closeBillingDay",
              summary: "Closes a day (at utc_offset_minutes, default 0) that has ended: its settlement records and payments are frozen into an export and delivered to the billing endpoint, signed (wayfare-delivery-id, wayfare-timestamp, wayfare-signature: v1=hex HMAC-SHA256 over \"{timestamp}.{body}\"), retried until a 2xx answer. 201 when created, 200 with the same export when that day was already closed. A day not yet ended: 409 day_not_ended.",
              auth: Auth::Admin,
-             request: Some(obj(&["date"], json!({ "date": s(), "utc_offset_minutes": int() }))),
+             request: Some(req(&["date"], json!({ "date": date(), "utc_offset_minutes": offset() }))),
              success: ("201", export()),
              errors: &["400", "401", "409", "422"] },
         Op { method: "get", path: "/v1/billing/exports", id: "billingExports",

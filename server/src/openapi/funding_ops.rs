@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::{int, obj, s, Auth, Op};
+use super::{amount, currency, id, int, obj, req, s, s_or_null, text, Auth, Op};
 
 fn intent() -> Value {
     obj(
@@ -21,7 +21,7 @@ fn intent() -> Value {
                 "status": { "enum": ["pending", "confirmed", "failed", "expired"] },
                 "amount_minor": int(), "currency": s(), "checkout_url": s(), "top_up_id": s(),
                 "failure_reason": s(), "created_at_ms": int(), "expires_at_ms": int(),
-                "completed_at_ms": int(), "account_id": s(), "provider_reference": s() }),
+                "completed_at_ms": int(), "account_id": s(), "provider_reference": s_or_null() }),
     )
 }
 
@@ -30,7 +30,7 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/top-ups", id: "startTopUp",
              summary: "Starts an over-the-air top-up through a configured funding provider. A checkout provider answers 201 pending with the checkout_url where the rider pays; money moves only when the provider's signed callback confirms it (then the device stream carries top_up.completed or top_up.failed). The SANDBOX provider (operator test money) answers 201 confirmed. The same idempotency_key again answers 200 with the top-up as it is now; with another provider, amount or currency, 409 idempotency_conflict. Unknown provider 404; a currency the provider or the wallet does not take 422.",
              auth: Auth::Device,
-             request: Some(obj(&["provider", "amount_minor", "currency", "idempotency_key"], json!({ "provider": s(), "amount_minor": int(), "currency": s(), "idempotency_key": s() }))),
+             request: Some(req(&["provider", "amount_minor", "currency", "idempotency_key"], json!({ "provider": s(), "amount_minor": amount(), "currency": currency(), "idempotency_key": id() }))),
              success: ("201", intent()),
              errors: &["400", "401", "404", "409", "422"] },
         Op { method: "get", path: "/v1/top-ups/providers", id: "topUpProviders",
@@ -45,7 +45,7 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/funding/{provider}/callbacks", id: "fundingCallback",
              summary: "The funding provider reports a checkout's outcome. Header wayfare-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(provider secret, \"t.body\")> over the exact body (several v1 allowed while rotating). Bad or missing signature 401 bad_signature; signed more than 300 s from the server's clock 401 stale_request; unknown provider or reference 404; body over 16 KiB 413; amount, currency or an outcome already recorded that disagree 409 callback_mismatch naming the field. succeeded: in one transaction the top-up is confirmed and credited from the provider's clearing account; failed: it is marked failed. The same callback again answers 200 with the same result and moves nothing; a provider_reference settles one top-up only.",
              auth: Auth::None,
-             request: Some(obj(&["provider_reference", "reference", "amount_minor", "currency", "status"], json!({ "provider_reference": s(), "reference": s(), "amount_minor": int(), "currency": s(), "status": { "enum": ["succeeded", "failed"] }, "reason": s() }))),
+             request: Some(req(&["provider_reference", "reference", "amount_minor", "currency", "status"], json!({ "provider_reference": id(), "reference": id(), "amount_minor": amount(), "currency": currency(), "status": { "enum": ["succeeded", "failed"] }, "reason": text(200) }))),
              success: ("200", obj(&["reference", "provider_reference", "status"], json!({ "reference": s(), "provider_reference": s(), "status": { "enum": ["confirmed", "failed"] }, "top_up_id": s() }))),
              errors: &["400", "401", "404", "409", "422"] },
         Op { method: "get", path: "/v1/admin/top-ups", id: "listTopUps",

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{int, obj, s, Auth, Op};
+use super::{amount, currency, date, id, int, obj, offset, range, req, s, text, Auth, Op};
 
 pub(super) fn ops() -> Vec<Op> {
     let binding = json!({ "$ref": "#/components/schemas/Binding" });
@@ -15,15 +15,15 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/guardians/invitations", id: "createGuardianInvitation",
              summary: "The rider invites a guardian: scope transit_only|all_payments, shown_as phone_tail (needs a registered phone; only the last 4 digits are ever shown) or nickname. Answers a short code to type and a QR payload (wayfare:guardian-invite:v2: + a 256-bit secret, hex), single use, expiring (expires_in_s 1..86400, default 600).",
              auth: Auth::Device,
-             request: Some(obj(&["scope", "shown_as"], json!({ "scope": { "enum": ["transit_only", "all_payments"] },
-                 "shown_as": { "enum": ["phone_tail", "nickname"] }, "nickname": s(), "expires_in_s": int() }))),
+             request: Some(nickname_needed(req(&["scope", "shown_as"], json!({ "scope": { "enum": ["transit_only", "all_payments"] },
+                 "shown_as": { "enum": ["phone_tail", "nickname"] }, "nickname": text(40), "expires_in_s": range(1, 86_400) })))),
              success: ("201", obj(&["invitation_id", "code", "qr_payload", "scope", "shown_as", "rider_name", "expires_at_ms"],
                  json!({ "invitation_id": s(), "code": s(), "qr_payload": s(), "scope": s(), "shown_as": s(), "rider_name": s(), "expires_at_ms": int() }))),
              errors: &["400", "401", "422"] },
         Op { method: "post", path: "/v1/guardians/invitations/accept", id: "acceptGuardianInvitation",
              summary: "The guardian accepts an invitation (code in any case, with or without the dash, or the whole QR payload) and the binding is created. 404 invitation_invalid for every code that cannot be accepted (unknown, expired, used, the rider's own); 409 already_bound; 429 too_many_attempts (with retry-after) past the limit of failed attempts per account, per device and overall.",
              auth: Auth::Device,
-             request: Some(obj(&["code"], json!({ "code": s() }))),
+             request: Some(req(&["code"], json!({ "code": s() }))),
              success: ("201", binding.clone()),
              errors: &["400", "401", "404", "409", "422", "429"] },
         Op { method: "get", path: "/v1/guardians/bindings", id: "listGuardianBindings",
@@ -45,9 +45,9 @@ pub(super) fn ops() -> Vec<Op> {
              auth: Auth::Device, request: None, success: ("200", binding.clone()),
              errors: &["401", "403", "404", "409"] },
         Op { method: "put", path: "/v1/guardians/bindings/{binding_id}/limit", id: "setGuardianLimit",
-             summary: "The guardian sets (or clears with null) the rider's daily spending limit, counted over the local day at utc_offset_minutes (default 0). Payments beyond it get 402 guardian_limit_reached.",
+             summary: "The guardian sets (or clears, with null or by leaving daily_limit_minor out) the rider's daily spending limit, counted over the local day at utc_offset_minutes (default 0). Payments beyond it get 402 guardian_limit_reached.",
              auth: Auth::Device,
-             request: Some(obj(&["daily_limit_minor"], json!({ "daily_limit_minor": { "type": ["integer", "null"] }, "utc_offset_minutes": int() }))),
+             request: Some(req(&[], json!({ "daily_limit_minor": amount(), "utc_offset_minutes": offset() }))),
              success: ("200", binding.clone()),
              errors: &["400", "401", "403", "404", "409", "422"] },
         Op { method: "get", path: "/v1/guardians/alerts", id: "listGuardianAlerts",
@@ -65,9 +65,9 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/settlements/reconciliations", id: "reconcileStatement",
              summary: "Reconciles an external statement of a day with the ledger: matched count, missing (ledger payments absent from the statement), mismatched (amount, currency, other_day, duplicate) and unknown lines.",
              auth: Auth::Admin,
-             request: Some(obj(&["date", "entries"], json!({ "date": s(), "utc_offset_minutes": int(), "merchant_id": s(),
-                 "entries": { "type": "array", "items": obj(&["payment_id", "amount_minor", "currency"],
-                     json!({ "payment_id": s(), "amount_minor": int(), "currency": s() })) } }))),
+             request: Some(req(&["date", "entries"], json!({ "date": date(), "utc_offset_minutes": offset(), "merchant_id": id(),
+                 "entries": { "type": "array", "maxItems": 5000, "items": req(&["payment_id", "amount_minor", "currency"],
+                     json!({ "payment_id": id(), "amount_minor": range(i64::MIN, i64::MAX), "currency": currency() })) } }))),
              success: ("200", obj(&["date", "balanced", "matched", "missing", "mismatched", "unknown"], json!({ "date": s(), "utc_offset": s(),
                  "balanced": { "type": "boolean" }, "matched": int(), "missing": { "type": "array" },
                  "mismatched": { "type": "array" }, "unknown": { "type": "array" } }))),
@@ -79,6 +79,14 @@ pub(super) fn ops() -> Vec<Op> {
                  "push": obj(&["pending", "delivered", "dropped", "attempts"], json!({ "pending": int(), "delivered": int(), "dropped": int(), "attempts": int() })) }))),
              errors: &["401"] },
     ]
+}
+
+/// The nickname shown is required when shown_as is nickname.
+fn nickname_needed(mut schema: serde_json::Value) -> serde_json::Value {
+    schema["if"] =
+        json!({ "required": ["shown_as"], "properties": { "shown_as": { "const": "nickname" } } });
+    schema["then"] = json!({ "required": ["nickname"], "properties": { "nickname": text(40) } });
+    schema
 }
 
 /// Schemas used above.

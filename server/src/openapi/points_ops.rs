@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{int, obj, s, Auth, Op};
+use super::{int, obj, req, s, Auth, Op};
 
 fn rate() -> Value {
     obj(
@@ -24,7 +24,7 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "put", path: "/v1/admin/merchants/{merchant_id}/points-rate", id: "setPointsRate",
              summary: "Sets what one loyalty point pays at the merchant (minor units; 0 = the merchant takes no points) and the largest share of a payment points may pay (basis points, default 10000). Payments already made keep their value.",
              auth: Auth::Admin,
-             request: Some(obj(&["minor_per_point"], json!({ "minor_per_point": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000 },
+             request: Some(req(&["minor_per_point"], json!({ "minor_per_point": { "type": "integer", "minimum": 0, "maximum": 1_000_000_000 },
                  "max_share_bps": { "type": "integer", "minimum": 1, "maximum": 10000 } }))),
              success: ("200", rate()),
              errors: &["400", "401", "404", "422"] },

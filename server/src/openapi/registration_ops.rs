@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::{int, obj, s, Auth, Op};
+use super::{int, obj, req, s, Auth, Op};
 
 fn registration() -> Value {
     obj(
@@ -31,7 +31,7 @@ pub(super) fn ops() -> Vec<Op> {
         Op { method: "post", path: "/v1/platform/registrations", id: "registerRider",
              summary: "A terminal registers a rider with its merchant's platform (P3.5), forwarding the rider's consent: a device-signed COSE_Sign1 (purpose wayfare/registration-consent/v1) over consent_id, pseudonym, merchant_id, terminal_id, device_id and issued_at_ms, base64url, at most 1024 bytes. Refused: tampered or not signed by the named device (401 bad_signature), given at another terminal or merchant, or a pseudonym not the rider's for this merchant (403 forbidden), older than 5 min or from the future (401 stale_request), a consent whose registration the rider revoked (401 replayed_request), oversized (413). 201 with a new registration; 200 with the live one (same rider and merchant, or the same consent again).",
              auth: Auth::Terminal,
-             request: Some(obj(&["consent"], json!({ "consent": { "type": "string", "description": "RegistrationConsent COSE_Sign1, base64url" } }))),
+             request: Some(req(&["consent"], json!({ "consent": { "type": "string", "description": "RegistrationConsent COSE_Sign1, base64url" } }))),
              success: ("201", registration()),
              errors: &["400", "401", "403", "404", "413", "422"] },
         Op { method: "get", path: "/v1/wallet/registrations", id: "listRegistrations",

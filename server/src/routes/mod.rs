@@ -80,9 +80,12 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         )
         .route("/v1/guardians/alerts", get(guardians::alerts))
         .route("/v1/settlements", get(settlements::settlements))
+        // A statement of up to MAX_STATEMENT_LINES lines needs more than
+        // the default body limit (the API fuzzer found 5000 lines refused
+        // with 413): the same limit as a billing reconciliation file.
         .route(
             "/v1/settlements/reconciliations",
-            post(settlements::reconcile),
+            post(settlements::reconcile).layer(DefaultBodyLimit::max(billing::MAX_FILE_BYTES)),
         )
         .route(
             "/v1/billing/exports",

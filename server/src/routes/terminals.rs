@@ -273,6 +273,10 @@ pub(crate) async fn confirm(
 ) -> Result<Json<Confirmation>, ApiError> {
     let req: ConfirmationRequest = request.json()?;
     check_id("order_id", &req.order_id)?;
+    // Checked even when unused (no payment_id): a bad field is refused alike.
+    if let Some(token_id) = &req.token_id {
+        check_id("token_id", token_id)?;
+    }
     let terminal = &request.signer.terminal_id;
     let Some(payment_id) = req.payment_id else {
         let row: Option<(String, String, i64, String)> = sqlx::query_as(
@@ -302,7 +306,6 @@ pub(crate) async fn confirm(
     };
     check_id("payment_id", &payment_id)?;
     if let Some(token_id) = &req.token_id {
-        check_id("token_id", token_id)?;
         let row: Option<(String, String, i64, String)> = sqlx::query_as(
             "SELECT p.status, p.merchant_id, p.amount_minor, p.currency FROM used_tap_in_tokens u \
              JOIN payments p ON p.id = u.payment_id \
