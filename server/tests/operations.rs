@@ -157,7 +157,8 @@ async fn flags_and_environment_win_over_the_file() {
 async fn a_bad_setting_is_named_wherever_it_comes_from() {
     let dir = tempfile::tempdir().unwrap();
     let run = |cmd: &mut Command| {
-        let out = std::process::Command::from(std::mem::replace(cmd, server()).into_std())
+        let out = std::mem::replace(cmd, server())
+            .into_std()
             .output()
             .unwrap();
         assert!(!out.status.success());
