@@ -95,6 +95,17 @@ impl DeviceEventStream {
         reader: &R,
         after: Option<u64>,
     ) -> Result<Events, WalletError> {
+        self.open(reader, after, false).await
+    }
+
+    /// Connects; with `catch_up` the server ends the response once it has
+    /// sent every event after `after` (`?follow=false`).
+    async fn open<R: DeviceEventReader>(
+        &self,
+        reader: &R,
+        after: Option<u64>,
+        catch_up: bool,
+    ) -> Result<Events, WalletError> {
         let (_, id) = self.inner.device()?;
         let mut base = Url::parse(&self.inner.config.server_url)
             .map_err(|e| WalletError::invalid(format!("server URL: {e}")))?;
@@ -102,10 +113,18 @@ impl DeviceEventStream {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let url = base
+        let mut url = base
             .join("v1/devices/me/events")
             .map_err(|e| WalletError::invalid(format!("server URL: {e}")))?;
-        let signature = sign_request(&id.key, &id.device_id, "GET", url.path(), b"", now_ms())
+        if catch_up {
+            url.set_query(Some("follow=false"));
+        }
+        // The server verifies the signature over the path and query.
+        let signed_path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let signature = sign_request(&id.key, &id.device_id, "GET", &signed_path, b"", now_ms())
             .map_err(|e| WalletError::Server {
                 code: "signing_failed".into(),
                 reason: e.to_string(),
@@ -193,6 +212,27 @@ impl DeviceEventStream {
             result = self.next_inner(reader) => result,
             _ = cancelled.wait_for(|c| *c) => Err(WalletError::Cancelled),
         }
+    }
+
+    /// One-shot catch-up: reads every event after the reader's cursor, hands
+    /// each to `reader` (which keeps, queues and advances exactly as for the
+    /// live stream) and returns the items made, oldest first, once the
+    /// server has sent them all. For an app woken in the background by a
+    /// push; it holds no connection afterwards.
+    pub(crate) async fn catch_up<R: DeviceEventReader>(
+        &self,
+        reader: &R,
+    ) -> Result<Vec<R::Item>, WalletError> {
+        let after = reader.cursor()?;
+        let mut events = self.open(reader, after, true).await?;
+        let mut items = Vec::new();
+        while let Some(event) = events.next().await {
+            let event = event.map_err(network::<R>)?;
+            if let Some(item) = reader.handle(event).await? {
+                items.push(item);
+            }
+        }
+        Ok(items)
     }
 
     /// Ends the stream: a waiting `next()` returns `Cancelled`, and so does

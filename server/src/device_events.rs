@@ -57,16 +57,26 @@ pub async fn append(
     Ok(seq)
 }
 
-/// The events of `account_id` after `after_seq`, then live ones, until the
-/// client goes away or the server shuts down. `wake` must be subscribed
+/// The events of `account_id` after `after_seq`, then (with
+/// [`sse::Mode::Follow`]) live ones, until the client goes away or the
+/// server shuts down. `wake` must be subscribed
 /// before the stream starts reading, so no commit is missed.
 pub fn stream(
     state: AppState,
     account_id: String,
     after_seq: i64,
     wake: Subscription,
+    mode: sse::Mode,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
-    sse::replay_then_follow(state, FETCH_AFTER, account_id, after_seq, wake, |id, e| {
-        tracing::warn!(account = %redact(id), error = %e, "device event stream ended");
-    })
+    sse::replay_then_follow(
+        state,
+        FETCH_AFTER,
+        account_id,
+        after_seq,
+        wake,
+        mode,
+        |id, e| {
+            tracing::warn!(account = %redact(id), error = %e, "device event stream ended");
+        },
+    )
 }

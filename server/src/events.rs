@@ -70,7 +70,15 @@ pub fn stream(
     after_seq: i64,
     wake: Subscription,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
-    sse::replay_then_follow(state, FETCH_AFTER, terminal_id, after_seq, wake, |id, e| {
-        tracing::warn!(terminal = %redact(id), error = %e, "event stream ended");
-    })
+    sse::replay_then_follow(
+        state,
+        FETCH_AFTER,
+        terminal_id,
+        after_seq,
+        wake,
+        sse::Mode::Follow,
+        |id, e| {
+            tracing::warn!(terminal = %redact(id), error = %e, "event stream ended");
+        },
+    )
 }

@@ -58,6 +58,17 @@ struct Cursor<E> {
     wake: Subscription,
     shutdown: watch::Receiver<bool>,
     pending: VecDeque<Event>,
+    mode: Mode,
+}
+
+/// Whether a stream waits for new rows once it has caught up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Replay, then follow new rows until the client goes away.
+    Follow,
+    /// Replay, then end the response: a one-shot catch-up for an app woken
+    /// in the background (by a push) that must not hold a connection open.
+    CatchUp,
 }
 
 /// The rows of `owner` after `after_seq`, then live ones as wake-ups of
@@ -67,13 +78,15 @@ struct Cursor<E> {
 /// page size, and selects `seq, kind, data`. A failed read is handed to
 /// `on_error` (with the owner) and ends the stream. `wake` must be
 /// `owner`'s subscription, made before the first row is read, so no commit
-/// is missed.
+/// is missed. With [`Mode::CatchUp`] the stream ends once every row made
+/// before it caught up has been sent.
 pub(crate) fn replay_then_follow<E>(
     state: AppState,
     query: &'static str,
     owner: String,
     after_seq: i64,
     wake: Subscription,
+    mode: Mode,
     on_error: E,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send
 where
@@ -89,6 +102,7 @@ where
         wake,
         shutdown,
         pending: VecDeque::new(),
+        mode,
     };
     futures::stream::unfold(cursor, |mut c| async move {
         loop {
@@ -107,6 +121,7 @@ where
                     }
                     continue;
                 }
+                Ok(_) if c.mode == Mode::CatchUp => return None,
                 Ok(_) => {}
                 Err(e) => {
                     (c.on_error)(&c.owner, &e);

@@ -264,6 +264,52 @@ async fn an_order_is_announced_once_even_across_a_restart() {
 }
 
 #[tokio::test]
+async fn a_background_catch_up_announces_each_prompt_once_and_then_returns() {
+    let s = shop("en").await;
+    let staff = s
+        .staff(
+            vec![Op::ReceivePrompts],
+            vec![Attr::OrderId, Attr::Amount, Attr::PaymentPlatform],
+        )
+        .await;
+    let m = staff.wallet.merchant();
+    assert!(m.sync_prompts().await.unwrap().is_empty());
+
+    // Two payments while the app is closed; woken by a push, it catches up
+    // and the call returns (no connection left open).
+    let (order1, _) = s.pay(500).await;
+    let (order2, _) = s.pay(600).await;
+    let caught: Vec<_> = m
+        .sync_prompts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.order_id)
+        .collect();
+    assert_eq!(caught, [Some(order1.clone()), Some(order2)]);
+    assert!(m.sync_prompts().await.unwrap().is_empty());
+
+    // The same order from another platform is still dropped, and the live
+    // stream resumes after what the catch-up handled.
+    s.forward("Alipay", &order1, 500).await;
+    let (order3, _) = s.pay(700).await;
+    let stream = m.prompts();
+    assert_eq!(next(&stream).await.order_id, Some(order3));
+    stream.cancel();
+
+    let queued = staff
+        .wallet
+        .events()
+        .pending(100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(&e.body, WalletEventBody::MerchantPrompt { .. }))
+        .count();
+    assert_eq!(queued, 3);
+    s.pos.shutdown().await;
+}
+
+#[tokio::test]
 async fn revocation_takes_effect_before_the_next_payment() {
     let s = shop("en").await;
     let staff = s.staff(vec![Op::ReceivePrompts], vec![Attr::OrderId]).await;

@@ -360,6 +360,15 @@ impl MerchantApi {
         Arc::new(PromptStream::new(self.inner.clone()))
     }
 
+    /// One-shot catch-up without a stream (from a background task, e.g. when
+    /// a push announced a prompt): reads the prompts the server made since
+    /// the last one handled, announces and queues the new ones exactly as
+    /// the stream does, and returns them, oldest first. Holds no connection
+    /// afterwards.
+    pub async fn sync_prompts(&self) -> Result<Vec<MerchantPrompt>, WalletError> {
+        PromptStream::new(self.inner.clone()).catch_up().await
+    }
+
     /// Forgets where the prompt stream was, so the next stream reads every
     /// prompt the server still holds (e.g. when prompts seem missing).
     /// Prompts already announced are not announced again.

@@ -46,6 +46,14 @@ impl PromptStream {
     }
 }
 
+impl PromptStream {
+    /// Every prompt after the cursor, then done (see
+    /// `MerchantApi::sync_prompts`).
+    pub(crate) async fn catch_up(&self) -> Result<Vec<MerchantPrompt>, WalletError> {
+        self.events.catch_up(self).await
+    }
+}
+
 impl DeviceEventReader for PromptStream {
     type Item = MerchantPrompt;
     const NAME: &'static str = "prompt stream";

@@ -81,13 +81,16 @@ final class AppModel: ObservableObject {
     }
 
     /// A push arrived: opens the wallet if this launch was for the push,
-    /// registers a token left unsent, and drains the core's event queue
-    /// (guardian alerts are caught up first). True when the drain ran.
+    /// registers a token left unsent, catches guardian alerts and merchant
+    /// prompts up over the signed API (the push itself carries no details),
+    /// and drains the core's event queue into notifications. True when the
+    /// drain ran.
     func pushReceived() async -> Bool {
         if wallet == nil { await start() }
         guard let wallet, let notifier else { return false }
         await push?.sendPending()
         _ = try? await wallet.guardians().syncAlerts()
+        _ = try? await wallet.merchant().syncPrompts()
         await notifier.drain()
         return true
     }

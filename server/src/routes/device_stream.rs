@@ -4,6 +4,9 @@
 //! reconnects with `Last-Event-ID` gets every event after it, so nothing
 //! made while it was offline (or while the server restarted) is lost. A
 //! client without `Last-Event-ID` gets every retained event from the first.
+//! With `?follow=false` the response ends once it has caught up: an app
+//! woken in the background by a push fetches what it announced without
+//! holding a connection open.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -14,19 +17,33 @@ use crate::auth::{Device, Signed};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// `?follow=`: `false` for a one-shot catch-up.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StreamQuery {
+    #[serde(default)]
+    follow: Option<bool>,
+}
+
 /// `GET /v1/devices/me/events`.
 pub(crate) async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<StreamQuery>,
     request: Signed<Device>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let mode = if query.follow.unwrap_or(true) {
+        crate::sse::Mode::Follow
+    } else {
+        crate::sse::Mode::CatchUp
+    };
     let account_id = request.signer.account_id;
     // Subscribe before the stream's first read: nothing committed in
     // between can be missed.
     let wake = state.subscribe_account_events(&account_id);
     let after = crate::sse::last_event_id(&headers)?.unwrap_or(0);
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
-    let stream = crate::device_events::stream(state.clone(), account_id, after, wake);
+    let stream = crate::device_events::stream(state.clone(), account_id, after, wake, mode);
     let stream = crate::metrics::track_stream(&state, "device", stream);
     Ok(crate::sse::response(stream))
 }
