@@ -380,10 +380,19 @@ fn operation(op: &Op) -> Value {
             params.push(query("utc_offset_minutes", offset()));
             params.push(query("format", json!({ "enum": ["json", "csv"] })));
         }
-        "terminalEvents" | "deviceEvents" => params.push(
+        "terminalEvents" => params.push(
             json!({ "name": "Last-Event-ID", "in": "header", "required": false,
             "schema": range(0, i64::MAX) }),
         ),
+        "deviceEvents" => {
+            params.push(
+                json!({ "name": "Last-Event-ID", "in": "header", "required": false,
+                "schema": range(0, i64::MAX) }),
+            );
+            params.push(json!({ "name": "follow", "in": "query", "required": false,
+                "schema": { "type": "boolean" },
+                "description": "false: end the response once every event after Last-Event-ID was sent (a background catch-up); default true" }));
+        }
         "storeReconciliation" => {
             for (name, schema) in [
                 ("date", date()),

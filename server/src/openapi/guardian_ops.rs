@@ -8,7 +8,7 @@ pub(super) fn ops() -> Vec<Op> {
     let binding = json!({ "$ref": "#/components/schemas/Binding" });
     vec![
         Op { method: "get", path: "/v1/devices/me/events", id: "deviceEvents",
-             summary: "Server-sent events of the caller's account: `guardian.alert` (data = the alert). id = per-account sequence; with Last-Event-ID every event after it, without it every retained event from the first.",
+             summary: "Server-sent events of the caller's account: `guardian.alert` (data = the alert). id = per-account sequence; with Last-Event-ID every event after it, without it every retained event from the first. With follow=false the response ends once it has caught up (an app woken by a push).",
              auth: Auth::Device, request: None,
              success: ("200", json!({ "type": "string", "contentMediaType": "text/event-stream" })),
              errors: &["401", "422"] },
