@@ -1,4 +1,4 @@
-//! What guardian invitations (`routes/guardians.rs`) and merchant staff
+//! What guardian invitations (`guardians/routes.rs`) and merchant staff
 //! invitations (`merchants/staff.rs`) share: the short code a person types,
 //! the long secret the QR payload carries, the one answer to every code
 //! that cannot be accepted, and the limiter of failed accept attempts.

@@ -28,12 +28,9 @@ mod auth;
 mod billing;
 mod billing_exchange;
 mod civil;
-mod cluster;
 mod config;
 mod db;
-mod device_events;
 mod error;
-mod events;
 mod express;
 mod extract;
 mod funding;
@@ -48,15 +45,14 @@ mod merchants;
 mod metrics;
 mod openapi;
 mod outbox;
+mod payments;
 mod points;
 pub mod push;
 mod routes;
-mod sse;
 mod state;
+mod streams;
 mod tls;
 mod top_ups;
-mod transit;
-mod wakeups;
 
 pub use billing_exchange::{BillingConfigError, BillingEndpoint};
 pub use config::{ConfigFile, ConfigFileError, LogFormat, ServerConfig, ServerSection};
@@ -298,7 +294,7 @@ pub async fn start_with(
     tasks.push(spawn_metrics_upkeep(&state, shutdown_rx.clone()));
     if let Some(url) = state.db().postgres_url() {
         // Other nodes on this database wake this node's event streams.
-        tasks.push(tokio::spawn(cluster::listen(
+        tasks.push(tokio::spawn(streams::cluster::listen(
             url.to_string(),
             state.clone(),
             shutdown_rx.clone(),

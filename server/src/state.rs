@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::invitations::AttemptLimits;
 use crate::keys::ServerKeys;
 use crate::metrics::Metrics;
-use crate::wakeups::{Subscription, Wakeups};
+use crate::streams::wakeups::{Subscription, Wakeups};
 
 /// Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -67,13 +67,13 @@ impl AppState {
     /// Wakes the event streams of `terminal_id` after a commit that added
     /// events for it. Nobody listening is fine: the rows are the outbox.
     /// With several nodes on one PostgreSQL, the other nodes are woken too
-    /// ([`crate::cluster`]).
+    /// ([`crate::streams::cluster`]).
     pub fn notify_terminal(&self, terminal_id: &str) {
         self.wake_terminal_locally(terminal_id);
         if self.inner.db.is_postgres() {
-            crate::cluster::publish(
+            crate::streams::cluster::publish(
                 &self.inner.db.pool,
-                crate::cluster::Wake::Terminal(terminal_id.to_string()),
+                crate::streams::cluster::Wake::Terminal(terminal_id.to_string()),
             );
         }
     }
@@ -94,9 +94,9 @@ impl AppState {
     pub fn notify_account(&self, account_id: &str) {
         self.wake_account_locally(account_id);
         if self.inner.db.is_postgres() {
-            crate::cluster::publish(
+            crate::streams::cluster::publish(
                 &self.inner.db.pool,
-                crate::cluster::Wake::Account(account_id.to_string()),
+                crate::streams::cluster::Wake::Account(account_id.to_string()),
             );
         }
     }

@@ -18,7 +18,7 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson};
-use crate::routes::payments::{commit, load_context, terms_digest, Source};
+use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
 /// A settled tap as `taps_of` reads it.

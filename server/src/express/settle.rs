@@ -19,7 +19,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 use crate::auth::{Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
-use crate::routes::payments::{commit, load_context, terms_digest, Source};
+use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
 /// Most taps in one upload.

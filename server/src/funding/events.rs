@@ -33,6 +33,6 @@ pub(crate) async fn append(conn: &mut AnyConnection, intent: &Intent) -> Result<
         "failure_reason": intent.failure_reason,
         "at_ms": at,
     });
-    crate::device_events::append(conn, &intent.account_id, kind, &data.to_string(), at).await?;
+    crate::streams::device::append(conn, &intent.account_id, kind, &data.to_string(), at).await?;
     Ok(())
 }

@@ -134,8 +134,9 @@ impl RiderBindings {
                 map.insert("scope".into(), Value::String(scope.clone()));
             }
             let data = data.to_string();
-            let seq = crate::device_events::append(conn, guardian, ALERT_KIND, &data, facts.at_ms)
-                .await?;
+            let seq =
+                crate::streams::device::append(conn, guardian, ALERT_KIND, &data, facts.at_ms)
+                    .await?;
             sqlx::query(
                 "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
                  event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -1,8 +1,10 @@
 //! Guardian bindings (P1): what a binding is, how the rider is shown to the
 //! guardian, and the reads every binding endpoint shares. The HTTP handlers
-//! are in `routes/guardians.rs`; alerts and the daily limit, which run inside
-//! the payment transaction, are in [`alerts`].
+//! are in [`routes`] (merged through [`router`]); alerts and the daily
+//! limit, which run inside the payment transaction, are in [`alerts`].
 
+use axum::routing::{get, post, put};
+use axum::Router;
 use serde::Serialize;
 use sqlx::AnyPool;
 
@@ -10,6 +12,29 @@ use crate::error::ApiError;
 
 pub mod alerts;
 pub mod render;
+pub(crate) mod routes;
+
+/// The guardian routes (`/v1/guardians/...`), merged by `crate::routes`.
+pub(crate) fn router() -> Router<crate::state::AppState> {
+    Router::new()
+        .route("/v1/guardians/invitations", post(routes::invite))
+        .route("/v1/guardians/invitations/accept", post(routes::accept))
+        .route("/v1/guardians/bindings", get(routes::list))
+        .route("/v1/guardians/bindings/{binding_id}", get(routes::inspect))
+        .route(
+            "/v1/guardians/bindings/{binding_id}/revoke",
+            post(routes::revoke),
+        )
+        .route(
+            "/v1/guardians/bindings/{binding_id}/leave",
+            post(routes::leave),
+        )
+        .route(
+            "/v1/guardians/bindings/{binding_id}/limit",
+            put(routes::set_limit),
+        )
+        .route("/v1/guardians/alerts", get(routes::alerts))
+}
 
 /// What a guardian receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -203,7 +203,7 @@ impl Receivers {
                 queue_push(conn, &member.account_id, &scoped, facts.at_ms).await?;
             }
             let data = scoped.to_string();
-            let seq = crate::device_events::append(
+            let seq = crate::streams::device::append(
                 conn,
                 &member.account_id,
                 PROMPT_KIND,

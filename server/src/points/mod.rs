@@ -1,5 +1,5 @@
 //! Loyalty points as a means of payment (P5). Payments earn points (see
-//! `routes::payments::points_for`); here they become spendable: the
+//! `payments::points_for`); here they become spendable: the
 //! operator sets a rate per merchant ([`rates`]), a payment's instruction
 //! names the points the rider spends and the server values them
 //! ([`split`]), and every movement of points is double-entry against the

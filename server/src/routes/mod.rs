@@ -1,7 +1,7 @@
 //! The HTTP routes of `/v1` (see `docs/api.md`).
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::extract::MAX_BODY_BYTES;
@@ -9,12 +9,9 @@ use crate::state::AppState;
 
 mod admin;
 mod billing;
-mod device_stream;
 mod devices;
-mod guardians;
 mod merchants;
 mod meta;
-pub mod payments;
 mod registrations;
 mod reports;
 pub(crate) mod settlements;
@@ -43,11 +40,6 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         )
         .route("/v1/sandbox/top-ups", post(admin::top_up))
         .merge(crate::funding::router(funding))
-        .route(
-            "/v1/payments",
-            post(payments::create).layer(axum::Extension(crate::auth::ReplaySafe)),
-        )
-        .route("/v1/payments/{idempotency_key}", get(payments::get))
         .route("/v1/merchants", post(merchants::create))
         .route("/v1/accounts/{account_id}", get(admin::account))
         .route("/v1/terminals", post(terminals::register))
@@ -58,27 +50,6 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .route("/v1/terminals/{terminal_id}/reports", get(reports::list))
         .route("/v1/ledger/check", get(admin::ledger_check))
         .route("/v1/transit/sweep", post(admin::transit_sweep))
-        .route("/v1/devices/me/events", get(device_stream::events))
-        .route("/v1/guardians/invitations", post(guardians::invite))
-        .route("/v1/guardians/invitations/accept", post(guardians::accept))
-        .route("/v1/guardians/bindings", get(guardians::list))
-        .route(
-            "/v1/guardians/bindings/{binding_id}",
-            get(guardians::inspect),
-        )
-        .route(
-            "/v1/guardians/bindings/{binding_id}/revoke",
-            post(guardians::revoke),
-        )
-        .route(
-            "/v1/guardians/bindings/{binding_id}/leave",
-            post(guardians::leave),
-        )
-        .route(
-            "/v1/guardians/bindings/{binding_id}/limit",
-            put(guardians::set_limit),
-        )
-        .route("/v1/guardians/alerts", get(guardians::alerts))
         .route("/v1/settlements", get(settlements::settlements))
         // A statement of up to MAX_STATEMENT_LINES lines needs more than
         // the default body limit (the API fuzzer found 5000 lines refused
@@ -104,6 +75,9 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         )
         .route("/v1/outbound/status", get(settlements::outbound_status))
         .route("/metrics", get(crate::metrics::scrape::with_admin))
+        .merge(crate::payments::router())
+        .merge(crate::streams::routes::router())
+        .merge(crate::guardians::router())
         .merge(crate::merchants::router())
         .merge(crate::express::router())
         .merge(crate::points::router())

@@ -369,12 +369,12 @@ pub(crate) async fn events(
     // Subscribe before reading the start point: nothing committed in between
     // can be missed.
     let wake = state.subscribe_terminal_events(&terminal_id);
-    let after = match crate::sse::last_event_id(&headers)? {
+    let after = match crate::streams::sse::last_event_id(&headers)? {
         Some(after) => after,
-        None => crate::events::latest_seq(&state, &terminal_id).await?,
+        None => crate::streams::terminal::latest_seq(&state, &terminal_id).await?,
     };
     tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
-    let stream = crate::events::stream(state.clone(), terminal_id, after, wake);
+    let stream = crate::streams::terminal::stream(state.clone(), terminal_id, after, wake);
     let stream = crate::metrics::track_stream(&state, "terminal", stream);
-    Ok(crate::sse::response(stream))
+    Ok(crate::streams::sse::response(stream))
 }

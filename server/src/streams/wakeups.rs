@@ -13,7 +13,7 @@
 //! holds only owners with open streams.
 //!
 //! [`Wakeups::wake_all`] wakes every stream (after wake-ups from other
-//! nodes may have been lost, [`crate::cluster`]).
+//! nodes may have been lost, [`crate::streams::cluster`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -10,9 +10,9 @@ use sqlx::AnyConnection;
 use wayfare_protocol::ids::redact;
 
 use crate::error::ApiError;
-use crate::sse;
 use crate::state::AppState;
-use crate::wakeups::Subscription;
+use crate::streams::sse;
+use crate::streams::wakeups::Subscription;
 
 /// The rows after a sequence number (see [`sse::replay_then_follow`]).
 const FETCH_AFTER: &str =

@@ -9,7 +9,8 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use wayfare_protocol::codec::to_cbor;
@@ -26,6 +27,19 @@ use crate::state::AppState;
 
 mod commit;
 mod context;
+pub(crate) mod transit;
+
+/// The payment routes, merged by `crate::routes`. `POST /v1/payments` is
+/// replay-safe by construction (the signed instruction and its derived
+/// idempotency key), so it skips the per-request nonce (decision 0016).
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/payments",
+            post(create).layer(axum::Extension(crate::auth::ReplaySafe)),
+        )
+        .route("/v1/payments/{idempotency_key}", get(get_payment))
+}
 
 pub(crate) use commit::{commit, Source};
 pub(crate) use context::load_context;
@@ -276,14 +290,14 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
         check_text("instruction.description", &body.description, 200)?;
     }
     if let Some(fare) = &body.fare {
-        crate::transit::validate_fare(fare)?;
+        crate::payments::transit::validate_fare(fare)?;
     }
     Ok(())
 }
 
 /// `GET /v1/payments/{idempotency_key}`: the payer looks up a payment, e.g.
 /// to resolve one whose response was lost.
-pub async fn get(
+pub async fn get_payment(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
     request: Signed<Device>,

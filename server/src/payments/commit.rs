@@ -186,7 +186,7 @@ async fn write_payment(
         if let Some(bindings) = &bindings {
             bindings.enforce_daily_limits(conn, at, &b.currency).await?;
         }
-        crate::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
+        crate::payments::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
     }
     sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
         .bind(balance_after)
@@ -220,7 +220,7 @@ async fn write_payment(
         )
         .await?,
     );
-    crate::events::append(
+    crate::streams::terminal::append(
         conn,
         &b.terminal_id,
         "payment.completed",

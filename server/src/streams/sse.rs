@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::wakeups::Subscription;
+use crate::streams::wakeups::Subscription;
 
 /// Most rows read per query while catching up.
 const PAGE: i64 = 100;
@@ -145,7 +145,7 @@ async fn fetch_after<E>(c: &Cursor<E>) -> Result<Vec<(i64, String, String)>, Api
 }
 
 /// Waits until a commit concerns the cursor's owner (or wake-ups were
-/// lost): only this owner's wake-ups reach it ([`crate::wakeups`]); false
+/// lost): only this owner's wake-ups reach it ([`crate::streams::wakeups`]); false
 /// when the stream should end.
 async fn wait_for_wake<E>(c: &mut Cursor<E>) -> bool {
     loop {

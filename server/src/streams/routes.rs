@@ -1,6 +1,6 @@
 //! `GET /v1/devices/me/events` (device): the server-sent-event stream of the
 //! caller's account (guardian alerts, and whatever other features append
-//! with `device_events::append`). Every event has an `id`; a client that
+//! with `streams::device::append`). Every event has an `id`; a client that
 //! reconnects with `Last-Event-ID` gets every event after it, so nothing
 //! made while it was offline (or while the server restarted) is lost. A
 //! client without `Last-Event-ID` gets every retained event from the first.
@@ -11,11 +11,18 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
 use wayfare_protocol::ids::redact;
 
 use crate::auth::{Device, Signed};
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The device event stream's route, merged by `crate::routes`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/devices/me/events", get(events))
+}
 
 /// `?follow=`: `false` for a one-shot catch-up.
 #[derive(Debug, serde::Deserialize)]
@@ -33,17 +40,17 @@ pub(crate) async fn events(
     request: Signed<Device>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mode = if query.follow.unwrap_or(true) {
-        crate::sse::Mode::Follow
+        crate::streams::sse::Mode::Follow
     } else {
-        crate::sse::Mode::CatchUp
+        crate::streams::sse::Mode::CatchUp
     };
     let account_id = request.signer.account_id;
     // Subscribe before the stream's first read: nothing committed in
     // between can be missed.
     let wake = state.subscribe_account_events(&account_id);
-    let after = crate::sse::last_event_id(&headers)?.unwrap_or(0);
+    let after = crate::streams::sse::last_event_id(&headers)?.unwrap_or(0);
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
-    let stream = crate::device_events::stream(state.clone(), account_id, after, wake, mode);
+    let stream = crate::streams::device::stream(state.clone(), account_id, after, wake, mode);
     let stream = crate::metrics::track_stream(&state, "device", stream);
-    Ok(crate::sse::response(stream))
+    Ok(crate::streams::sse::response(stream))
 }
