@@ -11,6 +11,11 @@ plugins {
     id("org.jetbrains.kotlin.android")
 }
 
+// Firebase needs the operator's project: put its google-services.json next to
+// this file and the Google services plugin configures Firebase from it.
+// Without it the app builds and runs without push (the periodic drain only).
+if (file("google-services.json").exists()) apply(plugin = "com.google.gms.google-services")
+
 // The operator's control center, set once for release builds:
 //   ./gradlew assembleRelease -Pwayfare.serverUrl=https://cc.example.com
 // (or `wayfare.serverUrl=...` in gradle.properties). It lands in the
@@ -42,7 +47,9 @@ android {
             manifestPlaceholders["wayfareServerUrl"] = releaseServerUrl.getOrElse("")
         }
     }
-    sourceSets["main"].java.srcDirs("src/main/kotlin")
+    // src/firebase: the FirebaseMessagingService (push), which needs the Firebase SDK from
+    // Google's Maven; the JVM build here (pom.xml) does not compile it.
+    sourceSets["main"].java.srcDirs("src/main/kotlin", "src/firebase/kotlin")
     sourceSets["test"].java.srcDirs("src/test/kotlin")
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
@@ -89,6 +96,9 @@ dependencies {
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
     implementation("io.nayuki:qrcodegen:1.8.0")
     implementation("com.google.zxing:core:3.5.3")
+    // Push to a closed app (src/firebase/.../WayfareMessagingService.kt).
+    implementation(platform("com.google.firebase:firebase-bom:33.7.0"))
+    implementation("com.google.firebase:firebase-messaging")
     testImplementation("junit:junit:4.13.2")
     testImplementation("org.robolectric:robolectric:4.16")
 }

@@ -33,6 +33,13 @@ class LocalSystem internal constructor() {
     private val terminals = java.util.concurrent.atomic.AtomicInteger()
     private val http = HttpClient.newHttpClient()
     private val serverDir = File(root, "server")
+
+    /**
+     * The server's SQLite database (its default, DATA_DIR/wayfare.db), for
+     * what no route shows: the push token a device registered (the server
+     * has no read route for tokens).
+     */
+    val database: File get() = File(serverDir, "wayfare.db")
     val baseUrl: String
     private val adminToken: String
     val pos: Terminal

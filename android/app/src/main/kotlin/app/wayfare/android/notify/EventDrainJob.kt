@@ -9,6 +9,7 @@ import android.content.Context
 import android.util.Log
 import app.wayfare.android.ServerUrlException
 import app.wayfare.android.Wayfare
+import app.wayfare.android.push.PushRegistration
 import app.wayfare.core.WalletException
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -20,11 +21,14 @@ import kotlinx.coroutines.launch
  * Drains the wallet's events into notifications while no screen is open
  * (the home screen's listener only runs while the app does): a periodic
  * job (`JobScheduler`, any network) opens the wallet, which settles
- * payments left pending, catches up on guardian alerts (`syncAlerts`,
- * queued like the stream's) and posts every waiting event with
- * [EventNotifier.drain], which acknowledges each only after it was shown
+ * payments left pending, catches up on guardian alerts (`syncAlerts`) and
+ * merchant prompts (`syncPrompts`), both queued as the live streams queue
+ * them, and posts every waiting event with [EventNotifier.drain], which
+ * acknowledges each only after it was shown
  * (and, while notifications are not allowed, leaves them all queued for
- * the home screen to count).
+ * the home screen to count). It also sends a push token the control
+ * center does not have yet ([PushRegistration.sync]), so a token FCM handed
+ * over while offline is registered at the next run.
  * A wallet that cannot be opened or reached asks the scheduler to retry.
  */
 class EventDrainJob : JobService() {
@@ -77,11 +81,18 @@ class EventDrainJob : JobService() {
             if (scheduler.schedule(job) != JobScheduler.RESULT_SUCCESS) Log.w(TAG, "the background drain could not be scheduled")
         }
 
-        /** One drain: catch up, then post and acknowledge; returns how many were posted. */
+        /**
+         * One drain: the push token if the control center lacks it, catch
+         * up, then post and acknowledge; returns how many were posted. Also
+         * what a push runs ([PushRegistration.onMessage]).
+         */
         suspend fun drainOnce(context: Context): Int {
             val wallet = Wayfare.wallet(context)
             if (!wallet.account().isRegistered()) return 0
+            PushRegistration.sync(context, wallet)
             if (wallet.guardians().bindings(false).asGuardian.isNotEmpty()) wallet.guardians().syncAlerts()
+            // Prompts made while no merchant screen streamed them (a prompt's push woke the app).
+            wallet.merchant().syncPrompts()
             return EventNotifier.drain(context, wallet)
         }
     }

@@ -94,6 +94,8 @@ object EventNotifier {
                 val notification = build(app, texts, event)
                 if (notification != null) {
                     manager.notify(event.eventId.toInt(), notification)
+                    // The push's own line, if one was shown while the wallet was out of reach, gives way.
+                    (event.body as? WalletEventBody.GuardianAlert)?.let { manager.cancel(pushTag(it.alert.alertId), PUSH_ID) }
                     (event.body as? WalletEventBody.MerchantPrompt)?.let { PromptAnnouncer.announce(app, it.prompt) }
                     posted++
                 }
@@ -107,6 +109,43 @@ object EventNotifier {
         }
         posted
     }
+
+    /**
+     * A push's own short text, shown only when the wallet could not be
+     * reached to fetch what the push points at (decision 0019: a push says
+     * "look", the details come over the signed API). Tagged by the message
+     * id, so the event's own notification replaces it once drained (alerts)
+     * and a repeated push does not add a second one.
+     */
+    fun postPushFallback(context: Context, kind: String?, messageId: String, title: String, body: String) {
+        val app = context.applicationContext
+        if (!NotificationAccess.allowed(app)) return
+        val manager = app.getSystemService(NotificationManager::class.java)
+        ensureChannels(manager, FeatureTexts.of(app))
+        val (channel, screen) = when (kind) {
+            PUSH_PROMPT -> CHANNEL_PROMPTS to MerchantActivity::class.java
+            PUSH_ALERT -> CHANNEL_ALERTS to GuardiansActivity::class.java
+            else -> CHANNEL_ALERTS to HomeActivity::class.java
+        }
+        val open = PendingIntent.getActivity(app, messageId.hashCode(),
+            Intent(app, screen).addFlags(Intent.FLAG_ACTIVITY_NEW_TASK or Intent.FLAG_ACTIVITY_CLEAR_TOP),
+            PendingIntent.FLAG_IMMUTABLE or PendingIntent.FLAG_UPDATE_CURRENT)
+        manager.notify(pushTag(messageId), PUSH_ID, Notification.Builder(app, channel)
+            .setContentIntent(open)
+            .setSmallIcon(android.R.drawable.stat_notify_chat)
+            .setContentTitle(title)
+            .setContentText(body)
+            .setAutoCancel(true)
+            .build())
+    }
+
+    /** The push kinds the control center sends (decision 0019). */
+    const val PUSH_ALERT = "guardian.alert"
+    const val PUSH_PROMPT = "merchant.prompt"
+
+    /** The tag of a push's fallback notification, by message id (with [PUSH_ID]). */
+    fun pushTag(messageId: String) = "push:$messageId"
+    const val PUSH_ID = 1
 
     private fun ensureChannels(manager: NotificationManager, texts: FeatureTexts) {
         manager.createNotificationChannel(NotificationChannel(CHANNEL_ALERTS, texts.channelAlerts, NotificationManager.IMPORTANCE_HIGH))

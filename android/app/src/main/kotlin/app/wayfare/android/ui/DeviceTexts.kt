@@ -6,7 +6,7 @@ import app.wayfare.android.ServerUrlException
 /**
  * The texts of what the app does with the phone itself (notification
  * permission, taps from the background, express taps, the phone's own
- * discovery, the background drain, the control center a build names)
+ * discovery, the background drain, push, the control center a build names)
  * in English and Chinese: the [Texts]
  * pattern (one compiler-checked table per language, picked by the locale),
  * kept apart so that each table stays readable.
@@ -59,6 +59,10 @@ sealed class DeviceTexts {
     /** Why this build will not open the wallet (its control center was refused), in place of the name. */
     abstract fun serverRefused(problem: ServerUrlException.Problem, url: String?): String
 
+    // A push whose details could not be fetched (the wallet unreachable): its own short text, or these
+    abstract val pushFallbackTitle: String
+    abstract val pushFallbackBody: String
+
     object English : DeviceTexts() {
         override val notificationsOff =
             "Notifications are off. Guardian alerts, shop prompts and payment notices are kept here until you turn them on."
@@ -96,6 +100,8 @@ sealed class DeviceTexts {
                     "Payments need a secure (https) connection, so your wallet stays closed. " +
                     "Install the app your transport operator provides."
         }
+        override val pushFallbackTitle = "Wayfare"
+        override val pushFallbackBody = "Something happened on your account. Open the app to see it."
         override val expressButton = "Express taps"
         override val expressTitle = "Express taps"
         override val expressExplain =
@@ -154,6 +160,8 @@ sealed class DeviceTexts {
             ServerUrlException.Problem.NOT_HTTPS ->
                 "此版本的 Wayfare 会以不加密的方式连接控制中心（$url）。付款需要安全连接（https），因此钱包保持关闭。请安装交通运营方提供的应用。"
         }
+        override val pushFallbackTitle = "Wayfare"
+        override val pushFallbackBody = "您的账户有新动态。打开应用查看。"
         override val expressButton = "快速通行"
         override val expressTitle = "快速通行"
         override val expressExplain = "开启后，即使手机没有网络，闸机也可以扣费，但绝不超过下面的限额。"

@@ -11,6 +11,7 @@ import app.wayfare.android.Wayfare
 import app.wayfare.android.notify.EventDrainJob
 import app.wayfare.android.notify.EventNotifier
 import app.wayfare.android.notify.NotificationAccess
+import app.wayfare.android.push.PushRegistration
 import app.wayfare.core.HistoryEntry
 import app.wayfare.core.HistoryKind
 import app.wayfare.core.StoredReceipt
@@ -27,7 +28,9 @@ import java.util.Date
  * with each payment's receipt, and the way to top up and to the guardians;
  * starts draining the wallet's events into notifications, asking for the
  * notification permission on Android 13+ (and saying what waits unshown
- * when it is refused). Refreshed whenever it comes back to the front.
+ * when it is refused), and keeps the control center's push token in step
+ * with that permission ([PushRegistration.sync]). Refreshed whenever it
+ * comes back to the front.
  */
 class HomeActivity : WayfareActivity() {
     private lateinit var greeting: TextView
@@ -91,6 +94,8 @@ class HomeActivity : WayfareActivity() {
             EventNotifier.attach(this@HomeActivity, wallet)
             EventDrainJob.schedule(this@HomeActivity)
             checkNotifications(wallet)
+            // A push token kept while offline, or one to withdraw since notifications went off.
+            launch { PushRegistration.sync(this@HomeActivity, wallet) }
             show(wallet)
         }
     }
@@ -131,6 +136,8 @@ class HomeActivity : WayfareActivity() {
             checkNotifications(wallet)
             // What waited unshown is posted now.
             if (NotificationAccess.allowed(this@HomeActivity)) EventNotifier.drainQuietly(this@HomeActivity, wallet)
+            // Pushes go to this phone only while they can be shown.
+            PushRegistration.sync(this@HomeActivity, wallet)
         }
     }
 
