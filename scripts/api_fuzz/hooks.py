@@ -13,7 +13,10 @@ Every operation gets the credential its `security` names, so none stops at
     of possession: the server verifies with the key in the body)
   - the funding provider's callback: `wayfare-signature` is the HMAC the
     seeded checkout provider's secret makes over the exact body
-A credential the generator removed on purpose (a negative case testing a
+A schema-valid POST /v1/payments gets a real instruction (the rider's, signed,
+1 minor unit, a fresh order) and its idempotency key; the other signed
+objects (kiosk offers and claims, registration consents, express taps) stay
+as generated. A credential the generator removed on purpose (a negative case testing a
 missing security parameter or header) is left out.
 
 Which seeded identity signs: the rider (owner of the merchant, wallet with
@@ -27,6 +30,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import MutableMapping
 
 import requests
 import schemathesis
@@ -41,6 +45,7 @@ from signing import (  # noqa: E402
     Key,
     body_bytes,
     callback_signature,
+    payment_instruction,
     signature_headers,
     unb64,
 )
@@ -93,6 +98,30 @@ def _negated(case, name: str, location: ParameterLocation) -> bool:
     return (name, location) in negated_parameters(case.meta)
 
 
+_orders = iter(range(1, 1 << 62))
+
+
+def _real_instruction(case) -> None:
+    """A schema-valid payment request gets a real instruction: the rider's,
+    signed, for a fresh order of 1 minor unit at the seeded pos terminal, and
+    the idempotency-key header that goes with it. Negative cases keep what
+    was generated (they must be refused as they are)."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    if not isinstance(case.body, MutableMapping) or not isinstance(case.body.get("instruction"), str):
+        return
+    if not isinstance(case.headers, MutableMapping) or "idempotency-key" not in case.headers:
+        return
+    order_id = f"fuzz-{STATE['seeded_at_ms']}-{next(_orders)}"
+    instruction, idem = payment_instruction(
+        RIDER[1], RIDER[0], STATE["rider"]["account_id"], STATE["merchant_id"], STATE["pos"]["terminal_id"],
+        order_id, 1,
+    )
+    case.body["instruction"] = instruction
+    case.headers["idempotency-key"] = idem
+
+
 @schemathesis.auth(refresh_interval=None)
 class WayfareAuth:
     def get(self, case, ctx):
@@ -114,20 +143,28 @@ class WayfareAuth:
     def set(self, case, data, ctx):
         kind = data[0]
         if kind == "admin":
-            if not isinstance(case.headers, dict):
+            if not isinstance(case.headers, MutableMapping):
                 case.headers = {}
             case.headers["Authorization"] = f"Bearer {STATE['admin_token']}"
         elif kind == "register":
             key = Key()
             body = case.body
-            if isinstance(body, dict) and isinstance(body.get("device_key"), str) and PUBLIC_KEY.match(
+            if isinstance(body, MutableMapping) and isinstance(body.get("device_key"), str) and PUBLIC_KEY.match(
                 body["device_key"]
             ):
                 body["device_key"] = key.public
             case._auth = SignedRequest(REGISTER_KEY_ID, key)
         elif kind in ("device", "terminal"):
             case._auth = SignedRequest(data[1], data[2])
+            if ctx.operation.definition.raw.get("operationId") == "createPayment":
+                _real_instruction(case)
         elif kind == "callback":
             case._auth = CallbackSigned()
-        if isinstance(case.headers, dict):
-            case.headers.pop(HEADER_SIGNATURE, None)
+        # The declared credential header holds a placeholder the auth object
+        # replaces on the wire: the case then validates against the
+        # schema (which requires the header) as what was really sent.
+        if kind in ("register", "device", "terminal", "callback"):
+            if not isinstance(case.headers, MutableMapping):
+                case.headers = {}
+            name = "wayfare-signature" if kind == "callback" else HEADER_SIGNATURE
+            case.headers[name] = "signed-when-sent"

@@ -12,7 +12,8 @@ Creates, through the public API only:
   - merchant: a CNY merchant with a points rate
   - pos: a registered pos terminal (Ed25519 key) of the merchant; kiosk: a
     registered top_up terminal
-  - a pending checkout top-up, a closed billing day and a stored
+  - a payment of the rider at the pos terminal (so a guardian alert), a
+    pending checkout top-up, a closed billing day and a stored
     reconciliation
 Writes OUT_DIR/state.json (ids and the private key seeds, for the hook) and
 OUT_DIR/schemathesis.toml (dictionaries of those ids bound to the path and
@@ -29,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from signing import REGISTER_KEY_ID, Key, b64, signature_headers  # noqa: E402
+from signing import REGISTER_KEY_ID, Key, b64, payment_instruction, signature_headers  # noqa: E402
 
 
 class Api:
@@ -56,9 +57,11 @@ class Api:
     def admin(self, method, path, body=None, **kw):
         return self.call(method, path, body, {"authorization": f"Bearer {self.admin_token}"}, **kw)
 
-    def signed(self, key: Key, key_id: str, method, path, body=None, **kw):
+    def signed(self, key: Key, key_id: str, method, path, body=None, extra=None, **kw):
         raw = json.dumps(body).encode() if body is not None else b""
-        return self.call(method, path, body, signature_headers(key, key_id, method, path, raw), **kw)
+        headers = signature_headers(key, key_id, method, path, raw)
+        headers.update(extra or {})
+        return self.call(method, path, body, headers, **kw)
 
 
 def register_device(api: Api, name: str, phone: str):
@@ -113,6 +116,15 @@ def main():
         {"code": staff_invitation["code"]},
     )
 
+    # A payment at the pos terminal (the guardian gets an alert of it).
+    instruction, idem = payment_instruction(
+        rider_key, rider["device_id"], rider["account_id"], mid, pos["terminal_id"], "fuzz-seed-order", 1_000
+    )
+    payment = api.signed(
+        rider_key, rider["device_id"], "POST", "/v1/payments", {"instruction": instruction},
+        extra={"idempotency-key": idem},
+    )
+
     top_up = api.signed(
         rider_key, rider["device_id"], "POST", "/v1/top-ups",
         {"provider": "card", "amount_minor": 1000, "currency": "CNY", "idempotency_key": "fuzz-seed-top-up"},
@@ -133,6 +145,8 @@ def main():
         "pos": {"terminal_id": pos["terminal_id"], "key": b64(pos_key.seed)},
         "kiosk": {"terminal_id": kiosk["terminal_id"], "key": b64(kiosk_key.seed)},
         "binding_id": binding["binding_id"],
+        "payment_id": payment["payment_id"],
+        "payment_idempotency_key": idem,
         "member_id": member["member_id"],
         "top_up_reference": top_up["reference"],
         "export_id": export["export_id"],
@@ -153,6 +167,9 @@ def main():
         "export_ids": [export["export_id"]],
         "reconciliation_ids": [reconciliation["reconciliation_id"]],
         "top_up_references": [top_up["reference"]],
+        "payment_ids": [payment["payment_id"]],
+        "idempotency_keys": [idem],
+        "order_ids": ["fuzz-seed-order"],
         "providers": ["card", "sandbox"],
         "currencies": ["CNY"],
         "days": [day],
@@ -167,6 +184,11 @@ def main():
         "path.reconciliation_id": "reconciliation_ids",
         "path.reference": "top_up_references",
         "path.provider": "providers",
+        "path.idempotency_key": "idempotency_keys",
+        "body.payment_id": "payment_ids",
+        "body.order_id": "order_ids",
+        "body.reference": "top_up_references",
+        "body.provider": "providers",
         "body.merchant_id": "merchant_ids",
         "body.account_id": "account_ids",
         "body.device_id": "device_ids",

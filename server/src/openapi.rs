@@ -161,6 +161,16 @@ fn date() -> Value {
         "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" })
 }
 
+/// One server-sent event of a `text/event-stream` answer (OpenAPI 3.1 has
+/// the schema describe each event): `id` the stream's sequence number,
+/// `event` its kind, `data` a JSON object.
+fn sse_event(kinds: &[&str]) -> Value {
+    json!({ "type": "object", "required": ["id", "event", "data"], "properties": {
+        "id": { "type": "string", "pattern": "^[0-9]+$" },
+        "event": { "enum": kinds },
+        "data": { "type": "string", "contentMediaType": "application/json" } } })
+}
+
 /// A page size: 1 to 500.
 fn limit() -> Value {
     range(1, 500)
@@ -253,7 +263,7 @@ fn ops() -> Vec<Op> {
         Op { method: "get", path: "/v1/terminals/me/events", id: "terminalEvents",
              summary: "Server-sent events `payment.completed` (id = per-terminal sequence, data = {payment_id, order_id, amount_minor, currency, completed_at_ms}). With Last-Event-ID: every event after it; without: events from the moment of connection.",
              auth: Auth::Terminal, request: None,
-             success: ("200", json!({ "type": "string", "contentMediaType": "text/event-stream" })),
+             success: ("200", sse_event(&["payment.completed"])),
              errors: &["401", "422"] },
         Op { method: "post", path: "/v1/terminals/me/reports", id: "submitReport",
              summary: "Stores a terminal report once per report_id.",
@@ -476,7 +486,6 @@ fn links() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             "revokeRegistration",
             path(&[("registration_id", "registration_id")]),
         ),
-        ("setMerchantOwner", "200", "listStaff", merchant.clone()),
         (
             "inviteStaff",
             "201",
@@ -490,18 +499,24 @@ fn links() -> Vec<(&'static str, &'static str, &'static str, Value)> {
             json!({ "requestBody": { "code": "$response.body#/code" } }),
         ),
     ];
+    // A merchant the operator creates: its owner, rate and what anyone may read.
     for target in [
         "setMerchantOwner",
         "setPointsRate",
         "pointsRate",
         "walletPseudonym",
+    ] {
+        links.push(("createMerchant", "201", target, merchant.clone()));
+    }
+    // What its owner's device does (the device the operator made the owner).
+    for target in [
         "inviteStaff",
         "listStaff",
         "merchantPayments",
         "refundPayment",
         "forwardExternalNotice",
     ] {
-        links.push(("createMerchant", "201", target, merchant.clone()));
+        links.push(("setMerchantOwner", "200", target, merchant.clone()));
     }
     for target in [
         "getGuardianBinding",

@@ -347,17 +347,21 @@ async fn api_fuzz_findings_are_answered_as_documented() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    // An owner's account_id that no registered device has is an unknown
-    // object (404), not a malformed field.
-    let (status, body) = s
-        .admin(
-            Method::POST,
-            &format!("/v1/merchants/{mer}/owner"),
-            Some(json!({"account_id": "acc_nobody"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    assert_eq!(body["error"]["code"], "not_found");
+    // A nickname is checked even when the rider is shown by phone tail.
+    let long = "n".repeat(41);
+    let (status, body) = device(
+        Method::POST,
+        "/v1/guardians/invitations",
+        json!({"scope": "all_payments", "shown_as": "phone_tail", "nickname": long}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("nickname")),
+        "{body}"
+    );
 
     // A per-tap cap above the total is lowered to it, like every cap.
     let tap_key = SigningKey::generate().unwrap().public_key().to_base64();

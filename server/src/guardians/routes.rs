@@ -63,6 +63,12 @@ pub(crate) async fn invite(
     let rider = request.signer.account_id.clone();
     let req: InvitationRequest = request.json()?;
     let scope = Scope::parse(&req.scope)?;
+    // A nickname is checked as sent, whether or not it is shown (the API
+    // fuzzer found one over 40 characters accepted with phone_tail), and
+    // kept without surrounding white space.
+    if let Some(nickname) = &req.nickname {
+        check_text("nickname", nickname, 40)?;
+    }
     let shown_as = match req.shown_as.as_str() {
         "nickname" => {
             let nickname = req

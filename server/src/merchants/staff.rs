@@ -69,9 +69,9 @@ pub(crate) async fn set_owner(
         .fetch_optional(pool)
         .await?;
     if device.is_none() {
-        // Like any other unknown object: 404 (the body is well formed).
-        return Err(ApiError::NotFound(
-            "account_id: no registered device has this account".into(),
+        return Err(ApiError::field(
+            "account_id",
+            "no registered device has this account",
         ));
     }
     let member_id = new_id("mem").map_err(internal)?;

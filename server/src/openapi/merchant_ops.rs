@@ -45,7 +45,7 @@ pub(super) fn ops() -> Vec<Op> {
     update["label"] = text(60);
     vec![
         Op { method: "post", path: "/v1/merchants/{merchant_id}/owner", id: "setMerchantOwner",
-             summary: "Makes a registered device's account the merchant's owner (the main management terminal; every scope), replacing any previous owner, and sets the prompt locale (zh default, or en). Unknown merchant, or an account_id no registered device has: 404.",
+             summary: "Makes a registered device's account the merchant's owner (the main management terminal; every scope), replacing any previous owner, and sets the prompt locale (zh default, or en). Unknown merchant: 404; an account_id no registered device has: 422.",
              auth: Auth::Admin,
              request: Some(req(&["account_id"], json!({ "account_id": s(), "locale": { "enum": ["zh", "en"] } }))),
              success: ("200", member()),
