@@ -153,7 +153,9 @@ impl ApnsGateway {
     ) -> Result<Answer, GatewayError> {
         let (title, body) = notification(message, &target.locale);
         let payload = json!({
-            "aps": { "alert": { "title": title, "body": body }, "sound": "default" },
+            // content-available wakes the app in the background to catch
+            // the event up and post it from the core's queue.
+            "aps": { "alert": { "title": title, "body": body }, "sound": "default", "content-available": 1 },
             "id": message.message_id,
             "kind": message.kind,
         });

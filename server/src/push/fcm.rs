@@ -224,14 +224,18 @@ impl FcmGateway {
         }
     }
 
-    /// The request body: the token, the id and kind as data, the title and
-    /// the short text as the notification. Nothing else of the message.
+    /// The request body: a data-only message (the token; the id, kind,
+    /// title and short text as data) at high priority. Nothing else of the
+    /// message. Data-only, because a message with a `notification` part is
+    /// shown by Android itself while the app is in the background and never
+    /// reaches the app: the app must get it to catch the event up and post
+    /// it from the core's queue (the push text is only its fallback when
+    /// the control center cannot be reached).
     fn body(message: &OutboundMessage, target: &PushTarget) -> Value {
         let (title, body) = notification(message, &target.locale);
         json!({ "message": {
             "token": target.token,
-            "data": { "id": message.message_id, "kind": message.kind },
-            "notification": { "title": title, "body": body },
+            "data": { "id": message.message_id, "kind": message.kind, "title": title, "body": body },
             "android": { "priority": "HIGH", "collapse_key": message.message_id, "ttl": ANDROID_TTL },
         }})
     }

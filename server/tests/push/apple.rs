@@ -222,9 +222,10 @@ fn check_request(headers: &HeaderMap, body: &Value) -> Result<(), String> {
         k
     };
     let shape_ok = keys(body) == ["aps", "id", "kind"]
-        && keys(&body["aps"]) == ["alert", "sound"]
+        && keys(&body["aps"]) == ["alert", "content-available", "sound"]
         && keys(&body["aps"]["alert"]) == ["body", "title"]
-        && body["aps"]["sound"] == "default";
+        && body["aps"]["sound"] == "default"
+        && body["aps"]["content-available"] == 1;
     if shape_ok {
         Ok(())
     } else {

@@ -206,9 +206,8 @@ fn check_message(body: &Value) -> Result<(), String> {
     };
     let m = &body["message"];
     let shape_ok = keys(body) == ["message"]
-        && keys(m) == ["android", "data", "notification", "token"]
-        && keys(&m["data"]) == ["id", "kind"]
-        && keys(&m["notification"]) == ["body", "title"]
+        && keys(m) == ["android", "data", "token"]
+        && keys(&m["data"]) == ["body", "id", "kind", "title"]
         && keys(&m["android"]) == ["collapse_key", "priority", "ttl"]
         && m["android"]["priority"] == "HIGH"
         && m["android"]["collapse_key"] == m["data"]["id"]

@@ -195,8 +195,8 @@ async fn a_guardian_alert_reaches_fcm_and_apns_with_only_id_kind_and_short_text(
             sends[0].body,
             json!({ "message": {
                 "token": FCM_TOKEN,
-                "data": { "id": alert_a["alert_id"], "kind": "guardian.alert" },
-                "notification": { "title": "监护提醒", "body": alert_a["text_zh"] },
+                "data": { "id": alert_a["alert_id"], "kind": "guardian.alert",
+                          "title": "监护提醒", "body": alert_a["text_zh"] },
                 "android": { "priority": "HIGH", "collapse_key": alert_a["alert_id"], "ttl": "86400s" },
             }})
         );
@@ -210,7 +210,7 @@ async fn a_guardian_alert_reaches_fcm_and_apns_with_only_id_kind_and_short_text(
         assert_eq!(p.device_token, APNS_TOKEN);
         assert_eq!(
             p.body,
-            json!({ "aps": { "alert": { "title": "Guardian alert", "body": alert_b["text_en"] }, "sound": "default" },
+            json!({ "aps": { "alert": { "title": "Guardian alert", "body": alert_b["text_en"] }, "sound": "default", "content-available": 1 },
                     "id": alert_b["alert_id"], "kind": "guardian.alert" })
         );
         assert_eq!(
@@ -386,9 +386,13 @@ async fn a_merchant_prompt_reaches_staff_devices_by_push_only_within_their_scope
         assert_eq!(m["data"]["kind"], "merchant.prompt");
         assert!(m["data"]["id"].as_str().unwrap().starts_with("prm_"));
         assert_eq!(
-            m["notification"],
-            json!({ "title": "Payment notice", "body": "Wayfare: payment received" })
+            (&m["data"]["title"], &m["data"]["body"]),
+            (
+                &json!("Payment notice"),
+                &json!("Wayfare: payment received")
+            )
         );
+        assert!(m.get("notification").is_none(), "data-only: {m}");
         let pushes = rig.apple.pushes();
         assert_eq!(pushes.len(), 1);
         assert_eq!(pushes[0].body["kind"], "merchant.prompt");
