@@ -22,9 +22,10 @@ class WayfareMessagingService : FirebaseMessagingService() {
     }
 
     /**
-     * A push while the app runs in front, or a data message: the id and
-     * kind (data) and the short text (the notification part, when Firebase
-     * did not show it itself) go to the drain.
+     * A push: the control center sends data-only messages (id, kind, title
+     * and short text as data), so this runs in the background too and the
+     * drain posts the event from the core's queue. A notification part, if
+     * a future server sent one, is taken as the text as well.
      */
     override fun onMessageReceived(message: RemoteMessage) {
         val data = buildMap {
