@@ -19,14 +19,14 @@
 # Installs what it needs on a fresh Debian machine: python3-venv (apt),
 # schemathesis and cryptography (PyPI, pinned, into build/venv-api-fuzz).
 #
-# Environment: API_FUZZ_EXAMPLES (default 12), API_FUZZ_SEED (default 20261202).
+# Environment: API_FUZZ_EXAMPLES (default 20), API_FUZZ_SEED (default 20261202).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 SCHEMATHESIS_VERSION=4.32.5
 CRYPTOGRAPHY_VERSION=50.0.2
-examples=${API_FUZZ_EXAMPLES:-12}
+examples=${API_FUZZ_EXAMPLES:-20}
 seed=${API_FUZZ_SEED:-20261202}
 venv=build/venv-api-fuzz
 started=$(date +%s)
