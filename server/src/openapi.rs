@@ -3,16 +3,24 @@
 
 use serde_json::{json, Map, Value};
 
+use links::add_links;
+use schemas::{
+    amount, currency, date, id, int, int_or_null, key, limit, obj, offset, range, req, s,
+    s_or_null, sse_event, text, unsigned,
+};
+
 mod billing_ops;
 mod express_ops;
 mod funding_ops;
 mod guardian_ops;
 mod kiosk_ops;
+mod links;
 mod merchant_ops;
 mod metrics_ops;
 mod points_ops;
 mod push_ops;
 mod registration_ops;
+mod schemas;
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -44,136 +52,6 @@ struct Op {
     request: Option<Value>,
     success: (&'static str, Value),
     errors: &'static [&'static str],
-}
-
-fn obj(required: &[&str], props: Value) -> Value {
-    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": props })
-}
-
-/// A request body object: as [`obj`], and every optional property also
-/// takes `null` (the server reads each into an `Option`, where `null` is
-/// the same as leaving the property out).
-fn req(required: &[&str], mut props: Value) -> Value {
-    if let Some(map) = props.as_object_mut() {
-        for (name, schema) in map.iter_mut() {
-            if !required.contains(&name.as_str()) {
-                *schema = nullable(schema.clone());
-            }
-        }
-    }
-    obj(required, props)
-}
-
-/// `schema` or `null`.
-fn nullable(mut schema: Value) -> Value {
-    if let Some(values) = schema.get_mut("enum").and_then(Value::as_array_mut) {
-        if !values.contains(&Value::Null) {
-            values.push(Value::Null);
-        }
-        return schema;
-    }
-    match schema.get("type").cloned() {
-        Some(Value::String(t)) if t != "null" => {
-            schema["type"] = json!([t, "null"]);
-            schema
-        }
-        Some(Value::Array(mut types)) => {
-            if !types.contains(&json!("null")) {
-                types.push(json!("null"));
-            }
-            schema["type"] = Value::Array(types);
-            schema
-        }
-        Some(_) => schema,
-        None => json!({ "anyOf": [schema, { "type": "null" }] }),
-    }
-}
-
-fn s() -> Value {
-    json!({ "type": "string" })
-}
-
-/// A string the server may answer as `null`.
-fn s_or_null() -> Value {
-    json!({ "type": ["string", "null"] })
-}
-
-fn int() -> Value {
-    json!({ "type": "integer", "format": "int64" })
-}
-
-/// An integer the server may answer as `null`.
-fn int_or_null() -> Value {
-    json!({ "type": ["integer", "null"], "format": "int64" })
-}
-
-/// An integer in `min..=max`.
-fn range(min: i64, max: i64) -> Value {
-    json!({ "type": "integer", "minimum": min, "maximum": max })
-}
-
-/// Any `u64` (the server reads the field as one; larger values clamp).
-fn unsigned() -> Value {
-    json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
-}
-
-/// An identifier a client chooses or names (`check_id`): 1 to 128
-/// printable ASCII characters without spaces.
-fn id() -> Value {
-    json!({ "type": "string", "pattern": "^[!-~]{1,128}$" })
-}
-
-/// Free text as `check_text` takes it: 1 to `max` characters, not only
-/// white space, no control characters.
-fn text(max: u64) -> Value {
-    json!({ "type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT_PATTERN })
-}
-
-/// No control character (Unicode Cc), and at least one character that is
-/// neither a control character nor white space (Rust's `str::trim`).
-const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
-
-/// An Ed25519 public key: 32 bytes, unpadded base64url (43 characters,
-/// the last one carrying 4 bits).
-fn key() -> Value {
-    json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
-        "description": "Ed25519 public key, 32 bytes, unpadded base64url" })
-}
-
-/// An amount of minor units: 1 to 1,000,000,000 (`validate_amount`).
-fn amount() -> Value {
-    json!({ "type": "integer", "minimum": 1, "maximum": 1_000_000_000 })
-}
-
-/// A supported currency (`wayfare_protocol::money::Currency`).
-fn currency() -> Value {
-    json!({ "enum": ["CNY", "EUR", "USD", "GBP", "JPY", "HKD", "CHF"] })
-}
-
-/// A UTC offset in minutes, -840 to 840 (`civil::check_offset`).
-fn offset() -> Value {
-    range(-840, 840)
-}
-
-/// A day `YYYY-MM-DD` of the calendar, 1970 to 9999 (`civil::parse_day`).
-fn date() -> Value {
-    json!({ "type": "string", "format": "date",
-        "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" })
-}
-
-/// One server-sent event of a `text/event-stream` answer (OpenAPI 3.1 has
-/// the schema describe each event): `id` the stream's sequence number,
-/// `event` its kind, `data` a JSON object.
-fn sse_event(kinds: &[&str]) -> Value {
-    json!({ "type": "object", "required": ["id", "event", "data"], "properties": {
-        "id": { "type": "string", "pattern": "^[0-9]+$" },
-        "event": { "enum": kinds },
-        "data": { "type": "string", "contentMediaType": "application/json" } } })
-}
-
-/// A page size: 1 to 500.
-fn limit() -> Value {
-    range(1, 500)
 }
 
 fn ops() -> Vec<Op> {
@@ -424,129 +302,6 @@ fn operation(op: &Op) -> Value {
     value
 }
 
-/// The OpenAPI links between operations: what one answer names, the next
-/// request takes (a path parameter, or a body field merged into the
-/// generated body). Also what a stateful fuzzer follows.
-fn links() -> Vec<(&'static str, &'static str, &'static str, Value)> {
-    let path = |pairs: &[(&str, &str)]| {
-        let map: Map<String, Value> = pairs
-            .iter()
-            .map(|(name, field)| {
-                (
-                    (*name).to_string(),
-                    json!(format!("$response.body#/{field}")),
-                )
-            })
-            .collect();
-        json!({ "parameters": map })
-    };
-    let merchant = path(&[("merchant_id", "merchant_id")]);
-    let binding = path(&[("binding_id", "binding_id")]);
-    let member = path(&[("merchant_id", "merchant_id"), ("member_id", "member_id")]);
-    let mut links = vec![
-        (
-            "registerDevice",
-            "201",
-            "getAccount",
-            path(&[("account_id", "account_id")]),
-        ),
-        (
-            "createMerchant",
-            "201",
-            "getAccount",
-            path(&[("account_id", "account_id")]),
-        ),
-        (
-            "registerTerminal",
-            "201",
-            "listReports",
-            path(&[("terminal_id", "terminal_id")]),
-        ),
-        (
-            "closeBillingDay",
-            "201",
-            "billingExport",
-            path(&[("export_id", "export_id")]),
-        ),
-        (
-            "storeReconciliation",
-            "201",
-            "reconciliation",
-            path(&[("reconciliation_id", "reconciliation_id")]),
-        ),
-        (
-            "startTopUp",
-            "201",
-            "getTopUp",
-            path(&[("reference", "reference")]),
-        ),
-        (
-            "registerRider",
-            "201",
-            "revokeRegistration",
-            path(&[("registration_id", "registration_id")]),
-        ),
-        (
-            "inviteStaff",
-            "201",
-            "acceptStaffInvitation",
-            json!({ "requestBody": { "code": "$response.body#/code" } }),
-        ),
-        (
-            "createGuardianInvitation",
-            "201",
-            "acceptGuardianInvitation",
-            json!({ "requestBody": { "code": "$response.body#/code" } }),
-        ),
-    ];
-    // A merchant the operator creates: its owner, rate and what anyone may read.
-    for target in [
-        "setMerchantOwner",
-        "setPointsRate",
-        "pointsRate",
-        "walletPseudonym",
-    ] {
-        links.push(("createMerchant", "201", target, merchant.clone()));
-    }
-    // What its owner's device does (the device the operator made the owner).
-    for target in [
-        "inviteStaff",
-        "listStaff",
-        "merchantPayments",
-        "refundPayment",
-        "forwardExternalNotice",
-    ] {
-        links.push(("setMerchantOwner", "200", target, merchant.clone()));
-    }
-    for target in [
-        "getGuardianBinding",
-        "setGuardianLimit",
-        "leaveGuardianBinding",
-        "revokeGuardianBinding",
-    ] {
-        links.push(("acceptGuardianInvitation", "201", target, binding.clone()));
-    }
-    for target in ["setStaffScopes", "revokeStaff"] {
-        links.push(("acceptStaffInvitation", "201", target, member.clone()));
-    }
-    links
-}
-
-/// Writes [`links`] into the operations' responses.
-fn add_links(paths: &mut Map<String, Value>) {
-    for (from, status, to, mut link) in links() {
-        link["operationId"] = json!(to);
-        let operation = paths
-            .values_mut()
-            .filter_map(Value::as_object_mut)
-            .flat_map(|item| item.values_mut())
-            .find(|op| op["operationId"] == from);
-        if let Some(op) = operation {
-            op["responses"][status]["links"][to] = link;
-        }
-    }
-}
-
 /// Builds the document.
 pub fn document() -> Value {
     let mut paths = Map::new();
@@ -689,7 +444,7 @@ mod tests {
             }
         }
         // Every link names an operation of the document, from a response it has.
-        for (from, status, to, _) in super::links() {
+        for (from, status, to, _) in super::links::links() {
             assert!(ids.contains(from) && ids.contains(to), "{from} -> {to}");
             let linked = paths
                 .values()
