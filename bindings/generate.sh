@@ -29,14 +29,14 @@ done
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 echo "== building wayfare-core ($profile) and uniffi-bindgen" >&2
-cargo build -p wayfare-core --profile "$profile" >&2
+[ "$profile" = dev ] || cargo build -p wayfare-core --profile "$profile" >&2
 # uniffi reads the interface from the library's metadata symbols, which a
 # stripped library (release-mobile) no longer has: generate from the
 # unstripped dev build of the same source (the bindings are identical, API
-# checksums included) and ship the requested library next to them.
-[ "$profile" = dev ] || cargo build -p wayfare-core >&2
-# The bindgen binary only reads metadata; a debug build is enough.
-cargo build -p wayfare-bindgen --bin uniffi-bindgen >&2
+# checksums included) and ship the requested library next to them. The
+# bindgen binary only reads metadata; a debug build is enough. Both come
+# from the suites' shared dev build (one feature resolution for all).
+scripts/build-test-binaries.sh >&2
 
 case "$(uname -s)" in
     Darwin) libname=libwayfare_core.dylib ;;

@@ -30,7 +30,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 echo "== building wayfare-server and wayfare-terminal"
-cargo build -p wayfare-server -p wayfare-terminal
+scripts/build-test-binaries.sh
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin_dir="$target_dir/debug"
 

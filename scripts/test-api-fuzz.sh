@@ -53,7 +53,7 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
 fi
 
 echo "== building wayfare-server"
-cargo build -q -p wayfare-server
+scripts/build-test-binaries.sh -q
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
 work=$(mktemp -d /tmp/wayfare-api-fuzz.XXXXXX)
