@@ -9,7 +9,9 @@
 # acknowledged lost, nothing doubled); a failed check fails the script.
 #
 # Knobs (environment): CLIENTS (16), DURATION (20s), WARMUP (3s),
-# RIDERS (256), RATE (unset: closed loop; set: open loop at RATE/s).
+# RIDERS (256), TERMINALS (64: the merchant's readers, each payment at the
+# next; 1 sends every payment through one reader), RATE (unset: closed
+# loop; set: open loop at RATE/s).
 # Loopback only. Needs PostgreSQL 15 (scripts/install-deps.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ CLIENTS=${CLIENTS:-16}
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-3s}
 RIDERS=${RIDERS:-256}
+TERMINALS=${TERMINALS:-64}
 
 scripts/install-deps.sh >/dev/null
 echo "== building wayfare-server and wayfare-loadgen (release)"
@@ -67,7 +70,7 @@ load() {
   local mode=(--concurrency "$CLIENTS")
   [ -n "${RATE:-}" ] && mode=(--rate "$RATE")
   "$bin/wayfare-loadgen" --server "$url" --admin-token-file "$data/admin-token" \
-    --riders "$RIDERS" "${mode[@]}" --duration "$DURATION" --warmup "$WARMUP" \
+    --riders "$RIDERS" --terminals "$TERMINALS" "${mode[@]}" --duration "$DURATION" --warmup "$WARMUP" \
     --label "$label" --json >"$work/$label.out"
   grep -v '^{' "$work/$label.out"
   pps=$(grep '^{' "$work/$label.out" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["payments_per_second"]))')
@@ -98,7 +101,7 @@ tps=$(as_postgres "$pg_bin/pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -c "$
 echo "pgbench: $tps tps"
 
 echo
-echo "== Summary ($(nproc) cores, $CLIENTS clients, $DURATION)"
+echo "== Summary ($(nproc) cores, $CLIENTS clients, $TERMINALS terminals, $DURATION)"
 printf '%-28s %10s\n' "Wayfare on SQLite" "$sqlite_pps payments/s"
 printf '%-28s %10s\n' "Wayfare on PostgreSQL" "$pg_pps payments/s"
 printf '%-28s %10s\n' "pgbench TPC-B, same cluster" "$tps tps"

@@ -142,7 +142,7 @@ impl Shared {
 }
 
 /// Signs payment number `order` of rider `rider_index` at the scene's
-/// terminal: returns its idempotency key and the `POST /v1/payments` body.
+/// terminal for that number: returns its idempotency key and the `POST /v1/payments` body.
 pub fn signed_payment(
     scene: &Scene,
     rider_index: usize,
@@ -151,7 +151,8 @@ pub fn signed_payment(
 ) -> Result<(String, Vec<u8>)> {
     let rider = &scene.riders[rider_index];
     let order_id = format!("lg-{order}");
-    let idem = payment_idempotency_key(&rider.account_id, &scene.terminal_id, &order_id);
+    let terminal_id = scene.terminal_for(order);
+    let idem = payment_idempotency_key(&rider.account_id, terminal_id, &order_id);
     let now = crate::client::now_ms();
     let body = InstructionBody {
         version: 1,
@@ -160,7 +161,7 @@ pub fn signed_payment(
         idempotency_key: idem.clone(),
         order_id,
         merchant_id: scene.merchant_id.clone(),
-        terminal_id: scene.terminal_id.clone(),
+        terminal_id: terminal_id.to_string(),
         amount_minor,
         currency: scene.currency.clone(),
         description: "Load test".into(),

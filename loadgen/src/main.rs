@@ -80,6 +80,12 @@ pub struct Args {
     /// Riders (registered devices) paying; payments go round-robin.
     #[arg(long, default_value_t = 256)]
     pub riders: usize,
+    /// Terminals of the one merchant the riders pay at, each payment at
+    /// the next one in turn. A real reader serves one rider at a time, and
+    /// each has its own event sequence; `--terminals 1` pushes every
+    /// payment through one reader.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub terminals: u16,
     /// Closed loop: this many clients, each waiting for its answer.
     #[arg(long, default_value_t = 16, conflicts_with = "rate")]
     pub concurrency: usize,
@@ -187,7 +193,14 @@ async fn main() -> std::process::ExitCode {
 async fn run(args: Args) -> Result<bool> {
     args.check()?;
     let api = args.target.api()?;
-    let scene = setup::Scene::build(&api, args.riders, &args.currency, args.amount_minor).await?;
+    let scene = setup::Scene::build(
+        &api,
+        args.riders,
+        usize::from(args.terminals),
+        &args.currency,
+        args.amount_minor,
+    )
+    .await?;
     let scene = std::sync::Arc::new(scene);
     let results = drive::drive(&api, &scene, &args).await?;
     let verdict = verify::verify(&api, &scene, &results).await?;

@@ -1,4 +1,4 @@
-//! The scene of a run: one merchant with one terminal, and riders
+//! The scene of a run: one merchant with its terminals, and riders
 //! registered with their own device keys and funded through the sandbox.
 
 use anyhow::{Context, Result};
@@ -26,8 +26,8 @@ pub struct Scene {
     pub merchant_id: String,
     /// The merchant's account.
     pub merchant_account_id: String,
-    /// The terminal named in every instruction.
-    pub terminal_id: String,
+    /// The merchant's terminals; payment `n` is made at `n mod len`.
+    pub terminal_ids: Vec<String>,
     /// The paying riders.
     pub riders: Vec<Rider>,
     /// Currency of the run.
@@ -37,12 +37,13 @@ pub struct Scene {
 }
 
 impl Scene {
-    /// Creates the merchant, its terminal and `riders` riders paying
+    /// Creates the merchant, its `terminals` and `riders` riders paying
     /// `amount_minor` in `currency`, funding each rider for more payments
     /// than the run can make.
     pub async fn build(
         api: &Api,
         riders: usize,
+        terminals: usize,
         currency: &str,
         amount_minor: u64,
     ) -> Result<Self> {
@@ -57,16 +58,20 @@ impl Scene {
             .await?;
         let merchant_id = field(&merchant, "merchant_id")?;
         let merchant_account_id = field(&merchant, "account_id")?;
-        let terminal_key = SigningKey::generate()?;
-        let terminal = api
-            .admin(
-                Method::POST,
-                "/v1/terminals",
-                Some(json!({ "merchant_id": merchant_id, "kind": "pos",
-                    "terminal_key": terminal_key.public_key().to_base64(), "label": "loadgen" })),
-            )
-            .await?;
-        let terminal_id = field(&terminal, "terminal_id")?;
+        let mut terminal_ids = Vec::with_capacity(terminals);
+        for i in 0..terminals {
+            let terminal_key = SigningKey::generate()?;
+            let terminal = api
+                .admin(
+                    Method::POST,
+                    "/v1/terminals",
+                    Some(json!({ "merchant_id": merchant_id, "kind": "pos",
+                        "terminal_key": terminal_key.public_key().to_base64(),
+                        "label": format!("loadgen {i}") })),
+                )
+                .await?;
+            terminal_ids.push(field(&terminal, "terminal_id")?);
+        }
 
         eprintln!("setting up {riders} riders…");
         // Enough for 100 000 payments per rider at the chosen amount, far
@@ -91,11 +96,21 @@ impl Scene {
         Ok(Self {
             merchant_id,
             merchant_account_id,
-            terminal_id,
+            terminal_ids,
             riders,
             currency,
             amount_minor,
         })
+    }
+}
+
+impl Scene {
+    /// The terminal payment number `order` is made at.
+    pub fn terminal_for(&self, order: u64) -> &str {
+        let n = self.terminal_ids.len().max(1) as u64;
+        self.terminal_ids
+            .get(usize::try_from(order % n).unwrap_or(0))
+            .map_or("", String::as_str)
     }
 }
 

@@ -423,19 +423,21 @@ async fn charge(conn: &mut AnyConnection, c: &Charge) -> Result<bool, ApiError> 
                     amount_minor: -c.amount_minor,
                     require_cover: false,
                     points: 0,
+                    deferred: false,
                 },
                 Leg {
                     account_id: merchant_account,
                     amount_minor: c.amount_minor,
                     require_cover: false,
                     points: 0,
+                    deferred: true,
                 },
             ],
         },
     )
     .await?;
     sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
-        .bind(balances.first().copied().unwrap_or_default())
+        .bind(balances.first().copied().flatten().unwrap_or_default())
         .bind(c.payment_id.clone())
         .execute(&mut *conn)
         .await?;

@@ -91,6 +91,11 @@ pub struct ServerOptions {
     /// to a private or loopback address). `None`: `/metrics` is served
     /// only on the main listener, behind the admin token.
     pub metrics_listen: Option<SocketAddr>,
+    /// How often the ledger folds pending entries (merchants' credits, the
+    /// loyalty account's points) into their accounts (see
+    /// `ledger::pending`). `None` runs no settler: entries stay pending
+    /// until a refund folds them (tests that look at pending entries).
+    pub settle_interval: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -104,6 +109,7 @@ impl Default for ServerOptions {
             billing_retry: RetryPolicy::default(),
             funding: FundingConfig::default(),
             metrics_listen: None,
+            settle_interval: Some(ledger::pending::SETTLE_INTERVAL),
         }
     }
 }
@@ -292,6 +298,13 @@ pub async fn start_with(
         )));
     }
     tasks.push(spawn_metrics_upkeep(&state, shutdown_rx.clone()));
+    if let Some(interval) = options.settle_interval {
+        // Folds merchants' and the loyalty account's pending entries.
+        tasks.push(tokio::spawn(metrics::scope(
+            state.metrics().clone(),
+            ledger::pending::run(state.clone(), interval, shutdown_rx.clone()),
+        )));
+    }
     if let Some(url) = state.db().postgres_url() {
         // Other nodes on this database wake this node's event streams.
         tasks.push(tokio::spawn(streams::cluster::listen(

@@ -405,6 +405,7 @@ async fn the_device_stream_resumes_after_the_last_seen_id_across_a_restart() {
         server: again,
         dir,
         http: common::client(),
+        database_url: None,
     };
     let (status, _) = s
         .pay_fare(&rider, &tram, "ride-3", 203, Some(flat_fare("Central", 4)))

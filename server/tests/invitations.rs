@@ -241,6 +241,7 @@ async fn the_limit_holds_across_restarts_and_nodes() {
                     server: again,
                     dir,
                     http: common::client(),
+                    database_url: None,
                 }
             }
         };

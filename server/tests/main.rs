@@ -28,6 +28,7 @@ mod metrics;
 mod metrics_text;
 mod operations;
 mod payments;
+mod pending_entries;
 mod pg_races;
 mod points;
 mod push;

@@ -320,6 +320,7 @@ async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
         server: again,
         dir,
         http,
+        database_url: None,
     };
     assert_eq!(s.balance(&phone.account_id).await, 300);
     assert_eq!(s.balance(&merchant.account_id).await, 200);

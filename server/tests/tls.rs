@@ -105,6 +105,7 @@ async fn tls_server(pki: &Pki) -> TestServer {
         http: client_trusting(&pki.ca_pem),
         base,
         admin,
+        database_url: None,
     }
 }
 

@@ -107,7 +107,7 @@ async fn run_in(
 ) -> Result<bool> {
     let setup_started = Instant::now();
     let scene =
-        Arc::new(Scene::build(api, args.guardians, &args.currency, args.amount_minor).await?);
+        Arc::new(Scene::build(api, args.guardians, 16, &args.currency, args.amount_minor).await?);
     eprintln!("binding {} guardians…", args.guardians);
     let raw_guardians = if args.core_receivers {
         Vec::new()

@@ -160,12 +160,14 @@ async fn write_refund(
             amount_minor: -amount,
             require_cover: true,
             points: 0,
+            deferred: true,
         },
         Leg {
             account_id: payer.clone(),
             amount_minor: amount - back.value_minor,
             require_cover: false,
             points: 0,
+            deferred: false,
         },
     ];
     if back.value_minor > 0 {
@@ -174,6 +176,7 @@ async fn write_refund(
             amount_minor: back.value_minor,
             require_cover: false,
             points: 0,
+            deferred: true,
         });
     }
     ledger::post(

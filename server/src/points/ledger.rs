@@ -8,6 +8,7 @@ use wayfare_protocol::ids::new_id;
 use wayfare_protocol::money::Currency;
 
 use crate::error::ApiError;
+use crate::ledger::pending::{self, PendingPoints};
 
 /// One side of a points movement.
 #[derive(Clone, Debug)]
@@ -20,18 +21,24 @@ pub(crate) struct PointsLeg {
     /// (a rider spending points); earned points taken back by a refund may
     /// leave a rider below zero, as before the points ledger.
     pub require_cover: bool,
+    /// The loyalty account's side: appended as a pending entry that the
+    /// ledger's settler folds in (`crate::ledger::pending`), so payments do
+    /// not queue on that one row.
+    pub deferred: bool,
 }
 
 /// A set of legs that moves points between accounts.
 #[derive(Clone, Debug)]
-pub(crate) struct PointsMovement {
+pub(crate) struct PointsMovement<'a> {
     /// `earn`, `spend`, `refund_clawback`, `refund_return` (or a money
     /// movement's kind when it carried points).
     pub kind: &'static str,
     /// The payment, refund or movement this belongs to.
-    pub movement_id: String,
+    pub movement_id: &'a str,
     /// The payment concerned, when there is one.
-    pub payment_id: Option<String>,
+    pub payment_id: Option<&'a str>,
+    /// The currency of the loyalty account on one side.
+    pub currency: &'a Currency,
     /// Time of the movement (Unix ms).
     pub at_ms: i64,
     /// Two or more legs summing to zero.
@@ -65,14 +72,13 @@ pub(crate) async fn loyalty_account(
     Ok(id)
 }
 
-/// Posts a points movement inside the caller's transaction; returns each
-/// leg's points after it, in leg order. A covered leg the account cannot
-/// pay fails with `insufficient_points` (the caller rolls back). Callers
-/// put the loyalty account's leg last, so that hot row is locked last.
+/// Posts a points movement inside the caller's transaction. A covered leg
+/// the account cannot pay fails with `insufficient_points` (the caller
+/// rolls back). Callers put the loyalty account's leg last; it is deferred.
 pub(crate) async fn post(
     conn: &mut AnyConnection,
-    movement: &PointsMovement,
-) -> Result<Vec<i64>, ApiError> {
+    movement: &PointsMovement<'_>,
+) -> Result<(), ApiError> {
     let sum: i128 = movement.legs.iter().map(|l| i128::from(l.points)).sum();
     if movement.legs.len() < 2 || sum != 0 {
         return Err(ApiError::Internal(format!(
@@ -81,53 +87,77 @@ pub(crate) async fn post(
             movement.legs.len()
         )));
     }
-    let mut after = Vec::with_capacity(movement.legs.len());
     for leg in &movement.legs {
-        let updated = if leg.require_cover && leg.points < 0 {
-            // One conditional statement: correct under concurrency on both
-            // backends, like the money ledger's covered debit.
-            sqlx::query(
-                "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0",
+        if leg.deferred {
+            pending::append_points(
+                conn,
+                PendingPoints {
+                    account_id: &leg.account_id,
+                    kind: movement.kind,
+                    movement_id: movement.movement_id,
+                    payment_id: movement.payment_id,
+                    points: leg.points,
+                    currency: movement.currency,
+                    at_ms: movement.at_ms,
+                },
             )
-        } else {
-            sqlx::query("UPDATE accounts SET points = points + $1 WHERE id = $2")
+            .await?;
+            continue;
         }
-        .bind(leg.points)
-        .bind(leg.account_id.clone())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        let (points,): (i64,) = match sqlx::query_as("SELECT points FROM accounts WHERE id = $1")
+        post_leg(conn, movement, leg).await?;
+    }
+    Ok(())
+}
+
+/// Moves one leg's points and adds its entry.
+async fn post_leg(
+    conn: &mut AnyConnection,
+    movement: &PointsMovement<'_>,
+    leg: &PointsLeg,
+) -> Result<(), ApiError> {
+    // One statement moves the points and reads them back; the covered one
+    // is conditional, so it is correct under concurrency on both backends,
+    // like the money ledger's covered debit.
+    let updated: Option<(i64,)> = if leg.require_cover && leg.points < 0 {
+        sqlx::query_as(
+            "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0 \
+             RETURNING points",
+        )
+    } else {
+        sqlx::query_as("UPDATE accounts SET points = points + $1 WHERE id = $2 RETURNING points")
+    }
+    .bind(leg.points)
+    .bind(leg.account_id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((points,)) = updated else {
+        let held: Option<(i64,)> = sqlx::query_as("SELECT points FROM accounts WHERE id = $1")
             .bind(leg.account_id.clone())
             .fetch_optional(&mut *conn)
-            .await?
-        {
-            Some(row) => row,
-            None => return Err(ApiError::NotFound("account not found".into())),
-        };
-        if updated == 0 {
-            return Err(ApiError::InsufficientPoints(format!(
-                "the wallet has {points} points, fewer than the {} to spend",
+            .await?;
+        return Err(match held {
+            Some((held,)) => ApiError::InsufficientPoints(format!(
+                "the wallet has {held} points, fewer than the {} to spend",
                 -leg.points
-            )));
-        }
-        sqlx::query(
-            "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
-             points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(new_id("pte").map_err(|e| ApiError::Internal(e.to_string()))?)
-        .bind(movement.movement_id.clone())
-        .bind(movement.kind)
-        .bind(leg.account_id.clone())
-        .bind(leg.points)
-        .bind(points)
-        .bind(movement.payment_id.clone())
-        .bind(movement.at_ms)
-        .execute(&mut *conn)
-        .await?;
-        after.push(points);
-    }
-    Ok(after)
+            )),
+            None => ApiError::NotFound("account not found".into()),
+        });
+    };
+    sqlx::query(
+        "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
+         points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id("pte").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(movement.movement_id.to_string())
+    .bind(movement.kind)
+    .bind(leg.account_id.clone())
+    .bind(leg.points)
+    .bind(points)
+    .bind(movement.payment_id.map(str::to_string))
+    .bind(movement.at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Points moved between one account and the loyalty account of a
@@ -163,25 +193,27 @@ pub(crate) async fn transfer(conn: &mut AnyConnection, t: Transfer<'_>) -> Resul
         conn,
         &PointsMovement {
             kind: t.kind,
-            movement_id: t.movement_id.to_string(),
-            payment_id: t.payment_id.map(str::to_string),
+            movement_id: t.movement_id,
+            payment_id: t.payment_id,
+            currency: t.currency,
             at_ms: t.at_ms,
             legs: vec![
                 PointsLeg {
                     account_id: t.account_id.to_string(),
                     points: t.points,
                     require_cover: t.require_cover,
+                    deferred: false,
                 },
                 PointsLeg {
                     account_id: loyalty,
                     points: -t.points,
                     require_cover: false,
+                    deferred: true,
                 },
             ],
         },
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The result of the points ledger check.
@@ -198,7 +230,7 @@ pub struct PointsCheck {
 /// Checks the points ledger's double-entry invariants.
 pub async fn check(pool: &AnyPool) -> Result<PointsCheck, ApiError> {
     let (sum_points, entries): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT), COUNT(*) FROM points_entries",
+        "SELECT CAST((SELECT COALESCE(SUM(points), 0) FROM points_entries)          + (SELECT COALESCE(SUM(points), 0) FROM pending_entries) AS BIGINT),          (SELECT COUNT(*) FROM points_entries)",
     )
     .fetch_one(pool)
     .await?;

@@ -24,12 +24,14 @@ pub(crate) fn money_legs(body: &InstructionBody, merchant_account: &str, split: 
             amount_minor: value - amount,
             require_cover: true,
             points: 0,
+            deferred: false,
         },
         Leg {
             account_id: merchant_account.to_string(),
             amount_minor: amount,
             require_cover: false,
             points: 0,
+            deferred: true,
         },
     ];
     if value > 0 {
@@ -38,6 +40,7 @@ pub(crate) fn money_legs(body: &InstructionBody, merchant_account: &str, split: 
             amount_minor: -value,
             require_cover: false,
             points: 0,
+            deferred: true,
         });
     }
     legs

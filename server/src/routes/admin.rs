@@ -25,8 +25,12 @@ pub(crate) async fn account(
     _admin: Admin,
     ApiPath(account_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
+    // Pending entries (a merchant's credits not yet folded) count at once.
     let row: Option<(String, String, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, kind, display_name, balance_minor, currency, points FROM accounts WHERE id = $1",
+        "SELECT a.id, a.kind, a.display_name, CAST(a.balance_minor + COALESCE((SELECT \
+         SUM(p.amount_minor) FROM pending_entries p WHERE p.account_id = a.id), 0) AS BIGINT), \
+         a.currency, CAST(a.points + COALESCE((SELECT SUM(p.points) FROM pending_entries p \
+         WHERE p.account_id = a.id), 0) AS BIGINT) FROM accounts a WHERE a.id = $1",
     )
     .bind(account_id)
     .fetch_optional(&state.db().pool)
@@ -76,6 +80,7 @@ pub(crate) async fn ledger_check(
     Ok(Json(json!({
         "sum_minor": check.sum_minor,
         "entries": check.entries,
+        "pending_entries": check.pending_entries,
         "balance_mismatches": check.balance_mismatches,
         "points_sum": check.points.sum_points,
         "points_entries": check.points.entries,

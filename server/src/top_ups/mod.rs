@@ -94,17 +94,19 @@ pub(crate) async fn credit(conn: &mut AnyConnection, credit: &Credit) -> Result<
                 amount_minor: -amount,
                 require_cover: false,
                 points: 0,
+                deferred: false,
             },
             Leg {
                 account_id: credit.account_id.clone(),
                 amount_minor: amount,
                 require_cover: false,
                 points: 0,
+                deferred: false,
             },
         ],
     };
     let balances = ledger::post(conn, &movement).await?;
-    Ok(balances.get(1).copied().unwrap_or_default())
+    Ok(balances.get(1).copied().flatten().unwrap_or_default())
 }
 
 /// After a committed top-up: pays the account's express debt from the new

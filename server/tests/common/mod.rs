@@ -93,6 +93,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub base: String,
     pub admin: String,
+    /// `None`: the SQLite file in `dir`.
+    pub database_url: Option<String>,
 }
 
 impl TestServer {
@@ -110,7 +112,7 @@ impl TestServer {
             ServerConfig {
                 data_dir: dir.path().to_path_buf(),
                 listen: "127.0.0.1:0".parse().unwrap(),
-                database_url,
+                database_url: database_url.clone(),
                 tls: None,
             },
             options,
@@ -125,7 +127,21 @@ impl TestServer {
             http: client(),
             base,
             admin,
+            database_url,
         }
+    }
+
+    /// A connection pool on the server's database, for a test to look at
+    /// (or age) rows the API does not show.
+    pub async fn database(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        let url = self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.dir.path().join("wayfare.db").display()
+            )
+        });
+        sqlx::AnyPool::connect(&url).await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,6 +1,9 @@
 //! The double-entry ledger. Money moves only through [`post`]: a movement is
 //! two or more legs summing to zero; each leg updates its account's balance
-//! and adds one ledger entry, inside the caller's transaction.
+//! and adds one ledger entry, inside the caller's transaction — or, for an
+//! account every payment touches (a merchant, the loyalty account), adds a
+//! pending entry that [`pending`] folds into the account later, so that
+//! concurrent payments do not queue on that account's row (decision 0020).
 
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
@@ -9,6 +12,8 @@ use wayfare_protocol::money::Currency;
 
 use crate::error::ApiError;
 use crate::points;
+
+pub(crate) mod pending;
 
 /// One side of a movement.
 #[derive(Clone, Debug)]
@@ -23,6 +28,12 @@ pub struct Leg {
     /// back); [`post`] moves them through the points ledger against the
     /// loyalty account of the movement's currency (`crate::points::ledger`).
     pub points: i64,
+    /// The account takes postings from many concurrent transactions (a
+    /// merchant's credit, the loyalty account): a leg without cover is
+    /// appended as a pending entry instead of updating the account's row,
+    /// and a covered debit first folds the account's pending entries in
+    /// (see [`pending`]).
+    pub deferred: bool,
 }
 
 /// A set of legs that moves money between accounts.
@@ -44,10 +55,14 @@ pub struct Movement {
     pub legs: Vec<Leg>,
 }
 
-/// Posts a movement; returns each leg's balance after it, in leg order.
-/// A covered debit the balance cannot pay fails with `insufficient_funds`
-/// (the caller's transaction must then be rolled back).
-pub async fn post(conn: &mut AnyConnection, movement: &Movement) -> Result<Vec<i64>, ApiError> {
+/// Posts a movement; returns each leg's balance after it, in leg order
+/// (`None` for a deferred leg appended as pending). A covered debit the
+/// balance cannot pay fails with `insufficient_funds` (the caller's
+/// transaction must then be rolled back).
+pub async fn post(
+    conn: &mut AnyConnection,
+    movement: &Movement,
+) -> Result<Vec<Option<i64>>, ApiError> {
     post_debits(conn, movement).await?.finish(conn).await
 }
 
@@ -86,6 +101,10 @@ pub async fn post_debits<'m>(
         // Every leg that asks for cover (the payer's, even when points pay
         // it all), so its balance after is known from here on.
         balances.push(if leg.require_cover {
+            if leg.deferred {
+                // Credits received but not yet folded count towards cover.
+                pending::fold_all(conn, &leg.account_id).await?;
+            }
             Some(post_leg(conn, movement, leg).await?)
         } else {
             None
@@ -102,14 +121,18 @@ impl Posting<'_> {
     }
 
     /// Posts the remaining legs and the points they carry; returns each
-    /// leg's balance after it, in leg order.
-    pub async fn finish(self, conn: &mut AnyConnection) -> Result<Vec<i64>, ApiError> {
+    /// leg's balance after it, in leg order (`None` for a deferred leg).
+    pub async fn finish(self, conn: &mut AnyConnection) -> Result<Vec<Option<i64>>, ApiError> {
         let movement = self.movement;
         let mut balances = Vec::with_capacity(self.balances.len());
         for (leg, posted) in movement.legs.iter().zip(self.balances) {
             balances.push(match posted {
-                Some(balance) => balance,
-                None => post_leg(conn, movement, leg).await?,
+                Some(balance) => Some(balance),
+                None if leg.deferred => {
+                    pending::append_money(conn, movement, leg).await?;
+                    None
+                }
+                None => Some(post_leg(conn, movement, leg).await?),
             });
         }
         post_points(conn, movement).await?;
@@ -238,10 +261,13 @@ pub async fn funding_account(
 /// The result of the ledger invariant check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LedgerCheck {
-    /// Sum of all entries; zero when money is conserved.
+    /// Sum of all entries, pending ones included; zero when money is
+    /// conserved.
     pub sum_minor: i64,
-    /// Number of entries.
+    /// Number of entries (folded).
     pub entries: i64,
+    /// Entries of both ledgers still pending (see [`pending`]).
+    pub pending_entries: i64,
     /// Accounts whose balance differs from the sum of their entries.
     pub balance_mismatches: i64,
     /// The points ledger's check (sum, entries, mismatches).
@@ -250,8 +276,10 @@ pub struct LedgerCheck {
 
 /// Checks the double-entry invariants.
 pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
-    let (sum_minor, entries): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT), COUNT(*) FROM ledger_entries",
+    // One statement, one snapshot: a fold moving entries from pending to
+    // folded between two reads cannot show up as a difference.
+    let (sum_minor, entries, pending_entries): (i64, i64, i64) = sqlx::query_as(
+        "SELECT CAST((SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries)          + (SELECT COALESCE(SUM(amount_minor), 0) FROM pending_entries) AS BIGINT),          (SELECT COUNT(*) FROM ledger_entries), (SELECT COUNT(*) FROM pending_entries)",
     )
     .fetch_one(pool)
     .await?;
@@ -265,6 +293,7 @@ pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
     Ok(LedgerCheck {
         sum_minor,
         entries,
+        pending_entries,
         balance_mismatches,
         points: points::check(pool).await?,
     })
