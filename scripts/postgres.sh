@@ -21,7 +21,7 @@ case "$cmd" in
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-      -o "-h 127.0.0.1 -p $port -k $dir -c fsync=${FSYNC:-off} -c max_connections=200" start >/dev/null
+      -o "-h 127.0.0.1 -p $port -k $dir -c fsync=${FSYNC:-off} -c max_connections=200 ${PG_EXTRA_OPTS:-}" start >/dev/null
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres wayfare_test
     echo "postgres://postgres@127.0.0.1:$port/wayfare_test"
     ;;

@@ -22,3 +22,11 @@ CREATE TABLE pending_entries (
     created_at_ms BIGINT NOT NULL
 );
 CREATE INDEX pending_entries_account ON pending_entries (account_id, created_at_ms);
+
+-- Payments no longer create the loyalty account of their currency on the
+-- way (a statement per payment); merchants do when they are created, and
+-- this creates the accounts of the merchants from before.
+INSERT INTO accounts (id, kind, display_name, currency, created_at_ms)
+SELECT 'acc_loyalty_' || LOWER(currency), 'loyalty', 'Loyalty (' || currency || ')', currency, 0
+FROM merchants WHERE true GROUP BY currency
+ON CONFLICT (id) DO NOTHING;

@@ -27,6 +27,8 @@ struct Inner {
     shutdown: watch::Receiver<bool>,
     invitation_limits: AttemptLimits,
     metrics: Metrics,
+    /// PostgreSQL: wake-ups for the other nodes.
+    publisher: Option<crate::streams::cluster::Publisher>,
 }
 
 impl AppState {
@@ -38,6 +40,9 @@ impl AppState {
         shutdown: watch::Receiver<bool>,
         invitation_limits: AttemptLimits,
     ) -> Self {
+        let publisher = db
+            .is_postgres()
+            .then(|| crate::streams::cluster::Publisher::start(db.pool.clone()));
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -50,6 +55,7 @@ impl AppState {
                 shutdown,
                 invitation_limits,
                 metrics: Metrics::new(),
+                publisher,
             }),
         }
     }
@@ -70,11 +76,10 @@ impl AppState {
     /// ([`crate::streams::cluster`]).
     pub fn notify_terminal(&self, terminal_id: &str) {
         self.wake_terminal_locally(terminal_id);
-        if self.inner.db.is_postgres() {
-            crate::streams::cluster::publish(
-                &self.inner.db.pool,
-                crate::streams::cluster::Wake::Terminal(terminal_id.to_string()),
-            );
+        if let Some(publisher) = &self.inner.publisher {
+            publisher.publish(crate::streams::cluster::Wake::Terminal(
+                terminal_id.to_string(),
+            ));
         }
     }
 
@@ -93,11 +98,10 @@ impl AppState {
     /// With several nodes on one PostgreSQL, the other nodes are woken too.
     pub fn notify_account(&self, account_id: &str) {
         self.wake_account_locally(account_id);
-        if self.inner.db.is_postgres() {
-            crate::streams::cluster::publish(
-                &self.inner.db.pool,
-                crate::streams::cluster::Wake::Account(account_id.to_string()),
-            );
+        if let Some(publisher) = &self.inner.publisher {
+            publisher.publish(crate::streams::cluster::Wake::Account(
+                account_id.to_string(),
+            ));
         }
     }
 

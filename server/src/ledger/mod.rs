@@ -71,15 +71,17 @@ pub async fn post(
 #[must_use = "a posting moves money only once finished"]
 pub struct Posting<'m> {
     movement: &'m Movement,
-    balances: Vec<Option<i64>>,
+    /// Per leg: the balance and entry sequence its account moved to, for
+    /// the legs already moved (their entries are written by `finish`).
+    moved: Vec<Option<(i64, i64)>>,
 }
 
-/// The first half of [`post`]: checks the movement and posts the legs that
-/// require cover (the payer's side, which decides whether the movement can
-/// happen).
-/// The credits wait for [`Posting::finish`], so a caller can lock the
-/// accounts every transaction shares (a merchant's balance) just before its
-/// commit: on PostgreSQL their row locks are then held for the shortest time.
+/// The first half of [`post`]: checks the movement and moves the balances
+/// of the legs that require cover (the payer's side, which decides whether
+/// the movement can happen). Their entries and the other legs wait for
+/// [`Posting::finish`]: a payment writes its own row in between, knowing
+/// the payer's balance after (the entries reference that row), and the
+/// accounts every transaction shares are reached just before the commit.
 pub async fn post_debits<'m>(
     conn: &mut AnyConnection,
     movement: &'m Movement,
@@ -96,43 +98,54 @@ pub async fn post_debits<'m>(
             movement.legs.len()
         )));
     }
-    let mut balances = Vec::with_capacity(movement.legs.len());
+    let mut moved = Vec::with_capacity(movement.legs.len());
     for leg in &movement.legs {
         // Every leg that asks for cover (the payer's, even when points pay
         // it all), so its balance after is known from here on.
-        balances.push(if leg.require_cover {
+        moved.push(if leg.require_cover {
             if leg.deferred {
                 // Credits received but not yet folded count towards cover.
                 pending::fold_all(conn, &leg.account_id).await?;
             }
-            Some(post_leg(conn, movement, leg).await?)
+            Some(move_balance(conn, movement, leg).await?)
         } else {
             None
         });
     }
-    Ok(Posting { movement, balances })
+    Ok(Posting { movement, moved })
 }
 
 impl Posting<'_> {
     /// The balance after a leg already posted (leg order): those that
     /// require cover.
     pub fn debited_balance(&self, leg: usize) -> Option<i64> {
-        self.balances.get(leg).copied().flatten()
+        self.moved
+            .get(leg)
+            .copied()
+            .flatten()
+            .map(|(balance, _)| balance)
     }
 
     /// Posts the remaining legs and the points they carry; returns each
     /// leg's balance after it, in leg order (`None` for a deferred leg).
     pub async fn finish(self, conn: &mut AnyConnection) -> Result<Vec<Option<i64>>, ApiError> {
         let movement = self.movement;
-        let mut balances = Vec::with_capacity(self.balances.len());
-        for (leg, posted) in movement.legs.iter().zip(self.balances) {
-            balances.push(match posted {
-                Some(balance) => Some(balance),
+        let mut balances = Vec::with_capacity(self.moved.len());
+        for (leg, moved) in movement.legs.iter().zip(self.moved) {
+            balances.push(match moved {
+                Some((balance, seq)) => {
+                    insert_entry(conn, movement, leg, balance, seq).await?;
+                    Some(balance)
+                }
                 None if leg.deferred => {
                     pending::append_money(conn, movement, leg).await?;
                     None
                 }
-                None => Some(post_leg(conn, movement, leg).await?),
+                None => {
+                    let (balance, seq) = move_balance(conn, movement, leg).await?;
+                    insert_entry(conn, movement, leg, balance, seq).await?;
+                    Some(balance)
+                }
             });
         }
         post_points(conn, movement).await?;
@@ -144,12 +157,12 @@ fn is_covered_debit(leg: &Leg) -> bool {
     leg.require_cover && leg.amount_minor < 0
 }
 
-/// Moves one leg's balance and adds its entry; returns the balance after.
-async fn post_leg(
+/// Moves one leg's balance; returns the balance and entry sequence after.
+async fn move_balance(
     conn: &mut AnyConnection,
     movement: &Movement,
     leg: &Leg,
-) -> Result<i64, ApiError> {
+) -> Result<(i64, i64), ApiError> {
     // One statement moves the balance and reads it back (RETURNING, on
     // SQLite ≥ 3.35 and PostgreSQL); a covered debit is conditional, so it
     // is correct under concurrency on both backends (PostgreSQL re-checks
@@ -170,9 +183,20 @@ async fn post_leg(
     .bind(leg.account_id.clone())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((balance, seq)) = updated else {
-        return Err(refusal(conn, leg, &movement.currency).await);
-    };
+    match updated {
+        Some(moved) => Ok(moved),
+        None => Err(refusal(conn, leg, &movement.currency).await),
+    }
+}
+
+/// Adds the entry of a leg whose balance moved to `balance`, numbered `seq`.
+async fn insert_entry(
+    conn: &mut AnyConnection,
+    movement: &Movement,
+    leg: &Leg,
+    balance: i64,
+    seq: i64,
+) -> Result<(), ApiError> {
     sqlx::query(
         "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
          amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
@@ -191,7 +215,7 @@ async fn post_leg(
     .bind(movement.at_ms)
     .execute(&mut *conn)
     .await?;
-    Ok(balance)
+    Ok(())
 }
 
 /// Points carried by the legs, double-entry against the loyalty account.

@@ -135,13 +135,29 @@ async fn write_payment(
 ) -> Result<(PaymentResult, Vec<String>), ApiError> {
     let b = &plan.body;
     let at = to_i64(plan.completed_at_ms);
+    // Statement order: the rows only this payment touches first, the rows
+    // every payment of a merchant shares (its members' event sequences, the
+    // terminal's) last, so that on PostgreSQL their row locks are held for
+    // the fewest statements. The merchant's credit and the loyalty
+    // account's points are pending entries (`ledger::pending`): no shared
+    // row there.
+    //
+    // The payer's debit decides whether the payment can happen; its row is
+    // now locked until commit, so concurrent payments of this rider are
+    // counted one after the other by the daily limits. The payment's row
+    // comes next, with the balance after (the ledger entries reference it).
+    if plan.split.value_minor > 0 {
+        points::ledger::loyalty_account(conn, &b.currency, at).await?;
+    }
+    let posting = ledger::post_debits(conn, &plan.movement).await?;
+    let balance_after = posting.debited_balance(0).unwrap_or_default();
     sqlx::query(
         "INSERT INTO payments (id, idempotency_key, instruction_digest, account_id, device_id, \
          merchant_id, terminal_id, order_id, amount_minor, currency, description, status, \
          receipt, balance_after_minor, points_awarded, completed_at_ms, points_spent, \
          points_value_minor) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'completed', $12, 0, $13, $14, \
-         $15, $16)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'completed', $12, $13, $14, $15, \
+         $16, $17)",
     )
     .bind(plan.payment_id.clone())
     .bind(b.idempotency_key.clone())
@@ -155,25 +171,13 @@ async fn write_payment(
     .bind(b.currency.code().to_string())
     .bind(b.description.clone())
     .bind(plan.receipt.clone())
+    .bind(balance_after)
     .bind(plan.earned)
     .bind(at)
     .bind(to_i64(plan.split.points_spent))
     .bind(to_i64(plan.split.value_minor))
     .execute(&mut *conn)
     .await?;
-    if plan.split.value_minor > 0 {
-        points::ledger::loyalty_account(conn, &b.currency, at).await?;
-    }
-    // Statement order: the rows only this payment touches first, the rows
-    // every payment of a merchant shares (its balance, its owner's event
-    // sequence, the terminal's, the loyalty account) last, so that on
-    // PostgreSQL their row locks are held for the fewest statements.
-    //
-    // The payer's debit decides whether the payment can happen; its row is
-    // now locked until commit, so concurrent payments of this rider are
-    // counted one after the other by the daily limits.
-    let posting = ledger::post_debits(conn, &plan.movement).await?;
-    let balance_after = posting.debited_balance(0).unwrap_or_default();
     let online = plan.source == Source::Online;
     // Express debts were alerted when their tap settled.
     let bindings = match plan.source {
@@ -188,18 +192,14 @@ async fn write_payment(
         }
         crate::payments::transit::claim_tap_in_token(conn, b, &plan.payment_id, at).await?;
     }
-    sqlx::query("UPDATE payments SET balance_after_minor = $1 WHERE id = $2")
-        .bind(balance_after)
-        .bind(plan.payment_id.clone())
-        .execute(&mut *conn)
-        .await?;
     let mut woken = match &bindings {
         Some(bindings) => bindings.fan_out(conn, &plan.alert).await?,
         None => Vec::new(),
     };
     let receivers = crate::merchants::prompts::Receivers::load(conn, &b.merchant_id).await?;
-    // The shared rows, in the order every money path locks them: the
-    // merchant's balance, its members' event sequences, the terminal's.
+    // The payer's entry, the merchant's pending credit; then the shared
+    // rows, in the order every money path locks them: the merchant's
+    // members' event sequences, the terminal's.
     posting.finish(conn).await?;
     // Merchant prompts (P4), one per authorised device; woken like the guardians.
     woken.extend(
@@ -229,7 +229,7 @@ async fn write_payment(
         at,
     )
     .await?;
-    // Points last: the loyalty account's row is hot.
+    // Points last (the loyalty account's side is pending).
     points::payment::move_points(conn, b, &plan.payment_id, plan.split, plan.earned, at).await?;
     // The request's expiry is checked again at the last moment before the
     // commit: a payment whose retry was (or could have been) told `410`

@@ -237,18 +237,22 @@ pub async fn create(
             );
             Ok((StatusCode::CREATED, Json(result)))
         }
-        Err(e) if is_unique_violation(&e) || matches!(e, ApiError::OrderAlreadyPaid(_)) => {
-            // A concurrent request may have won the race for this key (then
-            // this is a retry of it) or for this order (then it is a conflict).
+        Err(e) => {
+            // A concurrent request may have won the race for this key: then
+            // this is a retry of it, whatever this attempt met (the unique
+            // key, or a balance or daily limit the first one used up).
+            // Otherwise a lost race for the order is a conflict.
             match find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
                 Some(stored) => {
                     let result = replay(stored, &digest, &device.account_id)?;
                     Ok((StatusCode::OK, Json(result)))
                 }
-                None => Err(order_paid()),
+                None if is_unique_violation(&e) || matches!(e, ApiError::OrderAlreadyPaid(_)) => {
+                    Err(order_paid())
+                }
+                None => Err(e),
             }
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::money::Currency;
 
 use crate::auth::Admin;
 use crate::db::{now_ms, to_i64};
@@ -75,12 +76,17 @@ pub(crate) async fn create(
                 .bind(r.0)
                 .bind(r.1)
                 .bind(r.2)
-                .bind(r.3)
+                .bind(r.3.clone())
                 .bind(now)
                 .bind(r.4)
                 .bind(fee_bps)
                 .execute(&mut *conn)
                 .await?;
+                // Every payment to the merchant earns points against the
+                // loyalty account of its currency: created here once, not
+                // checked by every payment.
+                let code = Currency::parse(&r.3).map_err(|e| ApiError::Internal(e.to_string()))?;
+                crate::points::ledger::loyalty_account(conn, &code, now).await?;
                 Ok(())
             })
         })

@@ -7,19 +7,29 @@
 //! 0017). A node hears its own notifications too: a second wake-up only
 //! makes a stream look for rows it already sent, which is harmless.
 //!
+//! Publishing is coalesced ([`Publisher`]): a `NOTIFY` is a transaction of
+//! its own with a durable commit, so one per payment would add a WAL flush
+//! to every payment. The wake-ups queued while one notification is being
+//! sent go out together in the next, one per line of its payload.
+//!
 //! SQLite is one process's file: nothing to do there.
 
 use sqlx::postgres::PgListener;
 use sqlx::AnyPool;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::state::AppState;
 
 /// The one `LISTEN`/`NOTIFY` channel.
 const CHANNEL: &str = "wayfare_wake";
 
-/// A wake-up as carried in a notification's payload.
-#[derive(Debug, PartialEq, Eq)]
+/// The largest payload sent: PostgreSQL's limit is just under 8000 bytes.
+const MAX_PAYLOAD: usize = 7_900;
+/// The most wake-ups taken from the queue for one round of notifications.
+const MAX_ROUND: usize = 4_096;
+
+/// A wake-up as carried in a notification's payload (one per line).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone)]
 pub(crate) enum Wake {
     /// The device event streams of an account.
     Account(String),
@@ -44,22 +54,78 @@ impl Wake {
     }
 }
 
-/// Publishes `wake` to the other nodes (PostgreSQL only), off the caller's
-/// path: the rows are committed already, so a lost notification delays a
-/// live delivery (the stream's own reconnect or next wake-up catches up),
-/// it never loses data.
-pub(crate) fn publish(pool: &AnyPool, wake: Wake) {
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(wake.encode())
-            .execute(&pool)
-            .await;
-        if let Err(e) = sent {
-            tracing::warn!(error = %e, "publishing a wake-up to the other nodes failed");
+/// Publishes wake-ups to the other nodes (PostgreSQL only), off the
+/// callers' path: the rows are committed already, so a lost notification
+/// delays a live delivery (the stream's own reconnect or next wake-up
+/// catches up), it never loses data.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    queue: mpsc::UnboundedSender<Wake>,
+}
+
+impl Publisher {
+    /// Starts the task that sends the queued wake-ups on `pool`.
+    pub(crate) fn start(pool: AnyPool) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(send_rounds(pool, rx));
+        Self { queue }
+    }
+
+    /// Queues `wake` for the next notification.
+    pub(crate) fn publish(&self, wake: Wake) {
+        if self.queue.send(wake).is_err() {
+            tracing::debug!("the wake-up publisher has stopped");
         }
-    });
+    }
+}
+
+/// Sends what is queued — at least one wake-up, deduplicated — as few
+/// notifications as the payload limit allows, then waits for more.
+async fn send_rounds(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Wake>) {
+    let mut round = Vec::new();
+    while let Some(first) = rx.recv().await {
+        round.push(first);
+        while round.len() < MAX_ROUND {
+            match rx.try_recv() {
+                Ok(wake) => round.push(wake),
+                Err(_) => break,
+            }
+        }
+        round.sort();
+        round.dedup();
+        for payload in payloads(&round) {
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(payload)
+                .execute(&pool)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "publishing wake-ups to the other nodes failed");
+            }
+        }
+        round.clear();
+    }
+}
+
+/// The wake-ups as notification payloads, one per line, each payload under
+/// [`MAX_PAYLOAD`] bytes.
+fn payloads(wakes: &[Wake]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for wake in wakes {
+        let line = wake.encode();
+        if !current.is_empty() && current.len() + 1 + line.len() > MAX_PAYLOAD {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(&line);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// Listens for the other nodes' wake-ups until shutdown and wakes this
@@ -92,11 +158,15 @@ pub(crate) async fn listen(url: String, state: AppState, mut shutdown: watch::Re
                 tracing::warn!("the wake-up listener reconnected; waking every stream");
                 state.wake_all_locally();
             }
-            Ok(Some(n)) => match Wake::decode(n.payload()) {
-                Some(Wake::Account(id)) => state.wake_account_locally(&id),
-                Some(Wake::Terminal(id)) => state.wake_terminal_locally(&id),
-                None => tracing::debug!("ignoring an unknown wake-up payload"),
-            },
+            Ok(Some(n)) => {
+                for line in n.payload().lines() {
+                    match Wake::decode(line) {
+                        Some(Wake::Account(id)) => state.wake_account_locally(&id),
+                        Some(Wake::Terminal(id)) => state.wake_terminal_locally(&id),
+                        None => tracing::debug!("ignoring an unknown wake-up line"),
+                    }
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "the wake-up listener lost its connection; reconnecting");
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -107,7 +177,7 @@ pub(crate) async fn listen(url: String, state: AppState, mut shutdown: watch::Re
 
 #[cfg(test)]
 mod tests {
-    use super::Wake;
+    use super::{payloads, Wake, MAX_PAYLOAD};
 
     #[test]
     fn payloads_round_trip_and_garbage_is_ignored() {
@@ -120,5 +190,20 @@ mod tests {
         for bad in ["", "a:", "x:acc_1", "acc_1"] {
             assert_eq!(Wake::decode(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_round_is_split_into_payloads_under_the_limit_and_nothing_is_lost() {
+        let wakes: Vec<Wake> = (0..2_000)
+            .map(|i| Wake::Account(format!("acc_{i:08}")))
+            .collect();
+        let sent = payloads(&wakes);
+        assert!(sent.len() > 1);
+        assert!(sent.iter().all(|p| p.len() <= MAX_PAYLOAD));
+        let back: Vec<Wake> = sent
+            .iter()
+            .flat_map(|p| p.lines().map(|l| Wake::decode(l).unwrap()))
+            .collect();
+        assert_eq!(back, wakes);
     }
 }
