@@ -67,7 +67,26 @@ impl GroupCommit {
     /// Starts the writer task on `pool`.
     pub(super) fn start(pool: AnyPool) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(pool, rx));
+        // The writer runs on a thread of its own: each statement is a round
+        // trip to sqlx's SQLite thread, and on the shared runtime the
+        // writer's every resumption queued behind the request handlers'
+        // work (signature checks, JSON) — the batch, and everyone waiting
+        // on it, paid that queueing once per statement.
+        let spawned = std::thread::Builder::new()
+            .name("wayfare-sqlite-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(writer(pool, rx)),
+                    Err(e) => tracing::error!(error = %e, "the database writer could not start"),
+                }
+            });
+        if let Err(e) = spawned {
+            // Callers are then told the writer has stopped.
+            tracing::error!(error = %e, "the database writer thread could not start");
+        }
         Self { jobs }
     }
 

@@ -72,6 +72,12 @@ impl Db {
                     sqlx::query("PRAGMA synchronous = FULL")
                         .execute(&mut *conn)
                         .await?;
+                    // Every commit invalidates the other connections' page
+                    // caches; with the file mapped, re-reading a page is a
+                    // memory access instead of a read system call and a copy.
+                    sqlx::query("PRAGMA mmap_size = 268435456")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             });
