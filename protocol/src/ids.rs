@@ -13,11 +13,42 @@ pub fn new_id(prefix: &str) -> Result<String> {
     Ok(format!("{prefix}_{}", hex_lower(&bytes)))
 }
 
-/// A shortened identifier for log lines: the prefix and the first four
-/// characters, so logs can be correlated without exposing the whole id.
+/// Hex digits of the time at the start of a [`new_ordered_id`].
+const ORDERED_TIME_DIGITS: usize = 12;
+
+/// A new identifier that sorts by creation time, such as
+/// `pay_0193a1b2c3d45f1c0e9a2b7d4c3e8a6f1b2c`: a type prefix, the Unix time
+/// in milliseconds (12 hex digits), then 96 random bits in hex. For the rows
+/// written by every payment (payments, ledger and points entries): inserts
+/// then go to the right edge of the primary-key index instead of a random
+/// page, which dirties (and, on PostgreSQL, logs in full after each
+/// checkpoint) far fewer pages. The time is no secret there: receipts and
+/// entries carry it anyway.
+pub fn new_ordered_id(prefix: &str, now_ms: u64) -> Result<String> {
+    let bytes = random_bytes::<12>()?;
+    Ok(format!(
+        "{prefix}_{:012x}{}",
+        now_ms & 0xffff_ffff_ffff,
+        hex_lower(&bytes)
+    ))
+}
+
+/// A shortened identifier for log lines: the prefix and four characters of
+/// its random part, so logs can be correlated without exposing the whole id.
 pub fn redact(id: &str) -> String {
     match id.split_once('_') {
-        Some((prefix, rest)) => format!("{prefix}_{}…", rest.chars().take(4).collect::<String>()),
+        Some((prefix, rest)) => {
+            // An ordered id's first digits are its time, shared by every id
+            // of the same minute: show the random part instead.
+            let ordered = rest.len() == ORDERED_TIME_DIGITS + 24
+                && rest.bytes().all(|b| b.is_ascii_hexdigit());
+            let random = if ordered {
+                &rest[ORDERED_TIME_DIGITS..]
+            } else {
+                rest
+            };
+            format!("{prefix}_{}…", random.chars().take(4).collect::<String>())
+        }
         None => format!("{}…", id.chars().take(4).collect::<String>()),
     }
 }
@@ -74,6 +105,20 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with("pay_") && a.len() == 28);
         assert_eq!(redact("pay_abcdef"), "pay_abcd…");
+    }
+
+    #[test]
+    fn ordered_ids_sort_by_time_and_redact_their_random_part() {
+        let early = new_ordered_id("led", 1_700_000_000_000).unwrap();
+        let late = new_ordered_id("led", 1_700_000_000_001).unwrap();
+        assert!(early < late, "{early} < {late}");
+        assert_eq!(early.len(), "led_".len() + 36);
+        assert!(early.starts_with("led_018bcfe56800"));
+        assert_eq!(redact(&early), format!("led_{}…", &early[16..20]));
+        assert_ne!(
+            new_ordered_id("led", 5).unwrap(),
+            new_ordered_id("led", 5).unwrap()
+        );
     }
 
     #[test]

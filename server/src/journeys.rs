@@ -21,7 +21,7 @@
 use sqlx::AnyConnection;
 use wayfare_protocol::entry_consent::{EntryConsent, EntryConsentBody};
 use wayfare_protocol::fare::FareContext;
-use wayfare_protocol::ids::{new_id, redact};
+use wayfare_protocol::ids::{new_ordered_id, redact};
 use wayfare_protocol::keys::PublicKey;
 use wayfare_protocol::money::Currency;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
@@ -310,7 +310,8 @@ async fn sign_charges(
     for (token_id, account_id, device_id, terminal_id, merchant_id, line, station, max, cur) in rows
     {
         let currency = Currency::parse(&cur).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let payment_id = new_id("pay").map_err(|e| ApiError::Internal(e.to_string()))?;
+        let payment_id =
+            new_ordered_id("pay", now).map_err(|e| ApiError::Internal(e.to_string()))?;
         let amount = u64::try_from(max).unwrap_or(0);
         let payer: Option<(Option<String>,)> =
             sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")

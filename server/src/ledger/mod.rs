@@ -7,9 +7,10 @@
 
 use sqlx::AnyConnection;
 use sqlx::AnyPool;
-use wayfare_protocol::ids::new_id;
+use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
+use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::points;
 
@@ -202,7 +203,10 @@ async fn insert_entry(
          amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(new_id("led").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(
+        new_ordered_id("led", to_u64(movement.at_ms))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    )
     .bind(movement.movement_id.clone())
     .bind(movement.kind)
     .bind(leg.account_id.clone())

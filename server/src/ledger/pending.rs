@@ -23,10 +23,11 @@ use std::time::Duration;
 
 use sqlx::{AnyConnection, AssertSqlSafe};
 use tokio::sync::watch;
-use wayfare_protocol::ids::new_id;
+use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
 use super::{Leg, Movement};
+use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -49,7 +50,10 @@ pub(crate) async fn append_money(
          currency, payment_id, description, created_at_ms) \
          VALUES ($1, $2, 'money', $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(new_id("led").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(
+        new_ordered_id("led", to_u64(movement.at_ms))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    )
     .bind(leg.account_id.clone())
     .bind(movement.movement_id.clone())
     .bind(movement.kind)
@@ -91,7 +95,7 @@ pub(crate) async fn append_points(
          currency, payment_id, created_at_ms) \
          VALUES ($1, $2, 'points', $3, $4, $5, $6, $7, $8)",
     )
-    .bind(new_id("pte").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(new_ordered_id("pte", to_u64(p.at_ms)).map_err(|e| ApiError::Internal(e.to_string()))?)
     .bind(p.account_id.to_string())
     .bind(p.movement_id.to_string())
     .bind(p.kind.to_string())

@@ -6,7 +6,7 @@
 //! last (decision 0018).
 
 use sqlx::AnyConnection;
-use wayfare_protocol::ids::new_id;
+use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::instruction::InstructionBody;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::PROTOCOL_VERSION;
@@ -66,7 +66,7 @@ pub(crate) async fn commit(
     now: u64,
     source: Source,
 ) -> Result<(PaymentResult, Vec<String>), ApiError> {
-    let payment_id = new_id("pay").map_err(|e| ApiError::Internal(e.to_string()))?;
+    let payment_id = new_ordered_id("pay", now).map_err(|e| ApiError::Internal(e.to_string()))?;
     let receipt = Receipt::issue(
         &state.keys().receipt,
         &ReceiptBody {

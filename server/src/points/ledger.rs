@@ -4,9 +4,10 @@
 //! goes negative by exactly the points outstanding with riders.
 
 use sqlx::{AnyConnection, AnyPool};
-use wayfare_protocol::ids::new_id;
+use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
+use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::ledger::pending::{self, PendingPoints};
 
@@ -147,7 +148,10 @@ async fn post_leg(
         "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
          points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(new_id("pte").map_err(|e| ApiError::Internal(e.to_string()))?)
+    .bind(
+        new_ordered_id("pte", to_u64(movement.at_ms))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    )
     .bind(movement.movement_id.to_string())
     .bind(movement.kind)
     .bind(leg.account_id.clone())
