@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::AnyPool;
 use wayfare_server::ServerOptions;
 
-use crate::common::{database_urls, isolated_database, shop, TestServer};
+use crate::common::{database_urls, postgres_only, shop, TestServer};
 use crate::merchant_scene::scene_on;
 
 /// Pending entries of `account_id` in `ledger` (`money` or `points`).
@@ -165,14 +165,9 @@ async fn the_settler_folds_concurrent_payments_in_posting_order() {
 /// folded exactly once, numbered without gaps.
 #[tokio::test]
 async fn two_settlers_fold_each_entry_once() {
-    let Some(url) = std::env::var("WAYFARE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
+    let Some(url) = postgres_only() else {
         return;
     };
-    let url = isolated_database(&url);
     let eager = || ServerOptions {
         settle_interval: Some(Duration::from_millis(1)),
         ..ServerOptions::default()

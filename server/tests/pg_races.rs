@@ -19,16 +19,6 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, Row};
 
-fn pg_url() -> Option<String> {
-    match std::env::var("WAYFARE_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(common::isolated_database(&url)),
-        _ => {
-            eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
-            None
-        }
-    }
-}
-
 /// A connection of the test itself, holding row locks in an open transaction.
 struct Holder {
     conn: PgConnection,
@@ -143,7 +133,9 @@ impl Holder {
 /// alert either is there by the time the revocation returns, or never.
 #[tokio::test]
 async fn no_guardian_alert_follows_a_revocation_that_returned() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = common::postgres_only() else {
+        return;
+    };
     let s = Arc::new(TestServer::start_with(Some(url.clone())).await);
     let rider = Arc::new(s.phone_numbered("CNY", "+8613800131234").await);
     let guardian = s.phone("CNY").await;
@@ -193,7 +185,9 @@ async fn no_guardian_alert_follows_a_revocation_that_returned() {
 /// returned. Now a revoked device's stream holds no prompt of the merchant.
 #[tokio::test]
 async fn no_merchant_prompt_follows_a_revocation_that_returned() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = common::postgres_only() else {
+        return;
+    };
     let sc = scene(Some(url.clone())).await;
     let (staff, member_id) = sc.staff(&["receive_prompts"], &["amount"]).await;
     let revoke_path = sc.path(&format!("/staff/{member_id}"));
@@ -255,7 +249,9 @@ async fn refund(
 /// 409, never a 500.
 #[tokio::test]
 async fn concurrent_refunds_with_one_refund_id_are_idempotent() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = common::postgres_only() else {
+        return;
+    };
     let sc = scene(Some(url.clone())).await;
     let paid = sc.pay("race-r1", 1_000).await;
     let other = sc.pay("race-r2", 500).await;
@@ -337,7 +333,9 @@ async fn concurrent_refunds_with_one_refund_id_are_idempotent() {
 /// is never followed by a charge.
 #[tokio::test]
 async fn a_payment_held_up_past_its_expiry_never_commits() {
-    let Some(url) = pg_url() else { return };
+    let Some(url) = common::postgres_only() else {
+        return;
+    };
     let server = Arc::new(TestServer::start_with(Some(url.clone())).await);
     let (merchant, terminal, phone) = common::shop(&server, 1_000).await;
     let (instruction, idem) =

@@ -9,20 +9,15 @@
 use crate::common;
 
 use common::guardians::flat_fare;
-use common::{isolated_database, now_ms, read, TestServer};
+use common::{now_ms, postgres_only, read, TestServer};
 use reqwest::StatusCode;
 use wayfare_protocol::request_auth::sign_request;
 
 #[tokio::test]
 async fn a_payment_through_one_node_alerts_the_guardian_on_the_other() {
-    let Some(url) = std::env::var("WAYFARE_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
+    let Some(url) = postgres_only() else {
         return;
     };
-    let url = isolated_database(&url);
     let a = TestServer::start_with(Some(url.clone())).await;
     let b = TestServer::start_with(Some(url)).await;
 

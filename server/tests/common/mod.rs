@@ -46,6 +46,19 @@ pub fn database_urls() -> Vec<Option<String>> {
     urls
 }
 
+/// A fresh PostgreSQL database for a test that only makes sense there
+/// (several nodes, row locks), or `None` (said on stderr) when
+/// WAYFARE_TEST_DATABASE_URL names no cluster.
+pub fn postgres_only() -> Option<String> {
+    match std::env::var("WAYFARE_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(isolated_database(&url)),
+        _ => {
+            eprintln!("skipped: WAYFARE_TEST_DATABASE_URL is not set");
+            None
+        }
+    }
+}
+
 /// A fresh, empty database in the cluster of `url`, for one test: tests
 /// run in parallel, and servers sharing one database would see each
 /// other's rows (one test's outbox delivering another's billing export).
