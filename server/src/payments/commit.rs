@@ -3,7 +3,8 @@
 //! the ledger legs, the guardians' limits and alerts, the merchant's
 //! prompts, the terminal's event and the points — the rows only this
 //! payment touches first, the rows every payment of the merchant shares
-//! last (decision 0018).
+//! last (decision 0018); the merchant's credit and the loyalty account's
+//! points are pending entries (decision 0020).
 
 use sqlx::AnyConnection;
 use wayfare_protocol::ids::new_ordered_id;

@@ -241,8 +241,10 @@ pub async fn create(
             // A concurrent request may have won the race for this key: then
             // this is a retry of it, whatever this attempt met (the unique
             // key, or a balance or daily limit the first one used up).
-            // Otherwise a lost race for the order is a conflict.
-            match find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
+            // Otherwise a lost race for the order is a conflict. (If even
+            // the lookup fails, the attempt's own error is the answer.)
+            let paid = find_by_key(pool, &device.account_id, &body.idempotency_key).await;
+            match paid.ok().flatten() {
                 Some(stored) => {
                     let result = replay(stored, &digest, &device.account_id)?;
                     Ok((StatusCode::OK, Json(result)))
