@@ -34,7 +34,10 @@ use crate::state::AppState;
 /// Entries folded per statement batch: bounds a fold transaction's size and
 /// its statements' parameter counts (11 per ledger entry, under SQLite's
 /// and PostgreSQL's limits).
-const FOLD_BATCH: i64 = 256;
+const FOLD_BATCH: usize = 256;
+/// After a failed pass the settler waits longer, doubling up to this: a
+/// database that is down is not asked (and logged about) ten times a second.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The settler's default wait between two passes: pending entries are
 /// folded within about this long.
 pub(crate) const SETTLE_INTERVAL: Duration = Duration::from_millis(100);
@@ -134,7 +137,7 @@ pub(crate) async fn fold(conn: &mut AnyConnection, account_id: &str) -> Result<u
          description, created_at_ms",
     )
     .bind(account_id.to_string())
-    .bind(FOLD_BATCH)
+    .bind(i64::try_from(FOLD_BATCH).unwrap_or(i64::MAX))
     .fetch_all(&mut *conn)
     .await?;
     if taken.is_empty() {
@@ -165,7 +168,7 @@ pub(crate) async fn fold(conn: &mut AnyConnection, account_id: &str) -> Result<u
 
 /// Folds every pending entry of `account_id` (batch after batch).
 pub(crate) async fn fold_all(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
-    while fold(conn, account_id).await? == usize::try_from(FOLD_BATCH).unwrap_or(usize::MAX) {}
+    while fold(conn, account_id).await? == FOLD_BATCH {}
     Ok(())
 }
 
@@ -285,7 +288,7 @@ pub(crate) async fn settle(state: &AppState) -> Result<usize, ApiError> {
                 })
                 .await?;
             folded += n;
-            if n < usize::try_from(FOLD_BATCH).unwrap_or(usize::MAX) {
+            if n < FOLD_BATCH {
                 break;
             }
         }
@@ -296,19 +299,28 @@ pub(crate) async fn settle(state: &AppState) -> Result<usize, ApiError> {
 /// The settler: folds pending entries until shutdown (and once more on the
 /// way out, so a clean stop leaves none).
 pub(crate) async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut wait = interval;
     loop {
         let stopping = *stop.borrow();
         match settle(&state).await {
-            Ok(n) if n > 0 => tracing::trace!(folded = n, "pending entries folded"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "folding pending ledger entries failed; retrying"),
+            Ok(n) => {
+                if n > 0 {
+                    tracing::trace!(folded = n, "pending entries folded");
+                }
+                wait = interval;
+            }
+            Err(e) => {
+                wait = (wait * 2).min(MAX_BACKOFF.max(interval));
+                let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(error = %e, retry_in_ms, "folding pending ledger entries failed");
+            }
         }
         if stopping {
             return;
         }
         tokio::select! {
             _ = stop.wait_for(|v| *v) => {}
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
