@@ -232,7 +232,7 @@ impl State {
 
     async fn set(&self, key: &str, value: &str) -> Result<()> {
         self.tree.insert(key, value.as_bytes()).map_err(store_err)?;
-        self.db.flush_async().await.map_err(store_err)?;
+        crate::durable::flush(&self.db).await.map_err(store_err)?;
         Ok(())
     }
 

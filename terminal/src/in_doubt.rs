@@ -106,7 +106,7 @@ impl InDoubtBook {
             .map_err(|e| TerminalError::Config(format!("cannot encode an in-doubt sale: {e}")))?;
         let new = self.lock().insert(order_id.clone(), sale).is_none();
         self.tree.insert(order_id.as_bytes(), bytes)?;
-        self.tree.flush_async().await?;
+        crate::durable::flush(&self.tree).await?;
         Ok(new)
     }
 

@@ -27,6 +27,7 @@ pub mod ble;
 pub mod config;
 pub mod confirm;
 mod control;
+mod durable;
 pub mod error;
 pub mod events;
 pub mod express;

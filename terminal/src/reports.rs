@@ -89,7 +89,7 @@ impl ReportQueue {
             .map_err(|e| TerminalError::Store(format!("cannot encode report: {e}")))?;
         let key = self.db.generate_id()?.to_be_bytes();
         self.pending.insert(key, value)?;
-        self.db.flush_async().await?;
+        crate::durable::flush(&self.db).await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -127,7 +127,7 @@ impl ReportQueue {
 
     async fn remove(&self, key: &sled::IVec) -> Result<()> {
         self.pending.remove(key)?;
-        self.db.flush_async().await?;
+        crate::durable::flush(&self.db).await?;
         Ok(())
     }
 
@@ -136,7 +136,7 @@ impl ReportQueue {
             .map_err(|e| TerminalError::Store(format!("cannot encode report: {e}")))?;
         self.rejected.insert(key, value)?;
         self.pending.remove(key)?;
-        self.db.flush_async().await?;
+        crate::durable::flush(&self.db).await?;
         Ok(())
     }
 
@@ -230,7 +230,7 @@ impl ReportQueue {
 
     /// Flushes everything to disk.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        crate::durable::flush(&self.db).await?;
         Ok(())
     }
 }

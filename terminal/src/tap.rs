@@ -65,7 +65,9 @@ impl UsedTokens {
         self.tree
             .insert(token_id, &expires_at_ms.to_be_bytes())
             .map_err(TerminalError::from)?;
-        self.tree.flush_async().await.map_err(TerminalError::from)?;
+        crate::durable::flush(&self.tree)
+            .await
+            .map_err(TerminalError::from)?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@
 //! - `events`, `event_keys`: the app's event queue (see `crate::events`).
 //!
 //! Values are JSON. Every write that matters for money (intents, receipts,
-//! identity) is followed by `flush_async` before the caller goes on.
+//! identity) is flushed (`Store::flush`) before the caller goes on.
 
 pub(crate) mod identity;
 pub(crate) mod outbox;
@@ -55,6 +55,10 @@ pub(crate) enum StoreError {
     /// The blocking open task failed.
     #[error("could not open the database: {0}")]
     Open(String),
+    /// The blocking flush task stopped before it finished (a panic in
+    /// sled, or the runtime shutting down): the writes may not be durable.
+    #[error("could not make the wallet's writes durable: {0}")]
+    Flush(String),
 }
 
 /// Result alias of the store.
@@ -156,8 +160,17 @@ impl Store {
     }
 
     /// Makes every write so far durable.
+    ///
+    /// A blocking `flush` on tokio's blocking pool, not sled's
+    /// `flush_async`: sled 0.34 runs that on its own small I/O pool, where
+    /// it waits for a buffer write queued behind it on the same pool, so
+    /// seven flushes in flight lock every wallet of the process up for good
+    /// (spacejam/sled#1241, #1308; see the test below).
     pub(crate) async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Flush(e.to_string()))??;
         Ok(())
     }
 
@@ -214,5 +227,55 @@ mod tests {
             Store::open(path).await,
             Err(StoreError::NewerSchema { .. })
         ));
+    }
+
+    /// sled 0.34's `flush_async` runs on sled's own I/O pool and waits there
+    /// for a buffer write queued on the same pool: with seven flushes in
+    /// flight (several wallets in one process, or one busy wallet) every
+    /// pool thread waits and the write never runs (spacejam/sled#1241,
+    /// #1308; it hung `cargo bench -p wayfare-e2e`). Many concurrent
+    /// flushes over several stores must all finish.
+    /// Bounded even when it locks up: the load runs on a thread of its own
+    /// (a lockup blocks the runtime's workers too, timers included) and the
+    /// test waits for it with a deadline.
+    #[test]
+    fn many_concurrent_flushes_all_finish() {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(concurrent_flushes());
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("every flush finishes (no lockup in the flush pool)");
+    }
+
+    async fn concurrent_flushes() {
+        let dirs: Vec<_> = (0..8).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut stores = Vec::new();
+        for dir in &dirs {
+            stores.push(Store::open(dir.path().join("db")).await.unwrap());
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..400u32 {
+            let store = stores[(i % 8) as usize].clone();
+            tasks.spawn(async move {
+                for round in 0..5u32 {
+                    store
+                        .outbox
+                        .insert(format!("k{i}-{round}"), &[0u8; 64][..])
+                        .unwrap();
+                    store.flush().await.unwrap();
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
     }
 }

@@ -152,7 +152,7 @@ impl ExpressQueue {
                             tracing::error!(error = %e, "cannot update the express queue");
                         }
                     }
-                    if let Err(e) = self.db.flush_async().await {
+                    if let Err(e) = crate::durable::flush(&self.db).await {
                         tracing::error!(error = %e, "cannot flush the express queue");
                     }
                 }

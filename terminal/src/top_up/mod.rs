@@ -151,7 +151,7 @@ impl OfferBook {
         let bytes = serde_json::to_vec(&held)
             .map_err(|e| TerminalError::Store(format!("cannot encode a top-up offer: {e}")))?;
         self.tree.insert(held.order_id.as_bytes(), bytes)?;
-        self.tree.flush_async().await?;
+        crate::durable::flush(&self.tree).await?;
         self.lock().insert(held.order_id.clone(), held);
         Ok(())
     }
