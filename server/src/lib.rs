@@ -24,9 +24,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wayfare_protocol::keys::PublicKey;
 
+mod accounts;
 mod auth;
 mod billing;
-mod billing_exchange;
 mod civil;
 mod config;
 mod db;
@@ -51,10 +51,11 @@ pub mod push;
 mod routes;
 mod state;
 mod streams;
+mod terminals;
 mod tls;
 mod top_ups;
 
-pub use billing_exchange::{BillingConfigError, BillingEndpoint};
+pub use billing::{BillingConfigError, BillingEndpoint};
 pub use config::{ConfigFile, ConfigFileError, LogFormat, ServerConfig, ServerSection};
 pub use error::{ApiError, ServerError};
 pub use funding::{
@@ -294,7 +295,7 @@ pub async fn start_with(
         state.set_billing_configured();
         tasks.push(tokio::spawn(metrics::scope(
             state.metrics().clone(),
-            billing_exchange::run(state.clone(), endpoint, options.billing_retry),
+            billing::run(state.clone(), endpoint, options.billing_retry),
         )));
     }
     tasks.push(spawn_metrics_upkeep(&state, shutdown_rx.clone()));

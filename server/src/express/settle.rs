@@ -271,7 +271,7 @@ async fn charge(
         amount_minor: tap.amount_minor,
         currency,
         description: "Express tap".into(),
-        fare: crate::routes::terminals::flat_fare_of(location_json.as_deref()),
+        fare: crate::terminals::flat_fare_of(location_json.as_deref()),
         expires_at_ms: uploaded.tapped_at_ms,
         signed_at_ms: 0,
         points_spent: 0,

@@ -15,6 +15,9 @@ use crate::error::ApiError;
 use crate::points;
 
 pub(crate) mod pending;
+mod routes;
+
+pub(crate) use routes::router;
 
 /// One side of a movement.
 #[derive(Clone, Debug)]

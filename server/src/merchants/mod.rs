@@ -21,6 +21,7 @@ use crate::db::{lock_clause, RowLock};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+mod create;
 pub mod prompts;
 mod refunds;
 pub mod scopes;
@@ -31,6 +32,7 @@ use scopes::{Operation, Scopes};
 /// The routes of the merchant area, merged into the `/v1` router.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/merchants", post(create::create))
         .route("/v1/merchants/mine", get(staff::mine))
         .route("/v1/merchants/invitations/accept", post(staff::accept))
         .route("/v1/merchants/{merchant_id}/owner", post(staff::set_owner))

@@ -133,7 +133,7 @@ pub(crate) async fn load_context(
             merchant_name,
             terminal_kind: TerminalKind::parse(&terminal_kind).unwrap_or(TerminalKind::Pos),
             at_ms: 0,
-            utc_offset_minutes: crate::routes::terminals::utc_offset_of(location_json.as_deref()),
+            utc_offset_minutes: crate::terminals::utc_offset_of(location_json.as_deref()),
             fare: body.fare.clone(),
         },
         payer_name,

@@ -1,3 +1,5 @@
+//! The event streams' routes.
+//!
 //! `GET /v1/devices/me/events` (device): the server-sent-event stream of the
 //! caller's account (guardian alerts, and whatever other features append
 //! with `streams::device::append`). Every event has an `id`; a client that
@@ -7,6 +9,9 @@
 //! With `?follow=false` the response ends once it has caught up: an app
 //! woken in the background by a push fetches what it announced without
 //! holding a connection open.
+//!
+//! `GET /v1/terminals/me/events` (terminal): the terminal's
+//! `payment.completed` events (P2), resumable the same way.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -15,13 +20,15 @@ use axum::routing::get;
 use axum::Router;
 use wayfare_protocol::ids::redact;
 
-use crate::auth::{Device, Signed};
+use crate::auth::{Device, Signed, Terminal};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The device event stream's route, merged by `crate::routes`.
+/// The event streams' routes, merged by `crate::routes`.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/devices/me/events", get(events))
+    Router::new()
+        .route("/v1/devices/me/events", get(events))
+        .route("/v1/terminals/me/events", get(terminal_events))
 }
 
 /// `?follow=`: `false` for a one-shot catch-up.
@@ -52,5 +59,26 @@ pub(crate) async fn events(
     tracing::debug!(account = %redact(&account_id), after, "device event stream opened");
     let stream = crate::streams::device::stream(state.clone(), account_id, after, wake, mode);
     let stream = crate::metrics::track_stream(&state, "device", stream);
+    Ok(crate::streams::sse::response(stream))
+}
+
+/// `GET /v1/terminals/me/events` (terminal): `payment.completed` events
+/// after `Last-Event-ID` (or, without it, from the moment of connection).
+pub(crate) async fn terminal_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Signed<Terminal>,
+) -> Result<impl IntoResponse, ApiError> {
+    let terminal_id = request.signer.terminal_id;
+    // Subscribe before reading the start point: nothing committed in between
+    // can be missed.
+    let wake = state.subscribe_terminal_events(&terminal_id);
+    let after = match crate::streams::sse::last_event_id(&headers)? {
+        Some(after) => after,
+        None => crate::streams::terminal::latest_seq(&state, &terminal_id).await?,
+    };
+    tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
+    let stream = crate::streams::terminal::stream(state.clone(), terminal_id, after, wake);
+    let stream = crate::metrics::track_stream(&state, "terminal", stream);
     Ok(crate::streams::sse::response(stream))
 }

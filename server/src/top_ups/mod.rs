@@ -13,6 +13,14 @@ use crate::error::ApiError;
 use crate::ledger::{self, Leg, Movement};
 use crate::state::AppState;
 
+mod sandbox;
+
+/// The sandbox top-up's route, merged by `crate::routes` (the funding
+/// providers' routes are `crate::funding`'s).
+pub(crate) fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/v1/sandbox/top-ups", axum::routing::post(sandbox::top_up))
+}
+
 /// How the money came in; stored with the top-up and shown in exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Channel {

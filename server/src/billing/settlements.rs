@@ -84,7 +84,7 @@ pub(crate) async fn reconcile(
     if let Some(m) = &req.merchant_id {
         check_id("merchant_id", m)?;
     }
-    super::billing::check_entries(&req.entries)?;
+    super::routes::check_entries(&req.entries)?;
     let report = billing::reconcile_day(
         &state.db().pool,
         from,

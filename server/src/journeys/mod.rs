@@ -32,6 +32,10 @@ use crate::error::ApiError;
 use crate::ledger::{self, Leg, Movement};
 use crate::state::AppState;
 
+mod routes;
+
+pub(crate) use routes::router;
+
 /// How long after its token's expiry an open entry is charged by the
 /// periodic sweep: an exit gate charges an expired token's maximum fare
 /// itself (closing the entry), so the sweep only takes journeys nobody

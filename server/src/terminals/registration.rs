@@ -1,9 +1,10 @@
-//! Access terminals: registration with an operator-signed certificate, the
-//! platform confirmation (P3.3) and the payment push over SSE (P2).
+//! `POST /v1/terminals` (admin): an access terminal is registered with a
+//! certificate the operator signs, binding its key to its merchant, its
+//! kind and, for transit, its line, stop and fares; the location's
+//! fares and UTC offset are read back by payments and express taps.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate, TransitPlacement};
@@ -12,8 +13,8 @@ use wayfare_protocol::keys::PublicKey;
 use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::PROTOCOL_VERSION;
 
-use crate::auth::{Admin, Signed, Terminal};
-use crate::db::{now_ms, to_i64, to_u64};
+use crate::auth::Admin;
+use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiJson};
 use crate::state::AppState;
@@ -231,150 +232,4 @@ pub(crate) async fn register(
             receipt_key: state.keys().receipt.public_key().to_base64(),
         }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfirmationRequest {
-    /// The payment the phone's receipt names; absent when the terminal asks
-    /// about an order whose outcome it does not know (an in-doubt sale).
-    #[serde(default)]
-    payment_id: Option<String>,
-    order_id: String,
-    /// For an exit whose trip was already paid elsewhere (a lost answer at
-    /// another gate of the operator): the tap-in token the payment used.
-    /// The payment is then confirmed if it paid this token's trip for this
-    /// terminal's operator, whichever of its terminals took it.
-    #[serde(default)]
-    token_id: Option<String>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Confirmation {
-    confirmed: bool,
-    status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    payment_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    amount_minor: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    currency: Option<String>,
-}
-
-/// `POST /v1/platform/confirmations` (terminal): did this payment complete
-/// at this terminal for this order? A payment of another terminal is
-/// answered as not found, so terminals learn nothing about each other.
-/// Without `payment_id` it answers for the order itself: `completed` with
-/// the payment, or `not_paid` (an in-doubt sale is settled from this; the
-/// payment server never commits a payment after its request expired).
-pub(crate) async fn confirm(
-    State(state): State<AppState>,
-    request: Signed<Terminal>,
-) -> Result<Json<Confirmation>, ApiError> {
-    let req: ConfirmationRequest = request.json()?;
-    check_id("order_id", &req.order_id)?;
-    // Checked even when unused (no payment_id): a bad field is refused alike.
-    if let Some(token_id) = &req.token_id {
-        check_id("token_id", token_id)?;
-    }
-    let terminal = &request.signer.terminal_id;
-    let Some(payment_id) = req.payment_id else {
-        let row: Option<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT id, status, amount_minor, currency FROM payments \
-             WHERE terminal_id = $1 AND order_id = $2",
-        )
-        .bind(terminal.clone())
-        .bind(req.order_id.clone())
-        .fetch_optional(&state.db().pool)
-        .await?;
-        return Ok(Json(match row {
-            Some((id, status, amount, currency)) => Confirmation {
-                confirmed: status == "completed",
-                status,
-                payment_id: Some(id),
-                amount_minor: Some(to_u64(amount)),
-                currency: Some(currency),
-            },
-            None => Confirmation {
-                confirmed: false,
-                status: "not_paid".into(),
-                payment_id: None,
-                amount_minor: None,
-                currency: None,
-            },
-        }));
-    };
-    check_id("payment_id", &payment_id)?;
-    if let Some(token_id) = &req.token_id {
-        let row: Option<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT p.status, p.merchant_id, p.amount_minor, p.currency FROM used_tap_in_tokens u \
-             JOIN payments p ON p.id = u.payment_id \
-             JOIN terminals t ON t.id = $3 AND t.merchant_id = p.merchant_id \
-             WHERE u.token_id = $1 AND u.payment_id = $2",
-        )
-        .bind(token_id.clone())
-        .bind(payment_id.clone())
-        .bind(terminal.clone())
-        .fetch_optional(&state.db().pool)
-        .await?;
-        return match row {
-            Some((status, _, amount, currency)) => Ok(Json(Confirmation {
-                confirmed: status == "completed",
-                status,
-                payment_id: Some(payment_id),
-                amount_minor: Some(to_u64(amount)),
-                currency: Some(currency),
-            })),
-            None => Err(ApiError::NotFound(
-                "no payment of this operator paid that tap-in token's trip".into(),
-            )),
-        };
-    }
-    let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT terminal_id, order_id, status, amount_minor, currency FROM payments WHERE id = $1",
-    )
-    .bind(payment_id.clone())
-    .fetch_optional(&state.db().pool)
-    .await?;
-    match row {
-        Some((t, order, status, amount, currency)) if &t == terminal => {
-            let confirmed = order == req.order_id && status == "completed";
-            let status = if order == req.order_id {
-                status
-            } else {
-                "order_mismatch".into()
-            };
-            Ok(Json(Confirmation {
-                confirmed,
-                status,
-                payment_id: Some(payment_id),
-                amount_minor: Some(to_u64(amount)),
-                currency: Some(currency),
-            }))
-        }
-        _ => Err(ApiError::NotFound(
-            "no payment with this id was made at this terminal".into(),
-        )),
-    }
-}
-
-/// `GET /v1/terminals/me/events` (terminal): `payment.completed` events
-/// after `Last-Event-ID` (or, without it, from the moment of connection).
-pub(crate) async fn events(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Signed<Terminal>,
-) -> Result<impl IntoResponse, ApiError> {
-    let terminal_id = request.signer.terminal_id;
-    // Subscribe before reading the start point: nothing committed in between
-    // can be missed.
-    let wake = state.subscribe_terminal_events(&terminal_id);
-    let after = match crate::streams::sse::last_event_id(&headers)? {
-        Some(after) => after,
-        None => crate::streams::terminal::latest_seq(&state, &terminal_id).await?,
-    };
-    tracing::debug!(terminal = %redact(&terminal_id), after, "event stream opened");
-    let stream = crate::streams::terminal::stream(state.clone(), terminal_id, after, wake);
-    let stream = crate::metrics::track_stream(&state, "terminal", stream);
-    Ok(crate::streams::sse::response(stream))
 }

@@ -9,13 +9,13 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::exchange::{self, ReconciliationInput};
+use super::settlements::MAX_STATEMENT_LINES;
 use crate::auth::Admin;
 use crate::billing::StatementEntry;
-use crate::billing_exchange::{self, ReconciliationInput};
 use crate::civil::{check_offset, parse_day};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_currency, parse_json, read_body, ApiJson, ApiPath, ApiQuery};
-use crate::routes::settlements::MAX_STATEMENT_LINES;
 use crate::state::AppState;
 
 /// The largest reconciliation file accepted, in bytes.
@@ -36,7 +36,7 @@ pub(crate) async fn create_export(
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let offset = check_offset("utc_offset_minutes", req.utc_offset_minutes.unwrap_or(0))?;
-    let (view, created) = billing_exchange::close_day(&state, &req.date, offset).await?;
+    let (view, created) = exchange::close_day(&state, &req.date, offset).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -64,7 +64,7 @@ pub(crate) async fn list_exports(
     _admin: Admin,
     ApiQuery(query): ApiQuery<DateQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let exports = billing_exchange::list_exports(&state, checked_date(&query.date)?).await?;
+    let exports = exchange::list_exports(&state, checked_date(&query.date)?).await?;
     let pending = exports.iter().filter(|e| e["state"] == "pending").count();
     Ok(Json(json!({
         "endpoint_configured": state.billing_configured(),
@@ -79,9 +79,7 @@ pub(crate) async fn get_export(
     _admin: Admin,
     ApiPath(export_id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        billing_exchange::get_export(&state, &export_id).await?,
-    ))
+    Ok(Json(exchange::get_export(&state, &export_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -145,7 +143,7 @@ pub(crate) async fn reconcile(
             .ok_or_else(|| ApiError::field("date", "give the day as ?date=YYYY-MM-DD"))?;
         let text = std::str::from_utf8(&body)
             .map_err(|_| ApiError::MalformedCsv("the file is not UTF-8 text".into()))?;
-        let entries = billing_exchange::parse_statement_csv(text, MAX_STATEMENT_LINES)?;
+        let entries = exchange::parse_statement_csv(text, MAX_STATEMENT_LINES)?;
         let req = StatementRequest {
             date,
             utc_offset_minutes: query.utc_offset_minutes,
@@ -174,7 +172,7 @@ pub(crate) async fn reconcile(
         check_id("merchant_id", m)?;
     }
     check_entries(&req.entries)?;
-    let stored = billing_exchange::store_reconciliation(
+    let stored = exchange::store_reconciliation(
         &state,
         ReconciliationInput {
             date: &req.date,
@@ -194,7 +192,7 @@ pub(crate) async fn list_reconciliations(
     _admin: Admin,
     ApiQuery(query): ApiQuery<DateQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let list = billing_exchange::list_reconciliations(&state, checked_date(&query.date)?).await?;
+    let list = exchange::list_reconciliations(&state, checked_date(&query.date)?).await?;
     Ok(Json(json!({ "reconciliations": list })))
 }
 
@@ -205,7 +203,5 @@ pub(crate) async fn get_reconciliation(
     _admin: Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        billing_exchange::get_reconciliation(&state, &id).await?,
-    ))
+    Ok(Json(exchange::get_reconciliation(&state, &id).await?))
 }

@@ -1,0 +1,49 @@
+//! Billing (P1): the per-day settlement records of each merchant and
+//! operator (`records`), served as JSON or CSV and reconciled against an
+//! external statement (`settlements`); and the billing exchange (issue
+//! 12.4): closed days exported to the external billing system, and that
+//! system's reconciliation files stored per day (`exchange`, `routes`).
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+mod exchange;
+mod records;
+mod routes;
+mod settlements;
+
+pub(crate) use exchange::run;
+pub use exchange::{BillingConfigError, BillingEndpoint};
+pub use records::*;
+
+/// The billing routes, merged by `crate::routes`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/settlements", get(settlements::settlements))
+        // A statement of up to MAX_STATEMENT_LINES lines needs more than
+        // the default body limit (the API fuzzer found 5000 lines refused
+        // with 413): the same limit as a billing reconciliation file.
+        .route(
+            "/v1/settlements/reconciliations",
+            post(settlements::reconcile).layer(DefaultBodyLimit::max(routes::MAX_FILE_BYTES)),
+        )
+        .route(
+            "/v1/billing/exports",
+            post(routes::create_export).get(routes::list_exports),
+        )
+        .route("/v1/billing/exports/{export_id}", get(routes::get_export))
+        .route(
+            "/v1/billing/reconciliations",
+            post(routes::reconcile)
+                .layer(DefaultBodyLimit::max(routes::MAX_FILE_BYTES))
+                .get(routes::list_reconciliations),
+        )
+        .route(
+            "/v1/billing/reconciliations/{reconciliation_id}",
+            get(routes::get_reconciliation),
+        )
+        .route("/v1/outbound/status", get(settlements::outbound_status))
+}
