@@ -1,7 +1,8 @@
 //! What guardian invitations (`guardians/routes.rs`) and merchant staff
 //! invitations (`merchants/staff.rs`) share: the short code a person types,
 //! the long secret the QR payload carries, the one answer to every code
-//! that cannot be accepted, and the limiter of failed accept attempts.
+//! that cannot be accepted, finding and claiming an invitation inside the
+//! accepting transaction, and the limiter of failed accept attempts.
 //!
 //! A short code has about 40 bits, so what keeps it from being guessed is
 //! the limiter: failed attempts are counted per account, per device and
@@ -17,7 +18,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::{hex_lower, new_id, sha256};
 use wayfare_protocol::keys::random_bytes;
 
@@ -156,6 +158,84 @@ impl Presented {
         match self {
             Presented::Code(v) | Presented::Secret(v) => v.clone(),
         }
+    }
+}
+
+/// Where one kind of invitation is kept: its table, and the column that
+/// names what accepting it created (a binding, a staff member). Both are
+/// constants, safe in SQL text.
+pub struct Table {
+    /// The table.
+    pub name: &'static str,
+    /// The column set, with `used_at_ms`, when the invitation is accepted.
+    pub created: &'static str,
+}
+
+/// What every invitation row has, so that unknown, used and expired codes
+/// are refused alike, whatever the kind.
+pub trait Invitation {
+    /// Until when it can be accepted.
+    fn expires_at_ms(&self) -> i64;
+    /// When it was accepted, if it was.
+    fn used_at_ms(&self) -> Option<i64>;
+}
+
+/// The invitation `presented` names, read as `R` (`columns` of `table`),
+/// if it can still be accepted at `now`: an unknown, used or expired code
+/// is [`invalid`]. The caller checks what is particular to its kind, then
+/// [`mark_used`].
+pub async fn find_open<R>(
+    conn: &mut AnyConnection,
+    table: &Table,
+    columns: &str,
+    presented: &Presented,
+    now: i64,
+) -> Result<R, ApiError>
+where
+    R: for<'r> sqlx::FromRow<'r, AnyRow> + Invitation + Send + Unpin,
+{
+    let row: Option<R> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {columns} FROM {} WHERE {} = $1",
+        table.name,
+        presented.column()
+    )))
+    .bind(presented.value())
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(invitation)
+            if invitation.used_at_ms().is_none() && now <= invitation.expires_at_ms() =>
+        {
+            Ok(invitation)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// Marks the invitation `id` used by `created` at `now`, inside the
+/// accepting transaction. When a concurrent accept got there first, this
+/// one is [`invalid`]: an invitation is accepted once.
+pub async fn mark_used(
+    conn: &mut AnyConnection,
+    table: &Table,
+    id: &str,
+    created: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let claimed = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {} SET used_at_ms = $1, {} = $2 WHERE id = $3 AND used_at_ms IS NULL",
+        table.name, table.created
+    )))
+    .bind(now)
+    .bind(created.to_string())
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if claimed == 1 {
+        Ok(())
+    } else {
+        Err(invalid())
     }
 }
 

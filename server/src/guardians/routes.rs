@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AnyConnection;
 use wayfare_protocol::ids::{new_id, redact};
 
 use crate::auth::{Device, Signed};
@@ -207,6 +207,33 @@ pub(crate) async fn accept(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Where guardian invitations are kept; accepting one creates a binding.
+const INVITATIONS: invitations::Table = invitations::Table {
+    name: "guardian_invitations",
+    created: "binding_id",
+};
+
+/// A guardian invitation as accepting it reads it.
+#[derive(sqlx::FromRow)]
+struct GuardianInvitation {
+    id: String,
+    rider_account_id: String,
+    scope: String,
+    shown_as: String,
+    shown_value: String,
+    expires_at_ms: i64,
+    used_at_ms: Option<i64>,
+}
+
+impl invitations::Invitation for GuardianInvitation {
+    fn expires_at_ms(&self) -> i64 {
+        self.expires_at_ms
+    }
+    fn used_at_ms(&self) -> Option<i64> {
+        self.used_at_ms
+    }
+}
+
 /// Claims the invitation and creates the binding, inside the transaction.
 async fn claim(
     conn: &mut AnyConnection,
@@ -215,47 +242,31 @@ async fn claim(
     binding_id: &str,
     now: i64,
 ) -> Result<(), ApiError> {
-    type Row = (String, String, String, String, String, i64, Option<i64>);
-    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT id, rider_account_id, scope, shown_as, shown_value, expires_at_ms, \
-         used_at_ms FROM guardian_invitations WHERE {} = $1",
-        presented.column()
-    )))
-    .bind(presented.value())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((inv, rider, scope, shown_as, shown_value, expires_at, used_at)) = row else {
-        return Err(invitations::invalid());
-    };
-    // Used, expired or the rider's own: the same answer as an unknown code.
-    if used_at.is_some() || now > expires_at || rider == guardian {
-        return Err(invitations::invalid());
-    }
-    let claimed = sqlx::query(
-        "UPDATE guardian_invitations SET used_at_ms = $1, binding_id = $2 \
-         WHERE id = $3 AND used_at_ms IS NULL",
+    let invitation: GuardianInvitation = invitations::find_open(
+        conn,
+        &INVITATIONS,
+        "id, rider_account_id, scope, shown_as, shown_value, expires_at_ms, used_at_ms",
+        presented,
+        now,
     )
-    .bind(now)
-    .bind(binding_id.to_string())
-    .bind(inv.clone())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
+    .await?;
+    // The rider's own: the same answer as an unknown code.
+    if invitation.rider_account_id == guardian {
         return Err(invitations::invalid());
     }
+    invitations::mark_used(conn, &INVITATIONS, &invitation.id, binding_id, now).await?;
     let inserted = sqlx::query(
         "INSERT INTO guardian_bindings (id, invitation_id, rider_account_id, \
          guardian_account_id, scope, shown_as, shown_value, status, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8)",
     )
     .bind(binding_id.to_string())
-    .bind(inv)
-    .bind(rider)
+    .bind(invitation.id)
+    .bind(invitation.rider_account_id)
     .bind(guardian.to_string())
-    .bind(scope)
-    .bind(shown_as)
-    .bind(shown_value)
+    .bind(invitation.scope)
+    .bind(invitation.shown_as)
+    .bind(invitation.shown_value)
     .bind(now)
     .execute(&mut *conn)
     .await;

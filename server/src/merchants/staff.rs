@@ -259,16 +259,33 @@ struct AcceptRequest {
     code: String,
 }
 
-type InvitationRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-);
+/// Where staff invitations are kept; accepting one creates a member.
+const INVITATIONS: invitations::Table = invitations::Table {
+    name: "merchant_invitations",
+    created: "member_id",
+};
+
+/// A staff invitation as accepting it reads it.
+#[derive(sqlx::FromRow)]
+struct StaffInvitation {
+    id: String,
+    merchant_id: String,
+    label: String,
+    operations: String,
+    content: String,
+    invitee_handle: Option<String>,
+    expires_at_ms: i64,
+    used_at_ms: Option<i64>,
+}
+
+impl invitations::Invitation for StaffInvitation {
+    fn expires_at_ms(&self) -> i64 {
+        self.expires_at_ms
+    }
+    fn used_at_ms(&self) -> Option<i64> {
+        self.used_at_ms
+    }
+}
 
 /// `POST /v1/merchants/invitations/accept`: the device becomes a staff
 /// device of the inviting merchant with the invitation's scopes. Every
@@ -314,22 +331,15 @@ async fn claim(
     member: &str,
     now: i64,
 ) -> Result<(), ApiError> {
-    let inv: Option<InvitationRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT id, merchant_id, label, operations, content, invitee_handle, \
-         expires_at_ms, used_at_ms FROM merchant_invitations WHERE {} = $1",
-        presented.column()
-    )))
-    .bind(presented.value())
-    .fetch_optional(&mut *conn)
+    let invitation: StaffInvitation = invitations::find_open(
+        conn,
+        &INVITATIONS,
+        "id, merchant_id, label, operations, content, invitee_handle, expires_at_ms, used_at_ms",
+        presented,
+        now,
+    )
     .await?;
-    let Some((inv_id, merchant, label, ops, content, invitee, expires_at, used_at)) = inv else {
-        return Err(invitations::invalid());
-    };
-    // Used or expired: the same answer as an unknown code.
-    if used_at.is_some() || now > expires_at {
-        return Err(invitations::invalid());
-    }
-    if let Some(handle) = invitee {
+    if let Some(handle) = &invitation.invitee_handle {
         let (mine,): (Option<String>,) =
             sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
                 .bind(account.to_string())
@@ -340,32 +350,20 @@ async fn claim(
             return Err(invitations::invalid());
         }
     }
-    let claimed = sqlx::query(
-        "UPDATE merchant_invitations SET used_at_ms = $1, member_id = $2 \
-         WHERE id = $3 AND used_at_ms IS NULL",
-    )
-    .bind(now)
-    .bind(member.to_string())
-    .bind(inv_id.clone())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if claimed != 1 {
-        return Err(invitations::invalid());
-    }
+    invitations::mark_used(conn, &INVITATIONS, &invitation.id, member, now).await?;
     sqlx::query(
         "INSERT INTO merchant_members (id, merchant_id, account_id, role, label, \
          operations, content, status, invitation_id, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)",
     )
     .bind(member.to_string())
-    .bind(merchant)
+    .bind(invitation.merchant_id)
     .bind(account.to_string())
     .bind(ROLE_STAFF)
-    .bind(label)
-    .bind(ops)
-    .bind(content)
-    .bind(inv_id)
+    .bind(invitation.label)
+    .bind(invitation.operations)
+    .bind(invitation.content)
+    .bind(invitation.id)
     .bind(now)
     .execute(&mut *conn)
     .await?;
