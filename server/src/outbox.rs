@@ -96,7 +96,17 @@ pub async fn run(
     }
 }
 
-type DueRow = (String, String, String, String, i64, i64, i64);
+/// A message due for delivery.
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    id: String,
+    kind: String,
+    account_id: String,
+    data: String,
+    attempts: i64,
+    next_attempt_at_ms: i64,
+    created_at_ms: i64,
+}
 
 /// Attempts every due message once; returns when the next one is due.
 async fn deliver_due(
@@ -116,7 +126,16 @@ async fn deliver_due(
     .bind(BATCH)
     .fetch_all(pool)
     .await?;
-    for (id, kind, account_id, data, attempts, due_at, created_at) in due {
+    for DueRow {
+        id,
+        kind,
+        account_id,
+        data,
+        attempts,
+        next_attempt_at_ms: due_at,
+        created_at_ms: created_at,
+    } in due
+    {
         if !Queue::Outbound.claim(state, &id, due_at).await? {
             continue;
         }

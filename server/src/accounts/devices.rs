@@ -96,15 +96,15 @@ pub(crate) async fn register(
             ),
             currency: currency.code().to_string(),
         };
-        let row = (
-            answer.account_id.clone(),
-            answer.device_id.clone(),
-            answer.handle.clone(),
-            answer.currency.clone(),
-            req.display_name.clone(),
-            phone.clone(),
-            key.to_base64(),
-        );
+        let row = NewDevice {
+            account_id: answer.account_id.clone(),
+            device_id: answer.device_id.clone(),
+            handle: answer.handle.clone(),
+            currency: answer.currency.clone(),
+            display_name: req.display_name.clone(),
+            phone_number: phone.clone(),
+            public_key: key.to_base64(),
+        };
         let result = state
             .db()
             .write_tx(move |conn| {
@@ -114,11 +114,11 @@ pub(crate) async fn register(
                         "INSERT INTO accounts (id, kind, display_name, handle, phone_number, \
                          currency, created_at_ms) VALUES ($1, 'user', $2, $3, $4, $5, $6)",
                     )
-                    .bind(r.0.clone())
-                    .bind(r.4)
-                    .bind(r.2)
-                    .bind(r.5)
-                    .bind(r.3)
+                    .bind(r.account_id.clone())
+                    .bind(r.display_name)
+                    .bind(r.handle)
+                    .bind(r.phone_number)
+                    .bind(r.currency)
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
@@ -126,9 +126,9 @@ pub(crate) async fn register(
                         "INSERT INTO devices (id, account_id, public_key, created_at_ms) \
                          VALUES ($1, $2, $3, $4)",
                     )
-                    .bind(r.1)
-                    .bind(r.0)
-                    .bind(r.6)
+                    .bind(r.device_id)
+                    .bind(r.account_id)
+                    .bind(r.public_key)
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
@@ -186,4 +186,16 @@ mod tests {
             assert!(check_phone(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// The rows a registration writes: the account and its first device.
+#[derive(Clone)]
+struct NewDevice {
+    account_id: String,
+    device_id: String,
+    handle: String,
+    currency: String,
+    display_name: String,
+    phone_number: Option<String>,
+    public_key: String,
 }

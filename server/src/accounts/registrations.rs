@@ -66,7 +66,17 @@ pub(crate) struct RegistrationView {
     revoked_at_ms: Option<u64>,
 }
 
-type RegistrationRow = (String, String, String, String, String, i64, Option<i64>);
+/// A registration with its merchant's name (`SELECT_VIEW`).
+#[derive(sqlx::FromRow)]
+struct RegistrationRow {
+    id: String,
+    merchant_id: String,
+    name: String,
+    terminal_id: String,
+    pseudonym: String,
+    created_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+}
 
 const SELECT_VIEW: &str = "SELECT r.id, r.merchant_id, m.name, r.terminal_id, r.pseudonym, \
      r.created_at_ms, r.revoked_at_ms FROM platform_registrations r \
@@ -74,13 +84,13 @@ const SELECT_VIEW: &str = "SELECT r.id, r.merchant_id, m.name, r.terminal_id, r.
 
 fn view_of(r: RegistrationRow) -> RegistrationView {
     RegistrationView {
-        registration_id: r.0,
-        merchant_id: r.1,
-        merchant_name: r.2,
-        terminal_id: r.3,
-        pseudonym: r.4,
-        created_at_ms: to_u64(r.5),
-        revoked_at_ms: r.6.map(to_u64),
+        registration_id: r.id,
+        merchant_id: r.merchant_id,
+        merchant_name: r.name,
+        terminal_id: r.terminal_id,
+        pseudonym: r.pseudonym,
+        created_at_ms: to_u64(r.created_at_ms),
+        revoked_at_ms: r.revoked_at_ms.map(to_u64),
     }
 }
 

@@ -68,20 +68,22 @@ fn is_zero(value: &i64) -> bool {
     *value == 0
 }
 
-type EntryRow = (
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-);
+/// A ledger entry with what the history shows beside it.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: String,
+    kind: String,
+    amount_minor: i64,
+    currency: String,
+    balance_after_minor: i64,
+    payment_id: Option<String>,
+    merchant_name: Option<String>,
+    description: String,
+    created_at_ms: i64,
+    points_spent: i64,
+    points_value_minor: i64,
+    points_returned: i64,
+}
 
 /// `GET /v1/wallet/history?limit=N` (1..=500, default 50), newest first.
 pub(crate) async fn history(
@@ -95,12 +97,14 @@ pub(crate) async fn history(
     }
     let rows: Vec<EntryRow> = sqlx::query_as(
         "SELECT e.id, e.kind, e.amount_minor, e.currency, e.balance_after_minor, e.payment_id, \
-         m.name, e.description, e.created_at_ms, \
-         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_spent, 0) ELSE 0 END, \
-         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_value_minor, 0) ELSE 0 END, \
+         m.name AS merchant_name, e.description, e.created_at_ms, \
+         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_spent, 0) ELSE 0 END \
+         AS points_spent, \
+         CASE WHEN e.kind = 'payment' THEN COALESCE(p.points_value_minor, 0) ELSE 0 END \
+         AS points_value_minor, \
          (SELECT CAST(COALESCE(SUM(pe.points), 0) AS BIGINT) FROM points_entries pe \
           WHERE pe.movement_id = e.movement_id AND pe.account_id = e.account_id \
-          AND pe.kind = 'refund_return') FROM ledger_entries e \
+          AND pe.kind = 'refund_return') AS points_returned FROM ledger_entries e \
          LEFT JOIN payments p ON p.id = e.payment_id \
          LEFT JOIN merchants m ON m.id = p.merchant_id \
          WHERE e.account_id = $1 ORDER BY e.account_seq DESC LIMIT $2",
@@ -112,18 +116,18 @@ pub(crate) async fn history(
     let entries: Vec<HistoryEntry> = rows
         .into_iter()
         .map(|r| HistoryEntry {
-            entry_id: r.0,
-            kind: r.1,
-            amount_minor: r.2,
-            currency: r.3,
-            balance_after_minor: r.4,
-            payment_id: r.5,
-            merchant_name: r.6,
-            description: r.7,
-            at_ms: to_u64(r.8),
-            points_spent: r.9,
-            points_value_minor: r.10,
-            points_returned: r.11,
+            entry_id: r.id,
+            kind: r.kind,
+            amount_minor: r.amount_minor,
+            currency: r.currency,
+            balance_after_minor: r.balance_after_minor,
+            payment_id: r.payment_id,
+            merchant_name: r.merchant_name,
+            description: r.description,
+            at_ms: to_u64(r.created_at_ms),
+            points_spent: r.points_spent,
+            points_value_minor: r.points_value_minor,
+            points_returned: r.points_returned,
         })
         .collect();
     Ok(Json(json!({ "entries": entries })))

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sqlx::AnyPool;
+use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::error::ApiError;
 
@@ -63,7 +63,17 @@ pub fn fee(total: i64, bps: i64) -> i64 {
 }
 
 /// Per merchant and currency: payments or refunds of the day.
-type MerchantDay = (String, String, String, i64, String, i64, i64);
+/// One merchant's payments (or refunds) of a day, summed.
+#[derive(sqlx::FromRow)]
+struct MerchantDay {
+    merchant_id: String,
+    name: String,
+    operator_name: String,
+    fee_bps: i64,
+    currency: String,
+    count: i64,
+    sum_minor: i64,
+}
 
 /// The sums of one settlement line.
 #[derive(Clone, Copy, Debug, Default)]
@@ -117,8 +127,8 @@ pub async fn settlement(
     to_ms: i64,
 ) -> Result<Vec<SettlementRecord>, ApiError> {
     let payments: Vec<MerchantDay> = sqlx::query_as(
-        "SELECT p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency, COUNT(*), \
-         CAST(SUM(p.amount_minor) AS BIGINT) FROM payments p \
+        "SELECT p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency, \
+         COUNT(*) AS count, CAST(SUM(p.amount_minor) AS BIGINT) AS sum_minor FROM payments p \
          JOIN merchants m ON m.id = p.merchant_id \
          WHERE p.completed_at_ms >= $1 AND p.completed_at_ms < $2 \
          GROUP BY p.merchant_id, m.name, m.operator_name, m.fee_bps, p.currency",
@@ -128,8 +138,9 @@ pub async fn settlement(
     .fetch_all(pool)
     .await?;
     let refunds: Vec<MerchantDay> = sqlx::query_as(
-        "SELECT r.merchant_id, m.name, m.operator_name, m.fee_bps, r.currency, COUNT(*), \
-         CAST(SUM(r.amount_minor) AS BIGINT) FROM merchant_refunds r \
+        "SELECT r.merchant_id, m.name, m.operator_name, m.fee_bps, r.currency, \
+         COUNT(*) AS count, CAST(SUM(r.amount_minor) AS BIGINT) AS sum_minor \
+         FROM merchant_refunds r \
          JOIN merchants m ON m.id = r.merchant_id \
          WHERE r.created_at_ms >= $1 AND r.created_at_ms < $2 \
          GROUP BY r.merchant_id, m.name, m.operator_name, m.fee_bps, r.currency",
@@ -142,16 +153,16 @@ pub async fn settlement(
     type MerchantKey = (String, String, String, String);
     let mut merchants: BTreeMap<MerchantKey, (i64, Sums)> = BTreeMap::new();
     for (rows, is_refund) in [(payments, false), (refunds, true)] {
-        for (merchant_id, name, operator, bps, currency, count, sum) in rows {
+        for day in rows {
             let entry = merchants
-                .entry((operator, merchant_id, currency, name))
-                .or_insert((bps, Sums::default()));
+                .entry((day.operator_name, day.merchant_id, day.currency, day.name))
+                .or_insert((day.fee_bps, Sums::default()));
             if is_refund {
-                entry.1.refund_count += count;
-                entry.1.refund_minor += sum;
+                entry.1.refund_count += day.count;
+                entry.1.refund_minor += day.sum_minor;
             } else {
-                entry.1.payment_count += count;
-                entry.1.gross_minor += sum;
+                entry.1.payment_count += day.count;
+                entry.1.gross_minor += day.sum_minor;
             }
         }
     }
@@ -229,8 +240,8 @@ pub struct StatementEntry {
     pub currency: String,
 }
 
-/// A payment as the ledger knows it.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+/// A payment as the ledger knows it (read straight from its row).
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerPayment {
     /// Payment id.
     pub payment_id: String,
@@ -313,16 +324,24 @@ pub fn reconcile(
     out
 }
 
-type PaymentRow = (String, String, i64, String, i64);
+/// The columns of a [`LedgerPayment`], from `payments`.
+const SELECT_LEDGER_PAYMENT: &str = "SELECT id AS payment_id, merchant_id, amount_minor, \
+    currency, completed_at_ms FROM payments";
 
-fn ledger_payment(r: PaymentRow) -> LedgerPayment {
-    LedgerPayment {
-        payment_id: r.0,
-        merchant_id: r.1,
-        amount_minor: r.2,
-        currency: r.3,
-        completed_at_ms: r.4,
-    }
+/// Every payment completed in `[from_ms, to_ms)`, in commit order.
+pub async fn day_payments(
+    pool: &AnyPool,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<LedgerPayment>, ApiError> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "{SELECT_LEDGER_PAYMENT} WHERE completed_at_ms >= $1 AND completed_at_ms < $2 \
+         ORDER BY completed_at_ms, id"
+    )))
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Loads the day's payments (optionally of one merchant) and the other
@@ -334,17 +353,9 @@ pub async fn reconcile_day(
     merchant_id: Option<&str>,
     statement: &[StatementEntry],
 ) -> Result<Reconciliation, ApiError> {
-    let rows: Vec<PaymentRow> = sqlx::query_as(
-        "SELECT id, merchant_id, amount_minor, currency, completed_at_ms FROM payments \
-         WHERE completed_at_ms >= $1 AND completed_at_ms < $2 ORDER BY completed_at_ms, id",
-    )
-    .bind(from_ms)
-    .bind(to_ms)
-    .fetch_all(pool)
-    .await?;
-    let day: Vec<LedgerPayment> = rows
+    let day: Vec<LedgerPayment> = day_payments(pool, from_ms, to_ms)
+        .await?
         .into_iter()
-        .map(ledger_payment)
         .filter(|p| merchant_id.is_none_or(|m| p.merchant_id == m))
         .collect();
     let in_day: HashSet<&str> = day.iter().map(|p| p.payment_id.as_str()).collect();
@@ -353,15 +364,14 @@ pub async fn reconcile_day(
         if in_day.contains(line.payment_id.as_str()) || others.contains_key(&line.payment_id) {
             continue;
         }
-        let row: Option<PaymentRow> = sqlx::query_as(
-            "SELECT id, merchant_id, amount_minor, currency, completed_at_ms FROM payments \
-             WHERE id = $1",
-        )
+        let row: Option<LedgerPayment> = sqlx::query_as(AssertSqlSafe(format!(
+            "{SELECT_LEDGER_PAYMENT} WHERE id = $1"
+        )))
         .bind(line.payment_id.clone())
         .fetch_optional(pool)
         .await?;
-        if let Some(r) = row {
-            others.insert(line.payment_id.clone(), ledger_payment(r));
+        if let Some(payment) = row {
+            others.insert(line.payment_id.clone(), payment);
         }
     }
     Ok(reconcile(&day, &others, statement))

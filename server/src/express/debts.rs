@@ -21,8 +21,19 @@ use crate::extract::{check_id, ApiJson};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
-/// A settled tap as `taps_of` reads it.
-type TapRow = (String, i64, String, i64, i64, i64, Option<String>, i64, i64);
+/// A settled tap as `taps_of` reads and shows it.
+#[derive(sqlx::FromRow, serde::Serialize)]
+struct TapRow {
+    allowance_id: String,
+    counter: i64,
+    terminal_id: String,
+    amount_minor: i64,
+    charged_minor: i64,
+    debt_minor: i64,
+    payment_id: Option<String>,
+    tapped_at_ms: i64,
+    settled_at_ms: i64,
+}
 
 /// The account's settled express taps, newest first.
 pub(crate) async fn taps_of(
@@ -39,22 +50,7 @@ pub(crate) async fn taps_of(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            json!({
-                "allowance_id": r.0,
-                "counter": r.1,
-                "terminal_id": r.2,
-                "amount_minor": r.3,
-                "charged_minor": r.4,
-                "debt_minor": r.5,
-                "payment_id": r.6,
-                "tapped_at_ms": r.7,
-                "settled_at_ms": r.8,
-            })
-        })
-        .collect())
+    Ok(rows.into_iter().map(|r| json!(r)).collect())
 }
 
 /// Pays `account_id`'s express debt from its balance, oldest tap first;

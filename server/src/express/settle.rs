@@ -107,10 +107,8 @@ pub(crate) async fn upload(
     Ok(Json(serde_json::json!({ "results": results })))
 }
 
-/// The columns of an allowance row, as read.
-type AllowanceColumns = (String, String, String, Option<i64>, Option<String>);
-
 /// The allowance row the server keeps.
+#[derive(sqlx::FromRow)]
 struct AllowanceRow {
     account_id: String,
     device_id: String,
@@ -147,20 +145,14 @@ async fn settle_one(
         ));
     }
     let pool = &state.db().pool;
-    let row: Option<AllowanceColumns> = sqlx::query_as(
+    let row: Option<AllowanceRow> = sqlx::query_as(
         "SELECT account_id, device_id, tap_key, revoked_at_ms, revoked_reason \
          FROM express_allowances WHERE id = $1",
     )
     .bind(allowance.allowance_id.clone())
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row.map(|r| AllowanceRow {
-        account_id: r.0,
-        device_id: r.1,
-        tap_key: r.2,
-        revoked_at_ms: r.3,
-        revoked_reason: r.4,
-    }) else {
+    let Some(row) = row else {
         return Ok(TapResult::refused(
             id,
             counter,

@@ -10,7 +10,8 @@ use crate::error::ApiError;
 
 /// A top-up a rider started: pending until its provider confirms or fails
 /// it (the sandbox confirms at once).
-#[derive(Clone, Debug)]
+/// Read straight from its row (`COLUMNS`).
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct Intent {
     /// `fi_…`, shown to the rider and sent to the provider.
     pub reference: String,
@@ -47,44 +48,6 @@ pub(crate) struct Intent {
 const COLUMNS: &str = "reference, account_id, device_id, idempotency_key, provider, amount_minor, \
      currency, status, checkout_url, provider_reference, top_up_id, failure_reason, created_at_ms, \
      expires_at_ms, completed_at_ms";
-
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<i64>,
-);
-
-fn from_row(r: Row) -> Intent {
-    Intent {
-        reference: r.0,
-        account_id: r.1,
-        device_id: r.2,
-        idempotency_key: r.3,
-        provider: r.4,
-        amount_minor: r.5,
-        currency: r.6,
-        status: r.7,
-        checkout_url: r.8,
-        provider_reference: r.9,
-        top_up_id: r.10,
-        failure_reason: r.11,
-        created_at_ms: r.12,
-        expires_at_ms: r.13,
-        completed_at_ms: r.14,
-    }
-}
 
 impl Intent {
     /// The status shown: a pending intent past its expiry is `expired`
@@ -157,13 +120,13 @@ pub(crate) async fn by_reference(
     lock: Option<RowLock>,
 ) -> Result<Option<Intent>, ApiError> {
     let clause = lock.map(|l| lock_clause(conn, l)).unwrap_or("");
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<Intent> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM funding_intents WHERE reference = $1{clause}"
     )))
     .bind(reference.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(from_row))
+    Ok(row)
 }
 
 /// The intent an account started with this idempotency key.
@@ -172,14 +135,14 @@ pub(crate) async fn by_idempotency_key(
     account_id: &str,
     key: &str,
 ) -> Result<Option<Intent>, ApiError> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: Option<Intent> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM funding_intents WHERE account_id = $1 AND idempotency_key = $2"
     )))
     .bind(account_id.to_string())
     .bind(key.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(from_row))
+    Ok(row)
 }
 
 /// Pending → confirmed. A provider reference already used by another
@@ -268,7 +231,7 @@ pub(crate) async fn list(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Intent>, ApiError> {
-    let rows: Vec<Row> = match status {
+    let rows: Vec<Intent> = match status {
         Some(status) => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT {COLUMNS} FROM funding_intents WHERE status = $1 \
@@ -288,5 +251,5 @@ pub(crate) async fn list(
             .await?
         }
     };
-    Ok(rows.into_iter().map(from_row).collect())
+    Ok(rows)
 }

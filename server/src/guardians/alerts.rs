@@ -27,6 +27,7 @@ use crate::error::ApiError;
 pub const ALERT_KIND: &str = "guardian.alert";
 
 /// One active binding of the paying rider, as a payment needs it.
+#[derive(sqlx::FromRow)]
 struct BindingRow {
     id: String,
     guardian_account_id: String,
@@ -48,8 +49,7 @@ pub struct RiderBindings {
 impl RiderBindings {
     /// Reads (and on PostgreSQL share-locks) the rider's active bindings.
     pub async fn load(conn: &mut AnyConnection, rider_account_id: &str) -> Result<Self, ApiError> {
-        type Row = (String, String, String, String, String, Option<i64>, i64);
-        let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        let rows: Vec<BindingRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT id, guardian_account_id, scope, shown_as, shown_value, daily_limit_minor, \
              limit_utc_offset_minutes FROM guardian_bindings \
              WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id{}",
@@ -58,18 +58,6 @@ impl RiderBindings {
         .bind(rider_account_id.to_string())
         .fetch_all(&mut *conn)
         .await?;
-        let rows = rows
-            .into_iter()
-            .map(|r| BindingRow {
-                id: r.0,
-                guardian_account_id: r.1,
-                scope: r.2,
-                shown_as: r.3,
-                shown_value: r.4,
-                daily_limit_minor: r.5,
-                limit_utc_offset_minutes: r.6,
-            })
-            .collect();
         Ok(Self {
             rider_account_id: rider_account_id.to_string(),
             rows,

@@ -155,33 +155,36 @@ pub struct Binding {
     pub ended_at_ms: Option<i64>,
 }
 
-type BindingRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    i64,
-    i64,
-    Option<i64>,
-);
+/// A binding as it is stored (`shown_as` and `shown_value` make one
+/// [`ShownAs`]).
+#[derive(sqlx::FromRow)]
+struct BindingRow {
+    id: String,
+    rider_account_id: String,
+    guardian_account_id: String,
+    scope: String,
+    shown_as: String,
+    shown_value: String,
+    status: String,
+    daily_limit_minor: Option<i64>,
+    limit_utc_offset_minutes: i64,
+    created_at_ms: i64,
+    ended_at_ms: Option<i64>,
+}
 
 impl Binding {
     fn from_row(r: BindingRow) -> Self {
         Binding {
-            id: r.0,
-            rider_account_id: r.1,
-            guardian_account_id: r.2,
-            scope: r.3,
-            shown_as: ShownAs::from_row(&r.4, &r.5),
-            status: r.6,
-            daily_limit_minor: r.7,
-            limit_utc_offset_minutes: r.8,
-            created_at_ms: r.9,
-            ended_at_ms: r.10,
+            shown_as: ShownAs::from_row(&r.shown_as, &r.shown_value),
+            id: r.id,
+            rider_account_id: r.rider_account_id,
+            guardian_account_id: r.guardian_account_id,
+            scope: r.scope,
+            status: r.status,
+            daily_limit_minor: r.daily_limit_minor,
+            limit_utc_offset_minutes: r.limit_utc_offset_minutes,
+            created_at_ms: r.created_at_ms,
+            ended_at_ms: r.ended_at_ms,
         }
     }
 

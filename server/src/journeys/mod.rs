@@ -59,17 +59,19 @@ struct Charge {
     at_ms: i64,
 }
 
-type EntryRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-);
+/// An open entry as `SELECT_ENTRY` reads it.
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    token_id: String,
+    account_id: String,
+    device_id: String,
+    terminal_id: String,
+    merchant_id: String,
+    line: String,
+    station: String,
+    maximum_fare_minor: i64,
+    currency: String,
+}
 
 const SELECT_ENTRY: &str = "SELECT e.token_id, e.account_id, e.device_id, e.terminal_id, \
      e.merchant_id, e.line, e.station, e.maximum_fare_minor, e.currency FROM transit_entries e";
@@ -311,7 +313,17 @@ async fn sign_charges(
 ) -> Result<Vec<Charge>, ApiError> {
     let now = now_ms();
     let mut charges = Vec::with_capacity(rows.len());
-    for (token_id, account_id, device_id, terminal_id, merchant_id, line, station, max, cur) in rows
+    for EntryRow {
+        token_id,
+        account_id,
+        device_id,
+        terminal_id,
+        merchant_id,
+        line,
+        station,
+        maximum_fare_minor: max,
+        currency: cur,
+    } in rows
     {
         let currency = Currency::parse(&cur).map_err(|e| ApiError::Internal(e.to_string()))?;
         let payment_id =

@@ -34,7 +34,16 @@ pub struct CashFloatRecord {
     pub float_balance_minor: i64,
 }
 
-type FloatRow = (String, String, String, String, String, String);
+/// A cash float with its merchant's names.
+#[derive(sqlx::FromRow)]
+struct FloatRow {
+    operator_name: String,
+    merchant_id: String,
+    merchant_name: String,
+    terminal_id: String,
+    currency: String,
+    account_id: String,
+}
 
 /// The cash floats of `[from_ms, to_ms)`: every float that existed by the
 /// end of the day, ordered by operator, merchant and terminal.
@@ -45,7 +54,8 @@ pub async fn cash_floats(
     to_ms: i64,
 ) -> Result<Vec<CashFloatRecord>, ApiError> {
     let floats: Vec<FloatRow> = sqlx::query_as(
-        "SELECT m.operator_name, f.merchant_id, m.name, f.terminal_id, f.currency, f.account_id \
+        "SELECT m.operator_name, f.merchant_id, m.name AS merchant_name, f.terminal_id, \
+         f.currency, f.account_id \
          FROM kiosk_floats f JOIN merchants m ON m.id = f.merchant_id \
          WHERE f.created_at_ms < $1",
     )
@@ -65,7 +75,15 @@ pub async fn cash_floats(
         .map(|(terminal, count, sum)| (terminal, (count, sum)))
         .collect();
     let mut records = Vec::with_capacity(floats.len());
-    for (operator, merchant_id, merchant_name, terminal_id, currency, account_id) in floats {
+    for FloatRow {
+        operator_name: operator,
+        merchant_id,
+        merchant_name,
+        terminal_id,
+        currency,
+        account_id,
+    } in floats
+    {
         let closing: Option<(i64,)> = sqlx::query_as(
             "SELECT balance_after_minor FROM ledger_entries \
              WHERE account_id = $1 AND created_at_ms < $2 \

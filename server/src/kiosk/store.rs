@@ -30,7 +30,7 @@ pub(super) async fn find(
     terminal_id: &str,
     order_id: &str,
 ) -> Result<Option<Credited>, ApiError> {
-    let row: Option<(String, String, i64, String, String)> = sqlx::query_as(
+    let row: Option<CreditedRow> = sqlx::query_as(
         "SELECT top_up_id, account_id, amount_minor, currency, receipt FROM kiosk_top_ups \
          WHERE terminal_id = $1 AND order_id = $2",
     )
@@ -39,12 +39,22 @@ pub(super) async fn find(
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|r| Credited {
-        top_up_id: r.0,
-        account_id: r.1,
-        amount_minor: to_u64(r.2),
-        currency: r.3,
-        receipt: r.4,
+        top_up_id: r.top_up_id,
+        account_id: r.account_id,
+        amount_minor: to_u64(r.amount_minor),
+        currency: r.currency,
+        receipt: r.receipt,
     }))
+}
+
+/// A credited offer's row.
+#[derive(sqlx::FromRow)]
+struct CreditedRow {
+    top_up_id: String,
+    account_id: String,
+    amount_minor: i64,
+    currency: String,
+    receipt: String,
 }
 
 /// The cash-float account of `terminal_id`, created on first use in

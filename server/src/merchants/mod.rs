@@ -83,19 +83,28 @@ impl Member {
     }
 }
 
-type MemberRow = (String, String, String, String, String, String);
+/// A member as `SELECT_MEMBER` reads it.
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: String,
+    merchant_id: String,
+    account_id: String,
+    role: String,
+    operations: String,
+    content: String,
+}
 
 fn member_from(r: MemberRow) -> Member {
-    let scopes = if r.3 == ROLE_OWNER {
+    let scopes = if r.role == ROLE_OWNER {
         Scopes::all()
     } else {
-        Scopes::from_stored(&r.4, &r.5)
+        Scopes::from_stored(&r.operations, &r.content)
     };
     Member {
-        member_id: r.0,
-        merchant_id: r.1,
-        account_id: r.2,
-        role: r.3,
+        member_id: r.id,
+        merchant_id: r.merchant_id,
+        account_id: r.account_id,
+        role: r.role,
         scopes,
     }
 }
@@ -202,19 +211,21 @@ pub struct MemberView {
     pub created_at_ms: i64,
 }
 
-type ViewRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    Option<String>,
-);
+/// A member with its merchant's name and locale, as `SELECT_VIEW` reads it.
+#[derive(sqlx::FromRow)]
+struct ViewRow {
+    id: String,
+    merchant_id: String,
+    name: String,
+    handle: Option<String>,
+    role: String,
+    label: String,
+    operations: String,
+    content: String,
+    status: String,
+    created_at_ms: i64,
+    locale: Option<String>,
+}
 
 const SELECT_VIEW: &str = "SELECT mm.id, mm.merchant_id, m.name, a.handle, mm.role, mm.label, \
     mm.operations, mm.content, mm.status, mm.created_at_ms, p.locale \
@@ -223,18 +234,18 @@ const SELECT_VIEW: &str = "SELECT mm.id, mm.merchant_id, m.name, a.handle, mm.ro
     LEFT JOIN merchant_profiles p ON p.merchant_id = mm.merchant_id";
 
 fn view_from(r: ViewRow) -> MemberView {
-    let scopes = if r.4 == ROLE_OWNER {
+    let scopes = if r.role == ROLE_OWNER {
         Scopes::all()
     } else {
-        Scopes::from_stored(&r.6, &r.7)
+        Scopes::from_stored(&r.operations, &r.content)
     };
     MemberView {
-        member_id: r.0,
-        merchant_id: r.1,
-        merchant_name: r.2,
-        handle: r.3.unwrap_or_default(),
-        role: r.4,
-        label: r.5,
+        member_id: r.id,
+        merchant_id: r.merchant_id,
+        merchant_name: r.name,
+        handle: r.handle.unwrap_or_default(),
+        role: r.role,
+        label: r.label,
         operations: scopes
             .operation_names()
             .into_iter()
@@ -245,9 +256,9 @@ fn view_from(r: ViewRow) -> MemberView {
             .into_iter()
             .map(String::from)
             .collect(),
-        status: r.8,
-        created_at_ms: r.9,
-        locale: r.10.unwrap_or_else(|| "zh".into()),
+        status: r.status,
+        created_at_ms: r.created_at_ms,
+        locale: r.locale.unwrap_or_else(|| "zh".into()),
     }
 }
 

@@ -49,7 +49,28 @@ pub(crate) struct RefundResult {
     created_at_ms: i64,
 }
 
-type PaymentRow = (String, String, i64, i64, String, String, String, String);
+/// The payment a refund is for, with who pays it back.
+#[derive(sqlx::FromRow)]
+struct RefundedPayment {
+    payer: String,
+    order_id: String,
+    amount_minor: i64,
+    refunded_minor: i64,
+    currency: String,
+    merchant_account: String,
+    merchant_name: String,
+    payer_name: String,
+}
+
+/// A refund made before under the same request id.
+#[derive(sqlx::FromRow)]
+struct EarlierRefund {
+    id: String,
+    payment_id: String,
+    amount_minor: i64,
+    currency: String,
+    created_at_ms: i64,
+}
 
 async fn write_refund(
     conn: &mut AnyConnection,
@@ -73,9 +94,10 @@ async fn write_refund(
     .bind(merchant_id.clone())
     .fetch_optional(&mut *conn)
     .await?;
-    let payment: Option<PaymentRow> = sqlx::query_as(
-        "SELECT p.account_id, p.order_id, p.amount_minor, p.refunded_minor, p.currency, \
-         m.account_id, m.name, a.display_name FROM payments p \
+    let payment: Option<RefundedPayment> = sqlx::query_as(
+        "SELECT p.account_id AS payer, p.order_id, p.amount_minor, p.refunded_minor, \
+         p.currency, m.account_id AS merchant_account, m.name AS merchant_name, \
+         a.display_name AS payer_name FROM payments p \
          JOIN merchants m ON m.id = p.merchant_id JOIN accounts a ON a.id = p.account_id \
          WHERE p.id = $1 AND p.merchant_id = $2",
     )
@@ -83,7 +105,7 @@ async fn write_refund(
     .bind(merchant_id.clone())
     .fetch_optional(&mut *conn)
     .await?;
-    let existing: Option<(String, String, i64, String, i64)> = sqlx::query_as(
+    let existing: Option<EarlierRefund> = sqlx::query_as(
         "SELECT id, payment_id, amount_minor, currency, created_at_ms FROM merchant_refunds \
          WHERE merchant_id = $1 AND request_id = $2",
     )
@@ -91,11 +113,25 @@ async fn write_refund(
     .bind(req_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    let (payer, order_id, paid, refunded, currency, merchant_account, merchant_name, payer_name) =
-        payment.ok_or_else(|| {
-            ApiError::NotFound("this merchant has no payment with this id".into())
-        })?;
-    if let Some((id, pid, amt, cur, at)) = existing {
+    let RefundedPayment {
+        payer,
+        order_id,
+        amount_minor: paid,
+        refunded_minor: refunded,
+        currency,
+        merchant_account,
+        merchant_name,
+        payer_name,
+    } = payment
+        .ok_or_else(|| ApiError::NotFound("this merchant has no payment with this id".into()))?;
+    if let Some(EarlierRefund {
+        id,
+        payment_id: pid,
+        amount_minor: amt,
+        currency: cur,
+        created_at_ms: at,
+    }) = existing
+    {
         if pid != payment_id || amount.is_some_and(|a| a != amt) {
             return Err(ApiError::IdempotencyConflict(
                 "this refund_id was already used for a different refund".into(),
@@ -326,17 +362,19 @@ pub(crate) struct HistoryQuery {
     limit: Option<i64>,
 }
 
-type HistoryRow = (
-    String,
-    String,
-    i64,
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    String,
-);
+/// A payment as the merchant's history shows it.
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    id: String,
+    order_id: String,
+    amount_minor: i64,
+    refunded_minor: i64,
+    currency: String,
+    completed_at_ms: i64,
+    payer_name: String,
+    payee_name: String,
+    payment_type: String,
+}
 
 /// `GET /v1/merchants/{merchant_id}/payments?limit=N` (a member with the
 /// view_history scope): the merchant's payments, newest first, each with
@@ -361,7 +399,8 @@ pub(crate) async fn history(
     }
     let rows: Vec<HistoryRow> = sqlx::query_as(
         "SELECT p.id, p.order_id, p.amount_minor, p.refunded_minor, p.currency, \
-         p.completed_at_ms, a.display_name, m.name, t.kind FROM payments p \
+         p.completed_at_ms, a.display_name AS payer_name, m.name AS payee_name, \
+         t.kind AS payment_type FROM payments p \
          JOIN accounts a ON a.id = p.account_id JOIN merchants m ON m.id = p.merchant_id \
          JOIN terminals t ON t.id = p.terminal_id \
          WHERE p.merchant_id = $1 ORDER BY p.completed_at_ms DESC, p.id DESC LIMIT $2",
@@ -375,26 +414,26 @@ pub(crate) async fn history(
         .into_iter()
         .map(|r| {
             let mut m = Map::new();
-            m.insert("payment_id".into(), json!(r.0));
+            m.insert("payment_id".into(), json!(r.id));
             if s.sees(Attribute::OrderId) {
-                m.insert("order_id".into(), json!(r.1));
+                m.insert("order_id".into(), json!(r.order_id));
             }
             if s.sees(Attribute::Amount) {
-                m.insert("amount_minor".into(), json!(r.2));
-                m.insert("refunded_minor".into(), json!(r.3));
-                m.insert("currency".into(), json!(r.4));
+                m.insert("amount_minor".into(), json!(r.amount_minor));
+                m.insert("refunded_minor".into(), json!(r.refunded_minor));
+                m.insert("currency".into(), json!(r.currency));
             }
             if s.sees(Attribute::Time) {
-                m.insert("at_ms".into(), json!(r.5));
+                m.insert("at_ms".into(), json!(r.completed_at_ms));
             }
             if s.sees(Attribute::PayerName) {
-                m.insert("payer_name".into(), json!(r.6));
+                m.insert("payer_name".into(), json!(r.payer_name));
             }
             if s.sees(Attribute::PayeeName) {
-                m.insert("payee_name".into(), json!(r.7));
+                m.insert("payee_name".into(), json!(r.payee_name));
             }
             if s.sees(Attribute::PaymentType) {
-                m.insert("payment_type".into(), json!(r.8));
+                m.insert("payment_type".into(), json!(r.payment_type));
             }
             if s.sees(Attribute::PaymentPlatform) {
                 m.insert("payment_platform".into(), json!(NATIVE_PLATFORM));

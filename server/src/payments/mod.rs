@@ -94,22 +94,24 @@ const SELECT_PAYMENT: &str = "SELECT id, status, receipt, amount_minor, currency
     balance_after_minor, merchant_id, terminal_id, order_id, completed_at_ms, \
     instruction_digest, account_id, points_spent, points_value_minor FROM payments WHERE account_id = $1 AND idempotency_key = $2";
 
-type PaymentRow = (
-    String,
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-);
+/// A stored payment as a retry is answered from it.
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: String,
+    status: String,
+    receipt: String,
+    amount_minor: i64,
+    currency: String,
+    balance_after_minor: i64,
+    merchant_id: String,
+    terminal_id: String,
+    order_id: String,
+    completed_at_ms: i64,
+    instruction_digest: String,
+    account_id: String,
+    points_spent: i64,
+    points_value_minor: i64,
+}
 
 /// The payment of `account_id` with idempotency key `key`: keys belong to
 /// an account, so another wallet's key is never found (nor confirmed).
@@ -125,21 +127,21 @@ async fn find_by_key(
         .await?;
     Ok(row.map(|r| Stored {
         result: PaymentResult {
-            payment_id: r.0,
-            status: r.1,
-            receipt: r.2,
-            amount_minor: to_u64(r.3),
-            currency: r.4,
-            balance_after_minor: r.5,
-            merchant_id: r.6,
-            terminal_id: r.7,
-            order_id: r.8,
-            completed_at_ms: to_u64(r.9),
-            points_spent: to_u64(r.12),
-            points_value_minor: to_u64(r.13),
+            payment_id: r.id,
+            status: r.status,
+            receipt: r.receipt,
+            amount_minor: to_u64(r.amount_minor),
+            currency: r.currency,
+            balance_after_minor: r.balance_after_minor,
+            merchant_id: r.merchant_id,
+            terminal_id: r.terminal_id,
+            order_id: r.order_id,
+            completed_at_ms: to_u64(r.completed_at_ms),
+            points_spent: to_u64(r.points_spent),
+            points_value_minor: to_u64(r.points_value_minor),
         },
-        digest: r.10,
-        account_id: r.11,
+        digest: r.instruction_digest,
+        account_id: r.account_id,
     }))
 }
 

@@ -91,12 +91,15 @@ pub(crate) async fn enqueue(
 }
 
 /// One due row of `push_deliveries`.
+#[derive(sqlx::FromRow)]
 struct Due {
     id: String,
     message_id: String,
     device_id: String,
     attempts: i64,
+    #[sqlx(rename = "next_attempt_at_ms")]
     due_at: i64,
+    #[sqlx(rename = "created_at_ms")]
     created_at: i64,
 }
 
@@ -109,8 +112,7 @@ pub(crate) async fn deliver_due(
     if push.is_empty() {
         return Ok(None);
     }
-    type Row = (String, String, String, i64, i64, i64);
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Due> = sqlx::query_as(
         "SELECT id, message_id, device_id, attempts, next_attempt_at_ms, created_at_ms \
          FROM push_deliveries WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
          ORDER BY next_attempt_at_ms, id LIMIT $2",
@@ -120,17 +122,7 @@ pub(crate) async fn deliver_due(
     .fetch_all(&state.db().pool)
     .await?;
     let results: Vec<Result<(), ApiError>> = futures::stream::iter(rows)
-        .map(|r| {
-            let due = Due {
-                id: r.0,
-                message_id: r.1,
-                device_id: r.2,
-                attempts: r.3,
-                due_at: r.4,
-                created_at: r.5,
-            };
-            deliver_one(state, push, due, policy)
-        })
+        .map(|due| deliver_one(state, push, due, policy))
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;

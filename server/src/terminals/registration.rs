@@ -189,14 +189,14 @@ pub(crate) async fn register(
         Some(l) => Some(serde_json::to_string(l).map_err(|e| ApiError::Internal(e.to_string()))?),
         None => None,
     };
-    let row = (
-        terminal_id.clone(),
-        req.merchant_id.clone(),
-        kind.as_str().to_string(),
-        terminal_key.to_base64(),
-        req.label.clone(),
+    let row = NewTerminal {
+        id: terminal_id.clone(),
+        merchant_id: req.merchant_id.clone(),
+        kind: kind.as_str().to_string(),
+        public_key: terminal_key.to_base64(),
+        label: req.label.clone(),
         location_json,
-    );
+    };
     state
         .db()
         .write_tx(move |conn| {
@@ -207,12 +207,12 @@ pub(crate) async fn register(
                      not_before_ms, not_after_ms, created_at_ms) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
-                .bind(row.0)
-                .bind(row.1)
-                .bind(row.2)
-                .bind(row.3)
-                .bind(row.4)
-                .bind(row.5)
+                .bind(row.id)
+                .bind(row.merchant_id)
+                .bind(row.kind)
+                .bind(row.public_key)
+                .bind(row.label)
+                .bind(row.location_json)
                 .bind(to_i64(not_before))
                 .bind(to_i64(not_after))
                 .bind(to_i64(now))
@@ -232,4 +232,15 @@ pub(crate) async fn register(
             receipt_key: state.keys().receipt.public_key().to_base64(),
         }),
     ))
+}
+
+/// The row a registration writes.
+#[derive(Clone)]
+struct NewTerminal {
+    id: String,
+    merchant_id: String,
+    kind: String,
+    public_key: String,
+    label: Option<String>,
+    location_json: Option<String>,
 }

@@ -176,18 +176,20 @@ struct ReportView {
     received_at_ms: u64,
 }
 
-type ReportRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    i64,
-    String,
-    i64,
-);
+/// A stored report, as listed.
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    report_id: String,
+    kind: String,
+    order_id: String,
+    payment_id: Option<String>,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    fare_json: Option<String>,
+    at_ms: i64,
+    detail: String,
+    received_at_ms: i64,
+}
 
 /// `GET /v1/terminals/{terminal_id}/reports` (admin), oldest first.
 pub(crate) async fn list(
@@ -216,16 +218,16 @@ pub(crate) async fn list(
     let reports: Vec<ReportView> = rows
         .into_iter()
         .map(|r| ReportView {
-            report_id: r.0,
-            kind: r.1,
-            order_id: r.2,
-            payment_id: r.3,
-            amount_minor: r.4.map(to_u64),
-            currency: r.5,
-            fare: r.6.and_then(|f| serde_json::from_str(&f).ok()),
-            at_ms: to_u64(r.7),
-            detail: r.8,
-            received_at_ms: to_u64(r.9),
+            report_id: r.report_id,
+            kind: r.kind,
+            order_id: r.order_id,
+            payment_id: r.payment_id,
+            amount_minor: r.amount_minor.map(to_u64),
+            currency: r.currency,
+            fare: r.fare_json.and_then(|f| serde_json::from_str(&f).ok()),
+            at_ms: to_u64(r.at_ms),
+            detail: r.detail,
+            received_at_ms: to_u64(r.received_at_ms),
         })
         .collect();
     Ok(Json(json!({ "reports": reports })))

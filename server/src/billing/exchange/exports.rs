@@ -8,19 +8,19 @@ const EXPORT_COLUMNS: &str = "id, date, utc_offset_minutes, delivery_id, record_
 
 fn export_view(r: ExportRow) -> Value {
     json!({
-        "export_id": r.0,
-        "date": r.1,
-        "utc_offset": offset_label(r.2),
-        "utc_offset_minutes": r.2,
-        "delivery_id": r.3,
-        "record_count": r.4,
-        "payment_count": r.5,
-        "created_at_ms": r.6,
-        "state": if r.9.is_some() { "delivered" } else { "pending" },
-        "attempts": r.7,
-        "next_attempt_at_ms": if r.9.is_some() { None } else { Some(r.8) },
-        "delivered_at_ms": r.9,
-        "last_error": r.10,
+        "export_id": r.id,
+        "date": r.date,
+        "utc_offset": offset_label(r.utc_offset_minutes),
+        "utc_offset_minutes": r.utc_offset_minutes,
+        "delivery_id": r.delivery_id,
+        "record_count": r.record_count,
+        "payment_count": r.payment_count,
+        "created_at_ms": r.created_at_ms,
+        "state": if r.delivered_at_ms.is_some() { "delivered" } else { "pending" },
+        "attempts": r.attempts,
+        "next_attempt_at_ms": if r.delivered_at_ms.is_some() { None } else { Some(r.next_attempt_at_ms) },
+        "delivered_at_ms": r.delivered_at_ms,
+        "last_error": r.last_error,
     })
 }
 
@@ -46,7 +46,7 @@ pub async fn close_day(
     }
     let pool = &state.db().pool;
     let records = billing::settlement(pool, date, from, to).await?;
-    let payments = day_payments(state, from, to).await?;
+    let payments = billing::day_payments(&state.db().pool, from, to).await?;
     let cash_floats = crate::kiosk::settlement::cash_floats(pool, date, from, to).await?;
     let id = new_id("bex").map_err(|e| ApiError::Internal(e.to_string()))?;
     let delivery_id = new_id("bdl").map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -103,31 +103,6 @@ pub async fn close_day(
         .await?
         .ok_or_else(|| ApiError::Internal("billing export vanished".into()))?;
     Ok((view, inserted))
-}
-
-async fn day_payments(
-    state: &AppState,
-    from: i64,
-    to: i64,
-) -> Result<Vec<LedgerPayment>, ApiError> {
-    let rows: Vec<(String, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, merchant_id, amount_minor, currency, completed_at_ms FROM payments \
-         WHERE completed_at_ms >= $1 AND completed_at_ms < $2 ORDER BY completed_at_ms, id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&state.db().pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| LedgerPayment {
-            payment_id: r.0,
-            merchant_id: r.1,
-            amount_minor: r.2,
-            currency: r.3,
-            completed_at_ms: r.4,
-        })
-        .collect())
 }
 
 async fn find_export(state: &AppState, date: &str, offset: i64) -> Result<Option<Value>, ApiError> {

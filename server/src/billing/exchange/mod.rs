@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use thiserror::Error;
 use wayfare_protocol::ids::{new_id, redact};
 
-use crate::billing::{self, LedgerPayment, StatementEntry};
+use crate::billing::{self, StatementEntry};
 use crate::civil::{civil_from_days, local_day_start, offset_label, parse_day};
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
@@ -136,19 +136,21 @@ impl BillingEndpoint {
     }
 }
 
-type ExportRow = (
-    String,
-    String,
-    i64,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-);
+/// A billing export's row, without its body (`exports::EXPORT_COLUMNS`).
+#[derive(sqlx::FromRow)]
+struct ExportRow {
+    id: String,
+    date: String,
+    utc_offset_minutes: i64,
+    delivery_id: String,
+    record_count: i64,
+    payment_count: i64,
+    created_at_ms: i64,
+    attempts: i64,
+    next_attempt_at_ms: i64,
+    delivered_at_ms: Option<i64>,
+    last_error: Option<String>,
+}
 
 mod exports;
 mod reconcile;

@@ -142,19 +142,20 @@ pub async fn store_reconciliation(
         "mismatched": report.mismatched,
         "unknown": report.unknown,
     });
-    let row = (
-        id.clone(),
-        input.date.to_string(),
-        input.offset,
-        input.merchant_id.map(str::to_string),
-        input.source_format.to_string(),
-        input.entries.len() as i64,
-        report.matched as i64,
-        report.missing.len() as i64,
-        report.mismatched.len() as i64,
-        report.unknown.len() as i64,
-        result.to_string(),
-    );
+    let row = RecoRow {
+        id: id.clone(),
+        date: input.date.to_string(),
+        utc_offset_minutes: input.offset,
+        merchant_id: input.merchant_id.map(str::to_string),
+        source_format: input.source_format.to_string(),
+        line_count: input.entries.len() as i64,
+        matched: report.matched as i64,
+        missing_count: report.missing.len() as i64,
+        mismatched_count: report.mismatched.len() as i64,
+        unknown_count: report.unknown.len() as i64,
+        result: result.to_string(),
+        created_at_ms: now,
+    };
     state
         .db()
         .write_tx(move |conn| {
@@ -166,18 +167,18 @@ pub async fn store_reconciliation(
                      mismatched_count, unknown_count, result, created_at_ms) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
-                .bind(r.0)
-                .bind(r.1)
-                .bind(r.2)
-                .bind(r.3)
-                .bind(r.4)
-                .bind(r.5)
-                .bind(r.6)
-                .bind(r.7)
-                .bind(r.8)
-                .bind(r.9)
-                .bind(r.10)
-                .bind(now)
+                .bind(r.id)
+                .bind(r.date)
+                .bind(r.utc_offset_minutes)
+                .bind(r.merchant_id)
+                .bind(r.source_format)
+                .bind(r.line_count)
+                .bind(r.matched)
+                .bind(r.missing_count)
+                .bind(r.mismatched_count)
+                .bind(r.unknown_count)
+                .bind(r.result)
+                .bind(r.created_at_ms)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
@@ -196,38 +197,41 @@ pub async fn store_reconciliation(
     get_reconciliation(state, &id).await
 }
 
-type RecoRow = (
-    String,
-    String,
-    i64,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-    String,
-    i64,
-);
+/// A stored reconciliation (`RECO_COLUMNS`); `result` holds its lists as
+/// JSON.
+#[derive(Clone, sqlx::FromRow)]
+struct RecoRow {
+    id: String,
+    date: String,
+    utc_offset_minutes: i64,
+    merchant_id: Option<String>,
+    source_format: String,
+    line_count: i64,
+    matched: i64,
+    missing_count: i64,
+    mismatched_count: i64,
+    unknown_count: i64,
+    result: String,
+    created_at_ms: i64,
+}
 
 const RECO_COLUMNS: &str = "id, date, utc_offset_minutes, merchant_id, source_format, line_count, \
     matched, missing_count, mismatched_count, unknown_count, result, created_at_ms";
 
 fn reco_summary(r: &RecoRow) -> Value {
     json!({
-        "reconciliation_id": r.0,
-        "date": r.1,
-        "utc_offset": offset_label(r.2),
-        "merchant_id": r.3,
-        "source_format": r.4,
-        "lines": r.5,
-        "balanced": r.7 == 0 && r.8 == 0 && r.9 == 0,
-        "matched": r.6,
-        "missing_count": r.7,
-        "mismatched_count": r.8,
-        "unknown_count": r.9,
-        "created_at_ms": r.11,
+        "reconciliation_id": r.id,
+        "date": r.date,
+        "utc_offset": offset_label(r.utc_offset_minutes),
+        "merchant_id": r.merchant_id,
+        "source_format": r.source_format,
+        "lines": r.line_count,
+        "balanced": r.missing_count == 0 && r.mismatched_count == 0 && r.unknown_count == 0,
+        "matched": r.matched,
+        "missing_count": r.missing_count,
+        "mismatched_count": r.mismatched_count,
+        "unknown_count": r.unknown_count,
+        "created_at_ms": r.created_at_ms,
     })
 }
 
@@ -267,7 +271,7 @@ pub async fn get_reconciliation(state: &AppState, id: &str) -> Result<Value, Api
     };
     let mut view = reco_summary(&r);
     let result: Value =
-        serde_json::from_str(&r.10).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::from_str(&r.result).map_err(|e| ApiError::Internal(e.to_string()))?;
     for key in ["missing", "mismatched", "unknown"] {
         view[key] = result[key].clone();
     }
