@@ -184,11 +184,8 @@ async fn message(
     account_id: &str,
     data: &str,
 ) -> Result<OutboundMessage, ApiError> {
-    let (handle, phone): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT handle, phone_number FROM accounts WHERE id = $1")
-            .bind(account_id.to_string())
-            .fetch_one(&state.db().pool)
-            .await?;
+    let account = crate::accounts::store::get(&state.db().pool, account_id).await?;
+    let (handle, phone) = (account.handle, account.phone_number);
     let data: Value = serde_json::from_str(data).map_err(|e| ApiError::Internal(e.to_string()))?;
     let text = |key: &str| {
         data.get(key)

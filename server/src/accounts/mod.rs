@@ -11,6 +11,7 @@ use crate::state::AppState;
 pub(crate) mod devices;
 mod lookup;
 mod registrations;
+pub(crate) mod store;
 mod wallet;
 
 /// The accounts' routes, merged by `crate::routes`.

@@ -16,21 +16,16 @@ pub(crate) async fn wallet(
     State(state): State<AppState>,
     request: Signed<Device>,
 ) -> Result<Json<Value>, ApiError> {
-    let row: Option<(String, Option<String>, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT id, handle, display_name, balance_minor, currency, points FROM accounts WHERE id = $1",
-    )
-    .bind(request.signer.account_id.clone())
-    .fetch_optional(&state.db().pool)
-    .await?;
-    let (account_id, handle, display_name, balance_minor, currency, points) =
-        row.ok_or_else(|| ApiError::NotFound("the device's account does not exist".into()))?;
+    let account = super::store::find(&state.db().pool, &request.signer.account_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the device's account does not exist".into()))?;
     Ok(Json(json!({
-        "account_id": account_id,
-        "handle": handle.unwrap_or_default(),
-        "display_name": display_name,
-        "balance_minor": balance_minor,
-        "currency": currency,
-        "points": points,
+        "account_id": account.id,
+        "handle": account.handle.unwrap_or_default(),
+        "display_name": account.display_name,
+        "balance_minor": account.balance_minor,
+        "currency": account.currency,
+        "points": account.points,
     })))
 }
 

@@ -82,11 +82,8 @@ async fn grant(
              top up to pay it and express taps come back"
         )));
     }
-    let (balance, currency): (i64, String) =
-        sqlx::query_as("SELECT balance_minor, currency FROM accounts WHERE id = $1")
-            .bind(account_id.to_string())
-            .fetch_one(pool)
-            .await?;
+    let account = crate::accounts::store::get(pool, account_id).await?;
+    let (balance, currency) = (account.balance_minor, account.currency);
     // A guardian's daily limit also bounds what can be spent offline.
     let (guardian_limit,): (Option<i64>,) = sqlx::query_as(
         "SELECT MIN(daily_limit_minor) FROM guardian_bindings \
@@ -249,10 +246,9 @@ pub(crate) async fn status(
     let account_id = &request.signer.account_id;
     let pool = &state.db().pool;
     let debt = debt_of(pool, account_id).await?;
-    let (currency,): (String,) = sqlx::query_as("SELECT currency FROM accounts WHERE id = $1")
-        .bind(account_id.clone())
-        .fetch_one(pool)
-        .await?;
+    let currency = crate::accounts::store::get(pool, account_id)
+        .await?
+        .currency;
     Ok(Json(json!({
         "debt_minor": debt,
         "blocked": debt > 0,

@@ -68,10 +68,9 @@ pub(crate) async fn collect(state: &AppState, account_id: &str) -> Result<u64, A
     .await?;
     let mut paid_total = 0;
     for (allowance_id, counter, terminal_id, merchant_id, debt, currency, device_id) in owed {
-        let (balance,): (i64,) = sqlx::query_as("SELECT balance_minor FROM accounts WHERE id = $1")
-            .bind(account_id.to_string())
-            .fetch_one(pool)
-            .await?;
+        let balance = crate::accounts::store::get(pool, account_id)
+            .await?
+            .balance_minor;
         let part = to_u64(debt).min(to_u64(balance.max(0)));
         if part == 0 {
             break;

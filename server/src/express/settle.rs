@@ -272,10 +272,9 @@ async fn charge(
     let mut attempts = 0;
     while paid.is_none() && attempts < CHARGE_ATTEMPTS {
         attempts += 1;
-        let (balance,): (i64,) = sqlx::query_as("SELECT balance_minor FROM accounts WHERE id = $1")
-            .bind(row.account_id.clone())
-            .fetch_one(pool)
-            .await?;
+        let balance = crate::accounts::store::get(pool, &row.account_id)
+            .await?
+            .balance_minor;
         let chargeable = tap.amount_minor.min(to_u64(balance.max(0)));
         if chargeable == 0 {
             break;

@@ -287,15 +287,11 @@ pub async fn view(
     } else {
         &binding.rider_account_id
     };
-    let (handle, name): (Option<String>, String) =
-        sqlx::query_as("SELECT handle, display_name FROM accounts WHERE id = $1")
-            .bind(other.clone())
-            .fetch_one(pool)
-            .await?;
-    let (currency,): (String,) = sqlx::query_as("SELECT currency FROM accounts WHERE id = $1")
-        .bind(binding.rider_account_id.clone())
-        .fetch_one(pool)
-        .await?;
+    let other = crate::accounts::store::get(pool, other).await?;
+    let (handle, name) = (other.handle, other.display_name);
+    let currency = crate::accounts::store::get(pool, &binding.rider_account_id)
+        .await?
+        .currency;
     Ok(BindingView {
         binding_id: binding.id.clone(),
         role: if as_rider { "rider" } else { "guardian" },

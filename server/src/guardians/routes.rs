@@ -81,11 +81,9 @@ pub(crate) async fn invite(
             ShownAs::Nickname(nickname)
         }
         "phone_tail" => {
-            let (phone,): (Option<String>,) =
-                sqlx::query_as("SELECT phone_number FROM accounts WHERE id = $1")
-                    .bind(rider.clone())
-                    .fetch_one(&state.db().pool)
-                    .await?;
+            let phone = crate::accounts::store::get(&state.db().pool, &rider)
+                .await?
+                .phone_number;
             let tail = phone.as_deref().and_then(phone_tail).ok_or_else(|| {
                 ApiError::field(
                     "shown_as",

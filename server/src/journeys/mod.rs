@@ -329,18 +329,16 @@ async fn sign_charges(
         let payment_id =
             new_ordered_id("pay", now).map_err(|e| ApiError::Internal(e.to_string()))?;
         let amount = u64::try_from(max).unwrap_or(0);
-        let payer: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
-                .bind(account_id.clone())
-                .fetch_optional(&mut *conn)
-                .await?;
+        let payer = crate::accounts::store::find(&mut *conn, &account_id)
+            .await?
+            .and_then(|a| a.handle);
         let receipt = Receipt::issue(
             &state.keys().receipt,
             &ReceiptBody {
                 version: PROTOCOL_VERSION,
                 payment_id: payment_id.clone(),
                 order_id: token_id.clone(),
-                payer: payer.and_then(|p| p.0).unwrap_or_else(|| "rider".into()),
+                payer: payer.unwrap_or_else(|| "rider".into()),
                 merchant_id: merchant_id.clone(),
                 terminal_id: terminal_id.clone(),
                 amount_minor: amount,

@@ -146,9 +146,8 @@ pub(super) async fn insert(conn: &mut AnyConnection, row: &NewRow) -> Result<(),
 
 /// The rider's balance now.
 pub(super) async fn balance(pool: &AnyPool, account_id: &str) -> Result<i64, ApiError> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT balance_minor FROM accounts WHERE id = $1")
-        .bind(account_id.to_string())
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|r| r.0).unwrap_or_default())
+    Ok(crate::accounts::store::find(pool, account_id)
+        .await?
+        .map(|a| a.balance_minor)
+        .unwrap_or_default())
 }

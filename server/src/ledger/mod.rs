@@ -249,19 +249,14 @@ async fn post_points(conn: &mut AnyConnection, movement: &Movement) -> Result<()
 
 /// Explains why a leg's account update changed no row.
 async fn refusal(conn: &mut AnyConnection, leg: &Leg, currency: &Currency) -> ApiError {
-    let balance: Result<Option<(i64,)>, sqlx::Error> =
-        sqlx::query_as("SELECT balance_minor FROM accounts WHERE id = $1")
-            .bind(leg.account_id.clone())
-            .fetch_optional(&mut *conn)
-            .await;
-    match balance {
-        Ok(Some((balance,))) => ApiError::InsufficientFunds(format!(
+    match crate::accounts::store::find(&mut *conn, &leg.account_id).await {
+        Ok(Some(account)) => ApiError::InsufficientFunds(format!(
             "the balance of {} does not cover the amount of {}; top up the wallet and retry",
-            currency.format(balance),
+            currency.format(account.balance_minor),
             currency.format(-leg.amount_minor)
         )),
         Ok(None) => ApiError::NotFound("account not found".into()),
-        Err(e) => ApiError::Database(e),
+        Err(e) => e,
     }
 }
 

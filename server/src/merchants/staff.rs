@@ -340,11 +340,9 @@ async fn claim(
     )
     .await?;
     if let Some(handle) = &invitation.invitee_handle {
-        let (mine,): (Option<String>,) =
-            sqlx::query_as("SELECT handle FROM accounts WHERE id = $1")
-                .bind(account.to_string())
-                .fetch_one(&mut *conn)
-                .await?;
+        let mine = crate::accounts::store::get(&mut *conn, account)
+            .await?
+            .handle;
         // Meant for another device: the same answer too.
         if mine.as_deref() != Some(handle.as_str()) {
             return Err(invitations::invalid());

@@ -132,12 +132,11 @@ async fn post_leg(
     .fetch_optional(&mut *conn)
     .await?;
     let Some((points,)) = updated else {
-        let held: Option<(i64,)> = sqlx::query_as("SELECT points FROM accounts WHERE id = $1")
-            .bind(leg.account_id.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let held = crate::accounts::store::find(&mut *conn, &leg.account_id)
+            .await?
+            .map(|a| a.points);
         return Err(match held {
-            Some((held,)) => ApiError::InsufficientPoints(format!(
+            Some(held) => ApiError::InsufficientPoints(format!(
                 "the wallet has {held} points, fewer than the {} to spend",
                 -leg.points
             )),

@@ -148,13 +148,10 @@ pub(crate) async fn check_account(
     currency: &Currency,
     riders_only: bool,
 ) -> Result<(), ApiError> {
-    let account: Option<(String, String)> =
-        sqlx::query_as("SELECT kind, currency FROM accounts WHERE id = $1")
-            .bind(account_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    let (kind, account_currency) =
-        account.ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
+    let account = crate::accounts::store::find(&mut *conn, account_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
+    let (kind, account_currency) = (account.kind, account.currency);
     if kind == "funding" || (riders_only && kind != "user") {
         return Err(ApiError::field(
             "account_id",
