@@ -74,6 +74,33 @@ pub struct Issued {
     pub qr_payload: String,
 }
 
+/// How many fresh codes are tried when a new code collides with one that
+/// is already stored (with ~40-bit codes this is a safety net, not a loop
+/// that runs).
+const ISSUE_ATTEMPTS: usize = 5;
+
+/// Issues credentials and has `store` write the invitation with them (its
+/// own transaction, with the code and secret hash in unique columns); a
+/// collision with a stored code is retried with fresh credentials. Answers
+/// the credentials that were stored.
+pub async fn store_fresh<F, Fut>(qr_prefix: &str, mut store: F) -> Result<Issued, ApiError>
+where
+    F: FnMut(&Issued) -> Fut,
+    Fut: Future<Output = Result<(), ApiError>>,
+{
+    for _ in 0..ISSUE_ATTEMPTS {
+        let issued = issue(qr_prefix)?;
+        match store(&issued).await {
+            Ok(()) => return Ok(issued),
+            Err(e) if crate::db::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a unique invitation code".into(),
+    ))
+}
+
 /// A new code and secret; the QR payload starts with `qr_prefix`.
 pub fn issue(qr_prefix: &str) -> Result<Issued, ApiError> {
     let code = new_code()?;

@@ -109,8 +109,7 @@ pub(crate) async fn invite(
     let now = to_i64(now_ms());
     let expires_at = now + expires_in * 1000;
     let invitation_id = new_id("inv").map_err(|e| ApiError::Internal(e.to_string()))?;
-    for _ in 0..5 {
-        let issued = invitations::issue(QR_PREFIX)?;
+    let issued = invitations::store_fresh(QR_PREFIX, |issued| {
         let row = (
             invitation_id.clone(),
             issued.code.clone(),
@@ -118,53 +117,42 @@ pub(crate) async fn invite(
             rider.clone(),
             shown_as.clone(),
         );
-        let result = state
-            .db()
-            .write_tx(move |conn| {
-                let (id, code, secret_hash, rider, shown) = row.clone();
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO guardian_invitations (id, code, secret_hash, \
-                         rider_account_id, scope, shown_as, shown_value, created_at_ms, \
-                         expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(id)
-                    .bind(code)
-                    .bind(secret_hash)
-                    .bind(rider)
-                    .bind(scope.as_str())
-                    .bind(shown.kind())
-                    .bind(shown.value().to_string())
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+        state.db().write_tx(move |conn| {
+            let (id, code, secret_hash, rider, shown) = row.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO guardian_invitations (id, code, secret_hash, \
+                     rider_account_id, scope, shown_as, shown_value, created_at_ms, \
+                     expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(id)
+                .bind(code)
+                .bind(secret_hash)
+                .bind(rider)
+                .bind(scope.as_str())
+                .bind(shown.kind())
+                .bind(shown.value().to_string())
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
             })
-            .await;
-        match result {
-            Ok(()) => {
-                tracing::info!(invitation = %redact(&invitation_id), "guardian invitation created");
-                return Ok((
-                    StatusCode::CREATED,
-                    Json(Invitation {
-                        invitation_id,
-                        code: issued.display_code,
-                        qr_payload: issued.qr_payload,
-                        scope: scope.as_str().into(),
-                        shown_as: shown_as.kind().into(),
-                        rider_name: shown_as.english(),
-                        expires_at_ms: expires_at,
-                    }),
-                ));
-            }
-            Err(e) if crate::db::is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Internal(
-        "could not allocate a unique invitation code".into(),
+        })
+    })
+    .await?;
+    tracing::info!(invitation = %redact(&invitation_id), "guardian invitation created");
+    Ok((
+        StatusCode::CREATED,
+        Json(Invitation {
+            invitation_id,
+            code: issued.display_code,
+            qr_payload: issued.qr_payload,
+            scope: scope.as_str().into(),
+            shown_as: shown_as.kind().into(),
+            rider_name: shown_as.english(),
+            expires_at_ms: expires_at,
+        }),
     ))
 }
 

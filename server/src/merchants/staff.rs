@@ -191,66 +191,68 @@ pub(crate) async fn invite(
     let now = to_i64(now_ms());
     let expires_at = now + expires_in * 1000;
     let invitation_id = new_id("minv").map_err(internal)?;
-    for _ in 0..5 {
-        let issued = invitations::issue(QR_PREFIX)?;
-        let row = (
-            invitation_id.clone(),
-            (issued.code.clone(), issued.secret_hash.clone()),
-            merchant_id.clone(),
-            owner.account_id.clone(),
-            label.clone(),
-            scopes.clone(),
-            req.invitee_handle.clone(),
-        );
-        let result = state
-            .db()
-            .write_tx(move |conn| {
-                let r = row.clone();
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO merchant_invitations (id, code, secret_hash, merchant_id, \
-                         created_by, label, operations, content, invitee_handle, created_at_ms, \
-                         expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    )
-                    .bind(r.0)
-                    .bind(r.1 .0)
-                    .bind(r.1 .1)
-                    .bind(r.2)
-                    .bind(r.3)
-                    .bind(r.4)
-                    .bind(r.5.operations_stored())
-                    .bind(r.5.content_stored())
-                    .bind(r.6)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(())
-                })
+    let issued = invitations::store_fresh(QR_PREFIX, |issued| {
+        let row = NewStaffInvitation {
+            id: invitation_id.clone(),
+            code: issued.code.clone(),
+            secret_hash: issued.secret_hash.clone(),
+            merchant_id: merchant_id.clone(),
+            created_by: owner.account_id.clone(),
+            label: label.clone(),
+            scopes: scopes.clone(),
+            invitee_handle: req.invitee_handle.clone(),
+        };
+        state.db().write_tx(move |conn| {
+            let r = row.clone();
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO merchant_invitations (id, code, secret_hash, merchant_id, \
+                     created_by, label, operations, content, invitee_handle, created_at_ms, \
+                     expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(r.id)
+                .bind(r.code)
+                .bind(r.secret_hash)
+                .bind(r.merchant_id)
+                .bind(r.created_by)
+                .bind(r.label)
+                .bind(r.scopes.operations_stored())
+                .bind(r.scopes.content_stored())
+                .bind(r.invitee_handle)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
             })
-            .await;
-        match result {
-            Ok(()) => {
-                tracing::info!(merchant = %redact(&merchant_id), invitation = %redact(&invitation_id), "staff invitation created");
-                let body = Invitation {
-                    invitation_id,
-                    merchant_id,
-                    code: issued.display_code,
-                    qr_payload: issued.qr_payload,
-                    label,
-                    operations: scopes.operation_names(),
-                    content: scopes.content_names(),
-                    expires_at_ms: expires_at,
-                };
-                return Ok((StatusCode::CREATED, Json(json!(body))));
-            }
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(ApiError::Internal(
-        "could not allocate a unique invitation code".into(),
-    ))
+        })
+    })
+    .await?;
+    tracing::info!(merchant = %redact(&merchant_id), invitation = %redact(&invitation_id), "staff invitation created");
+    let body = Invitation {
+        invitation_id,
+        merchant_id,
+        code: issued.display_code,
+        qr_payload: issued.qr_payload,
+        label,
+        operations: scopes.operation_names(),
+        content: scopes.content_names(),
+        expires_at_ms: expires_at,
+    };
+    Ok((StatusCode::CREATED, Json(json!(body))))
+}
+
+/// The row a staff invitation is stored as.
+#[derive(Clone)]
+struct NewStaffInvitation {
+    id: String,
+    code: String,
+    secret_hash: String,
+    merchant_id: String,
+    created_by: String,
+    label: String,
+    scopes: Scopes,
+    invitee_handle: Option<String>,
 }
 
 #[derive(Deserialize)]
