@@ -32,6 +32,24 @@ const BATCH: i64 = 50;
 /// Longest sleep between passes (also picks up rows of other instances).
 const MAX_IDLE: Duration = Duration::from_secs(5);
 
+/// How long a delivery worker (this outbox, the push deliveries, the
+/// billing sender) sleeps after a pass: until the next row is due, at
+/// least 5 ms and at most [`MAX_IDLE`]; a second after a failed pass
+/// (logged as `what`).
+pub(crate) fn idle_after(pass: Result<Option<i64>, ApiError>, what: &str) -> Duration {
+    match pass {
+        Ok(Some(next_due)) => {
+            let wait = next_due - to_i64(now_ms());
+            Duration::from_millis(wait.clamp(5, MAX_IDLE.as_millis() as i64) as u64)
+        }
+        Ok(None) => MAX_IDLE,
+        Err(e) => {
+            tracing::warn!(error = %e, "{what} delivery pass failed");
+            Duration::from_secs(1)
+        }
+    }
+}
+
 /// Backoff between attempts of one message.
 #[derive(Clone, Copy, Debug)]
 pub struct RetryPolicy {
@@ -77,17 +95,7 @@ pub async fn run(
                 (a, b) => a.or(b),
             })
         };
-        let idle = match pass.await {
-            Ok(Some(next_due)) => {
-                let wait = next_due - to_i64(now_ms());
-                Duration::from_millis(wait.clamp(5, MAX_IDLE.as_millis() as i64) as u64)
-            }
-            Ok(None) => MAX_IDLE,
-            Err(e) => {
-                tracing::warn!(error = %e, "outbound delivery pass failed");
-                Duration::from_secs(1)
-            }
-        };
+        let idle = idle_after(pass.await, "outbound");
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             _ = state.outbound_wake().notified() => {}

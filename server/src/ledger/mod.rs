@@ -300,6 +300,33 @@ pub struct LedgerCheck {
     pub points: points::PointsCheck,
 }
 
+/// What an account keeps a ledger of: its money or its loyalty points.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Kept {
+    /// `accounts.balance_minor`, whose entries are `ledger_entries`.
+    Money,
+    /// `accounts.points`, whose entries are `points_entries`.
+    Points,
+}
+
+/// How many accounts hold something other than the sum of their (folded)
+/// entries: 0 when every posting wrote its entry.
+pub(crate) async fn mismatches(pool: &AnyPool, kept: Kept) -> Result<i64, ApiError> {
+    // Constants only, safe in SQL text.
+    let (held, entries, amount) = match kept {
+        Kept::Money => ("balance_minor", "ledger_entries", "amount_minor"),
+        Kept::Points => ("points", "points_entries", "points"),
+    };
+    let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM accounts a WHERE a.{held} <> \
+         (SELECT CAST(COALESCE(SUM(e.{amount}), 0) AS BIGINT) \
+          FROM {entries} e WHERE e.account_id = a.id)"
+    )))
+    .fetch_one(pool)
+    .await?;
+    Ok(count)
+}
+
 /// Checks the double-entry invariants.
 pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
     // One statement, one snapshot: a fold moving entries from pending to
@@ -309,13 +336,7 @@ pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
     )
     .fetch_one(pool)
     .await?;
-    let (balance_mismatches,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM accounts a WHERE a.balance_minor <> \
-         (SELECT CAST(COALESCE(SUM(e.amount_minor), 0) AS BIGINT) \
-          FROM ledger_entries e WHERE e.account_id = a.id)",
-    )
-    .fetch_one(pool)
-    .await?;
+    let balance_mismatches = mismatches(pool, Kept::Money).await?;
     Ok(LedgerCheck {
         sum_minor,
         entries,

@@ -239,13 +239,7 @@ pub async fn check(pool: &AnyPool) -> Result<PointsCheck, ApiError> {
     )
     .fetch_one(pool)
     .await?;
-    let (mismatches,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM accounts a WHERE a.points <> \
-         (SELECT CAST(COALESCE(SUM(e.points), 0) AS BIGINT) \
-          FROM points_entries e WHERE e.account_id = a.id)",
-    )
-    .fetch_one(pool)
-    .await?;
+    let mismatches = crate::ledger::mismatches(pool, crate::ledger::Kept::Points).await?;
     Ok(PointsCheck {
         sum_points,
         entries,

@@ -26,9 +26,6 @@ use crate::error::ApiError;
 use crate::outbox::RetryPolicy;
 use crate::state::AppState;
 
-/// Longest sleep between passes of the sender (also picks up exports made
-/// by other instances and the daily close).
-const MAX_IDLE: Duration = Duration::from_secs(5);
 const DAY_MS: i64 = 86_400_000;
 
 /// Why a billing endpoint cannot be configured.

@@ -19,17 +19,8 @@ pub async fn run(state: AppState, endpoint: BillingEndpoint, policy: RetryPolicy
                 Err(e) => tracing::warn!(error = %e, "closing ended billing days failed"),
             }
         }
-        let idle = match deliver_due(&state, &endpoint, policy).await {
-            Ok(Some(next_due)) => {
-                let wait = next_due - to_i64(now_ms());
-                Duration::from_millis(wait.clamp(5, MAX_IDLE.as_millis() as i64) as u64)
-            }
-            Ok(None) => MAX_IDLE,
-            Err(e) => {
-                tracing::warn!(error = %e, "billing delivery pass failed");
-                Duration::from_secs(1)
-            }
-        };
+        let idle =
+            crate::outbox::idle_after(deliver_due(&state, &endpoint, policy).await, "billing");
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             _ = state.billing_wake().notified() => {}
