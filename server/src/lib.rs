@@ -5,6 +5,17 @@
 //! one-payment-per-tap-in-token rule, settlements and reconciliation. The
 //! HTTP contract is `docs/api.md`.
 //!
+//! Where things live: each area is a folder that owns its routes (a
+//! `router()` that `routes` merges), its SQL and its types —
+//! `accounts` (devices, wallet, registrations), `payments`, `ledger`
+//! (with pending entries), `points`, `top_ups` and `funding`, `kiosk`,
+//! `express`, `journeys`, `guardians`, `merchants`, `terminals`, `streams`
+//! (event streams and node wake-ups), `push`, `billing`, `metrics`,
+//! `openapi`. Beside them: `auth` and `extract` (what a request must be),
+//! `db` (pools, the SQLite group-commit writer), `invitations` (what
+//! guardian and staff invitations share), `outbox` and `gateway`
+//! (deliveries), `state`, `config`, `keys`, `tls`.
+//!
 //! Used in-process by the demo and the whole-system tests:
 //!
 //! ```no_run
