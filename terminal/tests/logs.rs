@@ -78,13 +78,13 @@ async fn phone_chosen_text_reaches_logs_and_reports_escaped() {
     let captured = Captured::default();
     let _guard = captured.install();
     let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let t = wayfare_terminal::start(f.tram_config(&stub.url))
         .await
         .unwrap();
 
     // A decline reason that would forge a log line and repaint the screen.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone
         .send(&SessionMessage::Identity {
             handle: format!("rider-1\n{FORGED}"),
@@ -117,7 +117,7 @@ async fn phone_chosen_text_reaches_logs_and_reports_escaped() {
     eventually("terminal free", || !t.status().busy).await;
 
     // An error message the phone gives up with.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone.expect_request().await;
     phone
         .send(&SessionMessage::Error(ErrorBody {

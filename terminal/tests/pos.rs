@@ -16,7 +16,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     let client = control_client(&t);
 
     // The phone connects first and identifies itself while waiting.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone
         .send(&SessionMessage::Identity {
             handle: "shopper-1".into(),
@@ -135,13 +135,13 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
 #[tokio::test]
 async fn a_sale_left_by_a_disconnecting_phone_is_in_doubt_and_the_same_order_can_be_paid() {
     let f = Fixture::new(TerminalKind::Pos).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let t = wayfare_terminal::start(f.pos_config(&stub.url))
         .await
         .unwrap();
     let order_id = t.new_sale(200, "Croissant").await.unwrap();
 
-    let mut first = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut first = f.phone(t.phone_addr()).await;
     assert_eq!(first.expect_request().await.order_id, order_id);
     drop(first);
     for _ in 0..1000 {
@@ -175,7 +175,7 @@ async fn a_sale_left_by_a_disconnecting_phone_is_in_doubt_and_the_same_order_can
     .await;
 
     eventually("terminal free", || !t.status().busy).await;
-    let mut second = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut second = f.phone(t.phone_addr()).await;
     let req = second.expect_request().await;
     assert_eq!(req.order_id, order_id);
     second
