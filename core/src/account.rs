@@ -310,13 +310,13 @@ impl AccountApi {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{spawn_server, Keys, Mode};
+    use crate::testing::{spawn_server, Keys, PayMode};
     use crate::{HistoryKind, InMemoryKeyStore, MdnsScope, Wallet, WalletConfig, WalletError};
 
     #[tokio::test]
     async fn register_pins_keys_signs_requests_and_survives_reopen() {
         let keys = Keys::new();
-        let server = spawn_server(&keys, Mode::Pay).await;
+        let server = spawn_server(&keys, PayMode::Pay).await;
         let dir = tempfile::tempdir().unwrap();
         // No keys in the configuration: trust on first use.
         let config = WalletConfig {

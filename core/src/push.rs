@@ -155,7 +155,7 @@ impl AccountApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{spawn_server, Keys, Mode};
+    use crate::testing::{spawn_server, Keys, PayMode};
     use crate::{InMemoryKeyStore, MdnsScope, Wallet, WalletConfig};
 
     #[test]
@@ -183,7 +183,7 @@ mod tests {
     #[tokio::test]
     async fn the_token_goes_to_the_server_signed_and_can_be_removed() {
         let keys = Keys::new();
-        let server = spawn_server(&keys, Mode::Pay).await;
+        let server = spawn_server(&keys, PayMode::Pay).await;
         let dir = tempfile::tempdir().unwrap();
         let config = WalletConfig {
             data_dir: dir.path().to_string_lossy().into_owned(),
