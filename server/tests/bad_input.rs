@@ -219,31 +219,34 @@ async fn every_endpoint_answers_bad_input_with_a_json_4xx() {
             Who::Device => {
                 let extra: Vec<(&str, &str)> =
                     c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                s.signed(
-                    &phone.key,
-                    &phone.device_id,
-                    c.method.clone(),
-                    &c.path,
-                    &c.body,
-                    &extra,
-                )
-                .await
+                s.api()
+                    .send(
+                        &phone.key,
+                        &phone.device_id,
+                        c.method.clone(),
+                        &c.path,
+                        &c.body,
+                        &extra,
+                    )
+                    .await
             }
             Who::Terminal => {
                 let extra: Vec<(&str, &str)> =
                     c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                s.signed(
-                    &terminal.key,
-                    &terminal.terminal_id,
-                    c.method.clone(),
-                    &c.path,
-                    &c.body,
-                    &extra,
-                )
-                .await
+                s.api()
+                    .send(
+                        &terminal.key,
+                        &terminal.terminal_id,
+                        c.method.clone(),
+                        &c.path,
+                        &c.body,
+                        &extra,
+                    )
+                    .await
             }
             Who::Register(k) => {
-                s.signed(k, "register", c.method.clone(), &c.path, &c.body, &[])
+                s.api()
+                    .send(k, "register", c.method.clone(), &c.path, &c.body, &[])
                     .await
             }
             Who::Admin | Who::Nobody => {
@@ -288,7 +291,7 @@ async fn api_fuzz_findings_are_answered_as_documented() {
         let body = body.to_string().into_bytes();
         let (key, id, path) = (&phone.key, phone.device_id.clone(), path.to_string());
         let s = &s;
-        async move { s.signed(key, &id, method, &path, &body, &[]).await }
+        async move { s.api().send(key, &id, method, &path, &body, &[]).await }
     };
 
     // A UTC offset of i64::MIN panicked in `abs()` (the connection dropped);
@@ -378,14 +381,7 @@ async fn api_fuzz_findings_are_answered_as_documented() {
     // A malformed token_id is refused even without a payment_id.
     let confirm = json!({"order_id": "ord-1", "token_id": "has space"}).to_string();
     let (status, body) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            confirm.as_bytes(),
-            &[],
-        )
+        .terminal_post(&terminal, "/v1/platform/confirmations", &confirm)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 

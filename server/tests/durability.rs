@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, now_ms, read, Phone, Terminal};
+use common::{client, read, Phone, SignedClient, Terminal};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::instruction::PaymentInstruction;
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::request_auth::sign_request;
 
 const RIDERS: usize = 8;
 const FUNDS: u64 = 1_000_000;
@@ -36,9 +35,8 @@ struct Process {
 /// The process's HTTP API, as the operator and the riders' phones call it.
 #[derive(Clone)]
 struct Api {
-    base: String,
+    signed: SignedClient,
     admin: String,
-    http: reqwest::Client,
 }
 
 impl Process {
@@ -78,7 +76,10 @@ impl Process {
             .to_string();
         Self {
             child,
-            api: Api { base, admin, http },
+            api: Api {
+                signed: SignedClient { http, base },
+                admin,
+            },
         }
     }
 
@@ -91,8 +92,9 @@ impl Process {
 impl Api {
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self
+            .signed
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, self.signed.url(path))
             .bearer_auth(&self.admin);
         if let Some(body) = body {
             req = req.json(&body);
@@ -124,18 +126,10 @@ impl Api {
         body: &[u8],
         idem: Option<&str>,
     ) -> Result<(StatusCode, Value), reqwest::Error> {
-        let sig = sign_request(key, key_id, method.as_str(), path, body, now_ms()).unwrap();
         let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(10))
-            .body(body.to_vec());
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
+            .signed
+            .request(key, key_id, method, path, body)
+            .timeout(Duration::from_secs(10));
         if let Some(idem) = idem {
             req = req.header("idempotency-key", idem);
         }

@@ -47,7 +47,8 @@ async fn payment_completes_with_a_verifiable_receipt() {
 
         // Wallet, points and history.
         let (status, wallet) = s
-            .signed(
+            .api()
+            .send(
                 &phone.key,
                 &phone.device_id,
                 Method::GET,
@@ -61,7 +62,8 @@ async fn payment_completes_with_a_verifiable_receipt() {
         assert_eq!(wallet["points"], 2);
         assert_eq!(wallet["handle"], phone.handle.as_str());
         let (status, history) = s
-            .signed(
+            .api()
+            .send(
                 &phone.key,
                 &phone.device_id,
                 Method::GET,
@@ -80,7 +82,8 @@ async fn payment_completes_with_a_verifiable_receipt() {
 
         // The payer can look the payment up by its idempotency key.
         let (status, found) = s
-            .signed(
+            .api()
+            .send(
                 &phone.key,
                 &phone.device_id,
                 Method::GET,
@@ -430,7 +433,8 @@ async fn idempotency_keys_belong_to_their_account_and_must_be_derived() {
         // Lookups are per account: the squatter does not find the rider's key.
         let path = format!("/v1/payments/{key}");
         let (status, _) = s
-            .signed(
+            .api()
+            .send(
                 &squatter.key,
                 &squatter.device_id,
                 Method::GET,
@@ -441,7 +445,8 @@ async fn idempotency_keys_belong_to_their_account_and_must_be_derived() {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, found) = s
-            .signed(&rider.key, &rider.device_id, Method::GET, &path, b"", &[])
+            .api()
+            .send(&rider.key, &rider.device_id, Method::GET, &path, b"", &[])
             .await;
         assert_eq!(status, StatusCode::OK, "{found}");
         assert_eq!(found["payment_id"], paid["payment_id"]);
