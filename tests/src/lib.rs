@@ -1,10 +1,10 @@
 //! Shared fixtures of the whole-system tests: a real control center,
 //! real access terminals and real wallets on loopback (see
-//! `wayfare_cli::local`), plus fault injection and a hand-made phone.
+//! `wayfare_testkit::local`, the demo's own), plus fault injection; the
+//! hand-made phone is the test kit's (`wayfare_testkit::raw_phone`).
 
 pub mod fault_proxy;
 pub mod nfc;
-pub mod raw_phone;
 
 /// Installs the ring provider for rustls (once per process) and a test
 /// log subscriber honouring `RUST_LOG`.
@@ -22,9 +22,9 @@ pub fn init() {
 use std::sync::Arc;
 
 use wayfare_cli::admin::Merchant;
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{PaymentRequestInfo, TerminalSession};
 use wayfare_terminal::RunningTerminal;
+use wayfare_testkit::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 
 /// The common scene: a control center, a café with a POS terminal, and a
 /// registered rider holding `funds` (CNY minor units). Keep `system`
@@ -113,12 +113,12 @@ pub async fn payments_in_history(rider: &RiderWallet) -> usize {
 /// A metro with two gates: tap in at "Harbour" (station 0), tap out at
 /// "Central" (station 4). The options pick each gate's radios.
 pub async fn metro_gates(
-    system: &wayfare_cli::local::LocalSystem,
+    system: &wayfare_testkit::local::LocalSystem,
     entry: TerminalOptions,
     exit: TerminalOptions,
 ) -> (RunningTerminal, RunningTerminal) {
-    use wayfare_cli::local_transit::GateSetup;
     use wayfare_terminal::config::TapRole;
+    use wayfare_testkit::local::local_transit::GateSetup;
     let metro = system
         .merchant("City Metro", "CNY")
         .await
@@ -166,4 +166,44 @@ pub async fn pay_sale(
         Some(paid.payment_id.as_str())
     );
     paid
+}
+
+/// The tram of the guardian scenes: a "City Tram" operator with one tram
+/// terminal in its default setup.
+pub async fn city_tram(system: &LocalSystem) -> RunningTerminal {
+    let operator = system.merchant("City Tram", "CNY").await.expect("merchant");
+    system
+        .tram_terminal(
+            &operator,
+            "CNY",
+            &wayfare_testkit::local::TramSetup::default(),
+            TerminalOptions::default(),
+        )
+        .await
+        .expect("tram terminal")
+}
+
+/// A rider "Mei" holding 10 000 CNY and her guardian "Dad", bound for her
+/// transit rides (named by her phone number's tail).
+pub async fn guarded_rider(system: &LocalSystem) -> (RiderWallet, RiderWallet) {
+    use wayfare_core::{GuardianScope, RiderName};
+    let rider = system
+        .rider("Mei", Some("+8613800131234"))
+        .await
+        .expect("rider");
+    let guardian = system.rider("Dad", None).await.expect("guardian");
+    system.fund(&rider, 10_000).await.expect("top-up");
+    let inv = rider
+        .wallet
+        .guardians()
+        .create_invitation(GuardianScope::TransitOnly, RiderName::PhoneTail, None)
+        .await
+        .expect("invitation");
+    guardian
+        .wallet
+        .guardians()
+        .accept_invitation(inv.code)
+        .await
+        .expect("accepted");
+    (rider, guardian)
 }
