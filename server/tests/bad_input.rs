@@ -216,32 +216,15 @@ async fn every_endpoint_answers_bad_input_with_a_json_4xx() {
     for (i, c) in cases.into_iter().enumerate() {
         let label = format!("case {i}: {} {} -> {}", c.method, c.path, c.status);
         let (status, body) = match &c.who {
-            Who::Device => {
+            Who::Device | Who::Terminal => {
+                let (key, key_id) = match &c.who {
+                    Who::Device => (&phone.key, &phone.device_id),
+                    _ => (&terminal.key, &terminal.terminal_id),
+                };
                 let extra: Vec<(&str, &str)> =
                     c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
                 s.api()
-                    .send(
-                        &phone.key,
-                        &phone.device_id,
-                        c.method.clone(),
-                        &c.path,
-                        &c.body,
-                        &extra,
-                    )
-                    .await
-            }
-            Who::Terminal => {
-                let extra: Vec<(&str, &str)> =
-                    c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                s.api()
-                    .send(
-                        &terminal.key,
-                        &terminal.terminal_id,
-                        c.method.clone(),
-                        &c.path,
-                        &c.body,
-                        &extra,
-                    )
+                    .send(key, key_id, c.method.clone(), &c.path, &c.body, &extra)
                     .await
             }
             Who::Register(k) => {

@@ -26,15 +26,7 @@ async fn allowance(
     let body = json!({"tap_key": tap_key.public_key().to_base64(),
         "per_tap_max_minor": per_tap, "total_max_minor": total});
     server
-        .api()
-        .send(
-            &phone.key,
-            &phone.device_id,
-            Method::POST,
-            "/v1/express/allowances",
-            body.to_string().as_bytes(),
-            &[],
-        )
+        .device(phone, Method::POST, "/v1/express/allowances", Some(body))
         .await
 }
 
@@ -64,7 +56,7 @@ fn tap(
 async fn upload(server: &TestServer, terminal: &Terminal, taps: Value) -> Vec<Value> {
     let body = json!({ "taps": taps }).to_string();
     let (status, answer) = server
-        .terminal_post(&terminal, "/v1/platform/express/taps", &body)
+        .terminal_post(terminal, "/v1/platform/express/taps", &body)
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer["results"].as_array().unwrap().clone()

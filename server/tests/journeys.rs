@@ -107,7 +107,7 @@ async fn post_entry(
         "entry_consent": consent.to_base64(),
     })
     .to_string();
-    s.terminal_post(&gate, "/v1/terminals/me/reports", &body)
+    s.terminal_post(gate, "/v1/terminals/me/reports", &body)
         .await
 }
 
@@ -447,6 +447,6 @@ async fn confirm_trip(
     let body =
         json!({"payment_id": paid["payment_id"], "order_id": "ord-at-b", "token_id": token_id})
             .to_string();
-    s.terminal_post(&gate, "/v1/platform/confirmations", &body)
+    s.terminal_post(gate, "/v1/platform/confirmations", &body)
         .await
 }

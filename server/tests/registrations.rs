@@ -56,7 +56,7 @@ fn sign(phone: &Phone, body: &ConsentBody) -> String {
 
 async fn register(s: &TestServer, terminal: &Terminal, consent: &str) -> (StatusCode, Value) {
     let body = json!({ "consent": consent }).to_string();
-    s.terminal_post(&terminal, "/v1/platform/registrations", &body)
+    s.terminal_post(terminal, "/v1/platform/registrations", &body)
         .await
 }
 

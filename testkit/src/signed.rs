@@ -75,27 +75,6 @@ impl SignedClient {
         format!("{}{}", self.base, path)
     }
 
-    /// A request signed by `key` as `key_id`, ready for more headers.
-    pub fn request(
-        &self,
-        key: &SigningKey,
-        key_id: &str,
-        method: Method,
-        path: &str,
-        body: &[u8],
-    ) -> RequestBuilder {
-        let req = self
-            .http
-            .request(method.clone(), self.url(path))
-            .body(body.to_vec());
-        let req = if body.is_empty() {
-            req
-        } else {
-            req.header("content-type", "application/json")
-        };
-        sign(req, key, key_id, method.as_str(), path, body)
-    }
-
     /// Sends a request signed by `key` as `key_id` with `extra` headers;
     /// the status and JSON answer.
     pub async fn send(
@@ -107,11 +86,29 @@ impl SignedClient {
         body: &[u8],
         extra: &[(&str, &str)],
     ) -> (StatusCode, Value) {
-        let req = extra.iter().fold(
-            self.request(key, key_id, method, path, body),
-            |req, (n, v)| req.header(*n, *v),
-        );
+        let mut req = self
+            .http
+            .request(method.clone(), self.url(path))
+            .body(body.to_vec());
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = extra.iter().fold(req, |req, (n, v)| req.header(*n, *v));
+        let req = sign(req, key, key_id, method.as_str(), path, body);
         read(req.send().await.expect("sending a signed request")).await
+    }
+
+    /// Registers `key` as a new device with the `registration` fields
+    /// (display name, phone number, currency; the device key is added),
+    /// signed by the key it registers; the control center's answer.
+    pub async fn register(&self, key: &SigningKey, mut registration: Value) -> Value {
+        registration["device_key"] = key.public_key().to_base64().into();
+        let (post, path, body) = (Method::POST, "/v1/devices", registration.to_string());
+        let sent = self.send(key, "register", post, path, body.as_bytes(), &[]);
+        let (status, answer) = sent.await;
+        let registered = status == StatusCode::CREATED;
+        assert!(registered, "registering a device: {status} {answer}");
+        answer
     }
 
     /// Opens the event stream at `path` as `key_id`, resuming after
@@ -123,7 +120,7 @@ impl SignedClient {
         path: &str,
         last_event_id: Option<&str>,
     ) -> SseReader {
-        let mut req = self.request(key, key_id, Method::GET, path, b"");
+        let mut req = sign(self.http.get(self.url(path)), key, key_id, "GET", path, b"");
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
@@ -151,24 +148,8 @@ impl SignedDevice {
     pub async fn register(base: &str, display_name: &str) -> Self {
         let key = SigningKey::generate().expect("a device key");
         let api = SignedClient::new(base);
-        let body = serde_json::json!({"display_name": display_name,
-            "device_key": key.public_key().to_base64()})
-        .to_string();
-        let (status, answer) = api
-            .send(
-                &key,
-                "register",
-                Method::POST,
-                "/v1/devices",
-                body.as_bytes(),
-                &[],
-            )
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "registering a device: {answer}"
-        );
+        let registration = serde_json::json!({ "display_name": display_name });
+        let answer = api.register(&key, registration).await;
         let field = |name: &str| {
             answer[name]
                 .as_str()

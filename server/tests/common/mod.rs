@@ -231,21 +231,9 @@ impl TestServer {
 
     pub async fn phone_numbered(&self, currency: &str, number: &str) -> Phone {
         let key = SigningKey::generate().unwrap();
-        let body = json!({"display_name": "Ada", "device_key": key.public_key().to_base64(),
-            "phone_number": number, "currency": currency})
-        .to_string();
-        let (status, answer) = self
-            .api()
-            .send(
-                &key,
-                "register",
-                Method::POST,
-                "/v1/devices",
-                body.as_bytes(),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let registration =
+            json!({"display_name": "Ada", "phone_number": number, "currency": currency});
+        let answer = self.api().register(&key, registration).await;
         Phone {
             key,
             device_id: answer["device_id"].as_str().unwrap().into(),

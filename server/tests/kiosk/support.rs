@@ -136,15 +136,10 @@ pub async fn top_up(s: &TestServer, phone: &Phone, offer: &TopUpOffer) -> (Statu
 }
 
 pub async fn confirm(s: &TestServer, kiosk: &Kiosk, body: Value) -> (StatusCode, Value) {
+    let (path, body) = ("/v1/platform/top-up-confirmations", body.to_string());
+    let (key, id) = (&kiosk.key, &kiosk.terminal_id);
     s.api()
-        .send(
-            &kiosk.key,
-            &kiosk.terminal_id,
-            Method::POST,
-            "/v1/platform/top-up-confirmations",
-            body.to_string().as_bytes(),
-            &[],
-        )
+        .send(key, id, Method::POST, path, body.as_bytes(), &[])
         .await
 }
 

@@ -161,12 +161,8 @@ impl Apple {
 
     /// Checks an ES256 provider token; returns what is wrong.
     fn check_provider_token(&self, jwt: &str) -> Result<(), String> {
-        let (header, claims) = super::verify_jwt(
-            jwt,
-            &ECDSA_P256_SHA256_FIXED,
-            self.public_key.as_slice(),
-            "ES256",
-        )?;
+        let key = self.public_key.as_slice();
+        let (header, claims) = super::verify_jwt(jwt, &ECDSA_P256_SHA256_FIXED, key, "ES256")?;
         if header != json!({"alg": "ES256", "kid": KEY_ID}) {
             return Err(format!("header {header}"));
         }

@@ -121,12 +121,9 @@ impl Google {
 
     /// Checks an RS256 JWT bearer assertion; returns what is wrong.
     fn check_assertion(&self, assertion: &str) -> Result<(), String> {
-        let (header, claims) = super::verify_jwt(
-            assertion,
-            &RSA_PKCS1_2048_8192_SHA256,
-            self.public_key.as_slice(),
-            "RS256",
-        )?;
+        let key = self.public_key.as_slice();
+        let (header, claims) =
+            super::verify_jwt(assertion, &RSA_PKCS1_2048_8192_SHA256, key, "RS256")?;
         if header != json!({"alg": "RS256", "typ": "JWT", "kid": KEY_ID}) {
             return Err(format!("header {header}"));
         }
