@@ -157,20 +157,15 @@ async fn an_oversized_frame_header_is_refused() {
 
 #[tokio::test]
 async fn a_forged_receipt_is_refused_and_the_gate_stays_shut() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = f.stub().await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
+    let (f, stub, t) = tram_with_stub().await;
     let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     let forger = SigningKey::generate().unwrap();
     let receipt = f.receipt_for(&req, &forger);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        present_receipt(&mut phone, receipt).await.outcome,
+        DoneOutcome::Refused
+    );
     assert_eq!(t.status().linkage_activations, 0);
     assert_eq!(
         t.sale_outcome(&req.order_id).await.unwrap().state,
@@ -185,42 +180,30 @@ async fn a_forged_receipt_is_refused_and_the_gate_stays_shut() {
 
 #[tokio::test]
 async fn a_receipt_for_another_amount_is_refused() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = f.stub().await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
+    let (f, _stub, t) = tram_with_stub().await;
     let mut phone = f.phone(t.phone_addr()).await;
     let mut req = phone.expect_request().await;
     req.amount_minor = 1;
     let receipt = f.receipt_for(&req, &f.receipt_key);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        present_receipt(&mut phone, receipt).await.outcome,
+        DoneOutcome::Refused
+    );
     assert_eq!(t.status().linkage_activations, 0);
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_valid_receipt_confirmed_by_the_platform_opens_the_gate_once() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = f.stub().await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
+    let (f, stub, t) = tram_with_stub().await;
     let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     let receipt = f.receipt_for(&req, &f.receipt_key);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => {
-            assert_eq!(done.outcome, DoneOutcome::Accepted);
-            assert_eq!(done.message, "Gate opened");
-        }
-        other => panic!("expected Done, got {other:?}"),
-    }
+    let done = present_receipt(&mut phone, receipt).await;
+    assert_eq!(
+        (done.outcome, done.message.as_str()),
+        (DoneOutcome::Accepted, "Gate opened")
+    );
     assert_eq!(t.status().linkage_activations, 1);
     let outcome = t.sale_outcome(&req.order_id).await.unwrap();
     assert_eq!(outcome.state, SaleState::Accepted);

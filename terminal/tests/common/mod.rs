@@ -10,7 +10,7 @@ use std::path::Path;
 use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
 use wayfare_protocol::keys::{PublicKey, SigningKey};
 use wayfare_protocol::messages::{
-    DoneOutcome, ErrorCode, PaymentRequest, SessionMessage, TerminalKind,
+    Done, DoneOutcome, ErrorCode, PaymentRequest, SessionMessage, TerminalKind,
 };
 use wayfare_protocol::money::Currency;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
@@ -288,21 +288,33 @@ pub async fn serves_the_next_phone(f: &Fixture, t: &wayfare_terminal::RunningTer
     next.expect_request().await;
 }
 
-/// Sends a genuine receipt for `request` and returns the terminal's verdict.
+/// A tram terminal reporting to a fresh stub control center.
+pub async fn tram_with_stub() -> (Fixture, StubCenter, wayfare_terminal::RunningTerminal) {
+    let f = Fixture::new(TerminalKind::Tram).await;
+    let stub = f.stub().await;
+    let t = wayfare_terminal::start(f.tram_config(&stub.url))
+        .await
+        .unwrap();
+    (f, stub, t)
+}
+
+/// Presents `receipt` and returns the terminal's verdict.
+pub async fn present_receipt(phone: &mut RawPhone, receipt: Receipt) -> Done {
+    phone.send(&SessionMessage::Receipt { receipt }).await;
+    match phone.recv().await {
+        Some(SessionMessage::Done(done)) => done,
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+/// Sends a genuine receipt for `request` and returns the verdict's outcome.
 pub async fn pay_with_receipt(
     phone: &mut RawPhone,
     f: &Fixture,
     request: &PaymentRequest,
 ) -> DoneOutcome {
-    phone
-        .send(&SessionMessage::Receipt {
-            receipt: f.receipt_for(request, &f.receipt_key),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => done.outcome,
-        other => panic!("expected Done, got {other:?}"),
-    }
+    let receipt = f.receipt_for(request, &f.receipt_key);
+    present_receipt(phone, receipt).await.outcome
 }
 
 /// The `payment.completed` event the control center pushes for `order_id`.
