@@ -163,6 +163,18 @@ pub(crate) fn config(dir: &Path, server_url: &str, keys: &Keys) -> WalletConfig 
     }
 }
 
+/// The configuration of a test wallet in `dir` that pins no keys: it
+/// trusts the control center's on first use.
+pub(crate) fn unpinned_config(dir: &Path, server_url: &str) -> WalletConfig {
+    WalletConfig {
+        data_dir: dir.to_string_lossy().into_owned(),
+        server_url: server_url.into(),
+        operator_key: None,
+        receipt_key: None,
+        mdns_scope: MdnsScope::Loopback,
+    }
+}
+
 /// Writes a registered identity into the wallet's store (as `register`
 /// would), so tests need no registration server.
 pub(crate) async fn preregister(dir: &Path, key_store: &InMemoryKeyStore) {
