@@ -11,6 +11,7 @@
 
 use std::time::Duration;
 
+use wayfare_cli::admin::Merchant;
 use wayfare_core::{DoneKind, TapOutcome, WalletError};
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
 use wayfare_e2e::{payments_in_history, tap};
@@ -59,6 +60,15 @@ impl Scene {
         }
     }
 
+    /// A café and its till, reaching the control center through the
+    /// terminal proxy; its requests live `request_ttl_ms`.
+    async fn till(&self, request_ttl_ms: u64) -> (Merchant, RunningTerminal) {
+        let cafe = self.system.merchant("Corner Café", CNY).await.unwrap();
+        let options = self.terminal_options(request_ttl_ms);
+        let pos = self.system.pos_terminal(&cafe, CNY, options).await.unwrap();
+        (cafe, pos)
+    }
+
     /// The rider's session with `terminal`, typed in by address.
     async fn connect(
         &self,
@@ -97,12 +107,7 @@ async fn wait_for_state(t: &RunningTerminal, order_id: &str, state: SaleState, w
 #[tokio::test]
 async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_receipt_printed() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
-        .await
-        .unwrap();
+    let (cafe, pos) = s.till(60_000).await;
     // The till cannot reach the control center either, so nothing settles
     // the sale behind the rider's back.
     s.terminal_proxy.set_mode(FaultMode::Refuse);
@@ -162,12 +167,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
 #[tokio::test]
 async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
-        .await
-        .unwrap();
+    let (_cafe, pos) = s.till(60_000).await;
     let order = pos.new_sale(900, "Tea").await.unwrap();
     let session = s.connect(&pos).await;
     session.next_payment_request().await.unwrap();
@@ -190,12 +190,7 @@ async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() 
 #[tokio::test]
 async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and_nothing_charged() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(2_000))
-        .await
-        .unwrap();
+    let (cafe, pos) = s.till(2_000).await;
     s.terminal_proxy.set_mode(FaultMode::Refuse);
     let order = pos.new_sale(1_250, "Lunch").await.unwrap();
     let session = s.connect(&pos).await;

@@ -139,7 +139,7 @@ async fn rider_with_guardian(
     RiderWallet,
     Arc<wayfare_core::GuardianAlertStream>,
 ) {
-    let (rider, guardian) = wayfare_e2e::guarded_rider(&system).await;
+    let (rider, guardian) = wayfare_e2e::guarded_rider(system).await;
     let stream = guardian.wallet.guardians().alert_stream();
     (rider, guardian, stream)
 }
