@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use wayfare_testkit::local::LocalSystem;
+use wayfare_cli::local::LocalSystem;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_points_rate_round_trip() {

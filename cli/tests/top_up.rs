@@ -6,8 +6,8 @@
 
 use std::process::Command;
 
+use wayfare_cli::local::LocalSystem;
 use wayfare_server::FundingConfig;
-use wayfare_testkit::local::LocalSystem;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wallet_top_up_commands_use_the_providers() {

@@ -1,10 +1,12 @@
-//! The test kit every Wayfare suite shares, so each fixture is written
-//! once: the clock, bounded polling, the server-sent-event reader, the
-//! signed HTTP client, a phone written directly on the protocol crate, a
-//! stub control center on loopback, and (feature `local`) the whole system
-//! the demo runs.
+//! The test kit the Wayfare suites share, so each fixture is written once:
+//! the clock, bounded polling, the server-sent-event reader, the signed
+//! HTTP client, a phone written directly on the protocol crate and a stub
+//! control center on loopback.
 //!
-//! Dev-only: no shipped crate depends on it.
+//! Dev-only: no shipped crate depends on it. The whole system on loopback
+//! (`LocalSystem`) is not here but in `wayfare_cli::local`, the one the
+//! demo runs: the core's unit tests use this kit, and a kit reaching the
+//! core through the CLI would link the core into them twice.
 
 pub mod clock;
 pub mod poll;
@@ -12,14 +14,6 @@ pub mod raw_phone;
 pub mod signed;
 pub mod sse;
 pub mod stub_center;
-
-/// The whole system on loopback that the demo narrates and the
-/// whole-system tests assert on: one `LocalSystem` for both.
-#[cfg(feature = "local")]
-pub mod local {
-    pub use wayfare_cli::local::*;
-    pub use wayfare_cli::local_transit;
-}
 
 pub use clock::now_ms;
 pub use poll::{eventually, wait_until};

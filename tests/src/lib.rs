@@ -1,7 +1,8 @@
 //! Shared fixtures of the whole-system tests: a real control center,
 //! real access terminals and real wallets on loopback (see
-//! `wayfare_testkit::local`, the demo's own), plus fault injection; the
-//! hand-made phone is the test kit's (`wayfare_testkit::raw_phone`).
+//! `wayfare_cli::local`, the demo's own), plus fault injection; the
+//! hand-made phone, clock, polling and signed client are the test kit's
+//! (`wayfare_testkit`).
 
 pub mod fault_proxy;
 pub mod nfc;
@@ -22,9 +23,9 @@ pub fn init() {
 use std::sync::Arc;
 
 use wayfare_cli::admin::Merchant;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{PaymentRequestInfo, TerminalSession};
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 
 /// The common scene: a control center, a café with a POS terminal, and a
 /// registered rider holding `funds` (CNY minor units). Keep `system`
@@ -113,12 +114,12 @@ pub async fn payments_in_history(rider: &RiderWallet) -> usize {
 /// A metro with two gates: tap in at "Harbour" (station 0), tap out at
 /// "Central" (station 4). The options pick each gate's radios.
 pub async fn metro_gates(
-    system: &wayfare_testkit::local::LocalSystem,
+    system: &wayfare_cli::local::LocalSystem,
     entry: TerminalOptions,
     exit: TerminalOptions,
 ) -> (RunningTerminal, RunningTerminal) {
+    use wayfare_cli::local_transit::GateSetup;
     use wayfare_terminal::config::TapRole;
-    use wayfare_testkit::local::local_transit::GateSetup;
     let metro = system
         .merchant("City Metro", "CNY")
         .await
@@ -176,7 +177,7 @@ pub async fn city_tram(system: &LocalSystem) -> RunningTerminal {
         .tram_terminal(
             &operator,
             "CNY",
-            &wayfare_testkit::local::TramSetup::default(),
+            &wayfare_cli::local::TramSetup::default(),
             TerminalOptions::default(),
         )
         .await

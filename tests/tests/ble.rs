@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::{TapOutcome, TerminalSession, WalletError};
 use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
 use wayfare_protocol::gatt::link::{
@@ -20,7 +21,6 @@ use wayfare_protocol::gatt::link::{
 use wayfare_protocol::gatt::{ATT_OVERHEAD, FLAG_END, FLAG_START};
 use wayfare_terminal::ble::BleConfig;
 use wayfare_terminal::{RunningTerminal, TerminalError};
-use wayfare_testkit::local::{manual_terminal, LocalSystem, TerminalOptions};
 
 const CNY: &str = "CNY";
 
@@ -57,7 +57,7 @@ fn relay(mtu: u16, mut from: MemorySource, mut to: MemorySink, traffic: Arc<Traf
 /// `mtu`, through relays; returns the session and the phone→terminal and
 /// terminal→phone traffic.
 async fn connect_over_ble(
-    rider: &wayfare_testkit::local::RiderWallet,
+    rider: &wayfare_cli::local::RiderWallet,
     terminal: &RunningTerminal,
     mtu: u16,
 ) -> (Arc<TerminalSession>, [Arc<Traffic>; 2]) {

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_protocol::ids::{new_id, payment_idempotency_key};
 use wayfare_protocol::instruction::InstructionBody;
 use wayfare_protocol::money::Currency;
-use wayfare_testkit::local::{LocalSystem, TerminalOptions};
 use wayfare_testkit::now_ms;
 use wayfare_testkit::signed::SignedDevice;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wayfare_testkit::local::{LocalSystem, TerminalOptions, TramSetup};
+use wayfare_cli::local::{LocalSystem, TerminalOptions, TramSetup};
 
 #[tokio::test]
 async fn the_wallet_finds_terminals_over_mdns_and_pays() {

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_core::{ExpressSettings, GuardianScope, RiderName};
 use wayfare_e2e::nfc::{virtual_reader, PhoneOnReader, SessionInbox};
 use wayfare_e2e::payments_in_history;
@@ -15,7 +16,6 @@ use wayfare_protocol::messages::TerminalKind;
 use wayfare_terminal::express::ExpressConfig;
 use wayfare_terminal::nfc::NfcConfig;
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 
 const CNY: &str = "CNY";
 const FARE: u64 = 300;

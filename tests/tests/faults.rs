@@ -2,16 +2,16 @@
 //! happens after the intent is recorded, reopening the wallet settles it,
 //! and the rider is charged exactly once.
 
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
 use wayfare_e2e::{payments_in_history, ring_up, shop, Shop};
-use wayfare_testkit::local::{LocalSystem, TerminalOptions};
 
 struct Setup {
     system: LocalSystem,
     cafe: wayfare_cli::admin::Merchant,
     pos: wayfare_terminal::RunningTerminal,
-    rider: wayfare_testkit::local::RiderWallet,
+    rider: wayfare_cli::local::RiderWallet,
     proxy: FaultProxy,
 }
 

@@ -7,13 +7,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{
     BindingRole, BindingStatus, GuardianAlert, GuardianScope, ListenerError, PaymentFailure,
     PaymentOutcome, PaymentRequestInfo, RiderName, TapOutcome, WalletError, WalletEventBody,
     WalletListener,
 };
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 
 const CNY: &str = "CNY";
 
@@ -42,7 +42,7 @@ async fn next_alert(stream: &wayfare_core::GuardianAlertStream) -> GuardianAlert
 /// Wall-clock time `HH:MM` at `at_ms` in the transit network's time zone
 /// (the harness enrolls terminals at UTC+8).
 fn local_hhmm(at_ms: i64) -> String {
-    let offset_ms = wayfare_testkit::local::LOCAL_UTC_OFFSET_MINUTES * 60_000;
+    let offset_ms = wayfare_cli::local::LOCAL_UTC_OFFSET_MINUTES * 60_000;
     let minutes = (at_ms + offset_ms).rem_euclid(86_400_000) / 60_000;
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }

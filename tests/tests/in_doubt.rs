@@ -12,15 +12,13 @@
 use std::time::Duration;
 
 use wayfare_cli::admin::Merchant;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
+use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{DoneKind, TapOutcome, WalletError};
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
 use wayfare_e2e::{payments_in_history, tap};
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::{RunningTerminal, SaleState};
-use wayfare_testkit::local::local_transit::GateSetup;
-use wayfare_testkit::local::{
-    manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup,
-};
 use wayfare_testkit::wait_until;
 
 const CNY: &str = "CNY";

@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::{DoneKind, TapOutcome};
 use wayfare_protocol::top_up::TopUpReceipt;
 use wayfare_terminal::{RunningTerminal, SaleState};
-use wayfare_testkit::local::{manual_terminal, LocalSystem, TerminalOptions};
 
 /// The cashier's till: the terminal's control interface over HTTP.
 async fn cashier(
@@ -62,7 +62,7 @@ async fn settled(
 struct Counter {
     system: LocalSystem,
     kiosk: RunningTerminal,
-    rider: wayfare_testkit::local::RiderWallet,
+    rider: wayfare_cli::local::RiderWallet,
 }
 
 async fn counter(options: TerminalOptions) -> Counter {

@@ -4,12 +4,12 @@
 use crate::merchant_common;
 
 use merchant_common::{next, raw, shop, CNY};
+use wayfare_cli::local::{manual_terminal, TerminalOptions};
 use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{
     HistoryKind, MerchantOperation as Op, MerchantPromptEvent, PromptAttribute as Attr,
     WalletError, WalletEventBody,
 };
-use wayfare_testkit::local::{manual_terminal, TerminalOptions};
 
 fn wire_keys(attr: Attr) -> &'static [&'static str] {
     match attr {

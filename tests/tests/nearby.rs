@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use wayfare_cli::local::{LocalSystem, TerminalOptions, TramSetup};
 use wayfare_core::{
     DiscoveredTerminal, DiscoverySource, ListenerError, NearbyListener, NearbyOptions,
     NearbySource, NearbyTerminal, PlatformDiscovery, PlatformDiscoverySink, PlatformService,
 };
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{LocalSystem, TerminalOptions, TramSetup};
 
 enum Told {
     List(Vec<NearbyTerminal>),

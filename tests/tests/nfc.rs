@@ -7,11 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::{TapOutcome, TerminalSession};
 use wayfare_e2e::nfc::{virtual_reader, PhoneOnReader, SessionInbox};
 use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
 use wayfare_terminal::nfc::NfcConfig;
-use wayfare_testkit::local::{LocalSystem, TerminalOptions};
 
 fn on_reader(name: &str) -> TerminalOptions {
     TerminalOptions {

@@ -1,11 +1,11 @@
 //! The payment flow end to end: real control center, real access terminals,
 //! real wallets, on loopback.
 
+use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions, TramSetup};
 use wayfare_core::{DoneKind, WalletError};
 use wayfare_e2e::{ring_up, shop, Shop};
 use wayfare_protocol::receipt::Receipt;
 use wayfare_terminal::SaleState;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, TerminalOptions, TramSetup};
 
 #[tokio::test]
 async fn pos_happy_path_moves_exactly_the_amount_and_opens_once() {

@@ -4,12 +4,12 @@
 //! carries the split, and the wallet's history shows it; the owner's
 //! refund gives the rider back both the money and the points.
 
+use wayfare_cli::local::TerminalOptions;
 use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{max_points_for, points_split, DoneKind, HistoryKind, WalletError};
 use wayfare_e2e::{ring_up, shop, Shop};
 use wayfare_protocol::receipt::Receipt;
 use wayfare_terminal::SaleState;
-use wayfare_testkit::local::TerminalOptions;
 
 #[tokio::test]
 async fn a_rider_pays_at_a_pos_partly_with_points_and_gets_the_split_receipt() {

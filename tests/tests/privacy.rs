@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{DoneKind, PlatformRegistration};
 use wayfare_protocol::consent::is_pseudonym;
 use wayfare_protocol::receipt::Receipt;
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 
 /// The terminal's report of `order_id`, once it reached the control center.
 async fn report_of(system: &LocalSystem, terminal: &RunningTerminal, order_id: &str) -> Value {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use wayfare_testkit::local::{manual_terminal, LocalSystem, TerminalOptions};
+use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 
 #[tokio::test]
 async fn reports_made_during_an_outage_arrive_when_the_server_returns() {

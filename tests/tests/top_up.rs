@@ -12,9 +12,9 @@ use std::time::Duration;
 use wayfare_testkit::now_ms;
 
 use serde_json::{json, Value};
+use wayfare_cli::local::{LocalSystem, RiderWallet};
 use wayfare_core::{HistoryKind, TopUp, TopUpStatus, TopUpStream, WalletError, WalletEventBody};
 use wayfare_server::{sign_callback, FundingConfig, FUNDING_SIGNATURE_HEADER};
-use wayfare_testkit::local::{LocalSystem, RiderWallet};
 
 const SECRET: &str = "checkout-callback-secret-0123456789";
 /// Long enough for a loaded machine; the wait ends as soon as the event

@@ -9,14 +9,12 @@ use std::time::{Duration, Instant};
 use wayfare_testkit::now_ms;
 
 use axum::http::header;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_core::{GuardianAlert, PaymentOutcome, TapOutcome};
 use wayfare_terminal::config::{PositionConfig, StopConfig};
 use wayfare_terminal::position::gtfs::{single_vehicle_feed, VehicleStopStatus};
 use wayfare_terminal::position::{PositionSource, PositionStatus};
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{
-    manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup,
-};
 
 const CNY: &str = "CNY";
 const VEHICLE: &str = "tram 1207";

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
+use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::TapOutcome;
 use wayfare_e2e::tap;
 use wayfare_protocol::ids::payment_idempotency_key;
@@ -17,8 +19,6 @@ use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::tap_in::TapInToken;
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::local_transit::GateSetup;
-use wayfare_testkit::local::{LocalSystem, TerminalOptions};
 use wayfare_testkit::raw_phone::RawPhone;
 use wayfare_testkit::signed::SignedDevice;
 use wayfare_testkit::{eventually, now_ms};

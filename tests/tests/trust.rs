@@ -2,12 +2,12 @@
 //! before any payment; a forged, tampered or replayed receipt keeps the
 //! gate shut.
 
+use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::messages::{DoneOutcome, SessionMessage};
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_terminal::SaleState;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_testkit::raw_phone::RawPhone;
 
 const CNY: &str = "CNY";

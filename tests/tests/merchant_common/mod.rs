@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wayfare_cli::admin::Merchant;
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{
     ExternalNotice, MerchantOperation as Op, MerchantPrompt, PromptAttribute as Attr, PromptStream,
 };
 use wayfare_terminal::RunningTerminal;
-use wayfare_testkit::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 
 pub const CNY: &str = "CNY";
 
