@@ -10,6 +10,22 @@ use serde_json::{json, Value};
 use wayfare_protocol::certificate::TerminalCertificate;
 use wayfare_server::{start, ServerConfig};
 
+/// Asks the platform API, as `terminal`, to confirm `body`.
+async fn confirmation(
+    s: &TestServer,
+    terminal: &common::Terminal,
+    body: &str,
+) -> (StatusCode, Value) {
+    s.terminal_post(terminal, "/v1/platform/confirmations", body)
+        .await
+}
+
+/// The confirmation of the 120 CNY payment `paid`.
+fn completed(paid: &Value) -> Value {
+    json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
+           "amount_minor": 120, "currency": "CNY"})
+}
+
 #[tokio::test]
 async fn terminal_receives_payment_push_and_can_confirm() {
     for url in common::database_urls() {
@@ -53,46 +69,18 @@ async fn push_and_confirm(s: TestServer) {
     let confirm = |payment: &Value, order: &str| {
         json!({"payment_id": payment["payment_id"], "order_id": order}).to_string()
     };
-    let (status, answer) = s
-        .terminal_post(
-            &terminal,
-            "/v1/platform/confirmations",
-            &confirm(&paid, "ord-1"),
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &confirm(&paid, "ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        answer,
-        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
-               "amount_minor": 120, "currency": "CNY"})
-    );
+    assert_eq!(answer, completed(&paid));
     // An in-doubt sale is asked about by its order alone.
     let by_order = |order: &str| json!({"order_id": order}).to_string();
-    let (status, answer) = s
-        .terminal_post(&terminal, "/v1/platform/confirmations", &by_order("ord-1"))
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &by_order("ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        answer,
-        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
-               "amount_minor": 120, "currency": "CNY"})
-    );
-    let (status, answer) = s
-        .terminal_post(
-            &terminal,
-            "/v1/platform/confirmations",
-            &by_order("ord-never-paid"),
-        )
-        .await;
+    assert_eq!(answer, completed(&paid));
+    let (status, answer) = confirmation(&s, &terminal, &by_order("ord-never-paid")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
-    let (status, answer) = s
-        .terminal_post(
-            &terminal,
-            "/v1/platform/confirmations",
-            &confirm(&paid, "ord-2"),
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &confirm(&paid, "ord-2")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["confirmed"], false);
 
@@ -103,17 +91,9 @@ async fn push_and_confirm(s: TestServer) {
             account_id: String::new(),
         })
         .await;
-    let (status, answer) = s
-        .terminal_post(
-            &other,
-            "/v1/platform/confirmations",
-            &confirm(&paid, "ord-1"),
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &other, &confirm(&paid, "ord-1")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
-    let (status, answer) = s
-        .terminal_post(&other, "/v1/platform/confirmations", &by_order("ord-1"))
-        .await;
+    let (status, answer) = confirmation(&s, &other, &by_order("ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
     s.server.shutdown().await;

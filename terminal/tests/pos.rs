@@ -70,33 +70,14 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     assert_eq!(r.status(), 409);
     assert!(t.new_sale(100, "tea").await.is_err());
 
-    let sale: serde_json::Value = client
-        .get(format!("{base}/sales/{order_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sale = get_json(&client, format!("{base}/sales/{order_id}")).await;
     assert_eq!(sale["state"], "in_session");
 
-    phone
-        .send(&SessionMessage::Decline {
-            reason: "wrong order".into(),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Cancelled),
-        other => panic!("expected Done, got {other:?}"),
-    }
-    let sale: serde_json::Value = client
-        .get(format!("{base}/sales/{order_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(
+        decline(&mut phone, "wrong order").await.outcome,
+        DoneOutcome::Cancelled
+    );
+    let sale = get_json(&client, format!("{base}/sales/{order_id}")).await;
     assert_eq!(sale["state"], "declined");
     assert_eq!(
         client
@@ -108,14 +89,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
         404
     );
 
-    let status: serde_json::Value = client
-        .get(format!("{base}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&client, format!("{base}/status")).await;
     assert_eq!(status["terminal_id"], TERMINAL_ID);
     assert_eq!(status["kind"], "pos");
     assert_eq!(status["sessions_served"], 1);

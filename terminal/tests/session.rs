@@ -77,15 +77,10 @@ async fn decline_ends_with_cancelled_and_no_linkage() {
     let (f, t) = offline_tram().await;
     let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
-    phone
-        .send(&SessionMessage::Decline {
-            reason: "too expensive".into(),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Cancelled),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        decline(&mut phone, "too expensive").await.outcome,
+        DoneOutcome::Cancelled
+    );
     phone.expect_closed().await;
     let outcome = t.sale_outcome(&req.order_id).await.unwrap();
     assert_eq!(outcome.state, SaleState::Declined);

@@ -307,6 +307,22 @@ pub async fn present_receipt(phone: &mut RawPhone, receipt: Receipt) -> Done {
     }
 }
 
+/// Declines the offer with `reason` and returns the terminal's verdict.
+pub async fn decline(phone: &mut RawPhone, reason: &str) -> Done {
+    let reason = reason.to_string();
+    phone.send(&SessionMessage::Decline { reason }).await;
+    match phone.recv().await {
+        Some(SessionMessage::Done(done)) => done,
+        other => panic!("expected Done, got {other:?}"),
+    }
+}
+
+/// GETs `url` with `client` (the control interface's) and parses the JSON.
+pub async fn get_json(client: &reqwest::Client, url: String) -> serde_json::Value {
+    let resp = client.get(url).send().await.unwrap();
+    resp.json().await.unwrap()
+}
+
 /// Sends a genuine receipt for `request` and returns the verdict's outcome.
 pub async fn pay_with_receipt(
     phone: &mut RawPhone,
