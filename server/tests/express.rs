@@ -207,15 +207,7 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         // The rider sees the debt; the operator too; the allowance is on
         // the deny list and no new one is issued.
         let (status, mine) = server
-            .api()
-            .send(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/express",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/express", None)
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
@@ -244,15 +236,7 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         assert_eq!(topped["balance_minor"], 300);
         assert_eq!(server.balance(&phone.account_id).await, 300);
         let (_, mine) = server
-            .api()
-            .send(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/express",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/express", None)
             .await;
         assert_eq!(mine["debt_minor"], 0);
         let (status, _) =
@@ -306,15 +290,7 @@ async fn a_lost_phone_is_denied_and_its_later_taps_are_not_charged() {
         )
         .await;
         let (status, off) = server
-            .api()
-            .send(
-                &phone.key,
-                &phone.device_id,
-                Method::DELETE,
-                "/v1/express/allowances",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::DELETE, "/v1/express/allowances", None)
             .await;
         assert_eq!((status, off["revoked"].clone()), (StatusCode::OK, json!(1)));
         assert!(deny_list(&server, &terminal)

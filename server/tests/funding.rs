@@ -111,15 +111,7 @@ async fn signed_callback(s: &TestServer, body: &[u8]) -> (StatusCode, Value) {
 
 async fn history(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .api()
-        .send(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/history?limit=10",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/history?limit=10", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["entries"].as_array().unwrap().clone()
@@ -460,15 +452,7 @@ async fn the_sandbox_provider_confirms_at_creation_and_starts_are_checked() {
         );
         // The providers the app may offer.
         let (status, list) = s
-            .api()
-            .send(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/top-ups/providers",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/top-ups/providers", None)
             .await;
         assert_eq!(status, StatusCode::OK, "{list}");
         let ids: Vec<&str> = list["providers"]

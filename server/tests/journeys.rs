@@ -125,15 +125,7 @@ async fn sweep(s: &TestServer, grace_ms: u64) -> u64 {
 
 async fn maximum_fares(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .api()
-        .send(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/history?limit=50",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/history?limit=50", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["entries"]

@@ -62,15 +62,7 @@ async fn register(s: &TestServer, terminal: &Terminal, consent: &str) -> (Status
 
 async fn list(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .api()
-        .send(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/registrations",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/registrations", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["registrations"].as_array().unwrap().clone()
