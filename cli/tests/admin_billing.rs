@@ -5,21 +5,13 @@
 
 use std::process::Command;
 
-use wayfare_cli::admin::AdminClient;
-use wayfare_server::{start, ServerConfig};
+use wayfare_cli::local::LocalSystem;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_billing_commands_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::new(
-        dir.path(),
-        "127.0.0.1:0".parse().unwrap(),
-    ))
-    .await
-    .unwrap();
-    let base = server.base_url();
-    let token = server.admin_token();
-    let client = AdminClient::new(&base, &token).unwrap();
+    let mut system = LocalSystem::start().await.unwrap();
+    let (base, token) = (system.base_url().to_string(), system.admin_token());
+    let client = system.admin().clone();
 
     let export = client.billing_export("2011-03-04", 480).await.unwrap();
     assert_eq!(export["state"], "pending");
@@ -70,7 +62,7 @@ async fn admin_billing_commands_round_trip() {
         assert!(out.status.success(), "{out:?}");
         String::from_utf8(out.stdout).unwrap()
     };
-    let file = dir.path().join("statement.csv");
+    let file = system.root().join("statement.csv");
     std::fs::write(&file, csv).unwrap();
     let out = tokio::task::spawn_blocking(move || {
         let status = run(&["billing", "status", "--date", "2011-03-04"]);
@@ -95,5 +87,5 @@ async fn admin_billing_commands_round_trip() {
     );
     assert!(out.1.contains("unknown     pay_other"), "{}", out.1);
     assert!(out.2.contains("unknown     pay_ghost"), "{}", out.2);
-    server.shutdown().await;
+    system.stop_server().await;
 }

@@ -5,21 +5,13 @@
 
 use std::process::Command;
 
-use wayfare_cli::admin::AdminClient;
-use wayfare_server::{start, ServerConfig};
+use wayfare_cli::local::LocalSystem;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_points_rate_round_trip() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(ServerConfig::new(
-        dir.path(),
-        "127.0.0.1:0".parse().unwrap(),
-    ))
-    .await
-    .unwrap();
-    let base = server.base_url();
-    let token = server.admin_token();
-    let client = AdminClient::new(&base, &token).unwrap();
+    let mut system = LocalSystem::start().await.unwrap();
+    let (base, token) = (system.base_url().to_string(), system.admin_token());
+    let client = system.admin().clone();
     let merchant = client.create_merchant("Corner Café", "EUR").await.unwrap();
 
     let rate = client
@@ -74,5 +66,5 @@ async fn admin_points_rate_round_trip() {
         out.0
     );
     assert!(out.1.contains("takes no points"), "{}", out.1);
-    server.shutdown().await;
+    system.stop_server().await;
 }

@@ -6,31 +6,24 @@
 
 use std::process::Command;
 
-use wayfare_server::{start_with, FundingConfig, ServerConfig, ServerOptions};
+use wayfare_cli::local::LocalSystem;
+use wayfare_server::FundingConfig;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wallet_top_up_commands_use_the_providers() {
-    let dir = tempfile::tempdir().unwrap();
-    let options = ServerOptions {
-        funding: FundingConfig::default()
-            .with_sandbox(&["CNY"])
-            .with_checkout(
-                "card",
-                "cli-test-callback-secret-0123",
-                "https://checkout.invalid/pay/{reference}",
-                &["CNY"],
-            ),
-        ..ServerOptions::default()
-    };
-    let server = start_with(
-        ServerConfig::new(dir.path().join("server"), "127.0.0.1:0".parse().unwrap()),
-        options,
-    )
-    .await
-    .unwrap();
-    let base = server.base_url();
-    let token = server.admin_token();
-    let wallet_dir = dir.path().join("wallet");
+    let funding = FundingConfig::default()
+        .with_sandbox(&["CNY"])
+        .with_checkout(
+            "card",
+            "cli-test-callback-secret-0123",
+            "https://checkout.invalid/pay/{reference}",
+            &["CNY"],
+        );
+    let mut system = LocalSystem::start_with_funding(None, funding)
+        .await
+        .unwrap();
+    let (base, token) = (system.base_url().to_string(), system.admin_token());
+    let wallet_dir = system.root().join("wallet");
     let run = move |args: Vec<String>| {
         let out = Command::new(env!("CARGO_BIN_EXE_wayfare"))
             .args(args)
@@ -103,5 +96,5 @@ async fn wallet_top_up_commands_use_the_providers() {
     assert!(pending.contains(&reference), "{pending}");
     assert!(operator.contains("sandbox top-up done"), "{operator}");
     assert!(balance.contains("¥6.00"), "{balance}");
-    server.shutdown().await;
+    system.stop_server().await;
 }

@@ -310,22 +310,16 @@ impl AccountApi {
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{spawn_server, Keys, Mode};
-    use crate::{HistoryKind, InMemoryKeyStore, MdnsScope, Wallet, WalletConfig, WalletError};
+    use crate::testing::{spawn_server, unpinned_config, Keys, PayMode};
+    use crate::{HistoryKind, InMemoryKeyStore, Wallet, WalletError};
 
     #[tokio::test]
     async fn register_pins_keys_signs_requests_and_survives_reopen() {
         let keys = Keys::new();
-        let server = spawn_server(&keys, Mode::Pay).await;
+        let server = spawn_server(&keys, PayMode::Pay).await;
         let dir = tempfile::tempdir().unwrap();
         // No keys in the configuration: trust on first use.
-        let config = WalletConfig {
-            data_dir: dir.path().to_string_lossy().into_owned(),
-            server_url: server.url.clone(),
-            operator_key: None,
-            receipt_key: None,
-            mdns_scope: MdnsScope::Loopback,
-        };
+        let config = unpinned_config(dir.path(), &server.url);
         let key_store = InMemoryKeyStore::new();
         let w = Wallet::new(config.clone(), key_store.clone()).unwrap();
         assert_eq!(

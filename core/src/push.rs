@@ -155,8 +155,8 @@ impl AccountApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{spawn_server, Keys, Mode};
-    use crate::{InMemoryKeyStore, MdnsScope, Wallet, WalletConfig};
+    use crate::testing::{spawn_server, unpinned_config, Keys, PayMode};
+    use crate::{InMemoryKeyStore, Wallet};
 
     #[test]
     fn locales_and_tokens_are_put_in_the_server_s_form() {
@@ -183,15 +183,9 @@ mod tests {
     #[tokio::test]
     async fn the_token_goes_to_the_server_signed_and_can_be_removed() {
         let keys = Keys::new();
-        let server = spawn_server(&keys, Mode::Pay).await;
+        let server = spawn_server(&keys, PayMode::Pay).await;
         let dir = tempfile::tempdir().unwrap();
-        let config = WalletConfig {
-            data_dir: dir.path().to_string_lossy().into_owned(),
-            server_url: server.url.clone(),
-            operator_key: None,
-            receipt_key: None,
-            mdns_scope: MdnsScope::Loopback,
-        };
+        let config = unpinned_config(dir.path(), &server.url);
         let w = Wallet::new(config, InMemoryKeyStore::new()).unwrap();
         w.open().await.unwrap();
         assert_eq!(

@@ -100,7 +100,8 @@ async fn replayed_stale_and_wrongly_signed_requests_are_401() {
 
     // A device key is not a terminal key, and vice versa.
     let (status, _) = s
-        .signed(
+        .api()
+        .send(
             &phone.key,
             &terminal.terminal_id,
             Method::GET,
@@ -111,7 +112,8 @@ async fn replayed_stale_and_wrongly_signed_requests_are_401() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = s
-        .signed(
+        .api()
+        .send(
             &terminal.key,
             &terminal.terminal_id,
             Method::GET,
@@ -125,7 +127,8 @@ async fn replayed_stale_and_wrongly_signed_requests_are_401() {
     // Registration must be signed by the key it registers.
     let body = serde_json::json!({"display_name": "Eve", "device_key": phone.key.public_key().to_base64()}).to_string();
     let (status, answer) = s
-        .signed(
+        .api()
+        .send(
             &rogue,
             "register",
             Method::POST,
@@ -162,7 +165,8 @@ async fn registering_the_same_key_twice_returns_the_same_account() {
     let phone = s.phone("CNY").await;
     let body = serde_json::json!({"display_name": "Ada", "device_key": phone.key.public_key().to_base64()}).to_string();
     let (status, again) = s
-        .signed(
+        .api()
+        .send(
             &phone.key,
             "register",
             Method::POST,

@@ -216,34 +216,20 @@ async fn every_endpoint_answers_bad_input_with_a_json_4xx() {
     for (i, c) in cases.into_iter().enumerate() {
         let label = format!("case {i}: {} {} -> {}", c.method, c.path, c.status);
         let (status, body) = match &c.who {
-            Who::Device => {
+            Who::Device | Who::Terminal => {
+                let (key, key_id) = match &c.who {
+                    Who::Device => (&phone.key, &phone.device_id),
+                    _ => (&terminal.key, &terminal.terminal_id),
+                };
                 let extra: Vec<(&str, &str)> =
                     c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                s.signed(
-                    &phone.key,
-                    &phone.device_id,
-                    c.method.clone(),
-                    &c.path,
-                    &c.body,
-                    &extra,
-                )
-                .await
-            }
-            Who::Terminal => {
-                let extra: Vec<(&str, &str)> =
-                    c.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-                s.signed(
-                    &terminal.key,
-                    &terminal.terminal_id,
-                    c.method.clone(),
-                    &c.path,
-                    &c.body,
-                    &extra,
-                )
-                .await
+                s.api()
+                    .send(key, key_id, c.method.clone(), &c.path, &c.body, &extra)
+                    .await
             }
             Who::Register(k) => {
-                s.signed(k, "register", c.method.clone(), &c.path, &c.body, &[])
+                s.api()
+                    .send(k, "register", c.method.clone(), &c.path, &c.body, &[])
                     .await
             }
             Who::Admin | Who::Nobody => {
@@ -288,7 +274,7 @@ async fn api_fuzz_findings_are_answered_as_documented() {
         let body = body.to_string().into_bytes();
         let (key, id, path) = (&phone.key, phone.device_id.clone(), path.to_string());
         let s = &s;
-        async move { s.signed(key, &id, method, &path, &body, &[]).await }
+        async move { s.api().send(key, &id, method, &path, &body, &[]).await }
     };
 
     // A UTC offset of i64::MIN panicked in `abs()` (the connection dropped);
@@ -378,14 +364,7 @@ async fn api_fuzz_findings_are_answered_as_documented() {
     // A malformed token_id is refused even without a payment_id.
     let confirm = json!({"order_id": "ord-1", "token_id": "has space"}).to_string();
     let (status, body) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            confirm.as_bytes(),
-            &[],
-        )
+        .terminal_post(&terminal, "/v1/platform/confirmations", &confirm)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 

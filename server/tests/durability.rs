@@ -14,12 +14,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, now_ms, read, Phone, Terminal};
+use common::{client, read, Phone, SignedClient, Terminal};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::instruction::PaymentInstruction;
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::request_auth::sign_request;
+use wayfare_testkit::signed::sign;
 
 const RIDERS: usize = 8;
 const FUNDS: u64 = 1_000_000;
@@ -36,9 +36,8 @@ struct Process {
 /// The process's HTTP API, as the operator and the riders' phones call it.
 #[derive(Clone)]
 struct Api {
-    base: String,
+    signed: SignedClient,
     admin: String,
-    http: reqwest::Client,
 }
 
 impl Process {
@@ -78,7 +77,10 @@ impl Process {
             .to_string();
         Self {
             child,
-            api: Api { base, admin, http },
+            api: Api {
+                signed: SignedClient { http, base },
+                admin,
+            },
         }
     }
 
@@ -91,8 +93,9 @@ impl Process {
 impl Api {
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let mut req = self
+            .signed
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, self.signed.url(path))
             .bearer_auth(&self.admin);
         if let Some(body) = body {
             req = req.json(&body);
@@ -111,34 +114,20 @@ impl Api {
         body: &[u8],
         idem: Option<&str>,
     ) -> Result<(StatusCode, Value), reqwest::Error> {
-        self.signed(&phone.key, &phone.device_id, method, path, body, idem)
-            .await
-    }
-
-    async fn signed(
-        &self,
-        key: &SigningKey,
-        key_id: &str,
-        method: Method,
-        path: &str,
-        body: &[u8],
-        idem: Option<&str>,
-    ) -> Result<(StatusCode, Value), reqwest::Error> {
-        let sig = sign_request(key, key_id, method.as_str(), path, body, now_ms()).unwrap();
         let mut req = self
+            .signed
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), self.signed.url(path))
             .timeout(Duration::from_secs(10))
             .body(body.to_vec());
         if !body.is_empty() {
             req = req.header("content-type", "application/json");
         }
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
         if let Some(idem) = idem {
             req = req.header("idempotency-key", idem);
         }
+        let (key, key_id) = (&phone.key, &phone.device_id);
+        let req = sign(req, key, key_id, method.as_str(), path, body);
         let response = req.send().await?;
         let status = response.status();
         let value = response.json().await.unwrap_or(Value::Null);
@@ -147,21 +136,8 @@ impl Api {
 
     async fn phone(&self) -> Phone {
         let key = SigningKey::generate().unwrap();
-        let body = json!({"display_name": "Rider", "device_key": key.public_key().to_base64(),
-            "currency": "CNY"})
-        .to_string();
-        let (status, answer) = self
-            .signed(
-                &key,
-                "register",
-                Method::POST,
-                "/v1/devices",
-                body.as_bytes(),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let registration = json!({"display_name": "Rider", "currency": "CNY"});
+        let answer = self.signed.register(&key, registration).await;
         let phone = Phone {
             key,
             device_id: answer["device_id"].as_str().unwrap().into(),

@@ -26,14 +26,7 @@ async fn allowance(
     let body = json!({"tap_key": tap_key.public_key().to_base64(),
         "per_tap_max_minor": per_tap, "total_max_minor": total});
     server
-        .signed(
-            &phone.key,
-            &phone.device_id,
-            Method::POST,
-            "/v1/express/allowances",
-            body.to_string().as_bytes(),
-            &[],
-        )
+        .device(phone, Method::POST, "/v1/express/allowances", Some(body))
         .await
 }
 
@@ -63,14 +56,7 @@ fn tap(
 async fn upload(server: &TestServer, terminal: &Terminal, taps: Value) -> Vec<Value> {
     let body = json!({ "taps": taps }).to_string();
     let (status, answer) = server
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/express/taps",
-            body.as_bytes(),
-            &[],
-        )
+        .terminal_post(terminal, "/v1/platform/express/taps", &body)
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     answer["results"].as_array().unwrap().clone()
@@ -78,7 +64,8 @@ async fn upload(server: &TestServer, terminal: &Terminal, taps: Value) -> Vec<Va
 
 async fn deny_list(server: &TestServer, terminal: &Terminal) -> Vec<String> {
     let (status, answer) = server
-        .signed(
+        .api()
+        .send(
             &terminal.key,
             &terminal.terminal_id,
             Method::GET,
@@ -220,14 +207,7 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         // The rider sees the debt; the operator too; the allowance is on
         // the deny list and no new one is issued.
         let (status, mine) = server
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/express",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/express", None)
             .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
@@ -256,14 +236,7 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         assert_eq!(topped["balance_minor"], 300);
         assert_eq!(server.balance(&phone.account_id).await, 300);
         let (_, mine) = server
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/express",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/express", None)
             .await;
         assert_eq!(mine["debt_minor"], 0);
         let (status, _) =
@@ -317,14 +290,7 @@ async fn a_lost_phone_is_denied_and_its_later_taps_are_not_charged() {
         )
         .await;
         let (status, off) = server
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::DELETE,
-                "/v1/express/allowances",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::DELETE, "/v1/express/allowances", None)
             .await;
         assert_eq!((status, off["revoked"].clone()), (StatusCode::OK, json!(1)));
         assert!(deny_list(&server, &terminal)
@@ -356,7 +322,8 @@ async fn bad_allowance_requests_get_typed_errors() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let body = json!({"tap_key": "not a key", "per_tap_max_minor": 1, "total_max_minor": 1});
     let (status, _) = server
-        .signed(
+        .api()
+        .send(
             &phone.key,
             &phone.device_id,
             Method::POST,
@@ -368,7 +335,8 @@ async fn bad_allowance_requests_get_typed_errors() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let body = json!({"tap_key": key.public_key().to_base64(), "per_tap_max_minor": 1, "total_max_minor": 1, "extra": 1});
     let (status, _) = server
-        .signed(
+        .api()
+        .send(
             &phone.key,
             &phone.device_id,
             Method::POST,

@@ -49,27 +49,29 @@ async fn start_top_up(
     let body = json!({"provider": provider, "amount_minor": amount, "currency": currency,
         "idempotency_key": key})
     .to_string();
-    s.signed(
-        &phone.key,
-        &phone.device_id,
-        Method::POST,
-        "/v1/top-ups",
-        body.as_bytes(),
-        &[],
-    )
-    .await
+    s.api()
+        .send(
+            &phone.key,
+            &phone.device_id,
+            Method::POST,
+            "/v1/top-ups",
+            body.as_bytes(),
+            &[],
+        )
+        .await
 }
 
 async fn get_top_up(s: &TestServer, phone: &Phone, reference: &str) -> (StatusCode, Value) {
-    s.signed(
-        &phone.key,
-        &phone.device_id,
-        Method::GET,
-        &format!("/v1/top-ups/{reference}"),
-        b"",
-        &[],
-    )
-    .await
+    s.api()
+        .send(
+            &phone.key,
+            &phone.device_id,
+            Method::GET,
+            &format!("/v1/top-ups/{reference}"),
+            b"",
+            &[],
+        )
+        .await
 }
 
 fn callback_body(provider_ref: &str, reference: &str, amount: u64, currency: &str) -> Vec<u8> {
@@ -109,14 +111,7 @@ async fn signed_callback(s: &TestServer, body: &[u8]) -> (StatusCode, Value) {
 
 async fn history(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .signed(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/history?limit=10",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/history?limit=10", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["entries"].as_array().unwrap().clone()
@@ -457,14 +452,7 @@ async fn the_sandbox_provider_confirms_at_creation_and_starts_are_checked() {
         );
         // The providers the app may offer.
         let (status, list) = s
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/top-ups/providers",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/top-ups/providers", None)
             .await;
         assert_eq!(status, StatusCode::OK, "{list}");
         let ids: Vec<&str> = list["providers"]

@@ -198,7 +198,8 @@ async fn expired_invitations_and_bad_requests_are_refused() {
     let reg = json!({"display_name": "Kid", "device_key": no_phone_key.public_key().to_base64()})
         .to_string();
     let (status, kid) = s
-        .signed(
+        .api()
+        .send(
             &no_phone_key,
             "register",
             Method::POST,
@@ -412,13 +413,13 @@ async fn the_device_stream_resumes_after_the_last_seen_id_across_a_restart() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let mut resumed = s.device_stream(&guardian, Some(first.id)).await;
+    let mut resumed = s.device_stream(&guardian, Some(first.number())).await;
     let mut amounts = Vec::new();
-    let mut last = first.id;
+    let mut last = first.number();
     for _ in 0..3 {
         let e = resumed.next().await;
-        assert!(e.id > last, "ids increase");
-        last = e.id;
+        assert!(e.number() > last, "ids increase");
+        last = e.number();
         amounts.push(e.data["amount_minor"].as_i64().unwrap());
     }
     assert_eq!(amounts, [201, 202, 203]);
@@ -428,7 +429,8 @@ async fn the_device_stream_resumes_after_the_last_seen_id_across_a_restart() {
     // A bad Last-Event-ID is a clear error.
     let path = "/v1/devices/me/events";
     let (status, body) = s
-        .signed(
+        .api()
+        .send(
             &guardian.key,
             &guardian.device_id,
             Method::GET,

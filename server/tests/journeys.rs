@@ -107,15 +107,8 @@ async fn post_entry(
         "entry_consent": consent.to_base64(),
     })
     .to_string();
-    s.signed(
-        &gate.key,
-        &gate.terminal_id,
-        Method::POST,
-        "/v1/terminals/me/reports",
-        body.as_bytes(),
-        &[],
-    )
-    .await
+    s.terminal_post(gate, "/v1/terminals/me/reports", &body)
+        .await
 }
 
 async fn sweep(s: &TestServer, grace_ms: u64) -> u64 {
@@ -132,14 +125,7 @@ async fn sweep(s: &TestServer, grace_ms: u64) -> u64 {
 
 async fn maximum_fares(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .signed(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/history?limit=50",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/history?limit=50", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["entries"]
@@ -453,13 +439,6 @@ async fn confirm_trip(
     let body =
         json!({"payment_id": paid["payment_id"], "order_id": "ord-at-b", "token_id": token_id})
             .to_string();
-    s.signed(
-        &gate.key,
-        &gate.terminal_id,
-        Method::POST,
-        "/v1/platform/confirmations",
-        body.as_bytes(),
-        &[],
-    )
-    .await
+    s.terminal_post(gate, "/v1/platform/confirmations", &body)
+        .await
 }

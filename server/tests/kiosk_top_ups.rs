@@ -71,14 +71,7 @@ async fn a_kiosk_top_up_is_credited_once_and_replayed_with_the_same_receipt() {
 
         // The wallet's history shows one top-up.
         let (status, history) = s
-            .signed(
-                &rider.key,
-                &rider.device_id,
-                Method::GET,
-                "/v1/wallet/history?limit=10",
-                b"",
-                &[],
-            )
+            .device(&rider, Method::GET, "/v1/wallet/history?limit=10", None)
             .await;
         assert_eq!(status, StatusCode::OK, "{history}");
         let entries = history["entries"].as_array().unwrap();
@@ -354,7 +347,8 @@ async fn a_terminal_settles_its_own_top_ups_only() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
         // A phone cannot ask.
         let (status, _) = s
-            .signed(
+            .api()
+            .send(
                 &rider.key,
                 &rider.device_id,
                 Method::POST,

@@ -10,11 +10,10 @@ use crate::metrics_text;
 
 use std::time::Duration;
 
-use common::{database_urls, now_ms, shop, Terminal, TestServer};
+use common::{database_urls, shop, TestServer};
 use metrics_text::Exposition;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use wayfare_protocol::request_auth::sign_request;
 use wayfare_server::ServerOptions;
 
 const PAYMENTS: &str = "wayfare_payments_total";
@@ -49,27 +48,6 @@ async fn scrape(s: &TestServer, url: &str, token: Option<&str>) -> Exposition {
 
 async fn scrape_admin(s: &TestServer) -> Exposition {
     scrape(s, &s.url("/metrics"), Some(&s.admin)).await
-}
-
-/// Opens the terminal's event stream (a verified terminal request).
-async fn terminal_stream(s: &TestServer, terminal: &Terminal) -> reqwest::Response {
-    let path = "/v1/terminals/me/events";
-    let sig = sign_request(
-        &terminal.key,
-        &terminal.terminal_id,
-        "GET",
-        path,
-        b"",
-        now_ms(),
-    )
-    .unwrap();
-    let mut req = s.http.get(s.url(path));
-    for (name, value) in sig.headers() {
-        req = req.header(name, value);
-    }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp
 }
 
 /// Waits until the subscribers gauge of `stream` reads `want`.
@@ -143,7 +121,7 @@ async fn metrics_count_payments_refunds_streams_and_backlog() {
 
         // Two event streams open: the owner's device and the terminal.
         let device = s.device_stream(&owner, None).await;
-        let term = terminal_stream(&s, &terminal).await;
+        let term = s.terminal_events(&terminal, None).await;
 
         let m = scrape_admin(&s).await;
         assert_eq!(m.types.get(PAYMENTS).map(String::as_str), Some("counter"));

@@ -46,29 +46,13 @@ async fn payment_completes_with_a_verifiable_receipt() {
         assert_eq!(s.balance(&merchant.account_id).await, 250);
 
         // Wallet, points and history.
-        let (status, wallet) = s
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/wallet",
-                b"",
-                &[],
-            )
-            .await;
+        let (status, wallet) = s.device(&phone, Method::GET, "/v1/wallet", None).await;
         assert_eq!(status, StatusCode::OK, "{wallet}");
         assert_eq!(wallet["balance_minor"], 750);
         assert_eq!(wallet["points"], 2);
         assert_eq!(wallet["handle"], phone.handle.as_str());
         let (status, history) = s
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                "/v1/wallet/history?limit=10",
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, "/v1/wallet/history?limit=10", None)
             .await;
         assert_eq!(status, StatusCode::OK, "{history}");
         let entries = history["entries"].as_array().unwrap();
@@ -80,14 +64,7 @@ async fn payment_completes_with_a_verifiable_receipt() {
 
         // The payer can look the payment up by its idempotency key.
         let (status, found) = s
-            .signed(
-                &phone.key,
-                &phone.device_id,
-                Method::GET,
-                &format!("/v1/payments/{idem}"),
-                b"",
-                &[],
-            )
+            .device(&phone, Method::GET, &format!("/v1/payments/{idem}"), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{found}");
         assert_eq!(found["payment_id"], body["payment_id"]);
@@ -429,19 +406,11 @@ async fn idempotency_keys_belong_to_their_account_and_must_be_derived() {
 
         // Lookups are per account: the squatter does not find the rider's key.
         let path = format!("/v1/payments/{key}");
-        let (status, _) = s
-            .signed(
-                &squatter.key,
-                &squatter.device_id,
-                Method::GET,
-                &path,
-                b"",
-                &[],
-            )
-            .await;
+        let (status, _) = s.device(&squatter, Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, found) = s
-            .signed(&rider.key, &rider.device_id, Method::GET, &path, b"", &[])
+            .api()
+            .send(&rider.key, &rider.device_id, Method::GET, &path, b"", &[])
             .await;
         assert_eq!(status, StatusCode::OK, "{found}");
         assert_eq!(found["payment_id"], paid["payment_id"]);

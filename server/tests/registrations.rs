@@ -18,15 +18,16 @@ use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::request_auth::MAX_CLOCK_SKEW_MS;
 
 async fn pseudonym(s: &TestServer, phone: &Phone, merchant_id: &str) -> (StatusCode, Value) {
-    s.signed(
-        &phone.key,
-        &phone.device_id,
-        Method::GET,
-        &format!("/v1/wallet/pseudonyms/{merchant_id}"),
-        b"",
-        &[],
-    )
-    .await
+    s.api()
+        .send(
+            &phone.key,
+            &phone.device_id,
+            Method::GET,
+            &format!("/v1/wallet/pseudonyms/{merchant_id}"),
+            b"",
+            &[],
+        )
+        .await
 }
 
 async fn pseudonym_of(s: &TestServer, phone: &Phone, merchant_id: &str) -> String {
@@ -55,42 +56,29 @@ fn sign(phone: &Phone, body: &ConsentBody) -> String {
 
 async fn register(s: &TestServer, terminal: &Terminal, consent: &str) -> (StatusCode, Value) {
     let body = json!({ "consent": consent }).to_string();
-    s.signed(
-        &terminal.key,
-        &terminal.terminal_id,
-        Method::POST,
-        "/v1/platform/registrations",
-        body.as_bytes(),
-        &[],
-    )
-    .await
+    s.terminal_post(terminal, "/v1/platform/registrations", &body)
+        .await
 }
 
 async fn list(s: &TestServer, phone: &Phone) -> Vec<Value> {
     let (status, body) = s
-        .signed(
-            &phone.key,
-            &phone.device_id,
-            Method::GET,
-            "/v1/wallet/registrations",
-            b"",
-            &[],
-        )
+        .device(phone, Method::GET, "/v1/wallet/registrations", None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["registrations"].as_array().unwrap().clone()
 }
 
 async fn revoke(s: &TestServer, phone: &Phone, id: &str) -> (StatusCode, Value) {
-    s.signed(
-        &phone.key,
-        &phone.device_id,
-        Method::POST,
-        &format!("/v1/wallet/registrations/{id}/revoke"),
-        b"",
-        &[],
-    )
-    .await
+    s.api()
+        .send(
+            &phone.key,
+            &phone.device_id,
+            Method::POST,
+            &format!("/v1/wallet/registrations/{id}/revoke"),
+            b"",
+            &[],
+        )
+        .await
 }
 
 #[tokio::test]
@@ -319,7 +307,8 @@ async fn bad_consents_are_refused() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         // A device cannot call the terminal endpoint.
         let (status, _) = s
-            .signed(
+            .api()
+            .send(
                 &ada.key,
                 &ada.device_id,
                 Method::POST,

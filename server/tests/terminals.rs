@@ -4,94 +4,26 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{now_ms, read, shop, TestServer};
-use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::certificate::TerminalCertificate;
-use wayfare_protocol::request_auth::sign_request;
 use wayfare_server::{start, ServerConfig};
 
-/// A minimal SSE reader over a reqwest response.
-struct Sse {
-    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buffer: String,
-}
-
-#[derive(Debug)]
-struct SseEvent {
-    id: String,
-    event: String,
-    data: Value,
-}
-
-impl Sse {
-    async fn open(s: &TestServer, terminal: &common::Terminal, last_id: Option<&str>) -> Sse {
-        let path = "/v1/terminals/me/events";
-        let sig = sign_request(
-            &terminal.key,
-            &terminal.terminal_id,
-            "GET",
-            path,
-            b"",
-            now_ms(),
-        )
-        .unwrap();
-        let mut req = s.http.get(s.url(path));
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
-        if let Some(id) = last_id {
-            req = req.header("last-event-id", id);
-        }
-        let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        assert!(resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream"));
-        Sse {
-            stream: resp.bytes_stream().boxed(),
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event (comments and keep-alives skipped). Generous timeout
-    /// only so that a bug fails the test instead of hanging it.
-    async fn next(&mut self) -> SseEvent {
-        tokio::time::timeout(Duration::from_secs(60), async {
-            loop {
-                if let Some(end) = self.buffer.find("\n\n") {
-                    let block: String = self.buffer.drain(..end + 2).collect();
-                    let (mut id, mut event, mut data) =
-                        (String::new(), String::new(), String::new());
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("id:") {
-                            id = v.trim().into();
-                        } else if let Some(v) = line.strip_prefix("event:") {
-                            event = v.trim().into();
-                        } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.trim());
-                        }
-                    }
-                    if !data.is_empty() {
-                        return SseEvent {
-                            id,
-                            event,
-                            data: serde_json::from_str(&data).unwrap(),
-                        };
-                    }
-                    continue;
-                }
-                let chunk = self.stream.next().await.expect("stream ended").unwrap();
-                self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-            }
-        })
+/// Asks the platform API, as `terminal`, to confirm `body`.
+async fn confirmation(
+    s: &TestServer,
+    terminal: &common::Terminal,
+    body: &str,
+) -> (StatusCode, Value) {
+    s.terminal_post(terminal, "/v1/platform/confirmations", body)
         .await
-        .expect("no event within 60 s")
-    }
+}
+
+/// The confirmation of the 120 CNY payment `paid`.
+fn completed(paid: &Value) -> Value {
+    json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
+           "amount_minor": 120, "currency": "CNY"})
 }
 
 #[tokio::test]
@@ -109,7 +41,7 @@ async fn push_and_confirm(s: TestServer) {
     assert_eq!(body.terminal_id, terminal.terminal_id);
     assert_eq!(body.terminal_key, terminal.key.public_key());
 
-    let mut sse = Sse::open(&s, &terminal, None).await;
+    let mut sse = s.terminal_events(&terminal, None).await;
     let (ins, idem) = phone.instruction(&terminal, "ord-1", 120);
     let (status, paid) = s.pay(&phone, &ins, &idem).await;
     assert_eq!(status, StatusCode::CREATED, "{paid}");
@@ -128,7 +60,7 @@ async fn push_and_confirm(s: TestServer) {
     drop(sse);
 
     // A reconnecting terminal replays what it missed after Last-Event-ID.
-    let mut replay = Sse::open(&s, &terminal, Some("1")).await;
+    let mut replay = s.terminal_events(&terminal, Some("1")).await;
     let event = replay.next().await;
     assert_eq!(event.id, "2");
     assert_eq!(event.data["payment_id"], second["payment_id"]);
@@ -137,62 +69,18 @@ async fn push_and_confirm(s: TestServer) {
     let confirm = |payment: &Value, order: &str| {
         json!({"payment_id": payment["payment_id"], "order_id": order}).to_string()
     };
-    let (status, answer) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            confirm(&paid, "ord-1").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &confirm(&paid, "ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        answer,
-        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
-               "amount_minor": 120, "currency": "CNY"})
-    );
+    assert_eq!(answer, completed(&paid));
     // An in-doubt sale is asked about by its order alone.
     let by_order = |order: &str| json!({"order_id": order}).to_string();
-    let (status, answer) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            by_order("ord-1").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &by_order("ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        answer,
-        json!({"confirmed": true, "status": "completed", "payment_id": paid["payment_id"],
-               "amount_minor": 120, "currency": "CNY"})
-    );
-    let (status, answer) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            by_order("ord-never-paid").as_bytes(),
-            &[],
-        )
-        .await;
+    assert_eq!(answer, completed(&paid));
+    let (status, answer) = confirmation(&s, &terminal, &by_order("ord-never-paid")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
-    let (status, answer) = s
-        .signed(
-            &terminal.key,
-            &terminal.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            confirm(&paid, "ord-2").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &terminal, &confirm(&paid, "ord-2")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["confirmed"], false);
 
@@ -203,27 +91,9 @@ async fn push_and_confirm(s: TestServer) {
             account_id: String::new(),
         })
         .await;
-    let (status, answer) = s
-        .signed(
-            &other.key,
-            &other.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            confirm(&paid, "ord-1").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &other, &confirm(&paid, "ord-1")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
-    let (status, answer) = s
-        .signed(
-            &other.key,
-            &other.terminal_id,
-            Method::POST,
-            "/v1/platform/confirmations",
-            by_order("ord-1").as_bytes(),
-            &[],
-        )
-        .await;
+    let (status, answer) = confirmation(&s, &other, &by_order("ord-1")).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"confirmed": false, "status": "not_paid"}));
     s.server.shutdown().await;
@@ -240,14 +110,7 @@ async fn reports_are_stored_once_per_report_id() {
     };
     for id in ["r-1", "r-2", "r-1"] {
         let (status, body) = s
-            .signed(
-                &terminal.key,
-                &terminal.terminal_id,
-                Method::POST,
-                "/v1/terminals/me/reports",
-                report(id).as_bytes(),
-                &[],
-            )
+            .terminal_post(&terminal, "/v1/terminals/me/reports", &report(id))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body, json!({"accepted": true}));
@@ -279,7 +142,7 @@ async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
     let (status, paid) = s.pay(&phone, &ins, &idem).await;
     assert_eq!(status, StatusCode::CREATED, "{paid}");
     // Keep an event stream open: shutdown must still complete.
-    let _sse = Sse::open(&s, &terminal, None).await;
+    let _sse = s.terminal_events(&terminal, None).await;
 
     let (addr, admin, operator, receipt) = (
         s.server.addr(),
@@ -329,7 +192,7 @@ async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
     assert_eq!(status, StatusCode::OK, "{replay}");
     assert_eq!(replay["payment_id"], paid["payment_id"]);
     // The stream resumes with Last-Event-ID after a restart.
-    let mut sse = Sse::open(&s, &terminal, Some("0")).await;
+    let mut sse = s.terminal_events(&terminal, Some("0")).await;
     assert_eq!(sse.next().await.data["payment_id"], paid["payment_id"]);
     let (status, doc) = s.admin(Method::GET, "/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);

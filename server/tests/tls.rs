@@ -10,8 +10,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{now_ms, shop, TestServer};
-use futures::StreamExt;
+use common::{shop, TestServer};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -19,7 +18,6 @@ use rcgen::{
 use reqwest::StatusCode;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use wayfare_protocol::request_auth::sign_request;
 use wayfare_server::{start, ServerConfig, ServerError, TlsConfig, TlsError};
 
 /// A test CA and a server certificate it issued, as PEM files in `dir`.
@@ -195,39 +193,16 @@ async fn signed_requests_and_the_payment_push_work_over_tls() {
     let (_m, terminal, phone) = shop(&s, 1_000).await;
 
     // The terminal's SSE stream over TLS.
-    let path = "/v1/terminals/me/events";
-    let sig = sign_request(
-        &terminal.key,
-        &terminal.terminal_id,
-        "GET",
-        path,
-        b"",
-        now_ms(),
-    )
-    .unwrap();
-    let mut req = s.http.get(s.url(path));
-    for (name, value) in sig.headers() {
-        req = req.header(name, value);
-    }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let mut stream = resp.bytes_stream();
+    let mut events = s.terminal_events(&terminal, None).await;
 
     let (ins, idem) = phone.instruction(&terminal, "ord-tls", 120);
     let (status, paid) = s.pay(&phone, &ins, &idem).await;
     assert_eq!(status, StatusCode::CREATED, "{paid}");
     assert_eq!(s.balance(&phone.account_id).await, 880);
 
-    let payment_id = paid["payment_id"].as_str().unwrap().to_string();
-    let mut seen = String::new();
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while !(seen.contains("payment.completed") && seen.contains(&payment_id)) {
-            let chunk = stream.next().await.expect("stream ended").unwrap();
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await
-    .expect("no payment.completed event over TLS within 60 s");
+    let event = events.next().await;
+    assert_eq!(event.event, "payment.completed");
+    assert_eq!(event.data["payment_id"], paid["payment_id"]);
 
     // Graceful shutdown ends the open stream, and the port is free again
     // for a new TLS server on the same data.

@@ -60,7 +60,7 @@ station_index = 2
         .trim_end_matches(", control interface")
         .parse()
         .unwrap();
-    let mut phone = Phone::handshake(addr, &f.operator.public_key()).await;
+    let mut phone = f.phone(addr).await;
     let req = phone.expect_request().await;
     assert_eq!(req.amount_minor, 250);
     assert_eq!(req.fare.unwrap().station, "Museum");

@@ -33,7 +33,7 @@ fn half_a_frame() -> Vec<u8> {
 #[tokio::test]
 async fn fifty_idle_connections_do_not_keep_a_phone_from_paying() {
     let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let mut config = f.tram_config(&stub.url);
     // The idle connections outlive the test unless something drops them.
     config.timeouts.handshake_ms = 120_000;
@@ -52,17 +52,12 @@ async fn fifty_idle_connections_do_not_keep_a_phone_from_paying() {
     assert!(!t.status().busy);
 
     // A real phone (from 127.0.0.1) pays as if nobody else were there.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
-    phone
-        .send(&SessionMessage::Receipt {
-            receipt: f.receipt_for(&req, &f.receipt_key),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Accepted),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        pay_with_receipt(&mut phone, &f, &req).await,
+        DoneOutcome::Accepted
+    );
     assert_eq!(t.status().linkage_activations, 1);
     assert_eq!(t.status().sessions_served, 1);
     drop(idle);
@@ -82,14 +77,14 @@ async fn a_peer_over_its_handshake_cap_is_refused() {
     // at once, unanswered.
     let first = connect_from(crowded, t.phone_addr()).await;
     let _second = connect_from(crowded, t.phone_addr()).await;
-    let mut third = Phone {
+    let mut third = RawPhone {
         stream: connect_from(crowded, t.phone_addr()).await,
         channel: None,
     };
     third.expect_closed().await;
 
     // Another peer is not affected and takes the terminal.
-    let mut other = Phone {
+    let mut other = RawPhone {
         stream: connect_from(Ipv4Addr::new(127, 0, 0, 2), t.phone_addr()).await,
         channel: None,
     };
@@ -101,7 +96,7 @@ async fn a_peer_over_its_handshake_cap_is_refused() {
 
     // The first connection was kept: it completes its handshake and hears
     // that the terminal is busy.
-    let mut first = Phone {
+    let mut first = RawPhone {
         stream: first,
         channel: None,
     };
@@ -124,10 +119,10 @@ async fn idle_connections_and_idle_sessions_are_dropped_at_their_deadlines() {
     let t = wayfare_terminal::start(config).await.unwrap();
 
     // Connections that never finish the handshake do not hold the terminal…
-    let silent = Phone::connect(t.phone_addr()).await;
-    let mut half = Phone::connect(t.phone_addr()).await;
+    let silent = RawPhone::connect(t.phone_addr()).await;
+    let mut half = RawPhone::connect(t.phone_addr()).await;
     half.send_raw(&half_a_frame()).await;
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     assert!(t.status().busy);
 
     // …and the phone, idle with no sale entered, is let go after

@@ -242,14 +242,7 @@ async fn the_cashiers_app_with_the_token_is_served() {
     // reqwest sends Host 127.0.0.1:port; the harness client adds the token.
     let client = control_client(&t);
     let base = format!("http://{}", t.control_addr());
-    let sale: serde_json::Value = client
-        .get(format!("{base}/sales/{order}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sale = get_json(&client, format!("{base}/sales/{order}")).await;
     assert_eq!(sale["state"], "pending");
     // Cancelling changes state: JSON only.
     let r = client

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use common::*;
 use futures::StreamExt;
 use tracing_subscriber::layer::SubscriberExt;
-use wayfare_protocol::messages::{DoneOutcome, ErrorBody, ErrorCode, SessionMessage, TerminalKind};
+use wayfare_protocol::messages::{DoneOutcome, ErrorBody, ErrorCode, SessionMessage};
 use wayfare_protocol::prompt::{PromptData, PromptEvent};
 
 /// Everything logged on this thread (the tests run on a current-thread
@@ -77,14 +77,10 @@ fn assert_clean(log: &str) {
 async fn phone_chosen_text_reaches_logs_and_reports_escaped() {
     let captured = Captured::default();
     let _guard = captured.install();
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
+    let (f, stub, t) = tram_with_stub().await;
 
     // A decline reason that would forge a log line and repaint the screen.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone
         .send(&SessionMessage::Identity {
             handle: format!("rider-1\n{FORGED}"),
@@ -117,7 +113,7 @@ async fn phone_chosen_text_reaches_logs_and_reports_escaped() {
     eventually("terminal free", || !t.status().busy).await;
 
     // An error message the phone gives up with.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone.expect_request().await;
     phone
         .send(&SessionMessage::Error(ErrorBody {

@@ -16,7 +16,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     let client = control_client(&t);
 
     // The phone connects first and identifies itself while waiting.
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone
         .send(&SessionMessage::Identity {
             handle: "shopper-1".into(),
@@ -70,33 +70,14 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
     assert_eq!(r.status(), 409);
     assert!(t.new_sale(100, "tea").await.is_err());
 
-    let sale: serde_json::Value = client
-        .get(format!("{base}/sales/{order_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sale = get_json(&client, format!("{base}/sales/{order_id}")).await;
     assert_eq!(sale["state"], "in_session");
 
-    phone
-        .send(&SessionMessage::Decline {
-            reason: "wrong order".into(),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Cancelled),
-        other => panic!("expected Done, got {other:?}"),
-    }
-    let sale: serde_json::Value = client
-        .get(format!("{base}/sales/{order_id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(
+        decline(&mut phone, "wrong order").await.outcome,
+        DoneOutcome::Cancelled
+    );
+    let sale = get_json(&client, format!("{base}/sales/{order_id}")).await;
     assert_eq!(sale["state"], "declined");
     assert_eq!(
         client
@@ -108,14 +89,7 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
         404
     );
 
-    let status: serde_json::Value = client
-        .get(format!("{base}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&client, format!("{base}/status")).await;
     assert_eq!(status["terminal_id"], TERMINAL_ID);
     assert_eq!(status["kind"], "pos");
     assert_eq!(status["sessions_served"], 1);
@@ -135,13 +109,13 @@ async fn a_phone_waits_for_the_sale_entered_at_the_register() {
 #[tokio::test]
 async fn a_sale_left_by_a_disconnecting_phone_is_in_doubt_and_the_same_order_can_be_paid() {
     let f = Fixture::new(TerminalKind::Pos).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let t = wayfare_terminal::start(f.pos_config(&stub.url))
         .await
         .unwrap();
     let order_id = t.new_sale(200, "Croissant").await.unwrap();
 
-    let mut first = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut first = f.phone(t.phone_addr()).await;
     assert_eq!(first.expect_request().await.order_id, order_id);
     drop(first);
     for _ in 0..1000 {
@@ -175,7 +149,7 @@ async fn a_sale_left_by_a_disconnecting_phone_is_in_doubt_and_the_same_order_can
     .await;
 
     eventually("terminal free", || !t.status().busy).await;
-    let mut second = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut second = f.phone(t.phone_addr()).await;
     let req = second.expect_request().await;
     assert_eq!(req.order_id, order_id);
     second

@@ -37,7 +37,7 @@ async fn reports_survive_a_reopen_and_drain_when_the_server_answers() {
     assert_eq!(queue.len(), 2);
 
     // The server fails twice, then accepts: the uploader retries and drains.
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     stub.state.lock().unwrap().report_failures_left = 2;
     let key = wayfare_terminal::keys::load_or_create_key(&f.data_dir().join("terminal.key"))
         .await

@@ -13,11 +13,8 @@ use wayfare_terminal::SaleState;
 
 #[tokio::test]
 async fn handshake_then_tram_payment_request() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, t) = offline_tram().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone
         .send(&SessionMessage::Identity {
             handle: "rider-7f3a".into(),
@@ -51,14 +48,11 @@ async fn handshake_then_tram_payment_request() {
 
 #[tokio::test]
 async fn a_second_phone_gets_busy_and_never_queues() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut first = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, t) = offline_tram().await;
+    let mut first = f.phone(t.phone_addr()).await;
     first.expect_request().await;
 
-    let mut second = Phone::connect(t.phone_addr()).await;
+    let mut second = RawPhone::connect(t.phone_addr()).await;
     second.send_hello().await;
     match second.read_handshake().await {
         Some(HandshakeMessage::Busy { retry_after_ms }) => assert!(retry_after_ms > 0),
@@ -74,30 +68,19 @@ async fn a_second_phone_gets_busy_and_never_queues() {
         .await;
     assert!(matches!(first.recv().await, Some(SessionMessage::Done(_))));
     first.expect_closed().await;
-    eventually("terminal free", || !t.status().busy).await;
-    let mut third = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
-    third.expect_request().await;
-    drop(third);
+    serves_the_next_phone(&f, &t).await;
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn decline_ends_with_cancelled_and_no_linkage() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, t) = offline_tram().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
-    phone
-        .send(&SessionMessage::Decline {
-            reason: "too expensive".into(),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Cancelled),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        decline(&mut phone, "too expensive").await.outcome,
+        DoneOutcome::Cancelled
+    );
     phone.expect_closed().await;
     let outcome = t.sale_outcome(&req.order_id).await.unwrap();
     assert_eq!(outcome.state, SaleState::Declined);
@@ -111,11 +94,8 @@ async fn decline_ends_with_cancelled_and_no_linkage() {
 
 #[tokio::test]
 async fn a_tampered_frame_ends_the_session_and_the_terminal_keeps_serving() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, t) = offline_tram().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone.expect_request().await;
     let mut sealed = phone.seal(&SessionMessage::Decline { reason: "x".into() });
     let last = sealed.len() - 1;
@@ -124,27 +104,16 @@ async fn a_tampered_frame_ends_the_session_and_the_terminal_keeps_serving() {
         .send_raw(&wayfare_protocol::framing::encode_frame(&sealed).unwrap())
         .await;
     // The terminal says "protocol error" (sealed) and closes; no Done.
-    match phone.recv().await {
-        Some(SessionMessage::Error(e)) => assert_eq!(e.code, ErrorCode::Protocol),
-        None => {}
-        other => panic!("expected an error or a close, got {other:?}"),
-    }
-    phone.expect_closed().await;
+    expect_protocol_error_and_close(&mut phone).await;
     assert_eq!(t.status().linkage_activations, 0);
-    eventually("terminal free", || !t.status().busy).await;
-    let mut next = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
-    next.expect_request().await;
-    drop(next);
+    serves_the_next_phone(&f, &t).await;
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_replayed_frame_ends_the_session() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, t) = offline_tram().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     phone.expect_request().await;
     let frame = wayfare_protocol::framing::encode_frame(&phone.seal(&SessionMessage::Identity {
         handle: "rider-7f3a".into(),
@@ -152,22 +121,14 @@ async fn a_replayed_frame_ends_the_session() {
     .unwrap();
     phone.send_raw(&frame).await;
     phone.send_raw(&frame).await;
-    match phone.recv().await {
-        Some(SessionMessage::Error(e)) => assert_eq!(e.code, ErrorCode::Protocol),
-        None => {}
-        other => panic!("expected an error or a close, got {other:?}"),
-    }
-    phone.expect_closed().await;
+    expect_protocol_error_and_close(&mut phone).await;
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_oversized_frame_header_is_refused() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let t = wayfare_terminal::start(f.tram_config(UNREACHABLE))
-        .await
-        .unwrap();
-    let mut phone = Phone::connect(t.phone_addr()).await;
+    let (f, t) = offline_tram().await;
+    let mut phone = RawPhone::connect(t.phone_addr()).await;
     phone
         .send_raw(&((MAX_FRAME_LEN as u32) + 1).to_be_bytes())
         .await;
@@ -179,35 +140,27 @@ async fn an_oversized_frame_header_is_refused() {
     phone.expect_closed().await;
     // Garbage instead of a hello is refused the same way.
     eventually("terminal free", || !t.status().busy).await;
-    let mut garbage = Phone::connect(t.phone_addr()).await;
+    let mut garbage = RawPhone::connect(t.phone_addr()).await;
     garbage
         .send_raw(&wayfare_protocol::framing::encode_frame(b"\xff\x00not cbor").unwrap())
         .await;
     garbage.expect_closed().await;
-    eventually("terminal free", || !t.status().busy).await;
-    let mut next = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
-    next.expect_request().await;
+    serves_the_next_phone(&f, &t).await;
     assert_eq!(t.status().sessions_served, 1);
-    drop(next);
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_forged_receipt_is_refused_and_the_gate_stays_shut() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, stub, t) = tram_with_stub().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     let forger = SigningKey::generate().unwrap();
     let receipt = f.receipt_for(&req, &forger);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        present_receipt(&mut phone, receipt).await.outcome,
+        DoneOutcome::Refused
+    );
     assert_eq!(t.status().linkage_activations, 0);
     assert_eq!(
         t.sale_outcome(&req.order_id).await.unwrap().state,
@@ -222,42 +175,30 @@ async fn a_forged_receipt_is_refused_and_the_gate_stays_shut() {
 
 #[tokio::test]
 async fn a_receipt_for_another_amount_is_refused() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, _stub, t) = tram_with_stub().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let mut req = phone.expect_request().await;
     req.amount_minor = 1;
     let receipt = f.receipt_for(&req, &f.receipt_key);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        present_receipt(&mut phone, receipt).await.outcome,
+        DoneOutcome::Refused
+    );
     assert_eq!(t.status().linkage_activations, 0);
     t.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_valid_receipt_confirmed_by_the_platform_opens_the_gate_once() {
-    let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
-    let t = wayfare_terminal::start(f.tram_config(&stub.url))
-        .await
-        .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let (f, stub, t) = tram_with_stub().await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     let receipt = f.receipt_for(&req, &f.receipt_key);
-    phone.send(&SessionMessage::Receipt { receipt }).await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => {
-            assert_eq!(done.outcome, DoneOutcome::Accepted);
-            assert_eq!(done.message, "Gate opened");
-        }
-        other => panic!("expected Done, got {other:?}"),
-    }
+    let done = present_receipt(&mut phone, receipt).await;
+    assert_eq!(
+        (done.outcome, done.message.as_str()),
+        (DoneOutcome::Accepted, "Gate opened")
+    );
     assert_eq!(t.status().linkage_activations, 1);
     let outcome = t.sale_outcome(&req.order_id).await.unwrap();
     assert_eq!(outcome.state, SaleState::Accepted);
@@ -280,22 +221,17 @@ async fn a_valid_receipt_confirmed_by_the_platform_opens_the_gate_once() {
 #[tokio::test]
 async fn a_payment_the_platform_does_not_confirm_keeps_the_gate_shut() {
     let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     stub.state.lock().unwrap().confirmed = false;
     let t = wayfare_terminal::start(f.tram_config(&stub.url))
         .await
         .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
-    phone
-        .send(&SessionMessage::Receipt {
-            receipt: f.receipt_for(&req, &f.receipt_key),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Refused),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    assert_eq!(
+        pay_with_receipt(&mut phone, &f, &req).await,
+        DoneOutcome::Refused
+    );
     assert_eq!(t.status().linkage_activations, 0);
     assert_eq!(stub.state.lock().unwrap().confirmations, 1);
     t.shutdown().await;
@@ -309,7 +245,7 @@ async fn an_unpaid_request_expires() {
         tram.request_ttl_ms = 1_000;
     }
     let t = wayfare_terminal::start(config).await.unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     match phone.recv().await {
         Some(SessionMessage::Error(e)) => assert_eq!(e.code, ErrorCode::Expired),
@@ -326,30 +262,22 @@ async fn an_unpaid_request_expires() {
 #[tokio::test]
 async fn a_pushed_payment_confirms_when_the_platform_api_is_down() {
     let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     stub.state.lock().unwrap().confirmations_down = true;
     let t = wayfare_terminal::start(f.tram_config(&stub.url))
         .await
         .unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
     // The server pushes "payment complete" to the terminal too (P2).
-    stub.push_payment(serde_json::json!({
-        "payment_id": "pay_00112233445566778899aabb",
-        "order_id": req.order_id,
-        "amount_minor": 200,
-        "currency": "CNY",
-        "completed_at_ms": now_ms(),
-    }));
-    phone
-        .send(&SessionMessage::Receipt {
-            receipt: f.receipt_for(&req, &f.receipt_key),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::Accepted),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    stub.push_payment(payment_completed(
+        "pay_00112233445566778899aabb",
+        &req.order_id,
+    ));
+    assert_eq!(
+        pay_with_receipt(&mut phone, &f, &req).await,
+        DoneOutcome::Accepted
+    );
     assert_eq!(t.status().linkage_activations, 1);
     assert_eq!(stub.state.lock().unwrap().bad_signatures, 0);
     t.shutdown().await;
@@ -361,29 +289,18 @@ async fn a_pushed_payment_confirms_when_the_platform_api_is_down() {
 #[tokio::test]
 async fn a_push_for_another_payment_does_not_confirm() {
     let f = Fixture::new(TerminalKind::Tram).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     stub.state.lock().unwrap().confirmations_down = true;
     let mut config = f.tram_config(&stub.url);
     config.timeouts.confirm_ms = 1_000;
     let t = wayfare_terminal::start(config).await.unwrap();
-    let mut phone = Phone::handshake(t.phone_addr(), &f.operator.public_key()).await;
+    let mut phone = f.phone(t.phone_addr()).await;
     let req = phone.expect_request().await;
-    stub.push_payment(serde_json::json!({
-        "payment_id": "pay_other",
-        "order_id": req.order_id,
-        "amount_minor": 200,
-        "currency": "CNY",
-        "completed_at_ms": now_ms(),
-    }));
-    phone
-        .send(&SessionMessage::Receipt {
-            receipt: f.receipt_for(&req, &f.receipt_key),
-        })
-        .await;
-    match phone.recv().await {
-        Some(SessionMessage::Done(done)) => assert_eq!(done.outcome, DoneOutcome::InDoubt),
-        other => panic!("expected Done, got {other:?}"),
-    }
+    stub.push_payment(payment_completed("pay_other", &req.order_id));
+    assert_eq!(
+        pay_with_receipt(&mut phone, &f, &req).await,
+        DoneOutcome::InDoubt
+    );
     assert_eq!(t.status().linkage_activations, 0);
     assert_eq!(t.status().in_doubt.len(), 1);
     assert_eq!(

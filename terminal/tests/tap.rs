@@ -18,8 +18,8 @@ async fn tap(
     f: &Fixture,
     token: Option<TapInToken>,
     silent: bool,
-) -> (Phone, SessionMessage) {
-    let mut phone = Phone::handshake(addr, &f.operator.public_key()).await;
+) -> (RawPhone, SessionMessage) {
+    let mut phone = f.phone(addr).await;
     if !silent {
         phone.send(&SessionMessage::TapIn { token }).await;
     }
@@ -29,7 +29,7 @@ async fn tap(
 
 /// The phone's device-signed acknowledgement of an entry (any device key:
 /// the gate checks what the consent names, the control center the key).
-async fn acknowledge(phone: &mut Phone, f: &Fixture, token: &TapInToken) {
+async fn acknowledge(phone: &mut RawPhone, f: &Fixture, token: &TapInToken) {
     let (body, _) = token
         .verify_authentic(&f.operator.public_key(), now_ms())
         .unwrap();
@@ -51,7 +51,11 @@ async fn acknowledge(phone: &mut Phone, f: &Fixture, token: &TapInToken) {
     phone.send(&SessionMessage::TapInAccepted { consent }).await;
 }
 
-async fn pay(phone: &mut Phone, f: &Fixture, request: &wayfare_protocol::messages::PaymentRequest) {
+async fn pay(
+    phone: &mut RawPhone,
+    f: &Fixture,
+    request: &wayfare_protocol::messages::PaymentRequest,
+) {
     let receipt = f.receipt_for(request, &f.receipt_key);
     phone.send(&SessionMessage::Receipt { receipt }).await;
     match phone.recv().await {
@@ -65,7 +69,7 @@ async fn pay(phone: &mut Phone, f: &Fixture, request: &wayfare_protocol::message
 #[tokio::test]
 async fn entry_exit_reuse_and_forgery_at_a_two_way_gate() {
     let f = Fixture::new(TerminalKind::Gate).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let t = wayfare_terminal::start(f.tap_config(&stub.url, TapRole::Both, "Central", 4))
         .await
         .unwrap();
@@ -181,7 +185,7 @@ async fn entry_exit_reuse_and_forgery_at_a_two_way_gate() {
 #[tokio::test]
 async fn an_exit_gate_charges_the_maximum_without_a_token_and_survives_restart() {
     let f = Fixture::new(TerminalKind::Gate).await;
-    let stub = StubPlatform::start(f.terminal_key).await;
+    let stub = f.stub().await;
     let t = wayfare_terminal::start(f.tap_config(&stub.url, TapRole::Exit, "Harbour", 2))
         .await
         .unwrap();

@@ -1,10 +1,11 @@
 //! Shared fixtures of the whole-system tests: a real control center,
 //! real access terminals and real wallets on loopback (see
-//! `wayfare_cli::local`), plus fault injection and a hand-made phone.
+//! `wayfare_cli::local`, the demo's own), plus fault injection; the
+//! hand-made phone, clock, polling and signed client are the test kit's
+//! (`wayfare_testkit`).
 
 pub mod fault_proxy;
 pub mod nfc;
-pub mod raw_phone;
 
 /// Installs the ring provider for rustls (once per process) and a test
 /// log subscriber honouring `RUST_LOG`.
@@ -166,4 +167,44 @@ pub async fn pay_sale(
         Some(paid.payment_id.as_str())
     );
     paid
+}
+
+/// The tram of the guardian scenes: a "City Tram" operator with one tram
+/// terminal in its default setup.
+pub async fn city_tram(system: &LocalSystem) -> RunningTerminal {
+    let operator = system.merchant("City Tram", "CNY").await.expect("merchant");
+    system
+        .tram_terminal(
+            &operator,
+            "CNY",
+            &wayfare_cli::local::TramSetup::default(),
+            TerminalOptions::default(),
+        )
+        .await
+        .expect("tram terminal")
+}
+
+/// A rider "Mei" holding 10 000 CNY and her guardian "Dad", bound for her
+/// transit rides (named by her phone number's tail).
+pub async fn guarded_rider(system: &LocalSystem) -> (RiderWallet, RiderWallet) {
+    use wayfare_core::{GuardianScope, RiderName};
+    let rider = system
+        .rider("Mei", Some("+8613800131234"))
+        .await
+        .expect("rider");
+    let guardian = system.rider("Dad", None).await.expect("guardian");
+    system.fund(&rider, 10_000).await.expect("top-up");
+    let inv = rider
+        .wallet
+        .guardians()
+        .create_invitation(GuardianScope::TransitOnly, RiderName::PhoneTail, None)
+        .await
+        .expect("invitation");
+    guardian
+        .wallet
+        .guardians()
+        .accept_invitation(inv.code)
+        .await
+        .expect("accepted");
+    (rider, guardian)
 }

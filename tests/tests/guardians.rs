@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
+use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{
     BindingRole, BindingStatus, GuardianAlert, GuardianScope, ListenerError, PaymentFailure,
     PaymentOutcome, PaymentRequestInfo, RiderName, TapOutcome, WalletError, WalletEventBody,
@@ -76,16 +76,7 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
     let guardian = system.rider("Dad", Some("+8613911112222")).await.unwrap();
     let stranger = system.rider("Eve", None).await.unwrap();
     system.fund(&rider, 10_000).await.unwrap();
-    let operator = system.merchant("City Tram", CNY).await.unwrap();
-    let tram = system
-        .tram_terminal(
-            &operator,
-            CNY,
-            &TramSetup::default(),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
+    let tram = wayfare_e2e::city_tram(&system).await;
     let (r, g, s) = (
         rider.wallet.guardians(),
         guardian.wallet.guardians(),
@@ -127,12 +118,7 @@ async fn consent_lifecycle_authorization_and_revocation_stop_alerts() {
         )
         .await
         .unwrap();
-    while (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64)
-        <= short.expires_at_ms + 5
-    {
+    while (wayfare_testkit::now_ms() as i64) <= short.expires_at_ms + 5 {
         // Nothing to poll: the clock has to pass the expiry.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -230,16 +216,7 @@ async fn a_ride_alert_has_station_direction_time_and_amount_and_scope_holds() {
     transit_guardian.wallet.set_listener(recorder.clone());
     let stream = transit_guardian.wallet.guardians().alert_stream();
 
-    let operator = system.merchant("City Tram", CNY).await.unwrap();
-    let tram = system
-        .tram_terminal(
-            &operator,
-            CNY,
-            &TramSetup::default(),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
+    let tram = wayfare_e2e::city_tram(&system).await;
     let paid = ride(&rider, &tram).await;
     let a = next_alert(&stream).await;
     assert_eq!(a.payment_id, paid.payment_id);
@@ -312,31 +289,8 @@ async fn a_ride_alert_has_station_direction_time_and_amount_and_scope_holds() {
 async fn an_offline_guardian_gets_three_rides_in_order_once_across_a_server_restart() {
     wayfare_e2e::init();
     let mut system = LocalSystem::start().await.unwrap();
-    let rider = system.rider("Mei", Some("+8613800131234")).await.unwrap();
-    let mut guardian = system.rider("Dad", None).await.unwrap();
-    system.fund(&rider, 10_000).await.unwrap();
-    let inv = rider
-        .wallet
-        .guardians()
-        .create_invitation(GuardianScope::TransitOnly, RiderName::PhoneTail, None)
-        .await
-        .unwrap();
-    guardian
-        .wallet
-        .guardians()
-        .accept_invitation(inv.code)
-        .await
-        .unwrap();
-    let operator = system.merchant("City Tram", CNY).await.unwrap();
-    let tram = system
-        .tram_terminal(
-            &operator,
-            CNY,
-            &TramSetup::default(),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
+    let (rider, mut guardian) = wayfare_e2e::guarded_rider(&system).await;
+    let tram = wayfare_e2e::city_tram(&system).await;
 
     // The guardian's phone goes offline (app closed).
     guardian.wallet.close().await;

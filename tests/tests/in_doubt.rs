@@ -9,9 +9,9 @@
 //! Faults come from two loopback proxies: one between the rider's wallet
 //! and the control center, one between the terminal and the control center.
 
-use std::future::Future;
 use std::time::Duration;
 
+use wayfare_cli::admin::Merchant;
 use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_cli::local_transit::GateSetup;
 use wayfare_core::{DoneKind, TapOutcome, WalletError};
@@ -19,24 +19,9 @@ use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
 use wayfare_e2e::{payments_in_history, tap};
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::{RunningTerminal, SaleState};
+use wayfare_testkit::wait_until;
 
 const CNY: &str = "CNY";
-
-/// Polls `check` every 20 ms until it holds, for at most `within`.
-async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The control center, a rider reaching it through `rider_proxy`, and the
 /// options for a terminal reaching it through `terminal_proxy`.
@@ -72,6 +57,28 @@ impl Scene {
             ..TerminalOptions::default()
         }
     }
+
+    /// A café and its till, reaching the control center through the
+    /// terminal proxy; its requests live `request_ttl_ms`.
+    async fn till(&self, request_ttl_ms: u64) -> (Merchant, RunningTerminal) {
+        let cafe = self.system.merchant("Corner Café", CNY).await.unwrap();
+        let options = self.terminal_options(request_ttl_ms);
+        let pos = self.system.pos_terminal(&cafe, CNY, options).await.unwrap();
+        (cafe, pos)
+    }
+
+    /// The rider's session with `terminal`, typed in by address.
+    async fn connect(
+        &self,
+        terminal: &RunningTerminal,
+    ) -> std::sync::Arc<wayfare_core::TerminalSession> {
+        self.rider
+            .wallet
+            .terminals()
+            .connect(manual_terminal(terminal))
+            .await
+            .unwrap()
+    }
 }
 
 fn in_doubt_orders(t: &RunningTerminal) -> Vec<String> {
@@ -86,27 +93,25 @@ async fn state_of(t: &RunningTerminal, order_id: &str) -> Option<SaleState> {
     t.sale_outcome(order_id).await.map(|o| o.state)
 }
 
+/// Waits until the terminal's sale `order_id` is in `state`.
+async fn wait_for_state(t: &RunningTerminal, order_id: &str, state: SaleState, within: Duration) {
+    let what = format!("sale {order_id} is {state:?}");
+    wait_until(within, &what, || async {
+        state_of(t, order_id).await == Some(state)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_receipt_printed() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
-        .await
-        .unwrap();
+    let (cafe, pos) = s.till(60_000).await;
     // The till cannot reach the control center either, so nothing settles
     // the sale behind the rider's back.
     s.terminal_proxy.set_mode(FaultMode::Refuse);
 
     let order = pos.new_sale(1_250, "Lunch").await.unwrap();
-    let session = s
-        .rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = s.connect(&pos).await;
     assert_eq!(
         session.next_payment_request().await.unwrap().order_id,
         order
@@ -133,13 +138,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
     // The rider taps again at the same till: the same order comes back, the
     // same instruction is re-sent, the server answers the original payment.
     s.rider_proxy.set_mode(FaultMode::Forward);
-    let session = s
-        .rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = s.connect(&pos).await;
     assert_eq!(
         session.next_payment_request().await.unwrap().order_id,
         order
@@ -153,10 +152,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
         Some(DoneKind::Accepted)
     );
 
-    eventually(Duration::from_secs(10), "the sale is paid", || async {
-        state_of(&pos, &order).await == Some(SaleState::Accepted)
-    })
-    .await;
+    wait_for_state(&pos, &order, SaleState::Accepted, Duration::from_secs(10)).await;
     assert_eq!(pos.status().linkage_activations, 1, "printed once");
     assert!(in_doubt_orders(&pos).is_empty());
     assert_eq!(s.rider.balance().await.unwrap(), 3_750, "charged once");
@@ -169,20 +165,9 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
 #[tokio::test]
 async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(60_000))
-        .await
-        .unwrap();
+    let (_cafe, pos) = s.till(60_000).await;
     let order = pos.new_sale(900, "Tea").await.unwrap();
-    let session = s
-        .rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = s.connect(&pos).await;
     session.next_payment_request().await.unwrap();
     s.rider_proxy.set_mode(FaultMode::LoseResponses);
     assert!(matches!(
@@ -190,10 +175,7 @@ async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() 
         Err(WalletError::PaymentPending { .. })
     ));
     // The till hears from the platform (push or confirmation by order).
-    eventually(Duration::from_secs(10), "the sale is paid", || async {
-        state_of(&pos, &order).await == Some(SaleState::Accepted)
-    })
-    .await;
+    wait_for_state(&pos, &order, SaleState::Accepted, Duration::from_secs(10)).await;
     assert_eq!(pos.status().linkage_activations, 1);
     // The phone's outbox settles its side once the network is back.
     s.rider_proxy.set_mode(FaultMode::Forward);
@@ -206,21 +188,10 @@ async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() 
 #[tokio::test]
 async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and_nothing_charged() {
     let s = scene(5_000).await;
-    let cafe = s.system.merchant("Corner Café", CNY).await.unwrap();
-    let pos = s
-        .system
-        .pos_terminal(&cafe, CNY, s.terminal_options(2_000))
-        .await
-        .unwrap();
+    let (cafe, pos) = s.till(2_000).await;
     s.terminal_proxy.set_mode(FaultMode::Refuse);
     let order = pos.new_sale(1_250, "Lunch").await.unwrap();
-    let session = s
-        .rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = s.connect(&pos).await;
     session.next_payment_request().await.unwrap();
     s.rider_proxy.set_mode(FaultMode::Refuse);
     assert!(matches!(
@@ -231,15 +202,12 @@ async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and
 
     // The control center comes back only after the request expired.
     let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
-    eventually(Duration::from_secs(10), "the request expired", || async {
+    wait_until(Duration::from_secs(10), "the request expired", || async {
         std::time::SystemTime::now() > request_expired
     })
     .await;
     s.terminal_proxy.set_mode(FaultMode::Forward);
-    eventually(Duration::from_secs(15), "the sale is unpaid", || async {
-        state_of(&pos, &order).await == Some(SaleState::Unpaid)
-    })
-    .await;
+    wait_for_state(&pos, &order, SaleState::Unpaid, Duration::from_secs(15)).await;
     assert!(in_doubt_orders(&pos).is_empty());
     assert_eq!(pos.status().linkage_activations, 0);
 
@@ -323,7 +291,7 @@ async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_f
         paid.terminal_done.as_ref().map(|d| d.outcome),
         Some(DoneKind::Accepted)
     );
-    eventually(Duration::from_secs(10), "the gate is settled", || async {
+    wait_until(Duration::from_secs(10), "the gate is settled", || async {
         state_of(&exit, &request.order_id).await == Some(SaleState::Accepted)
     })
     .await;
@@ -352,12 +320,12 @@ async fn the_control_center_down_for_the_whole_expiry_at_a_tap_out_gate_charges_
         Err(WalletError::PaymentPending { .. })
     ));
     let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
-    eventually(Duration::from_secs(10), "the request expired", || async {
+    wait_until(Duration::from_secs(10), "the request expired", || async {
         std::time::SystemTime::now() > request_expired
     })
     .await;
     s.terminal_proxy.set_mode(FaultMode::Forward);
-    eventually(Duration::from_secs(15), "the exit is unpaid", || async {
+    wait_until(Duration::from_secs(15), "the exit is unpaid", || async {
         state_of(&exit, &request.order_id).await == Some(SaleState::Unpaid)
     })
     .await;
@@ -417,7 +385,7 @@ async fn a_lost_answer_on_a_tram_then_a_second_tap_is_one_fare() {
     let confirming = tokio::spawn(async move { session.confirm().await });
     s.terminal_proxy.set_mode(FaultMode::Forward);
     confirming.await.unwrap().expect("paid");
-    eventually(Duration::from_secs(10), "the fare is settled", || async {
+    wait_until(Duration::from_secs(10), "the fare is settled", || async {
         state_of(&tram, &request.order_id).await == Some(SaleState::Accepted)
     })
     .await;

@@ -167,10 +167,7 @@ async fn an_expired_request_cannot_be_paid() {
     let (session, request) = ring_up(&rider, &pos, 500, "Tea").await;
     // The user hesitates past the deadline. This waits for the clock, not
     // for another party, so there is nothing to poll instead.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
+    let now = wayfare_testkit::now_ms();
     tokio::time::sleep(std::time::Duration::from_millis(
         request.expires_at_ms.saturating_sub(now) + 5,
     ))

@@ -214,16 +214,7 @@ async fn a_rider_registers_with_consent_then_revokes() {
 async fn at_a_tram_registration_comes_after_the_tap() {
     wayfare_e2e::init();
     let system = LocalSystem::start().await.unwrap();
-    let operator = system.merchant("City Tram", "CNY").await.unwrap();
-    let tram = system
-        .tram_terminal(
-            &operator,
-            "CNY",
-            &wayfare_cli::local::TramSetup::default(),
-            TerminalOptions::default(),
-        )
-        .await
-        .unwrap();
+    let tram = wayfare_e2e::city_tram(&system).await;
     let rider = system.rider("Lin", None).await.unwrap();
     system.fund(&rider, 1_000).await.unwrap();
     let session = rider

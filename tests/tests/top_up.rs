@@ -7,7 +7,9 @@
 //! set.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use wayfare_testkit::now_ms;
 
 use serde_json::{json, Value};
 use wayfare_cli::local::{LocalSystem, RiderWallet};
@@ -56,10 +58,7 @@ impl Provider {
 
     async fn post(&self, body: &Value, secret: &str) -> (u16, Value) {
         let bytes = body.to_string().into_bytes();
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = (now_ms() / 1_000) as i64;
         self.post_raw(&bytes, &sign_callback(secret.as_bytes(), now, &bytes))
             .await
     }

@@ -4,11 +4,13 @@
 //! rider boarded. A stale feed is flagged, never applied.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use wayfare_testkit::now_ms;
 
 use axum::http::header;
 use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
-use wayfare_core::{GuardianAlert, GuardianScope, PaymentOutcome, RiderName, TapOutcome};
+use wayfare_core::{GuardianAlert, PaymentOutcome, TapOutcome};
 use wayfare_terminal::config::{PositionConfig, StopConfig};
 use wayfare_terminal::position::gtfs::{single_vehicle_feed, VehicleStopStatus};
 use wayfare_terminal::position::{PositionSource, PositionStatus};
@@ -45,10 +47,7 @@ impl Feed {
 
     /// The tram is `status` at `stop_id`, measured `age_s` seconds ago.
     fn publish(&self, stop_id: &str, status: VehicleStopStatus, age_s: u64) {
-        let now_s = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now_s = now_ms() / 1_000;
         let feed = single_vehicle_feed(VEHICLE, stop_id, status, now_s - age_s);
         *self.bytes.lock().unwrap() = feed.to_bytes();
     }
@@ -138,21 +137,7 @@ async fn rider_with_guardian(
     RiderWallet,
     Arc<wayfare_core::GuardianAlertStream>,
 ) {
-    let rider = system.rider("Mei", Some("+8613800131234")).await.unwrap();
-    let guardian = system.rider("Dad", None).await.unwrap();
-    system.fund(&rider, 10_000).await.unwrap();
-    let inv = rider
-        .wallet
-        .guardians()
-        .create_invitation(GuardianScope::TransitOnly, RiderName::PhoneTail, None)
-        .await
-        .unwrap();
-    guardian
-        .wallet
-        .guardians()
-        .accept_invitation(inv.code)
-        .await
-        .unwrap();
+    let (rider, guardian) = wayfare_e2e::guarded_rider(system).await;
     let stream = guardian.wallet.guardians().alert_stream();
     (rider, guardian, stream)
 }

@@ -6,30 +6,24 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_cli::local_transit::GateSetup;
-use wayfare_core::{GuardianScope, RiderName, TapOutcome};
-use wayfare_e2e::raw_phone::RawPhone;
+use wayfare_core::TapOutcome;
 use wayfare_e2e::tap;
 use wayfare_protocol::ids::payment_idempotency_key;
-use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
+use wayfare_protocol::instruction::InstructionBody;
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::messages::{DoneOutcome, PaymentRequest, SessionMessage};
 use wayfare_protocol::receipt::Receipt;
-use wayfare_protocol::request_auth::sign_request;
 use wayfare_protocol::tap_in::TapInToken;
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::RunningTerminal;
+use wayfare_testkit::raw_phone::RawPhone;
+use wayfare_testkit::signed::SignedDevice;
+use wayfare_testkit::{eventually, now_ms};
 
 const CNY: &str = "CNY";
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 #[tokio::test]
 async fn trips_between_gates_are_priced_by_the_fare_table_and_alerted_with_both_ends() {
@@ -55,21 +49,7 @@ async fn trips_between_gates_are_priced_by_the_fare_table_and_alerted_with_both_
             .unwrap();
         gates.push(gate);
     }
-    let rider = system.rider("Mei", Some("+8613800131234")).await.unwrap();
-    let guardian = system.rider("Dad", None).await.unwrap();
-    system.fund(&rider, 10_000).await.unwrap();
-    let inv = rider
-        .wallet
-        .guardians()
-        .create_invitation(GuardianScope::TransitOnly, RiderName::PhoneTail, None)
-        .await
-        .unwrap();
-    guardian
-        .wallet
-        .guardians()
-        .accept_invitation(inv.code)
-        .await
-        .unwrap();
+    let (rider, guardian) = wayfare_e2e::guarded_rider(&system).await;
 
     // (entry gate, exit gate, fare, entry station)
     let trips = [
@@ -136,71 +116,28 @@ async fn trips_between_gates_are_priced_by_the_fare_table_and_alerted_with_both_
     assert!(matches!(outcome, TapOutcome::Entered { .. }));
 }
 
-/// A device registered by hand, paying like the core does.
-struct RawPayer {
-    key: SigningKey,
-    device_id: String,
-    account_id: String,
-    base: String,
-    http: reqwest::Client,
-}
+/// A device registered by hand (the test kit's), paying like the core does.
+struct RawPayer(SignedDevice);
 
 impl RawPayer {
     async fn register(system: &LocalSystem) -> Self {
-        let key = SigningKey::generate().unwrap();
-        let http = reqwest::Client::new();
-        let base = system.base_url().to_string();
-        let body =
-            json!({"display_name": "Raw", "device_key": key.public_key().to_base64()}).to_string();
-        let answer = Self::send(&http, &base, &key, "register", "/v1/devices", &body, None).await;
-        let account_id = answer.1["account_id"].as_str().unwrap().to_string();
+        let device = SignedDevice::register(system.base_url(), "Raw").await;
         system
             .admin()
-            .sandbox_top_up(&account_id, 10_000, CNY)
+            .sandbox_top_up(&device.account_id, 10_000, CNY)
             .await
             .unwrap();
-        Self {
-            device_id: answer.1["device_id"].as_str().unwrap().to_string(),
-            account_id,
-            key,
-            base,
-            http,
-        }
-    }
-
-    async fn send(
-        http: &reqwest::Client,
-        base: &str,
-        key: &SigningKey,
-        key_id: &str,
-        path: &str,
-        body: &str,
-        idem: Option<&str>,
-    ) -> (u16, Value) {
-        let sig = sign_request(key, key_id, "POST", path, body.as_bytes(), now_ms()).unwrap();
-        let mut req = http
-            .post(format!("{base}{path}"))
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
-        if let Some(idem) = idem {
-            req = req.header("idempotency-key", idem);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap())
+        Self(device)
     }
 
     /// Pays a request at the server; the receipt on success, the error otherwise.
     async fn pay(&self, r: &PaymentRequest) -> Result<Receipt, Value> {
-        let idem = payment_idempotency_key(&self.account_id, &r.terminal_id, &r.order_id);
+        let d = &self.0;
         let body = InstructionBody {
             version: 1,
-            account_id: self.account_id.clone(),
-            device_id: self.device_id.clone(),
-            idempotency_key: idem.clone(),
+            account_id: d.account_id.clone(),
+            device_id: d.device_id.clone(),
+            idempotency_key: payment_idempotency_key(&d.account_id, &r.terminal_id, &r.order_id),
             order_id: r.order_id.clone(),
             merchant_id: r.merchant_id.clone(),
             terminal_id: r.terminal_id.clone(),
@@ -212,18 +149,7 @@ impl RawPayer {
             signed_at_ms: now_ms(),
             points_spent: 0,
         };
-        let instruction = PaymentInstruction::sign(&self.key, &body).unwrap();
-        let payload = json!({"instruction": instruction.to_base64()}).to_string();
-        let (status, answer) = Self::send(
-            &self.http,
-            &self.base,
-            &self.key,
-            &self.device_id,
-            "/v1/payments",
-            &payload,
-            Some(&idem),
-        )
-        .await;
+        let (status, answer) = d.pay(&body).await;
         if status == 201 {
             Ok(Receipt::from_base64(answer["receipt"].as_str().unwrap()).unwrap())
         } else {
@@ -237,14 +163,9 @@ async fn present(
     operator: &wayfare_protocol::keys::PublicKey,
     token: Option<TapInToken>,
 ) -> (RawPhone, SessionMessage) {
-    let mut phone = RawPhone::connect(gate.phone_addr(), operator)
-        .await
-        .unwrap();
-    phone.send(&SessionMessage::TapIn { token }).await.unwrap();
-    let first = tokio::time::timeout(Duration::from_secs(20), phone.receive())
-        .await
-        .unwrap()
-        .unwrap();
+    let mut phone = RawPhone::handshake(gate.phone_addr(), operator, None).await;
+    phone.send(&SessionMessage::TapIn { token }).await;
+    let first = phone.recv().await.expect("the gate answers the tap");
     (phone, first)
 }
 
@@ -268,19 +189,13 @@ async fn gate(
 
 /// Declines, hangs up and waits until the gate serves the next phone.
 async fn leave(mut phone: RawPhone, gate: &RunningTerminal) {
-    let _ = phone
-        .send(&SessionMessage::Decline {
+    phone
+        .try_send(&SessionMessage::Decline {
             reason: "test".into(),
         })
         .await;
     drop(phone);
-    for _ in 0..1000 {
-        if !gate.status().busy {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the gate stayed busy");
+    eventually("the gate serves the next phone", || !gate.status().busy).await;
 }
 
 fn request_of(message: SessionMessage) -> PaymentRequest {
@@ -329,12 +244,9 @@ async fn missing_forged_and_reused_tokens_never_ride_free() {
         },
     )
     .unwrap();
-    phone
-        .send(&SessionMessage::TapInAccepted { consent })
-        .await
-        .unwrap();
+    phone.send(&SessionMessage::TapInAccepted { consent }).await;
     assert!(
-        matches!(phone.receive().await.unwrap(), SessionMessage::Done(d) if d.outcome == DoneOutcome::Accepted)
+        matches!(phone.recv().await.unwrap(), SessionMessage::Done(d) if d.outcome == DoneOutcome::Accepted)
     );
     let (body, _) = token.verify(&operator_key, now_ms()).unwrap();
 
@@ -368,11 +280,8 @@ async fn missing_forged_and_reused_tokens_never_ride_free() {
     let r = request_of(first);
     assert_eq!(r.amount_minor, 300);
     let receipt = payer.pay(&r).await.expect("the first exit pays");
-    phone
-        .send(&SessionMessage::Receipt { receipt })
-        .await
-        .unwrap();
-    match phone.receive().await.unwrap() {
+    phone.send(&SessionMessage::Receipt { receipt }).await;
+    match phone.recv().await.unwrap() {
         SessionMessage::Done(d) => assert_eq!(d.outcome, DoneOutcome::Accepted),
         other => panic!("expected Done, got {other:?}"),
     }
@@ -400,10 +309,9 @@ async fn missing_forged_and_reused_tokens_never_ride_free() {
         .send(&SessionMessage::Decline {
             reason: "the server refused".into(),
         })
-        .await
-        .unwrap();
+        .await;
     assert_eq!(exit_b.status().linkage_activations, 0);
-    assert_eq!(system.balance_of(&payer.account_id).await, 10_000 - 300);
+    assert_eq!(system.balance_of(&payer.0.account_id).await, 10_000 - 300);
 }
 
 #[tokio::test]

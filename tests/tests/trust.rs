@@ -4,11 +4,11 @@
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
-use wayfare_e2e::raw_phone::RawPhone;
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::messages::{DoneOutcome, SessionMessage};
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_terminal::SaleState;
+use wayfare_testkit::raw_phone::RawPhone;
 
 const CNY: &str = "CNY";
 
@@ -70,17 +70,15 @@ async fn present(
     receipt: impl FnOnce(&wayfare_protocol::messages::PaymentRequest) -> Receipt,
 ) -> (String, SessionMessage) {
     let order = pos.new_sale(700, "Sandwich").await.unwrap();
-    let mut phone = RawPhone::connect(pos.phone_addr(), &system.server().unwrap().operator_key())
-        .await
-        .unwrap();
-    let request = phone.payment_request().await.unwrap();
+    let operator = system.server().unwrap().operator_key();
+    let mut phone = RawPhone::handshake(pos.phone_addr(), &operator, None).await;
+    let request = phone.payment_request().await;
     phone
         .send(&SessionMessage::Receipt {
             receipt: receipt(&request),
         })
-        .await
-        .unwrap();
-    (order, phone.receive().await.unwrap())
+        .await;
+    (order, phone.recv().await.unwrap())
 }
 
 fn assert_refused(answer: &SessionMessage) {

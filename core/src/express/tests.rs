@@ -15,7 +15,7 @@ use crate::clock::now_ms;
 use crate::listener::ListenerError;
 use crate::nfc::{NfcCard, NfcListener};
 use crate::session::TerminalSession;
-use crate::testing::{spawn_server, wallet, FakeServer, Keys, Mode};
+use crate::testing::{spawn_server, wallet, Keys, PayMode, StubCenter};
 use crate::{ExpressSettings, Wallet, WalletError};
 
 const GATE: &str = "trm_gate0001";
@@ -33,7 +33,7 @@ impl NfcListener for Quiet {
 
 struct World {
     keys: Keys,
-    server: FakeServer,
+    server: StubCenter,
     _dir: tempfile::TempDir,
     wallet: Arc<Wallet>,
     card: Arc<NfcCard>,
@@ -41,7 +41,7 @@ struct World {
 
 async fn world() -> World {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::Pay).await;
+    let server = spawn_server(&keys, PayMode::Pay).await;
     let dir = tempfile::tempdir().unwrap();
     let wallet = wallet(dir.path(), &server.url, &keys, true).await;
     let card = wallet.terminals().nfc_card(Arc::new(Quiet));

@@ -15,7 +15,7 @@ use super::{NfcCard, NfcListener};
 use crate::clock::now_ms;
 use crate::listener::ListenerError;
 use crate::session::TerminalSession;
-use crate::testing::{dead_server_url, request, spawn_terminal, wallet, Keys, TERMINAL_ID};
+use crate::testing::{dead_url, request, spawn_terminal, wallet, Keys, TERMINAL_ID};
 use crate::WalletError;
 
 #[derive(Default)]
@@ -41,7 +41,7 @@ fn status(answer: &[u8]) -> StatusWord {
 
 async fn card(keys: &Keys) -> (tempfile::TempDir, Arc<NfcCard>, Arc<Inbox>) {
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), keys, true).await;
     let inbox = Arc::new(Inbox::default());
     let card = w.terminals().nfc_card(inbox.clone());
     (dir, card, inbox)

@@ -6,8 +6,8 @@ use wayfare_protocol::messages::{Done, DoneOutcome, SessionMessage};
 
 use crate::clock::now_ms;
 use crate::testing::{
-    config, dead_server_url, manual, preregister, request, spawn_server, spawn_terminal, wallet,
-    Keys, Mode, TERMINAL_ID,
+    config, dead_url, manual, preregister, request, spawn_server, spawn_terminal, wallet, Keys,
+    PayMode, TERMINAL_ID,
 };
 use crate::{DoneKind, InMemoryKeyStore, Wallet, WalletError};
 
@@ -50,7 +50,7 @@ async fn terminal(
 #[tokio::test]
 async fn confirm_pays_stores_the_receipt_and_hands_it_to_the_terminal() {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::Pay).await;
+    let server = spawn_server(&keys, PayMode::Pay).await;
     let (port, term) = terminal(&keys, "ord_ok", DoneOutcome::Accepted).await;
     let dir = tempfile::tempdir().unwrap();
     let w = wallet(dir.path(), &server.url, &keys, true).await;
@@ -78,7 +78,7 @@ async fn confirm_pays_stores_the_receipt_and_hands_it_to_the_terminal() {
 #[tokio::test]
 async fn terminal_refusal_after_payment_is_typed_and_the_receipt_is_kept() {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::Pay).await;
+    let server = spawn_server(&keys, PayMode::Pay).await;
     let (port, _term) = terminal(&keys, "ord_refused", DoneOutcome::Refused).await;
     let dir = tempfile::tempdir().unwrap();
     let w = wallet(dir.path(), &server.url, &keys, true).await;
@@ -95,7 +95,7 @@ async fn terminal_refusal_after_payment_is_typed_and_the_receipt_is_kept() {
 #[tokio::test]
 async fn insufficient_funds_fails_the_intent_and_declines() {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::Fail(402, "insufficient_funds")).await;
+    let server = spawn_server(&keys, PayMode::Fail(402, "insufficient_funds")).await;
     let (port, term) = terminal(&keys, "ord_poor", DoneOutcome::Accepted).await;
     let dir = tempfile::tempdir().unwrap();
     let w = wallet(dir.path(), &server.url, &keys, true).await;
@@ -127,11 +127,7 @@ async fn network_down_leaves_the_payment_pending_and_open_settles_it_once() {
     preregister(dir.path(), &key_store).await;
 
     // First run: the control center is unreachable.
-    let w = Wallet::new(
-        config(dir.path(), &dead_server_url(), &keys),
-        key_store.clone(),
-    )
-    .unwrap();
+    let w = Wallet::new(config(dir.path(), &dead_url(), &keys), key_store.clone()).unwrap();
     w.open().await.unwrap();
     let session = w.terminals().connect(manual(port)).await.unwrap();
     session.next_payment_request().await.unwrap();
@@ -150,7 +146,7 @@ async fn network_down_leaves_the_payment_pending_and_open_settles_it_once() {
     drop(w);
 
     // Second run: the server is back; it never saw the first attempt.
-    let server = spawn_server(&keys, Mode::Pay).await;
+    let server = spawn_server(&keys, PayMode::Pay).await;
     let w = Wallet::new(config(dir.path(), &server.url, &keys), key_store.clone()).unwrap();
     let report = w.open().await.unwrap();
     assert_eq!(report.still_pending, 0);
@@ -165,7 +161,7 @@ async fn network_down_leaves_the_payment_pending_and_open_settles_it_once() {
 #[tokio::test]
 async fn lost_response_is_recovered_with_the_same_key_and_charged_once() {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::CommitThenFail).await;
+    let server = spawn_server(&keys, PayMode::CommitThenFail).await;
     let (port, _term) = terminal(&keys, "ord_lost", DoneOutcome::Accepted).await;
     let dir = tempfile::tempdir().unwrap();
     let w = wallet(dir.path(), &server.url, &keys, true).await;
@@ -180,7 +176,7 @@ async fn lost_response_is_recovered_with_the_same_key_and_charged_once() {
     assert!(w.payments().settle_pending().await.unwrap().is_empty());
     assert_eq!(w.payments().pending_count().unwrap(), 1);
 
-    server.state.lock().unwrap().mode = Mode::Pay;
+    server.state.lock().unwrap().mode = PayMode::Pay;
     let settled = w.payments().settle_pending().await.unwrap();
     assert_eq!(settled.len(), 1);
     assert_eq!(settled[0].balance_after_minor, 750);
@@ -197,7 +193,7 @@ async fn lost_response_is_recovered_with_the_same_key_and_charged_once() {
 #[tokio::test]
 async fn paying_the_same_order_again_reuses_the_recorded_instruction() {
     let keys = Keys::new();
-    let server = spawn_server(&keys, Mode::CommitThenFail).await;
+    let server = spawn_server(&keys, PayMode::CommitThenFail).await;
     let dir = tempfile::tempdir().unwrap();
     let w = wallet(dir.path(), &server.url, &keys, true).await;
 
@@ -210,7 +206,7 @@ async fn paying_the_same_order_again_reuses_the_recorded_instruction() {
     ));
 
     // The rider taps again; the terminal asks for the same order.
-    server.state.lock().unwrap().mode = Mode::Pay;
+    server.state.lock().unwrap().mode = PayMode::Pay;
     let (port, term) = terminal(&keys, "ord_same", DoneOutcome::Accepted).await;
     let session = w.terminals().connect(manual(port)).await.unwrap();
     session.next_payment_request().await.unwrap();

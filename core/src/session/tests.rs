@@ -2,13 +2,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use wayfare_protocol::messages::{Done, DoneOutcome, HandshakeMessage, SessionMessage};
+use wayfare_protocol::keys::SigningKey;
+use wayfare_protocol::messages::{
+    Done, DoneOutcome, HandshakeMessage, PaymentRequest, SessionMessage,
+};
 
 use crate::clock::now_ms;
 use crate::listener::{ListenerError, WalletListener};
 use crate::payments::{PaymentFailure, PaymentOutcome};
 use crate::session::PaymentRequestInfo;
-use crate::testing::{dead_server_url, manual, request, spawn_terminal, wallet, Keys, TERMINAL_ID};
+use crate::testing::{dead_url, manual, request, spawn_terminal, wallet, Keys, TERMINAL_ID};
 use crate::{DoneKind, TerminalKind, WalletError};
 
 fn done(outcome: DoneOutcome, message: &str) -> SessionMessage {
@@ -18,37 +21,37 @@ fn done(outcome: DoneOutcome, message: &str) -> SessionMessage {
     })
 }
 
+/// A terminal certified by `keys` that offers `offer`, answers the phone's
+/// first message with `farewell` and returns that message.
+async fn offering(
+    keys: &Keys,
+    offer: PaymentRequest,
+    farewell: SessionMessage,
+) -> (u16, tokio::task::JoinHandle<SessionMessage>) {
+    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
+    let terminal_key = SigningKey::from_seed(keys.terminal.seed()).unwrap();
+    spawn_terminal(move |mut t| async move {
+        t.accept(&terminal_key, &cert).await;
+        t.send(SessionMessage::PaymentRequest(offer)).await.unwrap();
+        let answer = t.recv().await.unwrap();
+        t.send(farewell).await.unwrap();
+        answer
+    })
+    .await
+}
+
 #[tokio::test]
 async fn handshake_request_and_decline() {
     let keys = Keys::new();
-    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
     let terminal_key = keys.terminal.public_key();
-    let term = crate::testing::Keys {
-        operator: wayfare_protocol::keys::SigningKey::from_seed(keys.operator.seed()).unwrap(),
-        receipt: wayfare_protocol::keys::SigningKey::from_seed(keys.receipt.seed()).unwrap(),
-        terminal: wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap(),
-    };
-    let (port, terminal) = spawn_terminal(move |mut t| async move {
-        t.accept(&term.terminal, &cert).await;
-        // Registered wallet, but no identity step asked for: nothing about
-        // the rider is sent; the phone's first message is its decline.
-        t.send(SessionMessage::PaymentRequest(request(
-            "ord_1",
-            250,
-            now_ms() + 60_000,
-        )))
-        .await
-        .unwrap();
-        let decline = t.recv().await.unwrap();
-        t.send(done(DoneOutcome::Cancelled, "Cancelled by the rider"))
-            .await
-            .unwrap();
-        decline
-    })
-    .await;
+    // Registered wallet, but no identity step asked for: nothing about the
+    // rider is sent; the phone's first message is its decline.
+    let offer = request("ord_1", 250, now_ms() + 60_000);
+    let farewell = done(DoneOutcome::Cancelled, "Cancelled by the rider");
+    let (port, terminal) = offering(&keys, offer, farewell).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let session = w.terminals().connect(manual(port)).await.unwrap();
     let info = session.terminal();
     assert_eq!(info.terminal_id, TERMINAL_ID);
@@ -99,7 +102,7 @@ async fn rogue_certificate_is_refused_before_any_payment_request() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let err = w.terminals().connect(manual(port)).await.unwrap_err();
     assert!(
         matches!(err, WalletError::TerminalUntrusted { .. }),
@@ -122,7 +125,7 @@ async fn certificate_for_another_terminal_is_refused() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let err = w.terminals().connect(manual(port)).await.unwrap_err();
     assert!(
         matches!(err, WalletError::TerminalUntrusted { .. }),
@@ -142,7 +145,7 @@ async fn busy_terminal_maps_to_terminal_busy() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let err = w.terminals().connect(manual(port)).await.unwrap_err();
     assert_eq!(err, WalletError::TerminalBusy);
 }
@@ -155,7 +158,7 @@ async fn unreachable_terminal_is_typed() {
         l.local_addr().unwrap().port()
     };
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let err = w.terminals().connect(manual(port)).await.unwrap_err();
     assert!(
         matches!(err, WalletError::TerminalUnreachable { .. }),
@@ -176,7 +179,7 @@ async fn cancel_aborts_the_wait_for_a_request() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let session = w.terminals().connect(manual(port)).await.unwrap();
     let waiting = {
         let session = session.clone();
@@ -224,26 +227,11 @@ impl WalletListener for Recorder {
 #[tokio::test]
 async fn confirm_unregistered_keeps_the_session_and_expired_requests_are_refused() {
     let keys = Keys::new();
-    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
-    let terminal_key = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
-    let (port, terminal) = spawn_terminal(move |mut t| async move {
-        t.accept(&terminal_key, &cert).await;
-        t.send(SessionMessage::PaymentRequest(request(
-            "ord_2",
-            100,
-            now_ms() + 60_000,
-        )))
-        .await
-        .unwrap();
-        let first = t.recv().await.unwrap();
-        t.send(done(DoneOutcome::Cancelled, "Cancelled"))
-            .await
-            .unwrap();
-        first
-    })
-    .await;
+    let offer = request("ord_2", 100, now_ms() + 60_000);
+    let farewell = done(DoneOutcome::Cancelled, "Cancelled");
+    let (port, terminal) = offering(&keys, offer, farewell).await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let recorder = Arc::new(Recorder::default());
     w.set_listener(recorder.clone());
     let session = w.terminals().connect(manual(port)).await.unwrap();
@@ -262,22 +250,11 @@ async fn confirm_unregistered_keeps_the_session_and_expired_requests_are_refused
 #[tokio::test]
 async fn expired_request_is_refused_locally_without_recording() {
     let keys = Keys::new();
-    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
-    let terminal_key = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
-    let (port, terminal) = spawn_terminal(move |mut t| async move {
-        t.accept(&terminal_key, &cert).await;
-        t.send(SessionMessage::PaymentRequest(request("ord_3", 100, 1)))
-            .await
-            .unwrap();
-        let answer = t.recv().await.unwrap();
-        t.send(done(DoneOutcome::Cancelled, "Expired"))
-            .await
-            .unwrap();
-        answer
-    })
-    .await;
+    let offer = request("ord_3", 100, 1);
+    let farewell = done(DoneOutcome::Cancelled, "Expired");
+    let (port, terminal) = offering(&keys, offer, farewell).await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let session = w.terminals().connect(manual(port)).await.unwrap();
     session.next_payment_request().await.unwrap();
     assert_eq!(session.confirm().await, Err(WalletError::RequestExpired));
@@ -293,26 +270,11 @@ async fn expired_request_is_refused_locally_without_recording() {
 #[tokio::test]
 async fn works_from_a_foreign_thread_without_a_runtime() {
     let keys = Keys::new();
-    let cert = keys.certificate(&keys.operator, TERMINAL_ID);
-    let terminal_key = wayfare_protocol::keys::SigningKey::from_seed(keys.terminal.seed()).unwrap();
-    let (port, terminal) = spawn_terminal(move |mut t| async move {
-        t.accept(&terminal_key, &cert).await;
-        t.send(SessionMessage::PaymentRequest(request(
-            "ord_f",
-            100,
-            now_ms() + 60_000,
-        )))
-        .await
-        .unwrap();
-        let answer = t.recv().await.unwrap();
-        t.send(done(DoneOutcome::Cancelled, "Cancelled"))
-            .await
-            .unwrap();
-        answer
-    })
-    .await;
+    let offer = request("ord_f", 100, now_ms() + 60_000);
+    let farewell = done(DoneOutcome::Cancelled, "Cancelled");
+    let (port, terminal) = offering(&keys, offer, farewell).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = crate::testing::config(dir.path(), &dead_server_url(), &keys);
+    let config = crate::testing::config(dir.path(), &dead_url(), &keys);
     let foreign = std::thread::spawn(move || {
         assert!(tokio::runtime::Handle::try_current().is_err());
         let w = crate::Wallet::new(config, crate::InMemoryKeyStore::new()).unwrap();
@@ -355,7 +317,7 @@ async fn the_rider_sees_the_certified_merchant_name_not_the_requests() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let session = w.terminals().connect(manual(port)).await.unwrap();
     let req = session.next_payment_request().await.unwrap();
     assert_eq!(req.merchant_name, "Corner Café");

@@ -1,14 +1,12 @@
 //! Helpers for guardian, transit and billing tests: bindings, tram
-//! terminals, fare contexts, and a small SSE reader.
+//! terminals, fare contexts, and device event streams (read with the
+//! test kit's SSE reader).
 
-use std::time::Duration;
-
-use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::fare::{FareContext, FareDirection, FareMode, TripEntry};
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::request_auth::sign_request;
+use wayfare_testkit::sse::SseReader;
 
 use super::{now_ms, Merchant, Phone, Terminal, TestServer};
 
@@ -22,15 +20,16 @@ impl TestServer {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        self.signed(
-            &phone.key,
-            &phone.device_id,
-            method,
-            path,
-            bytes.as_bytes(),
-            &[],
-        )
-        .await
+        self.api()
+            .send(
+                &phone.key,
+                &phone.device_id,
+                method,
+                path,
+                bytes.as_bytes(),
+                &[],
+            )
+            .await
     }
 
     /// Rider invites; returns the invitation JSON.
@@ -117,22 +116,16 @@ impl TestServer {
     }
 
     /// Opens the caller's device event stream.
-    pub async fn device_stream(&self, phone: &Phone, last_event_id: Option<i64>) -> EventReader {
-        let path = "/v1/devices/me/events";
-        let sig = sign_request(&phone.key, &phone.device_id, "GET", path, b"", now_ms()).unwrap();
-        let mut req = self.http.get(self.url(path));
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
-        if let Some(id) = last_event_id {
-            req = req.header("last-event-id", id.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        EventReader {
-            stream: Box::pin(resp.bytes_stream()),
-            buffer: String::new(),
-        }
+    pub async fn device_stream(&self, phone: &Phone, last_event_id: Option<i64>) -> SseReader {
+        let last = last_event_id.map(|id| id.to_string());
+        self.api()
+            .events(
+                &phone.key,
+                &phone.device_id,
+                "/v1/devices/me/events",
+                last.as_deref(),
+            )
+            .await
     }
 }
 
@@ -163,58 +156,5 @@ pub fn tap_out_fare(entry: &str, exit: &str, token_id: &str, entry_at_ms: u64) -
             token_id: token_id.into(),
         }),
         ..flat_fare(exit, 4)
-    }
-}
-
-/// One server-sent event.
-#[derive(Debug, Clone)]
-pub struct Sse {
-    pub id: i64,
-    pub event: String,
-    pub data: Value,
-}
-
-type ByteStream =
-    std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
-
-pub struct EventReader {
-    stream: ByteStream,
-    buffer: String,
-}
-
-impl EventReader {
-    /// The next event (comments and keep-alives skipped); panics after 20 s.
-    pub async fn next(&mut self) -> Sse {
-        tokio::time::timeout(Duration::from_secs(20), self.next_inner())
-            .await
-            .expect("no server-sent event within 20 s")
-    }
-
-    async fn next_inner(&mut self) -> Sse {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let (mut id, mut event, mut data) = (None, String::new(), String::new());
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
-                    } else if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
-                    }
-                }
-                if let Some(id) = id {
-                    return Sse {
-                        id,
-                        event,
-                        data: serde_json::from_str(&data).unwrap(),
-                    };
-                }
-                continue;
-            }
-            let chunk = self.stream.next().await.expect("stream ended").unwrap();
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
     }
 }

@@ -2,9 +2,6 @@
 //! clients that sign requests like phones and terminals do.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::Once;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -12,26 +9,14 @@ use wayfare_protocol::ids::payment_idempotency_key;
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::money::Currency;
-use wayfare_protocol::request_auth::sign_request;
 use wayfare_server::{start_with, RunningServer, ServerConfig, ServerOptions};
 
 pub mod days;
 pub mod guardians;
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-pub fn client() -> reqwest::Client {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    reqwest::Client::builder().build().unwrap()
-}
+pub use wayfare_testkit::now_ms;
+pub use wayfare_testkit::signed::{client, read, SignedClient};
+use wayfare_testkit::sse::SseReader;
 
 /// The databases to run a test on: the default SQLite file, plus, when
 /// WAYFARE_TEST_DATABASE_URL names a PostgreSQL cluster, a database of the
@@ -177,31 +162,33 @@ impl TestServer {
         read(req.send().await.unwrap()).await
     }
 
-    /// Sends a request signed by `key` as `key_id`.
-    pub async fn signed(
+    /// The test kit's signed client of this server.
+    pub fn api(&self) -> SignedClient {
+        SignedClient {
+            http: self.http.clone(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// A POST of the JSON `body` to `path`, signed by `terminal`.
+    pub async fn terminal_post(
         &self,
-        key: &SigningKey,
-        key_id: &str,
-        method: Method,
+        terminal: &Terminal,
         path: &str,
-        body: &[u8],
-        extra: &[(&str, &str)],
+        body: &str,
     ) -> (StatusCode, Value) {
-        let sig = sign_request(key, key_id, method.as_str(), path, body, now_ms()).unwrap();
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .body(body.to_vec());
-        for (name, value) in sig.headers() {
-            req = req.header(name, value);
-        }
-        for (name, value) in extra {
-            req = req.header(*name, *value);
-        }
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        read(req.send().await.unwrap()).await
+        let (key, id) = (&terminal.key, &terminal.terminal_id);
+        self.api()
+            .send(key, id, Method::POST, path, body.as_bytes(), &[])
+            .await
+    }
+
+    /// `terminal`'s payment event stream, resumed after `last_id` if given.
+    pub async fn terminal_events(&self, terminal: &Terminal, last_id: Option<&str>) -> SseReader {
+        let (key, id) = (&terminal.key, &terminal.terminal_id);
+        self.api()
+            .events(key, id, "/v1/terminals/me/events", last_id)
+            .await
     }
 
     pub async fn merchant(&self, currency: &str) -> Merchant {
@@ -244,20 +231,9 @@ impl TestServer {
 
     pub async fn phone_numbered(&self, currency: &str, number: &str) -> Phone {
         let key = SigningKey::generate().unwrap();
-        let body = json!({"display_name": "Ada", "device_key": key.public_key().to_base64(),
-            "phone_number": number, "currency": currency})
-        .to_string();
-        let (status, answer) = self
-            .signed(
-                &key,
-                "register",
-                Method::POST,
-                "/v1/devices",
-                body.as_bytes(),
-                &[],
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let registration =
+            json!({"display_name": "Ada", "phone_number": number, "currency": currency});
+        let answer = self.api().register(&key, registration).await;
         Phone {
             key,
             device_id: answer["device_id"].as_str().unwrap().into(),
@@ -289,15 +265,16 @@ impl TestServer {
         idem: &str,
     ) -> (StatusCode, Value) {
         let body = json!({"instruction": instruction.to_base64()}).to_string();
-        self.signed(
-            &phone.key,
-            &phone.device_id,
-            Method::POST,
-            "/v1/payments",
-            body.as_bytes(),
-            &[("idempotency-key", idem)],
-        )
-        .await
+        self.api()
+            .send(
+                &phone.key,
+                &phone.device_id,
+                Method::POST,
+                "/v1/payments",
+                body.as_bytes(),
+                &[("idempotency-key", idem)],
+            )
+            .await
     }
 
     pub async fn ledger_check(&self) -> Value {
@@ -313,14 +290,6 @@ impl TestServer {
         assert_eq!(status, StatusCode::OK, "{body}");
         body["balance_minor"].as_i64().unwrap()
     }
-}
-
-pub async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    let value = serde_json::from_str(&text)
-        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
-    (status, value)
 }
 
 pub struct Merchant {

@@ -113,15 +113,16 @@ pub async fn send(s: &TestServer, phone: &Phone, offer: &str, claim: &str) -> (S
 }
 
 pub async fn send_raw(s: &TestServer, phone: &Phone, body: &[u8]) -> (StatusCode, Value) {
-    s.signed(
-        &phone.key,
-        &phone.device_id,
-        Method::POST,
-        "/v1/top-ups/kiosk",
-        body,
-        &[],
-    )
-    .await
+    s.api()
+        .send(
+            &phone.key,
+            &phone.device_id,
+            Method::POST,
+            "/v1/top-ups/kiosk",
+            body,
+            &[],
+        )
+        .await
 }
 
 pub async fn top_up(s: &TestServer, phone: &Phone, offer: &TopUpOffer) -> (StatusCode, Value) {
@@ -135,15 +136,11 @@ pub async fn top_up(s: &TestServer, phone: &Phone, offer: &TopUpOffer) -> (Statu
 }
 
 pub async fn confirm(s: &TestServer, kiosk: &Kiosk, body: Value) -> (StatusCode, Value) {
-    s.signed(
-        &kiosk.key,
-        &kiosk.terminal_id,
-        Method::POST,
-        "/v1/platform/top-up-confirmations",
-        body.to_string().as_bytes(),
-        &[],
-    )
-    .await
+    let (path, body) = ("/v1/platform/top-up-confirmations", body.to_string());
+    let (key, id) = (&kiosk.key, &kiosk.terminal_id);
+    s.api()
+        .send(key, id, Method::POST, path, body.as_bytes(), &[])
+        .await
 }
 
 pub fn float_of(kiosk: &Kiosk) -> String {

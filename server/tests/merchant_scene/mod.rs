@@ -5,8 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::common::guardians::EventReader;
 use crate::common::{shop, Merchant, Phone, Terminal, TestServer};
+use wayfare_testkit::sse::SseReader;
 
 pub const ALL_OPS: [&str; 3] = ["receive_prompts", "view_history", "refund"];
 pub const ALL_ATTRS: [&str; 7] = [
@@ -127,11 +127,11 @@ impl Scene {
 }
 
 /// The next merchant prompt on a stream (other kinds skipped).
-pub async fn next_prompt(reader: &mut EventReader) -> (i64, Value) {
+pub async fn next_prompt(reader: &mut SseReader) -> (i64, Value) {
     loop {
         let e = reader.next().await;
         if e.event == "merchant.prompt" {
-            return (e.id, e.data);
+            return (e.number(), e.data);
         }
     }
 }

@@ -24,8 +24,7 @@ use rcgen::{
 };
 use ring::rand::SystemRandom;
 use ring::signature::{
-    EcdsaKeyPair, KeyPair as _, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
-    ECDSA_P256_SHA256_FIXED_SIGNING,
+    EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -33,7 +32,6 @@ use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use wayfare_protocol::ids::b64_decode;
 
 use crate::common::now_ms;
 
@@ -163,17 +161,8 @@ impl Apple {
 
     /// Checks an ES256 provider token; returns what is wrong.
     fn check_provider_token(&self, jwt: &str) -> Result<(), String> {
-        let (input, signature) = jwt.rsplit_once('.').ok_or("not a JWT")?;
-        let (header, claims) = input.split_once('.').ok_or("not a JWT")?;
-        let signature = b64_decode(signature).map_err(|e| format!("signature: {e}"))?;
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.public_key.as_slice())
-            .verify(input.as_bytes(), &signature)
-            .map_err(|_| "the ES256 signature does not verify")?;
-        let part = |p: &str| -> Result<Value, String> {
-            serde_json::from_slice(&b64_decode(p).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())
-        };
-        let (header, claims) = (part(header)?, part(claims)?);
+        let key = self.public_key.as_slice();
+        let (header, claims) = super::verify_jwt(jwt, &ECDSA_P256_SHA256_FIXED, key, "ES256")?;
         if header != json!({"alg": "ES256", "kid": KEY_ID}) {
             return Err(format!("header {header}"));
         }

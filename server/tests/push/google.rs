@@ -16,11 +16,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use ring::signature::{KeyPair, RsaKeyPair, UnparsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use ring::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_2048_8192_SHA256};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::{json, Value};
-use wayfare_protocol::ids::b64_decode;
 
 use crate::common::now_ms;
 
@@ -122,17 +121,9 @@ impl Google {
 
     /// Checks an RS256 JWT bearer assertion; returns what is wrong.
     fn check_assertion(&self, assertion: &str) -> Result<(), String> {
-        let (input, signature) = assertion.rsplit_once('.').ok_or("not a JWT")?;
-        let (header, claims) = input.split_once('.').ok_or("not a JWT")?;
-        let signature = b64_decode(signature).map_err(|e| format!("signature: {e}"))?;
-        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, self.public_key.as_slice())
-            .verify(input.as_bytes(), &signature)
-            .map_err(|_| "the RS256 signature does not verify")?;
-        let part = |p: &str| -> Result<Value, String> {
-            serde_json::from_slice(&b64_decode(p).map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())
-        };
-        let (header, claims) = (part(header)?, part(claims)?);
+        let key = self.public_key.as_slice();
+        let (header, claims) =
+            super::verify_jwt(assertion, &RSA_PKCS1_2048_8192_SHA256, key, "RS256")?;
         if header != json!({"alg": "RS256", "typ": "JWT", "kid": KEY_ID}) {
             return Err(format!("header {header}"));
         }

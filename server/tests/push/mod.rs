@@ -24,6 +24,30 @@ use crate::merchant_scene::{scene_on, Scene};
 pub use apple::Apple;
 pub use google::Google;
 
+/// A JWT's header and claims once its signature verifies with
+/// `algorithm` under `public_key`; what is wrong otherwise. Both stand-ins
+/// check the tokens the server signs this way (RS256 for Google's OAuth
+/// assertion, ES256 for Apple's provider token).
+pub fn verify_jwt(
+    jwt: &str,
+    algorithm: &'static dyn ring::signature::VerificationAlgorithm,
+    public_key: &[u8],
+    name: &str,
+) -> Result<(Value, Value), String> {
+    use wayfare_protocol::ids::b64_decode;
+    let (input, signature) = jwt.rsplit_once('.').ok_or("not a JWT")?;
+    let (header, claims) = input.split_once('.').ok_or("not a JWT")?;
+    let signature = b64_decode(signature).map_err(|e| format!("signature: {e}"))?;
+    ring::signature::UnparsedPublicKey::new(algorithm, public_key)
+        .verify(input.as_bytes(), &signature)
+        .map_err(|_| format!("the {name} signature does not verify"))?;
+    let part = |p: &str| -> Result<Value, String> {
+        serde_json::from_slice(&b64_decode(p).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
+    };
+    Ok((part(header)?, part(claims)?))
+}
+
 /// An FCM registration token as Android apps get them.
 pub const FCM_TOKEN: &str = "dXNlcjE:APA91bH-test_token.guardian-a";
 /// An APNs device token: 32 bytes in hex.

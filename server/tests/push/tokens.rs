@@ -89,7 +89,8 @@ async fn push_token_registration_refuses_bad_input_with_the_field_named() {
             "locale",
         );
         let (status, body) = s
-            .signed(
+            .api()
+            .send(
                 &phone.key,
                 &phone.device_id,
                 Method::PUT,
@@ -132,15 +133,16 @@ async fn only_the_signing_device_registers_and_only_for_itself() {
         );
         // Signed by A's key in B's name: B's key does not verify it.
         refused(
-            s.signed(
-                &a.key,
-                &b.device_id,
-                Method::PUT,
-                PATH,
-                body.as_bytes(),
-                &[],
-            )
-            .await,
+            s.api()
+                .send(
+                    &a.key,
+                    &b.device_id,
+                    Method::PUT,
+                    PATH,
+                    body.as_bytes(),
+                    &[],
+                )
+                .await,
             StatusCode::UNAUTHORIZED,
             "bad_signature",
             "does not match",
@@ -148,15 +150,16 @@ async fn only_the_signing_device_registers_and_only_for_itself() {
         // A key nobody registered.
         let stranger = SigningKey::generate().unwrap();
         refused(
-            s.signed(
-                &stranger,
-                "dev_000000000000000000000000",
-                Method::PUT,
-                PATH,
-                body.as_bytes(),
-                &[],
-            )
-            .await,
+            s.api()
+                .send(
+                    &stranger,
+                    "dev_000000000000000000000000",
+                    Method::PUT,
+                    PATH,
+                    body.as_bytes(),
+                    &[],
+                )
+                .await,
             StatusCode::UNAUTHORIZED,
             "unknown_device",
             "not registered",

@@ -16,7 +16,7 @@ use crate::discovery::TerminalKind;
 use crate::listener::ListenerError;
 use crate::nfc::{NfcCard, NfcListener};
 use crate::session::TerminalSession;
-use crate::testing::{dead_server_url, spawn_terminal, wallet, Keys, TERMINAL_ID};
+use crate::testing::{dead_url, spawn_terminal, wallet, Keys, TERMINAL_ID};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -236,7 +236,7 @@ const OFF: NearbyOptions = NearbyOptions {
 async fn the_platform_browser_feeds_the_list_and_stops_with_the_watch() {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let recorder = Arc::new(Recorder::default());
     let platform = Arc::new(FakePlatform::default());
     let handle = w
@@ -297,7 +297,7 @@ async fn the_platform_browser_feeds_the_list_and_stops_with_the_watch() {
 async fn a_platform_browser_that_cannot_start_is_reported_and_not_stopped() {
     let keys = Keys::new();
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, false).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, false).await;
     let recorder = Arc::new(Recorder::default());
     let platform = Arc::new(FakePlatform {
         refuse: true,
@@ -369,7 +369,7 @@ async fn a_verified_nfc_tap_goes_first() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let recorder = Arc::new(Recorder::default());
     let handle = w.terminals().watch_nearby(recorder.clone(), None, OFF);
     handle.report_ble(&ble("t_loud", -35));

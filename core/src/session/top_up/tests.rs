@@ -17,9 +17,7 @@ use wayfare_protocol::top_up::{
 use super::{check_offer, check_receipt};
 use crate::clock::now_ms;
 use crate::session::{SessionError, TerminalInfo};
-use crate::testing::{
-    dead_server_url, manual, spawn_terminal, wallet, Keys, MERCHANT_ID, TERMINAL_ID,
-};
+use crate::testing::{dead_url, manual, spawn_terminal, wallet, Keys, MERCHANT_ID, TERMINAL_ID};
 use crate::{DoneKind, TapOutcome, TerminalKind, WalletError};
 
 fn copy(key: &SigningKey) -> SigningKey {
@@ -413,7 +411,7 @@ async fn an_unreachable_server_leaves_the_top_up_pending_and_the_terminal_told()
     let cert = certificate(&keys, &keys.terminal, TERMINAL_ID, WireKind::TopUp);
     let (port, terminal) = kiosk(&keys, offer_body(&cert, TERMINAL_ID, "cash-3")).await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let session = w.terminals().connect(kiosk_manual(port)).await.unwrap();
     session.tap().await.unwrap();
     let err = session.accept_top_up().await.unwrap_err();
@@ -476,7 +474,7 @@ async fn an_offer_relayed_from_another_terminal_is_declined() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let w = wallet(dir.path(), &dead_server_url(), &keys, true).await;
+    let w = wallet(dir.path(), &dead_url(), &keys, true).await;
     let session = w.terminals().connect(kiosk_manual(port)).await.unwrap();
     let err = session.tap().await.unwrap_err();
     assert!(
