@@ -21,20 +21,14 @@ pub(crate) async fn flush(tree: &sled::Tree) -> sled::Result<usize> {
 
 #[cfg(test)]
 mod tests {
-    /// Many concurrent flushes over several databases all finish. Bounded
-    /// even when it locks up: the load runs on a thread of its own (a
-    /// lockup blocks the runtime's workers and timers too) and the test
-    /// waits for it with a deadline.
+    /// Many concurrent flushes over several databases all finish, bounded
+    /// even when they lock up (see `finishes_within`).
     #[test]
     fn many_concurrent_flushes_all_finish() {
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
+        wayfare_testkit::poll::finishes_within(
+            std::time::Duration::from_secs(120),
+            "400 writers flushing 8 terminal stores",
+            async {
                 let dirs: Vec<_> = (0..8).map(|_| tempfile::tempdir().unwrap()).collect();
                 let dbs: Vec<sled::Db> =
                     dirs.iter().map(|d| sled::open(d.path()).unwrap()).collect();
@@ -51,11 +45,7 @@ mod tests {
                 while let Some(task) = tasks.join_next().await {
                     task.unwrap();
                 }
-            });
-            let _ = done.send(());
-        });
-        finished
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("every flush finishes (no lockup in the flush pool)");
+            },
+        );
     }
 }

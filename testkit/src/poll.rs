@@ -34,3 +34,27 @@ where
 pub async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
     wait_until(PATIENCE, what, || std::future::ready(check())).await;
 }
+
+/// Runs `work` on a multi-thread runtime of its own thread and panics if
+/// it has not finished `within`: for a test of a lockup, which would block
+/// the test's own runtime (its workers and timers too), so that no tokio
+/// timeout could fire. A locked-up thread is left behind; the test fails
+/// instead of hanging.
+pub fn finishes_within<F>(within: Duration, what: &str, work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("a runtime for the bounded work");
+        runtime.block_on(work);
+        let _ = done.send(());
+    });
+    if finished.recv_timeout(within).is_err() {
+        panic!("{what} did not finish within {within:?}");
+    }
+}

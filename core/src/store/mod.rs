@@ -235,24 +235,14 @@ mod tests {
     /// pool thread waits and the write never runs (spacejam/sled#1241,
     /// #1308; it hung `cargo bench -p wayfare-e2e`). Many concurrent
     /// flushes over several stores must all finish.
-    /// Bounded even when it locks up: the load runs on a thread of its own
-    /// (a lockup blocks the runtime's workers too, timers included) and the
-    /// test waits for it with a deadline.
+    /// Bounded even when it locks up (see `finishes_within`).
     #[test]
     fn many_concurrent_flushes_all_finish() {
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(concurrent_flushes());
-            let _ = done.send(());
-        });
-        finished
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("every flush finishes (no lockup in the flush pool)");
+        wayfare_testkit::poll::finishes_within(
+            std::time::Duration::from_secs(120),
+            "400 writers flushing 8 wallet stores",
+            concurrent_flushes(),
+        );
     }
 
     async fn concurrent_flushes() {
