@@ -8,6 +8,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::error::ApiError;
+use crate::extract::{check_id, parse_currency};
 use crate::state::AppState;
 
 mod exchange;
@@ -19,6 +21,28 @@ pub(crate) use exchange::run;
 pub use exchange::{BillingConfigError, BillingEndpoint};
 pub use records::*;
 
+/// Most lines in one statement.
+pub(crate) const MAX_STATEMENT_LINES: usize = 5_000;
+
+/// The largest reconciliation file accepted, in bytes.
+pub(crate) const MAX_FILE_BYTES: usize = 1024 * 1024;
+
+/// Validates a statement's lines: at most [`MAX_STATEMENT_LINES`], each
+/// with a well-formed payment id and a supported currency.
+pub(crate) fn check_entries(entries: &[StatementEntry]) -> Result<(), ApiError> {
+    if entries.len() > MAX_STATEMENT_LINES {
+        return Err(ApiError::field(
+            "entries",
+            format!("at most {MAX_STATEMENT_LINES} lines per statement; split it by merchant"),
+        ));
+    }
+    for (i, e) in entries.iter().enumerate() {
+        check_id(&format!("entries[{i}].payment_id"), &e.payment_id)?;
+        parse_currency(&format!("entries[{i}].currency"), &e.currency)?;
+    }
+    Ok(())
+}
+
 /// The billing routes, merged by `crate::routes`.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -28,7 +52,7 @@ pub(crate) fn router() -> Router<AppState> {
         // with 413): the same limit as a billing reconciliation file.
         .route(
             "/v1/settlements/reconciliations",
-            post(settlements::reconcile).layer(DefaultBodyLimit::max(routes::MAX_FILE_BYTES)),
+            post(settlements::reconcile).layer(DefaultBodyLimit::max(MAX_FILE_BYTES)),
         )
         .route(
             "/v1/billing/exports",
@@ -38,7 +62,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v1/billing/reconciliations",
             post(routes::reconcile)
-                .layer(DefaultBodyLimit::max(routes::MAX_FILE_BYTES))
+                .layer(DefaultBodyLimit::max(MAX_FILE_BYTES))
                 .get(routes::list_reconciliations),
         )
         .route(

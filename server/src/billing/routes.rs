@@ -10,16 +10,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::exchange::{self, ReconciliationInput};
-use super::settlements::MAX_STATEMENT_LINES;
+use super::{check_entries, MAX_FILE_BYTES, MAX_STATEMENT_LINES};
 use crate::auth::Admin;
 use crate::billing::StatementEntry;
 use crate::civil::{check_offset, parse_day};
 use crate::error::ApiError;
-use crate::extract::{check_id, parse_currency, parse_json, read_body, ApiJson, ApiPath, ApiQuery};
+use crate::extract::{check_id, parse_json, read_body, ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
-
-/// The largest reconciliation file accepted, in bytes.
-pub(crate) const MAX_FILE_BYTES: usize = 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -97,22 +94,6 @@ pub(crate) struct CsvQuery {
     date: Option<String>,
     utc_offset_minutes: Option<i64>,
     merchant_id: Option<String>,
-}
-
-/// Validates a statement's lines: at most [`MAX_STATEMENT_LINES`], each
-/// with a well-formed payment id and a supported currency.
-pub(crate) fn check_entries(entries: &[StatementEntry]) -> Result<(), ApiError> {
-    if entries.len() > MAX_STATEMENT_LINES {
-        return Err(ApiError::field(
-            "entries",
-            format!("at most {MAX_STATEMENT_LINES} lines per statement; split it by merchant"),
-        ));
-    }
-    for (i, e) in entries.iter().enumerate() {
-        check_id(&format!("entries[{i}].payment_id"), &e.payment_id)?;
-        parse_currency(&format!("entries[{i}].currency"), &e.currency)?;
-    }
-    Ok(())
 }
 
 /// `POST /v1/billing/reconciliations`: the billing system's file, as JSON

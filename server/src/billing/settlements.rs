@@ -16,9 +16,6 @@ use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson, ApiQuery};
 use crate::state::AppState;
 
-/// Most lines in one statement.
-pub(crate) const MAX_STATEMENT_LINES: usize = 5_000;
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettlementQuery {
@@ -84,7 +81,7 @@ pub(crate) async fn reconcile(
     if let Some(m) = &req.merchant_id {
         check_id("merchant_id", m)?;
     }
-    super::routes::check_entries(&req.entries)?;
+    super::check_entries(&req.entries)?;
     let report = billing::reconcile_day(
         &state.db().pool,
         from,
