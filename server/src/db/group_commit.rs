@@ -23,6 +23,7 @@ use futures::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{WalState, WAL_SIZE_LIMIT_BYTES};
 use crate::error::ApiError;
 
 /// The most transactions in one batch: bounds the latency a batch adds to
@@ -64,8 +65,9 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on `pool`.
-    pub(super) fn start(pool: AnyPool) -> Self {
+    /// Starts the writer task on `pool`; it counts its commits in `wal`
+    /// for the checkpointer.
+    pub(super) fn start(pool: AnyPool, wal: Arc<WalState>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         // The writer runs on a thread of its own: each statement is a round
         // trip to sqlx's SQLite thread, and on the shared runtime the
@@ -79,7 +81,7 @@ impl GroupCommit {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(writer(pool, rx)),
+                    Ok(runtime) => runtime.block_on(writer(pool, rx, wal)),
                     Err(e) => tracing::error!(error = %e, "the database writer could not start"),
                 }
             });
@@ -110,7 +112,7 @@ impl GroupCommit {
 
 /// The writer: takes what is queued (at least one job), runs it as one
 /// transaction, commits, answers.
-async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>, wal: Arc<WalState>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<AnyConnection> = None;
     while let Some(first) = rx.recv().await {
@@ -131,7 +133,9 @@ async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
                 }
             },
         };
-        if !run_batch(writer, &mut batch).await {
+        if run_batch(writer, &mut batch).await {
+            wal.committed();
+        } else {
             // The connection may be broken: the next batch takes a new one.
             if let Some(old) = conn.take() {
                 let _ = old.close().await;
@@ -142,14 +146,19 @@ async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>) {
 }
 
 /// A connection of the writer's own: out of the pool (its pragmas already
-/// applied), with a larger page cache.
+/// applied), with a larger page cache, and no checkpoints in its commits
+/// (the checkpointer runs them beside it, see [`super::checkpoint`]).
 async fn own_connection(pool: &AnyPool) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = pool.acquire().await?.detach();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "PRAGMA cache_size = -{WRITER_CACHE_KIB}"
-    )))
-    .execute(&mut conn)
-    .await?;
+    for pragma in [
+        format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"),
+        "PRAGMA wal_autocheckpoint = 0".to_string(),
+        format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(pragma))
+            .fetch_optional(&mut conn)
+            .await?;
+    }
     Ok(conn)
 }
 

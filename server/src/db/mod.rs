@@ -6,7 +6,9 @@
 //! timeout is. So on SQLite every write goes through one writer task, which
 //! also commits concurrent transactions together ([`group_commit`]: one
 //! fsync per batch, each transaction in its own savepoint, each caller
-//! answered once its batch is durable). On both backends a transaction that
+//! answered once its batch is durable), and copies the write-ahead log
+//! into the database file beside the writer, never inside a commit
+//! ([`checkpoint`]). On both backends a transaction that
 //! still meets contention (busy, deadlock, serialization failure) is rolled
 //! back and run again from the start.
 
@@ -20,8 +22,10 @@ use sqlx::{Any, AnyPool, Transaction};
 
 use crate::error::{ApiError, ServerError};
 
+mod checkpoint;
 mod group_commit;
 
+use checkpoint::WalState;
 use group_commit::{GroupCommit, Reply, Slot, Work};
 
 /// How many times a write transaction is attempted before giving up.
@@ -43,6 +47,8 @@ pub struct Db {
     pub pool: AnyPool,
     /// SQLite: the one writer, committing in groups.
     writer: Option<GroupCommit>,
+    /// SQLite: the writer's commits and the checkpoints run beside it.
+    wal: Option<Arc<WalState>>,
     /// PostgreSQL: the URL, for the cross-node wake-up listener.
     postgres_url: Option<String>,
 }
@@ -91,11 +97,21 @@ impl Db {
         }
         sqlx::migrate!("./migrations").run(&pool).await?;
         tracing::debug!(?backend, "database ready");
-        let writer = (backend == Backend::Sqlite).then(|| GroupCommit::start(pool.clone()));
+        let (writer, wal) = if backend == Backend::Sqlite {
+            let wal = Arc::new(WalState::default());
+            checkpoint::start(pool.clone(), &wal);
+            (
+                Some(GroupCommit::start(pool.clone(), wal.clone())),
+                Some(wal),
+            )
+        } else {
+            (None, None)
+        };
         let postgres_url = (backend == Backend::Postgres).then(|| url.to_string());
         Ok(Self {
             pool,
             writer,
+            wal,
             postgres_url,
         })
     }
@@ -149,6 +165,12 @@ impl Db {
                 other => return other,
             }
         }
+    }
+
+    /// SQLite: the WAL checkpoints run so far (`/metrics`); `None` on
+    /// PostgreSQL.
+    pub fn wal_checkpoints(&self) -> Option<u64> {
+        self.wal.as_ref().map(|wal| wal.checkpoints())
     }
 
     /// True on PostgreSQL, where several nodes may share the database.

@@ -54,6 +54,8 @@ pub(crate) const OUTBOX_BACKLOG: &str = "wayfare_outbox_backlog";
 pub(crate) const OUTBOX_AGE: &str = "wayfare_outbox_oldest_age_seconds";
 /// Gauge: distinct terminals that made a verified request recently.
 pub(crate) const TERMINALS_SEEN: &str = "wayfare_terminals_seen";
+/// Counter: SQLite WAL checkpoints run beside the writer (SQLite only).
+pub(crate) const WAL_CHECKPOINTS: &str = "wayfare_sqlite_wal_checkpoints_total";
 /// Gauge: 1 when the scrape-time database queries succeeded, else 0.
 pub(crate) const SCRAPE_DB_UP: &str = "wayfare_metrics_database_up";
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use super::{Metrics, OUTBOX_AGE, OUTBOX_BACKLOG, SCRAPE_DB_UP, TERMINALS_SEEN};
+use super::{Metrics, OUTBOX_AGE, OUTBOX_BACKLOG, SCRAPE_DB_UP, TERMINALS_SEEN, WAL_CHECKPOINTS};
 use crate::auth::Admin;
 use crate::db::now_ms;
 use crate::state::AppState;
@@ -52,9 +52,13 @@ async fn render(state: &AppState) -> Response {
         }
     };
     let seen = metrics.terminals_seen_recently() as f64;
+    let checkpoints = state.db().wal_checkpoints();
     metrics.record(|| {
         ::metrics::gauge!(SCRAPE_DB_UP).set(db_up);
         ::metrics::gauge!(TERMINALS_SEEN, "window" => "5m").set(seen);
+        if let Some(checkpoints) = checkpoints {
+            ::metrics::counter!(WAL_CHECKPOINTS).absolute(checkpoints);
+        }
     });
     ([(CONTENT_TYPE, CONTENT_TYPE_TEXT)], metrics.render()).into_response()
 }
