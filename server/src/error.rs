@@ -223,7 +223,7 @@ impl ApiError {
     /// failure or deadlock).
     pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::Database(e) => crate::db::is_contention(e),
+            ApiError::Database(e) => is_contention(e),
             _ => false,
         }
     }
@@ -249,9 +249,7 @@ impl IntoResponse for ApiError {
         let body = json!({ "error": { "code": code, "message": message } });
         let mut response = (status, Json(body)).into_response();
         // For the metrics layer: outcomes are counted by code.
-        response
-            .extensions_mut()
-            .insert(crate::metrics::ErrorCode(code));
+        response.extensions_mut().insert(ErrorCode(code));
         if let ApiError::TooManyAttempts { retry_after_s, .. } = &self {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
@@ -303,5 +301,31 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     /// A funding provider is misconfigured (the message names it).
     #[error("{0}")]
-    Funding(#[from] crate::funding::FundingConfigError),
+    Funding(#[from] crate::funding::config_error::FundingConfigError),
 }
+
+/// True for transient contention errors (busy, locked, serialization
+/// failure, deadlock): the transaction may succeed when run again.
+pub fn is_contention(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+            let msg = db.message().to_ascii_lowercase();
+            // SQLite: SQLITE_BUSY (5, 261, 517), SQLITE_LOCKED (6, 262).
+            // PostgreSQL: serialization_failure, deadlock_detected.
+            matches!(
+                code.as_str(),
+                "5" | "6" | "261" | "262" | "517" | "40001" | "40P01"
+            ) || msg.contains("database is locked")
+                || msg.contains("database table is locked")
+        }
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// The error code of an [`ApiError`] response, left in the response's
+/// extensions so the metrics layer can count outcomes by code (a bounded
+/// set of static names).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ErrorCode(pub(crate) &'static str);

@@ -20,6 +20,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Transaction};
 
+pub use crate::error::is_contention;
 use crate::error::{ApiError, ServerError};
 
 mod checkpoint;
@@ -270,25 +271,6 @@ pub fn lock_clause(conn: &AnyConnection, lock: RowLock) -> &'static str {
         }
     } else {
         ""
-    }
-}
-
-/// True for transient contention errors.
-pub fn is_contention(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-            let msg = db.message().to_ascii_lowercase();
-            // SQLite: SQLITE_BUSY (5, 261, 517), SQLITE_LOCKED (6, 262).
-            // PostgreSQL: serialization_failure, deadlock_detected.
-            matches!(
-                code.as_str(),
-                "5" | "6" | "261" | "262" | "517" | "40001" | "40P01"
-            ) || msg.contains("database is locked")
-                || msg.contains("database table is locked")
-        }
-        sqlx::Error::PoolTimedOut => true,
-        _ => false,
     }
 }
 

@@ -9,37 +9,14 @@ use std::sync::Arc;
 
 use ring::hmac;
 use serde::Deserialize;
-use thiserror::Error;
 use wayfare_protocol::money::Currency;
+
+pub use super::config_error::FundingConfigError;
 
 /// Shortest callback secret accepted, in bytes.
 const MIN_SECRET_BYTES: usize = 16;
 /// How long a checkout may be paid by default (1 h).
 const DEFAULT_INTENT_TTL_S: u64 = 3600;
-
-/// Why the funding configuration cannot be used.
-#[derive(Debug, Error)]
-pub enum FundingConfigError {
-    /// The file cannot be read.
-    #[error("funding configuration {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The TOML does not parse or has unknown keys.
-    #[error("funding configuration: {0}")]
-    Parse(String),
-    /// A provider's settings are wrong; the message names the provider.
-    #[error("funding provider {id:?}: {reason}")]
-    Provider {
-        /// The provider id.
-        id: String,
-        /// What is wrong and how to fix it.
-        reason: String,
-    },
-}
 
 /// What kind of provider it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 mod callback;
 mod config;
+pub(crate) mod config_error;
 mod events;
 mod routes;
 mod signature;

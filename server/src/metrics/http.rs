@@ -10,13 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::HTTP_DURATION;
+use crate::error::ErrorCode;
 use crate::state::AppState;
-
-/// The error code of an [`ApiError`](crate::error::ApiError) response,
-/// left in the response's extensions so this layer can count outcomes by
-/// code (a bounded set of static names).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ErrorCode(pub(crate) &'static str);
 
 /// The routes whose outcomes are counted, and what they count as.
 #[derive(Clone, Copy)]

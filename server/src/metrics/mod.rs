@@ -35,7 +35,6 @@ pub(crate) mod scrape;
 mod streams;
 mod terminals;
 
-pub(crate) use http::ErrorCode;
 pub(crate) use streams::track_stream;
 
 /// Counter: payments by `outcome`.
