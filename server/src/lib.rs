@@ -319,7 +319,7 @@ pub async fn start_with(
     }
     if let Some(url) = state.db().postgres_url() {
         // Other nodes on this database wake this node's event streams.
-        tasks.push(tokio::spawn(streams::cluster::listen(
+        tasks.push(tokio::spawn(streams::listen::listen(
             url.to_string(),
             state.clone(),
             shutdown_rx.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
 use crate::db::Db;
-use crate::invitations::AttemptLimits;
+use crate::invitations::limits::AttemptLimits;
 use crate::keys::ServerKeys;
 use crate::metrics::Metrics;
 use crate::streams::wakeups::{Subscription, Wakeups};

@@ -6,7 +6,6 @@
 //! concurrent payments do not queue on that account's row (decision 0020).
 
 use sqlx::AnyConnection;
-use sqlx::AnyPool;
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
@@ -14,9 +13,11 @@ use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::points;
 
+mod check;
 pub(crate) mod pending;
 mod routes;
 
+pub(crate) use check::check;
 pub(crate) use routes::router;
 
 /// One side of a movement.
@@ -282,66 +283,4 @@ pub async fn funding_account(
     .execute(&mut *conn)
     .await?;
     Ok(id)
-}
-
-/// The result of the ledger invariant check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerCheck {
-    /// Sum of all entries, pending ones included; zero when money is
-    /// conserved.
-    pub sum_minor: i64,
-    /// Number of entries (folded).
-    pub entries: i64,
-    /// Entries of both ledgers still pending (see [`pending`]).
-    pub pending_entries: i64,
-    /// Accounts whose balance differs from the sum of their entries.
-    pub balance_mismatches: i64,
-    /// The points ledger's check (sum, entries, mismatches).
-    pub points: points::PointsCheck,
-}
-
-/// What an account keeps a ledger of: its money or its loyalty points.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Kept {
-    /// `accounts.balance_minor`, whose entries are `ledger_entries`.
-    Money,
-    /// `accounts.points`, whose entries are `points_entries`.
-    Points,
-}
-
-/// How many accounts hold something other than the sum of their (folded)
-/// entries: 0 when every posting wrote its entry.
-pub(crate) async fn mismatches(pool: &AnyPool, kept: Kept) -> Result<i64, ApiError> {
-    // Constants only, safe in SQL text.
-    let (held, entries, amount) = match kept {
-        Kept::Money => ("balance_minor", "ledger_entries", "amount_minor"),
-        Kept::Points => ("points", "points_entries", "points"),
-    };
-    let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM accounts a WHERE a.{held} <> \
-         (SELECT CAST(COALESCE(SUM(e.{amount}), 0) AS BIGINT) \
-          FROM {entries} e WHERE e.account_id = a.id)"
-    )))
-    .fetch_one(pool)
-    .await?;
-    Ok(count)
-}
-
-/// Checks the double-entry invariants.
-pub async fn check(pool: &AnyPool) -> Result<LedgerCheck, ApiError> {
-    // One statement, one snapshot: a fold moving entries from pending to
-    // folded between two reads cannot show up as a difference.
-    let (sum_minor, entries, pending_entries): (i64, i64, i64) = sqlx::query_as(
-        "SELECT CAST((SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_entries)          + (SELECT COALESCE(SUM(amount_minor), 0) FROM pending_entries) AS BIGINT),          (SELECT COUNT(*) FROM ledger_entries), (SELECT COUNT(*) FROM pending_entries)",
-    )
-    .fetch_one(pool)
-    .await?;
-    let balance_mismatches = mismatches(pool, Kept::Money).await?;
-    Ok(LedgerCheck {
-        sum_minor,
-        entries,
-        pending_entries,
-        balance_mismatches,
-        points: points::check(pool).await?,
-    })
 }

@@ -3,7 +3,7 @@
 //! the operator's loyalty account of the currency, whose points balance
 //! goes negative by exactly the points outstanding with riders.
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::AnyConnection;
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
@@ -219,30 +219,4 @@ pub(crate) async fn transfer(conn: &mut AnyConnection, t: Transfer<'_>) -> Resul
         },
     )
     .await
-}
-
-/// The result of the points ledger check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PointsCheck {
-    /// Sum of all points entries; zero when points are conserved.
-    pub sum_points: i64,
-    /// Number of points entries.
-    pub entries: i64,
-    /// Accounts whose points differ from the sum of their points entries.
-    pub mismatches: i64,
-}
-
-/// Checks the points ledger's double-entry invariants.
-pub async fn check(pool: &AnyPool) -> Result<PointsCheck, ApiError> {
-    let (sum_points, entries): (i64, i64) = sqlx::query_as(
-        "SELECT CAST((SELECT COALESCE(SUM(points), 0) FROM points_entries)          + (SELECT COALESCE(SUM(points), 0) FROM pending_entries) AS BIGINT),          (SELECT COUNT(*) FROM points_entries)",
-    )
-    .fetch_one(pool)
-    .await?;
-    let mismatches = crate::ledger::mismatches(pool, crate::ledger::Kept::Points).await?;
-    Ok(PointsCheck {
-        sum_points,
-        entries,
-        mismatches,
-    })
 }

@@ -18,8 +18,6 @@ pub(crate) mod rates;
 pub(crate) mod refund;
 pub(crate) mod split;
 
-pub use ledger::{check, PointsCheck};
-
 /// The routes of the points area.
 pub fn router() -> Router<AppState> {
     Router::new()

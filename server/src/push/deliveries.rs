@@ -24,7 +24,7 @@ use super::{PushGateways, PushPlatform, PushTarget};
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::gateway::{GatewayError, OutboundMessage};
-use crate::outbox::{Queue, RetryPolicy};
+use crate::outbox::queue::{Queue, RetryPolicy};
 use crate::state::AppState;
 
 /// A push not sent within a day of its message is dropped: the app shows

@@ -12,16 +12,15 @@
 //! to every payment. The wake-ups queued while one notification is being
 //! sent go out together in the next, one per line of its payload.
 //!
+//! Each node's listener is [`super::listen`].
+//!
 //! SQLite is one process's file: nothing to do there.
 
-use sqlx::postgres::PgListener;
 use sqlx::AnyPool;
-use tokio::sync::{mpsc, watch};
-
-use crate::state::AppState;
+use tokio::sync::mpsc;
 
 /// The one `LISTEN`/`NOTIFY` channel.
-const CHANNEL: &str = "wayfare_wake";
+pub(super) const CHANNEL: &str = "wayfare_wake";
 
 /// The largest payload sent: PostgreSQL's limit is just under 8000 bytes.
 const MAX_PAYLOAD: usize = 7_900;
@@ -45,7 +44,7 @@ impl Wake {
         }
     }
 
-    fn decode(payload: &str) -> Option<Self> {
+    pub(super) fn decode(payload: &str) -> Option<Self> {
         match payload.split_once(':') {
             Some(("a", id)) if !id.is_empty() => Some(Wake::Account(id.to_string())),
             Some(("t", id)) if !id.is_empty() => Some(Wake::Terminal(id.to_string())),
@@ -126,53 +125,6 @@ fn payloads(wakes: &[Wake]) -> Vec<String> {
         out.push(current);
     }
     out
-}
-
-/// Listens for the other nodes' wake-ups until shutdown and wakes this
-/// node's streams. `PgListener` reconnects by itself after a lost
-/// connection; then every local stream re-reads its rows, since the
-/// notifications sent meanwhile are lost.
-pub(crate) async fn listen(url: String, state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let mut listener = loop {
-        match PgListener::connect(&url).await {
-            Ok(mut l) => match l.listen(CHANNEL).await {
-                Ok(()) => break l,
-                Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
-            },
-            Err(e) => tracing::warn!(error = %e, "cannot connect the wake-up listener; retrying"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-    };
-    loop {
-        let notification = tokio::select! {
-            n = listener.try_recv() => n,
-            _ = shutdown.wait_for(|s| *s) => return,
-        };
-        match notification {
-            // The connection was lost and is back: notifications sent in
-            // between are gone, so every stream of this node looks again.
-            Ok(None) => {
-                tracing::warn!("the wake-up listener reconnected; waking every stream");
-                state.wake_all_locally();
-            }
-            Ok(Some(n)) => {
-                for line in n.payload().lines() {
-                    match Wake::decode(line) {
-                        Some(Wake::Account(id)) => state.wake_account_locally(&id),
-                        Some(Wake::Terminal(id)) => state.wake_terminal_locally(&id),
-                        None => tracing::debug!("ignoring an unknown wake-up line"),
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the wake-up listener lost its connection; reconnecting");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,13 @@
 //! - [`wakeups`]: the in-process wake-ups a commit sends to the streams of
 //!   the accounts and terminals it touched;
 //! - [`cluster`]: the same wake-ups across server nodes (PostgreSQL
-//!   `LISTEN`/`NOTIFY`);
+//!   `LISTEN`/`NOTIFY`), heard by each node's [`listen`];
 //! - [`routes`]: `GET /v1/devices/me/events` (the terminal's stream is
 //!   served with the other terminal routes).
 
 pub(crate) mod cluster;
 pub(crate) mod device;
+pub(crate) mod listen;
 pub(crate) mod routes;
 pub(crate) mod sse;
 pub(crate) mod terminal;

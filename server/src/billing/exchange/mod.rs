@@ -23,7 +23,7 @@ use crate::billing::{self, StatementEntry};
 use crate::civil::{civil_from_days, local_day_start, offset_label, parse_day};
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
-use crate::outbox::RetryPolicy;
+use crate::outbox::queue::RetryPolicy;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 86_400_000;

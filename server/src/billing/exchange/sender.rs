@@ -3,7 +3,7 @@
 //! a lease keeps two instances from sending the same export.
 
 use super::*;
-use crate::outbox::Queue;
+use crate::outbox::queue::Queue;
 
 /// The sender: runs until the server shuts down, delivering pending exports
 /// (including those left by a previous run) and closing days when
@@ -19,8 +19,10 @@ pub async fn run(state: AppState, endpoint: BillingEndpoint, policy: RetryPolicy
                 Err(e) => tracing::warn!(error = %e, "closing ended billing days failed"),
             }
         }
-        let idle =
-            crate::outbox::idle_after(deliver_due(&state, &endpoint, policy).await, "billing");
+        let idle = crate::outbox::queue::idle_after(
+            deliver_due(&state, &endpoint, policy).await,
+            "billing",
+        );
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             _ = state.billing_wake().notified() => {}

@@ -16,7 +16,6 @@
 //! 256-bit secret instead of the code; only its SHA-256 is stored.
 
 use std::future::Future;
-use std::time::Duration;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
@@ -27,40 +26,14 @@ use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub(crate) mod limits;
+
+pub use limits::AttemptLimits;
+
 /// Letters and digits of codes: no I, L, O, 0 or 1.
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 /// Characters in a code (about 40 bits).
 pub const CODE_LEN: usize = 8;
-
-/// How many failed accept attempts are allowed within a window. The
-/// attempt after the limit is refused with `429` until enough failures
-/// have left the window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AttemptLimits {
-    /// Failed attempts of one account.
-    pub per_account: u32,
-    /// Failed attempts of one device.
-    pub per_device: u32,
-    /// Failed attempts of everybody together (bounds guessing by many
-    /// accounts at once).
-    pub global: u32,
-    /// The sliding window the counts are taken over.
-    pub window: Duration,
-}
-
-impl Default for AttemptLimits {
-    /// 10 per account and per device, 1 000 overall, per 15 minutes: with
-    /// 31⁸ codes, a guesser using the whole global budget for a day finds
-    /// a given live code with a probability of about 1 in 9 million.
-    fn default() -> Self {
-        Self {
-            per_account: 10,
-            per_device: 10,
-            global: 1_000,
-            window: Duration::from_secs(15 * 60),
-        }
-    }
-}
 
 /// A fresh invitation's credentials.
 pub struct Issued {
