@@ -59,6 +59,7 @@ mod outbox;
 mod payments;
 mod points;
 pub mod push;
+mod request_span;
 mod routes;
 mod state;
 mod streams;
@@ -247,7 +248,8 @@ pub async fn start_with(
         shutdown_rx.clone(),
         options.invitation_limits,
     );
-    let app = routes::router(state.clone(), providers);
+    let app = routes::router(state.clone(), providers)
+        .layer(axum::middleware::from_fn(request_span::request));
     let (metrics_addr, metrics_server) = match options.metrics_listen {
         Some(listen) => {
             let (addr, task) = serve_metrics(listen, state.clone(), shutdown_rx.clone()).await?;

@@ -75,16 +75,27 @@ async fn the_config_file_sets_the_server_up_and_sigterm_stops_it_cleanly() {
     let mut child = server()
         .arg("--config")
         .arg(&config)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,wayfare_server::request_span=debug")
         .spawn()
         .unwrap();
     let base = listening(&mut child).await;
     let health = crate::common::client()
         .get(format!("{base}/v1/health"))
+        .header("x-request-id", "ops-check-1")
         .send()
         .await
         .unwrap();
     assert!(health.status().is_success());
+    assert_eq!(health.headers()["x-request-id"], "ops-check-1");
+    // An id that is not a short token is replaced, never logged.
+    let replaced = crate::common::client()
+        .get(format!("{base}/v1/health"))
+        .header("x-request-id", "not a token")
+        .send()
+        .await
+        .unwrap();
+    let fresh = replaced.headers()["x-request-id"].to_str().unwrap();
+    assert!(fresh.starts_with("req_"), "{fresh}");
     assert!(
         data.join("admin-token").exists(),
         "data_dir came from the file"
@@ -95,6 +106,7 @@ async fn the_config_file_sets_the_server_up_and_sigterm_stops_it_cleanly() {
     assert!(status.success(), "{status:?}");
     let mut lines = BufReader::new(stderr).lines();
     let mut messages = Vec::new();
+    let mut answered = Vec::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         let value: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
@@ -102,6 +114,10 @@ async fn the_config_file_sets_the_server_up_and_sigterm_stops_it_cleanly() {
             value["level"].is_string() && value["timestamp"].is_string(),
             "{line}"
         );
+        assert!(!line.contains("not a token"), "{line}");
+        if value["fields"]["message"] == "answered" {
+            answered.push(value["span"].clone());
+        }
         messages.push(
             value["fields"]["message"]
                 .as_str()
@@ -116,6 +132,14 @@ async fn the_config_file_sets_the_server_up_and_sigterm_stops_it_cleanly() {
     assert!(
         messages.iter().any(|m| m == "server stopped"),
         "{messages:?}"
+    );
+    // The request's line is in its span: id, method and route template.
+    assert!(
+        answered.iter().any(|span| span["name"] == "request"
+            && span["id"] == "ops-check-1"
+            && span["method"] == "GET"
+            && span["route"] == "/v1/health"),
+        "{answered:?}"
     );
 }
 

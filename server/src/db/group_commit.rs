@@ -69,6 +69,9 @@ impl GroupCommit {
     /// for the checkpointer.
     pub(super) fn start(pool: AnyPool, wal: Arc<WalState>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
+        // The thread logs where its starter logs (the process's subscriber,
+        // or a test's), and each job in its caller's span (`Db::write_tx`).
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
         // The writer runs on a thread of its own: each statement is a round
         // trip to sqlx's SQLite thread, and on the shared runtime the
         // writer's every resumption queued behind the request handlers'
@@ -77,6 +80,7 @@ impl GroupCommit {
         let spawned = std::thread::Builder::new()
             .name("wayfare-sqlite-writer".into())
             .spawn(move || {
+                let _logs = tracing::dispatcher::set_default(&dispatch);
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -324,6 +328,51 @@ mod tests {
             200 - 67,
             "exactly the successful transactions are stored"
         );
+    }
+
+    /// A log line written inside a transaction, on the writer's thread,
+    /// carries the span of the request that asked for it.
+    #[tokio::test]
+    async fn a_transaction_logs_in_its_callers_span() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        // Installed before the database starts its writer thread, which
+        // takes the subscriber it was started under.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let (db, _dir) = db().await;
+        let span = tracing::info_span!("request", id = "req_in_writer");
+        tracing::Instrument::instrument(
+            db.write_tx(|_conn| {
+                Box::pin(async move {
+                    tracing::info!("inside the transaction");
+                    Ok(())
+                })
+            }),
+            span,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("inside the transaction"))
+            .unwrap_or_else(|| panic!("the line was logged: {text}"));
+        assert!(line.contains("request{id=\"req_in_writer\"}"), "{line}");
     }
 
     /// A transaction that meets a unique violation is answered with it

@@ -19,6 +19,7 @@ use futures::future::BoxFuture;
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyConnection;
 use sqlx::{Any, AnyPool, Transaction};
+use tracing::Instrument;
 
 pub use crate::error::is_contention;
 use crate::error::{ApiError, ServerError};
@@ -198,18 +199,24 @@ where
 {
     let slot: Slot<T> = Arc::new(std::sync::Mutex::new(None));
     let work = Arc::new(tokio::sync::Mutex::new(work));
+    // The job runs on the writer's thread: in the caller's span, so its
+    // log lines carry the request they belong to.
+    let span = tracing::Span::current();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (job_slot, job_work) = (slot.clone(), work.clone());
+        let (job_slot, job_work, job_span) = (slot.clone(), work.clone(), span.clone());
         let job: Work = Box::new(move |conn| {
             let (slot, work) = (job_slot.clone(), job_work.clone());
-            Box::pin(async move {
-                let mut work = work.lock().await;
-                let value = (*work)(conn).await?;
-                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-                Ok(())
-            })
+            Box::pin(
+                async move {
+                    let mut work = work.lock().await;
+                    let value = (*work)(conn).await?;
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                    Ok(())
+                }
+                .instrument(job_span.clone()),
+            )
         });
         match writer.run(job).await {
             Reply::Done(Ok(())) => {
