@@ -206,19 +206,14 @@ pub struct Device {
 
 impl Signer for Device {
     async fn load(state: &AppState, key_id: &str) -> Result<(Self, PublicKey), ApiError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT account_id, public_key FROM devices WHERE id = $1")
-                .bind(key_id.to_string())
-                .fetch_optional(&state.db().pool)
-                .await?;
-        let (account_id, key) = row.ok_or_else(|| {
-            ApiError::UnknownDevice(format!(
-                "device {} is not registered; register it with POST /v1/devices",
-                redact(key_id)
-            ))
-        })?;
-        let key = PublicKey::from_base64(&key)
-            .map_err(|e| ApiError::Internal(format!("stored device key: {e}")))?;
+        let (account_id, key) = match state.device_keys().get(key_id) {
+            Some(known) => known,
+            None => {
+                let known = read_device(state, key_id).await?;
+                state.device_keys().remember(key_id, known.clone());
+                known
+            }
+        };
         Ok((
             Device {
                 device_id: key_id.to_string(),
@@ -228,6 +223,25 @@ impl Signer for Device {
             key,
         ))
     }
+}
+
+/// A device's account and key from the database; `unknown_device` if it
+/// is not registered.
+async fn read_device(state: &AppState, key_id: &str) -> Result<(String, PublicKey), ApiError> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT account_id, public_key FROM devices WHERE id = $1")
+            .bind(key_id.to_string())
+            .fetch_optional(&state.db().pool)
+            .await?;
+    let (account_id, key) = row.ok_or_else(|| {
+        ApiError::UnknownDevice(format!(
+            "device {} is not registered; register it with POST /v1/devices",
+            redact(key_id)
+        ))
+    })?;
+    let key = PublicKey::from_base64(&key)
+        .map_err(|e| ApiError::Internal(format!("stored device key: {e}")))?;
+    Ok((account_id, key))
 }
 
 /// A registered access terminal.

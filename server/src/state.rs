@@ -29,6 +29,8 @@ struct Inner {
     metrics: Metrics,
     /// PostgreSQL: wake-ups for the other nodes.
     publisher: Option<crate::streams::cluster::Publisher>,
+    /// Registered devices' keys, so a signed request needs no read.
+    device_keys: crate::accounts::device_keys::DeviceKeys,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
                 invitation_limits,
                 metrics: Metrics::new(),
                 publisher,
+                device_keys: crate::accounts::device_keys::DeviceKeys::new(),
             }),
         }
     }
@@ -63,6 +66,11 @@ impl AppState {
     /// The database.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The registered devices' keys remembered by this node.
+    pub(crate) fn device_keys(&self) -> &crate::accounts::device_keys::DeviceKeys {
+        &self.inner.device_keys
     }
 
     /// The server's keys and admin token.

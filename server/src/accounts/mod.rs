@@ -8,6 +8,7 @@ use axum::Router;
 
 use crate::state::AppState;
 
+pub(crate) mod device_keys;
 pub(crate) mod devices;
 mod lookup;
 mod registrations;
