@@ -47,9 +47,10 @@ struct ContextRow {
     paid_by: Option<String>,
 }
 
-/// Reads and checks what a payment of `body` needs: unknown accounts,
-/// merchants and terminals, a terminal of another merchant, a currency
-/// mismatch and an order already paid are refused here.
+/// Reads and checks what a payment of `body` needs: an order already paid
+/// (first, so that a retry learns it whatever else changed since), unknown
+/// accounts, merchants and terminals, a terminal of another merchant and a
+/// currency mismatch are refused here.
 pub(crate) async fn load_context(
     pool: &AnyPool,
     keys: &ServerKeys,
@@ -74,6 +75,11 @@ pub(crate) async fn load_context(
     .bind(body.order_id.clone())
     .fetch_one(pool)
     .await?;
+    // First: for a retry of a payment that was made, this is the one
+    // answer the caller turns into the original result.
+    if facts.paid_by.is_some() {
+        return Err(order_paid());
+    }
     let (Some(payer_currency), Some(payer_name)) = (facts.payer_currency, facts.payer_name) else {
         return Err(ApiError::NotFound(
             "the paying account does not exist".into(),
@@ -110,9 +116,6 @@ pub(crate) async fn load_context(
             "the instruction is in {currency} but the wallet holds {payer_currency} and the \
              merchant settles in {merchant_currency}"
         )));
-    }
-    if facts.paid_by.is_some() {
-        return Err(order_paid());
     }
     let split = quote(
         pool,

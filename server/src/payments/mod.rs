@@ -206,10 +206,20 @@ pub async fn create(
     let digest = terms_digest(&body)?;
     let pool = &state.db().pool;
 
-    // A retry resolves to the original result, even after expiry.
-    if let Some(stored) = find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
-        let result = replay(stored, &digest, &device.account_id)?;
-        return Ok((StatusCode::OK, Json(result)));
+    // One read for what the payment needs, which also tells whether its
+    // order was paid. The key is derived from (account, terminal, order),
+    // so a payment with this key exists only if the order was paid: only
+    // then is it looked up, and a retry resolves to the original result,
+    // even after expiry.
+    let context = load_context(pool, state.keys(), &body).await;
+    if matches!(context, Err(ApiError::OrderAlreadyPaid(_))) {
+        return match find_by_key(pool, &device.account_id, &body.idempotency_key).await? {
+            Some(stored) => Ok((
+                StatusCode::OK,
+                Json(replay(stored, &digest, &device.account_id)?),
+            )),
+            None => Err(order_paid()),
+        };
     }
 
     let now = now_ms();
@@ -217,7 +227,7 @@ pub async fn create(
         ApiError::RequestExpired(format!("{e}; ask the terminal for a new request"))
     })?;
     validate(&body)?;
-    let outcome = match load_context(pool, state.keys(), &body).await {
+    let outcome = match context {
         Ok(ctx) => commit(&state, &body, &digest, ctx, now, Source::Online).await,
         Err(e) => Err(e),
     };
