@@ -23,7 +23,7 @@ use futures::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::{WalState, WAL_SIZE_LIMIT_BYTES};
+use super::checkpoint::{WalState, WAL_SIZE_LIMIT_BYTES, WRITER_CHECKPOINT_PAGES};
 use crate::error::ApiError;
 
 /// The most transactions in one batch: bounds the latency a batch adds to
@@ -150,13 +150,14 @@ async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>, wal: Arc<Wa
 }
 
 /// A connection of the writer's own: out of the pool (its pragmas already
-/// applied), with a larger page cache, and no checkpoints in its commits
-/// (the checkpointer runs them beside it, see [`super::checkpoint`]).
+/// applied), with a larger page cache, and checkpoints in its commits only
+/// past [`WRITER_CHECKPOINT_PAGES`] (the checkpointer copies the log beside
+/// it, see [`super::checkpoint`]).
 async fn own_connection(pool: &AnyPool) -> Result<AnyConnection, sqlx::Error> {
     let mut conn = pool.acquire().await?.detach();
     for pragma in [
         format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"),
-        "PRAGMA wal_autocheckpoint = 0".to_string(),
+        format!("PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}"),
         format!("PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(pragma))
