@@ -1,10 +1,13 @@
 //! The HTTP routes of `/v1` (see `docs/api.md`): each area owns its
 //! routes, and this module only merges them, with the JSON fallbacks, the
-//! body limit and the metrics layer.
+//! body limit and the metrics layer. The areas' `OpenApiRouter`s carry the
+//! operations of the OpenAPI document with their routes ([`api`]).
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -15,32 +18,42 @@ mod meta;
 /// and the metrics layer (outermost: it times every request, fallbacks
 /// included, and counts payment and refund outcomes).
 pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
-    Router::new()
-        .route("/v1/health", get(meta::health))
-        .route("/v1/keys", get(meta::keys))
-        .route("/v1/openapi.json", get(meta::openapi))
-        .route("/metrics", get(crate::metrics::scrape::with_admin))
-        .merge(crate::accounts::router())
-        .merge(crate::top_ups::router())
-        .merge(crate::funding::router(funding))
-        .merge(crate::merchants::router())
-        .merge(crate::terminals::router())
-        .merge(crate::ledger::router())
-        .merge(crate::journeys::router())
-        .merge(crate::billing::router())
-        .merge(crate::payments::router())
-        .merge(crate::streams::routes::router())
-        .merge(crate::guardians::router())
-        .merge(crate::express::router())
-        .merge(crate::points::router())
-        .merge(crate::kiosk::router())
-        .merge(crate::push::tokens::router())
+    let (routes, generated) = api(funding).split_for_parts();
+    let document = meta::Document::new(&crate::openapi::document(generated));
+    routes
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(document))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::http::track,
         ))
         .with_state(state)
+}
+
+/// Every route of the API with the OpenAPI operations of those annotated
+/// (an area's `OpenApiRouter`); routes still documented by hand in
+/// `crate::openapi` are plain axum routes here.
+pub(crate) fn api(funding: crate::funding::Providers) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::keys))
+        .routes(routes!(meta::openapi))
+        .route("/metrics", get(crate::metrics::scrape::with_admin))
+        .merge(crate::accounts::router())
+        .merge(crate::top_ups::router())
+        .merge(crate::funding::router(funding).into())
+        .merge(crate::merchants::router().into())
+        .merge(crate::terminals::router())
+        .merge(crate::ledger::router())
+        .merge(crate::journeys::router())
+        .merge(crate::billing::router().into())
+        .merge(crate::payments::router().into())
+        .merge(crate::streams::routes::router().into())
+        .merge(crate::guardians::router().into())
+        .merge(crate::express::router().into())
+        .merge(crate::points::router().into())
+        .merge(crate::kiosk::router().into())
+        .merge(crate::push::tokens::router().into())
 }
