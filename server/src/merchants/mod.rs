@@ -13,7 +13,6 @@
 //! `403 missing_scope`; owner-only actions answer `403 forbidden` to staff.
 
 use axum::routing::{get, post, put};
-use axum::Router;
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -29,10 +28,12 @@ mod staff;
 
 use scopes::{Operation, Scopes};
 
-/// The routes of the merchant area, merged into the `/v1` router.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/merchants", post(create::create))
+/// The routes of the merchant area, merged into the `/v1` router (with
+/// the OpenAPI operations of those annotated; the others are still
+/// documented by hand in `crate::openapi`).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(create::create))
         .route("/v1/merchants/mine", get(staff::mine))
         .route("/v1/merchants/invitations/accept", post(staff::accept))
         .route("/v1/merchants/{merchant_id}/owner", post(staff::set_owner))

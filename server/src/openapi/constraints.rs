@@ -98,6 +98,11 @@ pub(crate) fn amount_or_null() -> RefOr<Schema> {
     of(integer(true).minimum(Some(1)).maximum(Some(1_000_000_000)))
 }
 
+/// Any `u64`, or `null` (the server reads the field as one).
+pub(crate) fn unsigned_or_null() -> RefOr<Schema> {
+    of(integer(true).minimum(Some(0)).maximum(Some(u64::MAX)))
+}
+
 /// Any `u64` (the server reads the field as one).
 pub(crate) fn unsigned() -> RefOr<Schema> {
     of(integer(false).minimum(Some(0)).maximum(Some(u64::MAX)))
@@ -143,4 +148,20 @@ pub(crate) fn fare_context_or_null() -> RefOr<Schema> {
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .build(),
     ))
+}
+
+/// One server-sent event of a `text/event-stream` answer (OpenAPI 3.1 has
+/// the schema describe each event): `id` the stream's sequence number,
+/// `event` one of `kinds`, `data` a JSON object.
+pub(crate) fn sse_event(kinds: &[&str]) -> RefOr<Schema> {
+    of(ObjectBuilder::new()
+        .property("id", of(string(false).pattern(Some("^[0-9]+$"))))
+        .required("id")
+        .property("event", one_of(kinds))
+        .required("event")
+        .property(
+            "data",
+            of(string(false).content_media_type("application/json")),
+        )
+        .required("data"))
 }

@@ -2,18 +2,11 @@
 
 use serde_json::json;
 
-use super::{
-    amount, currency, date, id, int, obj, offset, range, req, s, sse_event, text, Auth, Op,
-};
+use super::{amount, currency, date, id, int, obj, offset, range, req, s, text, Auth, Op};
 
 pub(super) fn ops() -> Vec<Op> {
     let binding = json!({ "$ref": "#/components/schemas/Binding" });
     vec![
-        Op { method: "get", path: "/v1/devices/me/events", id: "deviceEvents",
-             summary: "Server-sent events of the caller's account: `guardian.alert` (data = the alert, to a guardian), `merchant.prompt` (to a merchant's member devices), `top_up.completed` and `top_up.failed` (over-the-air top-ups). id = per-account sequence; with Last-Event-ID every event after it, without it every retained event from the first. With follow=false the response ends once it has caught up (an app woken by a push).",
-             auth: Auth::Device, request: None,
-             success: ("200", sse_event(&["guardian.alert", "merchant.prompt", "top_up.completed", "top_up.failed"])),
-             errors: &["401", "422"] },
         Op { method: "post", path: "/v1/guardians/invitations", id: "createGuardianInvitation",
              summary: "The rider invites a guardian: scope transit_only|all_payments, shown_as phone_tail (needs a registered phone; only the last 4 digits are ever shown) or nickname. Answers a short code to type and a QR payload (wayfare:guardian-invite:v2: + a 256-bit secret, hex), single use, expiring (expires_in_s 1..86400, default 600).",
              auth: Auth::Device,

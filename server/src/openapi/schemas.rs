@@ -120,16 +120,6 @@ pub(super) fn date() -> Value {
         "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" })
 }
 
-/// One server-sent event of a `text/event-stream` answer (OpenAPI 3.1 has
-/// the schema describe each event): `id` the stream's sequence number,
-/// `event` its kind, `data` a JSON object.
-pub(super) fn sse_event(kinds: &[&str]) -> Value {
-    json!({ "type": "object", "required": ["id", "event", "data"], "properties": {
-        "id": { "type": "string", "pattern": "^[0-9]+$" },
-        "event": { "enum": kinds },
-        "data": { "type": "string", "contentMediaType": "application/json" } } })
-}
-
 /// A page size: 1 to 500.
 pub(super) fn limit() -> Value {
     range(1, 500)

@@ -4,7 +4,6 @@
 //! operations of the OpenAPI document with their routes ([`api`]).
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
 use axum::{Extension, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -40,20 +39,20 @@ pub(crate) fn api(funding: crate::funding::Providers) -> OpenApiRouter<AppState>
         .routes(routes!(meta::health))
         .routes(routes!(meta::keys))
         .routes(routes!(meta::openapi))
-        .route("/metrics", get(crate::metrics::scrape::with_admin))
+        .routes(routes!(crate::metrics::scrape::with_admin))
         .merge(crate::accounts::router())
         .merge(crate::top_ups::router())
         .merge(crate::funding::router(funding).into())
-        .merge(crate::merchants::router().into())
+        .merge(crate::merchants::router())
         .merge(crate::terminals::router())
         .merge(crate::ledger::router())
         .merge(crate::journeys::router())
         .merge(crate::billing::router().into())
-        .merge(crate::payments::router().into())
-        .merge(crate::streams::routes::router().into())
+        .merge(crate::payments::router())
+        .merge(crate::streams::routes::router())
         .merge(crate::guardians::router().into())
         .merge(crate::express::router().into())
-        .merge(crate::points::router().into())
-        .merge(crate::kiosk::router().into())
-        .merge(crate::push::tokens::router().into())
+        .merge(crate::points::router())
+        .merge(crate::kiosk::router())
+        .merge(crate::push::tokens::router())
 }
