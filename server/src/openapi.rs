@@ -16,14 +16,12 @@ use utoipa::openapi::RefOr;
 
 use links::add_links;
 use schemas::{
-    amount, currency, date, id, int, int_or_null, key, limit, obj, offset, range, req, s,
-    s_or_null, text, unsigned,
+    amount, currency, date, id, int, int_or_null, limit, obj, offset, range, req, s, s_or_null,
+    text, unsigned,
 };
 
 mod billing_ops;
 pub(crate) mod constraints;
-mod express_ops;
-mod funding_ops;
 mod guardian_ops;
 mod links;
 mod merchant_ops;
@@ -32,18 +30,14 @@ mod schemas;
 /// Who may call an operation.
 #[derive(Clone, Copy)]
 enum Auth {
-    None,
     Device,
-    Terminal,
     Admin,
 }
 
 impl Auth {
     fn security(self) -> Value {
         match self {
-            Auth::None => json!([]),
             Auth::Device => json!([{ "deviceSignature": [] }]),
-            Auth::Terminal => json!([{ "terminalSignature": [] }]),
             Auth::Admin => json!([{ "adminToken": [] }]),
         }
     }
@@ -62,12 +56,7 @@ struct Op {
 
 /// Operations whose success is 201 for a new object and 200 for the same
 /// request again, or for an object that already was as asked.
-const REPLAYS_ANSWER_200: &[&str] = &[
-    "closeBillingDay",
-    "startTopUp",
-    "refundPayment",
-    "forwardExternalNotice",
-];
+const REPLAYS_ANSWER_200: &[&str] = &["closeBillingDay", "refundPayment", "forwardExternalNotice"];
 
 fn operation(op: &Op) -> Value {
     let mut responses = Map::new();
@@ -117,23 +106,9 @@ fn operation(op: &Op) -> Value {
     }
     let query = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
     match op.id {
-        "listGuardianAlerts" | "merchantPayments" => {
+        "merchantPayments" => {
             params.push(query("limit", limit()));
         }
-        "listGuardianBindings" => {
-            params.push(query("include_ended", json!({ "type": "boolean" })));
-        }
-        "listTopUps" => {
-            params.push(query(
-                "status",
-                json!({ "enum": ["pending", "confirmed", "failed"] }),
-            ));
-            params.push(query("limit", limit()));
-        }
-        "fundingCallback" => params.push(
-            json!({ "name": "wayfare-signature", "in": "header", "required": true, "schema": s(),
-            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"t.body\")>" }),
-        ),
         "billingExports" | "reconciliations" => params.push(query("date", date())),
         "settlements" => {
             value["responses"]["200"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
@@ -225,6 +200,13 @@ fn finish(doc: &mut Value) {
         }
     }
     add_links(paths);
+    // A guardian invitation shown as a nickname needs the nickname
+    // (`guardians::routes::invite`): a conditional utoipa cannot say.
+    if let Some(schema) = doc["components"]["schemas"].get_mut("GuardianInvitationRequest") {
+        schema["if"] = json!({ "required": ["shown_as"], "properties": { "shown_as": { "const": "nickname" } } });
+        schema["then"] =
+            json!({ "required": ["nickname"], "properties": { "nickname": text(40) } });
+    }
     // An APNs token is hex (`push::tokens::check_token`): a conditional on
     // the platform, which utoipa's schemas cannot say.
     if let Some(schema) = doc["components"]["schemas"].get_mut("PushTokenRequest") {
@@ -249,6 +231,23 @@ impl<'r> utoipa::ToResponse<'r> for ErrorAnswer {
     }
 }
 
+/// The `TooManyAttempts` response of the document's components (429 with
+/// `retry-after`): `response = TooManyAttempts` refers to it.
+pub(crate) struct TooManyAttempts;
+
+impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
+    fn response() -> (&'r str, RefOr<Response>) {
+        (
+            "TooManyAttempts",
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("too_many_attempts")
+                    .build(),
+            ),
+        )
+    }
+}
+
 /// The document with only the operations written by hand (the info
 /// block, security schemes and shared components come from here too).
 fn hand_written() -> Value {
@@ -256,9 +255,7 @@ fn hand_written() -> Value {
     for op in guardian_ops::ops()
         .into_iter()
         .chain(merchant_ops::ops())
-        .chain(express_ops::ops())
         .chain(billing_ops::ops())
-        .chain(funding_ops::ops())
     {
         let entry = paths
             .entry(op.path.to_string())
@@ -313,8 +310,14 @@ fn hand_written() -> Value {
                         "entry": { "type": ["object", "null"], "required": ["station", "station_index", "at_ms", "token_id"],
                             "properties": { "station": s(), "station_index": range(0, u32::MAX.into()),
                                 "at_ms": unsigned(), "token_id": s() } } } },
-                "Binding": guardian_ops::schemas()["Binding"].clone(),
-                "Alert": guardian_ops::schemas()["Alert"].clone(),
+                // A guardian alert as stored and served again
+                // (`guardians::alerts`, `GET /v1/guardians/alerts`).
+                "Alert": { "type": "object", "required": ["alert_id", "binding_id", "payment_id", "amount_minor", "currency", "merchant_name",
+                    "at_ms", "local_time", "utc_offset", "text_en", "text_zh"],
+                    "properties": { "alert_id": s(), "binding_id": s(), "scope": s(), "rider_name": s(), "rider_name_zh": s(),
+                        "payment_id": s(), "amount_minor": int(), "currency": s(), "amount_text": s(), "merchant_name": s(),
+                        "terminal_kind": s(), "at_ms": int(), "local_date": s(), "local_time": s(), "utc_offset": s(),
+                        "transit": { "type": ["object", "null"] }, "text_en": s(), "text_zh": s(), "event_id": int() } }
             }
         }
     })

@@ -103,6 +103,11 @@ pub(crate) fn unsigned_or_null() -> RefOr<Schema> {
     of(integer(true).minimum(Some(0)).maximum(Some(u64::MAX)))
 }
 
+/// A `u64` of 1 or more (a cap; the server may lower it).
+pub(crate) fn positive() -> RefOr<Schema> {
+    of(integer(false).minimum(Some(1)).maximum(Some(u64::MAX)))
+}
+
 /// Any `u64` (the server reads the field as one).
 pub(crate) fn unsigned() -> RefOr<Schema> {
     of(integer(false).minimum(Some(0)).maximum(Some(u64::MAX)))
@@ -164,4 +169,13 @@ pub(crate) fn sse_event(kinds: &[&str]) -> RefOr<Schema> {
             of(string(false).content_media_type("application/json")),
         )
         .required("data"))
+}
+
+/// An array of items each one of `values`.
+pub(crate) fn array_of(values: &[&str]) -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(one_of(values))
+            .build(),
+    ))
 }

@@ -92,13 +92,6 @@ pub(super) fn text(max: u64) -> Value {
 /// neither a control character nor white space (Rust's `str::trim`).
 const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
-/// An Ed25519 public key: 32 bytes, unpadded base64url (43 characters,
-/// the last one carrying 4 bits).
-pub(super) fn key() -> Value {
-    json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
-        "description": "Ed25519 public key, 32 bytes, unpadded base64url" })
-}
-
 /// An amount of minor units: 1 to 1,000,000,000 (`validate_amount`).
 pub(super) fn amount() -> Value {
     json!({ "type": "integer", "minimum": 1, "maximum": 1_000_000_000 })
