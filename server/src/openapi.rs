@@ -16,28 +16,24 @@ use utoipa::openapi::RefOr;
 
 use links::add_links;
 use schemas::{
-    amount, currency, date, id, int, int_or_null, limit, obj, offset, range, req, s, s_or_null,
-    text, unsigned,
+    currency, date, id, int, int_or_null, obj, offset, range, req, s, s_or_null, text, unsigned,
 };
 
 mod billing_ops;
 pub(crate) mod constraints;
 mod guardian_ops;
 mod links;
-mod merchant_ops;
 mod schemas;
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
 enum Auth {
-    Device,
     Admin,
 }
 
 impl Auth {
     fn security(self) -> Value {
         match self {
-            Auth::Device => json!([{ "deviceSignature": [] }]),
             Auth::Admin => json!([{ "adminToken": [] }]),
         }
     }
@@ -56,7 +52,7 @@ struct Op {
 
 /// Operations whose success is 201 for a new object and 200 for the same
 /// request again, or for an object that already was as asked.
-const REPLAYS_ANSWER_200: &[&str] = &["closeBillingDay", "refundPayment", "forwardExternalNotice"];
+const REPLAYS_ANSWER_200: &[&str] = &["closeBillingDay"];
 
 fn operation(op: &Op) -> Value {
     let mut responses = Map::new();
@@ -106,9 +102,6 @@ fn operation(op: &Op) -> Value {
     }
     let query = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
     match op.id {
-        "merchantPayments" => {
-            params.push(query("limit", limit()));
-        }
         "billingExports" | "reconciliations" => params.push(query("date", date())),
         "settlements" => {
             value["responses"]["200"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
@@ -252,11 +245,7 @@ impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
 /// block, security schemes and shared components come from here too).
 fn hand_written() -> Value {
     let mut paths = Map::new();
-    for op in guardian_ops::ops()
-        .into_iter()
-        .chain(merchant_ops::ops())
-        .chain(billing_ops::ops())
-    {
+    for op in guardian_ops::ops().into_iter().chain(billing_ops::ops()) {
         let entry = paths
             .entry(op.path.to_string())
             .or_insert_with(|| json!({}));

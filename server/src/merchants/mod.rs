@@ -12,7 +12,6 @@
 //! that does not exist); a member without the needed operation gets
 //! `403 missing_scope`; owner-only actions answer `403 forbidden` to staff.
 
-use axum::routing::{get, post};
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -28,9 +27,8 @@ mod staff;
 
 use scopes::{Operation, Scopes};
 
-/// The routes of the merchant area, merged into the `/v1` router (with
-/// the OpenAPI operations of those annotated; the others are still
-/// documented by hand in `crate::openapi`).
+/// The routes of the merchant area and their OpenAPI operations, merged
+/// into the `/v1` router.
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(create::create))
@@ -40,15 +38,9 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(staff::invite))
         .routes(utoipa_axum::routes!(staff::list))
         .routes(utoipa_axum::routes!(staff::update, staff::revoke))
-        .route(
-            "/v1/merchants/{merchant_id}/payments",
-            get(refunds::history),
-        )
-        .route("/v1/merchants/{merchant_id}/refunds", post(refunds::refund))
-        .route(
-            "/v1/merchants/{merchant_id}/external-notices",
-            post(prompts::forward_notice),
-        )
+        .routes(utoipa_axum::routes!(refunds::history))
+        .routes(utoipa_axum::routes!(refunds::refund))
+        .routes(utoipa_axum::routes!(prompts::forward_notice))
 }
 
 /// Role of a member device.
