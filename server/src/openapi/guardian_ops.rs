@@ -1,5 +1,5 @@
-//! OpenAPI operations of settlements, statement reconciliation and the
-//! outbound status (still written by hand).
+//! OpenAPI operations of settlements and statement reconciliation (still
+//! written by hand).
 
 use serde_json::json;
 
@@ -24,11 +24,5 @@ pub(super) fn ops() -> Vec<Op> {
                  "balanced": { "type": "boolean" }, "matched": int(), "missing": { "type": "array" },
                  "mismatched": { "type": "array" }, "unknown": { "type": "array" } }))),
              errors: &["400", "401", "422"] },
-        Op { method: "get", path: "/v1/outbound/status", id: "outboundStatus",
-             summary: "Outbound gateway outbox: pending and delivered messages, total attempts; push: per-device pushes pending, delivered, dropped (token refused or removed, message refused, older than a day) and their attempts.",
-             auth: Auth::Admin, request: None,
-             success: ("200", obj(&["pending", "delivered", "attempts", "push"], json!({ "pending": int(), "delivered": int(), "attempts": int(),
-                 "push": obj(&["pending", "delivered", "dropped", "attempts"], json!({ "pending": int(), "delivered": int(), "dropped": int(), "attempts": int() })) }))),
-             errors: &["401"] },
     ]
 }

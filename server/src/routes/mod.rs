@@ -47,7 +47,7 @@ pub(crate) fn api(funding: crate::funding::Providers) -> OpenApiRouter<AppState>
         .merge(crate::terminals::router())
         .merge(crate::ledger::router())
         .merge(crate::journeys::router())
-        .merge(crate::billing::router().into())
+        .merge(crate::billing::router())
         .merge(crate::payments::router())
         .merge(crate::streams::routes::router())
         .merge(crate::guardians::router())
