@@ -33,7 +33,7 @@ struct RegisterDevice {
     display_name: String,
     #[schema(schema_with = constraints::key)]
     device_key: String,
-    /// `check_phone`.
+    /// 6 to 15 digits with an optional leading + (`check_phone`).
     #[schema(schema_with = phone_number_or_null)]
     phone_number: Option<String>,
     #[schema(schema_with = constraints::currency_or_null)]
