@@ -7,6 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{hex_lower, new_id, redact};
 use wayfare_protocol::keys::{random_bytes, PublicKey};
 
@@ -14,6 +17,7 @@ use crate::auth::UnverifiedRequest;
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, parse_currency};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 /// The key-id header value of a registration request.
@@ -21,17 +25,31 @@ pub const REGISTER_KEY_ID: &str = "register";
 /// Currency of a wallet registered without one.
 pub const DEFAULT_CURRENCY: &str = "CNY";
 
-#[derive(Deserialize)]
+/// A phone's registration.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterDevice {
+    #[schema(schema_with = constraints::text::<64>)]
     display_name: String,
+    #[schema(schema_with = constraints::key)]
     device_key: String,
+    /// 6 to 15 digits with an optional leading + (`check_phone`).
+    #[schema(schema_with = phone_number_or_null)]
     phone_number: Option<String>,
+    #[schema(schema_with = constraints::currency_or_null)]
     currency: Option<String>,
 }
 
+/// `check_phone`'s numbers, or `null`.
+fn phone_number_or_null() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some("^\\+?[0-9]{6,15}$"))
+        .into()
+}
+
 /// The answer to a registration.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct Registered {
     account_id: String,
     device_id: String,
@@ -52,6 +70,16 @@ fn check_phone(phone: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /v1/devices`.
+#[utoipa::path(post, path = "/v1/devices", operation_id = "registerDevice", tag = "accounts",
+    summary = "Registers a phone key and creates its wallet. Signed with x-wayfare-key-id: register by the key in the body (proof of possession). Re-registering the same key answers 200 with the same account. Currency defaults to CNY; the phone number stays server-side.",
+    security(("deviceSignature" = [])),
+    request_body = RegisterDevice,
+    responses(
+        (status = 201, description = "success", body = Registered),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = Registered),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: UnverifiedRequest,

@@ -4,19 +4,46 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
+/// An account as the operator sees it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AccountView {
+    account_id: String,
+    #[schema(schema_with = account_kind)]
+    kind: String,
+    display_name: String,
+    balance_minor: i64,
+    currency: String,
+    points: i64,
+}
+
+/// The kinds of account.
+fn account_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::one_of(&["user", "merchant", "funding", "loyalty", "cash_float"])
+}
+
 /// `GET /v1/accounts/{account_id}`.
+#[utoipa::path(get, path = "/v1/accounts/{account_id}", operation_id = "getAccount", tag = "accounts",
+    summary = "Any account.",
+    security(("adminToken" = [])),
+    params(("account_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = AccountView),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn account(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(account_id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountView>, ApiError> {
     // Pending entries (a merchant's credits not yet folded) count at once.
     let row: Option<AccountRow> = sqlx::query_as(
         "SELECT a.id, a.kind, a.display_name, CAST(a.balance_minor + COALESCE((SELECT \
@@ -29,14 +56,14 @@ pub(crate) async fn account(
     .fetch_optional(&state.db().pool)
     .await?;
     let account = row.ok_or_else(|| ApiError::NotFound("no account has this id".into()))?;
-    Ok(Json(json!({
-        "account_id": account.id,
-        "kind": account.kind,
-        "display_name": account.display_name,
-        "balance_minor": account.balance_minor,
-        "currency": account.currency,
-        "points": account.points,
-    })))
+    Ok(Json(AccountView {
+        account_id: account.id,
+        kind: account.kind,
+        display_name: account.display_name,
+        balance_minor: account.balance_minor,
+        currency: account.currency,
+        points: account.points,
+    }))
 }
 
 /// An account with its pending entries counted.

@@ -3,8 +3,8 @@
 //! and platform registrations (`registrations`, P2, P3.5); the operator
 //! looks an account up (`lookup`).
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -15,21 +15,16 @@ mod registrations;
 pub(crate) mod store;
 mod wallet;
 
-/// The accounts' routes, merged by `crate::routes`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/devices", post(devices::register))
-        .route("/v1/wallet", get(wallet::wallet))
-        .route("/v1/wallet/history", get(wallet::history))
-        .route(
-            "/v1/wallet/pseudonyms/{merchant_id}",
-            get(registrations::pseudonym),
-        )
-        .route("/v1/wallet/registrations", get(registrations::list))
-        .route(
-            "/v1/wallet/registrations/{registration_id}/revoke",
-            post(registrations::revoke),
-        )
-        .route("/v1/platform/registrations", post(registrations::register))
-        .route("/v1/accounts/{account_id}", get(lookup::account))
+/// The accounts' routes and their OpenAPI operations, merged by
+/// `crate::routes`.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(devices::register))
+        .routes(routes!(wallet::wallet))
+        .routes(routes!(wallet::history))
+        .routes(routes!(registrations::pseudonym))
+        .routes(routes!(registrations::list))
+        .routes(routes!(registrations::revoke))
+        .routes(routes!(registrations::register))
+        .routes(routes!(lookup::account))
 }

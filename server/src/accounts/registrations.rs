@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sqlx::{AnyConnection, AssertSqlSafe};
+use utoipa::ToSchema;
 use wayfare_protocol::consent::{ConsentBody, RegistrationConsent, MAX_CONSENT_BYTES};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::keys::PublicKey;
@@ -25,15 +25,32 @@ use crate::auth::{Device, Signed, Terminal};
 use crate::db::{is_unique_violation, now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiPath};
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
+
+/// The caller's pseudonym for a merchant.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Pseudonym {
+    merchant_id: String,
+    pseudonym: String,
+}
 
 /// `GET /v1/wallet/pseudonyms/{merchant_id}`: the caller's pseudonym for
 /// that merchant.
+#[utoipa::path(get, path = "/v1/wallet/pseudonyms/{merchant_id}", operation_id = "walletPseudonym", tag = "accounts",
+    summary = "The caller's pseudonym for a merchant (pn_ + 160 bits in base32): what the merchant's terminals see in the identity step and its receipts name the payer by. Stable per rider and merchant, unlinkable across merchants. Unknown merchant: 404 unknown_merchant.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = Pseudonym),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn pseudonym(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Pseudonym>, ApiError> {
     check_id("merchant_id", &merchant_id)?;
     let known: Option<(String,)> = sqlx::query_as("SELECT id FROM merchants WHERE id = $1")
         .bind(merchant_id.clone())
@@ -48,18 +65,21 @@ pub(crate) async fn pseudonym(
     let pseudonym = state
         .keys()
         .pseudonym(&request.signer.account_id, &merchant_id);
-    Ok(Json(
-        json!({ "merchant_id": merchant_id, "pseudonym": pseudonym }),
-    ))
+    Ok(Json(Pseudonym {
+        merchant_id,
+        pseudonym,
+    }))
 }
 
 /// A registration as the rider and the platform see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[schema(as = Registration)]
 pub(crate) struct RegistrationView {
     registration_id: String,
     merchant_id: String,
     merchant_name: String,
     terminal_id: String,
+    #[schema(pattern = "^pn_[a-z2-7]{32}$")]
     pseudonym: String,
     created_at_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,10 +126,11 @@ async fn view_by_id(
     Ok(row.map(view_of))
 }
 
-#[derive(Deserialize)]
+/// A rider's registration a terminal forwards.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {
-    /// The consent, base64url of its COSE_Sign1 bytes.
+    /// RegistrationConsent COSE_Sign1, base64url
     consent: String,
 }
 
@@ -262,6 +283,19 @@ async fn register_tx(
 /// whose consent the terminal forwards. 201 with a new registration, 200
 /// with the live one when the rider is already registered with this
 /// merchant or the same consent arrives again.
+#[utoipa::path(post, path = "/v1/platform/registrations", operation_id = "registerRider", tag = "accounts",
+    summary = "A terminal registers a rider with its merchant's platform (P3.5), forwarding the rider's consent: a device-signed COSE_Sign1 (purpose wayfare/registration-consent/v1) over consent_id, pseudonym, merchant_id, terminal_id, device_id and issued_at_ms, base64url, at most 1024 bytes. Refused: tampered or not signed by the named device (401 bad_signature), given at another terminal or merchant, or a pseudonym not the rider's for this merchant (403 forbidden), older than 5 min or from the future (401 stale_request), a consent whose registration the rider revoked (401 replayed_request), oversized (413). 201 with a new registration; 200 with the live one (same rider and merchant, or the same consent again).",
+    security(("terminalSignature" = [])),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "success", body = RegistrationView),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = RegistrationView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 413, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: Signed<Terminal>,
@@ -303,12 +337,24 @@ pub(crate) async fn register(
     ))
 }
 
+/// The caller's live registrations.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Registrations {
+    registrations: Vec<RegistrationView>,
+}
+
 /// `GET /v1/wallet/registrations`: the caller's live registrations, newest
 /// first.
+#[utoipa::path(get, path = "/v1/wallet/registrations", operation_id = "listRegistrations", tag = "accounts",
+    summary = "The caller's live platform registrations, newest first.",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = Registrations),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Registrations>, ApiError> {
     let rows: Vec<RegistrationRow> = sqlx::query_as(AssertSqlSafe(format!(
         "{SELECT_VIEW} WHERE r.account_id = $1 AND r.revoked_at_ms IS NULL \
          ORDER BY r.created_at_ms DESC, r.id"
@@ -317,12 +363,21 @@ pub(crate) async fn list(
     .fetch_all(&state.db().pool)
     .await?;
     let registrations: Vec<RegistrationView> = rows.into_iter().map(view_of).collect();
-    Ok(Json(json!({ "registrations": registrations })))
+    Ok(Json(Registrations { registrations }))
 }
 
 /// `POST /v1/wallet/registrations/{registration_id}/revoke`: the rider
 /// ends a registration. Idempotent: revoking a revoked registration
 /// answers it again. Another rider's registration is 404.
+#[utoipa::path(post, path = "/v1/wallet/registrations/{registration_id}/revoke", operation_id = "revokeRegistration", tag = "accounts",
+    summary = "The rider revokes a platform registration: it leaves the list at once and the consent that made it can never register the rider again. Idempotent (a revoked registration answers again, with revoked_at_ms). Not the caller's: 404.",
+    security(("deviceSignature" = [])),
+    params(("registration_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = RegistrationView),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath(registration_id): ApiPath<String>,

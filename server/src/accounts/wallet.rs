@@ -3,41 +3,71 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Device, Signed};
 use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
+/// The device's wallet.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Wallet {
+    account_id: String,
+    handle: String,
+    display_name: String,
+    balance_minor: i64,
+    currency: String,
+    points: i64,
+}
+
 /// `GET /v1/wallet`.
+#[utoipa::path(get, path = "/v1/wallet", operation_id = "wallet", tag = "accounts",
+    summary = "The device's wallet.",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = Wallet),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn wallet(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Wallet>, ApiError> {
     let account = super::store::find(&state.db().pool, &request.signer.account_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("the device's account does not exist".into()))?;
-    Ok(Json(json!({
-        "account_id": account.id,
-        "handle": account.handle.unwrap_or_default(),
-        "display_name": account.display_name,
-        "balance_minor": account.balance_minor,
-        "currency": account.currency,
-        "points": account.points,
-    })))
+    Ok(Json(Wallet {
+        account_id: account.id,
+        handle: account.handle.unwrap_or_default(),
+        display_name: account.display_name,
+        balance_minor: account.balance_minor,
+        currency: account.currency,
+        points: account.points,
+    }))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/wallet/history`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// The wallet's ledger entries, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct History {
+    entries: Vec<HistoryEntry>,
+}
+
+/// One ledger entry of the wallet.
+#[derive(Serialize, ToSchema)]
 struct HistoryEntry {
     entry_id: String,
+    #[schema(schema_with = entry_kind)]
     kind: String,
     amount_minor: i64,
     currency: String,
@@ -63,6 +93,11 @@ fn is_zero(value: &i64) -> bool {
     *value == 0
 }
 
+/// The kinds of a wallet's ledger entries.
+fn entry_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::one_of(&["payment", "top_up", "refund"])
+}
+
 /// A ledger entry with what the history shows beside it.
 #[derive(sqlx::FromRow)]
 struct EntryRow {
@@ -81,11 +116,19 @@ struct EntryRow {
 }
 
 /// `GET /v1/wallet/history?limit=N` (1..=500, default 50), newest first.
+#[utoipa::path(get, path = "/v1/wallet/history", operation_id = "walletHistory", tag = "accounts",
+    summary = "Ledger entries of the wallet, newest first. Query limit=1..500 (default 50).",
+    security(("deviceSignature" = [])),
+    params(HistoryQuery),
+    responses(
+        (status = 200, description = "success", body = History),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<History>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));
@@ -125,5 +168,5 @@ pub(crate) async fn history(
             points_returned: r.points_returned,
         })
         .collect();
-    Ok(Json(json!({ "entries": entries })))
+    Ok(Json(History { entries }))
 }

@@ -6,14 +6,16 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::auth::Admin;
 use crate::billing::{self, StatementEntry};
 use crate::civil::{check_offset, offset_label, parse_day};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson, ApiQuery};
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -103,12 +105,36 @@ pub(crate) async fn reconcile(
     })))
 }
 
+/// The outbound gateway's outbox, and the pushes.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OutboundStatus {
+    pending: i64,
+    delivered: i64,
+    attempts: i64,
+    push: PushStatus,
+}
+
+/// The per-device pushes.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PushStatus {
+    pending: i64,
+    delivered: i64,
+    dropped: i64,
+    attempts: i64,
+}
+
 /// `GET /v1/outbound/status`: how many gateway messages wait and how many
 /// were delivered, and the same for pushes.
+#[utoipa::path(get, path = "/v1/outbound/status", operation_id = "outboundStatus", tag = "billing",
+    summary = "Outbound gateway outbox: pending and delivered messages, total attempts; push: per-device pushes pending, delivered, dropped (token refused or removed, message refused, older than a day) and their attempts.",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "success", body = OutboundStatus),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn outbound_status(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OutboundStatus>, ApiError> {
     let (pending, delivered, attempts): (i64, i64, i64) = sqlx::query_as(
         "SELECT \
          CAST(COALESCE(SUM(CASE WHEN delivered_at_ms IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
@@ -131,15 +157,15 @@ pub(crate) async fn outbound_status(
         )
         .fetch_one(&state.db().pool)
         .await?;
-    Ok(Json(json!({
-        "pending": pending,
-        "delivered": delivered,
-        "attempts": attempts,
-        "push": {
-            "pending": push_pending,
-            "delivered": push_sent,
-            "dropped": push_dropped,
-            "attempts": push_attempts,
+    Ok(Json(OutboundStatus {
+        pending,
+        delivered,
+        attempts,
+        push: PushStatus {
+            pending: push_pending,
+            delivered: push_sent,
+            dropped: push_dropped,
+            attempts: push_attempts,
         },
-    })))
+    }))
 }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 use wayfare_protocol::express::{Allowance, AllowanceBody, EXPRESS_VERSION};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::keys::PublicKey;
@@ -14,6 +14,7 @@ use wayfare_protocol::keys::PublicKey;
 use crate::auth::{Device, Signed};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 /// Largest per-tap cap the server grants (minor units).
@@ -23,18 +24,22 @@ pub const MAX_TOTAL_MINOR: u64 = 20_000;
 /// How long an allowance is honoured.
 pub const VALIDITY_MS: u64 = 24 * 60 * 60 * 1000;
 
-#[derive(Deserialize)]
+/// What a device asks for: its new tap key and the caps.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AllowanceRequest {
+    #[schema(schema_with = constraints::key)]
     tap_key: String,
+    #[schema(schema_with = constraints::positive)]
     per_tap_max_minor: u64,
+    #[schema(schema_with = constraints::positive)]
     total_max_minor: u64,
 }
 
 /// An issued allowance.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AllowanceIssued {
-    /// The signed allowance (COSE, base64url): what the phone presents.
+    /// COSE_Sign1 Allowance, base64url
     pub allowance: String,
     /// Its id.
     pub allowance_id: String,
@@ -113,6 +118,17 @@ async fn grant(
 }
 
 /// `POST /v1/express/allowances`.
+#[utoipa::path(post, path = "/v1/express/allowances", operation_id = "issueExpressAllowance", tag = "express",
+    summary = "A signed offline allowance for the device's new tap key (Ed25519, base64url): gates accept express taps signed by that key up to the granted caps until expires_at_ms (24 h). Caps may be lowered: total to at most 20000, the balance and the smallest guardian daily limit; per tap to at most 5000 and the total. Issuing revokes the device's allowances older than the previous one. Refused while an express tap's debt is unpaid (409 express_blocked) or with no balance (402).",
+    security(("deviceSignature" = [])),
+    request_body = AllowanceRequest,
+    responses(
+        (status = 201, description = "success", body = AllowanceIssued),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 402, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn issue(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -222,10 +238,16 @@ pub(crate) async fn issue(
 
 /// `DELETE /v1/express/allowances`: the rider switched express taps off on
 /// this device; its allowances go on the deny list.
+#[utoipa::path(delete, path = "/v1/express/allowances", operation_id = "switchOffExpress", tag = "express",
+    summary = "The rider switched express taps off on this device: its live allowances go on the deny list.",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = Revoked),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn switch_off(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let device_id = request.signer.device_id.clone();
     let now = to_i64(now_ms());
     let revoked = state
@@ -235,24 +257,45 @@ pub(crate) async fn switch_off(
             Box::pin(async move { super::revoke_live(conn, &device_id, "switched_off", now).await })
         })
         .await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
+}
+
+/// How many allowances a revocation put on the deny list.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked {
+    pub(crate) revoked: u64,
+}
+
+/// The rider's express debt and recent taps.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ExpressStatus {
+    debt_minor: i64,
+    blocked: bool,
+    currency: String,
+    taps: Vec<super::debts::TapRow>,
 }
 
 /// `GET /v1/express`: what the rider owes and the recent settled taps.
+#[utoipa::path(get, path = "/v1/express", operation_id = "expressStatus", tag = "express",
+    summary = "The caller's express debt (blocked while above zero) and its recent settled express taps.",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = ExpressStatus),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExpressStatus>, ApiError> {
     let account_id = &request.signer.account_id;
     let pool = &state.db().pool;
     let debt = debt_of(pool, account_id).await?;
     let currency = crate::accounts::store::get(pool, account_id)
         .await?
         .currency;
-    Ok(Json(json!({
-        "debt_minor": debt,
-        "blocked": debt > 0,
-        "currency": currency,
-        "taps": super::debts::taps_of(pool, account_id, 50).await?,
-    })))
+    Ok(Json(ExpressStatus {
+        debt_minor: debt,
+        blocked: debt > 0,
+        currency,
+        taps: super::debts::taps_of(pool, account_id, 50).await?,
+    }))
 }

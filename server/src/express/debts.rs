@@ -7,8 +7,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::instruction::InstructionBody;
 use wayfare_protocol::money::Currency;
@@ -18,12 +20,14 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
 /// A settled tap as `taps_of` reads and shows it.
-#[derive(sqlx::FromRow, serde::Serialize)]
-struct TapRow {
+#[derive(sqlx::FromRow, Serialize, ToSchema)]
+#[schema(as = ExpressTap)]
+pub(crate) struct TapRow {
     allowance_id: String,
     counter: i64,
     terminal_id: String,
@@ -40,7 +44,7 @@ pub(crate) async fn taps_of(
     pool: &sqlx::AnyPool,
     account_id: &str,
     limit: i64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<TapRow>, ApiError> {
     let rows: Vec<TapRow> = sqlx::query_as(
         "SELECT allowance_id, counter, terminal_id, amount_minor, charged_minor, debt_minor, \
              payment_id, tapped_at_ms, settled_at_ms FROM express_taps WHERE account_id = $1 \
@@ -50,7 +54,7 @@ pub(crate) async fn taps_of(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| json!(r)).collect())
+    Ok(rows)
 }
 
 /// Pays `account_id`'s express debt from its balance, oldest tap first;
@@ -123,23 +127,54 @@ pub(crate) async fn collect(state: &AppState, account_id: &str) -> Result<u64, A
     Ok(paid_total)
 }
 
-#[derive(Deserialize)]
+/// The operator's revocation of a device's allowances.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Revocation {
+    #[schema(schema_with = constraints::id)]
     device_id: String,
     /// `lost` (taps after the revocation are not charged to the rider) or
     /// `revoked`.
+    #[schema(schema_with = reason_or_null)]
     reason: Option<String>,
+}
+
+/// A revocation's reasons, or `null`.
+fn reason_or_null() -> RefOr<Schema> {
+    constraints::one_of_or_null(&["lost", "revoked"])
+}
+
+/// The accounts owing express debt.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Debts {
+    debts: Vec<Debt>,
+}
+
+/// One account's express debt.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Debt {
+    account_id: String,
+    currency: String,
+    debt_minor: i64,
+    taps: i64,
 }
 
 /// `POST /v1/admin/express/revocations`: the operator revokes a device's
 /// allowances (a phone reported lost): terminals refuse them as soon as
 /// they sync the deny list.
+#[utoipa::path(post, path = "/v1/admin/express/revocations", operation_id = "revokeExpressDevice", tag = "express",
+    summary = "The operator revokes a device's allowances: reason lost (default; taps after this are not charged to the rider) or revoked.",
+    security(("adminToken" = [])),
+    request_body = Revocation,
+    responses(
+        (status = 200, description = "success", body = super::allowances::Revoked),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn revoke_device(
     State(state): State<AppState>,
     _admin: Admin,
     ApiJson(req): ApiJson<Revocation>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<super::allowances::Revoked>, ApiError> {
     check_id("device_id", &req.device_id)?;
     let reason = req.reason.unwrap_or_else(|| "lost".into());
     if reason != "lost" && reason != "revoked" {
@@ -156,26 +191,35 @@ pub(crate) async fn revoke_device(
         })
         .await?;
     tracing::info!(device = %redact(&req.device_id), revoked, "express allowances revoked by the operator");
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(super::allowances::Revoked { revoked }))
 }
 
 /// `GET /v1/admin/express/debts`: every account owing express debt.
+#[utoipa::path(get, path = "/v1/admin/express/debts", operation_id = "expressDebts", tag = "express",
+    summary = "Every account owing express debt, with the number of taps.",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "success", body = Debts),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Debts>, ApiError> {
     let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "SELECT account_id, currency, CAST(SUM(debt_minor) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
          FROM express_taps WHERE debt_minor > 0 GROUP BY account_id, currency ORDER BY account_id",
     )
     .fetch_all(&state.db().pool)
     .await?;
-    Ok(Json(json!({
-        "debts": rows.into_iter().map(|(account_id, currency, debt, taps)| json!({
-            "account_id": account_id,
-            "currency": currency,
-            "debt_minor": debt,
-            "taps": taps,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Debts {
+        debts: rows
+            .into_iter()
+            .map(|(account_id, currency, debt_minor, taps)| Debt {
+                account_id,
+                currency,
+                debt_minor,
+                taps,
+            })
+            .collect(),
+    }))
 }

@@ -6,15 +6,17 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 use wayfare_protocol::express::{DenyList, DenyListBody};
 
 use crate::auth::{Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
 /// The answer terminals get.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DenyListAnswer {
     /// The signed list (COSE, base64url).
     pub deny_list: String,
@@ -50,6 +52,12 @@ pub(crate) async fn current(state: &AppState) -> Result<(DenyList, DenyListBody)
 }
 
 /// `GET /v1/platform/express/deny-list` (terminal-signed).
+#[utoipa::path(get, path = "/v1/platform/express/deny-list", operation_id = "expressDenyList", tag = "express",
+    summary = "The revoked, unexpired allowances, signed with the receipt key (COSE_Sign1, purpose wayfare/express-deny-list/v1). Terminals keep the newest version.",
+    security(("terminalSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = DenyListAnswer),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn for_terminal(
     State(state): State<AppState>,
     _terminal: Signed<Terminal>,

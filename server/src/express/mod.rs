@@ -10,8 +10,8 @@
 //! the balance cannot cover becomes debt: the device's allowances are
 //! revoked and none is issued until a top-up pays it.
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -20,21 +20,15 @@ pub(crate) mod debts;
 pub(crate) mod deny_list;
 pub(crate) mod settle;
 
-/// The express routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/express/allowances",
-            post(allowances::issue).delete(allowances::switch_off),
-        )
-        .route("/v1/express", get(allowances::status))
-        .route(
-            "/v1/platform/express/deny-list",
-            get(deny_list::for_terminal),
-        )
-        .route("/v1/platform/express/taps", post(settle::upload))
-        .route("/v1/admin/express/revocations", post(debts::revoke_device))
-        .route("/v1/admin/express/debts", get(debts::list))
+/// The express routes and operations.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(allowances::issue, allowances::switch_off))
+        .routes(routes!(allowances::status))
+        .routes(routes!(deny_list::for_terminal))
+        .routes(routes!(settle::upload))
+        .routes(routes!(debts::revoke_device))
+        .routes(routes!(debts::list))
 }
 
 /// Revokes the device's live allowances (on the deny list until they

@@ -10,6 +10,9 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::express::{Allowance, AllowanceBody, ExpressTap, ExpressTapBody};
 use wayfare_protocol::ids::{payment_idempotency_key, redact};
 use wayfare_protocol::instruction::InstructionBody;
@@ -19,6 +22,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 use crate::auth::{Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
@@ -30,14 +34,16 @@ const SKEW_MS: u64 = 5 * 60 * 1000;
 /// Attempts to charge when the balance moves under us.
 const CHARGE_ATTEMPTS: usize = 3;
 
-#[derive(Deserialize)]
+/// A terminal's upload of the express taps it accepted offline.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Upload {
+    #[schema(max_items = 100)]
     taps: Vec<UploadedTap>,
 }
 
 /// One tap as the terminal queued it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UploadedTap {
     /// The allowance the phone presented (base64url COSE).
@@ -45,12 +51,13 @@ struct UploadedTap {
     /// The phone's signed tap (base64url COSE).
     tap: String,
     /// When the gate accepted it (the terminal's clock, Unix ms).
+    #[schema(schema_with = constraints::unsigned)]
     tapped_at_ms: u64,
 }
 
 /// What became of one uploaded tap. `refused` taps will never be charged
 /// (the terminal drops them and reports them); the others are settled.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, ToSchema)]
 pub struct TapResult {
     /// The tap's allowance, when it could be read.
     pub allowance_id: Option<String>,
@@ -58,6 +65,7 @@ pub struct TapResult {
     pub counter: Option<u32>,
     /// `charged`, `partly_charged` (the rest is debt), `already_settled` or
     /// `refused`.
+    #[schema(schema_with = tap_status)]
     pub status: &'static str,
     /// Charged now or before.
     pub charged_minor: u64,
@@ -67,6 +75,17 @@ pub struct TapResult {
     pub payment_id: Option<String>,
     /// Why it was refused.
     pub reason: Option<String>,
+}
+
+/// [`TapResult::status`]'s values.
+fn tap_status() -> RefOr<Schema> {
+    constraints::one_of(&["charged", "partly_charged", "already_settled", "refused"])
+}
+
+/// What became of each uploaded tap, in upload order.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TapResults {
+    results: Vec<TapResult>,
 }
 
 impl TapResult {
@@ -88,10 +107,19 @@ impl TapResult {
 }
 
 /// `POST /v1/platform/express/taps` (terminal-signed).
+#[utoipa::path(post, path = "/v1/platform/express/taps", operation_id = "settleExpressTaps", tag = "express",
+    summary = "A terminal uploads the express taps it accepted offline (at most 100). Each is charged exactly once per (allowance, counter); what the balance cannot cover becomes debt (partly_charged) and the device's allowances are revoked until a top-up pays it. refused: never chargeable (forged, another terminal's, outside the allowance's validity, a lost phone's after the report, a reused counter).",
+    security(("terminalSignature" = [])),
+    request_body = Upload,
+    responses(
+        (status = 200, description = "success", body = TapResults),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     request: Signed<Terminal>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TapResults>, ApiError> {
     let terminal_id = request.signer.terminal_id.clone();
     let upload: Upload = request.json()?;
     if upload.taps.len() > MAX_TAPS_PER_UPLOAD {
@@ -104,7 +132,7 @@ pub(crate) async fn upload(
     for tap in &upload.taps {
         results.push(settle_one(&state, &terminal_id, tap).await?);
     }
-    Ok(Json(serde_json::json!({ "results": results })))
+    Ok(Json(TapResults { results }))
 }
 
 /// The allowance row the server keeps.

@@ -15,9 +15,11 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::money::Currency;
 
@@ -28,6 +30,7 @@ use super::store::{self, Intent};
 use crate::db::{is_unique_violation, now_ms, to_i64, to_u64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, parse_json, ApiPath};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
@@ -35,19 +38,43 @@ use crate::top_ups::{self, Channel, Credit};
 pub(crate) const MAX_CALLBACK_BYTES: usize = 16 * 1024;
 
 /// The callback body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = FundingCallback)]
 #[serde(deny_unknown_fields)]
 struct Callback {
+    #[schema(schema_with = constraints::id)]
     provider_reference: String,
+    #[schema(schema_with = constraints::id)]
     reference: String,
+    #[schema(schema_with = constraints::amount)]
     amount_minor: serde_json::Number,
+    #[schema(schema_with = constraints::currency)]
     currency: String,
     status: Outcome,
     #[serde(default)]
+    #[schema(schema_with = constraints::text_or_null::<200>)]
     reason: Option<String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a callback answers: the top-up's outcome as recorded.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CallbackAnswer {
+    reference: String,
+    provider_reference: Option<String>,
+    #[schema(schema_with = recorded)]
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_up_id: Option<String>,
+}
+
+/// The outcomes a callback records.
+fn recorded() -> RefOr<Schema> {
+    constraints::one_of(&["confirmed", "failed"])
+}
+
+/// The outcome a provider reports.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[schema(as = FundingOutcome)]
 #[serde(rename_all = "lowercase")]
 enum Outcome {
     Succeeded,
@@ -66,13 +93,26 @@ struct Checked {
 }
 
 /// `POST /v1/funding/{provider}/callbacks` (provider, signed).
+#[utoipa::path(post, path = "/v1/funding/{provider}/callbacks", operation_id = "fundingCallback", tag = "funding",
+    summary = "The funding provider reports a checkout's outcome. Header wayfare-signature: t=<unix seconds>,v1=<hex HMAC-SHA256(provider secret, \"t.body\")> over the exact body (several v1 allowed while rotating). Bad or missing signature 401 bad_signature; signed more than 300 s from the server's clock 401 stale_request; unknown provider or reference 404; body over 16 KiB 413; amount, currency or an outcome already recorded that disagree 409 callback_mismatch naming the field. succeeded: in one transaction the top-up is confirmed and credited from the provider's clearing account; failed: it is marked failed. The same callback again answers 200 with the same result and moves nothing; a provider_reference settles one top-up only.",
+    params(("provider" = String, Path, pattern = "^[!-~]{1,128}$"),
+        ("wayfare-signature" = String, Header,
+            description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"t.body\")>")),
+    request_body = Callback,
+    responses(
+        (status = 200, description = "success", body = CallbackAnswer),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Extension(providers): Extension<Providers>,
     ApiPath(provider_id): ApiPath<String>,
     headers: HeaderMap,
     request: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CallbackAnswer>), ApiError> {
     let provider = providers.get(&provider_id).ok_or_else(|| {
         ApiError::NotFound("no funding provider with this id is configured".into())
     })?;
@@ -162,16 +202,13 @@ fn check(cb: Callback) -> Result<Checked, ApiError> {
 }
 
 /// What the provider is answered (the same for a replay).
-fn answer(intent: &Intent) -> Value {
-    let mut v = json!({
-        "reference": intent.reference,
-        "provider_reference": intent.provider_reference,
-        "status": intent.status,
-    });
-    if let Some(id) = &intent.top_up_id {
-        v["top_up_id"] = json!(id);
+fn answer(intent: &Intent) -> CallbackAnswer {
+    CallbackAnswer {
+        reference: intent.reference.clone(),
+        provider_reference: intent.provider_reference.clone(),
+        status: intent.status.clone(),
+        top_up_id: intent.top_up_id.clone(),
     }
-    v
 }
 
 struct Applied {

@@ -13,8 +13,9 @@
 //! the way they are.
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Extension;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -30,16 +31,15 @@ pub(crate) use config::Providers;
 pub use config::{FundingConfig, FundingConfigError, ProviderConfig, ProviderKind};
 pub use signature::{sign_callback, SIGNATURE_HEADER};
 
-/// The funding routes, serving `providers`.
-pub(crate) fn router(providers: Providers) -> Router<AppState> {
-    Router::new()
-        .route("/v1/top-ups", post(routes::start))
-        .route("/v1/top-ups/providers", get(routes::providers))
-        .route("/v1/top-ups/{reference}", get(routes::status))
-        .route(
-            "/v1/funding/{provider}/callbacks",
-            post(callback::receive).layer(DefaultBodyLimit::max(callback::MAX_CALLBACK_BYTES)),
+/// The funding routes and operations, serving `providers`.
+pub(crate) fn router(providers: Providers) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::start))
+        .routes(routes!(routes::providers))
+        .routes(routes!(routes::status))
+        .routes(
+            routes!(callback::receive).layer(DefaultBodyLimit::max(callback::MAX_CALLBACK_BYTES)),
         )
-        .route("/v1/admin/top-ups", get(routes::list))
+        .routes(routes!(routes::list))
         .layer(Extension(providers))
 }

@@ -6,8 +6,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
 use wayfare_protocol::ids::{new_id, redact};
 
 use super::config::{Provider, ProviderKind, Providers};
@@ -18,28 +20,97 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiPath, ApiQuery};
 use crate::ledger;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
 /// `POST /v1/top-ups` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StartRequest {
     provider: String,
+    #[schema(schema_with = constraints::amount)]
     amount_minor: serde_json::Number,
+    #[schema(schema_with = constraints::currency)]
     currency: String,
+    #[schema(schema_with = constraints::id)]
     idempotency_key: String,
+}
+
+/// A top-up as the rider's app (and, with `account_id` and
+/// `provider_reference`, the operator) sees it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TopUpView {
+    reference: String,
+    provider: String,
+    #[schema(schema_with = shown_status)]
+    status: String,
+    amount_minor: i64,
+    currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkout_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_up_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completed_at_ms: Option<i64>,
+    /// The operator's list only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_id: Option<String>,
+    /// The operator's list only (`null` until the provider named one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    provider_reference: Option<Option<String>>,
+}
+
+/// `Intent::shown_status`'s values.
+fn shown_status() -> RefOr<Schema> {
+    constraints::one_of(&["pending", "confirmed", "failed", "expired"])
+}
+
+/// What the rider's app sees of `intent` at `now_ms`.
+fn view(intent: &Intent, now_ms: i64) -> TopUpView {
+    TopUpView {
+        reference: intent.reference.clone(),
+        provider: intent.provider.clone(),
+        status: intent.shown_status(now_ms).to_string(),
+        amount_minor: intent.amount_minor,
+        currency: intent.currency.clone(),
+        checkout_url: intent.checkout_url.clone(),
+        top_up_id: intent.top_up_id.clone(),
+        failure_reason: intent.failure_reason.clone(),
+        created_at_ms: intent.created_at_ms,
+        expires_at_ms: intent.expires_at_ms,
+        completed_at_ms: intent.completed_at_ms,
+        account_id: None,
+        provider_reference: None,
+    }
 }
 
 /// `POST /v1/top-ups` (device): starts a top-up. A checkout provider's
 /// answer is pending with the link where the rider pays; the sandbox
 /// provider confirms at once. The same idempotency key again answers 200
 /// with the intent as it is now; with other terms, 409.
+#[utoipa::path(post, path = "/v1/top-ups", operation_id = "startTopUp", tag = "funding",
+    summary = "Starts an over-the-air top-up through a configured funding provider. A checkout provider answers 201 pending with the checkout_url where the rider pays; money moves only when the provider's signed callback confirms it (then the device stream carries top_up.completed or top_up.failed). The SANDBOX provider (operator test money) answers 201 confirmed. The same idempotency_key again answers 200 with the top-up as it is now; with another provider, amount or currency, 409 idempotency_conflict. Unknown provider 404; a currency the provider or the wallet does not take 422.",
+    security(("deviceSignature" = [])),
+    request_body = StartRequest,
+    responses(
+        (status = 201, description = "success", body = TopUpView),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = TopUpView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     Extension(providers): Extension<Providers>,
     request: Signed<Device>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<TopUpView>), ApiError> {
     let req: StartRequest = request.json()?;
     check_id("idempotency_key", &req.idempotency_key)?;
     let amount = parse_amount("amount_minor", &req.amount_minor)?;
@@ -122,7 +193,7 @@ pub(crate) async fn start(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(intent.to_json(now))))
+    Ok((status, Json(view(&intent, now))))
 }
 
 /// The intent a repeated start request refers to, if its terms match.
@@ -171,18 +242,26 @@ async fn confirm_sandbox(
 }
 
 /// `GET /v1/top-ups/{reference}` (device): the caller's own top-up.
+#[utoipa::path(get, path = "/v1/top-ups/{reference}", operation_id = "getTopUp", tag = "funding",
+    summary = "The caller's own top-up (404 for any other); a pending one past expires_at_ms shows as expired (its provider may still confirm it).",
+    security(("deviceSignature" = [])),
+    params(("reference" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = TopUpView),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
     ApiPath(reference): ApiPath<String>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TopUpView>, ApiError> {
     check_id("reference", &reference).map_err(|_| not_found())?;
     let mut conn = state.db().pool.acquire().await?;
     let intent = store::by_reference(&mut conn, &reference, None)
         .await?
         .filter(|i| i.account_id == request.signer.account_id)
         .ok_or_else(not_found)?;
-    Ok(Json(intent.to_json(to_i64(now_ms()))))
+    Ok(Json(view(&intent, to_i64(now_ms()))))
 }
 
 fn not_found() -> ApiError {
@@ -190,38 +269,91 @@ fn not_found() -> ApiError {
 }
 
 /// `GET /v1/top-ups/providers` (device): what the app may offer.
+#[utoipa::path(get, path = "/v1/top-ups/providers", operation_id = "topUpProviders", tag = "funding",
+    summary = "The funding providers this server offers (id, kind sandbox or checkout, display name, currencies).",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = ProviderList),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn providers(
     Extension(providers): Extension<Providers>,
     _request: Signed<Device>,
-) -> Json<Value> {
-    let list: Vec<Value> = providers.all().map(describe).collect();
-    Json(json!({ "providers": list }))
-}
-
-fn describe(p: &Provider) -> Value {
-    json!({
-        "id": p.id,
-        "kind": match p.kind { ProviderKind::Sandbox => "sandbox", ProviderKind::Checkout => "checkout" },
-        "display_name": p.display_name,
-        "currencies": p.currencies.iter().map(|c| c.code().to_string()).collect::<Vec<_>>(),
+) -> Json<ProviderList> {
+    Json(ProviderList {
+        providers: providers.all().map(describe).collect(),
     })
 }
 
+/// The funding providers offered.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProviderList {
+    providers: Vec<ProviderView>,
+}
+
+/// A funding provider as the app shows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProviderView {
+    id: String,
+    #[schema(schema_with = provider_kind)]
+    kind: &'static str,
+    display_name: String,
+    currencies: Vec<String>,
+}
+
+/// [`ProviderKind`]'s names.
+fn provider_kind() -> RefOr<Schema> {
+    constraints::one_of(&["sandbox", "checkout"])
+}
+
+fn describe(p: &Provider) -> ProviderView {
+    ProviderView {
+        id: p.id.clone(),
+        kind: match p.kind {
+            ProviderKind::Sandbox => "sandbox",
+            ProviderKind::Checkout => "checkout",
+        },
+        display_name: p.display_name.clone(),
+        currencies: p.currencies.iter().map(|c| c.code().to_string()).collect(),
+    }
+}
+
 /// The query of `GET /v1/admin/top-ups`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    #[param(schema_with = list_status)]
     status: Option<String>,
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
+}
+
+/// The statuses the list filters on.
+fn list_status() -> RefOr<Schema> {
+    constraints::one_of(&["pending", "confirmed", "failed"])
+}
+
+/// The operator's list of top-ups.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TopUpList {
+    top_ups: Vec<TopUpView>,
 }
 
 /// `GET /v1/admin/top-ups?status=pending&limit=N` (admin): the newest
 /// intents, e.g. the pending ones a provider never answered.
+#[utoipa::path(get, path = "/v1/admin/top-ups", operation_id = "listTopUps", tag = "funding",
+    summary = "The newest over-the-air top-ups, optionally only status=pending|confirmed|failed (limit 1..500, default 100), with account and provider reference.",
+    security(("adminToken" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "success", body = TopUpList),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TopUpList>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));
@@ -236,14 +368,13 @@ pub(crate) async fn list(
     }
     let now = to_i64(now_ms());
     let intents = store::list(&state.db().pool, query.status.as_deref(), limit).await?;
-    let rows: Vec<Value> = intents
+    let top_ups = intents
         .iter()
-        .map(|i| {
-            let mut v = i.to_json(now);
-            v["account_id"] = json!(i.account_id);
-            v["provider_reference"] = json!(i.provider_reference);
-            v
+        .map(|i| TopUpView {
+            account_id: Some(i.account_id.clone()),
+            provider_reference: Some(i.provider_reference.clone()),
+            ..view(i, now)
         })
         .collect();
-    Ok(Json(json!({ "top_ups": rows })))
+    Ok(Json(TopUpList { top_ups }))
 }

@@ -1,7 +1,6 @@
 //! The `funding_intents` rows and the providers' clearing accounts: every
 //! SQL statement of the funding area.
 
-use serde_json::{json, Value};
 use sqlx::{AnyConnection, AnyPool};
 use wayfare_protocol::money::Currency;
 
@@ -58,32 +57,6 @@ impl Intent {
         } else {
             &self.status
         }
-    }
-
-    /// What the rider's app sees.
-    pub fn to_json(&self, now_ms: i64) -> Value {
-        let mut v = json!({
-            "reference": self.reference,
-            "provider": self.provider,
-            "status": self.shown_status(now_ms),
-            "amount_minor": self.amount_minor,
-            "currency": self.currency,
-            "created_at_ms": self.created_at_ms,
-            "expires_at_ms": self.expires_at_ms,
-        });
-        for (name, value) in [
-            ("checkout_url", &self.checkout_url),
-            ("top_up_id", &self.top_up_id),
-            ("failure_reason", &self.failure_reason),
-        ] {
-            if let Some(value) = value {
-                v[name] = json!(value);
-            }
-        }
-        if let Some(at) = self.completed_at_ms {
-            v["completed_at_ms"] = json!(at);
-        }
-        v
     }
 }
 

@@ -3,10 +3,13 @@
 //! are in [`routes`] (merged through [`router`]); alerts and the daily
 //! limit, which run inside the payment transaction, are in [`alerts`].
 
-use axum::routing::{get, post, put};
-use axum::Router;
 use serde::Serialize;
 use sqlx::AnyPool;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 
@@ -15,25 +18,16 @@ pub mod render;
 pub(crate) mod routes;
 
 /// The guardian routes (`/v1/guardians/...`), merged by `crate::routes`.
-pub(crate) fn router() -> Router<crate::state::AppState> {
-    Router::new()
-        .route("/v1/guardians/invitations", post(routes::invite))
-        .route("/v1/guardians/invitations/accept", post(routes::accept))
-        .route("/v1/guardians/bindings", get(routes::list))
-        .route("/v1/guardians/bindings/{binding_id}", get(routes::inspect))
-        .route(
-            "/v1/guardians/bindings/{binding_id}/revoke",
-            post(routes::revoke),
-        )
-        .route(
-            "/v1/guardians/bindings/{binding_id}/leave",
-            post(routes::leave),
-        )
-        .route(
-            "/v1/guardians/bindings/{binding_id}/limit",
-            put(routes::set_limit),
-        )
-        .route("/v1/guardians/alerts", get(routes::alerts))
+pub(crate) fn router() -> OpenApiRouter<crate::state::AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::invite))
+        .routes(routes!(routes::accept))
+        .routes(routes!(routes::list))
+        .routes(routes!(routes::inspect))
+        .routes(routes!(routes::revoke))
+        .routes(routes!(routes::leave))
+        .routes(routes!(routes::set_limit))
+        .routes(routes!(routes::alerts))
 }
 
 /// What a guardian receives.
@@ -242,17 +236,22 @@ pub async fn list(
 }
 
 /// A binding as one of its parties sees it.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[schema(as = Binding)]
 pub struct BindingView {
     /// Binding id.
     pub binding_id: String,
     /// `rider` or `guardian`: the caller's side.
+    #[schema(schema_with = role_schema)]
     pub role: &'static str,
     /// `active`, `revoked` or `left`.
+    #[schema(schema_with = status_schema)]
     pub status: String,
     /// `transit_only` or `all_payments`.
+    #[schema(schema_with = scope_schema)]
     pub scope: String,
     /// `phone_tail` or `nickname`.
+    #[schema(schema_with = shown_as_schema)]
     pub shown_as: String,
     /// How the rider is named in alerts (English).
     pub rider_name: String,
@@ -273,6 +272,26 @@ pub struct BindingView {
     pub created_at_ms: i64,
     /// When the binding ended (Unix ms).
     pub ended_at_ms: Option<i64>,
+}
+
+/// The sides of a binding.
+fn role_schema() -> RefOr<Schema> {
+    crate::openapi::constraints::one_of(&["rider", "guardian"])
+}
+
+/// A binding's statuses.
+fn status_schema() -> RefOr<Schema> {
+    crate::openapi::constraints::one_of(&["active", "revoked", "left"])
+}
+
+/// [`Scope`]'s names.
+pub(crate) fn scope_schema() -> RefOr<Schema> {
+    crate::openapi::constraints::one_of(&["transit_only", "all_payments"])
+}
+
+/// How the rider is shown.
+pub(crate) fn shown_as_schema() -> RefOr<Schema> {
+    crate::openapi::constraints::one_of(&["phone_tail", "nickname"])
 }
 
 /// Renders `binding` for `account_id` (which must be a party).

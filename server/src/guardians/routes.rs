@@ -13,8 +13,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::AnyConnection;
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, ToSchema};
 use wayfare_protocol::ids::{new_id, redact};
 
 use crate::auth::{Device, Signed};
@@ -24,6 +27,7 @@ use crate::error::ApiError;
 use crate::extract::{check_text, parse_amount, ApiPath, ApiQuery};
 use crate::guardians::{self, phone_tail, BindingView, Scope, ShownAs};
 use crate::invitations::{self, Presented};
+use crate::openapi::{constraints, ErrorAnswer, TooManyAttempts};
 use crate::state::AppState;
 
 /// The prefix of the QR payload; a 256-bit secret (hex) follows it.
@@ -34,17 +38,26 @@ const LEGACY_QR_PREFIX: &str = "wayfare:guardian-invite:v1:";
 const DEFAULT_EXPIRY_S: i64 = 600;
 const MAX_EXPIRY_S: i64 = 86_400;
 
-#[derive(Deserialize)]
+/// A rider's invitation of a guardian. A nickname is required with
+/// `shown_as: nickname`: a conditional `crate::openapi` adds to this
+/// schema (utoipa has none).
+#[derive(Deserialize, ToSchema)]
+#[schema(as = GuardianInvitationRequest)]
 #[serde(deny_unknown_fields)]
 struct InvitationRequest {
+    #[schema(schema_with = guardians::scope_schema)]
     scope: String,
+    #[schema(schema_with = guardians::shown_as_schema)]
     shown_as: String,
+    #[schema(schema_with = constraints::text_or_null::<40>)]
     nickname: Option<String>,
+    #[schema(schema_with = constraints::range_or_null::<1, 86_400>)]
     expires_in_s: Option<i64>,
 }
 
 /// A fresh invitation, answered to the rider.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = GuardianInvitation)]
 pub(crate) struct Invitation {
     invitation_id: String,
     code: String,
@@ -56,6 +69,15 @@ pub(crate) struct Invitation {
 }
 
 /// `POST /v1/guardians/invitations` (rider).
+#[utoipa::path(post, path = "/v1/guardians/invitations", operation_id = "createGuardianInvitation", tag = "guardians",
+    summary = "The rider invites a guardian: scope transit_only|all_payments, shown_as phone_tail (needs a registered phone; only the last 4 digits are ever shown) or nickname. Answers a short code to type and a QR payload (wayfare:guardian-invite:v2: + a 256-bit secret, hex), single use, expiring (expires_in_s 1..86400, default 600).",
+    security(("deviceSignature" = [])),
+    request_body = InvitationRequest,
+    responses(
+        (status = 201, description = "success", body = Invitation),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -156,7 +178,9 @@ pub(crate) async fn invite(
     ))
 }
 
-#[derive(Deserialize)]
+/// The code (or QR payload) a guardian presents.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = GuardianAcceptRequest)]
 #[serde(deny_unknown_fields)]
 struct AcceptRequest {
     code: String,
@@ -166,6 +190,18 @@ struct AcceptRequest {
 /// rider's invitation and creates the binding. Every code that cannot be
 /// accepted gets the same `404 invitation_invalid`, and counts against the
 /// caller's limit of failed attempts (`429 too_many_attempts` past it).
+#[utoipa::path(post, path = "/v1/guardians/invitations/accept", operation_id = "acceptGuardianInvitation", tag = "guardians",
+    summary = "The guardian accepts an invitation (code in any case, with or without the dash, or the whole QR payload) and the binding is created. 404 invitation_invalid for every code that cannot be accepted (unknown, expired, used, the rider's own); 409 already_bound; 429 too_many_attempts (with retry-after) past the limit of failed attempts per account, per device and overall.",
+    security(("deviceSignature" = [])),
+    request_body = AcceptRequest,
+    responses(
+        (status = 201, description = "success", body = BindingView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer),
+        (status = 429, response = TooManyAttempts)))]
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -265,19 +301,37 @@ async fn claim(
     }
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/guardians/bindings`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
+    #[param(nullable = false)]
     include_ended: Option<bool>,
+}
+
+/// The caller's bindings, as rider and as guardian.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Bindings {
+    as_rider: Vec<BindingView>,
+    as_guardian: Vec<BindingView>,
 }
 
 /// `GET /v1/guardians/bindings` (either side): the caller's bindings as
 /// rider and as guardian.
+#[utoipa::path(get, path = "/v1/guardians/bindings", operation_id = "listGuardianBindings", tag = "guardians",
+    summary = "The caller's bindings as rider and as guardian (active only unless include_ended=true).",
+    security(("deviceSignature" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "success", body = Bindings),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Bindings>, ApiError> {
     let me = &request.signer.account_id;
     let pool = &state.db().pool;
     let ended = query.include_ended.unwrap_or(false);
@@ -289,12 +343,21 @@ pub(crate) async fn list(
     for b in guardians::list(pool, me, false, ended).await? {
         as_guardian.push(guardians::view(pool, &b, me).await?);
     }
-    Ok(Json(
-        json!({ "as_rider": as_rider, "as_guardian": as_guardian }),
-    ))
+    Ok(Json(Bindings {
+        as_rider,
+        as_guardian,
+    }))
 }
 
 /// `GET /v1/guardians/bindings/{binding_id}` (either side).
+#[utoipa::path(get, path = "/v1/guardians/bindings/{binding_id}", operation_id = "getGuardianBinding", tag = "guardians",
+    summary = "One binding, for its rider or guardian only (anyone else: 404).",
+    security(("deviceSignature" = [])),
+    params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = BindingView),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn inspect(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -355,6 +418,16 @@ async fn end(
 
 /// `POST /v1/guardians/bindings/{binding_id}/revoke` (rider): alerts stop
 /// with the commit of this request.
+#[utoipa::path(post, path = "/v1/guardians/bindings/{binding_id}/revoke", operation_id = "revokeGuardianBinding", tag = "guardians",
+    summary = "The rider revokes the binding; no alert is made after this commits. Guardian: 403; anyone else: 404; already ended: 409 binding_ended.",
+    security(("deviceSignature" = [])),
+    params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = BindingView),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -366,6 +439,16 @@ pub(crate) async fn revoke(
 }
 
 /// `POST /v1/guardians/bindings/{binding_id}/leave` (guardian).
+#[utoipa::path(post, path = "/v1/guardians/bindings/{binding_id}/leave", operation_id = "leaveGuardianBinding", tag = "guardians",
+    summary = "The guardian leaves the binding. Rider: 403; anyone else: 404; already ended: 409 binding_ended.",
+    security(("deviceSignature" = [])),
+    params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = BindingView),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer)))]
 pub(crate) async fn leave(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -376,15 +459,32 @@ pub(crate) async fn leave(
     ))
 }
 
-#[derive(Deserialize)]
+/// A guardian's daily limit for the rider.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = GuardianLimit)]
 #[serde(deny_unknown_fields)]
 struct LimitRequest {
+    #[schema(schema_with = constraints::amount_or_null)]
     daily_limit_minor: Option<serde_json::Number>,
+    #[schema(schema_with = constraints::offset_or_null)]
     utc_offset_minutes: Option<i64>,
 }
 
 /// `PUT /v1/guardians/bindings/{binding_id}/limit` (guardian): sets or
 /// clears (`null`) the rider's daily spending limit.
+#[utoipa::path(put, path = "/v1/guardians/bindings/{binding_id}/limit", operation_id = "setGuardianLimit", tag = "guardians",
+    summary = "The guardian sets (or clears, with null or by leaving daily_limit_minor out) the rider's daily spending limit, counted over the local day at utc_offset_minutes (default 0). Payments beyond it get 402 guardian_limit_reached.",
+    security(("deviceSignature" = [])),
+    params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = LimitRequest,
+    responses(
+        (status = 200, description = "success", body = BindingView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn set_limit(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -432,19 +532,47 @@ pub(crate) async fn set_limit(
     Ok(Json(guardians::view(pool, &binding, &me).await?))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/guardians/alerts`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertsQuery {
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
+}
+
+/// The alerts made for a guardian, each as stored (the `Alert` schema,
+/// written in `crate::openapi`) with its `event_id`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Alerts {
+    #[schema(schema_with = alert_list)]
+    alerts: Vec<Value>,
+}
+
+/// An array of `Alert`s.
+fn alert_list() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .items(Ref::from_schema_name("Alert"))
+            .build(),
+    ))
 }
 
 /// `GET /v1/guardians/alerts` (guardian): the alerts made for the caller,
 /// newest first.
+#[utoipa::path(get, path = "/v1/guardians/alerts", operation_id = "listGuardianAlerts", tag = "guardians",
+    summary = "The alerts made for the caller as guardian, newest first (limit 1..500, default 50); each also carries its event_id on the device stream.",
+    security(("deviceSignature" = [])),
+    params(AlertsQuery),
+    responses(
+        (status = 200, description = "success", body = Alerts),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn alerts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AlertsQuery>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Alerts>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));
@@ -466,5 +594,5 @@ pub(crate) async fn alerts(
         }
         alerts.push(value);
     }
-    Ok(Json(json!({ "alerts": alerts })))
+    Ok(Json(Alerts { alerts }))
 }

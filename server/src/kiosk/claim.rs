@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::request_auth::MAX_CLOCK_SKEW_MS;
 use wayfare_protocol::top_up::{TopUpReceipt, TopUpReceiptBody};
@@ -17,23 +18,29 @@ use super::verify::{verify, Verified};
 use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
-#[derive(Deserialize)]
+/// A rider's claim of a kiosk's cash offer.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KioskClaim)]
 #[serde(deny_unknown_fields)]
 struct ClaimRequest {
-    /// The terminal-signed `TopUpOffer` (COSE, base64url).
+    /// COSE_Sign1 TopUpOffer, base64url
+    #[schema(max_length = 8192)]
     offer: String,
-    /// The device-signed `TopUpClaim` of that offer (COSE, base64url).
+    /// COSE_Sign1 TopUpClaim, base64url
+    #[schema(max_length = 8192)]
     claim: String,
 }
 
 /// The answer to a claim, new or replayed.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ToSchema)]
+#[schema(as = KioskTopUp)]
 pub(super) struct TopUpAnswer {
     top_up_id: String,
-    /// The server-signed `TopUpReceipt` (COSE, base64url).
+    /// COSE_Sign1 TopUpReceipt, base64url
     receipt: String,
     amount_minor: u64,
     currency: String,
@@ -44,6 +51,20 @@ pub(super) struct TopUpAnswer {
 /// `POST /v1/top-ups/kiosk` (device): 201 credited now, 200 a replay of
 /// this wallet's credited claim (nothing moves), 409 credited to another
 /// wallet, 410 the offer closed before it was credited.
+#[utoipa::path(post, path = "/v1/top-ups/kiosk", operation_id = "claimKioskTopUp", tag = "kiosk",
+    summary = "The rider claims a top_up terminal's cash offer: offer is the terminal-signed TopUpOffer (operator certificate inside, purpose wayfare/top-up-offer/v1), claim the device-signed TopUpClaim bound to the offer's SHA-256 (purpose wayfare/top-up-claim/v1), both base64url COSE_Sign1, each at most 8192 characters. The terminal must be registered as top_up with the certificate's key; the claim's device must sign the request and its account must be a rider wallet in the offer's currency. The amount moves from the terminal's cash-float account (kind cash_float, created on first use, may go negative) to the wallet; the answer carries the server-signed TopUpReceipt (purpose wayfare/top-up-receipt/v1). One top-up per (terminal, order): 201 credited now; 200 the same wallet's claim again (same receipt, nothing moved, even after the offer closed; balance_minor is the balance now); 409 top_up_already_claimed when another wallet was credited; 410 offer_expired when the offer closed (server clock, checked again at commit) before it was credited. Refused: tampered offer or claim (401 bad_signature), a claim of another offer or another amount (422 invalid_field), a pos/tram/gate terminal's offer, a terminal re-registered under another key or outside its registration, another device's or another account's claim (403 forbidden), an unknown terminal (404 unknown_terminal), a wallet in another currency (422 currency_mismatch).",
+    security(("deviceSignature" = [])),
+    request_body = ClaimRequest,
+    responses(
+        (status = 201, description = "success", body = TopUpAnswer),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = TopUpAnswer),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 410, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     request: Signed<Device>,

@@ -5,12 +5,16 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
 use super::store;
 use crate::auth::{Signed, Terminal};
 use crate::db::now_ms;
 use crate::error::ApiError;
 use crate::extract::check_id;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 /// How long after an offer's expiry it is still answered `open`: a claim
@@ -18,10 +22,13 @@ use crate::state::AppState;
 /// committing.
 pub(super) const SETTLE_GRACE_MS: u64 = 5_000;
 
-#[derive(Deserialize)]
+/// A top_up terminal's question about one of its offers.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = KioskConfirmationRequest)]
 #[serde(deny_unknown_fields)]
 struct ConfirmationRequest {
     /// The terminal's order id of the offer.
+    #[schema(schema_with = constraints::id)]
     order_id: String,
     /// The offer's `expires_at_ms` as the terminal signed it: the server
     /// keeps no offer that was never claimed, so the terminal says when
@@ -29,18 +36,27 @@ struct ConfirmationRequest {
     /// `not_credited`, which the terminal may treat as final only after
     /// the offer's expiry plus [`SETTLE_GRACE_MS`].
     #[serde(default)]
+    #[schema(schema_with = constraints::unsigned_or_null)]
     expires_at_ms: Option<u64>,
+}
+
+/// What a kiosk confirmation can say.
+fn kiosk_status() -> RefOr<Schema> {
+    constraints::one_of(&["credited", "open", "not_credited"])
 }
 
 /// The answer: `credited` (with the receipt), `open` (the offer can still
 /// be credited: ask again after `expires_at_ms`) or `not_credited` (final:
 /// the offer closed and no claim of it was ever credited).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = KioskConfirmation)]
 pub(super) struct TopUpConfirmation {
     credited: bool,
+    #[schema(schema_with = kiosk_status)]
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_up_id: Option<String>,
+    /// COSE_Sign1 TopUpReceipt, base64url
     #[serde(skip_serializing_if = "Option::is_none")]
     receipt: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +66,15 @@ pub(super) struct TopUpConfirmation {
 }
 
 /// `POST /v1/platform/top-up-confirmations`.
+#[utoipa::path(post, path = "/v1/platform/top-up-confirmations", operation_id = "confirmKioskTopUp", tag = "kiosk",
+    summary = "The calling top_up terminal asks about one of its own offers (an order of another terminal is never seen): credited (with the receipt), open (not credited yet and the offer may still be credited: ask again after expires_at_ms) or not_credited (no claim was credited; final once the offer's expires_at_ms passed more than 5 s ago — the server never credits an offer after it closed). With expires_at_ms (the offer's, as the terminal signed it) the server answers open until then; without it, not_credited means only \"not credited as of now\".",
+    security(("terminalSignature" = [])),
+    request_body = ConfirmationRequest,
+    responses(
+        (status = 200, description = "success", body = TopUpConfirmation),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(super) async fn confirm(
     State(state): State<AppState>,
     request: Signed<Terminal>,

@@ -11,8 +11,8 @@
 //! offer closed ([`confirm`]) learns a final answer. See
 //! `docs/decisions/0013-kiosk-top-ups.md`.
 
-use axum::routing::post;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -23,10 +23,10 @@ mod store;
 mod verify;
 
 /// The kiosk top-up routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/top-ups/kiosk", post(claim::create))
-        .route("/v1/platform/top-up-confirmations", post(confirm::confirm))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(claim::create))
+        .routes(routes!(confirm::confirm))
 }
 
 /// The `top_ups.reference` of a kiosk top-up: unique, so a (terminal,

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::money::Currency;
 
@@ -13,25 +13,51 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, parse_currency, ApiJson};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// A new merchant.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMerchant {
+    #[schema(schema_with = constraints::text::<100>)]
     name: String,
+    #[schema(schema_with = constraints::currency)]
     currency: String,
     /// The operator the merchant settles under (default `default`).
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     operator: Option<String>,
     /// Settlement fee in basis points (0 to 10000, default 0).
+    #[schema(schema_with = constraints::range_or_null::<0, 10_000>)]
     fee_bps: Option<i64>,
 }
 
+/// A created merchant.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedMerchant {
+    merchant_id: String,
+    account_id: String,
+    name: String,
+    currency: String,
+    operator: String,
+    fee_bps: i64,
+}
+
 /// `POST /v1/merchants`.
+#[utoipa::path(post, path = "/v1/merchants", operation_id = "createMerchant", tag = "merchants",
+    summary = "Creates a merchant and its settlement account.",
+    security(("adminToken" = [])),
+    request_body = NewMerchant,
+    responses(
+        (status = 201, description = "success", body = CreatedMerchant),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     ApiJson(req): ApiJson<NewMerchant>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
     check_text("name", &req.name, 100)?;
     let currency = parse_currency("currency", &req.currency)?;
     let operator = req.operator.clone().unwrap_or_else(|| "default".into());
@@ -94,13 +120,13 @@ pub(crate) async fn create(
     tracing::info!(merchant = %redact(&merchant_id), "merchant created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "merchant_id": merchant_id,
-            "account_id": account_id,
-            "name": req.name,
-            "currency": currency.code(),
-            "operator": operator,
-            "fee_bps": fee_bps,
-        })),
+        Json(CreatedMerchant {
+            merchant_id,
+            account_id,
+            name: req.name,
+            currency: currency.code().to_string(),
+            operator,
+            fee_bps,
+        }),
     ))
 }

@@ -12,8 +12,6 @@
 //! that does not exist); a member without the needed operation gets
 //! `403 missing_scope`; owner-only actions answer `403 forbidden` to staff.
 
-use axum::routing::{get, post, put};
-use axum::Router;
 use serde::Serialize;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -29,31 +27,20 @@ mod staff;
 
 use scopes::{Operation, Scopes};
 
-/// The routes of the merchant area, merged into the `/v1` router.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/merchants", post(create::create))
-        .route("/v1/merchants/mine", get(staff::mine))
-        .route("/v1/merchants/invitations/accept", post(staff::accept))
-        .route("/v1/merchants/{merchant_id}/owner", post(staff::set_owner))
-        .route(
-            "/v1/merchants/{merchant_id}/invitations",
-            post(staff::invite),
-        )
-        .route("/v1/merchants/{merchant_id}/staff", get(staff::list))
-        .route(
-            "/v1/merchants/{merchant_id}/staff/{member_id}",
-            put(staff::update).delete(staff::revoke),
-        )
-        .route(
-            "/v1/merchants/{merchant_id}/payments",
-            get(refunds::history),
-        )
-        .route("/v1/merchants/{merchant_id}/refunds", post(refunds::refund))
-        .route(
-            "/v1/merchants/{merchant_id}/external-notices",
-            post(prompts::forward_notice),
-        )
+/// The routes of the merchant area and their OpenAPI operations, merged
+/// into the `/v1` router.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(create::create))
+        .routes(utoipa_axum::routes!(staff::mine))
+        .routes(utoipa_axum::routes!(staff::accept))
+        .routes(utoipa_axum::routes!(staff::set_owner))
+        .routes(utoipa_axum::routes!(staff::invite))
+        .routes(utoipa_axum::routes!(staff::list))
+        .routes(utoipa_axum::routes!(staff::update, staff::revoke))
+        .routes(utoipa_axum::routes!(refunds::history))
+        .routes(utoipa_axum::routes!(refunds::refund))
+        .routes(utoipa_axum::routes!(prompts::forward_notice))
 }
 
 /// Role of a member device.
@@ -185,7 +172,8 @@ pub fn not_a_member() -> ApiError {
 }
 
 /// A member as answered to clients.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, utoipa::ToSchema)]
+#[schema(as = Member)]
 pub struct MemberView {
     /// Member id.
     pub member_id: String,
@@ -194,21 +182,59 @@ pub struct MemberView {
     /// The merchant's name.
     pub merchant_name: String,
     /// The locale prompts are rendered in (`zh` or `en`).
+    #[schema(schema_with = locale_schema)]
     pub locale: String,
     /// `owner` or `staff`.
+    #[schema(schema_with = role_schema)]
     pub role: String,
     /// The member device's pseudonymous handle.
     pub handle: String,
     /// The owner's label for the device.
     pub label: String,
     /// Operation scope.
+    #[schema(schema_with = operations_schema)]
     pub operations: Vec<String>,
     /// Content scope.
+    #[schema(schema_with = content_schema)]
     pub content: Vec<String>,
     /// `active` or `revoked`.
+    #[schema(schema_with = status_schema)]
     pub status: String,
     /// When the device joined (Unix ms).
     pub created_at_ms: i64,
+}
+
+/// The locales prompts are rendered in.
+fn locale_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::one_of(&["zh", "en"])
+}
+
+/// A member's roles.
+fn role_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::one_of(&[ROLE_OWNER, ROLE_STAFF])
+}
+
+/// A member's statuses.
+fn status_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::one_of(&["active", "revoked"])
+}
+
+/// The operation scope's names (`scopes::Operation`).
+pub(crate) fn operations_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::array_of(&["receive_prompts", "view_history", "refund"])
+}
+
+/// The content scope's names (`scopes::Attribute`).
+pub(crate) fn content_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    crate::openapi::constraints::array_of(&[
+        "order_id",
+        "payer_name",
+        "payee_name",
+        "payment_type",
+        "amount",
+        "time",
+        "payment_platform",
+    ])
 }
 
 /// A member with its merchant's name and locale, as `SELECT_VIEW` reads it.

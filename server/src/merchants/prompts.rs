@@ -18,9 +18,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::AnyConnection;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{hex_lower, new_id, redact, sha256};
 use wayfare_protocol::prompt::{render, PromptData};
 
@@ -30,6 +31,7 @@ use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 /// The event kind on the device stream.
@@ -336,29 +338,61 @@ pub async fn withdraw(
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// A payment notice captured from an outside platform.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NoticeRequest {
+    #[schema(schema_with = constraints::id)]
     notice_id: String,
+    #[schema(schema_with = constraints::text::<40>)]
     platform: String,
+    #[schema(schema_with = constraints::id)]
     order_id: String,
+    #[schema(schema_with = constraints::amount)]
     amount_minor: serde_json::Number,
+    #[schema(schema_with = constraints::currency)]
     currency: String,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     payer_name: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     payee_name: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     payment_type: Option<String>,
     paid_at_ms: Option<i64>,
+}
+
+/// What a forwarded notice did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NoticeForwarded {
+    notice_id: String,
+    /// How many member devices were prompted.
+    prompts: usize,
+    /// The same `notice_id` was forwarded before: nothing fanned out.
+    duplicate: bool,
 }
 
 /// `POST /v1/merchants/{merchant_id}/external-notices` (owner): a payment
 /// notice captured from another platform, fanned out like a native payment
 /// (same scopes, same de-duplication key for the same order id). The same
 /// `notice_id` again is answered 200 and fans out nothing.
+#[utoipa::path(post, path = "/v1/merchants/{merchant_id}/external-notices", operation_id = "forwardExternalNotice", tag = "merchants",
+    summary = "Owner: forwards a payment notice captured from an outside platform (P4 claim 1); fanned out like a payment (same scopes; same dedupe_key as a Wayfare payment of the same order id). The same notice_id again: 200, duplicate true, nothing fanned out.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = NoticeRequest,
+    responses(
+        (status = 201, description = "success", body = NoticeForwarded),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = NoticeForwarded),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn forward_notice(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
     request: Signed<Device>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NoticeForwarded>), ApiError> {
     let owner = owner(&state, &merchant_id, &request.signer.account_id).await?;
     let req: NoticeRequest = request.json()?;
     check_id("notice_id", &req.notice_id)?;
@@ -444,14 +478,20 @@ pub(crate) async fn forward_notice(
             tracing::info!(merchant = %redact(&merchant_id), prompts = accounts.len(), "outside notice fanned out");
             Ok((
                 StatusCode::CREATED,
-                Json(
-                    json!({ "notice_id": req.notice_id, "prompts": accounts.len(), "duplicate": false }),
-                ),
+                Json(NoticeForwarded {
+                    notice_id: req.notice_id,
+                    prompts: accounts.len(),
+                    duplicate: false,
+                }),
             ))
         }
         Err(e) if is_unique_violation(&e) => Ok((
             StatusCode::OK,
-            Json(json!({ "notice_id": req.notice_id, "prompts": 0, "duplicate": true })),
+            Json(NoticeForwarded {
+                notice_id: req.notice_id,
+                prompts: 0,
+                duplicate: true,
+            }),
         )),
         Err(e) => Err(e),
     }

@@ -10,8 +10,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 use sqlx::{AnyConnection, AssertSqlSafe};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, ToSchema};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::money::Currency;
 
@@ -23,22 +25,39 @@ use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, ApiPath, ApiQuery};
 use crate::ledger::{self, Leg, Movement};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::points::ledger::loyalty_account_id;
 use crate::points::refund::RefundPoints;
 use crate::points::split::share_of_refund;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// A member's refund of a payment.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundRequest {
+    #[schema(schema_with = constraints::id)]
     refund_id: String,
+    #[schema(schema_with = constraints::id)]
     payment_id: String,
+    #[schema(schema_with = constraints::amount_or_null)]
     amount_minor: Option<serde_json::Number>,
+    #[schema(schema_with = reason_or_null)]
     reason: Option<String>,
 }
 
+/// A refund's reason: empty, text of at most 200 characters, or `null`.
+fn reason_or_null() -> RefOr<Schema> {
+    RefOr::T(Schema::AnyOf(
+        AnyOfBuilder::new()
+            .item(constraints::one_of(&[""]))
+            .item(constraints::text::<200>())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    ))
+}
+
 /// The answer to a refund, new or replayed.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ToSchema)]
 pub(crate) struct RefundResult {
     refund_id: String,
     payment_id: String,
@@ -284,6 +303,21 @@ async fn write_refund(
 
 /// `POST /v1/merchants/{merchant_id}/refunds` (a member with the refund
 /// scope): refunds `amount_minor` (default: everything left) of a payment.
+#[utoipa::path(post, path = "/v1/merchants/{merchant_id}/refunds", operation_id = "refundPayment", tag = "merchants",
+    summary = "Members with refund: refunds amount_minor of a payment (default: all that is left), crediting the payer and debiting the merchant in one double-entry movement, with prompts. refund_id is the idempotency key (200 on replay, also for a concurrent duplicate; 409 idempotency_conflict for other terms or another payment). More than is left: 409 refund_exceeds_payment. Without the scope: 403 missing_scope.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = RefundRequest,
+    responses(
+        (status = 201, description = "success", body = RefundResult),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = RefundResult),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 402, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn refund(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
@@ -356,10 +390,44 @@ pub(crate) async fn refund(
     Ok((status, Json(result)))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /v1/merchants/{merchant_id}/payments`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     limit: Option<i64>,
+}
+
+/// A payment as a member sees it: `payment_id` and only the attributes of
+/// the member's content scope.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MerchantPayment {
+    payment_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refunded_minor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payer_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payee_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_platform: Option<&'static str>,
+}
+
+/// The merchant's payments, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MerchantPayments {
+    payments: Vec<MerchantPayment>,
 }
 
 /// A payment as the merchant's history shows it.
@@ -380,12 +448,22 @@ struct HistoryRow {
 /// view_history scope): the merchant's payments, newest first, each with
 /// `payment_id` and only the attributes of the device's
 /// content scope (`refunded_minor` goes with `amount`).
+#[utoipa::path(get, path = "/v1/merchants/{merchant_id}/payments", operation_id = "merchantPayments", tag = "merchants",
+    summary = "Members with view_history: the merchant's payments, newest first (limit 1..500, default 50), each with payment_id and only the attributes of the caller's content scope (refunded_minor goes with amount). Without the scope: 403 missing_scope.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), HistoryQuery),
+    responses(
+        (status = 200, description = "success", body = MerchantPayments),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<MerchantPayments>, ApiError> {
     let member = member_with(
         &state,
         &merchant_id,
@@ -410,36 +488,25 @@ pub(crate) async fn history(
     .fetch_all(&state.db().pool)
     .await?;
     let s = &member.scopes;
-    let payments: Vec<Value> = rows
+    let payments = rows
         .into_iter()
         .map(|r| {
-            let mut m = Map::new();
-            m.insert("payment_id".into(), json!(r.id));
-            if s.sees(Attribute::OrderId) {
-                m.insert("order_id".into(), json!(r.order_id));
+            let amount = s.sees(Attribute::Amount);
+            MerchantPayment {
+                payment_id: r.id,
+                order_id: s.sees(Attribute::OrderId).then_some(r.order_id),
+                amount_minor: amount.then_some(r.amount_minor),
+                refunded_minor: amount.then_some(r.refunded_minor),
+                currency: amount.then_some(r.currency),
+                at_ms: s.sees(Attribute::Time).then_some(r.completed_at_ms),
+                payer_name: s.sees(Attribute::PayerName).then_some(r.payer_name),
+                payee_name: s.sees(Attribute::PayeeName).then_some(r.payee_name),
+                payment_type: s.sees(Attribute::PaymentType).then_some(r.payment_type),
+                payment_platform: s
+                    .sees(Attribute::PaymentPlatform)
+                    .then_some(NATIVE_PLATFORM),
             }
-            if s.sees(Attribute::Amount) {
-                m.insert("amount_minor".into(), json!(r.amount_minor));
-                m.insert("refunded_minor".into(), json!(r.refunded_minor));
-                m.insert("currency".into(), json!(r.currency));
-            }
-            if s.sees(Attribute::Time) {
-                m.insert("at_ms".into(), json!(r.completed_at_ms));
-            }
-            if s.sees(Attribute::PayerName) {
-                m.insert("payer_name".into(), json!(r.payer_name));
-            }
-            if s.sees(Attribute::PayeeName) {
-                m.insert("payee_name".into(), json!(r.payee_name));
-            }
-            if s.sees(Attribute::PaymentType) {
-                m.insert("payment_type".into(), json!(r.payment_type));
-            }
-            if s.sees(Attribute::PaymentPlatform) {
-                m.insert("payment_platform".into(), json!(NATIVE_PLATFORM));
-            }
-            Value::Object(m)
         })
         .collect();
-    Ok(Json(json!({ "payments": payments })))
+    Ok(Json(MerchantPayments { payments }))
 }

@@ -9,8 +9,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use sqlx::{AnyConnection, AssertSqlSafe};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{hex_lower, new_id, redact};
 use wayfare_protocol::keys::random_bytes;
 
@@ -21,6 +23,7 @@ use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_text, ApiJson, ApiPath};
 use crate::invitations::{self, Presented};
+use crate::openapi::{constraints, ErrorAnswer, TooManyAttempts};
 use crate::state::AppState;
 
 /// The prefix of the QR payload; a 256-bit secret (hex) follows it.
@@ -36,16 +39,46 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-#[derive(Deserialize)]
+/// The merchant's new owner.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OwnerRequest {
     account_id: String,
+    #[schema(schema_with = locale_or_null)]
     locale: Option<String>,
+}
+
+/// The prompt locales, or `null`.
+fn locale_or_null() -> RefOr<Schema> {
+    constraints::one_of_or_null(&["zh", "en"])
+}
+
+/// The memberships of the calling device.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Memberships {
+    memberships: Vec<MemberView>,
+}
+
+/// Every member of a merchant.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Members {
+    members: Vec<MemberView>,
 }
 
 /// `POST /v1/merchants/{merchant_id}/owner` (admin): makes a registered
 /// device's account the merchant's owner (replacing any previous owner) and
 /// sets the prompt locale.
+#[utoipa::path(post, path = "/v1/merchants/{merchant_id}/owner", operation_id = "setMerchantOwner", tag = "merchants",
+    summary = "Makes a registered device's account the merchant's owner (the main management terminal; every scope), replacing any previous owner, and sets the prompt locale (zh default, or en). Unknown merchant: 404; an account_id no registered device has: 422.",
+    security(("adminToken" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = OwnerRequest,
+    responses(
+        (status = 200, description = "success", body = MemberView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn set_owner(
     State(state): State<AppState>,
     _admin: Admin,
@@ -131,10 +164,16 @@ pub(crate) async fn set_owner(
 }
 
 /// `GET /v1/merchants/mine`: the merchants this device manages.
+#[utoipa::path(get, path = "/v1/merchants/mine", operation_id = "myMerchants", tag = "merchants",
+    summary = "The merchants the calling device manages (active memberships).",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = Memberships),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn mine(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Memberships>, ApiError> {
     let list = views(
         &state,
         "mm.account_id = $1 AND mm.status = 'active'",
@@ -142,21 +181,30 @@ pub(crate) async fn mine(
         None,
     )
     .await?;
-    Ok(Json(json!({ "memberships": list })))
+    Ok(Json(Memberships { memberships: list }))
 }
 
-#[derive(Deserialize)]
+/// An owner's invitation of a staff device.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StaffInvitationRequest)]
 #[serde(deny_unknown_fields)]
 struct InvitationRequest {
+    #[schema(schema_with = super::operations_schema)]
     operations: Vec<String>,
+    #[schema(schema_with = super::content_schema)]
     content: Vec<String>,
+    #[schema(schema_with = constraints::text_or_null::<60>)]
     label: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     invitee_handle: Option<String>,
+    #[schema(schema_with = constraints::range_or_null::<1, 86_400>)]
     expires_in_s: Option<i64>,
 }
 
-#[derive(Serialize)]
-struct Invitation {
+/// A fresh staff invitation.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StaffInvitation)]
+pub(crate) struct Invitation {
     invitation_id: String,
     merchant_id: String,
     code: String,
@@ -168,11 +216,23 @@ struct Invitation {
 }
 
 /// `POST /v1/merchants/{merchant_id}/invitations` (owner).
+#[utoipa::path(post, path = "/v1/merchants/{merchant_id}/invitations", operation_id = "inviteStaff", tag = "merchants",
+    summary = "Owner: invites a staff device with an operation and a content scope. Single-use code and QR payload (wayfare:merchant-invite:v2: + a 256-bit secret, hex), expiring (expires_in_s 1..86400, default 600); with invitee_handle only that device may accept. Staff: 403; non-members: 404.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = InvitationRequest,
+    responses(
+        (status = 201, description = "success", body = Invitation),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
     request: Signed<Device>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     let owner = owner(&state, &merchant_id, &request.signer.account_id).await?;
     let req: InvitationRequest = request.json()?;
     let scopes = Scopes::parse(&req.operations, &req.content)?;
@@ -239,7 +299,7 @@ pub(crate) async fn invite(
         content: scopes.content_names(),
         expires_at_ms: expires_at,
     };
-    Ok((StatusCode::CREATED, Json(json!(body))))
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// The row a staff invitation is stored as.
@@ -255,7 +315,9 @@ struct NewStaffInvitation {
     invitee_handle: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The code (or QR payload) a staff device presents.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = StaffAcceptRequest)]
 #[serde(deny_unknown_fields)]
 struct AcceptRequest {
     code: String,
@@ -294,6 +356,18 @@ impl invitations::Invitation for StaffInvitation {
 /// code that cannot be accepted gets the same `404 invitation_invalid`,
 /// and counts against the caller's limit of failed attempts (`429
 /// too_many_attempts` past it).
+#[utoipa::path(post, path = "/v1/merchants/invitations/accept", operation_id = "acceptStaffInvitation", tag = "merchants",
+    summary = "A device accepts a staff invitation (code or QR payload) and becomes a staff device. 404 invitation_invalid for every code that cannot be accepted (unknown, expired, used, for another device than invitee_handle); 409 already_member; 429 too_many_attempts (with retry-after) past the limit of failed attempts, shared with guardian invitations.",
+    security(("deviceSignature" = [])),
+    request_body = AcceptRequest,
+    responses(
+        (status = 201, description = "success", body = MemberView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer),
+        (status = 429, response = TooManyAttempts)))]
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -372,21 +446,34 @@ async fn claim(
 
 /// `GET /v1/merchants/{merchant_id}/staff` (owner): every member, active
 /// and revoked.
+#[utoipa::path(get, path = "/v1/merchants/{merchant_id}/staff", operation_id = "listStaff", tag = "merchants",
+    summary = "Owner: every member device, active and revoked.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = Members),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
     request: Signed<Device>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Members>, ApiError> {
     owner(&state, &merchant_id, &request.signer.account_id).await?;
     let members = views(&state, "mm.merchant_id = $1", &merchant_id, None).await?;
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(Members { members }))
 }
 
-#[derive(Deserialize)]
+/// A staff device's new scopes.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ScopeUpdate {
+    #[schema(schema_with = super::operations_schema)]
     operations: Vec<String>,
+    #[schema(schema_with = super::content_schema)]
     content: Vec<String>,
+    #[schema(schema_with = constraints::text_or_null::<60>)]
     label: Option<String>,
 }
 
@@ -410,6 +497,18 @@ async fn staff_member(
 
 /// `PUT /v1/merchants/{merchant_id}/staff/{member_id}` (owner): replaces
 /// the scopes; the next prompt already follows them.
+#[utoipa::path(put, path = "/v1/merchants/{merchant_id}/staff/{member_id}", operation_id = "setStaffScopes", tag = "merchants",
+    summary = "Owner: replaces a staff device's scopes; the next prompt follows them.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), ("member_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = ScopeUpdate,
+    responses(
+        (status = 200, description = "success", body = MemberView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,
@@ -455,6 +554,15 @@ pub(crate) async fn update(
 /// `DELETE /v1/merchants/{merchant_id}/staff/{member_id}` (owner): the
 /// device stops receiving at once; prompts it has not read yet are
 /// withdrawn from its event stream.
+#[utoipa::path(delete, path = "/v1/merchants/{merchant_id}/staff/{member_id}", operation_id = "revokeStaff", tag = "merchants",
+    summary = "Owner: revokes a staff device. It gets no prompt after this commits, and prompts it has not read yet are withdrawn from its stream.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), ("member_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = MemberView),
+        (status = 401, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,

@@ -13,6 +13,7 @@ use axum::Router;
 use super::{Metrics, OUTBOX_AGE, OUTBOX_BACKLOG, SCRAPE_DB_UP, TERMINALS_SEEN, WAL_CHECKPOINTS};
 use crate::auth::Admin;
 use crate::db::now_ms;
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
 /// The Prometheus text exposition format.
@@ -27,6 +28,12 @@ const OUTBOXES: &[(&str, &str)] = &[
 ];
 
 /// `GET /metrics` on the main listener (admin token).
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "metrics",
+    summary = "Prometheus text exposition format (text/plain; version=0.0.4): payments and refunds by outcome, request latency per route template and status class, database transaction retries, open event streams, outbox backlog and oldest age, terminals seen in the last 5 minutes. See docs/api.md, Metrics. Also served without the token on the separate --metrics-listen address when configured.",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "success", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn with_admin(State(state): State<AppState>, _admin: Admin) -> Response {
     render(&state).await
 }

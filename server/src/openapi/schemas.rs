@@ -92,18 +92,6 @@ pub(super) fn text(max: u64) -> Value {
 /// neither a control character nor white space (Rust's `str::trim`).
 const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
-/// An Ed25519 public key: 32 bytes, unpadded base64url (43 characters,
-/// the last one carrying 4 bits).
-pub(super) fn key() -> Value {
-    json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
-        "description": "Ed25519 public key, 32 bytes, unpadded base64url" })
-}
-
-/// An amount of minor units: 1 to 1,000,000,000 (`validate_amount`).
-pub(super) fn amount() -> Value {
-    json!({ "type": "integer", "minimum": 1, "maximum": 1_000_000_000 })
-}
-
 /// A supported currency (`wayfare_protocol::money::Currency`).
 pub(super) fn currency() -> Value {
     json!({ "enum": ["CNY", "EUR", "USD", "GBP", "JPY", "HKD", "CHF"] })
@@ -118,19 +106,4 @@ pub(super) fn offset() -> Value {
 pub(super) fn date() -> Value {
     json!({ "type": "string", "format": "date",
         "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" })
-}
-
-/// One server-sent event of a `text/event-stream` answer (OpenAPI 3.1 has
-/// the schema describe each event): `id` the stream's sequence number,
-/// `event` its kind, `data` a JSON object.
-pub(super) fn sse_event(kinds: &[&str]) -> Value {
-    json!({ "type": "object", "required": ["id", "event", "data"], "properties": {
-        "id": { "type": "string", "pattern": "^[0-9]+$" },
-        "event": { "enum": kinds },
-        "data": { "type": "string", "contentMediaType": "application/json" } } })
-}
-
-/// A page size: 1 to 500.
-pub(super) fn limit() -> Value {
-    range(1, 500)
 }

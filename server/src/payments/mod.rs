@@ -9,10 +9,12 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 use wayfare_protocol::codec::to_cbor;
 use wayfare_protocol::ids::{hex_lower, payment_idempotency_key, redact, sha256};
 use wayfare_protocol::instruction::{InstructionBody, PaymentInstruction};
@@ -23,6 +25,7 @@ use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiPath};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 mod commit;
@@ -32,13 +35,10 @@ pub(crate) mod transit;
 /// The payment routes, merged by `crate::routes`. `POST /v1/payments` is
 /// replay-safe by construction (the signed instruction and its derived
 /// idempotency key), so it skips the per-request nonce (decision 0016).
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/payments",
-            post(create).layer(axum::Extension(crate::auth::ReplaySafe)),
-        )
-        .route("/v1/payments/{idempotency_key}", get(get_payment))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create).layer(axum::Extension(crate::auth::ReplaySafe)))
+        .routes(routes!(get_payment))
 }
 
 pub(crate) use commit::{commit, Source};
@@ -47,20 +47,23 @@ pub(crate) use context::load_context;
 /// Header carrying the payment's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-#[derive(Deserialize)]
+/// A payment: the device-signed instruction.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayRequest {
+    /// COSE_Sign1 PaymentInstruction, base64url
     instruction: String,
 }
 
 /// The answer to a payment, new or replayed.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, ToSchema)]
 pub struct PaymentResult {
     /// Server-assigned id.
     pub payment_id: String,
     /// Always `completed` (failed payments leave no row).
+    #[schema(schema_with = completed)]
     pub status: String,
-    /// The signed receipt (COSE, base64url).
+    /// COSE_Sign1 Receipt, base64url
     pub receipt: String,
     /// Amount in minor units.
     pub amount_minor: u64,
@@ -81,6 +84,11 @@ pub struct PaymentResult {
     /// What the points paid (minor units); the rider's money paid
     /// `amount_minor - points_value_minor`.
     pub points_value_minor: u64,
+}
+
+/// A payment's only status.
+fn completed() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    constraints::one_of(&["completed"])
 }
 
 /// A stored payment with what is needed to judge a replay.
@@ -167,6 +175,23 @@ fn replay(stored: Stored, digest: &str, account_id: &str) -> Result<PaymentResul
 }
 
 /// `POST /v1/payments`.
+#[utoipa::path(post, path = "/v1/payments", operation_id = "createPayment", tag = "payments",
+    summary = "Pays with a device-signed PaymentInstruction (with points_spent > 0, that many loyalty points pay part of the amount at the merchant's points rate: 422 points_not_accepted without a rate, 402 insufficient_points, 422 invalid_field over the merchant's cap or the amount). Header idempotency-key must equal the instruction's, which must be payment_idempotency_key(account_id, terminal_id, order_id) (else 422 invalid_field); keys are scoped to the paying account. 201 new, 200 replay of the same key and terms (even after expiry), 409 same key with other terms.",
+    security(("deviceSignature" = [])),
+    params(("idempotency-key" = String, Header, pattern = "^[!-~]{1,128}$",
+        description = "the instruction's idempotency_key")),
+    request_body = PayRequest,
+    responses(
+        (status = 201, description = "success", body = PaymentResult),
+        (status = 200, description = "the same request again (a replay), or the object as it already was", body = PaymentResult),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 402, response = ErrorAnswer),
+        (status = 403, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 410, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -315,6 +340,14 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
 
 /// `GET /v1/payments/{idempotency_key}`: the payer looks up a payment, e.g.
 /// to resolve one whose response was lost.
+#[utoipa::path(get, path = "/v1/payments/{idempotency_key}", operation_id = "getPayment", tag = "payments",
+    summary = "The payer's payment with this idempotency key (looked up within the caller's account only).",
+    security(("deviceSignature" = [])),
+    params(("idempotency_key" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = PaymentResult),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub async fn get_payment(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,

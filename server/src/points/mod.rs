@@ -7,8 +7,8 @@
 //! pays the money value of spent points so both ledgers sum to zero.
 //! See docs/decisions/0013-spending-points.md.
 
-use axum::routing::{get, put};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -18,12 +18,9 @@ pub(crate) mod rates;
 pub(crate) mod refund;
 pub(crate) mod split;
 
-/// The routes of the points area.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/admin/merchants/{merchant_id}/points-rate",
-            put(rates::set),
-        )
-        .route("/v1/merchants/{merchant_id}/points-rate", get(rates::get))
+/// The routes and operations of the points area.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(rates::set))
+        .routes(routes!(rates::get))
 }

@@ -8,12 +8,14 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::ToSchema;
 use wayfare_protocol::ids::redact;
 
 use crate::auth::{Admin, Device, Signed};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson, ApiPath};
+use crate::openapi::ErrorAnswer;
 use crate::state::AppState;
 
 /// The default cap: points may pay a whole payment.
@@ -43,18 +45,21 @@ pub(crate) async fn find(pool: &AnyPool, merchant_id: &str) -> Result<Option<Rat
 }
 
 /// The body of `PUT /v1/admin/merchants/{merchant_id}/points-rate`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetRate {
     /// Minor units one point is worth; 0 stops the merchant taking points.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     minor_per_point: i64,
     /// Largest share of a payment points may cover, 1..=10000 basis points
     /// (default 10000).
+    #[schema(minimum = 1, maximum = 10_000)]
     max_share_bps: Option<i64>,
 }
 
 /// A merchant's rate as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PointsRate)]
 pub(crate) struct RateView {
     merchant_id: String,
     currency: String,
@@ -91,6 +96,17 @@ fn view(merchant_id: String, currency: String, rate: Option<Rate>) -> RateView {
 /// `PUT /v1/admin/merchants/{merchant_id}/points-rate` (admin): sets (or,
 /// with 0, withdraws) the merchant's points rate. Payments already made
 /// keep the value they were charged at.
+#[utoipa::path(put, path = "/v1/admin/merchants/{merchant_id}/points-rate", operation_id = "setPointsRate", tag = "points",
+    summary = "Sets what one loyalty point pays at the merchant (minor units; 0 = the merchant takes no points) and the largest share of a payment points may pay (basis points, default 10000). Payments already made keep their value.",
+    security(("adminToken" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    request_body = SetRate,
+    responses(
+        (status = 200, description = "success", body = RateView),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     _admin: Admin,
@@ -155,6 +171,14 @@ pub(crate) async fn set(
 
 /// `GET /v1/merchants/{merchant_id}/points-rate` (any registered device):
 /// the merchant's rate, so the app can show the split before confirming.
+#[utoipa::path(get, path = "/v1/merchants/{merchant_id}/points-rate", operation_id = "pointsRate", tag = "points",
+    summary = "The merchant's points rate, for the app to show how a payment would split between points and money before the rider confirms. accepts_points is false (minor_per_point 0) when no rate is set.",
+    security(("deviceSignature" = [])),
+    params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = RateView),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,

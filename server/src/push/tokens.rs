@@ -8,15 +8,20 @@
 //! itself is never logged and never answered back.
 
 use axum::extract::State;
-use axum::routing::put;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use wayfare_protocol::ids::redact;
 
 use super::PushPlatform;
 use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 /// The longest FCM registration token accepted (today's are ~160).
@@ -26,24 +31,42 @@ pub const APNS_TOKEN_HEX_CHARS: std::ops::RangeInclusive<usize> = 64..=200;
 /// The languages pushes are written in.
 pub const LOCALES: [&str; 2] = ["en", "zh"];
 
-/// The routes of push tokens.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/devices/push-token", put(register).delete(remove))
+/// The routes and operations of push tokens.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(register, remove))
 }
 
-#[derive(Deserialize)]
+/// A device's push token. An APNs token's stricter alphabet is a
+/// conditional `crate::openapi` adds to this schema (utoipa has none).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PushTokenRequest {
+pub(crate) struct PushTokenRequest {
+    #[schema(schema_with = platform)]
     platform: String,
+    #[schema(min_length = 1, max_length = 1024, pattern = "^[A-Za-z0-9_:.-]+$")]
     token: String,
+    #[schema(schema_with = locale)]
     locale: String,
 }
 
+/// `PushPlatform::parse`'s names.
+fn platform() -> RefOr<Schema> {
+    constraints::one_of(&["fcm", "apns"])
+}
+
+/// [`LOCALES`].
+fn locale() -> RefOr<Schema> {
+    constraints::one_of(&LOCALES)
+}
+
 /// The answer: what is registered, without the token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PushTokenRegistered)]
 pub(crate) struct Registered {
     device_id: String,
+    #[schema(schema_with = platform)]
     platform: &'static str,
+    #[schema(schema_with = locale)]
     locale: String,
     updated_at_ms: i64,
 }
@@ -95,6 +118,15 @@ fn check_token(platform: PushPlatform, token: &str) -> Result<String, ApiError> 
 }
 
 /// `PUT /v1/devices/push-token`.
+#[utoipa::path(put, path = "/v1/devices/push-token", operation_id = "registerPushToken", tag = "push",
+    summary = "The signing device registers the token its app got from Firebase Cloud Messaging (fcm: 1..1024 of A-Z a-z 0-9 - _ : .) or APNs (apns: the device token in hex, 64..200 hex digits, an even number), and the language of its pushes. One token per device: a new one replaces it; a token another device had moves to this one. Guardian alerts and merchant prompts then also reach the app when it is closed: a push carries only the message id, its kind and a short text in that language; the app fetches the rest over the signed API. The token is never answered back. 422 invalid_field names the field.",
+    security(("deviceSignature" = [])),
+    request_body = PushTokenRequest,
+    responses(
+        (status = 200, description = "success", body = Registered),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -168,7 +200,8 @@ pub(crate) async fn register(
 }
 
 /// The answer to a removal.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PushTokenRemoved)]
 pub(crate) struct Removed {
     device_id: String,
     removed: bool,
@@ -176,6 +209,12 @@ pub(crate) struct Removed {
 
 /// `DELETE /v1/devices/push-token`: no more pushes to this device (the
 /// app signed out of notifications). Removing nothing is not an error.
+#[utoipa::path(delete, path = "/v1/devices/push-token", operation_id = "removePushToken", tag = "push",
+    summary = "The signing device stops receiving pushes (removed is false when it had no token).",
+    security(("deviceSignature" = [])),
+    responses(
+        (status = 200, description = "success", body = Removed),
+        (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     request: Signed<Device>,

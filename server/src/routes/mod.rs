@@ -1,10 +1,12 @@
 //! The HTTP routes of `/v1` (see `docs/api.md`): each area owns its
 //! routes, and this module only merges them, with the JSON fallbacks, the
-//! body limit and the metrics layer.
+//! body limit and the metrics layer. The areas' `OpenApiRouter`s carry the
+//! operations of the OpenAPI document with their routes ([`api`]).
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::extract::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -15,11 +17,29 @@ mod meta;
 /// and the metrics layer (outermost: it times every request, fallbacks
 /// included, and counts payment and refund outcomes).
 pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
-    Router::new()
-        .route("/v1/health", get(meta::health))
-        .route("/v1/keys", get(meta::keys))
-        .route("/v1/openapi.json", get(meta::openapi))
-        .route("/metrics", get(crate::metrics::scrape::with_admin))
+    let (routes, generated) = api(funding).split_for_parts();
+    let document = meta::Document::new(&crate::openapi::document(generated));
+    routes
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(Extension(document))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::http::track,
+        ))
+        .with_state(state)
+}
+
+/// Every route of the API with the OpenAPI operations of those annotated
+/// (an area's `OpenApiRouter`); routes still documented by hand in
+/// `crate::openapi` are plain axum routes here.
+pub(crate) fn api(funding: crate::funding::Providers) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::keys))
+        .routes(routes!(meta::openapi))
+        .routes(routes!(crate::metrics::scrape::with_admin))
         .merge(crate::accounts::router())
         .merge(crate::top_ups::router())
         .merge(crate::funding::router(funding))
@@ -35,12 +55,4 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .merge(crate::points::router())
         .merge(crate::kiosk::router())
         .merge(crate::push::tokens::router())
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::http::track,
-        ))
-        .with_state(state)
 }

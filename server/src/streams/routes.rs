@@ -16,30 +16,72 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use wayfare_protocol::ids::redact;
 
 use crate::auth::{Device, Signed, Terminal};
 use crate::error::ApiError;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
-/// The event streams' routes, merged by `crate::routes`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/devices/me/events", get(events))
-        .route("/v1/terminals/me/events", get(terminal_events))
+/// The event streams' routes and operations, merged by `crate::routes`.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(events))
+        .routes(routes!(terminal_events))
 }
 
 /// `?follow=`: `false` for a one-shot catch-up.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StreamQuery {
+    /// false: end the response once every event after Last-Event-ID was sent (a background catch-up); default true
     #[serde(default)]
+    #[param(nullable = false)]
     follow: Option<bool>,
 }
 
+/// One event of a device's stream.
+pub(crate) struct DeviceEvent;
+
+impl PartialSchema for DeviceEvent {
+    fn schema() -> RefOr<Schema> {
+        constraints::sse_event(&[
+            "guardian.alert",
+            "merchant.prompt",
+            "top_up.completed",
+            "top_up.failed",
+        ])
+    }
+}
+
+impl ToSchema for DeviceEvent {}
+
+/// One event of a terminal's stream.
+pub(crate) struct TerminalEvent;
+
+impl PartialSchema for TerminalEvent {
+    fn schema() -> RefOr<Schema> {
+        constraints::sse_event(&["payment.completed"])
+    }
+}
+
+impl ToSchema for TerminalEvent {}
+
 /// `GET /v1/devices/me/events`.
+#[utoipa::path(get, path = "/v1/devices/me/events", operation_id = "deviceEvents", tag = "streams",
+    summary = "Server-sent events of the caller's account: `guardian.alert` (data = the alert, to a guardian), `merchant.prompt` (to a merchant's member devices), `top_up.completed` and `top_up.failed` (over-the-air top-ups). id = per-account sequence; with Last-Event-ID every event after it, without it every retained event from the first. With follow=false the response ends once it has caught up (an app woken by a push).",
+    security(("deviceSignature" = [])),
+    params(("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false), StreamQuery),
+    responses(
+        (status = 200, description = "success", content_type = "text/event-stream", body = DeviceEvent),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -64,6 +106,14 @@ pub(crate) async fn events(
 
 /// `GET /v1/terminals/me/events` (terminal): `payment.completed` events
 /// after `Last-Event-ID` (or, without it, from the moment of connection).
+#[utoipa::path(get, path = "/v1/terminals/me/events", operation_id = "terminalEvents", tag = "streams",
+    summary = "Server-sent events `payment.completed` (id = per-terminal sequence, data = {payment_id, order_id, amount_minor, currency, completed_at_ms}). With Last-Event-ID: every event after it; without: events from the moment of connection.",
+    security(("terminalSignature" = [])),
+    params(("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false)),
+    responses(
+        (status = 200, description = "success", content_type = "text/event-stream", body = TerminalEvent),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn terminal_events(
     State(state): State<AppState>,
     headers: HeaderMap,

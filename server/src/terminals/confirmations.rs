@@ -5,32 +5,47 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 
 use crate::auth::{Signed, Terminal};
 use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::extract::check_id;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// A terminal's question about a sale.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConfirmationRequest {
     /// The payment the phone's receipt names; absent when the terminal asks
     /// about an order whose outcome it does not know (an in-doubt sale).
     #[serde(default)]
+    #[schema(schema_with = constraints::id_or_null)]
     payment_id: Option<String>,
+    #[schema(schema_with = constraints::id)]
     order_id: String,
     /// For an exit whose trip was already paid elsewhere (a lost answer at
     /// another gate of the operator): the tap-in token the payment used.
     /// The payment is then confirmed if it paid this token's trip for this
     /// terminal's operator, whichever of its terminals took it.
     #[serde(default)]
+    #[schema(schema_with = constraints::id_or_null)]
     token_id: Option<String>,
 }
 
-#[derive(Serialize)]
+/// What a confirmation can say.
+fn confirmation_status() -> RefOr<Schema> {
+    constraints::one_of(&["completed", "order_mismatch", "not_paid"])
+}
+
+/// The answer: whether the sale was paid.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct Confirmation {
     confirmed: bool,
+    #[schema(schema_with = confirmation_status)]
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     payment_id: Option<String>,
@@ -46,6 +61,16 @@ pub(crate) struct Confirmation {
 /// Without `payment_id` it answers for the order itself: `completed` with
 /// the payment, or `not_paid` (an in-doubt sale is settled from this; the
 /// payment server never commits a payment after its request expired).
+#[utoipa::path(post, path = "/v1/platform/confirmations", operation_id = "confirmPayment", tag = "terminals",
+    summary = "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404. Without payment_id, answers for the order (an in-doubt sale): completed with its payment, or not_paid.",
+    security(("terminalSignature" = [])),
+    request_body = ConfirmationRequest,
+    responses(
+        (status = 200, description = "success", body = Confirmation),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     request: Signed<Terminal>,

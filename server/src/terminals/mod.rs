@@ -3,8 +3,8 @@
 //! it lost, and the reports it uploads. Their event stream lives with the
 //! other streams (`crate::streams`).
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
@@ -14,11 +14,11 @@ mod reports;
 
 pub(crate) use registration::{flat_fare_of, utc_offset_of};
 
-/// The terminals' routes, merged by `crate::routes`.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/terminals", post(registration::register))
-        .route("/v1/platform/confirmations", post(confirmations::confirm))
-        .route("/v1/terminals/me/reports", post(reports::submit))
-        .route("/v1/terminals/{terminal_id}/reports", get(reports::list))
+/// The terminals' routes and operations, merged by `crate::routes`.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(registration::register))
+        .routes(routes!(confirmations::confirm))
+        .routes(routes!(reports::submit))
+        .routes(routes!(reports::list))
 }

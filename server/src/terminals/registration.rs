@@ -7,6 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate, TransitPlacement};
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::keys::PublicKey;
@@ -17,39 +20,64 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiJson};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
-#[derive(Deserialize)]
+/// A terminal's registration.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterTerminal {
+    #[schema(schema_with = constraints::id)]
     merchant_id: String,
+    #[schema(schema_with = terminal_kind)]
     kind: String,
+    #[schema(schema_with = constraints::key)]
     terminal_key: String,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     label: Option<String>,
     location: Option<Location>,
+    #[schema(schema_with = constraints::range_or_null::<1, 3650>)]
     valid_for_days: Option<i64>,
 }
 
+/// `TerminalKind::parse`'s names.
+fn terminal_kind() -> RefOr<Schema> {
+    constraints::one_of(&["pos", "tram", "gate", "top_up"])
+}
+
+/// `Location::validate`'s tap roles, or `null`.
+fn tap_role_or_null() -> RefOr<Schema> {
+    constraints::one_of_or_null(&["entry", "exit", "both"])
+}
+
 /// Where a terminal is installed (transit terminals).
-#[derive(Deserialize, Serialize, Clone)]
+#[derive(Deserialize, Serialize, Clone, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Location {
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     line: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     vehicle: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     station: Option<String>,
     /// The station's position on the line (transit terminals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = constraints::u32_or_null)]
     station_index: Option<u32>,
     /// For tap-in/tap-out gates: `entry`, `exit` or `both`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = tap_role_or_null)]
     tap_role: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     direction_from: Option<String>,
+    #[schema(schema_with = constraints::text_or_null::<100>)]
     direction_towards: Option<String>,
     /// The local time zone of the terminal as a UTC offset in minutes
     /// (e.g. 480 for China Standard Time); alerts show times in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = constraints::offset_or_null)]
     utc_offset_minutes: Option<i64>,
 }
 
@@ -122,7 +150,8 @@ impl Location {
     }
 }
 
-#[derive(Serialize)]
+/// A registered terminal with its certificate and the keys it pins.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RegisteredTerminal {
     terminal_id: String,
     certificate: String,
@@ -132,6 +161,16 @@ pub(crate) struct RegisteredTerminal {
 
 /// `POST /v1/terminals` (admin): registers a terminal and issues its
 /// certificate.
+#[utoipa::path(post, path = "/v1/terminals", operation_id = "registerTerminal", tag = "terminals",
+    summary = "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365). Unknown merchant 404.",
+    security(("adminToken" = [])),
+    request_body = RegisterTerminal,
+    responses(
+        (status = 201, description = "success", body = RegisteredTerminal),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     _admin: Admin,

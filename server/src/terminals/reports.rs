@@ -4,7 +4,10 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
 use wayfare_protocol::fare::FareContext;
 use wayfare_protocol::ids::redact;
 
@@ -12,23 +15,62 @@ use crate::auth::{Admin, Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// A terminal's report.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReportRequest {
+    #[schema(schema_with = constraints::id)]
     report_id: String,
+    #[schema(schema_with = constraints::text::<64>)]
     kind: String,
+    #[schema(schema_with = constraints::id)]
     order_id: String,
+    #[schema(schema_with = constraints::id_or_null)]
     payment_id: Option<String>,
+    #[schema(schema_with = constraints::amount_or_null)]
     amount_minor: Option<serde_json::Number>,
+    #[schema(schema_with = constraints::currency_or_null)]
     currency: Option<String>,
+    #[schema(schema_with = constraints::fare_context_or_null)]
     fare: Option<FareContext>,
+    #[schema(schema_with = constraints::unsigned)]
     at_ms: u64,
+    #[schema(schema_with = detail)]
     detail: String,
     /// For `tap_in`: the rider's device-signed entry consent.
     #[serde(default)]
+    #[schema(schema_with = entry_consent_or_null)]
     entry_consent: Option<String>,
+}
+
+/// A report's detail: at most 2000 characters.
+fn detail() -> RefOr<Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(2000))
+        .into()
+}
+
+/// A tap-in's entry consent: at most 4096 bytes, or `null`.
+fn entry_consent_or_null() -> RefOr<Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .max_length(Some(4096))
+        .description(Some("at most 4096 bytes"))
+        .into()
+}
+
+/// The answer to a stored (or already stored) report.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    /// Always `true`.
+    accepted: bool,
 }
 
 /// A validated report row.
@@ -47,10 +89,19 @@ struct Row {
 }
 
 /// `POST /v1/terminals/me/reports` (terminal).
+#[utoipa::path(post, path = "/v1/terminals/me/reports", operation_id = "submitReport", tag = "terminals",
+    summary = "Stores a terminal report once per report_id.",
+    security(("terminalSignature" = [])),
+    request_body = ReportRequest,
+    responses(
+        (status = 200, description = "success", body = Accepted),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn submit(
     State(state): State<AppState>,
     request: Signed<Terminal>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Accepted>, ApiError> {
     let req: ReportRequest = request.json()?;
     check_id("report_id", &req.report_id)?;
     check_text("kind", &req.kind, 64)?;
@@ -158,11 +209,12 @@ pub(crate) async fn submit(
             tracing::warn!(terminal = %redact(&request.signer.terminal_id), error = %e, "a tap-in's entry consent does not verify: unattributed entry");
         }
     }
-    Ok(Json(json!({ "accepted": true })))
+    Ok(Json(Accepted { accepted: true }))
 }
 
 /// One stored report.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Report)]
 struct ReportView {
     report_id: String,
     kind: String,
@@ -170,10 +222,17 @@ struct ReportView {
     payment_id: Option<String>,
     amount_minor: Option<u64>,
     currency: Option<String>,
+    #[schema(value_type = Option<Object>)]
     fare: Option<Value>,
     at_ms: u64,
     detail: String,
     received_at_ms: u64,
+}
+
+/// A terminal's reports, oldest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Reports {
+    reports: Vec<ReportView>,
 }
 
 /// A stored report, as listed.
@@ -192,11 +251,19 @@ struct ReportRow {
 }
 
 /// `GET /v1/terminals/{terminal_id}/reports` (admin), oldest first.
+#[utoipa::path(get, path = "/v1/terminals/{terminal_id}/reports", operation_id = "listReports", tag = "terminals",
+    summary = "A terminal's reports, oldest first.",
+    security(("adminToken" = [])),
+    params(("terminal_id" = String, Path, pattern = "^[!-~]{1,128}$")),
+    responses(
+        (status = 200, description = "success", body = Reports),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     ApiPath(terminal_id): ApiPath<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reports>, ApiError> {
     let pool = &state.db().pool;
     let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM terminals WHERE id = $1")
         .bind(terminal_id.clone())
@@ -230,5 +297,5 @@ pub(crate) async fn list(
             received_at_ms: to_u64(r.received_at_ms),
         })
         .collect();
-    Ok(Json(json!({ "reports": reports })))
+    Ok(Json(Reports { reports }))
 }

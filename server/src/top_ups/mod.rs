@@ -15,10 +15,10 @@ use crate::state::AppState;
 
 mod sandbox;
 
-/// The sandbox top-up's route, merged by `crate::routes` (the funding
-/// providers' routes are `crate::funding`'s).
-pub(crate) fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/v1/sandbox/top-ups", axum::routing::post(sandbox::top_up))
+/// The sandbox top-up's route and operation, merged by `crate::routes`
+/// (the funding providers' routes are `crate::funding`'s).
+pub(crate) fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(sandbox::top_up))
 }
 
 /// How the money came in; stored with the top-up and shown in exports.

@@ -6,8 +6,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use wayfare_protocol::ids::{new_id, redact};
 use wayfare_protocol::money::Currency;
 
@@ -16,24 +16,50 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiJson};
 use crate::ledger;
+use crate::openapi::{constraints, ErrorAnswer};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
-#[derive(Deserialize)]
+/// A sandbox top-up.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TopUpRequest {
+    #[schema(schema_with = constraints::id)]
     account_id: String,
+    #[schema(schema_with = constraints::amount)]
     amount_minor: serde_json::Number,
+    #[schema(schema_with = constraints::currency)]
     currency: String,
+    #[schema(schema_with = constraints::id_or_null)]
     reference: Option<String>,
 }
 
+/// A top-up made (or seen before under its reference).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SandboxTopUp {
+    top_up_id: String,
+    account_id: String,
+    balance_minor: i64,
+    currency: String,
+}
+
 /// `POST /v1/sandbox/top-ups`.
+#[utoipa::path(post, path = "/v1/sandbox/top-ups", operation_id = "sandboxTopUp", tag = "top-ups",
+    summary = "SANDBOX funding: credits an account from the per-currency sandbox funding account. The same reference twice is one top-up (201 again, with the first top-up). Unknown account 404; an account in another currency 422 currency_mismatch.",
+    security(("adminToken" = [])),
+    request_body = TopUpRequest,
+    responses(
+        (status = 201, description = "success", body = SandboxTopUp),
+        (status = 400, response = ErrorAnswer),
+        (status = 401, response = ErrorAnswer),
+        (status = 404, response = ErrorAnswer),
+        (status = 409, response = ErrorAnswer),
+        (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn top_up(
     State(state): State<AppState>,
     _admin: Admin,
     ApiJson(req): ApiJson<TopUpRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SandboxTopUp>), ApiError> {
     check_id("account_id", &req.account_id)?;
     let amount = parse_amount("amount_minor", &req.amount_minor)?;
     let currency = parse_currency("currency", &req.currency)?;
@@ -73,12 +99,12 @@ pub(crate) async fn top_up(
             let balance = top_ups::settle_debt(&state, &req.account_id, balance).await;
             Ok((
                 StatusCode::CREATED,
-                Json(json!({
-                    "top_up_id": top_up_id,
-                    "account_id": req.account_id,
-                    "balance_minor": balance,
-                    "currency": currency.code(),
-                })),
+                Json(SandboxTopUp {
+                    top_up_id,
+                    account_id: req.account_id,
+                    balance_minor: balance,
+                    currency: currency.code().to_string(),
+                }),
             ))
         }
         Err(e) if is_unique_violation(&e) => {
@@ -100,7 +126,7 @@ async fn replay(
     account_id: &str,
     amount: u64,
     currency: &Currency,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<SandboxTopUp>, ApiError> {
     let row: Option<SeenTopUp> = sqlx::query_as(
         "SELECT t.id, t.account_id, t.amount_minor, t.currency, a.balance_minor \
          FROM top_ups t JOIN accounts a ON a.id = t.account_id WHERE t.reference = $1",
@@ -120,12 +146,12 @@ async fn replay(
                 .into(),
         ));
     }
-    Ok(Some(json!({
-        "top_up_id": seen.id,
-        "account_id": seen.account_id,
-        "balance_minor": seen.balance_minor,
-        "currency": seen.currency,
-    })))
+    Ok(Some(SandboxTopUp {
+        top_up_id: seen.id,
+        account_id: seen.account_id,
+        balance_minor: seen.balance_minor,
+        currency: seen.currency,
+    }))
 }
 
 /// A top-up found by its reference, with its account's balance now.
