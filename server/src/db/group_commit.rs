@@ -69,9 +69,12 @@ impl GroupCommit {
     /// for the checkpointer.
     pub(super) fn start(pool: AnyPool, wal: Arc<WalState>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
-        // The thread logs where its starter logs (the process's subscriber,
-        // or a test's), and each job in its caller's span (`Db::write_tx`).
+        // The thread logs where its starter logs (a test's subscriber is
+        // the starter thread's only), and each job in its caller's span
+        // (`Db::write_tx`). With no subscriber yet, the thread keeps to the
+        // process-wide one, which an embedding app may install later.
         let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        let dispatch = (!dispatch.is::<tracing::subscriber::NoSubscriber>()).then_some(dispatch);
         // The writer runs on a thread of its own: each statement is a round
         // trip to sqlx's SQLite thread, and on the shared runtime the
         // writer's every resumption queued behind the request handlers'
@@ -80,7 +83,7 @@ impl GroupCommit {
         let spawned = std::thread::Builder::new()
             .name("wayfare-sqlite-writer".into())
             .spawn(move || {
-                let _logs = tracing::dispatcher::set_default(&dispatch);
+                let _logs = dispatch.as_ref().map(tracing::dispatcher::set_default);
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
