@@ -242,12 +242,12 @@ pub(crate) async fn issue(
     summary = "The rider switched express taps off on this device: its live allowances go on the deny list.",
     security(("deviceSignature" = [])),
     responses(
-        (status = 200, description = "success", body = Revoked),
+        (status = 200, description = "success", body = super::debts::Revoked),
         (status = 401, response = ErrorAnswer)))]
 pub(crate) async fn switch_off(
     State(state): State<AppState>,
     request: Signed<Device>,
-) -> Result<Json<Revoked>, ApiError> {
+) -> Result<Json<super::debts::Revoked>, ApiError> {
     let device_id = request.signer.device_id.clone();
     let now = to_i64(now_ms());
     let revoked = state
@@ -257,13 +257,7 @@ pub(crate) async fn switch_off(
             Box::pin(async move { super::revoke_live(conn, &device_id, "switched_off", now).await })
         })
         .await?;
-    Ok(Json(Revoked { revoked }))
-}
-
-/// How many allowances a revocation put on the deny list.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Revoked {
-    pub(crate) revoked: u64,
+    Ok(Json(super::debts::Revoked { revoked }))
 }
 
 /// The rider's express debt and recent taps.

@@ -24,6 +24,12 @@ use crate::openapi::{constraints, ErrorAnswer};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
+/// How many allowances a revocation put on the deny list.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked {
+    pub(crate) revoked: u64,
+}
+
 /// A settled tap as `taps_of` reads and shows it.
 #[derive(sqlx::FromRow, Serialize, ToSchema)]
 #[schema(as = ExpressTap)]
@@ -167,14 +173,14 @@ pub(crate) struct Debt {
     security(("adminToken" = [])),
     request_body = Revocation,
     responses(
-        (status = 200, description = "success", body = super::allowances::Revoked),
+        (status = 200, description = "success", body = Revoked),
         (status = 401, response = ErrorAnswer),
         (status = 422, response = ErrorAnswer)))]
 pub(crate) async fn revoke_device(
     State(state): State<AppState>,
     _admin: Admin,
     ApiJson(req): ApiJson<Revocation>,
-) -> Result<Json<super::allowances::Revoked>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     check_id("device_id", &req.device_id)?;
     let reason = req.reason.unwrap_or_else(|| "lost".into());
     if reason != "lost" && reason != "revoked" {
@@ -191,7 +197,7 @@ pub(crate) async fn revoke_device(
         })
         .await?;
     tracing::info!(device = %redact(&req.device_id), revoked, "express allowances revoked by the operator");
-    Ok(Json(super::allowances::Revoked { revoked }))
+    Ok(Json(Revoked { revoked }))
 }
 
 /// `GET /v1/admin/express/debts`: every account owing express debt.

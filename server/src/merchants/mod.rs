@@ -24,6 +24,7 @@ pub mod prompts;
 mod refunds;
 pub mod scopes;
 mod staff;
+mod staff_invitations;
 
 use scopes::{Operation, Scopes};
 
@@ -33,9 +34,9 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(create::create))
         .routes(utoipa_axum::routes!(staff::mine))
-        .routes(utoipa_axum::routes!(staff::accept))
+        .routes(utoipa_axum::routes!(staff_invitations::accept))
         .routes(utoipa_axum::routes!(staff::set_owner))
-        .routes(utoipa_axum::routes!(staff::invite))
+        .routes(utoipa_axum::routes!(staff_invitations::invite))
         .routes(utoipa_axum::routes!(staff::list))
         .routes(utoipa_axum::routes!(staff::update, staff::revoke))
         .routes(utoipa_axum::routes!(refunds::history))
