@@ -4,12 +4,13 @@
 
 use sqlx::{Any, Executor};
 
+use crate::db::exec::{sql, Exec};
 use crate::error::ApiError;
 
 /// An account's row (without its sequences). The balance and points are
 /// the folded ones: a merchant's pending credits are not in them
 /// (decision 0020).
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct Account {
     /// `acc_…`.
     pub id: String,
@@ -42,6 +43,12 @@ where
         .bind(id.to_string())
         .fetch_optional(db)
         .await?)
+}
+
+/// [`find`] inside a transaction written against [`Exec`] (the payment
+/// path's refusals).
+pub(crate) async fn find_in(conn: &mut dyn Exec, id: &str) -> Result<Option<Account>, ApiError> {
+    sql(SELECT_ACCOUNT).bind(id).fetch_optional(conn).await
 }
 
 /// The account `id`, which the caller knows exists (the request's signer,

@@ -16,7 +16,14 @@
 //! re-read the pages that changed, so batches run on whichever pooled
 //! connection came free spent much of their time re-reading the same
 //! pages (seen as `pread` and page-cache churn in a profile).
+//!
+//! Work written against [`Exec`] (the payment path) runs on a second
+//! connection of the writer's, a rusqlite one ([`super::sqlite_writer`]),
+//! where each statement runs on this thread instead of a round trip to
+//! sqlx's worker thread. A batch holding both kinds commits each kind in a
+//! transaction of its own, one after the other on this one thread.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -24,6 +31,8 @@ use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{WalState, WAL_SIZE_LIMIT_BYTES, WRITER_CHECKPOINT_PAGES};
+use super::exec::Exec;
+use super::sqlite_writer::{self, SqliteExec};
 use crate::error::ApiError;
 
 /// The most transactions in one batch: bounds the latency a batch adds to
@@ -36,8 +45,33 @@ const WRITER_CACHE_KIB: i64 = 65_536;
 
 /// One caller's transaction, type-erased: it leaves its result in the
 /// caller's slot and says only whether it succeeded.
-pub(super) type Work =
+pub(super) enum Work {
+    /// Written against sqlx's connection.
+    Any(AnyWork),
+    /// Written against [`Exec`]: runs on the writer's rusqlite connection.
+    Exec(ExecWork),
+}
+
+/// Work on sqlx's connection.
+pub(super) type AnyWork =
     Box<dyn for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<(), ApiError>> + Send>;
+
+/// Work on any [`Exec`].
+pub(super) type ExecWork =
+    Box<dyn for<'c> FnMut(&'c mut dyn Exec) -> BoxFuture<'c, Result<(), ApiError>> + Send>;
+
+impl Work {
+    /// Runs on sqlx's connection, whichever kind it is.
+    fn run_any<'c>(
+        &'c mut self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<(), ApiError>> {
+        match self {
+            Work::Any(work) => work(conn),
+            Work::Exec(work) => work(conn),
+        }
+    }
+}
 
 /// What the writer tells a caller.
 pub(super) enum Reply {
@@ -66,8 +100,9 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task on `pool`; it counts its commits in `wal`
-    /// for the checkpointer.
-    pub(super) fn start(pool: AnyPool, wal: Arc<WalState>) -> Self {
+    /// for the checkpointer. With `file` (the database's path), [`Exec`]
+    /// work runs on a rusqlite connection to it.
+    pub(super) fn start(pool: AnyPool, wal: Arc<WalState>, file: Option<PathBuf>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         // The thread logs where its starter logs (a test's subscriber is
         // the starter thread's only), and each job in its caller's span
@@ -88,7 +123,7 @@ impl GroupCommit {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(writer(pool, rx, wal)),
+                    Ok(runtime) => runtime.block_on(writer(pool, rx, wal, file)),
                     Err(e) => tracing::error!(error = %e, "the database writer could not start"),
                 }
             });
@@ -118,16 +153,53 @@ impl GroupCommit {
 }
 
 /// The writer: takes what is queued (at least one job), runs it as one
-/// transaction, commits, answers.
-async fn writer(pool: AnyPool, mut rx: mpsc::UnboundedReceiver<Job>, wal: Arc<WalState>) {
+/// transaction per kind of work, commits, answers.
+async fn writer(
+    pool: AnyPool,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    wal: Arc<WalState>,
+    file: Option<PathBuf>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut exec_batch = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<AnyConnection> = None;
+    let mut direct: Option<rusqlite::Connection> = None;
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
+            }
+        }
+        if let Some(path) = &file {
+            if direct.is_none() {
+                match sqlite_writer::open(path, WRITER_CACHE_KIB) {
+                    Ok(opened) => direct = Some(opened),
+                    // The jobs then run on sqlx's connection below.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the writer's own connection did not open")
+                    }
+                }
+            }
+        }
+        if let Some(direct_conn) = direct.as_mut() {
+            let (exec, any): (Vec<Job>, Vec<Job>) = batch
+                .drain(..)
+                .partition(|job| matches!(job.work, Work::Exec(_)));
+            exec_batch.extend(exec);
+            batch.extend(any);
+            if !exec_batch.is_empty() {
+                if run_direct(direct_conn, &mut exec_batch).await {
+                    wal.committed();
+                } else {
+                    // Possibly broken: the next batch opens a new one.
+                    direct = None;
+                }
+                exec_batch.clear();
+            }
+            if batch.is_empty() {
+                continue;
             }
         }
         let writer = match conn.as_mut() {
@@ -201,7 +273,7 @@ async fn run_optimistic(
 ) -> Result<Option<ApiError>, sqlx::Error> {
     let mut tx = Connection::begin(&mut *conn).await?;
     for job in batch.iter_mut() {
-        if let Err(e) = (job.work)(&mut tx).await {
+        if let Err(e) = job.work.run_any(&mut tx).await {
             if let Err(rollback) = tx.rollback().await {
                 tracing::debug!(error = %rollback, "rollback of an optimistic batch failed");
             }
@@ -245,7 +317,7 @@ async fn run_with_savepoints(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> 
 /// error (the batch goes on).
 async fn run_one(conn: &mut AnyConnection, work: &mut Work) -> Result<(), ApiError> {
     let mut savepoint = Connection::begin(&mut *conn).await?;
-    match work(&mut savepoint).await {
+    match work.run_any(&mut savepoint).await {
         Ok(()) => {
             savepoint.commit().await?;
             Ok(())
@@ -260,13 +332,108 @@ async fn run_one(conn: &mut AnyConnection, work: &mut Work) -> Result<(), ApiErr
 }
 
 fn fail_all(batch: &mut Vec<Job>, e: &sqlx::Error) {
-    let retryable = super::is_contention(e);
-    tracing::warn!(error = %e, size = batch.len(), retryable, "a write batch failed to commit");
+    fail_all_with(batch, super::is_contention(e), &e.to_string());
+}
+
+fn fail_all_with(batch: &mut Vec<Job>, retryable: bool, message: &str) {
+    tracing::warn!(error = %message, size = batch.len(), retryable, "a write batch failed to commit");
     for job in batch.drain(..) {
         let _ = job.reply.send(Reply::BatchFailed {
             retryable,
-            message: e.to_string(),
+            message: message.to_string(),
         });
+    }
+}
+
+/// [`run_batch`] on the writer's rusqlite connection, for [`Exec`] work:
+/// optimistic first, a savepoint per job after a failure. False when the
+/// batch could not be committed.
+async fn run_direct(conn: &mut rusqlite::Connection, batch: &mut Vec<Job>) -> bool {
+    let failed = |batch: &mut Vec<Job>, e: ApiError| {
+        fail_all_with(batch, e.is_retryable(), &e.to_string());
+        false
+    };
+    if let Err(e) = sqlite_writer::control(conn, "BEGIN IMMEDIATE") {
+        return failed(batch, e);
+    }
+    let mut refused = None;
+    for job in batch.iter_mut() {
+        if let Err(e) = run_exec(conn, &mut job.work).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let Some(refusal) = refused else {
+        return match commit_direct(conn) {
+            Ok(()) => {
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Reply::Done(Ok(())));
+                }
+                true
+            }
+            Err(e) => failed(batch, e),
+        };
+    };
+    rollback_direct(conn);
+    if batch.len() == 1 {
+        if let Some(job) = batch.pop() {
+            let _ = job.reply.send(Reply::Done(Err(refusal)));
+        }
+        return true;
+    }
+    // The careful path: a savepoint per job.
+    if let Err(e) = sqlite_writer::control(conn, "BEGIN IMMEDIATE") {
+        return failed(batch, e);
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        let result = match sqlite_writer::control(conn, "SAVEPOINT job") {
+            Ok(()) => run_exec(conn, &mut job.work).await,
+            Err(e) => Err(e),
+        };
+        let end = if result.is_ok() {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = sqlite_writer::control(conn, end) {
+            rollback_direct(conn);
+            return failed(batch, e);
+        }
+        results.push(result);
+    }
+    if let Err(e) = commit_direct(conn) {
+        return failed(batch, e);
+    }
+    for (job, result) in batch.drain(..).zip(results) {
+        let _ = job.reply.send(Reply::Done(result));
+    }
+    true
+}
+
+/// One job on the writer's rusqlite connection.
+async fn run_exec(conn: &mut rusqlite::Connection, work: &mut Work) -> Result<(), ApiError> {
+    let mut exec = SqliteExec { conn };
+    match work {
+        Work::Exec(work) => work(&mut exec).await,
+        Work::Any(_) => Err(ApiError::Internal(
+            "sqlx work reached the writer's rusqlite connection".into(),
+        )),
+    }
+}
+
+/// Commits; on failure the transaction is rolled back (nothing of it is
+/// stored) and the error returned.
+fn commit_direct(conn: &mut rusqlite::Connection) -> Result<(), ApiError> {
+    sqlite_writer::control(conn, "COMMIT").inspect_err(|_| rollback_direct(conn))
+}
+
+/// Ends the open transaction, if any, storing nothing.
+fn rollback_direct(conn: &mut rusqlite::Connection) {
+    if !conn.is_autocommit() {
+        if let Err(e) = sqlite_writer::control(conn, "ROLLBACK") {
+            tracing::debug!(error = %e, "rollback on the writer's connection failed");
+        }
     }
 }
 

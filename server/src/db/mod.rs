@@ -25,9 +25,12 @@ pub use crate::error::is_contention;
 use crate::error::{ApiError, ServerError};
 
 mod checkpoint;
+pub mod exec;
 mod group_commit;
+mod sqlite_writer;
 
 use checkpoint::WalState;
+use exec::Exec;
 use group_commit::{GroupCommit, Reply, Slot, Work};
 
 /// How many times a write transaction is attempted before giving up.
@@ -103,7 +106,7 @@ impl Db {
             let wal = Arc::new(WalState::default());
             checkpoint::start(pool.clone(), &wal);
             (
-                Some(GroupCommit::start(pool.clone(), wal.clone())),
+                Some(GroupCommit::start(pool.clone(), wal.clone(), file_of(url))),
                 Some(wal),
             )
         } else {
@@ -132,8 +135,47 @@ impl Db {
             + 'static,
     {
         match &self.writer {
-            Some(writer) => grouped(writer, work).await,
+            Some(writer) => grouped_any(writer, work).await,
             None => self.alone(work).await,
+        }
+    }
+
+    /// [`Db::write_tx`] for work written against [`Exec`] (the payment
+    /// path): on SQLite it runs on the writer's own connection, each
+    /// statement on the writer's thread in the call; on PostgreSQL exactly
+    /// like [`Db::write_tx`].
+    pub async fn write_exec<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnMut(&'c mut dyn Exec) -> BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
+    {
+        match &self.writer {
+            Some(writer) => {
+                let slot: Slot<T> = Arc::new(std::sync::Mutex::new(None));
+                let work = Arc::new(tokio::sync::Mutex::new(work));
+                let span = tracing::Span::current();
+                let result = slot.clone();
+                let make = move || -> Work {
+                    let (slot, work, span) = (slot.clone(), work.clone(), span.clone());
+                    Work::Exec(Box::new(move |conn| {
+                        let (slot, work) = (slot.clone(), work.clone());
+                        Box::pin(
+                            async move {
+                                let mut work = work.lock().await;
+                                let value = (*work)(conn).await?;
+                                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                                Ok(())
+                            }
+                            .instrument(span.clone()),
+                        )
+                    }))
+                };
+                grouped(writer, result, make).await
+            }
+            None => {
+                let mut work = work;
+                self.alone(move |conn| work(conn)).await
+            }
         }
     }
 
@@ -192,7 +234,7 @@ impl Db {
 }
 
 /// SQLite: hands `work` to the group-commit writer, retried on contention.
-async fn grouped<T, F>(writer: &GroupCommit, work: F) -> Result<T, ApiError>
+async fn grouped_any<T, F>(writer: &GroupCommit, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
@@ -202,12 +244,11 @@ where
     // The job runs on the writer's thread: in the caller's span, so its
     // log lines carry the request they belong to.
     let span = tracing::Span::current();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let (job_slot, job_work, job_span) = (slot.clone(), work.clone(), span.clone());
-        let job: Work = Box::new(move |conn| {
-            let (slot, work) = (job_slot.clone(), job_work.clone());
+    let result = slot.clone();
+    let make = move || -> Work {
+        let (slot, work, span) = (slot.clone(), work.clone(), span.clone());
+        Work::Any(Box::new(move |conn| {
+            let (slot, work) = (slot.clone(), work.clone());
             Box::pin(
                 async move {
                     let mut work = work.lock().await;
@@ -215,10 +256,24 @@ where
                     *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
                     Ok(())
                 }
-                .instrument(job_span.clone()),
+                .instrument(span.clone()),
             )
-        });
-        match writer.run(job).await {
+        }))
+    };
+    grouped(writer, result, make).await
+}
+
+/// Queues the job `make` builds until it commits, is refused, or meets
+/// contention too often; the committed job's value is taken from `slot`.
+async fn grouped<T>(
+    writer: &GroupCommit,
+    slot: Slot<T>,
+    make: impl Fn() -> Work,
+) -> Result<T, ApiError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match writer.run(make()).await {
             Reply::Done(Ok(())) => {
                 let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
                 return value.ok_or_else(|| {
@@ -237,6 +292,18 @@ where
             }
         }
     }
+}
+
+/// The database file behind an SQLite URL, when it is one (not in memory).
+fn file_of(url: &str) -> Option<std::path::PathBuf> {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.starts_with("file:") || name == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    path.is_file().then(|| path.to_path_buf())
 }
 
 /// After contention: waits a little before the next attempt, or gives up
@@ -270,8 +337,8 @@ pub enum RowLock {
 /// The clause that locks the rows of a `SELECT` in a write transaction:
 /// ` FOR SHARE` or ` FOR NO KEY UPDATE` on PostgreSQL; nothing on SQLite, where
 /// [`Db::write_tx`] already runs one writer at a time.
-pub fn lock_clause(conn: &AnyConnection, lock: RowLock) -> &'static str {
-    if conn.backend_name() == "PostgreSQL" {
+pub fn lock_clause(conn: &dyn Exec, lock: RowLock) -> &'static str {
+    if conn.backend() == Backend::Postgres {
         match lock {
             RowLock::Share => " FOR SHARE",
             RowLock::Update => " FOR NO KEY UPDATE",

@@ -12,8 +12,8 @@
 //! that starts after the revocation committed sees it ended. So no alert
 //! ever follows a revocation that has returned.
 
+use crate::db::exec::{sql, Exec};
 use serde_json::Value;
-use sqlx::{AnyConnection, AssertSqlSafe};
 use wayfare_protocol::ids::new_id;
 use wayfare_protocol::money::Currency;
 
@@ -27,7 +27,7 @@ use crate::error::ApiError;
 pub const ALERT_KIND: &str = "guardian.alert";
 
 /// One active binding of the paying rider, as a payment needs it.
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct BindingRow {
     id: String,
     guardian_account_id: String,
@@ -48,13 +48,13 @@ pub struct RiderBindings {
 
 impl RiderBindings {
     /// Reads (and on PostgreSQL share-locks) the rider's active bindings.
-    pub async fn load(conn: &mut AnyConnection, rider_account_id: &str) -> Result<Self, ApiError> {
-        let rows: Vec<BindingRow> = sqlx::query_as(AssertSqlSafe(format!(
+    pub async fn load(conn: &mut dyn Exec, rider_account_id: &str) -> Result<Self, ApiError> {
+        let rows: Vec<BindingRow> = sql(format!(
             "SELECT id, guardian_account_id, scope, shown_as, shown_value, daily_limit_minor, \
              limit_utc_offset_minutes FROM guardian_bindings \
              WHERE rider_account_id = $1 AND status = 'active' ORDER BY created_at_ms, id{}",
             lock_clause(conn, RowLock::Share)
-        )))
+        ))
         .bind(rider_account_id.to_string())
         .fetch_all(&mut *conn)
         .await?;
@@ -69,7 +69,7 @@ impl RiderBindings {
     /// by any active guardian. Call after the ledger debited the payer.
     pub async fn enforce_daily_limits(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Exec,
         now_ms: i64,
         currency: &Currency,
     ) -> Result<(), ApiError> {
@@ -78,7 +78,7 @@ impl RiderBindings {
                 continue;
             };
             let since = local_day_start(now_ms, row.limit_utc_offset_minutes);
-            let (spent,): (i64,) = sqlx::query_as(
+            let (spent,): (i64,) = sql(
                 "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM payments \
                  WHERE account_id = $1 AND completed_at_ms >= $2",
             )
@@ -102,7 +102,7 @@ impl RiderBindings {
     /// to wake after the commit.
     pub async fn fan_out(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Exec,
         facts: &AlertFacts,
     ) -> Result<Vec<String>, ApiError> {
         let transit = facts.is_transit();
@@ -125,7 +125,7 @@ impl RiderBindings {
             let seq =
                 crate::streams::device::append(conn, guardian, ALERT_KIND, &data, facts.at_ms)
                     .await?;
-            sqlx::query(
+            sql(
                 "INSERT INTO guardian_alerts (id, binding_id, guardian_account_id, payment_id, \
                  event_seq, data, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -138,7 +138,7 @@ impl RiderBindings {
             .bind(facts.at_ms)
             .execute(&mut *conn)
             .await?;
-            sqlx::query(
+            sql(
                 "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
                  created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
             )

@@ -27,6 +27,7 @@ use wayfare_protocol::money::Currency;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
 use wayfare_protocol::PROTOCOL_VERSION;
 
+use crate::db::exec::{sql, Exec};
 use crate::db::{lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::ledger::{self, Leg, Movement};
@@ -489,11 +490,11 @@ pub(crate) struct Completion<'a> {
 /// nothing (the token id is the key: whichever transaction comes second
 /// sees the first's row).
 pub(crate) async fn close_entry(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     c: &Completion<'_>,
     payment_id: &str,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sql(
         "INSERT INTO transit_entries (token_id, account_id, device_id, terminal_id, merchant_id, \
          line, station, entered_at_ms, expires_at_ms, maximum_fare_minor, currency, state, \
          payment_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 0, $9, 'completed', $10) \

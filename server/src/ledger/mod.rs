@@ -5,7 +5,7 @@
 //! pending entry that [`pending`] folds into the account later, so that
 //! concurrent payments do not queue on that account's row (decision 0020).
 
-use sqlx::AnyConnection;
+use crate::db::exec::{sql, Exec};
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
@@ -64,10 +64,7 @@ pub struct Movement {
 /// (`None` for a deferred leg appended as pending). A covered debit the
 /// balance cannot pay fails with `insufficient_funds` (the caller's
 /// transaction must then be rolled back).
-pub async fn post(
-    conn: &mut AnyConnection,
-    movement: &Movement,
-) -> Result<Vec<Option<i64>>, ApiError> {
+pub async fn post(conn: &mut dyn Exec, movement: &Movement) -> Result<Vec<Option<i64>>, ApiError> {
     post_debits(conn, movement).await?.finish(conn).await
 }
 
@@ -88,7 +85,7 @@ pub struct Posting<'m> {
 /// the payer's balance after (the entries reference that row), and the
 /// accounts every transaction shares are reached just before the commit.
 pub async fn post_debits<'m>(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &'m Movement,
 ) -> Result<Posting<'m>, ApiError> {
     let sum: i128 = movement
@@ -133,7 +130,7 @@ impl Posting<'_> {
 
     /// Posts the remaining legs and the points they carry; returns each
     /// leg's balance after it, in leg order (`None` for a deferred leg).
-    pub async fn finish(self, conn: &mut AnyConnection) -> Result<Vec<Option<i64>>, ApiError> {
+    pub async fn finish(self, conn: &mut dyn Exec) -> Result<Vec<Option<i64>>, ApiError> {
         let movement = self.movement;
         let mut balances = Vec::with_capacity(self.moved.len());
         for (leg, moved) in movement.legs.iter().zip(self.moved) {
@@ -164,7 +161,7 @@ fn is_covered_debit(leg: &Leg) -> bool {
 
 /// Moves one leg's balance; returns the balance and entry sequence after.
 async fn move_balance(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &Movement,
     leg: &Leg,
 ) -> Result<(i64, i64), ApiError> {
@@ -173,16 +170,12 @@ async fn move_balance(
     // is correct under concurrency on both backends (PostgreSQL re-checks
     // the condition after the row lock).
     let updated: Option<(i64, i64)> = if is_covered_debit(leg) {
-        sqlx::query_as(
-            "UPDATE accounts SET balance_minor = balance_minor + $1, \
+        sql("UPDATE accounts SET balance_minor = balance_minor + $1, \
              entry_seq = entry_seq + 1 WHERE id = $2 AND balance_minor + $1 >= 0 \
-             RETURNING balance_minor, entry_seq",
-        )
+             RETURNING balance_minor, entry_seq")
     } else {
-        sqlx::query_as(
-            "UPDATE accounts SET balance_minor = balance_minor + $1, \
-             entry_seq = entry_seq + 1 WHERE id = $2 RETURNING balance_minor, entry_seq",
-        )
+        sql("UPDATE accounts SET balance_minor = balance_minor + $1, \
+             entry_seq = entry_seq + 1 WHERE id = $2 RETURNING balance_minor, entry_seq")
     }
     .bind(leg.amount_minor)
     .bind(leg.account_id.clone())
@@ -196,13 +189,13 @@ async fn move_balance(
 
 /// Adds the entry of a leg whose balance moved to `balance`, numbered `seq`.
 async fn insert_entry(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &Movement,
     leg: &Leg,
     balance: i64,
     seq: i64,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sql(
         "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
          amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -227,7 +220,7 @@ async fn insert_entry(
 }
 
 /// Points carried by the legs, double-entry against the loyalty account.
-async fn post_points(conn: &mut AnyConnection, movement: &Movement) -> Result<(), ApiError> {
+async fn post_points(conn: &mut dyn Exec, movement: &Movement) -> Result<(), ApiError> {
     // After the money legs: the loyalty row is locked last.
     for leg in movement.legs.iter().filter(|l| l.points != 0) {
         points::ledger::transfer(
@@ -249,8 +242,8 @@ async fn post_points(conn: &mut AnyConnection, movement: &Movement) -> Result<()
 }
 
 /// Explains why a leg's account update changed no row.
-async fn refusal(conn: &mut AnyConnection, leg: &Leg, currency: &Currency) -> ApiError {
-    match crate::accounts::store::find(&mut *conn, &leg.account_id).await {
+async fn refusal(conn: &mut dyn Exec, leg: &Leg, currency: &Currency) -> ApiError {
+    match crate::accounts::store::find_in(&mut *conn, &leg.account_id).await {
         Ok(Some(account)) => ApiError::InsufficientFunds(format!(
             "the balance of {} does not cover the amount of {}; top up the wallet and retry",
             currency.format(account.balance_minor),
@@ -264,7 +257,7 @@ async fn refusal(conn: &mut AnyConnection, leg: &Leg, currency: &Currency) -> Ap
 /// The id of the sandbox funding account of a currency, created on first
 /// use. Its balance goes negative by exactly the sum of all top-ups.
 pub async fn funding_account(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     currency: &Currency,
     now_ms: i64,
 ) -> Result<String, ApiError> {
@@ -272,7 +265,7 @@ pub async fn funding_account(
         "acc_sandbox_funding_{}",
         currency.code().to_ascii_lowercase()
     );
-    sqlx::query(
+    sql(
         "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
          VALUES ($1, 'funding', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
     )

@@ -21,12 +21,12 @@
 
 use std::time::Duration;
 
-use sqlx::{AnyConnection, AssertSqlSafe};
 use tokio::sync::watch;
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
 use super::{Leg, Movement};
+use crate::db::exec::{sql, Exec};
 use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,11 +44,11 @@ pub(crate) const SETTLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Appends the money posting of a deferred `leg` of `movement`.
 pub(crate) async fn append_money(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &Movement,
     leg: &Leg,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sql(
         "INSERT INTO pending_entries (id, account_id, ledger, movement_id, kind, amount_minor, \
          currency, payment_id, description, created_at_ms) \
          VALUES ($1, $2, 'money', $3, $4, $5, $6, $7, $8, $9)",
@@ -90,10 +90,10 @@ pub(crate) struct PendingPoints<'a> {
 
 /// Appends a deferred points posting.
 pub(crate) async fn append_points(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     p: PendingPoints<'_>,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sql(
         "INSERT INTO pending_entries (id, account_id, ledger, movement_id, kind, points, \
          currency, payment_id, created_at_ms) \
          VALUES ($1, $2, 'points', $3, $4, $5, $6, $7, $8)",
@@ -112,7 +112,7 @@ pub(crate) async fn append_points(
 }
 
 /// One pending entry taken for folding.
-#[derive(sqlx::FromRow)]
+#[derive(serde::Deserialize)]
 struct Taken {
     id: String,
     ledger: String,
@@ -129,8 +129,8 @@ struct Taken {
 /// Folds up to [`FOLD_BATCH`] pending entries of `account_id` into its
 /// balance, points and entries, inside the caller's transaction; returns
 /// how many were folded.
-pub(crate) async fn fold(conn: &mut AnyConnection, account_id: &str) -> Result<usize, ApiError> {
-    let mut taken: Vec<Taken> = sqlx::query_as(
+pub(crate) async fn fold(conn: &mut dyn Exec, account_id: &str) -> Result<usize, ApiError> {
+    let mut taken: Vec<Taken> = sql(
         "DELETE FROM pending_entries WHERE id IN (SELECT id FROM pending_entries \
          WHERE account_id = $1 ORDER BY created_at_ms, id LIMIT $2) \
          RETURNING id, ledger, movement_id, kind, amount_minor, points, currency, payment_id, \
@@ -151,7 +151,7 @@ pub(crate) async fn fold(conn: &mut AnyConnection, account_id: &str) -> Result<u
     let points_sum: i64 = points.iter().map(|t| t.points).sum();
     let count = i64::try_from(money.len()).unwrap_or(i64::MAX);
     // The account's row is locked from here to the commit: once per batch.
-    let (balance, seq, points_after): (i64, i64, i64) = sqlx::query_as(
+    let (balance, seq, points_after): (i64, i64, i64) = sql(
         "UPDATE accounts SET balance_minor = balance_minor + $1, entry_seq = entry_seq + $2, \
          points = points + $3 WHERE id = $4 RETURNING balance_minor, entry_seq, points",
     )
@@ -167,7 +167,7 @@ pub(crate) async fn fold(conn: &mut AnyConnection, account_id: &str) -> Result<u
 }
 
 /// Folds every pending entry of `account_id` (batch after batch).
-pub(crate) async fn fold_all(conn: &mut AnyConnection, account_id: &str) -> Result<(), ApiError> {
+pub(crate) async fn fold_all(conn: &mut dyn Exec, account_id: &str) -> Result<(), ApiError> {
     while fold(conn, account_id).await? == FOLD_BATCH {}
     Ok(())
 }
@@ -175,7 +175,7 @@ pub(crate) async fn fold_all(conn: &mut AnyConnection, account_id: &str) -> Resu
 /// The ledger entries of folded money postings, numbered on from `seq`
 /// with running balances from `balance` (both as they were before).
 async fn insert_money(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     account_id: &str,
     entries: &[Taken],
     mut balance: i64,
@@ -184,14 +184,14 @@ async fn insert_money(
     if entries.is_empty() {
         return Ok(());
     }
-    let sql = values_sql(
+    let statement = values_sql(
         "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
          amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
          VALUES ",
         11,
         entries.len(),
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sql(statement);
     for t in entries {
         seq += 1;
         balance += t.amount_minor;
@@ -215,7 +215,7 @@ async fn insert_money(
 /// The points entries of folded points postings, with running points from
 /// `points` (as they were before).
 async fn insert_points(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     account_id: &str,
     entries: &[Taken],
     mut points: i64,
@@ -223,13 +223,13 @@ async fn insert_points(
     if entries.is_empty() {
         return Ok(());
     }
-    let sql = values_sql(
+    let statement = values_sql(
         "INSERT INTO points_entries (id, movement_id, kind, account_id, points, points_after, \
          payment_id, created_at_ms) VALUES ",
         8,
         entries.len(),
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = sql(statement);
     for t in entries {
         points += t.points;
         query = query
@@ -282,7 +282,7 @@ pub(crate) async fn settle(state: &AppState) -> Result<usize, ApiError> {
             let id = account_id.clone();
             let n = state
                 .db()
-                .write_tx(move |conn| {
+                .write_exec(move |conn| {
                     let id = id.clone();
                     Box::pin(async move { fold(conn, &id).await })
                 })

@@ -13,8 +13,9 @@
 //! `403 missing_scope`; owner-only actions answer `403 forbidden` to staff.
 
 use serde::Serialize;
-use sqlx::{AnyConnection, AssertSqlSafe};
+use sqlx::AssertSqlSafe;
 
+use crate::db::exec::{sql, Exec};
 use crate::db::{lock_clause, RowLock};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -72,7 +73,7 @@ impl Member {
 }
 
 /// A member as `SELECT_MEMBER` reads it.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct MemberRow {
     id: String,
     merchant_id: String,
@@ -154,13 +155,13 @@ pub async fn owner(
 /// payment already prompting, and a payment that starts after it committed
 /// sees the new state. So no prompt follows a revocation that has returned.
 pub async fn active_members(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     merchant_id: &str,
 ) -> Result<Vec<Member>, ApiError> {
     let lock = lock_clause(conn, RowLock::Share);
-    let rows: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
+    let rows: Vec<MemberRow> = sql(format!(
         "{SELECT_MEMBER} AND merchant_id = $1 ORDER BY created_at_ms, id{lock}"
-    )))
+    ))
     .bind(merchant_id.to_string())
     .fetch_all(&mut *conn)
     .await?;

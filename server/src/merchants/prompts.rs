@@ -28,6 +28,7 @@ use wayfare_protocol::prompt::{render, PromptData};
 use super::scopes::{Attribute, Operation};
 use super::{active_members, owner, Member};
 use crate::auth::{Device, Signed};
+use crate::db::exec::{sql, Exec};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
@@ -128,10 +129,7 @@ pub fn dedupe_key(salt: &str, facts: &PromptFacts) -> String {
 
 /// Writes one prompt per active member allowed to receive prompts; returns
 /// the accounts whose streams to wake after the commit.
-pub async fn fan_out(
-    conn: &mut AnyConnection,
-    facts: &PromptFacts,
-) -> Result<Vec<String>, ApiError> {
+pub async fn fan_out(conn: &mut dyn Exec, facts: &PromptFacts) -> Result<Vec<String>, ApiError> {
     let receivers = Receivers::load(conn, &facts.merchant_id).await?;
     receivers.write(conn, facts).await
 }
@@ -150,7 +148,7 @@ pub struct Receivers {
 
 impl Receivers {
     /// Reads the merchant's receiving members and its profile.
-    pub async fn load(conn: &mut AnyConnection, merchant_id: &str) -> Result<Self, ApiError> {
+    pub async fn load(conn: &mut dyn Exec, merchant_id: &str) -> Result<Self, ApiError> {
         let members: Vec<Member> = active_members(conn, merchant_id)
             .await?
             .into_iter()
@@ -164,18 +162,15 @@ impl Receivers {
                 push: Vec::new(),
             });
         }
-        let profile: Option<(String, String)> = sqlx::query_as(
-            "SELECT locale, dedupe_salt FROM merchant_profiles WHERE merchant_id = $1",
-        )
-        .bind(merchant_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+        let profile: Option<(String, String)> =
+            sql("SELECT locale, dedupe_salt FROM merchant_profiles WHERE merchant_id = $1")
+                .bind(merchant_id.to_string())
+                .fetch_optional(&mut *conn)
+                .await?;
         let (locale, salt) = profile.unwrap_or_else(|| ("zh".into(), String::new()));
-        let push: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT t.account_id FROM push_tokens t \
+        let push: Vec<(String,)> = sql("SELECT DISTINCT t.account_id FROM push_tokens t \
              JOIN merchant_members m ON m.account_id = t.account_id \
-             WHERE m.merchant_id = $1 AND m.status = 'active'",
-        )
+             WHERE m.merchant_id = $1 AND m.status = 'active'")
         .bind(merchant_id.to_string())
         .fetch_all(&mut *conn)
         .await?;
@@ -191,7 +186,7 @@ impl Receivers {
     /// streams to wake after the commit.
     pub async fn write(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut dyn Exec,
         facts: &PromptFacts,
     ) -> Result<Vec<String>, ApiError> {
         if self.members.is_empty() {
@@ -213,7 +208,7 @@ impl Receivers {
                 facts.at_ms,
             )
             .await?;
-            sqlx::query(
+            sql(
                 "INSERT INTO merchant_prompts (merchant_id, account_id, event_seq, source, source_id, \
                  dedupe_key, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -250,14 +245,14 @@ pub fn push_texts(scoped: &Value) -> (String, String) {
 /// Queues the push of one prompt for `account_id` (the outbox sends
 /// `merchant.prompt` rows by push only).
 async fn queue_push(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     account_id: &str,
     scoped: &Value,
     at_ms: i64,
 ) -> Result<(), ApiError> {
     let (text_en, text_zh) = push_texts(scoped);
     let id = new_id("prm").map_err(|e| ApiError::Internal(e.to_string()))?;
-    sqlx::query(
+    sql(
         "INSERT INTO outbound_messages (id, kind, account_id, data, next_attempt_at_ms, \
          created_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -298,7 +293,7 @@ pub struct PaidFacts<'a> {
 /// The prompts of a completed payment, inside the payment's transaction;
 /// returns the accounts to wake.
 pub async fn on_payment(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     receivers: &Receivers,
     paid: PaidFacts<'_>,
 ) -> Result<Vec<String>, ApiError> {

@@ -6,7 +6,6 @@
 //! last (decision 0018); the merchant's credit and the loyalty account's
 //! points are pending entries (decision 0020).
 
-use sqlx::AnyConnection;
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::instruction::InstructionBody;
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
@@ -14,6 +13,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 
 use super::context::Context;
 use super::PaymentResult;
+use crate::db::exec::{sql, Exec};
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::guardians::alerts;
@@ -123,7 +123,7 @@ pub(crate) async fn commit(
     };
     state
         .db()
-        .write_tx(move |conn| {
+        .write_exec(move |conn| {
             let plan = plan.clone();
             Box::pin(async move { write_payment(conn, plan).await })
         })
@@ -131,7 +131,7 @@ pub(crate) async fn commit(
 }
 
 async fn write_payment(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     plan: Plan,
 ) -> Result<(PaymentResult, Vec<String>), ApiError> {
     let b = &plan.body;
@@ -152,7 +152,7 @@ async fn write_payment(
     }
     let posting = ledger::post_debits(conn, &plan.movement).await?;
     let balance_after = posting.debited_balance(0).unwrap_or_default();
-    sqlx::query(
+    sql(
         "INSERT INTO payments (id, idempotency_key, instruction_digest, account_id, device_id, \
          merchant_id, terminal_id, order_id, amount_minor, currency, description, status, \
          receipt, balance_after_minor, points_awarded, completed_at_ms, points_spent, \

@@ -11,10 +11,10 @@
 //! began and ended, and the server refuses a second payment naming the same
 //! token id, whichever exit terminal it comes from.
 
-use sqlx::AnyConnection;
 use wayfare_protocol::fare::{FareContext, FareMode};
 use wayfare_protocol::instruction::InstructionBody;
 
+use crate::db::exec::{sql, Exec};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text};
 
@@ -55,7 +55,7 @@ pub fn validate_fare(fare: &FareContext) -> Result<(), ApiError> {
 /// used by another payment is `409 tap_in_token_used`. Runs inside the
 /// payment transaction, after the payment row exists.
 pub async fn claim_tap_in_token(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     body: &InstructionBody,
     payment_id: &str,
     at_ms: i64,
@@ -67,7 +67,7 @@ pub async fn claim_tap_in_token(
     else {
         return Ok(());
     };
-    let inserted = sqlx::query(
+    let inserted = sql(
         "INSERT INTO used_tap_in_tokens (token_id, payment_id, used_at_ms) VALUES ($1, $2, $3)",
     )
     .bind(entry.token_id.clone())
@@ -90,12 +90,9 @@ pub async fn claim_tap_in_token(
             };
             crate::journeys::close_entry(conn, &completion, payment_id).await
         }
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            Err(ApiError::TapInTokenUsed(
-                "this tap-in token was already used to pay a trip; tap in again at the entry"
-                    .into(),
-            ))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) if crate::db::is_unique_violation(&e) => Err(ApiError::TapInTokenUsed(
+            "this tap-in token was already used to pay a trip; tap in again at the entry".into(),
+        )),
+        Err(e) => Err(e),
     }
 }

@@ -3,7 +3,7 @@
 //! the operator's loyalty account of the currency, whose points balance
 //! goes negative by exactly the points outstanding with riders.
 
-use sqlx::AnyConnection;
+use crate::db::exec::{sql, Exec};
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
@@ -55,12 +55,12 @@ pub(crate) fn loyalty_account_id(currency: &Currency) -> String {
 
 /// Creates the loyalty account of `currency` on first use; returns its id.
 pub(crate) async fn loyalty_account(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     currency: &Currency,
     now_ms: i64,
 ) -> Result<String, ApiError> {
     let id = loyalty_account_id(currency);
-    sqlx::query(
+    sql(
         "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
          VALUES ($1, 'loyalty', $2, $3, $4) ON CONFLICT (id) DO NOTHING",
     )
@@ -77,7 +77,7 @@ pub(crate) async fn loyalty_account(
 /// the account cannot pay fails with `insufficient_points` (the caller
 /// rolls back). Callers put the loyalty account's leg last; it is deferred.
 pub(crate) async fn post(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &PointsMovement<'_>,
 ) -> Result<(), ApiError> {
     let sum: i128 = movement.legs.iter().map(|l| i128::from(l.points)).sum();
@@ -112,7 +112,7 @@ pub(crate) async fn post(
 
 /// Moves one leg's points and adds its entry.
 async fn post_leg(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     movement: &PointsMovement<'_>,
     leg: &PointsLeg,
 ) -> Result<(), ApiError> {
@@ -120,19 +120,19 @@ async fn post_leg(
     // is conditional, so it is correct under concurrency on both backends,
     // like the money ledger's covered debit.
     let updated: Option<(i64,)> = if leg.require_cover && leg.points < 0 {
-        sqlx::query_as(
+        sql(
             "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0 \
              RETURNING points",
         )
     } else {
-        sqlx::query_as("UPDATE accounts SET points = points + $1 WHERE id = $2 RETURNING points")
+        sql("UPDATE accounts SET points = points + $1 WHERE id = $2 RETURNING points")
     }
     .bind(leg.points)
     .bind(leg.account_id.clone())
     .fetch_optional(&mut *conn)
     .await?;
     let Some((points,)) = updated else {
-        let held = crate::accounts::store::find(&mut *conn, &leg.account_id)
+        let held = crate::accounts::store::find_in(&mut *conn, &leg.account_id)
             .await?
             .map(|a| a.points);
         return Err(match held {
@@ -143,7 +143,7 @@ async fn post_leg(
             None => ApiError::NotFound("account not found".into()),
         });
     };
-    sqlx::query(
+    sql(
         "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
          points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -187,7 +187,7 @@ pub(crate) struct Transfer<'a> {
 
 /// Posts a [`Transfer`], the loyalty account's leg last. Nothing is
 /// written for zero points.
-pub(crate) async fn transfer(conn: &mut AnyConnection, t: Transfer<'_>) -> Result<(), ApiError> {
+pub(crate) async fn transfer(conn: &mut dyn Exec, t: Transfer<'_>) -> Result<(), ApiError> {
     if t.points == 0 {
         return Ok(());
     }

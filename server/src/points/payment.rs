@@ -1,11 +1,11 @@
 //! What a payment does with points: the money legs when points pay part of
 //! it, the points it earns, and its points movements.
 
-use sqlx::AnyConnection;
 use wayfare_protocol::instruction::InstructionBody;
 
 use super::ledger::{loyalty_account_id, transfer, Transfer};
 use super::split::Split;
+use crate::db::exec::Exec;
 use crate::db::to_i64;
 use crate::error::ApiError;
 use crate::ledger::Leg;
@@ -62,7 +62,7 @@ pub(crate) fn points_for(body: &InstructionBody, split: Split) -> i64 {
 /// when the rider has fewer), then the earned ones come back from it, so
 /// a payment never pays with the points it earns.
 pub(crate) async fn move_points(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     body: &InstructionBody,
     payment_id: &str,
     split: Split,

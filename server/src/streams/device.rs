@@ -12,9 +12,9 @@ use std::convert::Infallible;
 
 use axum::response::sse::Event;
 use futures::Stream;
-use sqlx::AnyConnection;
 use wayfare_protocol::ids::redact;
 
+use crate::db::exec::{sql, Exec};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::streams::sse;
@@ -29,7 +29,7 @@ const FETCH_AFTER: &str =
 /// returns its sequence number (the SSE event id). Call
 /// [`AppState::notify_account`] after the commit.
 pub async fn append(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     account_id: &str,
     kind: &str,
     data: &str,
@@ -37,13 +37,12 @@ pub async fn append(
 ) -> Result<i64, ApiError> {
     // One statement takes the next number and locks the row until commit
     // (RETURNING: SQLite ≥ 3.35 and PostgreSQL), so numbers commit in order.
-    let (seq,): (i64,) = sqlx::query_as(
-        "UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
-    )
-    .bind(account_id.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
+    let (seq,): (i64,) =
+        sql("UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
+            .bind(account_id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    sql(
         "INSERT INTO account_events (account_id, seq, kind, data, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5)",
     )

@@ -4,9 +4,9 @@
 
 use std::convert::Infallible;
 
+use crate::db::exec::{sql, Exec};
 use axum::response::sse::Event;
 use futures::Stream;
-use sqlx::AnyConnection;
 use wayfare_protocol::ids::redact;
 
 use crate::error::ApiError;
@@ -23,7 +23,7 @@ const FETCH_AFTER: &str =
 /// returns its sequence number. Call [`AppState::notify_terminal`] after
 /// the commit.
 pub async fn append(
-    conn: &mut AnyConnection,
+    conn: &mut dyn Exec,
     terminal_id: &str,
     kind: &str,
     payment_id: &str,
@@ -31,13 +31,12 @@ pub async fn append(
     at_ms: i64,
 ) -> Result<i64, ApiError> {
     // One statement takes the next number and locks the row until commit.
-    let (seq,): (i64,) = sqlx::query_as(
-        "UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
-    )
-    .bind(terminal_id.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
+    let (seq,): (i64,) =
+        sql("UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
+            .bind(terminal_id.to_string())
+            .fetch_one(&mut *conn)
+            .await?;
+    sql(
         "INSERT INTO terminal_events (terminal_id, seq, kind, payment_id, data, created_at_ms) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
