@@ -7,9 +7,12 @@
 //! shared error answers, the links between operations, and the answers
 //! every operation can give (405, 413, 500, 503; 400 and 422 with a body).
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::RefOr;
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::ToResponse;
 
 use links::add_links;
 use schemas::{int, obj, range, s, text, unsigned};
@@ -94,7 +97,7 @@ fn finish(doc: &mut Value) {
 /// `#[utoipa::path]` refers to it.
 pub(crate) struct ErrorAnswer;
 
-impl<'r> utoipa::ToResponse<'r> for ErrorAnswer {
+impl<'r> ToResponse<'r> for ErrorAnswer {
     fn response() -> (&'r str, RefOr<Response>) {
         (
             "Error",
@@ -107,7 +110,7 @@ impl<'r> utoipa::ToResponse<'r> for ErrorAnswer {
 /// `retry-after`): `response = TooManyAttempts` refers to it.
 pub(crate) struct TooManyAttempts;
 
-impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
+impl<'r> ToResponse<'r> for TooManyAttempts {
     fn response() -> (&'r str, RefOr<Response>) {
         (
             "TooManyAttempts",
@@ -117,6 +120,52 @@ impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
                     .build(),
             ),
         )
+    }
+}
+
+/// The error answers of an operation, by status: `Fails<401, 404>` in a
+/// `#[utoipa::path]`'s `responses(...)`, next to the success tuples, refers
+/// each status to the shared `Error` response ([`ErrorAnswer`]), and 429 to
+/// `TooManyAttempts`; one entry in place of a tuple per status. Up to eight
+/// statuses; the unused ones are 0.
+pub(crate) struct Fails<
+    const A: u16,
+    const B: u16 = 0,
+    const C: u16 = 0,
+    const D: u16 = 0,
+    const E: u16 = 0,
+    const F: u16 = 0,
+    const G: u16 = 0,
+    const H: u16 = 0,
+>;
+
+impl<
+        const A: u16,
+        const B: u16,
+        const C: u16,
+        const D: u16,
+        const E: u16,
+        const F: u16,
+        const G: u16,
+        const H: u16,
+    > utoipa::IntoResponses for Fails<A, B, C, D, E, F, G, H>
+{
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [A, B, C, D, E, F, G, H]
+            .into_iter()
+            .filter(|status| *status != 0)
+            .map(|status| {
+                let (name, _) = if status == 429 {
+                    <TooManyAttempts as ToResponse>::response()
+                } else {
+                    <ErrorAnswer as ToResponse>::response()
+                };
+                (
+                    status.to_string(),
+                    RefOr::Ref(Ref::from_response_name(name)),
+                )
+            })
+            .collect()
     }
 }
 

@@ -18,7 +18,7 @@ use crate::auth::Admin;
 use crate::civil::{check_offset, parse_day};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_json, read_body, ApiJson, ApiPath, ApiQuery};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The day to close.
@@ -41,10 +41,7 @@ pub(crate) struct ExportRequest {
     responses(
         (status = 201, description = "success", body = ExportView),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = ExportView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 409, 422>))]
 pub(crate) async fn create_export(
     State(state): State<AppState>,
     _admin: Admin,
@@ -92,10 +89,7 @@ pub(crate) struct ExportList {
     summary = "The billing exports (of ?date= when given, else the newest 100) with their delivery state.",
     security(("adminToken" = [])),
     params(DateQuery),
-    responses(
-        (status = 200, description = "success", body = ExportList),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = ExportList), Fails<401, 422>))]
 pub(crate) async fn list_exports(
     State(state): State<AppState>,
     _admin: Admin,
@@ -114,10 +108,7 @@ pub(crate) async fn list_exports(
     summary = "One billing export with the exact body delivered.",
     security(("adminToken" = [])),
     params(("export_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = ExportView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = ExportView), Fails<401, 404>))]
 pub(crate) async fn get_export(
     State(state): State<AppState>,
     _admin: Admin,
@@ -165,11 +156,7 @@ impl ToSchema for StatementCsv {}
     request_body(content(
         (StatementRequest = "application/json"),
         (inline(StatementCsv) = "text/csv"))),
-    responses(
-        (status = 201, description = "success", body = StoredReconciliation),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = StoredReconciliation), Fails<400, 401, 422>))]
 pub(crate) async fn reconcile(
     State(state): State<AppState>,
     _admin: Admin,
@@ -249,10 +236,7 @@ pub(crate) struct ReconciliationList {
     summary = "The stored reconciliations (of ?date= when given), newest first, at most 100, with counts.",
     security(("adminToken" = [])),
     params(DateQuery),
-    responses(
-        (status = 200, description = "success", body = ReconciliationList),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = ReconciliationList), Fails<401, 422>))]
 pub(crate) async fn list_reconciliations(
     State(state): State<AppState>,
     _admin: Admin,
@@ -269,10 +253,7 @@ pub(crate) async fn list_reconciliations(
     summary = "One stored reconciliation naming every missing, mismatched and unknown payment.",
     security(("adminToken" = [])),
     params(("reconciliation_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = StoredReconciliation),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = StoredReconciliation), Fails<401, 404>))]
 pub(crate) async fn get_reconciliation(
     State(state): State<AppState>,
     _admin: Admin,

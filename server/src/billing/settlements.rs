@@ -17,7 +17,7 @@ use crate::civil::{check_offset, offset_label, parse_day};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson, ApiQuery};
 use crate::kiosk::settlement::CashFloatRecord;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The query of `GET /v1/settlements`.
@@ -76,8 +76,7 @@ impl ToSchema for SettlementsCsv {}
         (status = 200, description = "success", content(
             (Settlements = "application/json"),
             (inline(SettlementsCsv) = "text/csv"))),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<401, 422>))]
 pub(crate) async fn settlements(
     State(state): State<AppState>,
     _admin: Admin,
@@ -132,11 +131,7 @@ pub(crate) struct StatementCheck {
     summary = "Reconciles an external statement of a day with the ledger: matched count, missing (ledger payments absent from the statement), mismatched (amount, currency, other_day, duplicate) and unknown lines.",
     security(("adminToken" = [])),
     request_body = StatementRequest,
-    responses(
-        (status = 200, description = "success", body = StatementCheck),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = StatementCheck), Fails<400, 401, 422>))]
 pub(crate) async fn reconcile(
     State(state): State<AppState>,
     _admin: Admin,
@@ -192,9 +187,7 @@ pub(crate) struct PushStatus {
 #[utoipa::path(get, path = "/v1/outbound/status", operation_id = "outboundStatus", tag = "billing",
     summary = "Outbound gateway outbox: pending and delivered messages, total attempts; push: per-device pushes pending, delivered, dropped (token refused or removed, message refused, older than a day) and their attempts.",
     security(("adminToken" = [])),
-    responses(
-        (status = 200, description = "success", body = OutboundStatus),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = OutboundStatus), Fails<401>))]
 pub(crate) async fn outbound_status(
     State(state): State<AppState>,
     _admin: Admin,
