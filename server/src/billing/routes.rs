@@ -7,8 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::{RefOr, Schema};
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use super::exchange::{
     self, ExportView, ReconciliationInput, ReconciliationSummary, StoredReconciliation,
@@ -134,16 +133,12 @@ pub(crate) struct CsvQuery {
     merchant_id: Option<String>,
 }
 
-/// A reconciliation file as `text/csv` (`exchange::parse_statement_csv`).
-pub(crate) struct StatementCsv;
-
-impl PartialSchema for StatementCsv {
-    fn schema() -> RefOr<Schema> {
-        constraints::described_text("header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment; the day in the query (date required, utc_offset_minutes, merchant_id)")
-    }
+constraints::schema_type! {
+    /// A reconciliation file as `text/csv` (`exchange::parse_statement_csv`).
+    pub(crate) struct StatementCsv = constraints::described_text(
+        "header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment; the day in the query (date required, utc_offset_minutes, merchant_id)",
+    );
 }
-
-impl ToSchema for StatementCsv {}
 
 /// `POST /v1/billing/reconciliations`: the billing system's file, as JSON
 /// (`{"date",...,"entries"}`) or as `text/csv` (day in the query string),

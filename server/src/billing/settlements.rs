@@ -7,8 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::{RefOr, Schema};
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
 use super::StatementRequest;
 use crate::auth::Admin;
@@ -34,16 +33,10 @@ pub(crate) struct SettlementQuery {
     format: Option<String>,
 }
 
-/// The formats `GET /v1/settlements` answers in (a schema only).
-pub(crate) struct Format;
-
-impl PartialSchema for Format {
-    fn schema() -> RefOr<Schema> {
-        constraints::one_of(&["json", "csv"])
-    }
+constraints::schema_type! {
+    /// The formats `GET /v1/settlements` answers in.
+    pub(crate) struct Format = constraints::one_of(&["json", "csv"]);
 }
-
-impl ToSchema for Format {}
 
 /// A day's settlement records, and the kiosks' cash floats.
 #[derive(Serialize, ToSchema)]
@@ -56,16 +49,12 @@ pub(crate) struct Settlements {
     cash_floats: Vec<CashFloatRecord>,
 }
 
-/// The `format=csv` answer of `GET /v1/settlements` (`billing::to_csv`).
-pub(crate) struct SettlementsCsv;
-
-impl PartialSchema for SettlementsCsv {
-    fn schema() -> RefOr<Schema> {
-        constraints::described_text("format=csv: the records, one line each, after a header row")
-    }
+constraints::schema_type! {
+    /// The `format=csv` answer of `GET /v1/settlements` (`billing::to_csv`).
+    pub(crate) struct SettlementsCsv = constraints::described_text(
+        "format=csv: the records, one line each, after a header row",
+    );
 }
-
-impl ToSchema for SettlementsCsv {}
 
 /// `GET /v1/settlements?date=YYYY-MM-DD[&utc_offset_minutes=N][&format=csv]`.
 #[utoipa::path(get, path = "/v1/settlements", operation_id = "settlements", tag = "billing",

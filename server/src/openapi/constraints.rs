@@ -136,17 +136,30 @@ pub(crate) fn date() -> RefOr<Schema> {
         .pattern(Some(DATE_PATTERN)))
 }
 
-/// [`date`] for a query parameter, `#[param(value_type = Day, inline)]`
-/// (a parameter's `schema_with` would drop its `required` and its doc).
-pub(crate) struct Day;
+/// Declares a type that stands for a schema where an annotation takes a
+/// type and no function: `inline(T)` for a content type, `value_type = T,
+/// inline` for a parameter (whose `schema_with` would drop its `required`
+/// and its doc).
+macro_rules! schema_type {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident = $schema:expr;) => {
+        $(#[$doc])*
+        $vis struct $name;
 
-impl utoipa::PartialSchema for Day {
-    fn schema() -> RefOr<Schema> {
-        date()
-    }
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                $schema
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
 }
+pub(crate) use schema_type;
 
-impl utoipa::ToSchema for Day {}
+schema_type! {
+    /// [`date`] for a query parameter.
+    pub(crate) struct Day = date();
+}
 
 /// Any `u32`, or `null`.
 pub(crate) fn u32_or_null() -> RefOr<Schema> {
