@@ -93,8 +93,8 @@ fn finish(doc: &mut Value) {
 }
 
 /// The error answer (`{"error":{"code","message"}}`, the `Error`
-/// response of the document's components): `response = ErrorAnswer` in a
-/// `#[utoipa::path]` refers to it.
+/// response of the document's components): [`Fails`] refers to it, and so
+/// does `response = ErrorAnswer` in a `#[utoipa::path]`.
 pub(crate) struct ErrorAnswer;
 
 impl<'r> ToResponse<'r> for ErrorAnswer {
@@ -107,7 +107,8 @@ impl<'r> ToResponse<'r> for ErrorAnswer {
 }
 
 /// The `TooManyAttempts` response of the document's components (429 with
-/// `retry-after`): `response = TooManyAttempts` refers to it.
+/// `retry-after`): [`Fails`] refers to it for 429, and so does `response =
+/// TooManyAttempts`.
 pub(crate) struct TooManyAttempts;
 
 impl<'r> ToResponse<'r> for TooManyAttempts {
@@ -295,5 +296,40 @@ mod tests {
                 });
             assert!(linked, "{from} {status} -> {to}");
         }
+    }
+
+    /// The billing operations, once written by hand, keep the limits the
+    /// handlers enforce (the generated schemas could silently lose one).
+    #[test]
+    fn billing_operations_keep_their_constraints() {
+        let doc = super::document(crate::routes::api(Default::default()).into_openapi());
+        let settlements = &doc["paths"]["/v1/settlements"]["get"];
+        let date = &settlements["parameters"][0];
+        assert_eq!(
+            (&date["name"], &date["required"]),
+            (&"date".into(), &true.into())
+        );
+        assert_eq!(date["schema"]["pattern"], super::constraints::DATE_PATTERN);
+        assert!(settlements["responses"]["200"]["content"]["text/csv"].is_object());
+        let schemas = &doc["components"]["schemas"];
+        let entries = &schemas["Statement"]["properties"]["entries"];
+        assert_eq!(entries["maxItems"], crate::billing::MAX_STATEMENT_LINES);
+        assert_eq!(schemas["Statement"]["additionalProperties"], false);
+        let entry = &schemas["StatementEntry"]["properties"];
+        assert_eq!(entry["currency"]["enum"].as_array().map(Vec::len), Some(7));
+        assert_eq!(
+            entry["payment_id"]["pattern"],
+            super::constraints::ID_PATTERN
+        );
+        let offset = &schemas["BillingDayClose"]["properties"]["utc_offset_minutes"];
+        assert_eq!(
+            (&offset["minimum"], &offset["maximum"]),
+            (&(-840).into(), &840.into())
+        );
+        let close = &doc["paths"]["/v1/billing/exports"]["post"]["responses"];
+        assert!(close["201"].is_object() && close["200"].is_object());
+        let store = &doc["paths"]["/v1/billing/reconciliations"]["post"];
+        assert!(store["requestBody"]["content"]["application/json"].is_object());
+        assert_eq!(store["parameters"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -36,7 +36,7 @@ pub struct ExportView {
 }
 
 impl ExportView {
-    /// Not delivered yet.
+    /// Not delivered yet: what the list counts as `pending`.
     pub fn is_pending(&self) -> bool {
         self.delivered_at_ms.is_none()
     }
