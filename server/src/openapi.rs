@@ -6,150 +6,32 @@
 //! not generate (see [`finish`]): the info block, the security schemes, the
 //! shared error answers, the links between operations, and the answers
 //! every operation can give (405, 413, 500, 503; 400 and 422 with a body).
-//!
-//! Operations not yet annotated are still written by hand below (`ops()`
-//! and the `*_ops` modules) and merged in.
 
-use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::RefOr;
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::ToResponse;
 
 use links::add_links;
-use schemas::{
-    currency, date, id, int, int_or_null, obj, offset, range, req, s, s_or_null, text, unsigned,
-};
+use schemas::{int, obj, range, s, text, unsigned};
 
-mod billing_ops;
 pub(crate) mod constraints;
-mod guardian_ops;
 mod links;
 mod schemas;
 
-/// Who may call an operation.
-#[derive(Clone, Copy)]
-enum Auth {
-    Admin,
-}
-
-impl Auth {
-    fn security(self) -> Value {
-        match self {
-            Auth::Admin => json!([{ "adminToken": [] }]),
-        }
-    }
-}
-
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    id: &'static str,
-    summary: &'static str,
-    auth: Auth,
-    request: Option<Value>,
-    success: (&'static str, Value),
-    errors: &'static [&'static str],
-}
-
-/// Operations whose success is 201 for a new object and 200 for the same
-/// request again, or for an object that already was as asked.
-const REPLAYS_ANSWER_200: &[&str] = &["closeBillingDay"];
-
-fn operation(op: &Op) -> Value {
-    let mut responses = Map::new();
-    let content = "application/json";
-    responses.insert(
-        op.success.0.to_string(),
-        json!({ "description": "success", "content": { content: { "schema": op.success.1 } } }),
-    );
-    if REPLAYS_ANSWER_200.contains(&op.id) {
-        responses.insert(
-            "200".into(),
-            json!({ "description": "the same request again (a replay), or the object as it already was",
-                "content": { "application/json": { "schema": op.success.1 } } }),
-        );
-    }
-    let mut errors: Vec<&str> = op.errors.to_vec();
-    if op.request.is_some() {
-        // An empty or unreadable body; a body of the wrong shape.
-        errors.extend(["400", "422"]);
-    }
-    errors.sort_unstable();
-    errors.dedup();
-    errors.extend(["405", "413", "500", "503"]);
-    for status in errors {
-        let reference = if status == "429" {
-            "#/components/responses/TooManyAttempts"
-        } else {
-            "#/components/responses/Error"
-        };
-        responses.insert(status.to_string(), json!({ "$ref": reference }));
-    }
-    let mut value = json!({ "operationId": op.id, "summary": op.summary,
-        "security": op.auth.security(), "responses": responses });
-    if let Some(schema) = &op.request {
-        value["requestBody"] =
-            json!({ "required": true, "content": { "application/json": { "schema": schema } } });
-    }
-    let mut params = Vec::new();
-    // Every `{name}` of the path: an identifier (`check_id`'s alphabet;
-    // anything else, like an unknown one, answers 404 or 422).
-    let mut rest = op.path;
-    while let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e);
-        let name = &rest[start + 1..end];
-        params.push(json!({ "name": name, "in": "path", "required": true, "schema": id() }));
-        rest = &rest[(end + 1).min(rest.len())..];
-    }
-    let query = |name: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "schema": schema });
-    match op.id {
-        "billingExports" | "reconciliations" => params.push(query("date", date())),
-        "settlements" => {
-            value["responses"]["200"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
-                "description": "format=csv: the records, one line each, after a header row" } });
-            params
-                .push(json!({ "name": "date", "in": "query", "required": true, "schema": date() }));
-            params.push(query("utc_offset_minutes", offset()));
-            params.push(query("format", json!({ "enum": ["json", "csv"] })));
-        }
-        "storeReconciliation" => {
-            for (name, schema) in [
-                ("date", date()),
-                ("utc_offset_minutes", offset()),
-                ("merchant_id", id()),
-            ] {
-                params.push(json!({ "name": name, "in": "query", "required": false,
-                    "schema": schema,
-                    "description": "text/csv uploads only (date required there); with a JSON body, 422" }));
-            }
-            value["requestBody"]["content"]["text/csv"] = json!({ "schema": { "type": "string",
-                "description": "header row with payment_id, amount_minor, currency (any order, other columns ignored), then one line per payment; the day in the query (date required, utc_offset_minutes, merchant_id)" } });
-        }
-        _ => {}
-    }
-    if !params.is_empty() {
-        value["parameters"] = Value::Array(params);
-    }
-    value
-}
-
 /// The served document: `generated` (the area routers' annotated
-/// operations and the schemas they name), merged with the operations still
-/// written by hand, then [`finish`]ed.
+/// operations and the schemas they name) in the frame of [`base`], then
+/// [`finish`]ed.
 pub(crate) fn document(generated: utoipa::openapi::OpenApi) -> Value {
-    let mut doc = hand_written();
-    let generated = serde_json::to_value(generated).unwrap_or_else(|e| {
+    let mut doc = base();
+    let mut generated = serde_json::to_value(generated).unwrap_or_else(|e| {
         tracing::error!(error = %e, "the generated OpenAPI document does not serialize");
         Value::Null
     });
-    if let (Some(paths), Some(generated)) =
-        (doc["paths"].as_object_mut(), generated["paths"].as_object())
-    {
-        for (path, item) in generated {
-            let entry = paths.entry(path.clone()).or_insert_with(|| json!({}));
-            if let (Some(entry), Some(item)) = (entry.as_object_mut(), item.as_object()) {
-                entry.extend(item.clone());
-            }
-        }
+    if let paths @ Value::Object(_) = generated["paths"].take() {
+        doc["paths"] = paths;
     }
     if let (Some(schemas), Some(generated)) = (
         doc["components"]["schemas"].as_object_mut(),
@@ -211,11 +93,11 @@ fn finish(doc: &mut Value) {
 }
 
 /// The error answer (`{"error":{"code","message"}}`, the `Error`
-/// response of the document's components): `response = ErrorAnswer` in a
-/// `#[utoipa::path]` refers to it.
+/// response of the document's components): [`Fails`] refers to it, and so
+/// does `response = ErrorAnswer` in a `#[utoipa::path]`.
 pub(crate) struct ErrorAnswer;
 
-impl<'r> utoipa::ToResponse<'r> for ErrorAnswer {
+impl<'r> ToResponse<'r> for ErrorAnswer {
     fn response() -> (&'r str, RefOr<Response>) {
         (
             "Error",
@@ -225,10 +107,11 @@ impl<'r> utoipa::ToResponse<'r> for ErrorAnswer {
 }
 
 /// The `TooManyAttempts` response of the document's components (429 with
-/// `retry-after`): `response = TooManyAttempts` refers to it.
+/// `retry-after`): [`Fails`] refers to it for 429, and so does `response =
+/// TooManyAttempts`.
 pub(crate) struct TooManyAttempts;
 
-impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
+impl<'r> ToResponse<'r> for TooManyAttempts {
     fn response() -> (&'r str, RefOr<Response>) {
         (
             "TooManyAttempts",
@@ -241,16 +124,56 @@ impl<'r> utoipa::ToResponse<'r> for TooManyAttempts {
     }
 }
 
-/// The document with only the operations written by hand (the info
-/// block, security schemes and shared components come from here too).
-fn hand_written() -> Value {
-    let mut paths = Map::new();
-    for op in guardian_ops::ops().into_iter().chain(billing_ops::ops()) {
-        let entry = paths
-            .entry(op.path.to_string())
-            .or_insert_with(|| json!({}));
-        entry[op.method] = operation(&op);
+/// The error answers of an operation, by status: `Fails<401, 404>` in a
+/// `#[utoipa::path]`'s `responses(...)`, next to the success tuples, refers
+/// each status to the shared `Error` response ([`ErrorAnswer`]), and 429 to
+/// `TooManyAttempts`; one entry in place of a tuple per status. Up to eight
+/// statuses; the unused ones are 0.
+pub(crate) struct Fails<
+    const A: u16,
+    const B: u16 = 0,
+    const C: u16 = 0,
+    const D: u16 = 0,
+    const E: u16 = 0,
+    const F: u16 = 0,
+    const G: u16 = 0,
+    const H: u16 = 0,
+>;
+
+impl<
+        const A: u16,
+        const B: u16,
+        const C: u16,
+        const D: u16,
+        const E: u16,
+        const F: u16,
+        const G: u16,
+        const H: u16,
+    > utoipa::IntoResponses for Fails<A, B, C, D, E, F, G, H>
+{
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [A, B, C, D, E, F, G, H]
+            .into_iter()
+            .filter(|status| *status != 0)
+            .map(|status| {
+                let (name, _) = if status == 429 {
+                    <TooManyAttempts as ToResponse>::response()
+                } else {
+                    <ErrorAnswer as ToResponse>::response()
+                };
+                (
+                    status.to_string(),
+                    RefOr::Ref(Ref::from_response_name(name)),
+                )
+            })
+            .collect()
     }
+}
+
+/// The frame of the document: the info block, the security schemes, and
+/// the shared components utoipa does not generate (the error answers, and
+/// the schemas of values the protocol crate or the stored alerts define).
+fn base() -> Value {
     let signature_doc = "Headers x-wayfare-key-id, x-wayfare-timestamp (Unix ms, within ±5 min), x-wayfare-nonce (fresh) and x-wayfare-signature, made by wayfare_protocol::request_auth::sign_request over method, path with query, timestamp, nonce and SHA-256 of the body.";
     json!({
         "openapi": "3.1.0",
@@ -259,7 +182,7 @@ fn hand_written() -> Value {
             "version": "1",
             "description": "JSON over HTTPS. Binary values are unpadded base64url; amounts are integers of minor units; times are Unix milliseconds."
         },
-        "paths": paths,
+        "paths": {},
         "components": {
             "securitySchemes": {
                 "deviceSignature": { "type": "apiKey", "in": "header", "name": "x-wayfare-signature",
@@ -373,5 +296,40 @@ mod tests {
                 });
             assert!(linked, "{from} {status} -> {to}");
         }
+    }
+
+    /// The billing operations, once written by hand, keep the limits the
+    /// handlers enforce (the generated schemas could silently lose one).
+    #[test]
+    fn billing_operations_keep_their_constraints() {
+        let doc = super::document(crate::routes::api(Default::default()).into_openapi());
+        let settlements = &doc["paths"]["/v1/settlements"]["get"];
+        let date = &settlements["parameters"][0];
+        assert_eq!(
+            (&date["name"], &date["required"]),
+            (&"date".into(), &true.into())
+        );
+        assert_eq!(date["schema"]["pattern"], super::constraints::DATE_PATTERN);
+        assert!(settlements["responses"]["200"]["content"]["text/csv"].is_object());
+        let schemas = &doc["components"]["schemas"];
+        let entries = &schemas["Statement"]["properties"]["entries"];
+        assert_eq!(entries["maxItems"], crate::billing::MAX_STATEMENT_LINES);
+        assert_eq!(schemas["Statement"]["additionalProperties"], false);
+        let entry = &schemas["StatementEntry"]["properties"];
+        assert_eq!(entry["currency"]["enum"].as_array().map(Vec::len), Some(7));
+        assert_eq!(
+            entry["payment_id"]["pattern"],
+            super::constraints::ID_PATTERN
+        );
+        let offset = &schemas["BillingDayClose"]["properties"]["utc_offset_minutes"];
+        assert_eq!(
+            (&offset["minimum"], &offset["maximum"]),
+            (&(-840).into(), &840.into())
+        );
+        let close = &doc["paths"]["/v1/billing/exports"]["post"]["responses"];
+        assert!(close["201"].is_object() && close["200"].is_object());
+        let store = &doc["paths"]["/v1/billing/reconciliations"]["post"];
+        assert!(store["requestBody"]["content"]["application/json"].is_object());
+        assert_eq!(store["parameters"].as_array().map(Vec::len), Some(3));
     }
 }

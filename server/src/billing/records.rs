@@ -14,15 +14,19 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, AssertSqlSafe};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::openapi::constraints;
 
 /// One settlement line.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, ToSchema)]
 pub struct SettlementRecord {
     /// `YYYY-MM-DD`.
     pub date: String,
     /// `merchant` or `operator`.
+    #[schema(schema_with = level_schema)]
     pub level: &'static str,
     /// The operator the merchant settles under.
     pub operator: String,
@@ -48,6 +52,11 @@ pub struct SettlementRecord {
     pub fee_minor: i64,
     /// `total_minor - fee_minor`: the payout.
     pub net_minor: i64,
+}
+
+/// The levels a settlement record is of.
+fn level_schema() -> RefOr<Schema> {
+    constraints::one_of(&["merchant", "operator"])
 }
 
 /// The fee on `total` at `bps` basis points, rounded half away from zero
@@ -228,20 +237,24 @@ pub fn to_csv(records: &[SettlementRecord]) -> String {
     out
 }
 
-/// One line of an external statement.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+/// One line of an external statement (`check_entries` checks its id and
+/// currency).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatementEntry {
     /// Our payment id, as exported.
+    #[schema(schema_with = constraints::id)]
     pub payment_id: String,
     /// Amount the external system recorded.
+    #[schema(schema_with = constraints::signed)]
     pub amount_minor: i64,
     /// Currency the external system recorded.
+    #[schema(schema_with = constraints::currency)]
     pub currency: String,
 }
 
 /// A payment as the ledger knows it (read straight from its row).
-#[derive(Serialize, Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, sqlx::FromRow, ToSchema)]
 pub struct LedgerPayment {
     /// Payment id.
     pub payment_id: String,
@@ -256,16 +269,22 @@ pub struct LedgerPayment {
 }
 
 /// A statement line that disagrees with the ledger.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, ToSchema)]
 pub struct Mismatch {
     /// Payment id.
     pub payment_id: String,
     /// `amount`, `currency`, `other_day` or `duplicate`.
+    #[schema(schema_with = reason_schema)]
     pub reason: &'static str,
     /// The ledger's payment, when it exists.
     pub ledger: Option<LedgerPayment>,
     /// The statement's line.
     pub statement: StatementEntry,
+}
+
+/// Why a statement line disagrees with the ledger.
+fn reason_schema() -> RefOr<Schema> {
+    constraints::one_of(&["amount", "currency", "other_day", "duplicate"])
 }
 
 /// The outcome of a reconciliation.

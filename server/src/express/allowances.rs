@@ -14,7 +14,7 @@ use wayfare_protocol::keys::PublicKey;
 use crate::auth::{Device, Signed};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// Largest per-tap cap the server grants (minor units).
@@ -122,13 +122,7 @@ async fn grant(
     summary = "A signed offline allowance for the device's new tap key (Ed25519, base64url): gates accept express taps signed by that key up to the granted caps until expires_at_ms (24 h). Caps may be lowered: total to at most 20000, the balance and the smallest guardian daily limit; per tap to at most 5000 and the total. Issuing revokes the device's allowances older than the previous one. Refused while an express tap's debt is unpaid (409 express_blocked) or with no balance (402).",
     security(("deviceSignature" = [])),
     request_body = AllowanceRequest,
-    responses(
-        (status = 201, description = "success", body = AllowanceIssued),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 402, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = AllowanceIssued), Fails<400, 401, 402, 409, 422>))]
 pub(crate) async fn issue(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -241,9 +235,7 @@ pub(crate) async fn issue(
 #[utoipa::path(delete, path = "/v1/express/allowances", operation_id = "switchOffExpress", tag = "express",
     summary = "The rider switched express taps off on this device: its live allowances go on the deny list.",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = super::debts::Revoked),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = super::debts::Revoked), Fails<401>))]
 pub(crate) async fn switch_off(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -273,9 +265,7 @@ pub(crate) struct ExpressStatus {
 #[utoipa::path(get, path = "/v1/express", operation_id = "expressStatus", tag = "express",
     summary = "The caller's express debt (blocked while above zero) and its recent settled express taps.",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = ExpressStatus),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = ExpressStatus), Fails<401>))]
 pub(crate) async fn status(
     State(state): State<AppState>,
     request: Signed<Device>,

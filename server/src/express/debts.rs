@@ -20,7 +20,7 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
@@ -172,10 +172,7 @@ pub(crate) struct Debt {
     summary = "The operator revokes a device's allowances: reason lost (default; taps after this are not charged to the rider) or revoked.",
     security(("adminToken" = [])),
     request_body = Revocation,
-    responses(
-        (status = 200, description = "success", body = Revoked),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Revoked), Fails<401, 422>))]
 pub(crate) async fn revoke_device(
     State(state): State<AppState>,
     _admin: Admin,
@@ -204,9 +201,7 @@ pub(crate) async fn revoke_device(
 #[utoipa::path(get, path = "/v1/admin/express/debts", operation_id = "expressDebts", tag = "express",
     summary = "Every account owing express debt, with the number of taps.",
     security(("adminToken" = [])),
-    responses(
-        (status = 200, description = "success", body = Debts),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Debts), Fails<401>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,

@@ -12,7 +12,7 @@ use wayfare_protocol::express::{DenyList, DenyListBody};
 use crate::auth::{Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The answer terminals get.
@@ -55,9 +55,7 @@ pub(crate) async fn current(state: &AppState) -> Result<(DenyList, DenyListBody)
 #[utoipa::path(get, path = "/v1/platform/express/deny-list", operation_id = "expressDenyList", tag = "express",
     summary = "The revoked, unexpired allowances, signed with the receipt key (COSE_Sign1, purpose wayfare/express-deny-list/v1). Terminals keep the newest version.",
     security(("terminalSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = DenyListAnswer),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = DenyListAnswer), Fails<401>))]
 pub(crate) async fn for_terminal(
     State(state): State<AppState>,
     _terminal: Signed<Terminal>,

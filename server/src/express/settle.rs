@@ -22,7 +22,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 use crate::auth::{Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::payments::{commit, load_context, terms_digest, Source};
 use crate::state::AppState;
 
@@ -111,11 +111,7 @@ impl TapResult {
     summary = "A terminal uploads the express taps it accepted offline (at most 100). Each is charged exactly once per (allowance, counter); what the balance cannot cover becomes debt (partly_charged) and the device's allowances are revoked until a top-up pays it. refused: never chargeable (forged, another terminal's, outside the allowance's validity, a lost phone's after the report, a reused counter).",
     security(("terminalSignature" = [])),
     request_body = Upload,
-    responses(
-        (status = 200, description = "success", body = TapResults),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = TapResults), Fails<400, 401, 422>))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
     request: Signed<Terminal>,

@@ -30,7 +30,7 @@ use super::store::{self, Intent};
 use crate::db::{is_unique_violation, now_ms, to_i64, to_u64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, parse_json, ApiPath};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
@@ -99,13 +99,7 @@ struct Checked {
         ("wayfare-signature" = String, Header,
             description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"t.body\")>")),
     request_body = Callback,
-    responses(
-        (status = 200, description = "success", body = CallbackAnswer),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = CallbackAnswer), Fails<400, 401, 404, 409, 422>))]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Extension(providers): Extension<Providers>,

@@ -20,7 +20,7 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiPath, ApiQuery};
 use crate::ledger;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
@@ -101,11 +101,7 @@ fn view(intent: &Intent, now_ms: i64) -> TopUpView {
     responses(
         (status = 201, description = "success", body = TopUpView),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = TopUpView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 404, 409, 422>))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     Extension(providers): Extension<Providers>,
@@ -246,10 +242,7 @@ async fn confirm_sandbox(
     summary = "The caller's own top-up (404 for any other); a pending one past expires_at_ms shows as expired (its provider may still confirm it).",
     security(("deviceSignature" = [])),
     params(("reference" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = TopUpView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = TopUpView), Fails<401, 404>))]
 pub(crate) async fn status(
     State(state): State<AppState>,
     ApiPath(reference): ApiPath<String>,
@@ -272,9 +265,7 @@ fn not_found() -> ApiError {
 #[utoipa::path(get, path = "/v1/top-ups/providers", operation_id = "topUpProviders", tag = "funding",
     summary = "The funding providers this server offers (id, kind sandbox or checkout, display name, currencies).",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = ProviderList),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = ProviderList), Fails<401>))]
 pub(crate) async fn providers(
     Extension(providers): Extension<Providers>,
     _request: Signed<Device>,
@@ -345,10 +336,7 @@ pub(crate) struct TopUpList {
     summary = "The newest over-the-air top-ups, optionally only status=pending|confirmed|failed (limit 1..500, default 100), with account and provider reference.",
     security(("adminToken" = [])),
     params(ListQuery),
-    responses(
-        (status = 200, description = "success", body = TopUpList),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = TopUpList), Fails<401, 422>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,

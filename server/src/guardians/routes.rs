@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::extract::{check_text, parse_amount, ApiPath, ApiQuery};
 use crate::guardians::{self, phone_tail, BindingView, Scope, ShownAs};
 use crate::invitations::{self, Presented};
-use crate::openapi::{constraints, ErrorAnswer, TooManyAttempts};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The prefix of the QR payload; a 256-bit secret (hex) follows it.
@@ -73,11 +73,7 @@ pub(crate) struct Invitation {
     summary = "The rider invites a guardian: scope transit_only|all_payments, shown_as phone_tail (needs a registered phone; only the last 4 digits are ever shown) or nickname. Answers a short code to type and a QR payload (wayfare:guardian-invite:v2: + a 256-bit secret, hex), single use, expiring (expires_in_s 1..86400, default 600).",
     security(("deviceSignature" = [])),
     request_body = InvitationRequest,
-    responses(
-        (status = 201, description = "success", body = Invitation),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = Invitation), Fails<400, 401, 422>))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -194,14 +190,7 @@ struct AcceptRequest {
     summary = "The guardian accepts an invitation (code in any case, with or without the dash, or the whole QR payload) and the binding is created. 404 invitation_invalid for every code that cannot be accepted (unknown, expired, used, the rider's own); 409 already_bound; 429 too_many_attempts (with retry-after) past the limit of failed attempts per account, per device and overall.",
     security(("deviceSignature" = [])),
     request_body = AcceptRequest,
-    responses(
-        (status = 201, description = "success", body = BindingView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer),
-        (status = 429, response = TooManyAttempts)))]
+    responses((status = 201, description = "success", body = BindingView), Fails<400, 401, 404, 409, 422, 429>))]
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -323,10 +312,7 @@ pub(crate) struct Bindings {
     summary = "The caller's bindings as rider and as guardian (active only unless include_ended=true).",
     security(("deviceSignature" = [])),
     params(ListQuery),
-    responses(
-        (status = 200, description = "success", body = Bindings),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Bindings), Fails<401, 422>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
@@ -354,10 +340,7 @@ pub(crate) async fn list(
     summary = "One binding, for its rider or guardian only (anyone else: 404).",
     security(("deviceSignature" = [])),
     params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = BindingView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = BindingView), Fails<401, 404>))]
 pub(crate) async fn inspect(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -422,12 +405,7 @@ async fn end(
     summary = "The rider revokes the binding; no alert is made after this commits. Guardian: 403; anyone else: 404; already ended: 409 binding_ended.",
     security(("deviceSignature" = [])),
     params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = BindingView),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = BindingView), Fails<401, 403, 404, 409>))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -443,12 +421,7 @@ pub(crate) async fn revoke(
     summary = "The guardian leaves the binding. Rider: 403; anyone else: 404; already ended: 409 binding_ended.",
     security(("deviceSignature" = [])),
     params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = BindingView),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = BindingView), Fails<401, 403, 404, 409>))]
 pub(crate) async fn leave(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -477,14 +450,7 @@ struct LimitRequest {
     security(("deviceSignature" = [])),
     params(("binding_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     request_body = LimitRequest,
-    responses(
-        (status = 200, description = "success", body = BindingView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = BindingView), Fails<400, 401, 403, 404, 409, 422>))]
 pub(crate) async fn set_limit(
     State(state): State<AppState>,
     ApiPath(binding_id): ApiPath<String>,
@@ -564,10 +530,7 @@ fn alert_list() -> RefOr<Schema> {
     summary = "The alerts made for the caller as guardian, newest first (limit 1..500, default 50); each also carries its event_id on the device stream.",
     security(("deviceSignature" = [])),
     params(AlertsQuery),
-    responses(
-        (status = 200, description = "success", body = Alerts),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Alerts), Fails<401, 422>))]
 pub(crate) async fn alerts(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AlertsQuery>,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The sweep's route and operation, merged by `crate::routes`.
@@ -42,10 +42,7 @@ pub(crate) struct Swept {
     summary = "P3.6 incomplete journeys: charges the maximum fare, once, for every open entry whose tap-in token expired more than grace_ms ago (default 6 h). The server also runs this periodically.",
     security(("adminToken" = [])),
     params(SweepQuery),
-    responses(
-        (status = 200, description = "success", body = Swept),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Swept), Fails<401, 422>))]
 pub(crate) async fn transit_sweep(
     State(state): State<AppState>,
     _admin: Admin,

@@ -18,7 +18,7 @@ use super::verify::{verify, Verified};
 use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
@@ -58,13 +58,7 @@ pub(super) struct TopUpAnswer {
     responses(
         (status = 201, description = "success", body = TopUpAnswer),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = TopUpAnswer),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 410, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 403, 404, 409, 410, 422>))]
 pub(super) async fn create(
     State(state): State<AppState>,
     request: Signed<Device>,

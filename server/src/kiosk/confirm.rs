@@ -14,7 +14,7 @@ use crate::auth::{Signed, Terminal};
 use crate::db::now_ms;
 use crate::error::ApiError;
 use crate::extract::check_id;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// How long after an offer's expiry it is still answered `open`: a claim
@@ -70,11 +70,7 @@ pub(super) struct TopUpConfirmation {
     summary = "The calling top_up terminal asks about one of its own offers (an order of another terminal is never seen): credited (with the receipt), open (not credited yet and the offer may still be credited: ask again after expires_at_ms) or not_credited (no claim was credited; final once the offer's expires_at_ms passed more than 5 s ago — the server never credits an offer after it closed). With expires_at_ms (the offer's, as the terminal signed it) the server answers open until then; without it, not_credited means only \"not credited as of now\".",
     security(("terminalSignature" = [])),
     request_body = ConfirmationRequest,
-    responses(
-        (status = 200, description = "success", body = TopUpConfirmation),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = TopUpConfirmation), Fails<400, 401, 422>))]
 pub(super) async fn confirm(
     State(state): State<AppState>,
     request: Signed<Terminal>,

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::AnyPool;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
 /// One terminal's cash float on one day.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, ToSchema)]
 pub struct CashFloatRecord {
     /// `YYYY-MM-DD`.
     pub date: String,

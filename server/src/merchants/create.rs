@@ -13,7 +13,7 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, parse_currency, ApiJson};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// A new merchant.
@@ -48,11 +48,7 @@ pub(crate) struct CreatedMerchant {
     summary = "Creates a merchant and its settlement account.",
     security(("adminToken" = [])),
     request_body = NewMerchant,
-    responses(
-        (status = 201, description = "success", body = CreatedMerchant),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = CreatedMerchant), Fails<400, 401, 422>))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     _admin: Admin,

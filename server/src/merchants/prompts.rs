@@ -32,7 +32,7 @@ use crate::db::exec::{sql, Exec};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The event kind on the device stream.
@@ -378,11 +378,7 @@ pub(crate) struct NoticeForwarded {
     responses(
         (status = 201, description = "success", body = NoticeForwarded),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = NoticeForwarded),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 403, 404, 422>))]
 pub(crate) async fn forward_notice(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,

@@ -25,7 +25,7 @@ use crate::db::{is_unique_violation, lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, ApiPath, ApiQuery};
 use crate::ledger::{self, Leg, Movement};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::points::ledger::loyalty_account_id;
 use crate::points::refund::RefundPoints;
 use crate::points::split::share_of_refund;
@@ -311,13 +311,7 @@ async fn write_refund(
     responses(
         (status = 201, description = "success", body = RefundResult),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = RefundResult),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 402, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 402, 403, 404, 409, 422>))]
 pub(crate) async fn refund(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
@@ -452,12 +446,7 @@ struct HistoryRow {
     summary = "Members with view_history: the merchant's payments, newest first (limit 1..500, default 50), each with payment_id and only the attributes of the caller's content scope (refunded_minor goes with amount). Without the scope: 403 missing_scope.",
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), HistoryQuery),
-    responses(
-        (status = 200, description = "success", body = MerchantPayments),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = MerchantPayments), Fails<401, 403, 404, 422>))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,

@@ -19,7 +19,7 @@ use crate::auth::{Admin, Device, Signed};
 use crate::db::{lock_clause, now_ms, to_i64, RowLock};
 use crate::error::ApiError;
 use crate::extract::{check_text, ApiJson, ApiPath};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// Locales prompts can be rendered in.
@@ -64,12 +64,7 @@ pub(crate) struct Members {
     security(("adminToken" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     request_body = OwnerRequest,
-    responses(
-        (status = 200, description = "success", body = MemberView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = MemberView), Fails<400, 401, 404, 422>))]
 pub(crate) async fn set_owner(
     State(state): State<AppState>,
     _admin: Admin,
@@ -158,9 +153,7 @@ pub(crate) async fn set_owner(
 #[utoipa::path(get, path = "/v1/merchants/mine", operation_id = "myMerchants", tag = "merchants",
     summary = "The merchants the calling device manages (active memberships).",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = Memberships),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Memberships), Fails<401>))]
 pub(crate) async fn mine(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -181,11 +174,7 @@ pub(crate) async fn mine(
     summary = "Owner: every member device, active and revoked.",
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = Members),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Members), Fails<401, 403, 404>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
@@ -233,13 +222,7 @@ async fn staff_member(
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), ("member_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     request_body = ScopeUpdate,
-    responses(
-        (status = 200, description = "success", body = MemberView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = MemberView), Fails<400, 401, 403, 404, 422>))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,
@@ -289,11 +272,7 @@ pub(crate) async fn update(
     summary = "Owner: revokes a staff device. It gets no prompt after this commits, and prompts it has not read yet are withdrawn from its stream.",
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$"), ("member_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = MemberView),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = MemberView), Fails<401, 403, 404>))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath((merchant_id, member_id)): ApiPath<(String, String)>,

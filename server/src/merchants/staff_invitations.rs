@@ -20,7 +20,7 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, ApiPath};
 use crate::invitations::{self, Presented};
-use crate::openapi::{constraints, ErrorAnswer, TooManyAttempts};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The prefix of the QR payload; a 256-bit secret (hex) follows it.
@@ -67,13 +67,7 @@ pub(crate) struct Invitation {
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     request_body = InvitationRequest,
-    responses(
-        (status = 201, description = "success", body = Invitation),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = Invitation), Fails<400, 401, 403, 404, 422>))]
 pub(crate) async fn invite(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
@@ -206,14 +200,7 @@ impl invitations::Invitation for StaffInvitation {
     summary = "A device accepts a staff invitation (code or QR payload) and becomes a staff device. 404 invitation_invalid for every code that cannot be accepted (unknown, expired, used, for another device than invitee_handle); 409 already_member; 429 too_many_attempts (with retry-after) past the limit of failed attempts, shared with guardian invitations.",
     security(("deviceSignature" = [])),
     request_body = AcceptRequest,
-    responses(
-        (status = 201, description = "success", body = MemberView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer),
-        (status = 429, response = TooManyAttempts)))]
+    responses((status = 201, description = "success", body = MemberView), Fails<400, 401, 404, 409, 422, 429>))]
 pub(crate) async fn accept(
     State(state): State<AppState>,
     request: Signed<Device>,

@@ -13,7 +13,7 @@ use axum::Router;
 use super::{Metrics, OUTBOX_AGE, OUTBOX_BACKLOG, SCRAPE_DB_UP, TERMINALS_SEEN, WAL_CHECKPOINTS};
 use crate::auth::Admin;
 use crate::db::now_ms;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The Prometheus text exposition format.
@@ -33,7 +33,7 @@ const OUTBOXES: &[(&str, &str)] = &[
     security(("adminToken" = [])),
     responses(
         (status = 200, description = "success", content_type = "text/plain; version=0.0.4", body = String),
-        (status = 401, response = ErrorAnswer)))]
+        Fails<401>))]
 pub(crate) async fn with_admin(State(state): State<AppState>, _admin: Admin) -> Response {
     render(&state).await
 }

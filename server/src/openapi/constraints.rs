@@ -5,7 +5,7 @@
 //! the `_or_null` forms are for optional fields (the server reads them into
 //! an `Option`, where `null` is the same as leaving the field out).
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::RefOr;
 
 /// No control character (Unicode Cc), and at least one character that is
@@ -103,6 +103,13 @@ pub(crate) fn unsigned_or_null() -> RefOr<Schema> {
     of(integer(true).minimum(Some(0)).maximum(Some(u64::MAX)))
 }
 
+/// Any `i64` (the server reads the field as one).
+pub(crate) fn signed() -> RefOr<Schema> {
+    of(integer(false)
+        .minimum(Some(i64::MIN))
+        .maximum(Some(i64::MAX)))
+}
+
 /// A `u64` of 1 or more (a cap; the server may lower it).
 pub(crate) fn positive() -> RefOr<Schema> {
     of(integer(false).minimum(Some(1)).maximum(Some(u64::MAX)))
@@ -116,6 +123,42 @@ pub(crate) fn unsigned() -> RefOr<Schema> {
 /// A UTC offset in minutes, -840 to 840 (`civil::check_offset`), or `null`.
 pub(crate) fn offset_or_null() -> RefOr<Schema> {
     of(integer(true).minimum(Some(-840)).maximum(Some(840)))
+}
+
+/// `civil::parse_day`'s days: `YYYY-MM-DD`, 1970 to 9999.
+pub(crate) const DATE_PATTERN: &str =
+    "^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+/// A day of the calendar as `civil::parse_day` takes it.
+pub(crate) fn date() -> RefOr<Schema> {
+    of(string(false)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(DATE_PATTERN)))
+}
+
+/// Declares a type that stands for a schema where an annotation takes a
+/// type and no function: `inline(T)` for a content type, `value_type = T,
+/// inline` for a parameter (whose `schema_with` would drop its `required`
+/// and its doc).
+macro_rules! schema_type {
+    ($(#[$doc:meta])* $vis:vis struct $name:ident = $schema:expr;) => {
+        $(#[$doc])*
+        $vis struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                $schema
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use schema_type;
+
+schema_type! {
+    /// [`date`] for a query parameter.
+    pub(crate) struct Day = date();
 }
 
 /// Any `u32`, or `null`.
@@ -169,6 +212,11 @@ pub(crate) fn sse_event(kinds: &[&str]) -> RefOr<Schema> {
             of(string(false).content_media_type("application/json")),
         )
         .required("data"))
+}
+
+/// A text body (CSV, say) as `description` says.
+pub(crate) fn described_text(description: &str) -> RefOr<Schema> {
+    of(string(false).description(Some(description)))
 }
 
 /// An array of items each one of `values`.

@@ -15,7 +15,7 @@ use crate::auth::{Admin, Device, Signed};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiJson, ApiPath};
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The default cap: points may pay a whole payment.
@@ -101,12 +101,7 @@ fn view(merchant_id: String, currency: String, rate: Option<Rate>) -> RateView {
     security(("adminToken" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     request_body = SetRate,
-    responses(
-        (status = 200, description = "success", body = RateView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = RateView), Fails<400, 401, 404, 422>))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     _admin: Admin,
@@ -175,10 +170,7 @@ pub(crate) async fn set(
     summary = "The merchant's points rate, for the app to show how a payment would split between points and money before the rider confirms. accepts_points is false (minor_per_point 0) when no rate is set.",
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = RateView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = RateView), Fails<401, 404>))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,

@@ -21,7 +21,7 @@ use super::PushPlatform;
 use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The longest FCM registration token accepted (today's are ~160).
@@ -122,11 +122,7 @@ fn check_token(platform: PushPlatform, token: &str) -> Result<String, ApiError> 
     summary = "The signing device registers the token its app got from Firebase Cloud Messaging (fcm: 1..1024 of A-Z a-z 0-9 - _ : .) or APNs (apns: the device token in hex, 64..200 hex digits, an even number), and the language of its pushes. One token per device: a new one replaces it; a token another device had moves to this one. Guardian alerts and merchant prompts then also reach the app when it is closed: a push carries only the message id, its kind and a short text in that language; the app fetches the rest over the signed API. The token is never answered back. 422 invalid_field names the field.",
     security(("deviceSignature" = [])),
     request_body = PushTokenRequest,
-    responses(
-        (status = 200, description = "success", body = Registered),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Registered), Fails<400, 401, 422>))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -212,9 +208,7 @@ pub(crate) struct Removed {
 #[utoipa::path(delete, path = "/v1/devices/push-token", operation_id = "removePushToken", tag = "push",
     summary = "The signing device stops receiving pushes (removed is false when it had no token).",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = Removed),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Removed), Fails<401>))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     request: Signed<Device>,

@@ -31,9 +31,8 @@ pub fn router(state: AppState, funding: crate::funding::Providers) -> Router {
         .with_state(state)
 }
 
-/// Every route of the API with the OpenAPI operations of those annotated
-/// (an area's `OpenApiRouter`); routes still documented by hand in
-/// `crate::openapi` are plain axum routes here.
+/// Every route of the API with its OpenAPI operation (each area's
+/// `OpenApiRouter`).
 pub(crate) fn api(funding: crate::funding::Providers) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(meta::health))

@@ -25,7 +25,7 @@ use wayfare_protocol::ids::redact;
 
 use crate::auth::{Device, Signed, Terminal};
 use crate::error::ApiError;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The event streams' routes and operations, merged by `crate::routes`.
@@ -80,8 +80,7 @@ impl ToSchema for TerminalEvent {}
     params(("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false), StreamQuery),
     responses(
         (status = 200, description = "success", content_type = "text/event-stream", body = DeviceEvent),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<401, 422>))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -112,8 +111,7 @@ pub(crate) async fn events(
     params(("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false)),
     responses(
         (status = 200, description = "success", content_type = "text/event-stream", body = TerminalEvent),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<401, 422>))]
 pub(crate) async fn terminal_events(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -13,7 +13,7 @@ use crate::auth::{Signed, Terminal};
 use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::extract::check_id;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// A terminal's question about a sale.
@@ -65,12 +65,7 @@ pub(crate) struct Confirmation {
     summary = "P3.3: confirmed is true only for a completed payment made at the calling terminal for that order. A payment of another terminal is 404. Without payment_id, answers for the order (an in-doubt sale): completed with its payment, or not_paid.",
     security(("terminalSignature" = [])),
     request_body = ConfirmationRequest,
-    responses(
-        (status = 200, description = "success", body = Confirmation),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Confirmation), Fails<400, 401, 404, 422>))]
 pub(crate) async fn confirm(
     State(state): State<AppState>,
     request: Signed<Terminal>,

@@ -20,7 +20,7 @@ use crate::auth::Admin;
 use crate::db::{now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiJson};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -165,12 +165,7 @@ pub(crate) struct RegisteredTerminal {
     summary = "Registers an access terminal and issues its operator-signed certificate (valid from now-1min for valid_for_days, default 365). Unknown merchant 404.",
     security(("adminToken" = [])),
     request_body = RegisterTerminal,
-    responses(
-        (status = 201, description = "success", body = RegisteredTerminal),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = RegisteredTerminal), Fails<400, 401, 404, 422>))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     _admin: Admin,

@@ -15,7 +15,7 @@ use crate::auth::{Admin, Signed, Terminal};
 use crate::db::{now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, parse_amount, parse_currency, ApiPath};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// A terminal's report.
@@ -93,11 +93,7 @@ struct Row {
     summary = "Stores a terminal report once per report_id.",
     security(("terminalSignature" = [])),
     request_body = ReportRequest,
-    responses(
-        (status = 200, description = "success", body = Accepted),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Accepted), Fails<400, 401, 422>))]
 pub(crate) async fn submit(
     State(state): State<AppState>,
     request: Signed<Terminal>,
@@ -255,10 +251,7 @@ struct ReportRow {
     summary = "A terminal's reports, oldest first.",
     security(("adminToken" = [])),
     params(("terminal_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = Reports),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Reports), Fails<401, 404>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: Admin,

@@ -16,7 +16,7 @@ use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_id, parse_amount, parse_currency, ApiJson};
 use crate::ledger;
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 use crate::top_ups::{self, Channel, Credit};
 
@@ -48,13 +48,7 @@ pub(crate) struct SandboxTopUp {
     summary = "SANDBOX funding: credits an account from the per-currency sandbox funding account. The same reference twice is one top-up (201 again, with the first top-up). Unknown account 404; an account in another currency 422 currency_mismatch.",
     security(("adminToken" = [])),
     request_body = TopUpRequest,
-    responses(
-        (status = 201, description = "success", body = SandboxTopUp),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 201, description = "success", body = SandboxTopUp), Fails<400, 401, 404, 409, 422>))]
 pub(crate) async fn top_up(
     State(state): State<AppState>,
     _admin: Admin,

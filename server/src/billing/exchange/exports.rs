@@ -1,27 +1,70 @@
 //! Closing a day: its billing records frozen into one export row per
 //! (day, UTC offset), and the exports listed and shown.
 
+use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
 use super::*;
+use crate::openapi::constraints;
 
 const EXPORT_COLUMNS: &str = "id, date, utc_offset_minutes, delivery_id, record_count, \
     payment_count, created_at_ms, attempts, next_attempt_at_ms, delivered_at_ms, last_error";
 
-fn export_view(r: ExportRow) -> Value {
-    json!({
-        "export_id": r.id,
-        "date": r.date,
-        "utc_offset": offset_label(r.utc_offset_minutes),
-        "utc_offset_minutes": r.utc_offset_minutes,
-        "delivery_id": r.delivery_id,
-        "record_count": r.record_count,
-        "payment_count": r.payment_count,
-        "created_at_ms": r.created_at_ms,
-        "state": if r.delivered_at_ms.is_some() { "delivered" } else { "pending" },
-        "attempts": r.attempts,
-        "next_attempt_at_ms": if r.delivered_at_ms.is_some() { None } else { Some(r.next_attempt_at_ms) },
-        "delivered_at_ms": r.delivered_at_ms,
-        "last_error": r.last_error,
-    })
+/// A billing export and its delivery state (`GET /v1/billing/exports`).
+#[derive(Serialize, ToSchema)]
+#[schema(as = BillingExport)]
+pub struct ExportView {
+    export_id: String,
+    date: String,
+    utc_offset: String,
+    utc_offset_minutes: i64,
+    delivery_id: String,
+    record_count: i64,
+    payment_count: i64,
+    created_at_ms: i64,
+    #[schema(schema_with = state_schema)]
+    state: &'static str,
+    attempts: i64,
+    next_attempt_at_ms: Option<i64>,
+    delivered_at_ms: Option<i64>,
+    last_error: Option<String>,
+    /// Exactly what is delivered (GET one only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object, required = false)]
+    body: Option<Value>,
+}
+
+impl ExportView {
+    /// Not delivered yet: what the list counts as `pending`.
+    pub fn is_pending(&self) -> bool {
+        self.delivered_at_ms.is_none()
+    }
+}
+
+/// The delivery states of an export.
+fn state_schema() -> RefOr<Schema> {
+    constraints::one_of(&["pending", "delivered"])
+}
+
+fn export_view(r: ExportRow) -> ExportView {
+    let delivered = r.delivered_at_ms.is_some();
+    ExportView {
+        export_id: r.id,
+        date: r.date,
+        utc_offset: offset_label(r.utc_offset_minutes),
+        utc_offset_minutes: r.utc_offset_minutes,
+        delivery_id: r.delivery_id,
+        record_count: r.record_count,
+        payment_count: r.payment_count,
+        created_at_ms: r.created_at_ms,
+        state: if delivered { "delivered" } else { "pending" },
+        attempts: r.attempts,
+        next_attempt_at_ms: (!delivered).then_some(r.next_attempt_at_ms),
+        delivered_at_ms: r.delivered_at_ms,
+        last_error: r.last_error,
+        body: None,
+    }
 }
 
 /// Closes `date` at `offset`: freezes its billing records into an export
@@ -32,7 +75,7 @@ pub async fn close_day(
     state: &AppState,
     date: &str,
     offset: i64,
-) -> Result<(Value, bool), ApiError> {
+) -> Result<(ExportView, bool), ApiError> {
     let (from, to) = parse_day("date", date, offset)?;
     let now = to_i64(now_ms());
     if to > now {
@@ -105,7 +148,11 @@ pub async fn close_day(
     Ok((view, inserted))
 }
 
-async fn find_export(state: &AppState, date: &str, offset: i64) -> Result<Option<Value>, ApiError> {
+async fn find_export(
+    state: &AppState,
+    date: &str,
+    offset: i64,
+) -> Result<Option<ExportView>, ApiError> {
     let row: Option<ExportRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {EXPORT_COLUMNS} FROM billing_exports WHERE date = $1 AND utc_offset_minutes = $2"
     )))
@@ -117,7 +164,10 @@ async fn find_export(state: &AppState, date: &str, offset: i64) -> Result<Option
 }
 
 /// The exports (of `date` when given), newest day first, at most 100.
-pub async fn list_exports(state: &AppState, date: Option<&str>) -> Result<Vec<Value>, ApiError> {
+pub async fn list_exports(
+    state: &AppState,
+    date: Option<&str>,
+) -> Result<Vec<ExportView>, ApiError> {
     let rows: Vec<ExportRow> = match date {
         Some(d) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {EXPORT_COLUMNS} FROM billing_exports WHERE date = $1 \
@@ -135,7 +185,7 @@ pub async fn list_exports(state: &AppState, date: Option<&str>) -> Result<Vec<Va
 }
 
 /// One export with the exact body delivered.
-pub async fn get_export(state: &AppState, id: &str) -> Result<Value, ApiError> {
+pub async fn get_export(state: &AppState, id: &str) -> Result<ExportView, ApiError> {
     let row: Option<(String,)> = sqlx::query_as("SELECT body FROM billing_exports WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&state.db().pool)
@@ -150,6 +200,6 @@ pub async fn get_export(state: &AppState, id: &str) -> Result<Value, ApiError> {
     .fetch_one(&state.db().pool)
     .await?;
     let mut view = export_view(r);
-    view["body"] = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    view.body = Some(serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.to_string()))?);
     Ok(view)
 }

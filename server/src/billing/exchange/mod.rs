@@ -155,9 +155,9 @@ mod sender;
 #[cfg(test)]
 mod tests;
 
-pub use exports::{close_day, get_export, list_exports};
+pub use exports::{close_day, get_export, list_exports, ExportView};
 pub use reconcile::{
     get_reconciliation, list_reconciliations, parse_statement_csv, store_reconciliation,
-    ReconciliationInput,
+    ReconciliationInput, ReconciliationSummary, StoredReconciliation,
 };
 pub use sender::run;

@@ -1,7 +1,13 @@
 //! Reconciliation back: the billing system's statement (JSON or CSV)
 //! compared with the ledger, and each result stored and listed.
 
+use serde::Serialize;
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
 use super::*;
+use crate::billing::{LedgerPayment, Mismatch};
+use crate::openapi::constraints;
 
 /// Splits one CSV record into fields (RFC 4180 quoting; a record does not
 /// span lines). `None` when a quote is unbalanced or misplaced.
@@ -129,7 +135,7 @@ pub struct ReconciliationInput<'a> {
 pub async fn store_reconciliation(
     state: &AppState,
     input: ReconciliationInput<'_>,
-) -> Result<Value, ApiError> {
+) -> Result<StoredReconciliation, ApiError> {
     let (from, to) = parse_day("date", input.date, input.offset)?;
     let report =
         billing::reconcile_day(&state.db().pool, from, to, input.merchant_id, input.entries)
@@ -218,21 +224,46 @@ struct RecoRow {
 const RECO_COLUMNS: &str = "id, date, utc_offset_minutes, merchant_id, source_format, line_count, \
     matched, missing_count, mismatched_count, unknown_count, result, created_at_ms";
 
-fn reco_summary(r: &RecoRow) -> Value {
-    json!({
-        "reconciliation_id": r.id,
-        "date": r.date,
-        "utc_offset": offset_label(r.utc_offset_minutes),
-        "merchant_id": r.merchant_id,
-        "source_format": r.source_format,
-        "lines": r.line_count,
-        "balanced": r.missing_count == 0 && r.mismatched_count == 0 && r.unknown_count == 0,
-        "matched": r.matched,
-        "missing_count": r.missing_count,
-        "mismatched_count": r.mismatched_count,
-        "unknown_count": r.unknown_count,
-        "created_at_ms": r.created_at_ms,
-    })
+/// A stored reconciliation without its lists
+/// (`GET /v1/billing/reconciliations`).
+#[derive(Serialize, ToSchema)]
+pub struct ReconciliationSummary {
+    reconciliation_id: String,
+    date: String,
+    utc_offset: String,
+    merchant_id: Option<String>,
+    #[schema(schema_with = source_format_schema)]
+    source_format: String,
+    lines: i64,
+    /// No line missing, mismatched or unknown.
+    balanced: bool,
+    matched: i64,
+    missing_count: i64,
+    mismatched_count: i64,
+    unknown_count: i64,
+    created_at_ms: i64,
+}
+
+/// How a reconciliation file came.
+fn source_format_schema() -> RefOr<Schema> {
+    constraints::one_of(&["json", "csv"])
+}
+
+fn reco_summary(r: &RecoRow) -> ReconciliationSummary {
+    ReconciliationSummary {
+        reconciliation_id: r.id.clone(),
+        date: r.date.clone(),
+        utc_offset: offset_label(r.utc_offset_minutes),
+        merchant_id: r.merchant_id.clone(),
+        source_format: r.source_format.clone(),
+        lines: r.line_count,
+        balanced: r.missing_count == 0 && r.mismatched_count == 0 && r.unknown_count == 0,
+        matched: r.matched,
+        missing_count: r.missing_count,
+        mismatched_count: r.mismatched_count,
+        unknown_count: r.unknown_count,
+        created_at_ms: r.created_at_ms,
+    }
 }
 
 /// The stored reconciliations (of `date` when given), newest first, at
@@ -240,7 +271,7 @@ fn reco_summary(r: &RecoRow) -> Value {
 pub async fn list_reconciliations(
     state: &AppState,
     date: Option<&str>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<ReconciliationSummary>, ApiError> {
     let rows: Vec<RecoRow> = match date {
         Some(d) => sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {RECO_COLUMNS} FROM billing_reconciliations WHERE date = $1 \
@@ -257,9 +288,29 @@ pub async fn list_reconciliations(
     Ok(rows.iter().map(reco_summary).collect())
 }
 
+/// A stored reconciliation with every missing, mismatched and unknown
+/// payment named.
+// The lists are served as stored (`result`, written from the typed
+// report), so they stay `Value`s here.
+#[derive(Serialize, ToSchema)]
+pub struct StoredReconciliation {
+    #[serde(flatten)]
+    #[schema(inline)]
+    summary: ReconciliationSummary,
+    #[schema(value_type = Vec<LedgerPayment>)]
+    missing: Value,
+    #[schema(value_type = Vec<Mismatch>)]
+    mismatched: Value,
+    #[schema(value_type = Vec<StatementEntry>)]
+    unknown: Value,
+}
+
 /// One stored reconciliation with every missing, mismatched and unknown
 /// payment named.
-pub async fn get_reconciliation(state: &AppState, id: &str) -> Result<Value, ApiError> {
+pub async fn get_reconciliation(
+    state: &AppState,
+    id: &str,
+) -> Result<StoredReconciliation, ApiError> {
     let row: Option<RecoRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {RECO_COLUMNS} FROM billing_reconciliations WHERE id = $1"
     )))
@@ -269,11 +320,13 @@ pub async fn get_reconciliation(state: &AppState, id: &str) -> Result<Value, Api
     let Some(r) = row else {
         return Err(ApiError::NotFound("no such reconciliation".into()));
     };
-    let mut view = reco_summary(&r);
-    let result: Value =
+    let mut result: Value =
         serde_json::from_str(&r.result).map_err(|e| ApiError::Internal(e.to_string()))?;
-    for key in ["missing", "mismatched", "unknown"] {
-        view[key] = result[key].clone();
-    }
-    Ok(view)
+    let mut list = |key: &str| result.get_mut(key).map(Value::take).unwrap_or(Value::Null);
+    Ok(StoredReconciliation {
+        summary: reco_summary(&r),
+        missing: list("missing"),
+        mismatched: list("mismatched"),
+        unknown: list("unknown"),
+    })
 }
