@@ -28,6 +28,7 @@ use wayfare_protocol::money::Currency;
 use super::{Leg, Movement};
 use crate::db::exec::{sql, Exec};
 use crate::db::to_u64;
+use crate::db::Backend;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -184,31 +185,33 @@ async fn insert_money(
     if entries.is_empty() {
         return Ok(());
     }
-    let statement = values_sql(
-        "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
-         amount_minor, currency, balance_after_minor, payment_id, description, created_at_ms) \
-         VALUES ",
-        11,
-        entries.len(),
-    );
-    let mut query = sql(statement);
-    for t in entries {
-        seq += 1;
-        balance += t.amount_minor;
-        query = query
-            .bind(t.id.clone())
-            .bind(t.movement_id.clone())
-            .bind(t.kind.clone())
-            .bind(account_id.to_string())
-            .bind(seq)
-            .bind(t.amount_minor)
-            .bind(t.currency.clone())
-            .bind(balance)
-            .bind(t.payment_id.clone())
-            .bind(t.description.clone())
-            .bind(t.created_at_ms);
+    for chunk in entries.chunks(rows_per_insert(conn, entries.len())) {
+        let statement = values_sql(
+            "INSERT INTO ledger_entries (id, movement_id, kind, account_id, account_seq, \
+             amount_minor, currency, balance_after_minor, payment_id, description, \
+             created_at_ms) VALUES ",
+            11,
+            chunk.len(),
+        );
+        let mut query = sql(statement);
+        for t in chunk {
+            seq += 1;
+            balance += t.amount_minor;
+            query = query
+                .bind(t.id.clone())
+                .bind(t.movement_id.clone())
+                .bind(t.kind.clone())
+                .bind(account_id.to_string())
+                .bind(seq)
+                .bind(t.amount_minor)
+                .bind(t.currency.clone())
+                .bind(balance)
+                .bind(t.payment_id.clone())
+                .bind(t.description.clone())
+                .bind(t.created_at_ms);
+        }
+        query.execute(&mut *conn).await?;
     }
-    query.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -223,27 +226,40 @@ async fn insert_points(
     if entries.is_empty() {
         return Ok(());
     }
-    let statement = values_sql(
-        "INSERT INTO points_entries (id, movement_id, kind, account_id, points, points_after, \
-         payment_id, created_at_ms) VALUES ",
-        8,
-        entries.len(),
-    );
-    let mut query = sql(statement);
-    for t in entries {
-        points += t.points;
-        query = query
-            .bind(t.id.clone())
-            .bind(t.movement_id.clone())
-            .bind(t.kind.clone())
-            .bind(account_id.to_string())
-            .bind(t.points)
-            .bind(points)
-            .bind(t.payment_id.clone())
-            .bind(t.created_at_ms);
+    for chunk in entries.chunks(rows_per_insert(conn, entries.len())) {
+        let statement = values_sql(
+            "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
+             points_after, payment_id, created_at_ms) VALUES ",
+            8,
+            chunk.len(),
+        );
+        let mut query = sql(statement);
+        for t in chunk {
+            points += t.points;
+            query = query
+                .bind(t.id.clone())
+                .bind(t.movement_id.clone())
+                .bind(t.kind.clone())
+                .bind(account_id.to_string())
+                .bind(t.points)
+                .bind(points)
+                .bind(t.payment_id.clone())
+                .bind(t.created_at_ms);
+        }
+        query.execute(&mut *conn).await?;
     }
-    query.execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Rows per `INSERT` of folded entries: all in one on PostgreSQL (one
+/// round trip); one on SQLite, where the writer runs statements in the
+/// call, so a cached one-row statement costs less than parsing a
+/// statement of every other length.
+fn rows_per_insert(conn: &dyn Exec, rows: usize) -> usize {
+    match conn.backend() {
+        Backend::Postgres => rows.max(1),
+        Backend::Sqlite => 1,
+    }
 }
 
 /// `prefix` followed by `rows` tuples of `columns` numbered placeholders.
