@@ -17,7 +17,7 @@ use crate::auth::UnverifiedRequest;
 use crate::db::{is_unique_violation, now_ms, to_i64};
 use crate::error::ApiError;
 use crate::extract::{check_text, parse_currency};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 /// The key-id header value of a registration request.
@@ -77,9 +77,7 @@ fn check_phone(phone: &str) -> Result<String, ApiError> {
     responses(
         (status = 201, description = "success", body = Registered),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = Registered),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 422>))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: UnverifiedRequest,

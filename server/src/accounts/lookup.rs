@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// An account as the operator sees it.
@@ -35,10 +35,7 @@ fn account_kind() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     summary = "Any account.",
     security(("adminToken" = [])),
     params(("account_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = AccountView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = AccountView), Fails<401, 404>))]
 pub(crate) async fn account(
     State(state): State<AppState>,
     _admin: Admin,

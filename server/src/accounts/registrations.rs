@@ -25,7 +25,7 @@ use crate::auth::{Device, Signed, Terminal};
 use crate::db::{is_unique_violation, now_ms, to_i64, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, ApiPath};
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The caller's pseudonym for a merchant.
@@ -41,11 +41,7 @@ pub(crate) struct Pseudonym {
     summary = "The caller's pseudonym for a merchant (pn_ + 160 bits in base32): what the merchant's terminals see in the identity step and its receipts name the payer by. Stable per rider and merchant, unlinkable across merchants. Unknown merchant: 404 unknown_merchant.",
     security(("deviceSignature" = [])),
     params(("merchant_id" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = Pseudonym),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Pseudonym), Fails<401, 404, 422>))]
 pub(crate) async fn pseudonym(
     State(state): State<AppState>,
     ApiPath(merchant_id): ApiPath<String>,
@@ -290,12 +286,7 @@ async fn register_tx(
     responses(
         (status = 201, description = "success", body = RegistrationView),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = RegistrationView),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 413, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 403, 404, 413, 422>))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     request: Signed<Terminal>,
@@ -348,9 +339,7 @@ pub(crate) struct Registrations {
 #[utoipa::path(get, path = "/v1/wallet/registrations", operation_id = "listRegistrations", tag = "accounts",
     summary = "The caller's live platform registrations, newest first.",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = Registrations),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Registrations), Fails<401>))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -375,9 +364,7 @@ pub(crate) async fn list(
     params(("registration_id" = String, Path, pattern = "^[!-~]{1,128}$")),
     responses(
         (status = 200, description = "success", body = RegistrationView),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<401, 404, 422>))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     ApiPath(registration_id): ApiPath<String>,

@@ -9,7 +9,7 @@ use crate::auth::{Device, Signed};
 use crate::db::to_u64;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The device's wallet.
@@ -27,9 +27,7 @@ pub(crate) struct Wallet {
 #[utoipa::path(get, path = "/v1/wallet", operation_id = "wallet", tag = "accounts",
     summary = "The device's wallet.",
     security(("deviceSignature" = [])),
-    responses(
-        (status = 200, description = "success", body = Wallet),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = Wallet), Fails<401>))]
 pub(crate) async fn wallet(
     State(state): State<AppState>,
     request: Signed<Device>,
@@ -120,10 +118,7 @@ struct EntryRow {
     summary = "Ledger entries of the wallet, newest first. Query limit=1..500 (default 50).",
     security(("deviceSignature" = [])),
     params(HistoryQuery),
-    responses(
-        (status = 200, description = "success", body = History),
-        (status = 401, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = History), Fails<401, 422>))]
 pub(crate) async fn history(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<HistoryQuery>,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::openapi::ErrorAnswer;
+use crate::openapi::Fails;
 use crate::state::AppState;
 
 /// The ledger's route and operation, merged by `crate::routes`.
@@ -36,9 +36,7 @@ pub(crate) struct LedgerCheckView {
 #[utoipa::path(get, path = "/v1/ledger/check", operation_id = "ledgerCheck", tag = "ledger",
     summary = "The double-entry invariants: sum_minor is 0, balance_mismatches is 0 (money); points_sum is 0, points_mismatches is 0 (loyalty points, each account's points equal its points entries). Both sums include the pending entries (postings to a merchant's or the loyalty account not yet folded into it; pending_entries counts them).",
     security(("adminToken" = [])),
-    responses(
-        (status = 200, description = "success", body = LedgerCheckView),
-        (status = 401, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = LedgerCheckView), Fails<401>))]
 pub(crate) async fn ledger_check(
     State(state): State<AppState>,
     _admin: Admin,

@@ -25,7 +25,7 @@ use crate::auth::{Device, Signed};
 use crate::db::{is_unique_violation, now_ms, to_u64};
 use crate::error::ApiError;
 use crate::extract::{check_id, check_text, ApiPath};
-use crate::openapi::{constraints, ErrorAnswer};
+use crate::openapi::{constraints, Fails};
 use crate::state::AppState;
 
 mod commit;
@@ -184,14 +184,7 @@ fn replay(stored: Stored, digest: &str, account_id: &str) -> Result<PaymentResul
     responses(
         (status = 201, description = "success", body = PaymentResult),
         (status = 200, description = "the same request again (a replay), or the object as it already was", body = PaymentResult),
-        (status = 400, response = ErrorAnswer),
-        (status = 401, response = ErrorAnswer),
-        (status = 402, response = ErrorAnswer),
-        (status = 403, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer),
-        (status = 409, response = ErrorAnswer),
-        (status = 410, response = ErrorAnswer),
-        (status = 422, response = ErrorAnswer)))]
+        Fails<400, 401, 402, 403, 404, 409, 410, 422>))]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -344,10 +337,7 @@ fn validate(body: &InstructionBody) -> Result<(), ApiError> {
     summary = "The payer's payment with this idempotency key (looked up within the caller's account only).",
     security(("deviceSignature" = [])),
     params(("idempotency_key" = String, Path, pattern = "^[!-~]{1,128}$")),
-    responses(
-        (status = 200, description = "success", body = PaymentResult),
-        (status = 401, response = ErrorAnswer),
-        (status = 404, response = ErrorAnswer)))]
+    responses((status = 200, description = "success", body = PaymentResult), Fails<401, 404>))]
 pub async fn get_payment(
     State(state): State<AppState>,
     ApiPath(key): ApiPath<String>,
