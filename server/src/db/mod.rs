@@ -58,6 +58,37 @@ pub struct Db {
     postgres_url: Option<String>,
 }
 
+/// SQLite: hands `work` to the group-commit writer as a job of kind
+/// `$kind` ([`Work`]), retried on contention, and returns its value. A
+/// macro because the two kinds differ only in the connection type their
+/// closures take.
+macro_rules! queue {
+    ($writer:expr, $work:expr, $kind:path) => {{
+        let slot: Slot<_> = Arc::new(std::sync::Mutex::new(None));
+        let work = Arc::new(tokio::sync::Mutex::new($work));
+        // The job runs on the writer's thread: in the caller's span, so
+        // its log lines carry the request they belong to.
+        let span = tracing::Span::current();
+        let result = slot.clone();
+        let make = move || -> Work {
+            let (slot, work, span) = (slot.clone(), work.clone(), span.clone());
+            $kind(Box::new(move |conn| {
+                let (slot, work) = (slot.clone(), work.clone());
+                Box::pin(
+                    async move {
+                        let mut work = work.lock().await;
+                        let value = (*work)(conn).await?;
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+                        Ok(())
+                    }
+                    .instrument(span.clone()),
+                )
+            }))
+        };
+        grouped($writer, result, make).await
+    }};
+}
+
 impl Db {
     /// Connects, configures SQLite (WAL, busy timeout, foreign keys) and
     /// applies the embedded migrations.
@@ -135,7 +166,7 @@ impl Db {
             + 'static,
     {
         match &self.writer {
-            Some(writer) => grouped_any(writer, work).await,
+            Some(writer) => queue!(writer, work, Work::Any),
             None => self.alone(work).await,
         }
     }
@@ -150,28 +181,7 @@ impl Db {
         F: for<'c> FnMut(&'c mut dyn Exec) -> BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
     {
         match &self.writer {
-            Some(writer) => {
-                let slot: Slot<T> = Arc::new(std::sync::Mutex::new(None));
-                let work = Arc::new(tokio::sync::Mutex::new(work));
-                let span = tracing::Span::current();
-                let result = slot.clone();
-                let make = move || -> Work {
-                    let (slot, work, span) = (slot.clone(), work.clone(), span.clone());
-                    Work::Exec(Box::new(move |conn| {
-                        let (slot, work) = (slot.clone(), work.clone());
-                        Box::pin(
-                            async move {
-                                let mut work = work.lock().await;
-                                let value = (*work)(conn).await?;
-                                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-                                Ok(())
-                            }
-                            .instrument(span.clone()),
-                        )
-                    }))
-                };
-                grouped(writer, result, make).await
-            }
+            Some(writer) => queue!(writer, work, Work::Exec),
             None => {
                 let mut work = work;
                 self.alone(move |conn| work(conn)).await
@@ -231,36 +241,6 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-/// SQLite: hands `work` to the group-commit writer, retried on contention.
-async fn grouped_any<T, F>(writer: &GroupCommit, work: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: for<'c> FnMut(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>> + Send + 'static,
-{
-    let slot: Slot<T> = Arc::new(std::sync::Mutex::new(None));
-    let work = Arc::new(tokio::sync::Mutex::new(work));
-    // The job runs on the writer's thread: in the caller's span, so its
-    // log lines carry the request they belong to.
-    let span = tracing::Span::current();
-    let result = slot.clone();
-    let make = move || -> Work {
-        let (slot, work, span) = (slot.clone(), work.clone(), span.clone());
-        Work::Any(Box::new(move |conn| {
-            let (slot, work) = (slot.clone(), work.clone());
-            Box::pin(
-                async move {
-                    let mut work = work.lock().await;
-                    let value = (*work)(conn).await?;
-                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-                    Ok(())
-                }
-                .instrument(span.clone()),
-            )
-        }))
-    };
-    grouped(writer, result, make).await
 }
 
 /// Queues the job `make` builds until it commits, is refused, or meets
