@@ -15,23 +15,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/test-lib.sh
+. scripts/test-lib.sh
 start=$(date +%s)
 
-need_apt=()
-command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
-command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "== installing ${need_apt[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${need_apt[@]}"
-fi
+install_missing_tools java mvn python3
 
 echo "== building wayfare-server and wayfare-terminal"
 scripts/build-test-binaries.sh
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 bin_dir="$target_dir/debug"
 
 # The same generator and library as scripts/test-bindings.sh, into a folder
@@ -47,15 +39,7 @@ rm -rf android/app/target/screenshots android/app/target/surefire-reports
     -Dwayfare.lib.dir="$lib_dir" -Dwayfare.bin.dir="$bin_dir" \
     -Dwayfare.bindings.dir="$root/build/android-app/bindings/kotlin")
 
-counts=$(python3 - <<'PY'
-import glob, xml.etree.ElementTree as ET
-tests = failed = 0
-for f in glob.glob("android/app/target/surefire-reports/TEST-*.xml"):
-    s = ET.parse(f).getroot()
-    tests += int(s.get("tests", 0)); failed += int(s.get("failures", 0)) + int(s.get("errors", 0))
-print(tests - failed, failed)
-PY
-)
+counts=$(surefire_counts android/app/target/surefire-reports)
 read -r passed failed <<<"$counts"
 echo "== screenshots"
 shots=(android/app/target/screenshots/*.png)

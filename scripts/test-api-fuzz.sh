@@ -23,6 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/test-lib.sh
+. scripts/test-lib.sh
 
 SCHEMATHESIS_VERSION=4.32.5
 CRYPTOGRAPHY_VERSION=50.0.2
@@ -31,18 +33,7 @@ seed=${API_FUZZ_SEED:-20261202}
 venv=build/venv-api-fuzz
 started=$(date +%s)
 
-need_apt=()
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
-venv_probe=$(mktemp -d)
-python3 -m venv "$venv_probe/v" >/dev/null 2>&1 || need_apt+=(python3-venv)
-rm -rf "$venv_probe"
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "== installing ${need_apt[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${need_apt[@]}"
-fi
+install_missing_tools python3 venv
 if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ] \
     || ! "$venv/bin/python" -c "import cryptography; assert cryptography.__version__ == '$CRYPTOGRAPHY_VERSION'" 2>/dev/null; then
     echo "== installing schemathesis $SCHEMATHESIS_VERSION and cryptography $CRYPTOGRAPHY_VERSION into $venv"
@@ -54,7 +45,7 @@ fi
 
 echo "== building wayfare-server"
 scripts/build-test-binaries.sh -q
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 
 work=$(mktemp -d /tmp/wayfare-api-fuzz.XXXXXX)
 server_pid=""

@@ -11,25 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# shellcheck source=scripts/test-lib.sh
+. scripts/test-lib.sh
 
-need_apt=()
-command -v java >/dev/null 2>&1 && command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
-command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
-command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
-venv_probe=$(mktemp -d)
-python3 -m venv "$venv_probe/v" >/dev/null 2>&1 || need_apt+=(python3-venv)
-rm -rf "$venv_probe"
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "== installing ${need_apt[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${need_apt[@]}"
-fi
+install_missing_tools java mvn python3 venv
 
 echo "== building wayfare-server and wayfare-terminal"
 scripts/build-test-binaries.sh
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=$(cargo_target_dir)
 bin_dir="$target_dir/debug"
 
 echo "== generating the bindings (Kotlin, Swift, Python)"
@@ -51,15 +40,7 @@ echo "== Kotlin suite"
 (cd tests/kotlin && mvn -q -B test \
     -Dwayfare.lib.dir="$lib_dir" -Dwayfare.bin.dir="$bin_dir" \
     -Dwayfare.bindings.dir="$root/build/bindings/kotlin")
-kt_counts=$(python3 - <<'PY'
-import glob, xml.etree.ElementTree as ET
-tests = failed = 0
-for f in glob.glob("tests/kotlin/target/surefire-reports/TEST-*.xml"):
-    s = ET.parse(f).getroot()
-    tests += int(s.get("tests", 0)); failed += int(s.get("failures", 0)) + int(s.get("errors", 0))
-print(tests - failed, failed)
-PY
-)
+kt_counts=$(surefire_counts tests/kotlin/target/surefire-reports)
 read -r kt_passed kt_failed <<<"$kt_counts"
 echo "Kotlin: $kt_passed passed, $kt_failed failed"
 [ "$kt_failed" -eq 0 ] && [ "$kt_passed" -gt 0 ]

@@ -3,9 +3,9 @@
 //! JSON reconciliation file and read the stored results back.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::Command;
-
 use wayfare_cli::local::LocalSystem;
+
+use crate::wayfare_admin;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_billing_commands_round_trip() {
@@ -52,16 +52,7 @@ async fn admin_billing_commands_round_trip() {
     // The binary: status and one reconciliation in full.
     let id = stored["reconciliation_id"].as_str().unwrap().to_string();
     let (base_c, token_c) = (base.clone(), token.clone());
-    let run = move |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wayfare"))
-            .args(["admin", "--server", &base_c])
-            .args(args)
-            .env("WAYFARE_ADMIN_TOKEN", &token_c)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = move |args: &[&str]| wayfare_admin(&base_c, &token_c, args);
     let file = system.root().join("statement.csv");
     std::fs::write(&file, csv).unwrap();
     let out = tokio::task::spawn_blocking(move || {

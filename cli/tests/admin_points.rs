@@ -3,9 +3,9 @@
 //! withdraws it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::Command;
-
 use wayfare_cli::local::LocalSystem;
+
+use crate::wayfare_admin;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_points_rate_round_trip() {
@@ -43,16 +43,7 @@ async fn admin_points_rate_round_trip() {
 
     let (base_c, token_c, id) = (base.clone(), token.clone(), merchant.merchant_id.clone());
     let out = tokio::task::spawn_blocking(move || {
-        let run = |args: &[&str]| {
-            let out = Command::new(env!("CARGO_BIN_EXE_wayfare"))
-                .args(["admin", "--server", &base_c])
-                .args(args)
-                .env("WAYFARE_ADMIN_TOKEN", &token_c)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-            String::from_utf8(out.stdout).unwrap()
-        };
+        let run = |args: &[&str]| wayfare_admin(&base_c, &token_c, args);
         let set = run(&["points-rate", &id, "--minor-per-point", "2"]);
         let off = run(&["points-rate", &id, "--minor-per-point", "0"]);
         (set, off)

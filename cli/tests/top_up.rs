@@ -4,10 +4,10 @@
 //! top-up (`--admin-token`) still works beside them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::process::Command;
-
 use wayfare_cli::local::LocalSystem;
 use wayfare_server::FundingConfig;
+
+use crate::wayfare;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wallet_top_up_commands_use_the_providers() {
@@ -24,15 +24,7 @@ async fn wallet_top_up_commands_use_the_providers() {
         .unwrap();
     let (base, token) = (system.base_url().to_string(), system.admin_token());
     let wallet_dir = system.root().join("wallet");
-    let run = move |args: Vec<String>| {
-        let out = Command::new(env!("CARGO_BIN_EXE_wayfare"))
-            .args(args)
-            .env("WAYFARE_ADMIN_TOKEN", &token)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = move |args: Vec<String>| wayfare(args, &token);
     let wallet = {
         let (base, dir) = (base.clone(), wallet_dir.display().to_string());
         move |args: &[&str]| {

@@ -244,16 +244,7 @@ impl AccountApi {
         let (_, wallet): (_, WalletResponse) = self
             .inner
             .api
-            .signed::<(), _>(
-                Method::GET,
-                "/v1/wallet",
-                None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
-                &[],
-            )
+            .signed::<(), _>(Method::GET, "/v1/wallet", None, &id.signer(), &[])
             .await?;
         Ok(Balance {
             formatted: format_amount(&wallet.currency, wallet.balance_minor),
@@ -274,10 +265,7 @@ impl AccountApi {
                 Method::GET,
                 &format!("/v1/wallet/history?limit={limit}"),
                 None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await?;

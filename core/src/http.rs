@@ -62,6 +62,25 @@ impl HttpError {
     }
 }
 
+/// Checks an id the server made (`bnd_…`, `reg_…`) before it goes into a
+/// URL path: only the server's id characters, at most 64 of them.
+/// `field` names the argument and `noun` what it identifies, for the
+/// message.
+pub(crate) fn check_server_id(
+    field: &str,
+    noun: &str,
+    prefix: &str,
+    id: &str,
+) -> Result<(), crate::error::WalletError> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(crate::error::WalletError::invalid(format!(
+            "{field}: not a {noun} id (expected {prefix}_…)"
+        )));
+    }
+    Ok(())
+}
+
 /// Who signs a request.
 pub(crate) struct Signer<'a> {
     /// The signing key.

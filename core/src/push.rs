@@ -13,7 +13,7 @@ use wayfare_protocol::ids::redact;
 
 use crate::account::AccountApi;
 use crate::error::WalletError;
-use crate::http::{HttpError, Signer};
+use crate::http::HttpError;
 
 /// The longest token accepted (the server's limit).
 const MAX_TOKEN_CHARS: usize = 1024;
@@ -117,10 +117,7 @@ impl AccountApi {
                 Method::PUT,
                 "/v1/devices/push-token",
                 Some(&body),
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await
@@ -140,10 +137,7 @@ impl AccountApi {
                 Method::DELETE,
                 "/v1/devices/push-token",
                 None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use crate::error::WalletError;
-use crate::http::Signer;
+use crate::http::check_server_id;
 use crate::wallet::WalletInner;
 
 /// One merchant platform the rider is registered with.
@@ -51,38 +51,14 @@ impl std::fmt::Debug for RegistrationsApi {
     }
 }
 
-/// Registration ids go into URL paths: only the server's id characters.
+/// Ids go into URL paths: only the server's id characters.
 fn check_registration_id(id: &str) -> Result<(), WalletError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(WalletError::invalid(
-            "registration_id: not a registration id (expected reg_…)",
-        ));
-    }
-    Ok(())
+    check_server_id("registration_id", "registration", "reg", id)
 }
 
 impl RegistrationsApi {
     pub(crate) fn new(inner: Arc<WalletInner>) -> Self {
         Self { inner }
-    }
-
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-    ) -> Result<T, WalletError> {
-        let (_, id) = self.inner.device()?;
-        let signer = Signer {
-            key: &id.key,
-            key_id: &id.device_id,
-        };
-        let (_, answer) = self
-            .inner
-            .api
-            .signed::<(), T>(method, path, None, &signer, &[])
-            .await?;
-        Ok(answer)
     }
 }
 
@@ -91,7 +67,10 @@ impl RegistrationsApi {
     /// The merchant platforms the rider is registered with now, newest
     /// first (revoked ones are not listed).
     pub async fn list(&self) -> Result<Vec<PlatformRegistration>, WalletError> {
-        let listed: Listed = self.call(Method::GET, "/v1/wallet/registrations").await?;
+        let listed: Listed = self
+            .inner
+            .device_send(Method::GET, "/v1/wallet/registrations")
+            .await?;
         Ok(listed.registrations)
     }
 
@@ -104,10 +83,11 @@ impl RegistrationsApi {
         registration_id: String,
     ) -> Result<PlatformRegistration, WalletError> {
         check_registration_id(&registration_id)?;
-        self.call(
-            Method::POST,
-            &format!("/v1/wallet/registrations/{registration_id}/revoke"),
-        )
-        .await
+        self.inner
+            .device_send(
+                Method::POST,
+                &format!("/v1/wallet/registrations/{registration_id}/revoke"),
+            )
+            .await
     }
 }

@@ -224,3 +224,25 @@ pub(crate) fn manual(port: u16) -> DiscoveredTerminal {
         ble_id: None,
     }
 }
+
+/// A wallet database in a temporary directory, which a test opens, drops
+/// and opens again to check what survives a restart.
+pub(crate) struct ScratchDb {
+    dir: tempfile::TempDir,
+}
+
+impl ScratchDb {
+    /// A fresh, empty directory.
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// Opens (or reopens) the database.
+    pub(crate) async fn open(&self) -> Store {
+        Store::open(self.dir.path().join("db"))
+            .await
+            .expect("the scratch database opens")
+    }
+}

@@ -3,6 +3,10 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use wayfare_protocol::ids::{b64_decode, redact};
 use wayfare_protocol::keys::{PublicKey, SigningKey};
 
@@ -11,7 +15,7 @@ use crate::config::{ValidConfig, WalletConfig};
 use crate::discovery::TerminalsApi;
 use crate::error::WalletError;
 use crate::events::{EventHub, EventsApi};
-use crate::http::{ApiClient, KeysResponse};
+use crate::http::{ApiClient, KeysResponse, Signer};
 use crate::keystore::KeyStore;
 use crate::listener::WalletListener;
 use crate::payments::{self, PaymentOutcome, PaymentsApi};
@@ -37,6 +41,17 @@ pub(crate) struct DeviceIdentity {
     pub handle: String,
     pub display_name: String,
     pub currency: String,
+}
+
+impl DeviceIdentity {
+    /// Signs as this device: its key under its id, as every
+    /// device-authenticated call does.
+    pub(crate) fn signer(&self) -> Signer<'_> {
+        Signer {
+            key: &self.key,
+            key_id: &self.device_id,
+        }
+    }
 }
 
 /// State that exists while the wallet is open.
@@ -85,6 +100,32 @@ impl WalletInner {
             .clone()
             .ok_or(WalletError::NotRegistered)?;
         Ok((state, identity))
+    }
+
+    /// `method path` (with `body`) signed as the registered device, no extra
+    /// headers: the answer's body. The call the guardian, merchant and
+    /// registration APIs make for every operation.
+    pub(crate) async fn device_call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, WalletError> {
+        let (_, id) = self.device()?;
+        let (_, answer) = self
+            .api
+            .signed(method, path, body, &id.signer(), &[])
+            .await?;
+        Ok(answer)
+    }
+
+    /// [`WalletInner::device_call`] without a body.
+    pub(crate) async fn device_send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<T, WalletError> {
+        self.device_call::<(), T>(method, path, None).await
     }
 
     /// The current listener (cloned out of the lock, so it can be called

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::certificate::{CertificateBody, TerminalCertificate};
 use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
-use crate::signed::{self, check_validity, signed_object};
+use crate::signed::{self, check_validity, signed_object, CertifiedBody};
 
 const PURPOSE: &[u8] = b"wayfare/tap-in/v1";
 
@@ -56,14 +56,7 @@ impl TapInToken {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TapInBody, CertificateBody)> {
-        let (body, cert) = self.verify_authentic(operator, now_ms)?;
-        check_validity(
-            "tap-in token",
-            body.tapped_in_at_ms,
-            body.expires_at_ms,
-            now_ms,
-        )?;
-        Ok((body, cert))
+        signed::verify_certified_fresh(&self.0, operator, now_ms)
     }
 
     /// Verifies that the token is genuine (an operator-certified terminal,
@@ -76,32 +69,43 @@ impl TapInToken {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TapInBody, CertificateBody)> {
-        let unverified: TapInBody = signed::peek(&self.0, "tap-in token")?;
-        let cert = unverified.certificate.verify(operator, now_ms)?;
-        if cert.terminal_id != unverified.terminal_id {
+        signed::verify_certified(&self.0, operator, now_ms)
+    }
+}
+
+impl CertifiedBody for TapInBody {
+    const WHAT: &'static str = "tap-in token";
+    const PURPOSE: &'static [u8] = PURPOSE;
+
+    fn certificate(&self) -> &TerminalCertificate {
+        &self.certificate
+    }
+
+    /// A token naming another terminal than its certificate is refused
+    /// before its signature is checked.
+    fn check_unverified(&self, cert: &CertificateBody) -> Result<()> {
+        self.check(cert)
+    }
+
+    fn check(&self, cert: &CertificateBody) -> Result<()> {
+        if cert.terminal_id != self.terminal_id {
             return Err(ProtocolError::UnknownSigner(
                 "tap-in token terminal differs from its certificate",
             ));
         }
-        let body: TapInBody = signed::verify(&self.0, PURPOSE, &cert.terminal_key, "tap-in token")?;
-        if body.terminal_id != cert.terminal_id {
-            return Err(ProtocolError::UnknownSigner(
-                "tap-in token terminal differs from its certificate",
-            ));
-        }
-        Ok((body, cert))
+        Ok(())
+    }
+
+    fn window(&self) -> (u64, u64) {
+        (self.tapped_in_at_ms, self.expires_at_ms)
     }
 }
 
 impl TapInBody {
     /// Checks the token's validity window at `now_ms`.
     pub fn check_fresh(&self, now_ms: u64) -> Result<()> {
-        check_validity(
-            "tap-in token",
-            self.tapped_in_at_ms,
-            self.expires_at_ms,
-            now_ms,
-        )
+        let (from, until) = self.window();
+        check_validity(Self::WHAT, from, until, now_ms)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
 use crate::messages::TerminalKind;
 use crate::money::Currency;
-use crate::signed::{self, check_validity, signed_object};
+use crate::signed::{self, signed_object, CertifiedBody};
 
 const OFFER_PURPOSE: &[u8] = b"wayfare/top-up-offer/v1";
 const CLAIM_PURPOSE: &[u8] = b"wayfare/top-up-claim/v1";
@@ -80,14 +80,7 @@ impl TopUpOffer {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TopUpOfferBody, CertificateBody)> {
-        let (body, cert) = self.verify_authentic(operator, now_ms)?;
-        check_validity(
-            "top-up offer",
-            body.created_at_ms,
-            body.expires_at_ms,
-            now_ms,
-        )?;
-        Ok((body, cert))
+        signed::verify_certified_fresh(&self.0, operator, now_ms)
     }
 
     /// Like [`TopUpOffer::verify`] but without the offer's own validity
@@ -98,11 +91,27 @@ impl TopUpOffer {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TopUpOfferBody, CertificateBody)> {
-        let unverified: TopUpOfferBody = signed::peek(&self.0, "top-up offer")?;
-        let cert = unverified.certificate.verify(operator, now_ms)?;
-        let body: TopUpOfferBody =
-            signed::verify(&self.0, OFFER_PURPOSE, &cert.terminal_key, "top-up offer")?;
-        if body.terminal_id != cert.terminal_id || body.merchant_id != cert.merchant_id {
+        signed::verify_certified(&self.0, operator, now_ms)
+    }
+
+    /// SHA-256 of the offer's signed bytes: what a claim is bound to.
+    pub fn digest(&self) -> Vec<u8> {
+        ring::digest::digest(&ring::digest::SHA256, self.as_bytes())
+            .as_ref()
+            .to_vec()
+    }
+}
+
+impl CertifiedBody for TopUpOfferBody {
+    const WHAT: &'static str = "top-up offer";
+    const PURPOSE: &'static [u8] = OFFER_PURPOSE;
+
+    fn certificate(&self) -> &TerminalCertificate {
+        &self.certificate
+    }
+
+    fn check(&self, cert: &CertificateBody) -> Result<()> {
+        if self.terminal_id != cert.terminal_id || self.merchant_id != cert.merchant_id {
             return Err(ProtocolError::UnknownSigner(
                 "top-up offer terminal or merchant differs from its certificate",
             ));
@@ -113,28 +122,25 @@ impl TopUpOffer {
                 reason: format!("a {} terminal cannot offer top-ups", cert.kind.as_str()),
             });
         }
-        if body.amount_minor == 0 {
+        if self.amount_minor == 0 {
             return Err(ProtocolError::InvalidField {
                 field: "amount_minor",
                 reason: "a top-up must be at least 1".into(),
             });
         }
-        if body.expires_at_ms < body.created_at_ms
-            || body.expires_at_ms - body.created_at_ms > MAX_OFFER_LIFETIME_MS
+        if self.expires_at_ms < self.created_at_ms
+            || self.expires_at_ms - self.created_at_ms > MAX_OFFER_LIFETIME_MS
         {
             return Err(ProtocolError::InvalidField {
                 field: "expires_at_ms",
                 reason: "a top-up offer stays open for at most 10 minutes".into(),
             });
         }
-        Ok((body, cert))
+        Ok(())
     }
 
-    /// SHA-256 of the offer's signed bytes: what a claim is bound to.
-    pub fn digest(&self) -> Vec<u8> {
-        ring::digest::digest(&ring::digest::SHA256, self.as_bytes())
-            .as_ref()
-            .to_vec()
+    fn window(&self) -> (u64, u64) {
+        (self.created_at_ms, self.expires_at_ms)
     }
 }
 

@@ -7,11 +7,11 @@ use common::{now_ms, read, shop, TestServer};
 use reqwest::{Method, StatusCode};
 use wayfare_protocol::instruction::PaymentInstruction;
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::request_auth::sign_request;
+use wayfare_protocol::request_auth::{sign_request, RequestSignature};
 
 async fn send(
     s: &TestServer,
-    sig: &wayfare_protocol::request_auth::RequestSignature,
+    sig: &RequestSignature,
     path: &str,
 ) -> (StatusCode, serde_json::Value) {
     let mut req = s.http.get(s.url(path));
@@ -21,77 +21,55 @@ async fn send(
     read(req.send().await.unwrap()).await
 }
 
+/// A GET of `path`, signed by `key` as `key_id` at `at_ms`.
+fn signed_get(key: &SigningKey, key_id: &str, path: &str, at_ms: u64) -> RequestSignature {
+    sign_request(key, key_id, "GET", path, b"", at_ms).unwrap()
+}
+
+/// `GET /v1/wallet` with `sig` is refused: 401 with `code`.
+async fn assert_refused(s: &TestServer, sig: &RequestSignature, code: &str) {
+    let (status, body) = send(s, sig, "/v1/wallet").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], code);
+}
+
 #[tokio::test]
 async fn replayed_stale_and_wrongly_signed_requests_are_401() {
     let s = TestServer::start().await;
     let (_m, terminal, phone) = shop(&s, 0).await;
 
     // A fresh request works once; the identical bytes again are a replay.
-    let sig = sign_request(
-        &phone.key,
-        &phone.device_id,
-        "GET",
-        "/v1/wallet",
-        b"",
-        now_ms(),
-    )
-    .unwrap();
+    let sig = signed_get(&phone.key, &phone.device_id, "/v1/wallet", now_ms());
     let (status, body) = send(&s, &sig, "/v1/wallet").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = send(&s, &sig, "/v1/wallet").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"]["code"], "replayed_request");
+    assert_refused(&s, &sig, "replayed_request").await;
 
     // Ten minutes old.
-    let sig = sign_request(
+    let sig = signed_get(
         &phone.key,
         &phone.device_id,
-        "GET",
         "/v1/wallet",
-        b"",
         now_ms() - 600_000,
-    )
-    .unwrap();
-    let (status, body) = send(&s, &sig, "/v1/wallet").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"]["code"], "stale_request");
+    );
+    assert_refused(&s, &sig, "stale_request").await;
 
     // Signed by another key.
     let rogue = SigningKey::generate().unwrap();
-    let sig = sign_request(&rogue, &phone.device_id, "GET", "/v1/wallet", b"", now_ms()).unwrap();
-    let (status, body) = send(&s, &sig, "/v1/wallet").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"]["code"], "bad_signature");
+    let sig = signed_get(&rogue, &phone.device_id, "/v1/wallet", now_ms());
+    assert_refused(&s, &sig, "bad_signature").await;
 
     // Signed for another path.
-    let sig = sign_request(
-        &phone.key,
-        &phone.device_id,
-        "GET",
-        "/v1/wallet/history",
-        b"",
-        now_ms(),
-    )
-    .unwrap();
-    let (status, body) = send(&s, &sig, "/v1/wallet").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"]["code"], "bad_signature");
+    let sig = signed_get(&phone.key, &phone.device_id, "/v1/wallet/history", now_ms());
+    assert_refused(&s, &sig, "bad_signature").await;
 
     // Unknown device; missing headers.
-    let sig = sign_request(
+    let sig = signed_get(
         &rogue,
         "dev_000000000000000000000000",
-        "GET",
         "/v1/wallet",
-        b"",
         now_ms(),
-    )
-    .unwrap();
-    let (status, body) = send(&s, &sig, "/v1/wallet").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unknown_device"))
     );
+    assert_refused(&s, &sig, "unknown_device").await;
     let (status, body) = read(s.http.get(s.url("/v1/wallet")).send().await.unwrap()).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::post;
 use axum::{Json, Router};
+use common::days::utc_date;
 use common::guardians::flat_fare;
 use common::{database_urls, now_ms, TestServer};
 use reqwest::{Method, StatusCode};
@@ -109,21 +110,6 @@ async fn the_webhook_gateway_retries_until_the_alert_is_delivered() {
         .unwrap()
         .starts_with("尾号1234的手机"));
     assert_eq!(msg["data"]["transit"]["station"], "Central");
-}
-
-fn utc_date(at_ms: u64) -> String {
-    let days = (at_ms / 86_400_000) as i64;
-    // Civil date from days (same algorithm as the server).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[tokio::test]

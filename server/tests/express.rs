@@ -30,6 +30,18 @@ async fn allowance(
         .await
 }
 
+/// The id and the signed allowance (base64) of an issued allowance.
+fn allowance_parts(issued: &Value) -> (String, String) {
+    let part = |name: &str| issued[name].as_str().unwrap().to_string();
+    (part("allowance_id"), part("allowance"))
+}
+
+/// The server's receipt key, which signs allowances and the deny list.
+async fn receipt_key(server: &TestServer) -> PublicKey {
+    let (_, keys) = server.admin(Method::GET, "/v1/keys", None).await;
+    PublicKey::from_base64(keys["receipt_key"].as_str().unwrap()).unwrap()
+}
+
 fn tap(
     tap_key: &SigningKey,
     allowance_id: &str,
@@ -75,10 +87,9 @@ async fn deny_list(server: &TestServer, terminal: &Terminal) -> Vec<String> {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let (_, keys) = server.admin(Method::GET, "/v1/keys", None).await;
-    let receipt_key = PublicKey::from_base64(keys["receipt_key"].as_str().unwrap()).unwrap();
+    let key = receipt_key(server).await;
     let list = DenyList::from_base64(answer["deny_list"].as_str().unwrap()).unwrap();
-    list.verify(&receipt_key).unwrap().allowance_ids
+    list.verify(&key).unwrap().allowance_ids
 }
 
 fn entry(allowance: &str, tap: &str) -> Value {
@@ -97,13 +108,11 @@ async fn taps_settle_once_and_forgeries_are_refused() {
         // Caps lowered to the server's maxima and the balance.
         assert_eq!(issued["total_max_minor"], 2_000);
         assert_eq!(issued["per_tap_max_minor"], 2_000);
-        let id = issued["allowance_id"].as_str().unwrap().to_string();
-        let signed = issued["allowance"].as_str().unwrap().to_string();
-        let (_, keys) = server.admin(Method::GET, "/v1/keys", None).await;
-        let receipt_key = PublicKey::from_base64(keys["receipt_key"].as_str().unwrap()).unwrap();
+        let (id, signed) = allowance_parts(&issued);
+        let key = receipt_key(&server).await;
         let body = Allowance::from_base64(&signed)
             .unwrap()
-            .verify(&receipt_key, now_ms())
+            .verify(&key, now_ms())
             .unwrap();
         assert_eq!(body.tap_key, tap_key.public_key());
 
@@ -183,8 +192,7 @@ async fn a_tap_the_balance_cannot_cover_leaves_a_debt_that_blocks_express_until_
         let (merchant, terminal, phone) = shop(&server, 1_000).await;
         let tap_key = SigningKey::generate().unwrap();
         let (_, issued) = allowance(&server, &phone, &tap_key, 800, 1_000).await;
-        let id = issued["allowance_id"].as_str().unwrap().to_string();
-        let signed = issued["allowance"].as_str().unwrap().to_string();
+        let (id, signed) = allowance_parts(&issued);
         // The rider spends online meanwhile; two offline taps of 600 then
         // arrive: the second can only be partly charged.
         let (instruction, idem) = phone.instruction(&terminal, "ord_online", 300);
@@ -255,8 +263,7 @@ async fn a_lost_phone_is_denied_and_its_later_taps_are_not_charged() {
         let (_merchant, terminal, phone) = shop(&server, 3_000).await;
         let tap_key = SigningKey::generate().unwrap();
         let (_, issued) = allowance(&server, &phone, &tap_key, 500, 2_000).await;
-        let id = issued["allowance_id"].as_str().unwrap().to_string();
-        let signed = issued["allowance"].as_str().unwrap().to_string();
+        let (id, signed) = allowance_parts(&issued);
         // The database may be shared with other tests: look for this
         // device's allowance only.
         assert!(!deny_list(&server, &terminal).await.contains(&id));

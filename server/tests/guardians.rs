@@ -178,18 +178,7 @@ async fn expired_invitations_and_bad_requests_are_refused() {
     let s = TestServer::start().await;
     let rider = s.phone("CNY").await;
     let guardian = s.phone("CNY").await;
-    let inv = s
-        .invite(
-            &rider,
-            "transit_only",
-            json!({"shown_as": "nickname", "nickname": "Leo", "expires_in_s": 1}),
-        )
-        .await;
-    let expires = inv["expires_at_ms"].as_u64().unwrap();
-    // Waits for the clock to pass the expiry (nothing to poll: time must pass).
-    while now_ms() <= expires + 5 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let inv = s.expired_invitation(&rider, "Leo").await;
     let (status, body) = s.accept(&guardian, inv["code"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(code(&body), "invitation_invalid");
@@ -389,25 +378,7 @@ async fn the_device_stream_resumes_after_the_last_seen_id_across_a_restart() {
             .await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let dir = s.dir;
-    let addr = s.server.addr();
-    s.server.shutdown().await;
-    let again = wayfare_server::start(wayfare_server::ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: addr,
-        database_url: None,
-        tls: None,
-    })
-    .await
-    .unwrap();
-    let s = TestServer {
-        base: again.base_url(),
-        admin: again.admin_token(),
-        server: again,
-        dir,
-        http: common::client(),
-        database_url: None,
-    };
+    let s = s.restart().await;
     let (status, _) = s
         .pay_fare(&rider, &tram, "ride-3", 203, Some(flat_fare("Central", 4)))
         .await;

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use crate::common;
+use crate::merchant_scene;
 use crate::metrics_text;
 
 use std::time::Duration;
@@ -74,14 +75,7 @@ async fn metrics_count_payments_refunds_streams_and_backlog() {
         let s = start(url).await;
         let (merchant, terminal, payer) = shop(&s, 10_000).await;
         let owner = s.phone("CNY").await;
-        let (status, body) = s
-            .admin(
-                Method::POST,
-                &format!("/v1/merchants/{}/owner", merchant.merchant_id),
-                Some(json!({"account_id": owner.account_id, "locale": "en"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        merchant_scene::attach_owner(&s, &merchant, &owner).await;
 
         // A payment, its replay, and one refused for want of funds.
         let (ins, idem) = payer.instruction(&terminal, "ord-m-1", 1_000);

@@ -127,6 +127,34 @@ impl Holder {
     }
 }
 
+type Answer = tokio::task::JoinHandle<(StatusCode, Value)>;
+
+/// Pays 100 at `till` (`payer`, `till`, order id) while the test holds the
+/// terminal's row, so the payment stops after writing what it announces,
+/// before it commits; then sends the revocation (`device`, method, path),
+/// and waits until it too waits on the lock or has returned. Answers the
+/// holder to release, the payment and the revocation.
+async fn revoke_during_payment(
+    url: &str,
+    s: &Arc<TestServer>,
+    (payer, till, order): (&Arc<common::Phone>, &Arc<common::Terminal>, &'static str),
+    (device, method, path): (&Arc<common::Phone>, Method, String),
+) -> (Holder, Answer, Answer) {
+    let mut holder = Holder::connect(url).await;
+    holder.lock("terminals", &till.terminal_id).await;
+    let payment = tokio::spawn({
+        let (s, payer, till) = (s.clone(), payer.clone(), till.clone());
+        async move { s.pay_fare(&payer, &till, order, 100, None).await }
+    });
+    holder.wait_for(1, || false).await;
+    let revoke = tokio::spawn({
+        let (s, device) = (s.clone(), device.clone());
+        async move { s.device(&device, method, &path, None).await }
+    });
+    holder.wait_for(2, || revoke.is_finished()).await;
+    (holder, payment, revoke)
+}
+
 /// Issue 8: before, the payment read the rider's bindings without a lock,
 /// so a revocation could commit and return while the payment was still
 /// writing its alert, which then appeared after the revocation. Now the
@@ -145,20 +173,14 @@ async fn no_guardian_alert_follows_a_revocation_that_returned() {
     let till = Arc::new(s.terminal(&merchant).await);
 
     // Stop the payment after it wrote its alert, before it commits.
-    let mut holder = Holder::connect(&url).await;
-    holder.lock("terminals", &till.terminal_id).await;
-    let payment = tokio::spawn({
-        let (s, rider, till) = (s.clone(), rider.clone(), till.clone());
-        async move { s.pay_fare(&rider, &till, "race-1", 100, None).await }
-    });
-    holder.wait_for(1, || false).await;
-
-    let revoke = tokio::spawn({
-        let (s, rider) = (s.clone(), rider.clone());
-        let path = format!("/v1/guardians/bindings/{binding}/revoke");
-        async move { s.device(&rider, Method::POST, &path, None).await }
-    });
-    holder.wait_for(2, || revoke.is_finished()).await;
+    let revoke_path = format!("/v1/guardians/bindings/{binding}/revoke");
+    let (holder, payment, revoke) = revoke_during_payment(
+        &url,
+        &s,
+        (&rider, &till, "race-1"),
+        (&rider, Method::POST, revoke_path),
+    )
+    .await;
     let returned_first = revoke.is_finished();
     let mut at_return = None;
     if returned_first {
@@ -204,18 +226,13 @@ async fn no_merchant_prompt_follows_a_revocation_that_returned() {
         Arc::new(payer),
         Arc::new(owner),
     );
-    let mut holder = Holder::connect(&url).await;
-    holder.lock("terminals", &terminal.terminal_id).await;
-    let payment = tokio::spawn({
-        let (s, payer, terminal) = (s.clone(), payer.clone(), terminal.clone());
-        async move { s.pay_fare(&payer, &terminal, "race-2", 100, None).await }
-    });
-    holder.wait_for(1, || false).await;
-    let revoke = tokio::spawn({
-        let (s, owner) = (s.clone(), owner.clone());
-        async move { s.device(&owner, Method::DELETE, &revoke_path, None).await }
-    });
-    holder.wait_for(2, || revoke.is_finished()).await;
+    let (holder, payment, revoke) = revoke_during_payment(
+        &url,
+        &s,
+        (&payer, &terminal, "race-2"),
+        (&owner, Method::DELETE, revoke_path),
+    )
+    .await;
     holder.release().await;
     let (status, body) = revoke.await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -25,14 +25,7 @@ async fn scene_in(url: Option<String>, currency: &str) -> Scene {
     let payer = s.phone(currency).await;
     s.top_up(&payer.account_id, 100_000, currency).await;
     let owner = s.phone(currency).await;
-    let (status, body) = s
-        .admin(
-            Method::POST,
-            &format!("/v1/merchants/{}/owner", merchant.merchant_id),
-            Some(json!({"account_id": owner.account_id, "locale": "en"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    merchant_scene::attach_owner(&s, &merchant, &owner).await;
     Scene {
         s,
         merchant,

@@ -8,7 +8,6 @@ use common::{now_ms, read, shop, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::certificate::TerminalCertificate;
-use wayfare_server::{start, ServerConfig};
 
 /// Asks the platform API, as `terminal`, to confirm `body`.
 async fn confirmation(
@@ -150,41 +149,15 @@ async fn restart_on_the_same_data_dir_and_port_keeps_keys_and_data() {
         s.server.operator_key(),
         s.server.receipt_key(),
     );
-    let common::TestServer {
-        server, dir, http, ..
-    } = s;
-    server.shutdown().await;
-
-    let again = start(ServerConfig {
-        data_dir: dir.path().to_path_buf(),
-        listen: addr,
-        database_url: None,
-        tls: None,
-    })
-    .await
-    .unwrap();
-    assert_eq!(again.addr(), addr);
-    assert_eq!(again.admin_token(), admin);
-    assert_eq!(again.operator_key(), operator);
-    assert_eq!(again.receipt_key(), receipt);
-    let (status, keys) = read(
-        http.get(format!("{}/v1/keys", again.base_url()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let s = s.restart().await;
+    assert_eq!(s.server.addr(), addr);
+    assert_eq!(s.server.admin_token(), admin);
+    assert_eq!(s.server.operator_key(), operator);
+    assert_eq!(s.server.receipt_key(), receipt);
+    let (status, keys) = read(s.http.get(s.url("/v1/keys")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys["receipt_key"], receipt.to_base64());
 
-    let s = TestServer {
-        base: again.base_url(),
-        admin: again.admin_token(),
-        server: again,
-        dir,
-        http,
-        database_url: None,
-    };
     assert_eq!(s.balance(&phone.account_id).await, 300);
     assert_eq!(s.balance(&merchant.account_id).await, 200);
     // The replayed instruction still resolves to the same payment.

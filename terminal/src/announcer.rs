@@ -69,11 +69,7 @@ fn default_name() -> String {
 pub async fn load_config(path: &Path) -> Result<(TerminalConfig, Option<AnnouncerConfig>)> {
     let text = tokio::fs::read_to_string(path)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot read configuration file",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(TerminalError::file("cannot read configuration file", path))?;
     let (rest, announcer) = split_config(&text)?;
     let mut config = TerminalConfig::from_toml_str(&rest)?;
     config.resolve_paths(path.parent().unwrap_or_else(|| Path::new(".")));
@@ -347,11 +343,10 @@ pub async fn start(
     crate::platform::install_crypto_provider();
     tokio::fs::create_dir_all(data_dir)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot create data directory",
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        .map_err(TerminalError::file(
+            "cannot create data directory",
+            data_dir,
+        ))?;
     let key = crate::keys::load_or_create_key(&data_dir.join("announcer.key")).await?;
     let state = State::open(&data_dir.join("announcer.sled")).await?;
     let client = Client {

@@ -435,11 +435,7 @@ impl TerminalConfig {
     pub async fn from_file(path: &Path) -> Result<Self> {
         let text = tokio::fs::read_to_string(path)
             .await
-            .map_err(|source| TerminalError::File {
-                what: "cannot read configuration file",
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(TerminalError::file("cannot read configuration file", path))?;
         let mut config = Self::from_toml_str(&text).map_err(|e| match e {
             TerminalError::Config(m) => TerminalError::Config(format!("{}: {m}", path.display())),
             other => other,

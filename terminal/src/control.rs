@@ -244,11 +244,7 @@ fn preflight(origin: &str) -> Response {
 /// Reads the control token from `path`, or creates the file (mode 0600)
 /// with a fresh random token when it does not exist.
 pub(crate) async fn load_or_create_token(path: &FilePath) -> Result<String> {
-    let read_err = |source| TerminalError::File {
-        what: "cannot read control token file",
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_err = TerminalError::file("cannot read control token file", path);
     for _ in 0..2 {
         match tokio::fs::read_to_string(path).await {
             Ok(text) => {
@@ -280,11 +276,7 @@ pub(crate) async fn load_or_create_token(path: &FilePath) -> Result<String> {
 }
 
 async fn create_token(path: &FilePath) -> Result<String> {
-    let file_err = |source| TerminalError::File {
-        what: "cannot create control token file",
-        path: path.to_path_buf(),
-        source,
-    };
+    let file_err = TerminalError::file("cannot create control token file", path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(file_err)?;
     }

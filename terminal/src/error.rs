@@ -1,7 +1,7 @@
 //! The terminal's error type: one enum whose messages tell an operator what
 //! to fix.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 use wayfare_protocol::ProtocolError;
@@ -62,6 +62,22 @@ pub enum TerminalError {
     /// A sale could not be entered.
     #[error("{0}")]
     Sale(#[from] crate::sale::SaleError),
+}
+
+impl TerminalError {
+    /// For `map_err`: what a failed file operation on `path` becomes,
+    /// `what` saying which it was (e.g. "cannot read key file"). Every
+    /// file error names its file the same way.
+    pub fn file<'a>(
+        what: &'static str,
+        path: &'a Path,
+    ) -> impl Fn(std::io::Error) -> TerminalError + Copy + 'a {
+        move |source| TerminalError::File {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 impl From<sled::Error> for TerminalError {

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use wayfare_protocol::ids::redact;
 
+use crate::backoff::Backoff;
 use crate::platform::{PlatformClient, PushedPayment};
 
 /// How many pushed payments are remembered.
@@ -89,9 +90,7 @@ pub async fn run_subscription(
     meta: sled::Tree,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    const MIN_BACKOFF: Duration = Duration::from_secs(1);
-    const MAX_BACKOFF: Duration = Duration::from_secs(30);
-    let mut backoff = MIN_BACKOFF;
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     let mut last_id: Option<String> = meta
         .get(LAST_EVENT_KEY)
         .ok()
@@ -107,7 +106,7 @@ pub async fn run_subscription(
         };
         match opened {
             Err(e) => {
-                tracing::debug!(error = %e, retry_in_ms = backoff.as_millis() as u64, "payment event stream unavailable");
+                tracing::debug!(error = %e, retry_in_ms = backoff.next_ms(), "payment event stream unavailable");
             }
             Ok(response) => {
                 tracing::info!("payment event stream connected");
@@ -127,7 +126,7 @@ pub async fn run_subscription(
                             break;
                         }
                         Some(Ok(event)) => {
-                            backoff = MIN_BACKOFF;
+                            backoff.reset();
                             if event.event == "payment.completed" {
                                 match serde_json::from_str::<PushedPayment>(&event.data) {
                                     Ok(p) => {
@@ -150,10 +149,8 @@ pub async fn run_subscription(
                 }
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return,
+        if !backoff.wait(&mut shutdown).await {
+            return;
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

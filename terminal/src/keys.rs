@@ -27,20 +27,12 @@ pub async fn load_or_create_key(path: &Path) -> Result<SigningKey> {
                 .map_err(|e| TerminalError::Identity(format!("key file {}: {e}", path.display())))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(path).await,
-        Err(source) => Err(TerminalError::File {
-            what: "cannot read key file",
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(TerminalError::file("cannot read key file", path)(source)),
     }
 }
 
 async fn create_key(path: &Path) -> Result<SigningKey> {
-    let file_err = |source| TerminalError::File {
-        what: "cannot create key file",
-        path: path.to_path_buf(),
-        source,
-    };
+    let file_err = TerminalError::file("cannot create key file", path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(file_err)?;
     }
@@ -75,22 +67,14 @@ async fn warn_if_readable_by_others(_path: &Path) {}
 pub async fn load_certificate(path: &Path) -> Result<TerminalCertificate> {
     let text = tokio::fs::read_to_string(path)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot read certificate file",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(TerminalError::file("cannot read certificate file", path))?;
     TerminalCertificate::from_base64(text.trim())
         .map_err(|e| TerminalError::Identity(format!("certificate file {}: {e}", path.display())))
 }
 
 /// Writes a certificate file (base64url text), creating parent directories.
 pub async fn save_certificate(path: &Path, certificate: &TerminalCertificate) -> Result<()> {
-    let file_err = |source| TerminalError::File {
-        what: "cannot write certificate file",
-        path: path.to_path_buf(),
-        source,
-    };
+    let file_err = TerminalError::file("cannot write certificate file", path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         tokio::fs::create_dir_all(dir).await.map_err(file_err)?;
     }

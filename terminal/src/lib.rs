@@ -23,6 +23,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 
 pub mod advertise;
 pub mod announcer;
+mod backoff;
 pub mod ble;
 pub mod config;
 pub mod confirm;
@@ -211,11 +212,10 @@ async fn start_inner(
     platform::install_crypto_provider();
     tokio::fs::create_dir_all(&config.data_dir)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot create data directory",
-            path: config.data_dir.clone(),
-            source,
-        })?;
+        .map_err(TerminalError::file(
+            "cannot create data directory",
+            &config.data_dir,
+        ))?;
     let identity = keys::load_identity(&config, now_ms()).await?;
     let reports = ReportQueue::open(&config.data_dir.join("terminal.sled")).await?;
     let meta = reports.meta()?;

@@ -215,11 +215,7 @@ async fn enroll_cmd(args: EnrollArgs) -> Result<(), TerminalError> {
         (Some(t), _) => t.clone(),
         (None, Some(f)) => tokio::fs::read_to_string(f)
             .await
-            .map_err(|source| TerminalError::File {
-                what: "cannot read admin token file",
-                path: f.clone(),
-                source,
-            })?
+            .map_err(TerminalError::file("cannot read admin token file", f))?
             .trim()
             .to_string(),
         (None, None) => {
@@ -304,11 +300,7 @@ async fn enroll_cmd(args: EnrollArgs) -> Result<(), TerminalError> {
         .unwrap_or_else(|| args.data_dir.join("terminal.toml"));
     tokio::fs::write(&out, text)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot write configuration file",
-            path: out.clone(),
-            source,
-        })?;
+        .map_err(TerminalError::file("cannot write configuration file", &out))?;
     println!(
         "enrolled terminal {}; configuration written to {}",
         enrollment.terminal_id,

@@ -128,11 +128,7 @@ fn client_builder(extra_roots: &[reqwest::Certificate]) -> reqwest::ClientBuilde
 pub async fn load_server_roots(path: &Path) -> Result<Vec<reqwest::Certificate>> {
     let pem = tokio::fs::read(path)
         .await
-        .map_err(|source| TerminalError::File {
-            what: "cannot read the server CA file",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(TerminalError::file("cannot read the server CA file", path))?;
     let bad = |reason: String| {
         TerminalError::Config(format!("server CA file {}: {reason}", path.display()))
     };
@@ -193,6 +189,31 @@ pub(crate) async fn status_error(response: reqwest::Response) -> TerminalError {
         retryable,
         message,
     }
+}
+
+/// Sends `request`: its answer when that is a 2xx, else the platform
+/// error the answer carries.
+pub(crate) async fn send_checked(request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    let response = request.send().await.map_err(transport_error)?;
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(status_error(response).await)
+    }
+}
+
+/// Decodes the JSON of a 2xx answer (`what` names it in the error); one
+/// that cannot be read is a platform error, `retryable` as the caller says.
+pub(crate) async fn read_answer<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    what: &str,
+    retryable: bool,
+) -> Result<T> {
+    response.json().await.map_err(|e| TerminalError::Platform {
+        status: None,
+        retryable,
+        message: format!("unreadable {what} answer: {e}"),
+    })
 }
 
 impl PlatformClient {
@@ -262,17 +283,11 @@ impl PlatformClient {
     async fn post_json<T: Serialize>(&self, path: &str, value: &T) -> Result<reqwest::Response> {
         let body = serde_json::to_vec(value)
             .map_err(|e| TerminalError::Store(format!("cannot encode request: {e}")))?;
-        let response = self
-            .signed(&self.http, reqwest::Method::POST, path, body)?
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(status_error(response).await)
-        }
+        send_checked(
+            self.signed(&self.http, reqwest::Method::POST, path, body)?
+                .timeout(REQUEST_TIMEOUT),
+        )
+        .await
     }
 
     /// Asks the platform whether a payment really completed at this
@@ -280,11 +295,7 @@ impl PlatformClient {
     pub async fn confirm(&self, payment_id: &str, order_id: &str) -> Result<Confirmation> {
         let body = serde_json::json!({ "payment_id": payment_id, "order_id": order_id });
         let response = self.post_json("/v1/platform/confirmations", &body).await?;
-        response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable confirmation answer: {e}"),
-        })
+        read_answer(response, "confirmation", true).await
     }
 
     /// Registers a rider with this terminal's platform (P3.5), forwarding
@@ -300,12 +311,7 @@ impl PlatformClient {
         }
         let body = serde_json::json!({ "consent": consent.to_base64() });
         let response = self.post_json("/v1/platform/registrations", &body).await?;
-        let registered: Registered =
-            response.json().await.map_err(|e| TerminalError::Platform {
-                status: None,
-                retryable: true,
-                message: format!("unreadable registration answer: {e}"),
-            })?;
+        let registered: Registered = read_answer(response, "registration", true).await?;
         Ok(registered.registration_id)
     }
 
@@ -324,11 +330,7 @@ impl PlatformClient {
             "token_id": token_id,
         });
         let response = self.post_json("/v1/platform/confirmations", &body).await?;
-        response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable confirmation answer: {e}"),
-        })
+        read_answer(response, "confirmation", true).await
     }
 
     /// Asks what became of an order whose outcome this terminal does not
@@ -337,11 +339,7 @@ impl PlatformClient {
     pub async fn order_status(&self, order_id: &str) -> Result<Confirmation> {
         let body = serde_json::json!({ "order_id": order_id });
         let response = self.post_json("/v1/platform/confirmations", &body).await?;
-        response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable confirmation answer: {e}"),
-        })
+        read_answer(response, "confirmation", true).await
     }
 
     /// Asks whether a top-up offer of this terminal was credited (an
@@ -353,11 +351,7 @@ impl PlatformClient {
         let response = self
             .post_json("/v1/platform/top-up-confirmations", &body)
             .await?;
-        response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable top-up confirmation answer: {e}"),
-        })
+        read_answer(response, "top-up confirmation", true).await
     }
 
     /// Uploads one report; the server is idempotent on `report_id`.
@@ -373,25 +367,16 @@ impl PlatformClient {
         struct Answer {
             deny_list: String,
         }
-        let response = self
+        let request = self
             .signed(
                 &self.http,
                 reqwest::Method::GET,
                 "/v1/platform/express/deny-list",
                 Vec::new(),
             )?
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if !response.status().is_success() {
-            return Err(status_error(response).await);
-        }
-        let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable deny list answer: {e}"),
-        })?;
+            .timeout(REQUEST_TIMEOUT);
+        let response = send_checked(request).await?;
+        let answer: Answer = read_answer(response, "deny list", true).await?;
         wayfare_protocol::ids::b64_decode(&answer.deny_list).map_err(|_| TerminalError::Platform {
             status: None,
             retryable: true,
@@ -410,11 +395,7 @@ impl PlatformClient {
         }
         let body = serde_json::json!({ "taps": taps });
         let response = self.post_json("/v1/platform/express/taps", &body).await?;
-        let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
-            status: None,
-            retryable: true,
-            message: format!("unreadable express settlement answer: {e}"),
-        })?;
+        let answer: Answer = read_answer(response, "express settlement", true).await?;
         Ok(answer.results)
     }
 
@@ -431,12 +412,7 @@ impl PlatformClient {
         if let Some(id) = last_event_id {
             builder = builder.header("last-event-id", id);
         }
-        let response = builder.send().await.map_err(transport_error)?;
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(status_error(response).await)
-        }
+        send_checked(builder).await
     }
 }
 

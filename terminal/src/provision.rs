@@ -8,7 +8,7 @@ use wayfare_protocol::keys::{PublicKey, SigningKey};
 use wayfare_protocol::messages::TerminalKind;
 
 use crate::error::{Result, TerminalError};
-use crate::platform::{endpoint, http_client, status_error, transport_error};
+use crate::platform::{endpoint, http_client, read_answer, send_checked};
 
 /// Where a transit terminal is installed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,22 +105,12 @@ pub async fn enroll(
         location: request.location.as_ref(),
         valid_for_days: request.valid_for_days,
     };
-    let response = http_client()?
+    let request = http_client()?
         .post(endpoint(&base, "/v1/terminals")?)
         .bearer_auth(admin_token)
         .json(&body)
-        .timeout(std::time::Duration::from_secs(15))
-        .send()
-        .await
-        .map_err(transport_error)?;
-    if !response.status().is_success() {
-        return Err(status_error(response).await);
-    }
-    let answer: Answer = response.json().await.map_err(|e| TerminalError::Platform {
-        status: None,
-        retryable: false,
-        message: format!("unreadable enrollment answer: {e}"),
-    })?;
+        .timeout(std::time::Duration::from_secs(15));
+    let answer: Answer = read_answer(send_checked(request).await?, "enrollment", false).await?;
     let certificate = TerminalCertificate::from_base64(&answer.certificate)?;
     let cert_body = certificate
         .verify(&answer.operator_key, crate::now_ms())

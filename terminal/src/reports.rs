@@ -15,6 +15,7 @@ use tokio::sync::{watch, Notify};
 use wayfare_protocol::fare::FareContext;
 use wayfare_protocol::ids::redact;
 
+use crate::backoff::Backoff;
 use crate::error::{Result, TerminalError};
 use crate::platform::PlatformClient;
 
@@ -146,9 +147,7 @@ impl ReportQueue {
     /// when the queue is empty. Cancel-safe: a report is removed only after
     /// the server accepted it.
     pub async fn run_uploader(self, client: PlatformClient, mut shutdown: watch::Receiver<bool>) {
-        const MIN_BACKOFF: Duration = Duration::from_millis(500);
-        const MAX_BACKOFF: Duration = Duration::from_secs(30);
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::for_uploads();
         loop {
             if *shutdown.borrow() {
                 return;
@@ -175,7 +174,7 @@ impl ReportQueue {
             let result = match outcome {
                 Ok(()) => {
                     tracing::info!(report = %redact(&report.report_id), kind = %report.kind, order = %redact(&report.order_id), "report uploaded");
-                    backoff = MIN_BACKOFF;
+                    backoff.reset();
                     self.remove(&key).await
                 }
                 Err(TerminalError::Platform {
@@ -187,12 +186,10 @@ impl ReportQueue {
                     self.reject(&key, &report).await
                 }
                 Err(e) => {
-                    tracing::warn!(report = %redact(&report.report_id), error = %e, retry_in_ms = backoff.as_millis() as u64, "report upload failed; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return,
+                    tracing::warn!(report = %redact(&report.report_id), error = %e, retry_in_ms = backoff.next_ms(), "report upload failed; will retry");
+                    if !backoff.wait(&mut shutdown).await {
+                        return;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     Ok(())
                 }
             };

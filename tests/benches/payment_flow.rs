@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_e2e::connect;
 use wayfare_terminal::RunningTerminal;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -30,12 +31,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 
 async fn one_payment(rider: &RiderWallet, pos: &RunningTerminal) {
     pos.new_sale(100, "bench").await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(pos))
-        .await
-        .unwrap();
+    let session = connect(rider, pos).await;
     session.next_payment_request().await.unwrap();
     session.confirm().await.unwrap();
 }

@@ -65,6 +65,16 @@ pub async fn shop(options: TerminalOptions, funds: u64) -> Shop {
     }
 }
 
+/// Connects `rider`'s wallet to `terminal`, picked by hand (no discovery).
+pub async fn connect(rider: &RiderWallet, terminal: &RunningTerminal) -> Arc<TerminalSession> {
+    rider
+        .wallet
+        .terminals()
+        .connect(manual_terminal(terminal))
+        .await
+        .expect("session")
+}
+
 /// Rings up a sale at `pos`, connects `rider` and waits for the request.
 pub async fn ring_up(
     rider: &RiderWallet,
@@ -73,12 +83,7 @@ pub async fn ring_up(
     description: &str,
 ) -> (Arc<TerminalSession>, PaymentRequestInfo) {
     pos.new_sale(amount_minor, description).await.expect("sale");
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(pos))
-        .await
-        .expect("session");
+    let session = connect(rider, pos).await;
     let request = session.next_payment_request().await.expect("request");
     (session, request)
 }
@@ -89,13 +94,24 @@ pub async fn tap(
     rider: &RiderWallet,
     gate: &RunningTerminal,
 ) -> (wayfare_core::TapOutcome, Arc<TerminalSession>) {
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(gate))
-        .await
-        .expect("session");
+    let session = connect(rider, gate).await;
     (session.tap().await.expect("tap"), session)
+}
+
+/// Pays the fare `session` asks for at an exit gate, which must name
+/// `entry_station` as where the trip began: the request and the payment.
+pub async fn pay_exit_fare(
+    session: &TerminalSession,
+    entry_station: &str,
+) -> (PaymentRequestInfo, wayfare_core::PaymentOutcome) {
+    let wayfare_core::TapOutcome::PaymentRequested { request } = session.tap().await.expect("tap")
+    else {
+        panic!("expected the fare at the exit");
+    };
+    let fare = request.fare.clone().expect("fare details");
+    assert_eq!(fare.entry_station.as_deref(), Some(entry_station));
+    let paid = session.confirm().await.expect("paid");
+    (request, paid)
 }
 
 /// How many payments the rider's wallet history shows.

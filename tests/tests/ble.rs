@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::{TapOutcome, TerminalSession, WalletError};
-use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
+use wayfare_e2e::{metro_gates, pay_exit_fare, pay_sale, payments_in_history, shop};
 use wayfare_protocol::gatt::link::{
     memory_link, FragmentSink, FragmentSource, MemorySink, MemorySource,
 };
@@ -120,12 +120,7 @@ async fn payment_and_trip_over_ble(mtu: u16) {
     assert_fragmented(mtu, &traffic);
 
     let (session, traffic) = connect_over_ble(&shop.rider, &exit, mtu).await;
-    let TapOutcome::PaymentRequested { request } = session.tap().await.unwrap() else {
-        panic!("expected the fare at the exit");
-    };
-    let fare = request.fare.clone().expect("fare details");
-    assert_eq!(fare.entry_station.as_deref(), Some("Harbour"));
-    let paid = session.confirm().await.unwrap();
+    let (request, paid) = pay_exit_fare(&session, "Harbour").await;
     assert_eq!(
         paid.balance_after_minor,
         5_000 - 1_250 - request.amount_minor as i64

@@ -7,24 +7,20 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{
     BindingRole, BindingStatus, GuardianAlert, GuardianScope, ListenerError, PaymentFailure,
     PaymentOutcome, PaymentRequestInfo, RiderName, TapOutcome, WalletError, WalletEventBody,
     WalletListener,
 };
+use wayfare_e2e::connect;
 use wayfare_terminal::RunningTerminal;
 
 const CNY: &str = "CNY";
 
 /// Boards the tram (flat fare) and pays.
 async fn ride(rider: &RiderWallet, tram: &RunningTerminal) -> PaymentOutcome {
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(tram))
-        .await
-        .unwrap();
+    let session = connect(rider, tram).await;
     match session.tap().await.unwrap() {
         TapOutcome::PaymentRequested { .. } => {}
         other => panic!("expected a fare, got {other:?}"),

@@ -9,14 +9,15 @@
 //! Faults come from two loopback proxies: one between the rider's wallet
 //! and the control center, one between the terminal and the control center.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use wayfare_cli::admin::Merchant;
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_cli::local_transit::GateSetup;
-use wayfare_core::{DoneKind, TapOutcome, WalletError};
+use wayfare_core::{DoneKind, PaymentRequestInfo, TapOutcome, TerminalSession, WalletError};
 use wayfare_e2e::fault_proxy::{FaultMode, FaultProxy};
-use wayfare_e2e::{payments_in_history, tap};
+use wayfare_e2e::{connect, payments_in_history, tap};
 use wayfare_terminal::config::TapRole;
 use wayfare_terminal::{RunningTerminal, SaleState};
 use wayfare_testkit::wait_until;
@@ -66,19 +67,6 @@ impl Scene {
         let pos = self.system.pos_terminal(&cafe, CNY, options).await.unwrap();
         (cafe, pos)
     }
-
-    /// The rider's session with `terminal`, typed in by address.
-    async fn connect(
-        &self,
-        terminal: &RunningTerminal,
-    ) -> std::sync::Arc<wayfare_core::TerminalSession> {
-        self.rider
-            .wallet
-            .terminals()
-            .connect(manual_terminal(terminal))
-            .await
-            .unwrap()
-    }
 }
 
 fn in_doubt_orders(t: &RunningTerminal) -> Vec<String> {
@@ -102,6 +90,47 @@ async fn wait_for_state(t: &RunningTerminal, order_id: &str, state: SaleState, w
     .await;
 }
 
+/// Taps at `gate`, which must ask for a fare: the request, and the session
+/// to confirm it in.
+async fn fare_at(s: &Scene, gate: &RunningTerminal) -> (PaymentRequestInfo, Arc<TerminalSession>) {
+    let (outcome, session) = tap(&s.rider, gate).await;
+    let TapOutcome::PaymentRequested { request } = outcome else {
+        panic!("expected a fare, got {outcome:?}");
+    };
+    (request, session)
+}
+
+/// Confirms in `session` while the rider's link to the control center
+/// does `fault`: the phone cannot learn the outcome, so the payment is
+/// left pending.
+async fn confirm_left_pending(s: &Scene, session: &TerminalSession, fault: FaultMode) {
+    s.rider_proxy.set_mode(fault);
+    assert!(matches!(
+        session.confirm().await,
+        Err(WalletError::PaymentPending { .. })
+    ));
+}
+
+/// Waits until a request made now with a 2 s lifetime has expired.
+async fn wait_past_expiry() {
+    let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
+    wait_until(Duration::from_secs(10), "the request expired", || async {
+        std::time::SystemTime::now() > request_expired
+    })
+    .await;
+}
+
+/// The rider paid `amount_minor` exactly once, and the ledger balances.
+async fn assert_charged_once(s: &Scene, amount_minor: u64) {
+    assert_eq!(
+        s.rider.balance().await.unwrap(),
+        5_000 - amount_minor as i64,
+        "charged once"
+    );
+    assert_eq!(payments_in_history(&s.rider).await, 1);
+    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_receipt_printed() {
     let s = scene(5_000).await;
@@ -111,7 +140,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
     s.terminal_proxy.set_mode(FaultMode::Refuse);
 
     let order = pos.new_sale(1_250, "Lunch").await.unwrap();
-    let session = s.connect(&pos).await;
+    let session = connect(&s.rider, &pos).await;
     assert_eq!(
         session.next_payment_request().await.unwrap().order_id,
         order
@@ -138,7 +167,7 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
     // The rider taps again at the same till: the same order comes back, the
     // same instruction is re-sent, the server answers the original payment.
     s.rider_proxy.set_mode(FaultMode::Forward);
-    let session = s.connect(&pos).await;
+    let session = connect(&s.rider, &pos).await;
     assert_eq!(
         session.next_payment_request().await.unwrap().order_id,
         order
@@ -155,11 +184,9 @@ async fn a_lost_answer_at_the_till_then_a_second_tap_is_one_charge_and_one_recei
     wait_for_state(&pos, &order, SaleState::Accepted, Duration::from_secs(10)).await;
     assert_eq!(pos.status().linkage_activations, 1, "printed once");
     assert!(in_doubt_orders(&pos).is_empty());
-    assert_eq!(s.rider.balance().await.unwrap(), 3_750, "charged once");
+    assert_charged_once(&s, 1_250).await;
     assert_eq!(s.system.balance_of(&cafe.account_id).await, 1_250);
-    assert_eq!(payments_in_history(&s.rider).await, 1);
     assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
-    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -167,13 +194,9 @@ async fn a_lost_answer_settles_as_paid_from_the_platform_without_a_second_tap() 
     let s = scene(5_000).await;
     let (_cafe, pos) = s.till(60_000).await;
     let order = pos.new_sale(900, "Tea").await.unwrap();
-    let session = s.connect(&pos).await;
+    let session = connect(&s.rider, &pos).await;
     session.next_payment_request().await.unwrap();
-    s.rider_proxy.set_mode(FaultMode::LoseResponses);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
+    confirm_left_pending(&s, &session, FaultMode::LoseResponses).await;
     // The till hears from the platform (push or confirmation by order).
     wait_for_state(&pos, &order, SaleState::Accepted, Duration::from_secs(10)).await;
     assert_eq!(pos.status().linkage_activations, 1);
@@ -191,21 +214,13 @@ async fn the_control_center_down_for_the_whole_expiry_leaves_the_sale_unpaid_and
     let (cafe, pos) = s.till(2_000).await;
     s.terminal_proxy.set_mode(FaultMode::Refuse);
     let order = pos.new_sale(1_250, "Lunch").await.unwrap();
-    let session = s.connect(&pos).await;
+    let session = connect(&s.rider, &pos).await;
     session.next_payment_request().await.unwrap();
-    s.rider_proxy.set_mode(FaultMode::Refuse);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
+    confirm_left_pending(&s, &session, FaultMode::Refuse).await;
     assert_eq!(state_of(&pos, &order).await, Some(SaleState::InDoubt));
 
     // The control center comes back only after the request expired.
-    let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
-    wait_until(Duration::from_secs(10), "the request expired", || async {
-        std::time::SystemTime::now() > request_expired
-    })
-    .await;
+    wait_past_expiry().await;
     s.terminal_proxy.set_mode(FaultMode::Forward);
     wait_for_state(&pos, &order, SaleState::Unpaid, Duration::from_secs(15)).await;
     assert!(in_doubt_orders(&pos).is_empty());
@@ -263,25 +278,15 @@ async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_f
     assert!(matches!(entered, TapOutcome::Entered { .. }), "{entered:?}");
 
     s.terminal_proxy.set_mode(FaultMode::Refuse);
-    let (outcome, session) = tap(&s.rider, &exit).await;
-    let TapOutcome::PaymentRequested { request } = outcome else {
-        panic!("expected a fare, got {outcome:?}");
-    };
-    s.rider_proxy.set_mode(FaultMode::LoseResponses);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
+    let (request, session) = fare_at(&s, &exit).await;
+    confirm_left_pending(&s, &session, FaultMode::LoseResponses).await;
     assert_eq!(in_doubt_orders(&exit), vec![request.order_id.clone()]);
     assert_eq!(exit.status().linkage_activations, 0);
 
     // Tapping again with the same token gets the same order: no
     // `tap_in_token_used`, no second fare.
     s.rider_proxy.set_mode(FaultMode::Forward);
-    let (outcome, session) = tap(&s.rider, &exit).await;
-    let TapOutcome::PaymentRequested { request: again } = outcome else {
-        panic!("expected the same fare again, got {outcome:?}");
-    };
+    let (again, session) = fare_at(&s, &exit).await;
     assert_eq!(again.order_id, request.order_id);
     assert_eq!(again.amount_minor, request.amount_minor);
     let confirming = tokio::spawn(async move { session.confirm().await });
@@ -291,17 +296,15 @@ async fn a_lost_answer_at_a_tap_out_gate_then_a_second_tap_opens_the_gate_once_f
         paid.terminal_done.as_ref().map(|d| d.outcome),
         Some(DoneKind::Accepted)
     );
-    wait_until(Duration::from_secs(10), "the gate is settled", || async {
-        state_of(&exit, &request.order_id).await == Some(SaleState::Accepted)
-    })
+    wait_for_state(
+        &exit,
+        &request.order_id,
+        SaleState::Accepted,
+        Duration::from_secs(10),
+    )
     .await;
     assert_eq!(exit.status().linkage_activations, 1, "the gate opened once");
-    assert_eq!(
-        s.rider.balance().await.unwrap(),
-        5_000 - request.amount_minor as i64
-    );
-    assert_eq!(payments_in_history(&s.rider).await, 1);
-    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+    assert_charged_once(&s, request.amount_minor).await;
 }
 
 #[tokio::test]
@@ -310,24 +313,16 @@ async fn the_control_center_down_for_the_whole_expiry_at_a_tap_out_gate_charges_
     let (entry, exit) = metro(&s, 2_000).await;
     tap(&s.rider, &entry).await;
     s.terminal_proxy.set_mode(FaultMode::Refuse);
-    let (outcome, session) = tap(&s.rider, &exit).await;
-    let TapOutcome::PaymentRequested { request } = outcome else {
-        panic!("expected a fare, got {outcome:?}");
-    };
-    s.rider_proxy.set_mode(FaultMode::Refuse);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
-    let request_expired = std::time::SystemTime::now() + Duration::from_millis(2_500);
-    wait_until(Duration::from_secs(10), "the request expired", || async {
-        std::time::SystemTime::now() > request_expired
-    })
-    .await;
+    let (request, session) = fare_at(&s, &exit).await;
+    confirm_left_pending(&s, &session, FaultMode::Refuse).await;
+    wait_past_expiry().await;
     s.terminal_proxy.set_mode(FaultMode::Forward);
-    wait_until(Duration::from_secs(15), "the exit is unpaid", || async {
-        state_of(&exit, &request.order_id).await == Some(SaleState::Unpaid)
-    })
+    wait_for_state(
+        &exit,
+        &request.order_id,
+        SaleState::Unpaid,
+        Duration::from_secs(15),
+    )
     .await;
     assert_eq!(exit.status().linkage_activations, 0);
     s.rider_proxy.set_mode(FaultMode::Forward);
@@ -362,22 +357,12 @@ async fn a_lost_answer_on_a_tram_then_a_second_tap_is_one_fare() {
         .await
         .unwrap();
     s.terminal_proxy.set_mode(FaultMode::Refuse);
-    let (outcome, session) = tap(&s.rider, &tram).await;
-    let TapOutcome::PaymentRequested { request } = outcome else {
-        panic!("expected the fare, got {outcome:?}");
-    };
-    s.rider_proxy.set_mode(FaultMode::LoseResponses);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
+    let (request, session) = fare_at(&s, &tram).await;
+    confirm_left_pending(&s, &session, FaultMode::LoseResponses).await;
     assert_eq!(in_doubt_orders(&tram), vec![request.order_id.clone()]);
 
     s.rider_proxy.set_mode(FaultMode::Forward);
-    let (outcome, session) = tap(&s.rider, &tram).await;
-    let TapOutcome::PaymentRequested { request: again } = outcome else {
-        panic!("expected the same fare again, got {outcome:?}");
-    };
+    let (again, session) = fare_at(&s, &tram).await;
     assert_eq!(
         again.order_id, request.order_id,
         "the same order comes back"
@@ -385,17 +370,15 @@ async fn a_lost_answer_on_a_tram_then_a_second_tap_is_one_fare() {
     let confirming = tokio::spawn(async move { session.confirm().await });
     s.terminal_proxy.set_mode(FaultMode::Forward);
     confirming.await.unwrap().expect("paid");
-    wait_until(Duration::from_secs(10), "the fare is settled", || async {
-        state_of(&tram, &request.order_id).await == Some(SaleState::Accepted)
-    })
+    wait_for_state(
+        &tram,
+        &request.order_id,
+        SaleState::Accepted,
+        Duration::from_secs(10),
+    )
     .await;
     assert_eq!(tram.status().linkage_activations, 1);
-    assert_eq!(
-        s.rider.balance().await.unwrap(),
-        5_000 - request.amount_minor as i64
-    );
-    assert_eq!(payments_in_history(&s.rider).await, 1);
-    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
+    assert_charged_once(&s, request.amount_minor).await;
 }
 
 /// The answer is lost at one exit gate (the server did charge the trip),
@@ -421,22 +404,12 @@ async fn a_lost_answer_at_one_exit_then_another_exit_gate_opens_for_the_one_fare
     tap(&s.rider, &entry).await;
 
     s.terminal_proxy.set_mode(FaultMode::Refuse);
-    let (outcome, session) = tap(&s.rider, &exit_a).await;
-    let TapOutcome::PaymentRequested { request } = outcome else {
-        panic!("expected a fare, got {outcome:?}");
-    };
-    s.rider_proxy.set_mode(FaultMode::LoseResponses);
-    assert!(matches!(
-        session.confirm().await,
-        Err(WalletError::PaymentPending { .. })
-    ));
+    let (request, session) = fare_at(&s, &exit_a).await;
+    confirm_left_pending(&s, &session, FaultMode::LoseResponses).await;
 
     // At the other gate: a new order, the same token.
     s.rider_proxy.set_mode(FaultMode::Forward);
-    let (outcome, session) = tap(&s.rider, &exit_b).await;
-    let TapOutcome::PaymentRequested { request: at_b } = outcome else {
-        panic!("expected a fare at the other gate, got {outcome:?}");
-    };
+    let (at_b, session) = fare_at(&s, &exit_b).await;
     assert_ne!(at_b.order_id, request.order_id);
     let paid = session.confirm().await.expect("the gate opens");
     assert_eq!(
@@ -444,12 +417,6 @@ async fn a_lost_answer_at_one_exit_then_another_exit_gate_opens_for_the_one_fare
         Some(DoneKind::Accepted)
     );
     assert_eq!(exit_b.status().linkage_activations, 1);
-    assert_eq!(
-        s.rider.balance().await.unwrap(),
-        5_000 - request.amount_minor as i64,
-        "charged once"
-    );
-    assert_eq!(payments_in_history(&s.rider).await, 1);
+    assert_charged_once(&s, request.amount_minor).await;
     assert_eq!(s.rider.wallet.payments().pending_count().unwrap(), 0);
-    assert_eq!(s.system.admin().ledger_sum().await.unwrap(), 0);
 }

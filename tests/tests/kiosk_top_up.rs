@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::{DoneKind, TapOutcome};
+use wayfare_e2e::connect;
 use wayfare_protocol::top_up::TopUpReceipt;
 use wayfare_terminal::{RunningTerminal, SaleState};
 
@@ -91,12 +92,7 @@ async fn cash_at_the_kiosk_becomes_wallet_money_once_with_receipts_both_sides_ve
     assert_eq!(kiosk.beacon().kind.as_str(), "top_up");
     let order = take_cash(&kiosk, 5_000).await;
 
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&kiosk))
-        .await
-        .unwrap();
+    let session = connect(&rider, &kiosk).await;
     let TapOutcome::TopUpOffered { offer } = session.tap().await.unwrap() else {
         panic!("a kiosk offers a top-up");
     };
@@ -164,12 +160,7 @@ async fn a_phone_that_reconnects_gets_the_same_offer_and_is_credited_once() {
     let order = take_cash(&kiosk, 2_000).await;
 
     // The first session sees the offer and drops without answering.
-    let first = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&kiosk))
-        .await
-        .unwrap();
+    let first = connect(&rider, &kiosk).await;
     let first_offer = first.next_top_up_offer().await.unwrap();
     drop(first);
     // The cashier cannot cancel it now: the phone had the signed offer.
@@ -194,12 +185,7 @@ async fn a_phone_that_reconnects_gets_the_same_offer_and_is_credited_once() {
     }
 
     // Reconnecting: the same order, the same expiry (the same signed offer).
-    let again = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&kiosk))
-        .await
-        .unwrap();
+    let again = connect(&rider, &kiosk).await;
     let offer = again.next_top_up_offer().await.unwrap();
     assert_eq!(offer, first_offer);
     let done = again.accept_top_up().await.unwrap();
@@ -228,12 +214,7 @@ async fn a_declined_offer_goes_back_to_the_cashier_only_once_it_expired_uncredit
     })
     .await;
     let order = take_cash(&kiosk, 1_000).await;
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&kiosk))
-        .await
-        .unwrap();
+    let session = connect(&rider, &kiosk).await;
     session.next_top_up_offer().await.unwrap();
     session.decline_top_up("not mine".into()).await.unwrap();
 

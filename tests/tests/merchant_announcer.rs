@@ -34,19 +34,12 @@ async fn the_terminal_announces_each_order_once_through_its_command_hook() {
     use wayfare_terminal::announcer::{self, AnnouncerConfig};
     let s = shop("zh").await;
     let inv = s
-        .owner
-        .wallet
-        .merchant()
-        .invite_staff(
-            s.shop.merchant_id.clone(),
+        .invite(
             vec![Op::ReceivePrompts],
             vec![Attr::Amount, Attr::PaymentPlatform],
             Some("counter speaker".into()),
-            None,
-            None,
         )
-        .await
-        .unwrap();
+        .await;
     let dir = s.system.new_dir("announcer");
     let out = dir.join("spoken.txt");
     let config = AnnouncerConfig {

@@ -4,12 +4,13 @@
 use crate::merchant_common;
 
 use merchant_common::{next, raw, shop, CNY};
-use wayfare_cli::local::{manual_terminal, TerminalOptions};
+use wayfare_cli::local::TerminalOptions;
 use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{
     HistoryKind, MerchantOperation as Op, MerchantPromptEvent, PromptAttribute as Attr,
     WalletError, WalletEventBody,
 };
+use wayfare_e2e::connect;
 
 fn wire_keys(attr: Attr) -> &'static [&'static str] {
     match attr {
@@ -195,13 +196,7 @@ async fn refusals_are_clear_and_other_merchants_cannot_see_or_act() {
         .await
         .unwrap();
     let order = other_pos.new_sale(300, "x").await.unwrap();
-    let session = s
-        .customer
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&other_pos))
-        .await
-        .unwrap();
+    let session = connect(&s.customer, &other_pos).await;
     session.next_payment_request().await.unwrap();
     session.confirm().await.unwrap();
     let prompt = next(&m.prompts()).await;
@@ -353,19 +348,8 @@ async fn revocation_takes_effect_before_the_next_payment() {
     // ... the revoked phone did not: invited again, its next prompt is the
     // payment after its return.
     let inv = s
-        .owner
-        .wallet
-        .merchant()
-        .invite_staff(
-            s.shop.merchant_id.clone(),
-            vec![Op::ReceivePrompts],
-            vec![Attr::OrderId],
-            None,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+        .invite(vec![Op::ReceivePrompts], vec![Attr::OrderId], None)
+        .await;
     staff
         .wallet
         .merchant()

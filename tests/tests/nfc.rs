@@ -10,7 +10,7 @@ use std::time::Duration;
 use wayfare_cli::local::{LocalSystem, TerminalOptions};
 use wayfare_core::{TapOutcome, TerminalSession};
 use wayfare_e2e::nfc::{virtual_reader, PhoneOnReader, SessionInbox};
-use wayfare_e2e::{metro_gates, pay_sale, payments_in_history, shop};
+use wayfare_e2e::{metro_gates, pay_exit_fare, pay_sale, payments_in_history, shop};
 use wayfare_terminal::nfc::NfcConfig;
 
 fn on_reader(name: &str) -> TerminalOptions {
@@ -77,12 +77,7 @@ async fn a_trip_taps_in_and_out_over_nfc_at_two_gates() {
 
     let phone = PhoneOnReader::place(exit_port, card).await;
     let session = next_session(&mut sessions).await;
-    let TapOutcome::PaymentRequested { request } = session.tap().await.unwrap() else {
-        panic!("expected the fare at the exit");
-    };
-    let fare = request.fare.clone().expect("fare details");
-    assert_eq!(fare.entry_station.as_deref(), Some("Harbour"));
-    let paid = session.confirm().await.unwrap();
+    let (request, paid) = pay_exit_fare(&session, "Harbour").await;
     assert_eq!(
         paid.balance_after_minor,
         2_000 - request.amount_minor as i64

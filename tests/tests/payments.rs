@@ -3,7 +3,7 @@
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions, TramSetup};
 use wayfare_core::{DoneKind, WalletError};
-use wayfare_e2e::{ring_up, shop, Shop};
+use wayfare_e2e::{connect, ring_up, shop, Shop};
 use wayfare_protocol::receipt::Receipt;
 use wayfare_terminal::SaleState;
 
@@ -67,12 +67,7 @@ async fn tram_happy_path_carries_the_fare_context() {
     let rider = system.rider("Lin", None).await.unwrap();
     system.fund(&rider, 1_000).await.unwrap();
 
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&tram))
-        .await
-        .unwrap();
+    let session = connect(&rider, &tram).await;
     let request = session.next_payment_request().await.unwrap();
     assert_eq!(request.amount_minor, setup.fare_minor);
     let fare = request

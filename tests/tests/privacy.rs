@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_core::{DoneKind, PlatformRegistration};
+use wayfare_e2e::{connect, shop, Shop};
 use wayfare_protocol::consent::is_pseudonym;
 use wayfare_protocol::receipt::Receipt;
 use wayfare_terminal::RunningTerminal;
@@ -44,12 +45,7 @@ async fn pay(
     identify: bool,
 ) -> (Option<String>, String, String) {
     let order = pos.new_sale(300, "Tea").await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(pos))
-        .await
-        .unwrap();
+    let session = connect(rider, pos).await;
     let shown = if identify {
         let shared = session.identify(false).await.unwrap();
         assert!(!shared.registration_requested);
@@ -160,23 +156,15 @@ async fn registrations_until(
 
 #[tokio::test]
 async fn a_rider_registers_with_consent_then_revokes() {
-    wayfare_e2e::init();
-    let system = LocalSystem::start().await.unwrap();
-    let cafe = system.merchant("Corner Café", "CNY").await.unwrap();
-    let pos = system
-        .pos_terminal(&cafe, "CNY", TerminalOptions::default())
-        .await
-        .unwrap();
-    let rider = system.rider("Mei", None).await.unwrap();
-    system.fund(&rider, 1_000).await.unwrap();
+    let Shop {
+        system: _system,
+        cafe,
+        pos,
+        rider,
+    } = shop(TerminalOptions::default(), 1_000).await;
 
     pos.new_sale(200, "Scone").await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = connect(&rider, &pos).await;
     let shared = session.identify(true).await.unwrap();
     assert!(shared.registration_requested);
     // Once per session.
@@ -217,12 +205,7 @@ async fn at_a_tram_registration_comes_after_the_tap() {
     let tram = wayfare_e2e::city_tram(&system).await;
     let rider = system.rider("Lin", None).await.unwrap();
     system.fund(&rider, 1_000).await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&tram))
-        .await
-        .unwrap();
+    let session = connect(&rider, &tram).await;
 
     // Before the tap a transit terminal expects the tap-in: registering
     // then is refused on the phone, nothing is sent.

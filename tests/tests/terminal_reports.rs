@@ -4,29 +4,23 @@
 
 use std::time::Duration;
 
-use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
+use wayfare_cli::local::TerminalOptions;
+use wayfare_e2e::{connect, shop, Shop};
 
 #[tokio::test]
 async fn reports_made_during_an_outage_arrive_when_the_server_returns() {
-    wayfare_e2e::init();
-    let mut system = LocalSystem::start().await.unwrap();
-    let cafe = system.merchant("Corner Café", "CNY").await.unwrap();
-    let pos = system
-        .pos_terminal(&cafe, "CNY", TerminalOptions::default())
-        .await
-        .unwrap();
-    let rider = system.rider("Mei", None).await.unwrap();
+    let Shop {
+        mut system,
+        cafe: _,
+        pos,
+        rider,
+    } = shop(TerminalOptions::default(), 0).await;
 
     // The control center goes away; a rider declines at the POS meanwhile
     // (the session itself needs no server).
     system.stop_server().await;
     let order = pos.new_sale(450, "Muffin").await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = connect(&rider, &pos).await;
     session.next_payment_request().await.unwrap();
     session.decline("not today".into()).await.unwrap();
     assert_eq!(

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use wayfare_testkit::now_ms;
 
 use axum::http::header;
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions, TramSetup};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions, TramSetup};
 use wayfare_core::{GuardianAlert, PaymentOutcome, TapOutcome};
+use wayfare_e2e::connect;
 use wayfare_terminal::config::{PositionConfig, StopConfig};
 use wayfare_terminal::position::gtfs::{single_vehicle_feed, VehicleStopStatus};
 use wayfare_terminal::position::{PositionSource, PositionStatus};
@@ -108,12 +109,7 @@ async fn wait_for(
 /// Boards the tram and pays the flat fare; returns the request's
 /// description and the outcome.
 async fn board(rider: &RiderWallet, tram: &RunningTerminal) -> (String, PaymentOutcome) {
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(tram))
-        .await
-        .unwrap();
+    let session = connect(rider, tram).await;
     let description = match session.tap().await.unwrap() {
         TapOutcome::PaymentRequested { request } => request.description,
         other => panic!("expected a fare, got {other:?}"),

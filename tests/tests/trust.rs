@@ -4,6 +4,7 @@
 
 use wayfare_cli::local::{manual_terminal, LocalSystem, TerminalOptions};
 use wayfare_core::WalletError;
+use wayfare_e2e::connect;
 use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::messages::{DoneOutcome, SessionMessage};
 use wayfare_protocol::receipt::{Receipt, ReceiptBody};
@@ -114,12 +115,7 @@ async fn forged_tampered_and_replayed_receipts_keep_the_gate_shut() {
     let rider = system.rider("Mei", None).await.unwrap();
     system.fund(&rider, 5_000).await.unwrap();
     pos.new_sale(700, "Sandwich").await.unwrap();
-    let session = rider
-        .wallet
-        .terminals()
-        .connect(manual_terminal(&pos))
-        .await
-        .unwrap();
+    let session = connect(&rider, &pos).await;
     session.next_payment_request().await.unwrap();
     let genuine = session.confirm().await.unwrap().receipt.receipt_base64;
     assert_eq!(pos.status().linkage_activations, 1);

@@ -177,13 +177,13 @@ impl EventQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
 
     #[tokio::test]
     async fn events_persist_in_order_until_acknowledged_and_deduplicate() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
+        let scratch = ScratchDb::new();
         let (first, second) = {
-            let store = Store::open(path.clone()).await.unwrap();
+            let store = scratch.open().await;
             let q = EventQueue::new(&store).unwrap();
             let first = q
                 .push_once(
@@ -210,7 +210,7 @@ mod tests {
             (first, second)
         };
         // Reopened: both still pending, oldest first (a restart loses nothing).
-        let store = Store::open(path.clone()).await.unwrap();
+        let store = scratch.open().await;
         let q = EventQueue::new(&store).unwrap();
         let pending = q.pending(10).unwrap();
         assert_eq!(

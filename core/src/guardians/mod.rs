@@ -11,8 +11,6 @@ mod types;
 use std::sync::Arc;
 
 use reqwest::Method;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::json;
 
 pub use stream::GuardianAlertStream;
@@ -22,7 +20,7 @@ pub use types::{
 };
 
 use crate::error::WalletError;
-use crate::http::Signer;
+use crate::http::check_server_id;
 use crate::wallet::WalletInner;
 use store::AlertStore;
 use types::WireAlert;
@@ -42,15 +40,9 @@ impl std::fmt::Debug for GuardiansApi {
     }
 }
 
-/// Binding ids go into URL paths: only the server's id characters.
+/// Ids go into URL paths: only the server's id characters.
 fn check_binding_id(id: &str) -> Result<(), WalletError> {
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(WalletError::invalid(
-            "binding_id: not a binding id (expected bnd_…)",
-        ));
-    }
-    Ok(())
+    check_server_id("binding_id", "binding", "bnd", id)
 }
 
 impl GuardiansApi {
@@ -58,33 +50,14 @@ impl GuardiansApi {
         Self { inner }
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<T, WalletError> {
-        let (_, id) = self.inner.device()?;
-        let signer = Signer {
-            key: &id.key,
-            key_id: &id.device_id,
-        };
-        let (_, answer) = self
-            .inner
-            .api
-            .signed(method, path, body, &signer, &[])
-            .await?;
-        Ok(answer)
-    }
-
     async fn act(&self, binding_id: &str, action: &str) -> Result<GuardianBinding, WalletError> {
         check_binding_id(binding_id)?;
-        self.call::<(), _>(
-            Method::POST,
-            &format!("/v1/guardians/bindings/{binding_id}/{action}"),
-            None,
-        )
-        .await
+        self.inner
+            .device_send(
+                Method::POST,
+                &format!("/v1/guardians/bindings/{binding_id}/{action}"),
+            )
+            .await
     }
 }
 
@@ -112,7 +85,8 @@ impl GuardiansApi {
         if let Some(s) = expires_in_s {
             body["expires_in_s"] = json!(s);
         }
-        self.call(Method::POST, "/v1/guardians/invitations", Some(&body))
+        self.inner
+            .device_call(Method::POST, "/v1/guardians/invitations", Some(&body))
             .await
     }
 
@@ -121,34 +95,32 @@ impl GuardiansApi {
     /// (unknown, expired, used or one's own: one answer, so codes cannot be
     /// probed), `AlreadyBound`, or `TooManyAttempts` (try again later).
     pub async fn accept_invitation(&self, code: String) -> Result<GuardianBinding, WalletError> {
-        self.call(
-            Method::POST,
-            "/v1/guardians/invitations/accept",
-            Some(&json!({ "code": code })),
-        )
-        .await
+        self.inner
+            .device_call(
+                Method::POST,
+                "/v1/guardians/invitations/accept",
+                Some(&json!({ "code": code })),
+            )
+            .await
     }
 
     /// The caller's bindings as rider and as guardian (active ones, and
     /// ended ones too when `include_ended`).
     pub async fn bindings(&self, include_ended: bool) -> Result<GuardianBindings, WalletError> {
-        self.call::<(), _>(
-            Method::GET,
-            &format!("/v1/guardians/bindings?include_ended={include_ended}"),
-            None,
-        )
-        .await
+        self.inner
+            .device_send(
+                Method::GET,
+                &format!("/v1/guardians/bindings?include_ended={include_ended}"),
+            )
+            .await
     }
 
     /// One binding of the caller (rider or guardian side).
     pub async fn binding(&self, binding_id: String) -> Result<GuardianBinding, WalletError> {
         check_binding_id(&binding_id)?;
-        self.call::<(), _>(
-            Method::GET,
-            &format!("/v1/guardians/bindings/{binding_id}"),
-            None,
-        )
-        .await
+        self.inner
+            .device_send(Method::GET, &format!("/v1/guardians/bindings/{binding_id}"))
+            .await
     }
 
     /// Rider: ends a binding; no alert is made after this returns.
@@ -177,12 +149,13 @@ impl GuardiansApi {
         if let Some(offset) = utc_offset_minutes {
             body["utc_offset_minutes"] = json!(offset);
         }
-        self.call(
-            Method::PUT,
-            &format!("/v1/guardians/bindings/{binding_id}/limit"),
-            Some(&body),
-        )
-        .await
+        self.inner
+            .device_call(
+                Method::PUT,
+                &format!("/v1/guardians/bindings/{binding_id}/limit"),
+                Some(&body),
+            )
+            .await
     }
 
     /// The alerts this phone received as guardian, oldest first (the newest
@@ -211,10 +184,10 @@ impl GuardiansApi {
             alerts: Vec<serde_json::Value>,
         }
         let page: Page = self
-            .call::<(), _>(
+            .inner
+            .device_send(
                 Method::GET,
                 &format!("/v1/guardians/alerts?limit={SYNC_LIMIT}"),
-                None,
             )
             .await?;
         let mut fresh: Vec<(u64, WireAlert)> = Vec::new();

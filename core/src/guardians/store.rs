@@ -10,22 +10,18 @@
 //! Alerts kept by earlier versions under `alert/` + `event_id` are moved
 //! when the tree is opened.
 
-use crate::store::{Store, StoreError};
+use crate::store::stream_tree::{Area, StreamTree};
+use crate::store::StoreError;
 
 use super::types::GuardianAlert;
 
-const TREE: &str = "guardian_alerts";
-const CURSOR: &[u8] = b"cursor";
 const ALERT_PREFIX: &[u8] = b"newest/";
 /// Where versions before schema 2 kept alerts (oldest first).
 const OLD_ALERT_PREFIX: &[u8] = b"alert/";
 const SEEN_PREFIX: &str = "seen/";
 
 fn corrupt(reason: impl ToString) -> StoreError {
-    StoreError::Corrupt {
-        tree: TREE,
-        reason: reason.to_string(),
-    }
+    StoreError::corrupt(Alerts::TREE, reason)
 }
 
 fn alert_key(event_id: u64) -> Vec<u8> {
@@ -34,69 +30,37 @@ fn alert_key(event_id: u64) -> Vec<u8> {
     key
 }
 
-/// A handle on the tree. Cheap to create.
-#[derive(Clone)]
-pub(crate) struct AlertStore {
-    store: Store,
-    tree: sled::Tree,
+/// The guardian area: alerts kept under old keys are moved on open.
+pub(crate) enum Alerts {}
+
+impl Area for Alerts {
+    const TREE: &'static str = "guardian_alerts";
+
+    fn opened(tree: &sled::Tree) -> Result<(), StoreError> {
+        move_old_alerts(tree)
+    }
 }
 
-impl AlertStore {
-    /// The tree of an open store.
-    pub(crate) fn new(store: &Store) -> Result<Self, StoreError> {
-        let tree = store.tree(TREE)?;
-        move_old_alerts(&tree)?;
-        Ok(Self {
-            store: store.clone(),
-            tree,
-        })
-    }
+/// A handle on the tree. Cheap to create.
+pub(crate) type AlertStore = StreamTree<Alerts>;
 
+impl AlertStore {
     /// Keeps `alert` and marks its id seen; false (and nothing written)
     /// when an alert with this id was already kept.
     pub(crate) fn keep_first(&self, alert: &GuardianAlert) -> Result<bool, StoreError> {
         let seen = format!("{SEEN_PREFIX}{}", alert.alert_id).into_bytes();
-        let first = self
-            .tree
-            .compare_and_swap(
-                seen,
-                None as Option<&[u8]>,
-                Some(&alert.event_id.to_be_bytes()[..]),
-            )?
-            .is_ok();
+        let first = self.mark_first(seen, &alert.event_id.to_be_bytes())?;
         if first {
             let raw = serde_json::to_vec(alert).map_err(corrupt)?;
-            self.tree.insert(alert_key(alert.event_id), raw)?;
+            self.tree().insert(alert_key(alert.event_id), raw)?;
         }
         Ok(first)
-    }
-
-    /// The last server event id handled.
-    pub(crate) fn cursor(&self) -> Result<Option<u64>, StoreError> {
-        match self.tree.get(CURSOR)? {
-            None => Ok(None),
-            Some(raw) => {
-                let bytes: [u8; 8] = raw
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| corrupt("cursor is not 8 bytes"))?;
-                Ok(Some(u64::from_be_bytes(bytes)))
-            }
-        }
-    }
-
-    /// Moves the cursor forward (never back) and flushes everything.
-    pub(crate) async fn advance(&self, event_id: u64) -> Result<(), StoreError> {
-        if self.cursor()?.is_none_or(|c| event_id > c) {
-            self.tree.insert(CURSOR, &event_id.to_be_bytes())?;
-        }
-        self.store.flush().await
     }
 
     /// Kept alerts, oldest first, at most `limit` of the newest.
     pub(crate) fn alerts(&self, limit: usize) -> Result<Vec<GuardianAlert>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree.scan_prefix(ALERT_PREFIX).take(limit) {
+        for item in self.tree().scan_prefix(ALERT_PREFIX).take(limit) {
             let (_, raw) = item?;
             out.push(serde_json::from_slice(&raw).map_err(corrupt)?);
         }
@@ -125,6 +89,7 @@ fn move_old_alerts(tree: &sled::Tree) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
 
     fn alert(event_id: u64, alert_id: &str) -> GuardianAlert {
         GuardianAlert {
@@ -148,10 +113,9 @@ mod tests {
 
     #[tokio::test]
     async fn alerts_are_kept_once_and_the_cursor_survives_a_restart() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
+        let scratch = ScratchDb::new();
         {
-            let store = Store::open(path.clone()).await.unwrap();
+            let store = scratch.open().await;
             let alerts = AlertStore::new(&store).unwrap();
             assert!(alerts.keep_first(&alert(3, "alr_a")).unwrap());
             assert!(!alerts.keep_first(&alert(9, "alr_a")).unwrap());
@@ -159,7 +123,7 @@ mod tests {
             alerts.advance(5).await.unwrap();
             alerts.advance(4).await.unwrap();
         }
-        let store = Store::open(path).await.unwrap();
+        let store = scratch.open().await;
         let alerts = AlertStore::new(&store).unwrap();
         assert_eq!(alerts.cursor().unwrap(), Some(5));
         let kept: Vec<_> = alerts
@@ -175,9 +139,9 @@ mod tests {
 
     #[tokio::test]
     async fn alerts_kept_oldest_first_by_an_earlier_version_are_moved() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("db")).await.unwrap();
-        let tree = store.tree(TREE).unwrap();
+        let scratch = ScratchDb::new();
+        let store = scratch.open().await;
+        let tree = store.tree(Alerts::TREE).unwrap();
         for id in [7u64, 2, 11] {
             let mut key = OLD_ALERT_PREFIX.to_vec();
             key.extend_from_slice(&id.to_be_bytes());

@@ -18,7 +18,6 @@ use serde_json::{json, Value};
 use wayfare_protocol::ids::{hex_lower, new_id, sha256};
 
 use crate::error::WalletError;
-use crate::http::Signer;
 use crate::wallet::WalletInner;
 
 mod store;
@@ -56,17 +55,7 @@ impl MerchantApi {
         path: &str,
         body: Option<Value>,
     ) -> Result<T, WalletError> {
-        let (_, id) = self.inner.device()?;
-        let signer = Signer {
-            key: &id.key,
-            key_id: &id.device_id,
-        };
-        let (_, answer) = self
-            .inner
-            .api
-            .signed(method, path, body.as_ref(), &signer, &[])
-            .await?;
-        Ok(answer)
+        self.inner.device_call(method, path, body.as_ref()).await
     }
 }
 

@@ -14,7 +14,7 @@ use wayfare_protocol::PROTOCOL_VERSION;
 use super::PaymentError;
 use crate::clock::now_ms;
 use crate::error::WalletError;
-use crate::http::{HttpError, PaymentBody, PaymentResult, Signer, WalletResponse};
+use crate::http::{HttpError, PaymentBody, PaymentResult, WalletResponse};
 use crate::store::outbox::{IntentState, PaymentIntent};
 use crate::store::receipts::ReceiptRecord;
 use crate::store::Store;
@@ -155,10 +155,7 @@ pub(crate) async fn submit(
             Some(&PaymentBody {
                 instruction: &intent.instruction,
             }),
-            &Signer {
-                key: &id.key,
-                key_id: &id.device_id,
-            },
+            &id.signer(),
             &[("idempotency-key", &intent.idempotency_key)],
         )
         .await;
@@ -236,16 +233,7 @@ pub(crate) async fn submit(
 async fn current_balance(inner: &WalletInner, id: &DeviceIdentity) -> Option<i64> {
     inner
         .api
-        .signed::<(), WalletResponse>(
-            Method::GET,
-            "/v1/wallet",
-            None,
-            &Signer {
-                key: &id.key,
-                key_id: &id.device_id,
-            },
-            &[],
-        )
+        .signed::<(), WalletResponse>(Method::GET, "/v1/wallet", None, &id.signer(), &[])
         .await
         .ok()
         .map(|(_, w)| w.balance_minor)

@@ -7,7 +7,7 @@ use wayfare_protocol::ids::redact;
 
 use super::PaymentsApi;
 use crate::error::WalletError;
-use crate::http::{PointsRateJson, Signer};
+use crate::http::PointsRateJson;
 
 /// What loyalty points are worth at a merchant.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -97,10 +97,7 @@ impl PaymentsApi {
                 Method::GET,
                 &format!("/v1/merchants/{merchant_id}/points-rate"),
                 None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await?;

@@ -16,7 +16,6 @@ use wayfare_protocol::ids::{new_id, redact};
 
 use crate::clock::now_ms;
 use crate::error::WalletError;
-use crate::http::Signer;
 use crate::store::StoreError;
 use crate::wallet::{DeviceIdentity, WalletInner};
 
@@ -70,10 +69,7 @@ pub(crate) async fn pseudonym_for(
         }
         tracing::warn!(target: "wayfare_core::session", merchant = %redact(merchant_id), "dropping a malformed cached pseudonym");
     }
-    let signer = Signer {
-        key: &id.key,
-        key_id: &id.device_id,
-    };
+    let signer = id.signer();
     let (_, answer): (_, PseudonymAnswer) = inner
         .api
         .signed::<(), _>(

@@ -156,6 +156,7 @@ pub(crate) enum KeepError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
     use wayfare_protocol::certificate::{CertificateBody, TerminalCertificate};
     use wayfare_protocol::keys::SigningKey;
     use wayfare_protocol::messages::TerminalKind;
@@ -212,8 +213,8 @@ mod tests {
 
     #[tokio::test]
     async fn genuine_tokens_are_kept_until_expiry_or_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("db")).await.unwrap();
+        let scratch = ScratchDb::new();
+        let store = scratch.open().await;
         let tokens = TapInStore::new(&store).unwrap();
         let operator = SigningKey::generate().unwrap();
         let other = SigningKey::generate().unwrap();
@@ -249,8 +250,8 @@ mod tests {
     /// terminal, or a token naming another terminal than the session's.
     #[tokio::test]
     async fn only_tokens_from_a_placed_entry_terminal_of_the_session_are_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("db")).await.unwrap();
+        let scratch = ScratchDb::new();
+        let store = scratch.open().await;
         let tokens = TapInStore::new(&store).unwrap();
         let operator = SigningKey::generate().unwrap();
         let op = operator.public_key();

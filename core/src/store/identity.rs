@@ -98,11 +98,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
 
     #[tokio::test]
     async fn identity_and_pins_survive_reopen_and_pins_never_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
+        let scratch = ScratchDb::new();
         let id = StoredIdentity {
             sealed_seed: "c2VlZA".into(),
             account_id: "acc_1".into(),
@@ -113,7 +113,7 @@ mod tests {
             registered_at_ms: 1,
         };
         {
-            let store = Store::open(path.clone()).await.unwrap();
+            let store = scratch.open().await;
             assert_eq!(store.identity().unwrap(), None);
             store.save_pending_seed("c2VlZA").await.unwrap();
             assert_eq!(store.pending_seed().unwrap().as_deref(), Some("c2VlZA"));
@@ -128,7 +128,7 @@ mod tests {
                 .unwrap();
             assert_eq!(pinned.operator_key.as_deref(), Some("op"));
         }
-        let store = Store::open(path).await.unwrap();
+        let store = scratch.open().await;
         assert_eq!(store.identity().unwrap(), Some(id));
         let pinned = store
             .pin_keys(&PinnedKeys {

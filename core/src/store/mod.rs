@@ -15,6 +15,7 @@
 pub(crate) mod identity;
 pub(crate) mod outbox;
 pub(crate) mod receipts;
+pub(crate) mod stream_tree;
 
 use std::path::PathBuf;
 
@@ -59,6 +60,17 @@ pub(crate) enum StoreError {
     /// sled, or the runtime shutting down): the writes may not be durable.
     #[error("could not make the wallet's writes durable: {0}")]
     Flush(String),
+}
+
+impl StoreError {
+    /// A record of `tree` that could not be decoded (each area names its
+    /// own tree, so the message says where).
+    pub(crate) fn corrupt(tree: &'static str, reason: impl ToString) -> Self {
+        Self::Corrupt {
+            tree,
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// Result alias of the store.
@@ -191,17 +203,11 @@ impl Store {
 }
 
 fn encode<T: Serialize>(tree: &'static str, value: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
-        tree,
-        reason: e.to_string(),
-    })
+    serde_json::to_vec(value).map_err(|e| StoreError::corrupt(tree, e))
 }
 
 fn decode<T: DeserializeOwned>(tree: &'static str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        tree,
-        reason: e.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(tree, e))
 }
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
 
     pub(crate) fn intent(key: &str, created_at_ms: u64) -> PaymentIntent {
         PaymentIntent {
@@ -131,16 +132,15 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn intent_survives_reopen_and_states_are_tracked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
+        let scratch = ScratchDb::new();
         {
-            let store = Store::open(path.clone()).await.unwrap();
+            let store = scratch.open().await;
             store.put_intent(&intent("idem_b", 2)).await.unwrap();
             store.put_intent(&intent("idem_a", 1)).await.unwrap();
             store.put_intent(&intent("idem_c", 3)).await.unwrap();
             assert_eq!(store.pending_count().unwrap(), 3);
         }
-        let store = Store::open(path.clone()).await.unwrap();
+        let store = scratch.open().await;
         let pending = store.pending_intents().unwrap();
         let keys: Vec<_> = pending.iter().map(|i| i.idempotency_key.as_str()).collect();
         assert_eq!(keys, ["idem_a", "idem_b", "idem_c"]);
@@ -163,7 +163,7 @@ pub(crate) mod tests {
         store.put_intent(&retried).await.unwrap();
         drop(store);
 
-        let store = Store::open(path).await.unwrap();
+        let store = scratch.open().await;
         assert_eq!(store.pending_count().unwrap(), 1);
         assert_eq!(store.intent("idem_a").unwrap().unwrap().state, done.state);
         assert_eq!(store.intent("idem_b").unwrap().unwrap().state, failed.state);

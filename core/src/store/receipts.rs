@@ -113,6 +113,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::ScratchDb;
 
     fn record(payment_id: &str, at: u64) -> ReceiptRecord {
         ReceiptRecord {
@@ -136,15 +137,14 @@ mod tests {
 
     #[tokio::test]
     async fn receipts_are_newest_first_deduplicated_and_durable() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
+        let scratch = ScratchDb::new();
         {
-            let store = Store::open(path.clone()).await.unwrap();
+            let store = scratch.open().await;
             store.put_receipt(&record("pay_a", 5)).await.unwrap();
             store.put_receipt(&record("pay_b", 300)).await.unwrap();
             store.put_receipt(&record("pay_a", 5)).await.unwrap();
         }
-        let store = Store::open(path).await.unwrap();
+        let store = scratch.open().await;
         let all = store.recent_receipts(10).unwrap();
         let ids: Vec<_> = all.iter().map(|r| r.payment_id.as_str()).collect();
         assert_eq!(ids, ["pay_b", "pay_a"]);

@@ -11,7 +11,7 @@ use super::stream::{deliver, TopUpStream};
 use super::types::{ProvidersResponse, StartBody, TopUp, TopUpProvider, TopUpStarted, WireIntent};
 use crate::account::AccountApi;
 use crate::error::WalletError;
-use crate::http::{HttpError, Signer};
+use crate::http::HttpError;
 
 /// Maps the server's refusals of a top-up to what the app can act on.
 fn top_up_error(provider: &str, e: HttpError) -> WalletError {
@@ -93,19 +93,10 @@ impl AccountApi {
         };
         let (_, intent): (_, WireIntent) = inner
             .api
-            .signed(
-                Method::POST,
-                "/v1/top-ups",
-                Some(&body),
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
-                &[],
-            )
+            .signed(Method::POST, "/v1/top-ups", Some(&body), &id.signer(), &[])
             .await
             .map_err(|e| top_up_error(&provider, e))?;
-        tracing::info!(target: "wayfare_core::top_ups", reference = %redact(&intent.reference), provider = %provider, "top-up started");
+        tracing::info!(target: "wayfare_core::top_ups", reference = %redact(&intent.top_up.reference), provider = %provider, "top-up started");
         let started = intent.started();
         if started.status == super::TopUpStatus::Confirmed {
             let finished = TopUp {
@@ -137,10 +128,7 @@ impl AccountApi {
                 Method::GET,
                 &format!("/v1/top-ups/{reference}"),
                 None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await
@@ -166,10 +154,7 @@ impl AccountApi {
                 Method::GET,
                 "/v1/top-ups/providers",
                 None,
-                &Signer {
-                    key: &id.key,
-                    key_id: &id.device_id,
-                },
+                &id.signer(),
                 &[],
             )
             .await?;

@@ -95,20 +95,49 @@ pub struct TopUpProvider {
     pub currencies: Vec<String>,
 }
 
-/// A top-up as the server's routes answer it.
+/// What the server says of a top-up both in its routes' answers and in
+/// its `top_up.completed` / `top_up.failed` device events.
 #[derive(Debug, Deserialize)]
-pub(crate) struct WireIntent {
+pub(crate) struct WireTopUp {
     pub reference: String,
     pub provider: String,
     pub status: String,
     pub amount_minor: u64,
     pub currency: String,
     #[serde(default)]
-    pub checkout_url: Option<String>,
-    #[serde(default)]
     pub top_up_id: Option<String>,
     #[serde(default)]
     pub failure_reason: Option<String>,
+}
+
+impl WireTopUp {
+    fn formatted_amount(&self) -> String {
+        format_amount(&self.currency, signed(self.amount_minor))
+    }
+
+    /// The app's record, its status last changed at `updated_at_ms`.
+    fn into_top_up(self, updated_at_ms: u64) -> TopUp {
+        TopUp {
+            formatted_amount: self.formatted_amount(),
+            status: TopUpStatus::parse(&self.status),
+            updated_at_ms,
+            reference: self.reference,
+            provider: self.provider,
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            top_up_id: self.top_up_id,
+            failure_reason: self.failure_reason,
+        }
+    }
+}
+
+/// A top-up as the server's routes answer it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireIntent {
+    #[serde(flatten)]
+    pub top_up: WireTopUp,
+    #[serde(default)]
+    pub checkout_url: Option<String>,
     pub created_at_ms: u64,
     pub expires_at_ms: u64,
     #[serde(default)]
@@ -117,62 +146,37 @@ pub(crate) struct WireIntent {
 
 impl WireIntent {
     pub(crate) fn started(self) -> TopUpStarted {
+        let t = self.top_up;
         TopUpStarted {
-            formatted_amount: format_amount(&self.currency, signed(self.amount_minor)),
-            status: TopUpStatus::parse(&self.status),
-            reference: self.reference,
-            provider: self.provider,
+            formatted_amount: t.formatted_amount(),
+            status: TopUpStatus::parse(&t.status),
+            reference: t.reference,
+            provider: t.provider,
             checkout_url: self.checkout_url,
-            amount_minor: self.amount_minor,
-            currency: self.currency,
+            amount_minor: t.amount_minor,
+            currency: t.currency,
             expires_at_ms: self.expires_at_ms,
         }
     }
 
     pub(crate) fn top_up(self) -> TopUp {
-        TopUp {
-            formatted_amount: format_amount(&self.currency, signed(self.amount_minor)),
-            status: TopUpStatus::parse(&self.status),
-            updated_at_ms: self.completed_at_ms.unwrap_or(self.created_at_ms),
-            reference: self.reference,
-            provider: self.provider,
-            amount_minor: self.amount_minor,
-            currency: self.currency,
-            top_up_id: self.top_up_id,
-            failure_reason: self.failure_reason,
-        }
+        let updated_at_ms = self.completed_at_ms.unwrap_or(self.created_at_ms);
+        self.top_up.into_top_up(updated_at_ms)
     }
 }
 
 /// The data of a `top_up.completed` / `top_up.failed` device event.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireEvent {
-    pub reference: String,
-    pub provider: String,
-    pub status: String,
-    pub amount_minor: u64,
-    pub currency: String,
-    #[serde(default)]
-    pub top_up_id: Option<String>,
-    #[serde(default)]
-    pub failure_reason: Option<String>,
+    #[serde(flatten)]
+    pub top_up: WireTopUp,
     #[serde(default)]
     pub at_ms: Option<u64>,
 }
 
 impl WireEvent {
     pub(crate) fn top_up(self) -> TopUp {
-        TopUp {
-            formatted_amount: format_amount(&self.currency, signed(self.amount_minor)),
-            status: TopUpStatus::parse(&self.status),
-            updated_at_ms: self.at_ms.unwrap_or_else(now_ms),
-            reference: self.reference,
-            provider: self.provider,
-            amount_minor: self.amount_minor,
-            currency: self.currency,
-            top_up_id: self.top_up_id,
-            failure_reason: self.failure_reason,
-        }
+        self.top_up.into_top_up(self.at_ms.unwrap_or_else(now_ms))
     }
 }
 

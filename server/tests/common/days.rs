@@ -28,7 +28,12 @@ pub fn unused_past_day() -> (String, i64) {
     (format!("{y:04}-{m:02}-{d:02}"), days * 86_400_000)
 }
 
-pub fn today() -> String {
-    let (y, m, d) = civil(now_ms() as i64 / 86_400_000);
+/// The UTC date (`YYYY-MM-DD`) of a Unix time in ms.
+pub fn utc_date(at_ms: u64) -> String {
+    let (y, m, d) = civil((at_ms / 86_400_000) as i64);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+pub fn today() -> String {
+    utc_date(now_ms())
 }

@@ -5,7 +5,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use wayfare_protocol::fare::{FareContext, FareDirection, FareMode, TripEntry};
-use wayfare_protocol::keys::SigningKey;
 use wayfare_testkit::sse::SseReader;
 
 use super::{now_ms, Merchant, Phone, Terminal, TestServer};
@@ -30,6 +29,24 @@ impl TestServer {
                 &[],
             )
             .await
+    }
+
+    /// An invitation by `rider` (transit only, naming it `nickname`) that
+    /// lived one second and has expired.
+    pub async fn expired_invitation(&self, rider: &Phone, nickname: &str) -> Value {
+        let inv = self
+            .invite(
+                rider,
+                "transit_only",
+                json!({"shown_as": "nickname", "nickname": nickname, "expires_in_s": 1}),
+            )
+            .await;
+        let expires = inv["expires_at_ms"].as_u64().unwrap();
+        // Nothing to poll: the clock itself must pass the expiry.
+        while now_ms() <= expires + 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        inv
     }
 
     /// Rider invites; returns the invitation JSON.
@@ -80,25 +97,11 @@ impl TestServer {
 
     /// A tram or gate terminal at a station, with a UTC offset.
     pub async fn tram_terminal(&self, merchant: &Merchant, station: &str, offset: i64) -> Terminal {
-        let key = SigningKey::generate().unwrap();
-        let (status, body) = self
-            .admin(
-                Method::POST,
-                "/v1/terminals",
-                Some(json!({"merchant_id": merchant.merchant_id, "kind": "tram",
-                    "terminal_key": key.public_key().to_base64(),
-                    "location": {"line": "T1", "vehicle": "tram 1207", "station": station,
-                        "direction_from": "Airport", "direction_towards": "Harbour",
-                        "utc_offset_minutes": offset}})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        Terminal {
-            terminal_id: body["terminal_id"].as_str().unwrap().into(),
-            merchant_id: merchant.merchant_id.clone(),
-            certificate: body["certificate"].as_str().unwrap().into(),
-            key,
-        }
+        let fields = json!({"kind": "tram",
+            "location": {"line": "T1", "vehicle": "tram 1207", "station": station,
+                "direction_from": "Airport", "direction_towards": "Harbour",
+                "utc_offset_minutes": offset}});
+        self.register_terminal(merchant, fields).await
     }
 
     /// Pays `amount` at `terminal` with a fare context; returns status and body.

@@ -129,6 +129,35 @@ impl TestServer {
         }
     }
 
+    /// Shuts the server down and starts it again on the same data
+    /// directory, database and port: what a test finds after a restart.
+    pub async fn restart(self) -> Self {
+        let addr = self.server.addr();
+        let TestServer {
+            server,
+            dir,
+            database_url,
+            ..
+        } = self;
+        server.shutdown().await;
+        let again = wayfare_server::start(ServerConfig {
+            data_dir: dir.path().to_path_buf(),
+            listen: addr,
+            database_url: database_url.clone(),
+            tls: None,
+        })
+        .await
+        .unwrap();
+        Self {
+            base: again.base_url(),
+            admin: again.admin_token(),
+            server: again,
+            dir,
+            http: client(),
+            database_url,
+        }
+    }
+
     /// A connection pool on the server's database, for a test to look at
     /// (or age) rows the API does not show.
     pub async fn database(&self) -> sqlx::AnyPool {
@@ -207,14 +236,21 @@ impl TestServer {
     }
 
     pub async fn terminal(&self, merchant: &Merchant) -> Terminal {
+        self.register_terminal(merchant, json!({"kind": "pos", "label": "till 1"}))
+            .await
+    }
+
+    /// Registers a terminal of `merchant` with a fresh key; `fields` (an
+    /// object) gives its kind and the rest of the request.
+    pub async fn register_terminal(&self, merchant: &Merchant, fields: Value) -> Terminal {
         let key = SigningKey::generate().unwrap();
+        let mut request = json!({"merchant_id": merchant.merchant_id,
+            "terminal_key": key.public_key().to_base64()});
+        for (name, value) in fields.as_object().unwrap() {
+            request[name] = value.clone();
+        }
         let (status, body) = self
-            .admin(
-                Method::POST,
-                "/v1/terminals",
-                Some(json!({"merchant_id": merchant.merchant_id, "kind": "pos",
-                    "terminal_key": key.public_key().to_base64(), "label": "till 1"})),
-            )
+            .admin(Method::POST, "/v1/terminals", Some(request))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         Terminal {

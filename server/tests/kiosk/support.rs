@@ -20,22 +20,14 @@ pub struct Kiosk {
 }
 
 pub async fn kiosk_of_kind(s: &TestServer, merchant: &Merchant, kind: &str) -> Kiosk {
-    let key = SigningKey::generate().unwrap();
-    let (status, body) = s
-        .admin(
-            Method::POST,
-            "/v1/terminals",
-            Some(json!({"merchant_id": merchant.merchant_id, "kind": kind,
-                "terminal_key": key.public_key().to_base64(), "label": "counter 1"})),
-        )
+    let t = s
+        .register_terminal(merchant, json!({"kind": kind, "label": "counter 1"}))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     Kiosk {
-        terminal_id: body["terminal_id"].as_str().unwrap().into(),
-        merchant_id: merchant.merchant_id.clone(),
-        certificate: TerminalCertificate::from_base64(body["certificate"].as_str().unwrap())
-            .unwrap(),
-        key,
+        terminal_id: t.terminal_id,
+        merchant_id: t.merchant_id,
+        certificate: TerminalCertificate::from_base64(&t.certificate).unwrap(),
+        key: t.key,
     }
 }
 

@@ -45,10 +45,9 @@ pub async fn scene(url: Option<String>) -> Scene {
     scene_on(TestServer::start_with(url).await).await
 }
 
-/// The scene on a server already started (with options of its own).
-pub async fn scene_on(s: TestServer) -> Scene {
-    let (merchant, terminal, payer) = shop(&s, 100_000).await;
-    let owner = s.phone("CNY").await;
+/// The operator makes `owner` the owner of `merchant` (English prompts);
+/// it must succeed. Answers the new membership.
+pub async fn attach_owner(s: &TestServer, merchant: &Merchant, owner: &Phone) -> Value {
     let (status, body) = s
         .admin(
             Method::POST,
@@ -57,6 +56,14 @@ pub async fn scene_on(s: TestServer) -> Scene {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The scene on a server already started (with options of its own).
+pub async fn scene_on(s: TestServer) -> Scene {
+    let (merchant, terminal, payer) = shop(&s, 100_000).await;
+    let owner = s.phone("CNY").await;
+    let body = attach_owner(&s, &merchant, &owner).await;
     assert_eq!(body["role"], "owner");
     Scene {
         s,

@@ -33,6 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::sorted_keys;
 use crate::common::now_ms;
 
 pub const KEY_ID: &str = "ABC123DEFG";
@@ -202,17 +203,9 @@ fn check_request(headers: &HeaderMap, body: &Value) -> Result<(), String> {
     if !headers_ok {
         return Err(format!("headers {headers:?}"));
     }
-    let keys = |v: &Value| -> Vec<String> {
-        let mut k: Vec<String> = v
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        k.sort();
-        k
-    };
-    let shape_ok = keys(body) == ["aps", "id", "kind"]
-        && keys(&body["aps"]) == ["alert", "content-available", "sound"]
-        && keys(&body["aps"]["alert"]) == ["body", "title"]
+    let shape_ok = sorted_keys(body) == ["aps", "id", "kind"]
+        && sorted_keys(&body["aps"]) == ["alert", "content-available", "sound"]
+        && sorted_keys(&body["aps"]["alert"]) == ["body", "title"]
         && body["aps"]["sound"] == "default"
         && body["aps"]["content-available"] == 1;
     if shape_ok {
@@ -234,12 +227,7 @@ async fn push(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let provider_token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("bearer "))
-        .unwrap_or_default()
-        .to_string();
+    let provider_token = super::credential(&headers, "bearer");
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let mut recorded = apple.recorded.lock().unwrap();
     if version != Version::HTTP_2 {

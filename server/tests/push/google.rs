@@ -21,6 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::PrivatePkcs8KeyDer;
 use serde_json::{json, Value};
 
+use super::sorted_keys;
 use crate::common::now_ms;
 
 /// The test service account (tests/fixtures/push: a test-only key).
@@ -187,19 +188,11 @@ async fn token(State(google): State<Google>, headers: HeaderMap, body: Bytes) ->
 
 /// Checks the exact shape of a send's body; returns what is wrong.
 fn check_message(body: &Value) -> Result<(), String> {
-    let keys = |v: &Value| -> Vec<String> {
-        let mut k: Vec<String> = v
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        k.sort();
-        k
-    };
     let m = &body["message"];
-    let shape_ok = keys(body) == ["message"]
-        && keys(m) == ["android", "data", "token"]
-        && keys(&m["data"]) == ["body", "id", "kind", "title"]
-        && keys(&m["android"]) == ["collapse_key", "priority", "ttl"]
+    let shape_ok = sorted_keys(body) == ["message"]
+        && sorted_keys(m) == ["android", "data", "token"]
+        && sorted_keys(&m["data"]) == ["body", "id", "kind", "title"]
+        && sorted_keys(&m["android"]) == ["collapse_key", "priority", "ttl"]
         && m["android"]["priority"] == "HIGH"
         && m["android"]["collapse_key"] == m["data"]["id"]
         && m["android"]["ttl"]
@@ -225,12 +218,7 @@ async fn send(
         recorded.problems.push(format!("path /v1/projects/{tail}"));
         return StatusCode::NOT_FOUND.into_response();
     }
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .to_string();
+    let bearer = super::credential(&headers, "Bearer");
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Err(e) = check_message(&body) {
         recorded.problems.push(e);

@@ -48,6 +48,29 @@ pub fn verify_jwt(
     Ok((part(header)?, part(claims)?))
 }
 
+/// A JSON object's keys, sorted (none for anything else): both stand-ins
+/// check a body's exact shape key by key.
+pub fn sorted_keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}
+
+/// The credential of an `authorization: <scheme> <credential>` header
+/// (empty when there is none): the stand-ins record what they were sent.
+pub fn credential(headers: &axum::http::HeaderMap, scheme: &str) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(scheme))
+        .and_then(|v| v.strip_prefix(' '))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// An FCM registration token as Android apps get them.
 pub const FCM_TOKEN: &str = "dXNlcjE:APA91bH-test_token.guardian-a";
 /// An APNs device token: 32 bytes in hex.

@@ -3,13 +3,13 @@
 //! replayed tap is refused even before upload).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::{watch, Notify};
 use wayfare_protocol::ids::redact;
 
+use crate::backoff::Backoff;
 use crate::error::{Result, TerminalError};
 use crate::platform::PlatformClient;
 
@@ -122,9 +122,7 @@ impl ExpressQueue {
         platform: PlatformClient,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        const MIN_BACKOFF: Duration = Duration::from_millis(500);
-        const MAX_BACKOFF: Duration = Duration::from_secs(30);
-        let mut backoff = MIN_BACKOFF;
+        let mut backoff = Backoff::for_uploads();
         loop {
             if *shutdown.borrow() {
                 return;
@@ -145,7 +143,7 @@ impl ExpressQueue {
             };
             match outcome {
                 Ok(results) if results.len() == batch.len() => {
-                    backoff = MIN_BACKOFF;
+                    backoff.reset();
                     for ((key, tap), result) in batch.iter().zip(results) {
                         log_result(tap, &result);
                         if let Err(e) = self.pending.remove(key) {
@@ -164,12 +162,10 @@ impl ExpressQueue {
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, queued = batch.len(), retry_in_ms = backoff.as_millis() as u64, "express tap upload failed; will retry");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => return,
+                    tracing::warn!(error = %e, queued = batch.len(), retry_in_ms = backoff.next_ms(), "express tap upload failed; will retry");
+                    if !backoff.wait(&mut shutdown).await {
+                        return;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

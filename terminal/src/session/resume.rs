@@ -70,13 +70,7 @@ impl Session {
                     message,
                     "the trip was paid at another gate of the operator; nothing charged here",
                 ),
-                Err(detail) => Verdict::new(
-                    SaleState::Refused,
-                    "linkage_failed",
-                    payment_id,
-                    "Payment confirmed, but the device did not switch on; please ask staff",
-                    detail,
-                ),
+                Err(detail) => Verdict::linkage_failed(payment_id, detail),
             },
             Ok(_) => Verdict::new(
                 SaleState::Refused,

@@ -41,6 +41,18 @@ impl Verdict {
             settled_elsewhere: false,
         }
     }
+
+    /// The platform confirmed the payment but the linkage device did not
+    /// switch on (`detail` says why): refused, and the phone is told so.
+    pub(super) fn linkage_failed(payment_id: Option<String>, detail: String) -> Self {
+        Self::new(
+            SaleState::Refused,
+            "linkage_failed",
+            payment_id,
+            "Payment confirmed, but the device did not switch on; please ask staff",
+            detail,
+        )
+    }
 }
 impl Session {
     pub(super) async fn pay(
@@ -252,13 +264,7 @@ impl Session {
                 message,
                 format!("payment confirmed by the platform ({by:?})"),
             ),
-            Err(detail) => Verdict::new(
-                SaleState::Refused,
-                "linkage_failed",
-                payment_id,
-                "Payment confirmed, but the device did not switch on; please ask staff",
-                detail,
-            ),
+            Err(detail) => Verdict::linkage_failed(payment_id, detail),
         }
     }
 

@@ -6,11 +6,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wayfare_cli::admin::Merchant;
-use wayfare_cli::local::{manual_terminal, LocalSystem, RiderWallet, TerminalOptions};
+use wayfare_cli::local::{LocalSystem, RiderWallet, TerminalOptions};
 use wayfare_cli::merchant_cmd::attach_owner;
 use wayfare_core::{
     ExternalNotice, MerchantOperation as Op, MerchantPrompt, PromptAttribute as Attr, PromptStream,
+    StaffInvitation,
 };
+use wayfare_e2e::connect;
 use wayfare_terminal::RunningTerminal;
 
 pub const CNY: &str = "CNY";
@@ -58,22 +60,31 @@ pub async fn shop(locale: &str) -> Shop {
 }
 
 impl Shop {
-    pub async fn staff(&self, ops: Vec<Op>, content: Vec<Attr>) -> RiderWallet {
-        let staff = self.system.rider("Staff", None).await.unwrap();
-        let inv = self
-            .owner
+    /// The owner invites a staff phone allowed `ops` and shown `content`.
+    pub async fn invite(
+        &self,
+        ops: Vec<Op>,
+        content: Vec<Attr>,
+        label: Option<String>,
+    ) -> StaffInvitation {
+        self.owner
             .wallet
             .merchant()
             .invite_staff(
                 self.shop.merchant_id.clone(),
                 ops,
                 content,
-                None,
+                label,
                 None,
                 None,
             )
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn staff(&self, ops: Vec<Op>, content: Vec<Attr>) -> RiderWallet {
+        let staff = self.system.rider("Staff", None).await.unwrap();
+        let inv = self.invite(ops, content, None).await;
         staff
             .wallet
             .merchant()
@@ -86,13 +97,7 @@ impl Shop {
     /// The customer pays at the POS; returns (order id, payment id).
     pub async fn pay(&self, amount: u64) -> (String, String) {
         let order = self.pos.new_sale(amount, "tea").await.unwrap();
-        let session = self
-            .customer
-            .wallet
-            .terminals()
-            .connect(manual_terminal(&self.pos))
-            .await
-            .unwrap();
+        let session = connect(&self.customer, &self.pos).await;
         session.next_payment_request().await.unwrap();
         let outcome = session.confirm().await.unwrap();
         (order, outcome.payment_id)

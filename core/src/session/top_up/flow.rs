@@ -16,7 +16,7 @@ use super::claims::{ClaimError, ClaimStore, StoredClaim};
 use super::{check_offer, check_receipt, Offered, TopUpOfferInfo, TopUpOutcome};
 use crate::clock::now_ms;
 use crate::error::WalletError;
-use crate::http::{HttpError, Signer};
+use crate::http::HttpError;
 use crate::payments::execute::RETRY_BUDGET;
 use crate::payments::PaymentError;
 use crate::session::link::{Phase, SessionCore, ABORT_TIMEOUT};
@@ -189,10 +189,7 @@ impl TerminalSession {
                         offer: &kept.offer,
                         claim: &kept.claim,
                     }),
-                    &Signer {
-                        key: &id.key,
-                        key_id: &id.device_id,
-                    },
+                    &id.signer(),
                     &[],
                 )
                 .await;
