@@ -7,7 +7,7 @@ use crate::db::exec::{sql, Exec};
 use wayfare_protocol::ids::new_ordered_id;
 use wayfare_protocol::money::Currency;
 
-use crate::db::to_u64;
+use crate::db::{to_u64, Backend};
 use crate::error::ApiError;
 use crate::ledger::pending::{self, PendingPoints};
 
@@ -110,57 +110,101 @@ pub(crate) async fn post(
     Ok(())
 }
 
+/// Moves a leg's points (`$1` to account `$2`) and reads them back; the
+/// covered form is conditional, so it is correct under concurrency on both
+/// backends, like the money ledger's covered debit.
+macro_rules! move_points {
+    (plain) => {
+        "UPDATE accounts SET points = points + $1 WHERE id = $2 RETURNING points"
+    };
+    (covered) => {
+        "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0 \
+         RETURNING points"
+    };
+}
+/// The leg's entry: `$3`… are its id, movement, kind, payment and time.
+macro_rules! insert_entry {
+    () => {
+        "INSERT INTO points_entries (id, movement_id, kind, account_id, points, points_after, \
+         payment_id, created_at_ms) "
+    };
+}
+/// SQLite: the entry, after the move ran as a statement of its own (its
+/// points after as `$8`). SQLite has no data-modifying `WITH`; its
+/// statements run in the call.
+const ENTRY_SQLITE: &str = concat!(
+    insert_entry!(),
+    "VALUES ($3, $4, $5, $2, $1, $8, $6, $7) RETURNING points_after"
+);
+/// PostgreSQL: the move and the entry in one statement (one round trip);
+/// no row when the move changed none.
+macro_rules! leg_postgres {
+    ($move:tt) => {
+        concat!(
+            "WITH moved AS (",
+            move_points!($move),
+            ") ",
+            insert_entry!(),
+            "SELECT $3, $4, $5, $2, $1, points, $6, $7 FROM moved RETURNING points_after"
+        )
+    };
+}
+
 /// Moves one leg's points and adds its entry.
 async fn post_leg(
     conn: &mut dyn Exec,
     movement: &PointsMovement<'_>,
     leg: &PointsLeg,
 ) -> Result<(), ApiError> {
-    // One statement moves the points and reads them back; the covered one
-    // is conditional, so it is correct under concurrency on both backends,
-    // like the money ledger's covered debit.
-    let updated: Option<(i64,)> = if leg.require_cover && leg.points < 0 {
-        sql(
-            "UPDATE accounts SET points = points + $1 WHERE id = $2 AND points + $1 >= 0 \
-             RETURNING points",
-        )
-    } else {
-        sql("UPDATE accounts SET points = points + $1 WHERE id = $2 RETURNING points")
-    }
+    let covered = leg.require_cover && leg.points < 0;
+    let postgres = conn.backend() == Backend::Postgres;
+    let entry = sql(match (postgres, covered) {
+        (true, true) => leg_postgres!(covered),
+        (true, false) => leg_postgres!(plain),
+        (false, _) => ENTRY_SQLITE,
+    })
     .bind(leg.points)
     .bind(leg.account_id.clone())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((points,)) = updated else {
-        let held = crate::accounts::store::find_in(&mut *conn, &leg.account_id)
-            .await?
-            .map(|a| a.points);
-        return Err(match held {
-            Some(held) => ApiError::InsufficientPoints(format!(
-                "the wallet has {held} points, fewer than the {} to spend",
-                -leg.points
-            )),
-            None => ApiError::NotFound("account not found".into()),
-        });
-    };
-    sql(
-        "INSERT INTO points_entries (id, movement_id, kind, account_id, points, \
-         points_after, payment_id, created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
     .bind(
         new_ordered_id("pte", to_u64(movement.at_ms))
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     )
     .bind(movement.movement_id.to_string())
     .bind(movement.kind)
-    .bind(leg.account_id.clone())
-    .bind(leg.points)
-    .bind(points)
     .bind(movement.payment_id.map(str::to_string))
-    .bind(movement.at_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .bind(movement.at_ms);
+    let entry = if postgres {
+        Some(entry)
+    } else {
+        let moved: Option<(i64,)> = sql(if covered {
+            move_points!(covered)
+        } else {
+            move_points!(plain)
+        })
+        .bind(leg.points)
+        .bind(leg.account_id.clone())
+        .fetch_optional(&mut *conn)
+        .await?;
+        moved.map(|(points,)| entry.bind(points))
+    };
+    let written: Option<(i64,)> = match entry {
+        Some(entry) => entry.fetch_optional(&mut *conn).await?,
+        None => None,
+    };
+    if written.is_some() {
+        return Ok(());
+    }
+    // Nothing moved: the account could not cover the leg, or is gone.
+    let held = crate::accounts::store::find_in(&mut *conn, &leg.account_id)
+        .await?
+        .map(|a| a.points);
+    Err(match held {
+        Some(held) => ApiError::InsufficientPoints(format!(
+            "the wallet has {held} points, fewer than the {} to spend",
+            -leg.points
+        )),
+        None => ApiError::NotFound("account not found".into()),
+    })
 }
 
 /// Points moved between one account and the loyalty account of a

@@ -14,9 +14,10 @@ use axum::response::sse::Event;
 use futures::Stream;
 use wayfare_protocol::ids::redact;
 
-use crate::db::exec::{sql, Exec};
+use crate::db::exec::Exec;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::streams::numbered::{self, numbered, Numbered};
 use crate::streams::sse;
 use crate::streams::wakeups::Subscription;
 
@@ -24,6 +25,14 @@ use crate::streams::wakeups::Subscription;
 const FETCH_AFTER: &str =
     "SELECT seq, kind, data FROM account_events WHERE account_id = $1 AND seq > $2 \
      ORDER BY seq LIMIT $3";
+
+/// An account's events are numbered by `accounts.event_seq`.
+const APPEND: Numbered = numbered!(
+    next: "UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    insert: "INSERT INTO account_events (account_id, seq, kind, data, created_at_ms)",
+    sqlite: "VALUES ($1, $5, $2, $3, $4) RETURNING seq",
+    postgres: "SELECT $1, event_seq, $2, $3, $4 FROM next RETURNING seq",
+);
 
 /// Appends an event for `account_id` inside the caller's transaction and
 /// returns its sequence number (the SSE event id). Call
@@ -35,25 +44,12 @@ pub async fn append(
     data: &str,
     at_ms: i64,
 ) -> Result<i64, ApiError> {
-    // One statement takes the next number and locks the row until commit
-    // (RETURNING: SQLite ≥ 3.35 and PostgreSQL), so numbers commit in order.
-    let (seq,): (i64,) =
-        sql("UPDATE accounts SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
-            .bind(account_id.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
-    sql(
-        "INSERT INTO account_events (account_id, seq, kind, data, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(account_id.to_string())
-    .bind(seq)
-    .bind(kind.to_string())
-    .bind(data.to_string())
-    .bind(at_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(seq)
+    numbered::append(conn, &APPEND, account_id, |row| {
+        row.bind(kind.to_string())
+            .bind(data.to_string())
+            .bind(at_ms)
+    })
+    .await
 }
 
 /// The events of `account_id` after `after_seq`, then (with

@@ -3,7 +3,7 @@
 //!
 //! - [`device`] and [`terminal`]: the per-account and per-terminal outboxes
 //!   (`account_events`, `terminal_events`), appended inside the commit that
-//!   makes an event;
+//!   makes an event, both numbered by [`numbered`];
 //! - [`sse`]: the server-sent-event response that replays an outbox after
 //!   `Last-Event-ID` and then follows it (or, for a background catch-up,
 //!   ends once caught up);
@@ -17,6 +17,7 @@
 pub(crate) mod cluster;
 pub(crate) mod device;
 pub(crate) mod listen;
+mod numbered;
 pub(crate) mod routes;
 pub(crate) mod sse;
 pub(crate) mod terminal;

@@ -4,7 +4,8 @@
 
 use std::convert::Infallible;
 
-use crate::db::exec::{sql, Exec};
+use crate::db::exec::Exec;
+use crate::streams::numbered::{self, numbered, Numbered};
 use axum::response::sse::Event;
 use futures::Stream;
 use wayfare_protocol::ids::redact;
@@ -19,6 +20,14 @@ const FETCH_AFTER: &str =
     "SELECT seq, kind, data FROM terminal_events WHERE terminal_id = $1 AND seq > $2 \
      ORDER BY seq LIMIT $3";
 
+/// A terminal's events are numbered by `terminals.event_seq`.
+const APPEND: Numbered = numbered!(
+    next: "UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq",
+    insert: "INSERT INTO terminal_events (terminal_id, seq, kind, payment_id, data, created_at_ms)",
+    sqlite: "VALUES ($1, $6, $2, $3, $4, $5) RETURNING seq",
+    postgres: "SELECT $1, event_seq, $2, $3, $4, $5 FROM next RETURNING seq",
+);
+
 /// Appends an event for `terminal_id` inside the caller's transaction and
 /// returns its sequence number. Call [`AppState::notify_terminal`] after
 /// the commit.
@@ -30,25 +39,13 @@ pub async fn append(
     data: &str,
     at_ms: i64,
 ) -> Result<i64, ApiError> {
-    // One statement takes the next number and locks the row until commit.
-    let (seq,): (i64,) =
-        sql("UPDATE terminals SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
-            .bind(terminal_id.to_string())
-            .fetch_one(&mut *conn)
-            .await?;
-    sql(
-        "INSERT INTO terminal_events (terminal_id, seq, kind, payment_id, data, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(terminal_id.to_string())
-    .bind(seq)
-    .bind(kind.to_string())
-    .bind(payment_id.to_string())
-    .bind(data.to_string())
-    .bind(at_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(seq)
+    numbered::append(conn, &APPEND, terminal_id, |row| {
+        row.bind(kind.to_string())
+            .bind(payment_id.to_string())
+            .bind(data.to_string())
+            .bind(at_ms)
+    })
+    .await
 }
 
 /// The latest sequence number of a terminal (0 when it has no events).
