@@ -110,6 +110,7 @@ mod tests {
     use sqlx::{ConnectOptions, Connection};
     use wayfare_testkit::poll::{wait_until, PATIENCE};
 
+    use super::super::test_rows::insert_account;
     use super::super::Db;
 
     /// Accounts in the database file itself, read as if the log did not
@@ -157,13 +158,11 @@ mod tests {
                 rows.push(tokio::spawn(async move {
                     db.write_tx(move |conn| {
                         Box::pin(async move {
-                            sqlx::query(
-                                "INSERT INTO accounts (id, kind, display_name, currency, \
-                                 created_at_ms) VALUES ($1, 'user', $2, 'EUR', 0)",
+                            insert_account(
+                                conn,
+                                format!("acc_stream_{round}_{n}"),
+                                "x".repeat(12_000),
                             )
-                            .bind(format!("acc_stream_{round}_{n}"))
-                            .bind("x".repeat(12_000))
-                            .execute(&mut *conn)
                             .await?;
                             Ok(())
                         })
@@ -200,13 +199,7 @@ mod tests {
         for i in 0..20 {
             db.write_tx(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
-                         VALUES ($1, 'user', 'x', 'EUR', 0)",
-                    )
-                    .bind(format!("acc_ckpt_{i}"))
-                    .execute(&mut *conn)
-                    .await?;
+                    insert_account(conn, format!("acc_ckpt_{i}"), "x".into()).await?;
                     Ok(())
                 })
             })

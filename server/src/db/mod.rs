@@ -28,6 +28,8 @@ mod checkpoint;
 pub mod exec;
 mod group_commit;
 mod sqlite_writer;
+#[cfg(test)]
+mod test_rows;
 
 use checkpoint::WalState;
 use exec::Exec;

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::db::exec::sql;
+use crate::db::test_rows::{assert_answers, insert_account, refusal};
 use crate::db::Db;
-use crate::error::ApiError;
 
 async fn db() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -23,15 +23,9 @@ async fn a_failing_transaction_in_a_batch_rolls_back_alone() {
         calls.push(tokio::spawn(async move {
             db.write_tx(move |conn| {
                 Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
-                         VALUES ($1, 'user', 'x', 'EUR', 0)",
-                    )
-                    .bind(format!("acc_gc_{i}"))
-                    .execute(&mut *conn)
-                    .await?;
+                    insert_account(conn, format!("acc_gc_{i}"), "x".into()).await?;
                     if i % 3 == 0 {
-                        return Err(ApiError::field("i", "refused after writing"));
+                        return Err(refusal());
                     }
                     Ok(i)
                 })
@@ -39,15 +33,7 @@ async fn a_failing_transaction_in_a_batch_rolls_back_alone() {
             .await
         }));
     }
-    for (i, call) in calls.into_iter().enumerate() {
-        match call.await.unwrap() {
-            Ok(v) => assert_eq!(v, i as i64),
-            Err(e) => {
-                assert_eq!(i % 3, 0);
-                assert!(e.to_string().contains("refused after writing"), "{e}");
-            }
-        }
-    }
+    assert_answers(calls, 3).await;
     let (stored,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM accounts WHERE id LIKE 'acc_gc_%'")
             .fetch_one(&db.pool)
@@ -117,12 +103,7 @@ async fn errors_reach_their_caller_and_nothing_is_retried_twice() {
             .write_tx(move |conn| {
                 runs.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
-                         VALUES ('acc_once', 'user', 'x', 'EUR', 0)",
-                    )
-                    .execute(&mut *conn)
-                    .await?;
+                    insert_account(conn, "acc_once".into(), "x".into()).await?;
                     Ok(())
                 })
             })
@@ -148,14 +129,7 @@ async fn exec_work_shares_commits_and_a_refusal_rolls_back_alone() {
         calls.push(tokio::spawn(async move {
             db.write_exec(move |conn| {
                 Box::pin(async move {
-                    sql(
-                        "INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
-                         VALUES ($1, 'user', 'x', 'EUR', $2)",
-                    )
-                    .bind(format!("acc_ex_{i}"))
-                    .bind(i)
-                    .execute(conn)
-                    .await?;
+                    insert_account(conn, format!("acc_ex_{i}"), "x".into()).await?;
                     let (seq,): (i64,) = sql(
                         "UPDATE accounts SET entry_seq = entry_seq + $2 WHERE id = $1 \
                          RETURNING entry_seq",
@@ -165,7 +139,7 @@ async fn exec_work_shares_commits_and_a_refusal_rolls_back_alone() {
                     .fetch_one(conn)
                     .await?;
                     if i % 4 == 0 {
-                        return Err(ApiError::field("i", "refused after writing"));
+                        return Err(refusal());
                     }
                     Ok(seq)
                 })
@@ -173,15 +147,7 @@ async fn exec_work_shares_commits_and_a_refusal_rolls_back_alone() {
             .await
         }));
     }
-    for (i, call) in calls.into_iter().enumerate() {
-        match call.await.unwrap() {
-            Ok(seq) => assert_eq!(seq, i as i64),
-            Err(e) => {
-                assert_eq!(i % 4, 0);
-                assert!(e.to_string().contains("refused after writing"), "{e}");
-            }
-        }
-    }
+    assert_answers(calls, 4).await;
     let (stored, seqs): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), CAST(SUM(entry_seq) AS BIGINT) FROM accounts WHERE id LIKE 'acc_ex_%'",
     )
@@ -202,22 +168,15 @@ async fn exec_work_shares_commits_and_a_refusal_rolls_back_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_work_reports_unique_violations_and_mixes_with_sqlx_work() {
     let (db, _dir) = db().await;
-    let insert =
-        |id: &'static str| {
-            let db = db.clone();
-            async move {
-                db.write_exec(move |conn| {
-                Box::pin(async move {
-                    sql("INSERT INTO accounts (id, kind, display_name, currency, created_at_ms) \
-                         VALUES ($1, 'user', 'x', 'EUR', 0)")
-                    .bind(id)
-                    .execute(conn)
-                    .await
-                })
+    let insert = |id: &'static str| {
+        let db = db.clone();
+        async move {
+            db.write_exec(move |conn| {
+                Box::pin(async move { insert_account(conn, id.into(), "x".into()).await })
             })
             .await
-            }
-        };
+        }
+    };
     assert_eq!(insert("acc_twice").await.unwrap(), 1);
     let again = insert("acc_twice").await.unwrap_err();
     assert!(crate::db::is_unique_violation(&again), "{again}");
@@ -230,28 +189,13 @@ async fn exec_work_reports_unique_violations_and_mixes_with_sqlx_work() {
             if i % 2 == 0 {
                 db.write_exec(move |conn| {
                     let id = id.clone();
-                    Box::pin(async move {
-                        sql("INSERT INTO accounts (id, kind, display_name, currency, \
-                             created_at_ms) VALUES ($1, 'user', 'x', 'EUR', 0)")
-                        .bind(id)
-                        .execute(conn)
-                        .await
-                    })
+                    Box::pin(async move { insert_account(conn, id, "x".into()).await })
                 })
                 .await
             } else {
                 db.write_tx(move |conn| {
                     let id = id.clone();
-                    Box::pin(async move {
-                        Ok(sqlx::query(
-                            "INSERT INTO accounts (id, kind, display_name, currency, \
-                             created_at_ms) VALUES ($1, 'user', 'x', 'EUR', 0)",
-                        )
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected())
-                    })
+                    Box::pin(async move { insert_account(conn, id, "x".into()).await })
                 })
                 .await
             }
