@@ -22,6 +22,7 @@
 
 pub mod apdu;
 pub mod certificate;
+mod certified;
 pub mod channel;
 pub mod codec;
 pub mod consent;

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::certificate::{CertificateBody, TerminalCertificate};
+use crate::certified::{self, CertifiedBody};
 use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
-use crate::signed::{self, check_validity, signed_object, CertifiedBody};
+use crate::signed::{self, check_validity, signed_object};
 
 const PURPOSE: &[u8] = b"wayfare/tap-in/v1";
 
@@ -56,7 +57,7 @@ impl TapInToken {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TapInBody, CertificateBody)> {
-        signed::verify_certified_fresh(&self.0, operator, now_ms)
+        certified::verify_certified_fresh(&self.0, operator, now_ms)
     }
 
     /// Verifies that the token is genuine (an operator-certified terminal,
@@ -69,7 +70,7 @@ impl TapInToken {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TapInBody, CertificateBody)> {
-        signed::verify_certified(&self.0, operator, now_ms)
+        certified::verify_certified(&self.0, operator, now_ms)
     }
 }
 

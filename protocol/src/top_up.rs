@@ -14,11 +14,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::certificate::{CertificateBody, TerminalCertificate};
+use crate::certified::{self, CertifiedBody};
 use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
 use crate::messages::TerminalKind;
 use crate::money::Currency;
-use crate::signed::{self, signed_object, CertifiedBody};
+use crate::signed::{self, signed_object};
 
 const OFFER_PURPOSE: &[u8] = b"wayfare/top-up-offer/v1";
 const CLAIM_PURPOSE: &[u8] = b"wayfare/top-up-claim/v1";
@@ -80,7 +81,7 @@ impl TopUpOffer {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TopUpOfferBody, CertificateBody)> {
-        signed::verify_certified_fresh(&self.0, operator, now_ms)
+        certified::verify_certified_fresh(&self.0, operator, now_ms)
     }
 
     /// Like [`TopUpOffer::verify`] but without the offer's own validity
@@ -91,7 +92,7 @@ impl TopUpOffer {
         operator: &PublicKey,
         now_ms: u64,
     ) -> Result<(TopUpOfferBody, CertificateBody)> {
-        signed::verify_certified(&self.0, operator, now_ms)
+        certified::verify_certified(&self.0, operator, now_ms)
     }
 
     /// SHA-256 of the offer's signed bytes: what a claim is bound to.
