@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
-use crate::messages::TerminalKind;
 use crate::signed::{self, check_validity, signed_object};
+use crate::terminal_kind::TerminalKind;
 use crate::PROTOCOL_VERSION;
 
 const PURPOSE: &[u8] = b"wayfare/terminal-certificate/v1";

@@ -4,7 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::error::Result;
-use crate::keys::random_bytes;
+use crate::random::random_bytes;
 
 /// A new random identifier such as `pay_5f1c0e9a2b7d4c3e8a6f1b2c`: a type
 /// prefix and 96 random bits in hex.

@@ -1,21 +1,14 @@
-//! Ed25519 signing keys and public keys (ring), plus the random source.
+//! Ed25519 signing keys and public keys (ring); `random_bytes` is re-exported
+//! from `random` where callers have always found it.
 
 use std::fmt;
 
-use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ProtocolError, Result};
 
-/// Fills a fixed-size array from the system CSPRNG.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
-    let mut out = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| ProtocolError::Random)?;
-    Ok(out)
-}
+pub use crate::random::random_bytes;
 
 /// An Ed25519 signing key kept as its 32-byte seed, so it can be sealed and
 /// stored by the platform key store and rebuilt without PKCS#8 parsing.

@@ -39,11 +39,14 @@ pub mod instruction;
 pub mod keys;
 pub mod messages;
 pub mod money;
+mod payment_request;
 pub mod prompt;
+mod random;
 pub mod receipt;
 pub mod request_auth;
 mod signed;
 pub mod tap_in;
+mod terminal_kind;
 pub mod top_up;
 pub mod transport;
 

@@ -11,50 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{from_cbor, to_cbor};
 use crate::consent::RegistrationConsent;
 use crate::error::{ProtocolError, Result};
-use crate::fare::FareContext;
 use crate::money::Currency;
 use crate::receipt::Receipt;
 use crate::tap_in::TapInToken;
 
-/// What kind of access terminal a beacon or certificate describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TerminalKind {
-    /// A point-of-sale terminal: the amount is entered per sale.
-    Pos,
-    /// A tram's on-board reader: flat or distance fares.
-    Tram,
-    /// A station or parking gate.
-    Gate,
-    /// A counter or station kiosk where cash becomes wallet money (P1, P5).
-    TopUp,
-}
-
-impl TerminalKind {
-    /// The lower-case name used in TXT records, JSON and configuration.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            TerminalKind::Pos => "pos",
-            TerminalKind::Tram => "tram",
-            TerminalKind::Gate => "gate",
-            TerminalKind::TopUp => "top_up",
-        }
-    }
-
-    /// Parses the lower-case name.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "pos" => Ok(TerminalKind::Pos),
-            "tram" => Ok(TerminalKind::Tram),
-            "gate" => Ok(TerminalKind::Gate),
-            "top_up" => Ok(TerminalKind::TopUp),
-            other => Err(ProtocolError::InvalidField {
-                field: "kind",
-                reason: format!("{other:?} is not one of pos, tram, gate, top_up"),
-            }),
-        }
-    }
-}
+pub use crate::payment_request::PaymentRequest;
+pub use crate::terminal_kind::TerminalKind;
 
 /// What a terminal broadcasts so phones can show it before connecting (P3.1).
 /// Carried in mDNS TXT records, BLE advertisements and NFC select responses.
@@ -162,31 +124,6 @@ impl HandshakeMessage {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         from_cbor(bytes)
     }
-}
-
-/// What a terminal asks the phone to pay (P3.2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentRequest {
-    /// Terminal-unique order identifier.
-    pub order_id: String,
-    /// Merchant collecting the payment.
-    pub merchant_id: String,
-    /// Terminal asking.
-    pub terminal_id: String,
-    /// Merchant name, for display.
-    pub merchant_name: String,
-    /// Amount in minor units.
-    pub amount_minor: u64,
-    /// Currency.
-    pub currency: Currency,
-    /// What is being paid for.
-    pub description: String,
-    /// Transit context, for tram and gate terminals.
-    pub fare: Option<FareContext>,
-    /// When the request was made (Unix ms).
-    pub created_at_ms: u64,
-    /// After this time the terminal will not accept the payment (Unix ms).
-    pub expires_at_ms: u64,
 }
 
 /// How a session ended from the terminal's point of view.

@@ -6,8 +6,8 @@ use crate::error::{ProtocolError, Result};
 use crate::fare::FareContext;
 use crate::instruction::is_zero;
 use crate::keys::{PublicKey, SigningKey};
-use crate::messages::PaymentRequest;
 use crate::money::Currency;
+use crate::payment_request::PaymentRequest;
 use crate::signed::{self, signed_object};
 
 const PURPOSE: &[u8] = b"wayfare/receipt/v1";

@@ -17,9 +17,9 @@ use crate::certificate::{CertificateBody, TerminalCertificate};
 use crate::certified::{self, CertifiedBody};
 use crate::error::{ProtocolError, Result};
 use crate::keys::{PublicKey, SigningKey};
-use crate::messages::TerminalKind;
 use crate::money::Currency;
 use crate::signed::{self, signed_object};
+use crate::terminal_kind::TerminalKind;
 
 const OFFER_PURPOSE: &[u8] = b"wayfare/top-up-offer/v1";
 const CLAIM_PURPOSE: &[u8] = b"wayfare/top-up-claim/v1";
