@@ -173,8 +173,10 @@ async fn post_leg(
     .bind(movement.kind)
     .bind(movement.payment_id.map(str::to_string))
     .bind(movement.at_ms);
-    let entry = if postgres {
-        Some(entry)
+    // PostgreSQL moves and writes in one statement; SQLite moves first and
+    // binds the points after as `$8`. No row either way: nothing moved.
+    let written: Option<(i64,)> = if postgres {
+        entry.fetch_optional(&mut *conn).await?
     } else {
         let moved: Option<(i64,)> = sql(if covered {
             move_points!(covered)
@@ -185,11 +187,10 @@ async fn post_leg(
         .bind(leg.account_id.clone())
         .fetch_optional(&mut *conn)
         .await?;
-        moved.map(|(points,)| entry.bind(points))
-    };
-    let written: Option<(i64,)> = match entry {
-        Some(entry) => entry.fetch_optional(&mut *conn).await?,
-        None => None,
+        match moved {
+            Some((points,)) => entry.bind(points).fetch_optional(&mut *conn).await?,
+            None => None,
+        }
     };
     if written.is_some() {
         return Ok(());

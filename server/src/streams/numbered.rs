@@ -6,8 +6,9 @@
 //! are numbered one after the other and commit in that order (a stream
 //! that has read number n never misses a later commit numbered below n).
 //! On PostgreSQL the UPDATE and the INSERT are one statement (a
-//! data-modifying `WITH`): one round trip fewer, and a statement's
-//! overhead is most of a payment's cost there (issue 11). SQLite has no
+//! data-modifying `WITH`): one round trip fewer, which counts when the
+//! database is across a network (each round trip is also time the owner's
+//! row stays locked; decision 0018's amendment). SQLite has no
 //! data-modifying `WITH`; there the two run one after the other, in the
 //! call on the writer's thread, where a statement costs no round trip.
 
