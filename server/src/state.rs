@@ -42,6 +42,8 @@ impl AppState {
         shutdown: watch::Receiver<bool>,
         invitation_limits: AttemptLimits,
     ) -> Self {
+        let metrics = Metrics::new();
+        db.observe_writes(Arc::new(metrics.clone()));
         let publisher = db
             .is_postgres()
             .then(|| crate::streams::cluster::Publisher::start(db.pool.clone()));
@@ -56,7 +58,7 @@ impl AppState {
                 billing_configured: std::sync::atomic::AtomicBool::new(false),
                 shutdown,
                 invitation_limits,
-                metrics: Metrics::new(),
+                metrics,
                 publisher,
                 device_keys: crate::accounts::device_keys::DeviceKeys::new(),
             }),

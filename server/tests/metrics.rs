@@ -72,6 +72,7 @@ async fn wait_for_subscribers(s: &TestServer, stream: &str, want: f64) {
 #[tokio::test]
 async fn metrics_count_payments_refunds_streams_and_backlog() {
     for url in database_urls() {
+        let sqlite = url.is_none();
         let s = start(url).await;
         let (merchant, terminal, payer) = shop(&s, 10_000).await;
         let owner = s.phone("CNY").await;
@@ -235,6 +236,29 @@ async fn metrics_count_payments_refunds_streams_and_backlog() {
         assert!(m
             .value("wayfare_db_transaction_retries_total", &[])
             .is_some());
+
+        // SQLite: the one writer's batches, stage by stage. Every write
+        // above went through it; each batch is recorded after its callers
+        // were answered, so all but the last are in this scrape.
+        if sqlite {
+            for stage in [
+                "wayfare_db_write_queue_seconds",
+                "wayfare_db_batch_statements_seconds",
+                "wayfare_db_commit_seconds",
+                "wayfare_db_write_batch_size",
+            ] {
+                assert_eq!(
+                    m.types.get(stage).map(String::as_str),
+                    Some("histogram"),
+                    "{stage}"
+                );
+                let count = m.value(&format!("{stage}_count"), &[]).unwrap_or(0.0);
+                assert!(count >= 3.0, "{stage}: {count}");
+            }
+            let waits = m.value("wayfare_db_write_queue_seconds_count", &[]);
+            let batched = m.value("wayfare_db_write_batch_size_sum", &[]);
+            assert_eq!(waits, batched, "one queue time per transaction");
+        }
 
         // Streams closed: a payment makes both streams write, the server
         // sees the closed connections and the guards count them down.

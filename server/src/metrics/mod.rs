@@ -55,6 +55,14 @@ pub(crate) const OUTBOX_AGE: &str = "wayfare_outbox_oldest_age_seconds";
 pub(crate) const TERMINALS_SEEN: &str = "wayfare_terminals_seen";
 /// Counter: SQLite WAL checkpoints run beside the writer (SQLite only).
 pub(crate) const WAL_CHECKPOINTS: &str = "wayfare_sqlite_wal_checkpoints_total";
+/// Histogram: how long a write transaction waited for the SQLite writer.
+pub(crate) const DB_WRITE_QUEUE: &str = "wayfare_db_write_queue_seconds";
+/// Histogram: the statements of one SQLite writer batch (`BEGIN` to `COMMIT`).
+pub(crate) const DB_BATCH_STATEMENTS: &str = "wayfare_db_batch_statements_seconds";
+/// Histogram: one SQLite writer batch's `COMMIT`, its fsync included.
+pub(crate) const DB_COMMIT: &str = "wayfare_db_commit_seconds";
+/// Histogram: write transactions per SQLite writer batch.
+pub(crate) const DB_BATCH_SIZE: &str = "wayfare_db_write_batch_size";
 /// Gauge: 1 when the scrape-time database queries succeeded, else 0.
 pub(crate) const SCRAPE_DB_UP: &str = "wayfare_metrics_database_up";
 
@@ -66,6 +74,15 @@ pub(crate) const STREAMS: &[&str] = &["terminal", "device"];
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// The writer's stages (seconds): a commit's fsync is a fraction of a
+/// millisecond on a good disk; what matters is which stage grows.
+const DB_STAGE_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Transactions per batch, up to the writer's limit of 256.
+const BATCH_SIZE_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 tokio::task_local! {
     static CURRENT: Metrics;
@@ -89,9 +106,7 @@ impl Metrics {
     /// exist from the first scrape) and the latency histogram bucketed
     /// (the exporter renders unbucketed histograms as summaries).
     pub(crate) fn new() -> Self {
-        let builder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
-            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let builder = bucketed().unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         let metrics = Self {
@@ -154,6 +169,33 @@ impl Metrics {
     }
 }
 
+/// The SQLite writer's batches, as four histograms.
+impl crate::db::WriteObserver for Metrics {
+    fn batch(&self, report: &crate::db::BatchReport<'_>) {
+        self.record(|| {
+            let queue = ::metrics::histogram!(DB_WRITE_QUEUE);
+            for waited in report.queued {
+                queue.record(waited.as_secs_f64());
+            }
+            ::metrics::histogram!(DB_BATCH_SIZE).record(report.queued.len() as f64);
+            ::metrics::histogram!(DB_BATCH_STATEMENTS).record(report.statements.as_secs_f64());
+            ::metrics::histogram!(DB_COMMIT).record(report.commit.as_secs_f64());
+        });
+    }
+}
+
+/// The exporter's builder with the histograms' buckets (unbucketed ones
+/// would render as summaries).
+fn bucketed() -> Result<PrometheusBuilder, metrics_exporter_prometheus::BuildError> {
+    let mut builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(DB_BATCH_SIZE.into()), BATCH_SIZE_BUCKETS)?;
+    for stage in [DB_WRITE_QUEUE, DB_BATCH_STATEMENTS, DB_COMMIT] {
+        builder = builder.set_buckets_for_metric(Matcher::Full(stage.into()), DB_STAGE_BUCKETS)?;
+    }
+    Ok(builder)
+}
+
 /// `# HELP` text for every metric, and the series that start at 0.
 fn describe() {
     use ::metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -175,6 +217,26 @@ fn describe() {
         "Write transactions retried after database contention"
     );
     describe_gauge!(SUBSCRIBERS, "Open server-sent-event streams by stream kind");
+    describe_histogram!(
+        DB_WRITE_QUEUE,
+        Unit::Seconds,
+        "SQLite: how long each write transaction waited for the one writer (hand-over to the start of its batch)"
+    );
+    describe_histogram!(
+        DB_BATCH_STATEMENTS,
+        Unit::Seconds,
+        "SQLite: the statements of one writer batch, BEGIN to COMMIT"
+    );
+    describe_histogram!(
+        DB_COMMIT,
+        Unit::Seconds,
+        "SQLite: one writer batch's COMMIT, its fsync (and any checkpoint of the writer's) included"
+    );
+    describe_histogram!(
+        DB_BATCH_SIZE,
+        Unit::Count,
+        "SQLite: write transactions committed together in one writer batch"
+    );
     describe_gauge!(
         OUTBOX_BACKLOG,
         "Undelivered rows by outbox (gateway: SMS/push messages, billing: billing exports)"

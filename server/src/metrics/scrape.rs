@@ -29,7 +29,7 @@ const OUTBOXES: &[(&str, &str)] = &[
 
 /// `GET /metrics` on the main listener (admin token).
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "metrics",
-    summary = "Prometheus text exposition format (text/plain; version=0.0.4): payments and refunds by outcome, request latency per route template and status class, database transaction retries, open event streams, outbox backlog and oldest age, terminals seen in the last 5 minutes. See docs/api.md, Metrics. Also served without the token on the separate --metrics-listen address when configured.",
+    summary = "Prometheus text exposition format (text/plain; version=0.0.4): payments and refunds by outcome, request latency per route template and status class, database transaction retries, the SQLite writer's queue, statement and commit times and batch sizes, open event streams, outbox backlog and oldest age, terminals seen in the last 5 minutes. See docs/api.md, Metrics. Also served without the token on the separate --metrics-listen address when configured.",
     security(("adminToken" = [])),
     responses(
         (status = 200, description = "success", content_type = "text/plain; version=0.0.4", body = String),

@@ -4,13 +4,18 @@
 //! caller answered once the batch is durable.
 
 use super::{fail_all_with, Job, Reply, Work};
+use crate::db::observe::BatchClock;
 use crate::db::sqlite_writer::{self, SqliteExec};
 use crate::error::ApiError;
 
 /// `run_batch` on the writer's rusqlite connection, for [`Exec`] work:
 /// optimistic first, a savepoint per job after a failure. False when the
 /// batch could not be committed.
-pub(super) async fn run_direct(conn: &mut rusqlite::Connection, batch: &mut Vec<Job>) -> bool {
+pub(super) async fn run_direct(
+    conn: &mut rusqlite::Connection,
+    batch: &mut Vec<Job>,
+    clock: &mut BatchClock,
+) -> bool {
     let failed = |batch: &mut Vec<Job>, e: ApiError| {
         fail_all_with(batch, e.is_retryable(), &e.to_string());
         false
@@ -26,6 +31,7 @@ pub(super) async fn run_direct(conn: &mut rusqlite::Connection, batch: &mut Vec<
         }
     }
     let Some(refusal) = refused else {
+        clock.committing();
         return match commit_direct(conn) {
             Ok(()) => {
                 for job in batch.drain(..) {
@@ -64,6 +70,7 @@ pub(super) async fn run_direct(conn: &mut rusqlite::Connection, batch: &mut Vec<
         }
         results.push(result);
     }
+    clock.committing();
     if let Err(e) = commit_direct(conn) {
         return failed(batch, e);
     }

@@ -25,6 +25,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -32,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::{WalState, WAL_SIZE_LIMIT_BYTES, WRITER_CHECKPOINT_PAGES};
 use super::exec::Exec;
+use super::observe::{BatchClock, BatchReport, ObserverSlot};
 use super::sqlite_writer;
 use direct::run_direct;
 
@@ -93,12 +95,16 @@ pub(super) enum Reply {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Reply>,
+    /// When the caller handed it over (its queue time starts).
+    queued: Instant,
 }
 
 /// The handle callers use; the writer task lives as long as any handle.
 #[derive(Clone)]
 pub(super) struct GroupCommit {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Who hears of each batch's timings (`/metrics`), once set.
+    observer: ObserverSlot,
 }
 
 impl GroupCommit {
@@ -107,6 +113,8 @@ impl GroupCommit {
     /// work runs on a rusqlite connection to it.
     pub(super) fn start(pool: AnyPool, wal: Arc<WalState>, file: Option<PathBuf>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
+        let observer = ObserverSlot::default();
+        let watching = observer.clone();
         // The thread logs where its starter logs (a test's subscriber is
         // the starter thread's only), and each job in its caller's span
         // (`Db::write_tx`). With no subscriber yet, the thread keeps to the
@@ -126,7 +134,7 @@ impl GroupCommit {
                     .enable_all()
                     .build()
                 {
-                    Ok(runtime) => runtime.block_on(writer(pool, rx, wal, file)),
+                    Ok(runtime) => runtime.block_on(writer(pool, rx, wal, file, watching)),
                     Err(e) => tracing::error!(error = %e, "the database writer could not start"),
                 }
             });
@@ -134,7 +142,12 @@ impl GroupCommit {
             // Callers are then told the writer has stopped.
             tracing::error!(error = %e, "the database writer thread could not start");
         }
-        Self { jobs }
+        Self { jobs, observer }
+    }
+
+    /// Where the writer reports each batch's timings.
+    pub(super) fn observer(&self) -> &ObserverSlot {
+        &self.observer
     }
 
     /// Queues `work` and waits for its batch. Cancel-safe: a caller that
@@ -142,7 +155,12 @@ impl GroupCommit {
     /// commit, exactly as if the answer had been lost on the wire).
     pub(super) async fn run(&self, work: Work) -> Reply {
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job { work, reply }).is_err() {
+        let job = Job {
+            work,
+            reply,
+            queued: Instant::now(),
+        };
+        if self.jobs.send(job).is_err() {
             return Reply::BatchFailed {
                 retryable: false,
                 message: "the database writer has stopped".into(),
@@ -156,15 +174,18 @@ impl GroupCommit {
 }
 
 /// The writer: takes what is queued (at least one job), runs it as one
-/// transaction per kind of work, commits, answers.
+/// transaction per kind of work, commits, answers, and reports each
+/// batch's timings to `observer`.
 async fn writer(
     pool: AnyPool,
     mut rx: mpsc::UnboundedReceiver<Job>,
     wal: Arc<WalState>,
     file: Option<PathBuf>,
+    observer: ObserverSlot,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut exec_batch = Vec::with_capacity(MAX_BATCH);
+    let mut queued = Vec::with_capacity(MAX_BATCH);
     let mut conn: Option<AnyConnection> = None;
     let mut direct: Option<rusqlite::Connection> = None;
     while let Some(first) = rx.recv().await {
@@ -193,18 +214,21 @@ async fn writer(
             exec_batch.extend(exec);
             batch.extend(any);
             if !exec_batch.is_empty() {
-                if run_direct(direct_conn, &mut exec_batch).await {
+                let mut clock = start_clock(&exec_batch, &mut queued);
+                if run_direct(direct_conn, &mut exec_batch, &mut clock).await {
                     wal.committed();
                 } else {
                     // Possibly broken: the next batch opens a new one.
                     direct = None;
                 }
+                report(&observer, &clock, &queued);
                 exec_batch.clear();
             }
             if batch.is_empty() {
                 continue;
             }
         }
+        let mut clock = start_clock(&batch, &mut queued);
         let writer = match conn.as_mut() {
             Some(writer) => writer,
             None => match own_connection(&pool).await {
@@ -215,7 +239,7 @@ async fn writer(
                 }
             },
         };
-        if run_batch(writer, &mut batch).await {
+        if run_batch(writer, &mut batch, &mut clock).await {
             wal.committed();
         } else {
             // The connection may be broken: the next batch takes a new one.
@@ -223,8 +247,32 @@ async fn writer(
                 let _ = old.close().await;
             }
         }
+        report(&observer, &clock, &queued);
         batch.clear();
     }
+}
+
+/// Starts timing `batch`, noting in `queued` how long each job waited.
+fn start_clock(batch: &[Job], queued: &mut Vec<Duration>) -> BatchClock {
+    let clock = BatchClock::start();
+    queued.clear();
+    queued.extend(
+        batch
+            .iter()
+            .map(|job| clock.started().saturating_duration_since(job.queued)),
+    );
+    clock
+}
+
+/// Tells the observer how the batch timed by `clock` went (its callers
+/// have their answers already).
+fn report(observer: &ObserverSlot, clock: &BatchClock, queued: &[Duration]) {
+    let (statements, commit) = clock.stages();
+    observer.report(&BatchReport {
+        queued,
+        statements,
+        commit,
+    });
 }
 
 /// A connection of the writer's own: out of the pool (its pragmas already
@@ -251,8 +299,8 @@ async fn own_connection(pool: &AnyPool) -> Result<AnyConnection, sqlx::Error> {
 /// so that the failure rolls back alone. Refusals are rare under load
 /// (most are answered before a transaction starts), so this is the cheap
 /// path nearly always. False when the batch could not be committed.
-async fn run_batch(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> bool {
-    match run_optimistic(conn, batch).await {
+async fn run_batch(conn: &mut AnyConnection, batch: &mut Vec<Job>, clock: &mut BatchClock) -> bool {
+    match run_optimistic(conn, batch, clock).await {
         Ok(None) => true,
         Ok(Some(e)) if batch.len() == 1 => {
             if let Some(job) = batch.pop() {
@@ -260,7 +308,7 @@ async fn run_batch(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> bool {
             }
             true
         }
-        Ok(Some(_)) => run_with_savepoints(conn, batch).await,
+        Ok(Some(_)) => run_with_savepoints(conn, batch, clock).await,
         Err(e) => {
             fail_all(batch, &e);
             false
@@ -273,6 +321,7 @@ async fn run_batch(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> bool {
 async fn run_optimistic(
     conn: &mut AnyConnection,
     batch: &mut Vec<Job>,
+    clock: &mut BatchClock,
 ) -> Result<Option<ApiError>, sqlx::Error> {
     let mut tx = Connection::begin(&mut *conn).await?;
     for job in batch.iter_mut() {
@@ -283,6 +332,7 @@ async fn run_optimistic(
             return Ok(Some(e));
         }
     }
+    clock.committing();
     tx.commit().await?;
     if batch.len() > 1 {
         tracing::trace!(size = batch.len(), "group commit");
@@ -294,7 +344,11 @@ async fn run_optimistic(
 }
 
 /// The careful path, after a job of the batch failed: a savepoint per job.
-async fn run_with_savepoints(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> bool {
+async fn run_with_savepoints(
+    conn: &mut AnyConnection,
+    batch: &mut Vec<Job>,
+    clock: &mut BatchClock,
+) -> bool {
     let mut tx = match Connection::begin(&mut *conn).await {
         Ok(tx) => tx,
         Err(e) => {
@@ -306,6 +360,7 @@ async fn run_with_savepoints(conn: &mut AnyConnection, batch: &mut Vec<Job>) -> 
     for job in batch.iter_mut() {
         results.push(run_one(&mut tx, &mut job.work).await);
     }
+    clock.committing();
     if let Err(e) = tx.commit().await {
         fail_all(batch, &e);
         return false;
