@@ -76,10 +76,46 @@ load() {
   pps=$(grep '^{' "$work/$label.out" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["payments_per_second"]))')
 }
 
+# Where a write's time went on SQLite, from the server's own /metrics:
+# the writer's histograms (whole run, setup included), mean and the bucket
+# bound that holds 99 % of the samples.
+writer_stages() {
+  local data=$1
+  curl -sf -H "authorization: Bearer $(cat "$data/admin-token")" "$url/metrics" | python3 -c '
+import re, sys
+buckets, sums, counts = {}, {}, {}
+for line in sys.stdin:
+    m = re.match(r"(wayfare_db_\w+?)_(bucket|sum|count)(?:\{le=\"([^\"]+)\"\})? (\S+)$", line)
+    if not m:
+        continue
+    name, kind, le, value = m[1], m[2], m[3], float(m[4])
+    if kind == "bucket":
+        buckets.setdefault(name, []).append((float(le), value))
+    elif kind == "sum":
+        sums[name] = value
+    else:
+        counts[name] = value
+def p99(name):
+    total = counts[name]
+    return next(le for le, n in sorted(buckets[name]) if n >= 0.99 * total)
+for name, label in [("wayfare_db_write_queue_seconds", "queued for the writer"),
+                    ("wayfare_db_batch_statements_seconds", "statements of a batch"),
+                    ("wayfare_db_commit_seconds", "commit of a batch (fsync)")]:
+    if counts.get(name):
+        print(f"  {label:28} mean {1000 * sums[name] / counts[name]:6.2f} ms   p99 <= {1000 * p99(name):g} ms")
+name = "wayfare_db_write_batch_size"
+if counts.get(name):
+    label = "transactions per batch"
+    print(f"  {label:28} mean {sums[name] / counts[name]:6.1f}      p99 <= {p99(name):g}")
+'
+}
+
 echo "== Wayfare on SQLite (synchronous=FULL)"
 start_server "$work/sqlite"
 load sqlite "$work/sqlite"
 sqlite_pps=$pps
+echo "-- the SQLite writer, from /metrics"
+writer_stages "$work/sqlite" || echo "  (no writer metrics)"
 stop_server
 
 echo "== Wayfare on PostgreSQL (fsync on)"
