@@ -248,8 +248,14 @@ pub async fn start_with(
         shutdown_rx.clone(),
         options.invitation_limits,
     );
+    // One make-service for every connection: `axum::serve` given a bare
+    // `Router` rebuilds its route table per connection (`with_state(())`
+    // on a clone), ~37 KiB that an open event stream then holds for its
+    // whole life; `into_make_service` builds it once and hands each
+    // connection a reference to it.
     let app = routes::router(state.clone(), providers)
-        .layer(axum::middleware::from_fn(request_span::request));
+        .layer(axum::middleware::from_fn(request_span::request))
+        .into_make_service();
     let (metrics_addr, metrics_server) = match options.metrics_listen {
         Some(listen) => {
             let (addr, task) = serve_metrics(listen, state.clone(), shutdown_rx.clone()).await?;
@@ -377,7 +383,7 @@ async fn serve_metrics(
         .await
         .map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
-    let app = metrics::scrape::open_router(state);
+    let app = metrics::scrape::open_router(state).into_make_service();
     let mut stop = shutdown;
     let task = tokio::spawn(async move {
         let graceful = async move {
