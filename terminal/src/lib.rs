@@ -353,7 +353,9 @@ async fn start_inner(
         shutdown_rx.clone(),
     )));
     let mut control_shutdown = shutdown_rx.clone();
-    let app = control::router(shared.clone(), control_guard);
+    // Built once for every connection (a bare `Router` given to
+    // `axum::serve` rebuilds its route table per connection).
+    let app = control::router(shared.clone(), control_guard).into_make_service();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(control_listener, app)
             .with_graceful_shutdown(async move {
