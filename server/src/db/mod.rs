@@ -27,7 +27,7 @@ use crate::error::{ApiError, ServerError};
 mod checkpoint;
 pub mod exec;
 mod group_commit;
-mod observe;
+pub(crate) mod observe;
 mod sqlite_writer;
 #[cfg(test)]
 mod test_rows;
@@ -35,7 +35,6 @@ mod test_rows;
 use checkpoint::WalState;
 use exec::Exec;
 use group_commit::{GroupCommit, Reply, Slot, Work};
-pub(crate) use observe::{BatchReport, WriteObserver};
 
 /// How many times a write transaction is attempted before giving up.
 const MAX_ATTEMPTS: u32 = 20;
@@ -228,7 +227,7 @@ impl Db {
     /// SQLite: reports every batch of the writer to `observer` (the
     /// server's `/metrics`); nothing on PostgreSQL, which has no writer.
     /// The first observer set stays.
-    pub(crate) fn observe_writes(&self, observer: Arc<dyn WriteObserver>) {
+    pub(crate) fn observe_writes(&self, observer: Arc<dyn observe::WriteObserver>) {
         if let Some(writer) = &self.writer {
             if !writer.observer().set(observer) {
                 tracing::debug!("the writer has an observer already");

@@ -34,6 +34,7 @@ pub(crate) mod http;
 pub(crate) mod scrape;
 mod streams;
 mod terminals;
+mod writer;
 
 pub(crate) use streams::track_stream;
 
@@ -166,21 +167,6 @@ impl Metrics {
     /// How many distinct terminals were seen within the window.
     pub(crate) fn terminals_seen_recently(&self) -> usize {
         self.inner.terminals.count_recent()
-    }
-}
-
-/// The SQLite writer's batches, as four histograms.
-impl crate::db::WriteObserver for Metrics {
-    fn batch(&self, report: &crate::db::BatchReport<'_>) {
-        self.record(|| {
-            let queue = ::metrics::histogram!(DB_WRITE_QUEUE);
-            for waited in report.queued {
-                queue.record(waited.as_secs_f64());
-            }
-            ::metrics::histogram!(DB_BATCH_SIZE).record(report.queued.len() as f64);
-            ::metrics::histogram!(DB_BATCH_STATEMENTS).record(report.statements.as_secs_f64());
-            ::metrics::histogram!(DB_COMMIT).record(report.commit.as_secs_f64());
-        });
     }
 }
 
