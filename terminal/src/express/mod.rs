@@ -11,6 +11,7 @@
 pub(crate) mod deny_list;
 pub(crate) mod gate;
 pub(crate) mod queue;
+pub(crate) mod types;
 pub mod verify;
 
 use std::sync::atomic::{AtomicU64, Ordering};
