@@ -21,7 +21,7 @@ mod bluez;
 
 pub use crate::config::ble::BleConfig;
 use crate::error::{Result, TerminalError};
-use crate::listener::Peer;
+use crate::session::link::Peer;
 use crate::session::serve;
 use crate::{RunningTerminal, Shared};
 
