@@ -47,6 +47,19 @@ pub(crate) enum DiscoveryError {
     Ble(String),
 }
 
+impl From<DiscoveryError> for WalletError {
+    fn from(e: DiscoveryError) -> Self {
+        match e {
+            DiscoveryError::BluetoothUnavailable(reason) => {
+                WalletError::BluetoothUnavailable { reason }
+            }
+            other => WalletError::Discovery {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 /// What kind of access terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum TerminalKind {

@@ -82,6 +82,30 @@ pub(crate) enum ExpressError {
     TooLarge(usize),
 }
 
+impl From<ExpressError> for WalletError {
+    fn from(e: ExpressError) -> Self {
+        match e {
+            ExpressError::Store(e) => e.into(),
+            ExpressError::Wallet(e) => e,
+            ExpressError::Protocol(e) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: format!("the server's express allowance is invalid: {e}"),
+            },
+            ExpressError::BadAllowance(reason) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason,
+            },
+            other @ ExpressError::TooLarge(_) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: other.to_string(),
+            },
+            other @ ExpressError::WrongTapKey => WalletError::KeyStore {
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Express taps: the rider's settings, the offline allowance, and the
 /// taps made with it. Get it with `wallet.express()`.
 #[derive(uniffi::Object)]

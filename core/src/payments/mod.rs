@@ -68,6 +68,37 @@ pub(crate) enum PaymentError {
     Wallet(WalletError),
 }
 
+impl From<PaymentError> for WalletError {
+    fn from(e: PaymentError) -> Self {
+        match e {
+            PaymentError::Store(e) => e.into(),
+            PaymentError::Protocol(e) => WalletError::Server {
+                code: "bad_payment_data".into(),
+                reason: e.to_string(),
+            },
+            PaymentError::NotRegistered => WalletError::NotRegistered,
+            PaymentError::Expired => WalletError::RequestExpired,
+            PaymentError::InsufficientFunds {
+                balance_minor,
+                amount_minor,
+            } => WalletError::InsufficientFunds {
+                balance_minor,
+                amount_minor,
+            },
+            PaymentError::Refused { code, reason, .. } if code == "guardian_limit_reached" => {
+                WalletError::GuardianLimitReached { reason }
+            }
+            PaymentError::Refused { code, reason, .. } => WalletError::Server { code, reason },
+            PaymentError::Pending { reason } => WalletError::PaymentPending { reason },
+            PaymentError::BadReceipt(reason) => WalletError::Server {
+                code: "bad_receipt".into(),
+                reason,
+            },
+            PaymentError::Wallet(e) => e,
+        }
+    }
+}
+
 /// A receipt stored in the wallet (its server signature was verified).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct StoredReceipt {

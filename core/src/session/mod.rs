@@ -16,6 +16,7 @@ use wayfare_protocol::ProtocolError;
 
 use crate::account::format_amount;
 use crate::discovery::TerminalKind;
+use crate::error::WalletError;
 use crate::payments::PaymentError;
 
 pub use identity::IdentityShared;
@@ -103,6 +104,37 @@ pub(crate) enum SessionError {
     /// payment (see `TerminalSession::tap` and `next_top_up_offer`).
     #[error("no payment: the terminal offers a top-up of {} {}; accept_top_up() or decline_top_up()", .0.formatted_amount, .0.currency)]
     TopUpOffered(Box<TopUpOfferInfo>),
+}
+
+impl From<SessionError> for WalletError {
+    fn from(e: SessionError) -> Self {
+        tracing::info!(target: "wayfare_core::session", error = %e, "session ended with an error");
+        match e {
+            SessionError::Busy { .. } => WalletError::TerminalBusy,
+            SessionError::Untrusted(e) => WalletError::TerminalUntrusted {
+                reason: e.to_string(),
+            },
+            SessionError::Connect(e) => WalletError::TerminalUnreachable {
+                reason: e.to_string(),
+            },
+            SessionError::Cancelled => WalletError::Cancelled,
+            SessionError::Payment(p) => p.into(),
+            SessionError::Refused { reason } => WalletError::TerminalRefused { reason },
+            other @ (SessionError::Io(_)
+            | SessionError::Protocol(_)
+            | SessionError::Closed
+            | SessionError::Timeout(_)
+            | SessionError::Terminal { .. }
+            | SessionError::Unexpected(_)
+            | SessionError::WrongState(_)
+            | SessionError::Mismatch(_)
+            | SessionError::Unacknowledged { .. }
+            | SessionError::TappedIn { .. }
+            | SessionError::TopUpOffered(_)) => WalletError::SessionFailed {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// The verified identity of the terminal a session is connected to (from
