@@ -21,6 +21,7 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+mod amount;
 #[cfg(all(target_os = "android", feature = "ble"))]
 mod android;
 mod clock;

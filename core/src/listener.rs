@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::discovery::DiscoveredTerminal;
-use crate::guardians::GuardianAlert;
-use crate::payments::{PaymentFailure, PaymentOutcome};
-use crate::session::PaymentRequestInfo;
+use crate::discovery::types::DiscoveredTerminal;
+use crate::guardians::types::GuardianAlert;
+use crate::payments::types::{PaymentFailure, PaymentOutcome};
+use crate::session::types::PaymentRequestInfo;
 
 /// An error raised by an app's listener. The core logs it and goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::{NearbySource, NearbyTerminal};
 use crate::clock::now_ms;
-use crate::discovery::{DiscoveredTerminal, DiscoverySource, TerminalKind};
+use crate::discovery::types::{DiscoveredTerminal, DiscoverySource, TerminalKind};
 
 /// When something was seen: a monotonic instant for expiry and the wall
 /// clock for the app to show.

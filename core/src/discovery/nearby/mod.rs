@@ -50,7 +50,7 @@ use self::merge::{Advert, Board, Lan, Rules, Sighting, Stamp};
 use super::{mdns, DiscoveredTerminal, DiscoveryHandle, TerminalsApi};
 use crate::error::WalletError;
 use crate::listener::{DiscoveryListener, ListenerError};
-use crate::session::TerminalInfo;
+use crate::session::types::TerminalInfo;
 
 /// The least time between two lists handed to the listener: BLE readings
 /// arrive several times a second per terminal, a UI needs a few per second.

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::super::DiscoveredTerminal;
-use super::super::TerminalKind;
 use super::PlatformDiscoverySink;
+use crate::discovery::types::TerminalKind;
 use crate::listener::ListenerError;
 
 /// Which source saw a terminal.
