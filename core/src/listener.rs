@@ -69,3 +69,12 @@ pub(crate) fn notify(
         }
     }
 }
+
+/// The app's nudge that events are waiting (implemented in Kotlin, Swift or
+/// Python). Called from a core thread; return quickly. Then call
+/// `wallet.events().pending(...)` and acknowledge what was handled.
+#[uniffi::export(foreign)]
+pub trait WalletEventListener: Send + Sync {
+    /// `pending` events wait for acknowledgement.
+    fn on_events_available(&self, pending: u32) -> Result<(), ListenerError>;
+}

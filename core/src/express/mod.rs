@@ -14,7 +14,7 @@
 mod card;
 mod store;
 mod tap_key;
-mod types;
+pub(crate) mod types;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +33,7 @@ pub use types::{
 };
 
 pub(crate) use card::{answer_offer, select_data};
+pub(crate) use types::ExpressLocks;
 
 use crate::clock::now_ms;
 use crate::error::WalletError;
@@ -46,18 +47,6 @@ const LOG: &str = "wayfare_core::express";
 /// How long switching express off waits for the server's revocation: the
 /// local switch is what matters, the revocation is a courtesy.
 const REVOKE_WAIT: Duration = Duration::from_secs(5);
-
-/// The express area's locks, shared by the wallet's sub-objects and its
-/// NFC cards.
-#[derive(Default)]
-pub(crate) struct ExpressLocks {
-    /// Held while the allowance record changes (a tap, a new allowance,
-    /// forgetting it): two taps never get the same counter.
-    pub state: tokio::sync::Mutex<()>,
-    /// One allowance request at a time (held across the server call;
-    /// taps never wait for it).
-    pub refresh: tokio::sync::Mutex<()>,
-}
 
 /// What can go wrong in the express area.
 #[derive(Debug, thiserror::Error)]
