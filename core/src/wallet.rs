@@ -79,7 +79,7 @@ pub(crate) struct WalletInner {
     /// Serialises express taps and allowance changes.
     pub express: crate::express::types::ExpressLocks,
     /// NFC taps on their way to the running `watch_nearby` lists.
-    pub nearby: crate::discovery::nearby::NearbyHub,
+    pub nearby: crate::discovery::nearby::feeds::NearbyHub,
 }
 
 impl WalletInner {

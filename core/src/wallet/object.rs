@@ -57,7 +57,7 @@ impl Wallet {
                 lifecycle: tokio::sync::Mutex::new(()),
                 settling: tokio::sync::Mutex::new(()),
                 express: crate::express::ExpressLocks::default(),
-                nearby: crate::discovery::nearby::NearbyHub::default(),
+                nearby: crate::discovery::nearby::feeds::NearbyHub::default(),
             }),
         }))
     }

@@ -25,7 +25,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{NearbySource, NearbyTerminal};
+use super::types::{NearbySource, NearbyTerminal};
 use crate::clock::now_ms;
 use crate::discovery::types::{DiscoveredTerminal, DiscoverySource, TerminalKind};
 
