@@ -5,8 +5,8 @@ use std::sync::Arc;
 use reqwest::Method;
 use wayfare_protocol::ids::{b64_decode, b64_encode, redact};
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::money::Currency;
 
+use crate::amount::format_amount;
 use crate::clock::now_ms;
 use crate::error::WalletError;
 use crate::http::{HistoryResponse, RegisterRequest, RegisterResponse, Signer, WalletResponse};
@@ -86,13 +86,6 @@ pub struct HistoryEntry {
     pub points_value_minor: i64,
     /// For a refund: spent points it gave back.
     pub points_returned: i64,
-}
-
-pub(crate) fn format_amount(currency: &str, amount_minor: i64) -> String {
-    match Currency::parse(currency) {
-        Ok(c) => c.format(amount_minor),
-        Err(_) => format!("{amount_minor} {currency}"),
-    }
 }
 
 fn info_of(id: &DeviceIdentity) -> AccountInfo {

@@ -1,22 +1,23 @@
-//! The public error of the wallet core, and the one place where every
-//! internal error is mapped to it.
+//! The public error of the wallet core, and how the leaf errors (storage,
+//! key store, protocol) map to it.
 //!
 //! Internal modules keep precise `thiserror` enums ([`StoreError`],
-//! [`HttpError`], [`SessionError`], [`PaymentError`], [`DiscoveryError`],
-//! [`KeyStoreError`]); apps only ever see [`WalletError`], whose variants are
-//! things an app can act on and whose messages a person understands.
+//! [`HttpError`](crate::http::HttpError),
+//! [`SessionError`](crate::session::SessionError),
+//! [`PaymentError`](crate::payments::PaymentError),
+//! [`DiscoveryError`](crate::discovery::DiscoveryError),
+//! [`ExpressError`](crate::express::ExpressError), [`KeyStoreError`]); apps
+//! only ever see [`WalletError`], whose variants are things an app can act
+//! on and whose messages a person understands. A feature's error maps to it
+//! beside its definition (`impl From<…> for WalletError`), so this module
+//! imports no feature module and every module can import it.
 //!
 //! String fields are named `reason`, never `message`: Kotlin exceptions
 //! already have a `message` property and a field of that name would clash.
 
 use wayfare_protocol::ProtocolError;
 
-use crate::discovery::DiscoveryError;
-use crate::express::ExpressError;
-use crate::http::HttpError;
 use crate::keystore::KeyStoreError;
-use crate::payments::PaymentError;
-use crate::session::SessionError;
 use crate::store::StoreError;
 
 /// Everything that can go wrong in a wallet call, in terms an app can act on.
@@ -289,156 +290,12 @@ impl From<ProtocolError> for WalletError {
     }
 }
 
-impl From<HttpError> for WalletError {
-    fn from(e: HttpError) -> Self {
-        match e {
-            HttpError::Network { retryable, reason } => WalletError::Network { retryable, reason },
-            HttpError::Api {
-                status,
-                code,
-                reason,
-            } => match code.as_str() {
-                // Contention or overload: the request did nothing; retry.
-                "server_busy" => WalletError::Network {
-                    retryable: true,
-                    reason: format!("the server is busy ({status}): {reason}"),
-                },
-                "unknown_device" => WalletError::NotRegistered,
-                "request_expired" => WalletError::RequestExpired,
-                "insufficient_funds" => WalletError::InsufficientFunds {
-                    balance_minor: None,
-                    amount_minor: 0,
-                },
-                "guardian_limit_reached" => WalletError::GuardianLimitReached { reason },
-                "invitation_invalid" => WalletError::InvitationInvalid,
-                "too_many_attempts" => WalletError::TooManyAttempts { reason },
-                "already_bound" => WalletError::AlreadyBound { reason },
-                "binding_ended" => WalletError::BindingEnded { reason },
-                "already_member" => WalletError::AlreadyMember { reason },
-                "forbidden" | "missing_scope" => WalletError::NotPermitted { reason },
-                "not_found" => WalletError::NotFound { reason },
-                "refund_exceeds_payment" => WalletError::RefundRefused { reason },
-                "express_blocked" => WalletError::ExpressBlocked {
-                    debt_minor: None,
-                    reason,
-                },
-                _ => WalletError::Server { code, reason },
-            },
-            HttpError::Decode(reason) => WalletError::Server {
-                code: "bad_response".into(),
-                reason,
-            },
-            HttpError::InvalidUrl(reason) => WalletError::InvalidInput { reason },
-            HttpError::Signing(e) => WalletError::Server {
-                code: "signing_failed".into(),
-                reason: e.to_string(),
-            },
-        }
-    }
-}
-
-impl From<SessionError> for WalletError {
-    fn from(e: SessionError) -> Self {
-        tracing::info!(target: "wayfare_core::session", error = %e, "session ended with an error");
-        match e {
-            SessionError::Busy { .. } => WalletError::TerminalBusy,
-            SessionError::Untrusted(e) => WalletError::TerminalUntrusted {
-                reason: e.to_string(),
-            },
-            SessionError::Connect(e) => WalletError::TerminalUnreachable {
-                reason: e.to_string(),
-            },
-            SessionError::Cancelled => WalletError::Cancelled,
-            SessionError::Payment(p) => p.into(),
-            SessionError::Refused { reason } => WalletError::TerminalRefused { reason },
-            other @ (SessionError::Io(_)
-            | SessionError::Protocol(_)
-            | SessionError::Closed
-            | SessionError::Timeout(_)
-            | SessionError::Terminal { .. }
-            | SessionError::Unexpected(_)
-            | SessionError::WrongState(_)
-            | SessionError::Mismatch(_)
-            | SessionError::Unacknowledged { .. }
-            | SessionError::TappedIn { .. }
-            | SessionError::TopUpOffered(_)) => WalletError::SessionFailed {
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<PaymentError> for WalletError {
-    fn from(e: PaymentError) -> Self {
-        match e {
-            PaymentError::Store(e) => e.into(),
-            PaymentError::Protocol(e) => WalletError::Server {
-                code: "bad_payment_data".into(),
-                reason: e.to_string(),
-            },
-            PaymentError::NotRegistered => WalletError::NotRegistered,
-            PaymentError::Expired => WalletError::RequestExpired,
-            PaymentError::InsufficientFunds {
-                balance_minor,
-                amount_minor,
-            } => WalletError::InsufficientFunds {
-                balance_minor,
-                amount_minor,
-            },
-            PaymentError::Refused { code, reason, .. } if code == "guardian_limit_reached" => {
-                WalletError::GuardianLimitReached { reason }
-            }
-            PaymentError::Refused { code, reason, .. } => WalletError::Server { code, reason },
-            PaymentError::Pending { reason } => WalletError::PaymentPending { reason },
-            PaymentError::BadReceipt(reason) => WalletError::Server {
-                code: "bad_receipt".into(),
-                reason,
-            },
-            PaymentError::Wallet(e) => e,
-        }
-    }
-}
-
-impl From<ExpressError> for WalletError {
-    fn from(e: ExpressError) -> Self {
-        match e {
-            ExpressError::Store(e) => e.into(),
-            ExpressError::Wallet(e) => e,
-            ExpressError::Protocol(e) => WalletError::Server {
-                code: "bad_allowance".into(),
-                reason: format!("the server's express allowance is invalid: {e}"),
-            },
-            ExpressError::BadAllowance(reason) => WalletError::Server {
-                code: "bad_allowance".into(),
-                reason,
-            },
-            other @ ExpressError::TooLarge(_) => WalletError::Server {
-                code: "bad_allowance".into(),
-                reason: other.to_string(),
-            },
-            other @ ExpressError::WrongTapKey => WalletError::KeyStore {
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
-impl From<DiscoveryError> for WalletError {
-    fn from(e: DiscoveryError) -> Self {
-        match e {
-            DiscoveryError::BluetoothUnavailable(reason) => {
-                WalletError::BluetoothUnavailable { reason }
-            }
-            other => WalletError::Discovery {
-                reason: other.to_string(),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::HttpError;
+    use crate::payments::PaymentError;
+    use crate::session::SessionError;
 
     #[test]
     fn http_errors_map_to_actionable_variants() {

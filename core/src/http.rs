@@ -12,6 +12,7 @@ use wayfare_protocol::request_auth::sign_request;
 use wayfare_protocol::ProtocolError;
 
 use crate::clock::now_ms;
+use crate::error::WalletError;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,6 +48,54 @@ pub(crate) enum HttpError {
     /// The request could not be signed.
     #[error("could not sign the request: {0}")]
     Signing(#[from] ProtocolError),
+}
+
+impl From<HttpError> for WalletError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Network { retryable, reason } => WalletError::Network { retryable, reason },
+            HttpError::Api {
+                status,
+                code,
+                reason,
+            } => match code.as_str() {
+                // Contention or overload: the request did nothing; retry.
+                "server_busy" => WalletError::Network {
+                    retryable: true,
+                    reason: format!("the server is busy ({status}): {reason}"),
+                },
+                "unknown_device" => WalletError::NotRegistered,
+                "request_expired" => WalletError::RequestExpired,
+                "insufficient_funds" => WalletError::InsufficientFunds {
+                    balance_minor: None,
+                    amount_minor: 0,
+                },
+                "guardian_limit_reached" => WalletError::GuardianLimitReached { reason },
+                "invitation_invalid" => WalletError::InvitationInvalid,
+                "too_many_attempts" => WalletError::TooManyAttempts { reason },
+                "already_bound" => WalletError::AlreadyBound { reason },
+                "binding_ended" => WalletError::BindingEnded { reason },
+                "already_member" => WalletError::AlreadyMember { reason },
+                "forbidden" | "missing_scope" => WalletError::NotPermitted { reason },
+                "not_found" => WalletError::NotFound { reason },
+                "refund_exceeds_payment" => WalletError::RefundRefused { reason },
+                "express_blocked" => WalletError::ExpressBlocked {
+                    debt_minor: None,
+                    reason,
+                },
+                _ => WalletError::Server { code, reason },
+            },
+            HttpError::Decode(reason) => WalletError::Server {
+                code: "bad_response".into(),
+                reason,
+            },
+            HttpError::InvalidUrl(reason) => WalletError::InvalidInput { reason },
+            HttpError::Signing(e) => WalletError::Server {
+                code: "signing_failed".into(),
+                reason: e.to_string(),
+            },
+        }
+    }
 }
 
 impl HttpError {

@@ -21,6 +21,7 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+mod amount;
 #[cfg(all(target_os = "android", feature = "ble"))]
 mod android;
 mod clock;
@@ -85,4 +86,5 @@ pub use session::{
 };
 pub use session::{TopUpOfferInfo, TopUpOutcome};
 pub use top_ups::{TopUp, TopUpProvider, TopUpStarted, TopUpStatus, TopUpStream};
-pub use wallet::{OpenReport, Wallet};
+pub use wallet::object::Wallet;
+pub use wallet::OpenReport;

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::discovery::DiscoveredTerminal;
-use crate::guardians::GuardianAlert;
-use crate::payments::{PaymentFailure, PaymentOutcome};
-use crate::session::PaymentRequestInfo;
+use crate::discovery::types::DiscoveredTerminal;
+use crate::guardians::types::GuardianAlert;
+use crate::payments::types::{PaymentFailure, PaymentOutcome};
+use crate::session::types::PaymentRequestInfo;
 
 /// An error raised by an app's listener. The core logs it and goes on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -68,4 +68,13 @@ pub(crate) fn notify(
             tracing::warn!(target: "wayfare_core::listener", error = %e, "wallet listener failed");
         }
     }
+}
+
+/// The app's nudge that events are waiting (implemented in Kotlin, Swift or
+/// Python). Called from a core thread; return quickly. Then call
+/// `wallet.events().pending(...)` and acknowledge what was handled.
+#[uniffi::export(foreign)]
+pub trait WalletEventListener: Send + Sync {
+    /// `pending` events wait for acknowledgement.
+    fn on_events_available(&self, pending: u32) -> Result<(), ListenerError>;
 }

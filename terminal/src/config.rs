@@ -80,12 +80,19 @@ use wayfare_protocol::messages::TerminalKind;
 use wayfare_protocol::money::{validate_amount, Currency};
 
 use crate::error::{Result, TerminalError};
-pub use crate::position::{PositionConfig, StopConfig};
 pub use crate::tap_config::{TapConfig, TapRole};
 pub use crate::top_up::TopUpConfig;
+use ble::BleConfig;
+use express::ExpressConfig;
 pub use linkage::{CommandLinkageConfig, LinkageConfig};
+use nfc::NfcConfig;
+pub use position::{PositionConfig, StopConfig};
 
+pub(crate) mod ble;
+pub(crate) mod express;
 mod linkage;
+pub(crate) mod nfc;
+pub(crate) mod position;
 
 /// Everything the terminal daemon needs to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -132,13 +139,13 @@ pub struct TerminalConfig {
     pub mdns: MdnsConfig,
     /// NFC taps on a PC/SC reader; absent: no NFC.
     #[serde(default)]
-    pub nfc: Option<crate::nfc::NfcConfig>,
+    pub nfc: Option<NfcConfig>,
     /// Offline express taps over NFC (tram mode).
     #[serde(default)]
-    pub express: crate::express::ExpressConfig,
+    pub express: ExpressConfig,
     /// Phones over Bluetooth LE on a BlueZ adapter; absent: no Bluetooth.
     #[serde(default)]
-    pub ble: Option<crate::ble::BleConfig>,
+    pub ble: Option<BleConfig>,
     /// Session timeouts.
     #[serde(default)]
     pub timeouts: TimeoutConfig,
@@ -250,6 +257,45 @@ pub struct TramConfig {
     /// runs (control interface, position feed); empty: it never changes.
     #[serde(default)]
     pub stops: Vec<StopConfig>,
+}
+
+/// Checks the line's stop list against the configured station: ids and
+/// names present, ids and indices unique, `station` one of the stops at
+/// `station_index`. An empty list is fine: the static station stays.
+pub fn validate_stops(tram: &TramConfig) -> Result<(), String> {
+    let stops = &tram.stops;
+    for (i, s) in stops.iter().enumerate() {
+        if s.id.trim().is_empty() {
+            return Err(format!("mode.stops[{i}].id is empty"));
+        }
+        if s.name.trim().is_empty() {
+            return Err(format!("mode.stops[{i}] ({}): name is empty", s.id));
+        }
+        if stops[..i].iter().any(|o| o.id == s.id) {
+            return Err(format!("mode.stops: stop id {:?} appears twice", s.id));
+        }
+        if stops[..i].iter().any(|o| o.index == s.index) {
+            return Err(format!("mode.stops: index {} appears twice", s.index));
+        }
+    }
+    if !stops.is_empty() {
+        match stops.iter().find(|s| s.name == tram.station) {
+            None => {
+                return Err(format!(
+                    "mode.station {:?} is not one of mode.stops",
+                    tram.station
+                ))
+            }
+            Some(s) if s.index != tram.station_index => {
+                return Err(format!(
+                    "mode.station_index {} differs from the index {} of {:?} in mode.stops",
+                    tram.station_index, s.index, s.name
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// mDNS advertisement settings.
@@ -534,7 +580,7 @@ impl TerminalConfig {
                     return bad(format!("mode.{name} is empty"));
                 }
             }
-            crate::position::validate_stops(t).map_err(TerminalError::Config)?;
+            validate_stops(t).map_err(TerminalError::Config)?;
         }
         if let Some(p) = &self.position {
             let ModeConfig::Tram(t) = &self.mode else {

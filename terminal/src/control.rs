@@ -48,24 +48,9 @@ use crate::position::{MoveError, MoveRequest};
 use crate::sale::SaleError;
 use crate::{now_ms, Shared};
 
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "error": { "code": code, "message": message.into() } });
-    (status, Json(body)).into_response()
-}
+pub(crate) mod errors;
 
-pub(crate) fn sale_error(e: SaleError) -> Response {
-    let (status, code) = match &e {
-        SaleError::NotPos => (StatusCode::CONFLICT, "not_a_pos"),
-        SaleError::SalePending(_) => (StatusCode::CONFLICT, "sale_pending"),
-        SaleError::InvalidAmount(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_amount"),
-        SaleError::InvalidDescription(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        SaleError::UnknownSale => (StatusCode::NOT_FOUND, "not_found"),
-        SaleError::InSession => (StatusCode::CONFLICT, "sale_in_session"),
-        SaleError::InDoubt => (StatusCode::CONFLICT, "sale_in_doubt"),
-        SaleError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-    };
-    error(status, code, e.to_string())
-}
+use errors::{error, sale_error};
 
 /// The control interface: [`routes`] behind the [`ControlGuard`].
 pub(crate) fn router(shared: Arc<Shared>, guard: ControlGuard) -> Router {

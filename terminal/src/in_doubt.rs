@@ -262,7 +262,7 @@ pub(crate) async fn settle_paid(
     let Some(held) = shared.in_doubt.claim(order_id) else {
         return;
     };
-    let switched = crate::session::switch_on(shared, &held.request, &payment_id).await;
+    let switched = crate::session::report::switch_on(shared, &held.request, &payment_id).await;
     let (state, kind, message) = match &switched {
         Ok(message) => (SaleState::Accepted, "payment_accepted", message.clone()),
         Err(_) => (
@@ -327,7 +327,7 @@ async fn finish(
         .sales
         .finish(&held.sale, state, payment_id.clone(), message, now_ms());
     shared.record_last_outcome(&held.sale.order_id);
-    crate::session::queue_report(
+    crate::session::report::queue_report(
         shared,
         &held.sale,
         held.request.fare.clone(),

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use wayfare_protocol::messages::Beacon;
 use wayfare_protocol::PROTOCOL_VERSION;
 
+mod admission;
 pub mod advertise;
 pub mod announcer;
 mod backoff;

@@ -14,7 +14,7 @@ use wayfare_protocol::keys::SigningKey;
 use wayfare_protocol::request_auth::sign_request;
 
 use crate::error::{Result, TerminalError};
-use crate::reports::Report;
+use crate::reports::report::Report;
 
 /// Longest time one ordinary request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -387,11 +387,11 @@ impl PlatformClient {
     /// Uploads express taps for settlement; one result per tap, in order.
     pub(crate) async fn upload_express_taps(
         &self,
-        taps: &[crate::express::queue::QueuedTap],
-    ) -> Result<Vec<crate::express::queue::TapResult>> {
+        taps: &[crate::express::types::QueuedTap],
+    ) -> Result<Vec<crate::express::types::TapResult>> {
         #[derive(Deserialize)]
         struct Answer {
-            results: Vec<crate::express::queue::TapResult>,
+            results: Vec<crate::express::types::TapResult>,
         }
         let body = serde_json::json!({ "taps": taps });
         let response = self.post_json("/v1/platform/express/taps", &body).await?;

@@ -10,46 +10,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
-use wayfare_protocol::fare::FareContext;
 use wayfare_protocol::ids::redact;
 
 use crate::backoff::Backoff;
 use crate::error::{Result, TerminalError};
 use crate::platform::PlatformClient;
 
-/// What happened in a session, as sent to `POST /v1/terminals/me/reports`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    /// Unique id; the server stores a report once per id.
-    pub report_id: String,
-    /// `payment_accepted`, `payment_refused`, `payment_declined`,
-    /// `request_expired`, `session_abandoned` or `linkage_failed`.
-    pub kind: String,
-    /// The order of the session.
-    pub order_id: String,
-    /// The payment, when a receipt arrived.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_id: Option<String>,
-    /// Amount requested, in minor units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount_minor: Option<u64>,
-    /// Currency code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    /// Where the vehicle was (tram terminals).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fare: Option<FareContext>,
-    /// When the session ended (Unix ms).
-    pub at_ms: u64,
-    /// A human-readable explanation.
-    pub detail: String,
-    /// For `tap_in`: the rider's device-signed entry consent (base64url),
-    /// so the control center knows the open entry (incomplete journeys).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry_consent: Option<String>,
-}
+pub(crate) mod report;
+
+pub use report::Report;
 
 /// The durable queue of reports not yet accepted by the server.
 #[derive(Clone)]

@@ -8,6 +8,7 @@
 pub(crate) mod ble;
 pub(crate) mod mdns;
 pub(crate) mod nearby;
+pub(crate) mod types;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use wayfare_protocol::gatt::link::{attach, FragmentSink, FragmentSource};
 use wayfare_protocol::ids::redact;
-use wayfare_protocol::messages::TerminalKind as WireKind;
 
 use crate::clock::now_ms;
 use crate::error::WalletError;
@@ -30,6 +30,7 @@ pub use nearby::{
     NearbyHandle, NearbyListener, NearbyOptions, NearbySource, NearbyTerminal, PlatformDiscovery,
     PlatformDiscoverySink, PlatformService,
 };
+pub use types::{DiscoveredTerminal, DiscoverySource, TerminalKind};
 
 /// What can go wrong while discovering terminals.
 #[derive(Debug, thiserror::Error)]
@@ -47,70 +48,17 @@ pub(crate) enum DiscoveryError {
     Ble(String),
 }
 
-/// What kind of access terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
-pub enum TerminalKind {
-    /// A point-of-sale terminal.
-    Pos,
-    /// A tram's on-board reader.
-    Tram,
-    /// A station or parking gate.
-    Gate,
-    /// A counter or station kiosk that turns cash into wallet money.
-    TopUp,
-}
-
-impl From<WireKind> for TerminalKind {
-    fn from(k: WireKind) -> Self {
-        match k {
-            WireKind::Pos => TerminalKind::Pos,
-            WireKind::Tram => TerminalKind::Tram,
-            WireKind::Gate => TerminalKind::Gate,
-            WireKind::TopUp => TerminalKind::TopUp,
+impl From<DiscoveryError> for WalletError {
+    fn from(e: DiscoveryError) -> Self {
+        match e {
+            DiscoveryError::BluetoothUnavailable(reason) => {
+                WalletError::BluetoothUnavailable { reason }
+            }
+            other => WalletError::Discovery {
+                reason: other.to_string(),
+            },
         }
     }
-}
-
-/// How a terminal was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
-pub enum DiscoverySource {
-    /// mDNS/DNS-SD on the local network.
-    Lan,
-    /// A Bluetooth LE advertisement.
-    Ble,
-    /// An NFC tap (reported by the app).
-    Nfc,
-    /// Typed in or configured (host and port known).
-    Manual,
-}
-
-/// A terminal that can be connected to. Apps may build one themselves
-/// (source `Manual`, or `Nfc`/`Lan` from the platform's own radios) to
-/// connect by address; an empty `terminal_id` skips the check that the
-/// certificate names the expected terminal.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, uniffi::Record)]
-pub struct DiscoveredTerminal {
-    /// The terminal id it advertises (checked against its certificate).
-    pub terminal_id: String,
-    /// Merchant name it advertises (the verified one is in the session).
-    pub merchant_name: String,
-    /// Terminal kind.
-    pub kind: TerminalKind,
-    /// Host name or IP address to connect to.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// How it was found.
-    pub source: DiscoverySource,
-    /// Received signal strength in dBm when a Bluetooth scan found it (the
-    /// nearer terminal is usually the stronger), else `None`.
-    #[uniffi(default = None)]
-    pub rssi: Option<i16>,
-    /// The Bluetooth peripheral to connect to when the source is `Ble`, as
-    /// the platform names it (an address on Android and Linux, a UUID on
-    /// iOS), else `None`.
-    #[uniffi(default = None)]
-    pub ble_id: Option<String>,
 }
 
 /// Terminal discovery and sessions. Get it with `wallet.terminals()`.

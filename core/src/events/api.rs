@@ -6,7 +6,7 @@ use super::payments::FailedPayload;
 use super::queue::{EventKind, EventQueue, StoredEvent};
 use crate::error::WalletError;
 use crate::guardians::GuardianAlert;
-use crate::listener::ListenerError;
+use crate::listener::WalletEventListener;
 use crate::merchant::MerchantPrompt;
 use crate::payments::{PaymentFailure, PaymentOutcome};
 use crate::store::receipts::ReceiptRecord;
@@ -69,15 +69,6 @@ pub enum WalletEventBody {
         /// Its kind, e.g. `guardian_alert`.
         kind: String,
     },
-}
-
-/// The app's nudge that events are waiting (implemented in Kotlin, Swift or
-/// Python). Called from a core thread; return quickly. Then call
-/// `wallet.events().pending(...)` and acknowledge what was handled.
-#[uniffi::export(foreign)]
-pub trait WalletEventListener: Send + Sync {
-    /// `pending` events wait for acknowledgement.
-    fn on_events_available(&self, pending: u32) -> Result<(), ListenerError>;
 }
 
 /// The persisted event queue: drain it with `pending`, confirm with

@@ -39,12 +39,13 @@
 //! acknowledged.
 
 mod api;
-mod notifier;
+pub(crate) mod notifier;
 mod payments;
 mod queue;
 
+pub use crate::listener::WalletEventListener;
 pub(crate) use api::nudge_if_pending;
-pub use api::{EventsApi, WalletEvent, WalletEventBody, WalletEventListener};
+pub use api::{EventsApi, WalletEvent, WalletEventBody};
 pub(crate) use notifier::EventHub;
 pub(crate) use payments::{queue_completed, queue_failed};
 #[allow(unused_imports)]

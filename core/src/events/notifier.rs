@@ -5,7 +5,7 @@
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 
-use super::api::WalletEventListener;
+use crate::listener::WalletEventListener;
 
 type Slot = Arc<Mutex<Option<Arc<dyn WalletEventListener>>>>;
 

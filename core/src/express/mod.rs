@@ -14,7 +14,7 @@
 mod card;
 mod store;
 mod tap_key;
-mod types;
+pub(crate) mod types;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +33,7 @@ pub use types::{
 };
 
 pub(crate) use card::{answer_offer, select_data};
+pub(crate) use types::ExpressLocks;
 
 use crate::clock::now_ms;
 use crate::error::WalletError;
@@ -46,18 +47,6 @@ const LOG: &str = "wayfare_core::express";
 /// How long switching express off waits for the server's revocation: the
 /// local switch is what matters, the revocation is a courtesy.
 const REVOKE_WAIT: Duration = Duration::from_secs(5);
-
-/// The express area's locks, shared by the wallet's sub-objects and its
-/// NFC cards.
-#[derive(Default)]
-pub(crate) struct ExpressLocks {
-    /// Held while the allowance record changes (a tap, a new allowance,
-    /// forgetting it): two taps never get the same counter.
-    pub state: tokio::sync::Mutex<()>,
-    /// One allowance request at a time (held across the server call;
-    /// taps never wait for it).
-    pub refresh: tokio::sync::Mutex<()>,
-}
 
 /// What can go wrong in the express area.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +69,30 @@ pub(crate) enum ExpressError {
     /// The signed tap does not fit one short APDU.
     #[error("the signed express tap is {0} bytes, above one short APDU")]
     TooLarge(usize),
+}
+
+impl From<ExpressError> for WalletError {
+    fn from(e: ExpressError) -> Self {
+        match e {
+            ExpressError::Store(e) => e.into(),
+            ExpressError::Wallet(e) => e,
+            ExpressError::Protocol(e) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: format!("the server's express allowance is invalid: {e}"),
+            },
+            ExpressError::BadAllowance(reason) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason,
+            },
+            other @ ExpressError::TooLarge(_) => WalletError::Server {
+                code: "bad_allowance".into(),
+                reason: other.to_string(),
+            },
+            other @ ExpressError::WrongTapKey => WalletError::KeyStore {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Express taps: the rider's settings, the offline allowance, and the

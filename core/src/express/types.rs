@@ -175,3 +175,15 @@ pub(crate) struct ExpressAccountResponse {
     #[serde(default)]
     pub taps: Vec<SettledExpressTap>,
 }
+
+/// The express area's locks, shared by the wallet's sub-objects and its
+/// NFC cards.
+#[derive(Default)]
+pub(crate) struct ExpressLocks {
+    /// Held while the allowance record changes (a tap, a new allowance,
+    /// forgetting it): two taps never get the same counter.
+    pub state: tokio::sync::Mutex<()>,
+    /// One allowance request at a time (held across the server call;
+    /// taps never wait for it).
+    pub refresh: tokio::sync::Mutex<()>,
+}

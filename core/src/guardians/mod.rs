@@ -6,7 +6,7 @@
 
 mod store;
 mod stream;
-mod types;
+pub(crate) mod types;
 
 use std::sync::Arc;
 

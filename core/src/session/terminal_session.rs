@@ -19,7 +19,7 @@ use super::tap_in::{TapInStore, TapOutcome};
 use super::transport::FramedStream;
 use super::{PaymentRequestInfo, SessionError, TerminalDone, TerminalInfo};
 use crate::clock::now_ms;
-use crate::discovery::TerminalKind;
+use crate::discovery::types::TerminalKind;
 use crate::error::WalletError;
 use crate::listener::notify;
 use crate::payments::execute::pay_request;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::account::format_amount;
+use crate::amount::format_amount;
 use crate::clock::now_ms;
 
 /// Where a top-up stands.

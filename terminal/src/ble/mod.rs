@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use wayfare_protocol::gatt::link::{attach, FragmentSink, FragmentSource};
@@ -20,32 +19,11 @@ use wayfare_protocol::messages::Beacon;
 #[cfg(all(feature = "ble", target_os = "linux"))]
 mod bluez;
 
+pub use crate::config::ble::BleConfig;
 use crate::error::{Result, TerminalError};
-use crate::listener::Peer;
+use crate::session::link::Peer;
 use crate::session::serve;
 use crate::{RunningTerminal, Shared};
-
-/// `[ble]`: serve phones over Bluetooth LE on a BlueZ adapter. Absent: no
-/// Bluetooth.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BleConfig {
-    /// The BlueZ adapter, e.g. `"hci0"` (`bluetoothctl list`).
-    #[serde(default = "default_adapter")]
-    pub adapter: String,
-}
-
-impl Default for BleConfig {
-    fn default() -> Self {
-        Self {
-            adapter: default_adapter(),
-        }
-    }
-}
-
-fn default_adapter() -> String {
-    "hci0".into()
-}
 
 /// Starts advertising and serving the GATT service when `[ble]` is
 /// configured; fails with [`TerminalError::BluetoothUnavailable`] when

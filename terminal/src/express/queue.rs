@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::{watch, Notify};
 use wayfare_protocol::ids::redact;
@@ -13,29 +12,10 @@ use crate::backoff::Backoff;
 use crate::error::{Result, TerminalError};
 use crate::platform::PlatformClient;
 
+pub(crate) use super::types::{QueuedTap, TapResult};
+
 /// Most taps per upload (the server's limit).
 const BATCH: usize = 100;
-
-/// One accepted tap, as uploaded.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct QueuedTap {
-    /// The allowance the phone presented (base64url COSE).
-    pub(crate) allowance: String,
-    /// The phone's signed tap (base64url COSE).
-    pub(crate) tap: String,
-    /// When the gate opened (Unix ms).
-    pub(crate) tapped_at_ms: u64,
-}
-
-/// What the control center answered for one uploaded tap.
-#[derive(Debug, Deserialize)]
-pub(crate) struct TapResult {
-    pub(crate) status: String,
-    #[serde(default)]
-    pub(crate) debt_minor: u64,
-    #[serde(default)]
-    pub(crate) reason: Option<String>,
-}
 
 /// The queue and the seen counters.
 pub(crate) struct ExpressQueue {

@@ -9,22 +9,12 @@ mod reader;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::sync::watch;
 use wayfare_protocol::apdu::ApduError;
 
+pub use crate::config::nfc::NfcConfig;
 use crate::Shared;
-
-/// `[nfc]`: take taps on a PC/SC reader.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NfcConfig {
-    /// The reader's name as PC/SC lists it (`pcsc_scan`), or the start of
-    /// it, e.g. `"ACS ACR122U"`; absent: the first reader.
-    #[serde(default)]
-    pub reader: Option<String>,
-}
 
 /// Why the NFC reader cannot serve taps (the loop retries) or a tap ended.
 #[derive(Debug, Error)]

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::bridge::{self, CardChannel, Selected, TapEnd};
 use super::{NfcConfig, NfcError};
 use crate::express;
-use crate::listener::Peer;
+use crate::session::link::Peer;
 use crate::Shared;
 
 /// How often a blocking wait wakes to notice shutdown.

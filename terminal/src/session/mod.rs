@@ -2,9 +2,9 @@
 //! one phone at a time (P3.7), the handshake, the payment request, and the
 //! verdict on the phone's answer (P3.2–P3.4).
 //!
-//! Every wait is a cancel-safe `recv` on the frame channel of
-//! [`crate::listener`], bounded by a timeout, so a misbehaving phone can
-//! only end its own session.
+//! Every wait is a cancel-safe `recv` on the frame channel of [`link`],
+//! bounded by a timeout, so a misbehaving phone can only end its own
+//! session.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,8 +25,10 @@ use wayfare_protocol::messages::{
 use wayfare_protocol::receipt::Receipt;
 use wayfare_protocol::ProtocolError;
 
-mod report;
+pub(crate) mod link;
+pub(crate) mod report;
 mod resume;
+mod tap_in;
 mod top_up;
 mod verdict;
 
@@ -36,11 +38,12 @@ pub(crate) use report::{queue_report, switch_on};
 
 use resume::trip_paid_elsewhere;
 
+use crate::admission::Ticket;
 use crate::config::ModeConfig;
-use crate::listener::{frame_of, spawn_reader, Incoming, Peer, Ticket};
 use crate::sale::{Sale, SaleState};
 use crate::untrusted::{untrusted, Untrusted};
 use crate::{confirm, now_ms, tap, tram, Shared};
+use link::{frame_of, spawn_reader, Incoming, Peer};
 
 /// Tram: how long the phone's opening messages are awaited before the
 /// fare is asked (the core sends them at once; older phones send nothing).

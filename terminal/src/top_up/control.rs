@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::ModeConfig;
-use crate::control::{error, sale_error};
+use crate::control::errors::{error, sale_error};
 use crate::sale::SaleError;
 use crate::{now_ms, Shared};
 

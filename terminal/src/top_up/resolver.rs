@@ -221,7 +221,7 @@ async fn finish(
         .sales
         .finish(&sale, state, top_up_id.clone(), message, now_ms());
     shared.record_last_outcome(&held.order_id);
-    crate::session::queue_report(shared, &sale, None, kind, top_up_id, detail).await;
+    crate::session::report::queue_report(shared, &sale, None, kind, top_up_id, detail).await;
 }
 
 /// An amount for display (amounts are validated far below `i64::MAX`).

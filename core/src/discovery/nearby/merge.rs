@@ -25,9 +25,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{NearbySource, NearbyTerminal};
+use super::types::{NearbySource, NearbyTerminal};
 use crate::clock::now_ms;
-use crate::discovery::{DiscoveredTerminal, DiscoverySource, TerminalKind};
+use crate::discovery::types::{DiscoveredTerminal, DiscoverySource, TerminalKind};
 
 /// When something was seen: a monotonic instant for expiry and the wall
 /// clock for the app to show.

@@ -22,20 +22,20 @@
 //!   RSSI updates. No adapter, Bluetooth off or no permission is reported
 //!   once as `on_source_unavailable(Ble, reason)`; the other sources go on.
 //! - NFC: the card handler reports each verified tap to the wallet's
-//!   [`NearbyHub`], which forwards it to every running watch (and keeps it
-//!   for [`merge::Rules::tap_recent`], so a watch started just after a tap
-//!   still shows it first).
+//!   [`NearbyHub`](feeds::NearbyHub), which forwards it to every running
+//!   watch (and keeps it for [`merge::Rules::tap_recent`], so a watch
+//!   started just after a tap still shows it first).
 //! - Platform: the core calls the app's [`PlatformDiscovery::start`] with a
 //!   [`PlatformDiscoverySink`]; the app reports resolved services (name,
 //!   host, port, TXT) and losses to it from its own callbacks, and stops
 //!   browsing on [`PlatformDiscovery::stop`].
 
+pub(crate) mod feeds;
 pub(crate) mod merge;
 mod types;
 
-pub use types::{
-    NearbyListener, NearbyOptions, NearbySource, NearbyTerminal, PlatformDiscovery, PlatformService,
-};
+pub use feeds::{PlatformDiscovery, PlatformDiscoverySink};
+pub use types::{NearbyListener, NearbyOptions, NearbySource, NearbyTerminal, PlatformService};
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,100 +43,14 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wayfare_protocol::ids::redact;
-use wayfare_protocol::messages::Beacon;
-
+use self::feeds::Input;
 use self::merge::{Advert, Board, Lan, Rules, Sighting, Stamp};
 use super::{mdns, DiscoveredTerminal, DiscoveryHandle, TerminalsApi};
-use crate::error::WalletError;
 use crate::listener::{DiscoveryListener, ListenerError};
-use crate::session::TerminalInfo;
 
 /// The least time between two lists handed to the listener: BLE readings
 /// arrive several times a second per terminal, a UI needs a few per second.
 pub(crate) const MIN_GAP: Duration = Duration::from_millis(250);
-
-/// What one watch's sources send its thread.
-#[derive(Debug)]
-pub(crate) enum Input {
-    /// A sighting, and when.
-    Seen(Sighting, Stamp),
-    /// A source cannot run.
-    Unavailable(NearbySource, String),
-    /// The watch was cancelled.
-    Stop,
-}
-
-/// Where the app's platform browser reports services for one watch.
-#[derive(uniffi::Object)]
-pub struct PlatformDiscoverySink {
-    tx: Sender<Input>,
-}
-
-impl std::fmt::Debug for PlatformDiscoverySink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PlatformDiscoverySink")
-    }
-}
-
-impl PlatformDiscoverySink {
-    fn send(&self, input: Input) {
-        // After the watch ends nobody listens; that is fine.
-        let _ = self.tx.send(input);
-    }
-}
-
-#[uniffi::export]
-impl PlatformDiscoverySink {
-    /// A service was resolved (or its details changed). Fails with
-    /// `InvalidInput` when its TXT record is not a Wayfare beacon or it has
-    /// no address; nothing is listed then.
-    pub fn service_found(&self, service: PlatformService) -> Result<(), WalletError> {
-        let beacon = Beacon::from_txt_properties(|k| service.txt.get(k).cloned()).map_err(|e| {
-            WalletError::invalid(format!("the TXT record is not a Wayfare beacon: {e}"))
-        })?;
-        let host = service.host.trim();
-        if host.is_empty() || service.port == 0 {
-            return Err(WalletError::invalid(
-                "the service has no resolved host or port",
-            ));
-        }
-        tracing::debug!(target: "wayfare_core::discovery", terminal = %redact(&beacon.terminal_id), "platform browser found a terminal");
-        self.send(Input::Seen(
-            Sighting::LanFound {
-                via: Lan::Platform,
-                service: service.name,
-                advert: Advert {
-                    terminal_id: beacon.terminal_id,
-                    merchant_name: beacon.merchant_name,
-                    kind: beacon.kind.into(),
-                },
-                host: host.to_string(),
-                port: service.port,
-            },
-            Stamp::now(),
-        ));
-        Ok(())
-    }
-
-    /// The service `name` went away (Android `onServiceLost`, iOS a removed
-    /// browse result). Only the platform's part of the terminal goes.
-    pub fn service_lost(&self, name: String) {
-        self.send(Input::Seen(
-            Sighting::LanLost {
-                via: Lan::Platform,
-                service: name,
-            },
-            Stamp::now(),
-        ));
-    }
-
-    /// The platform browser cannot run (Android `onStartDiscoveryFailed`,
-    /// iOS local network permission denied); the listener hears it once.
-    pub fn unavailable(&self, reason: String) {
-        self.send(Input::Unavailable(NearbySource::Platform, reason));
-    }
-}
 
 /// A running watch. Cancel it with `cancel()`; dropping it cancels too.
 #[derive(uniffi::Object)]
@@ -229,73 +143,6 @@ fn ble_sighting(terminal: &DiscoveredTerminal) -> Option<Sighting> {
         ble_id,
         rssi: terminal.rssi,
     })
-}
-
-/// The wallet's link from the NFC card handler to the running watches.
-#[derive(Default)]
-pub(crate) struct NearbyHub {
-    watches: Mutex<Vec<Sender<Input>>>,
-    /// Taps within [`Rules::tap_recent`], for watches that start later.
-    taps: Mutex<Vec<(Advert, Stamp)>>,
-}
-
-impl std::fmt::Debug for NearbyHub {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("NearbyHub")
-    }
-}
-
-impl NearbyHub {
-    /// A tap verified `terminal`: it goes first in every watch's list.
-    /// Never blocks on, or calls, the app.
-    pub(crate) fn tapped(&self, terminal: &TerminalInfo) {
-        let advert = Advert {
-            terminal_id: terminal.terminal_id.clone(),
-            merchant_name: terminal.merchant_name.clone(),
-            kind: terminal.kind,
-        };
-        let at = Stamp::now();
-        let recent = Rules::default().tap_recent;
-        if let Ok(mut taps) = self.taps.lock() {
-            taps.retain(|(a, t)| {
-                a.terminal_id != advert.terminal_id
-                    && at.at.saturating_duration_since(t.at) < recent
-            });
-            taps.push((advert.clone(), at));
-        }
-        if let Ok(mut watches) = self.watches.lock() {
-            watches.retain(|tx| {
-                tx.send(Input::Seen(
-                    Sighting::Tap {
-                        advert: advert.clone(),
-                    },
-                    at,
-                ))
-                .is_ok()
-            });
-        }
-    }
-
-    /// Adds a watch, first sending it the recent taps.
-    fn subscribe(&self, tx: Sender<Input>) {
-        let now = Instant::now();
-        let recent = Rules::default().tap_recent;
-        if let Ok(taps) = self.taps.lock() {
-            for (advert, at) in taps.iter() {
-                if now.saturating_duration_since(at.at) < recent {
-                    let _ = tx.send(Input::Seen(
-                        Sighting::Tap {
-                            advert: advert.clone(),
-                        },
-                        *at,
-                    ));
-                }
-            }
-        }
-        if let Ok(mut watches) = self.watches.lock() {
-            watches.push(tx);
-        }
-    }
 }
 
 /// Feeds the core's mDNS browser into a watch.

@@ -9,12 +9,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wayfare_protocol::apdu::{CommandApdu, ReaderLink};
 use wayfare_protocol::keys::SigningKey;
-use wayfare_protocol::messages::TerminalKind as WireKind;
+use wayfare_protocol::messages::{Beacon, TerminalKind as WireKind};
 
+use super::feeds::NearbyHub;
 use super::*;
 use crate::discovery::TerminalKind;
+use crate::error::WalletError;
 use crate::listener::ListenerError;
 use crate::nfc::{NfcCard, NfcListener};
+use crate::session::types::TerminalInfo;
 use crate::session::TerminalSession;
 use crate::testing::{dead_url, spawn_terminal, wallet, Keys, TERMINAL_ID};
 

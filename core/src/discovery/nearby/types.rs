@@ -4,11 +4,9 @@
 //! ([`NearbyListener`], [`PlatformDiscovery`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use super::super::DiscoveredTerminal;
-use super::super::TerminalKind;
-use super::PlatformDiscoverySink;
+use crate::discovery::types::DiscoveredTerminal;
+use crate::discovery::types::TerminalKind;
 use crate::listener::ListenerError;
 
 /// Which source saw a terminal.
@@ -112,17 +110,4 @@ pub trait NearbyListener: Send + Sync {
         source: NearbySource,
         reason: String,
     ) -> Result<(), ListenerError>;
-}
-
-/// The app's own service browser (Android `NsdManager`, iOS `NWBrowser`),
-/// which the core drives: `start` when a watch begins, `stop` when it is
-/// cancelled. Found and lost services go to the sink, from any thread.
-#[uniffi::export(foreign)]
-pub trait PlatformDiscovery: Send + Sync {
-    /// Start browsing `_wayfare._tcp` and report to `sink` (keep it until
-    /// `stop`). An error is reported as the platform source being
-    /// unavailable.
-    fn start(&self, sink: Arc<PlatformDiscoverySink>) -> Result<(), ListenerError>;
-    /// Stop browsing; the sink ignores later reports.
-    fn stop(&self) -> Result<(), ListenerError>;
 }

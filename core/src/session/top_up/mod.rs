@@ -19,7 +19,7 @@ use wayfare_protocol::keys::PublicKey;
 use wayfare_protocol::top_up::{TopUpOffer, TopUpOfferBody, TopUpReceipt, TopUpReceiptBody};
 
 use super::{SessionError, TerminalDone, TerminalInfo};
-use crate::account::format_amount;
+use crate::amount::format_amount;
 
 /// What `confirm()` answers at a terminal that offered a top-up.
 pub(crate) const NOT_A_PAYMENT: SessionError = SessionError::WrongState(
